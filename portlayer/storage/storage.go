@@ -1,0 +1,94 @@
+// Package storage is the port layer's image store.
+//
+// Images are pulled into a content-addressed store (a blob shared by two
+// images is stored once), unpacked, and turned into a read-only root
+// filesystem disk that every container VM of the image shares. An image is
+// known by its ID, the digest of its config ("sha256:..."); names and tags
+// are the docker personality's business, not this package's.
+//
+// Lifecycle: Pull(ref) -> Image; RootFS(id) gives the disk a VM boots from;
+// Remove(id) drops the image and every blob no other image uses.
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Image is one pulled image.
+type Image struct {
+	ID             string    `json:"id"`             // sha256:<config digest>
+	ManifestDigest string    `json:"manifestDigest"` // digest of the manifest pulled
+	Config         []byte    `json:"config"`         // the image config JSON as pulled
+	Layers         []Layer   `json:"layers"`
+	Size           int64     `json:"size"` // unpacked size in bytes
+	Created        time.Time `json:"created"`
+	Pulled         time.Time `json:"pulled"`
+}
+
+// Layer is one layer of an image.
+type Layer struct {
+	Digest    string `json:"digest"`    // compressed blob digest
+	DiffID    string `json:"diffID"`    // uncompressed digest
+	Size      int64  `json:"size"`      // compressed size
+	MediaType string `json:"mediaType"` //
+}
+
+// Progress is one step of a pull, shaped like docker's progress stream:
+// ID is the 12-digit short layer digest (empty for whole-pull messages),
+// Status is docker's text ("Pulling fs layer", "Waiting", "Downloading",
+// "Verifying Checksum", "Download complete", "Extracting", "Pull complete",
+// "Already exists"), Current/Total in bytes where it applies.
+type Progress struct {
+	ID      string
+	Status  string
+	Current int64
+	Total   int64
+}
+
+// Auth is registry credentials, as sent in X-Registry-Auth.
+type Auth struct {
+	Username      string
+	Password      string
+	IdentityToken string
+	RegistryToken string
+}
+
+// PullOptions tune one pull.
+type PullOptions struct {
+	Auth     *Auth
+	Platform string // "linux/amd64" if empty
+	Progress func(Progress)
+}
+
+// Puller fetches images. ref is fully qualified: "host[:port]/repo:tag" or
+// "host[:port]/repo@sha256:...". Registries on 127.0.0.0/8 and ::1 may use
+// plain HTTP, as in Docker.
+type Puller interface {
+	Pull(ctx context.Context, ref string, opts PullOptions) (Image, error)
+}
+
+// Reader reads pulled images.
+type Reader interface {
+	Get(ctx context.Context, id string) (Image, error)
+	List(ctx context.Context) ([]Image, error)
+}
+
+// RootFS gives the path of the read-only ext4 disk holding an image's
+// unpacked root filesystem, building it on first use.
+type RootFS interface {
+	RootFS(ctx context.Context, id string) (path string, err error)
+}
+
+// Remover deletes an image and the blobs only it uses.
+type Remover interface {
+	Remove(ctx context.Context, id string) error
+}
+
+// Store is a complete image store.
+type Store interface {
+	Puller
+	Reader
+	RootFS
+	Remover
+}

@@ -1,0 +1,265 @@
+// Package proto is the contract between the host (the qemu provider) and the
+// tether, PID 1 of every container VM. Both sides import it; nothing else
+// should.
+//
+// What the host gives the guest:
+//
+//   - Disks (virtio-blk, told apart by their serial, see /sys/block/vdX/serial):
+//     DiskImage: the image's root filesystem, ext4, read-only, shared by every
+//     VM of that image; DiskRW: the container's own writable layer, ext4,
+//     holding upper/ and work/ for overlayfs; DiskConfig: the Config below,
+//     written with WriteConfig.
+//   - Two virtio-serial ports (find them by /sys/class/virtio-ports/*/name):
+//     PortControl carries the control channel, PortLog carries output
+//     records into a file on the host that QEMU itself writes, so output and
+//     the exit status are kept even when vchd is down.
+//
+// Control channel handshake (the guest must open the port once and keep it
+// open): the guest writes HelloLine every 100 ms until it reads GoLine, then
+// writes AckLine and runs an SSH server (golang.org/x/crypto/ssh) on the rest
+// of the stream, with host key Config.HostKey and no client authentication.
+// The host dials QEMU's unix socket, reads lines until HelloLine, writes
+// GoLine, discards lines up to and including AckLine, then runs an SSH client
+// that pins Config.HostKey's public key. When the host goes away the guest
+// reads EOF, and starts over with HelloLine.
+//
+// On the SSH connection (see the Req*/Chan* names): global requests signal
+// the main process, resize its TTY, set the guest clock and ask its state;
+// a ChanStdin channel feeds the main process's stdin (EOF closes it).
+//
+// Log records (PortLog): RecordHeaderSize bytes of header, then Length bytes
+// of payload. Header: kind (1 byte), 3 zero bytes, Length (uint32 big
+// endian), guest time (int64 unix nanoseconds, big endian). Kinds: stdout,
+// stderr, and event, whose payload is one JSON Event.
+package proto
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Disk serials and port names.
+const (
+	DiskImage  = "vch-image"
+	DiskRW     = "vch-rw"
+	DiskConfig = "vch-config"
+
+	PortControl = "tether"
+	PortLog     = "log"
+)
+
+// Handshake lines.
+const (
+	HelloLine = "VCH-TETHER-HELLO\n"
+	GoLine    = "VCH-HOST-GO\n"
+	AckLine   = "VCH-TETHER-ACK\n"
+)
+
+// SSH global requests and channel types.
+const (
+	// ReqSignal: payload SignalRequest; signals the main process (its process group).
+	ReqSignal = "vch-signal"
+	// ReqResize: payload ResizeRequest; sets the main process's TTY size.
+	ReqResize = "vch-resize"
+	// ReqTime: payload TimeRequest; sets the guest's wall clock.
+	ReqTime = "vch-time"
+	// ReqState: no payload; the reply payload is a StateReply.
+	ReqState = "vch-state"
+	// ChanStdin: data written to it goes to the main process's stdin; the
+	// host's CloseWrite (EOF) closes that stdin.
+	ChanStdin = "vch-stdin"
+)
+
+// SignalRequest is the payload of ReqSignal.
+type SignalRequest struct {
+	Signal int `json:"signal"`
+}
+
+// ResizeRequest is the payload of ReqResize.
+type ResizeRequest struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// TimeRequest is the payload of ReqTime.
+type TimeRequest struct {
+	UnixNano int64 `json:"unixNano"`
+}
+
+// StateReply answers ReqState.
+type StateReply struct {
+	Running  bool `json:"running"`
+	Pid      int  `json:"pid"`
+	Exited   bool `json:"exited"`
+	ExitCode int  `json:"exitCode"`
+}
+
+// Config is what the guest needs to run a container; it reaches the tether
+// on DiskConfig.
+type Config struct {
+	ID         string      `json:"id"`
+	Hostname   string      `json:"hostname"`
+	Domainname string      `json:"domainname,omitempty"`
+	Hosts      []HostEntry `json:"hosts,omitempty"`
+	DNS        []string    `json:"dns,omitempty"`
+	DNSSearch  []string    `json:"dnsSearch,omitempty"`
+	DNSOptions []string    `json:"dnsOptions,omitempty"`
+	Process    Process     `json:"process"`
+	// HostKey is the SSH host key the tether serves with (PEM, private).
+	HostKey []byte `json:"hostKey"`
+	// LaunchTime is the host's clock just before QEMU started (unix ns); the
+	// tether sets its clock to LaunchTime + its monotonic clock at boot.
+	LaunchTime int64 `json:"launchTime"`
+	// Modules lists kernel modules (file names under /lib/modules in the
+	// initramfs) in load order. Empty means the tether's built-in order.
+	Modules []string `json:"modules,omitempty"`
+	// Debug makes the tether log to the console (ttyS0).
+	Debug bool `json:"debug,omitempty"`
+}
+
+// HostEntry is one /etc/hosts line.
+type HostEntry struct {
+	IP    string   `json:"ip"`
+	Names []string `json:"names"`
+}
+
+// Process is the main process.
+type Process struct {
+	Args       []string `json:"args"`
+	Env        []string `json:"env,omitempty"`
+	User       string   `json:"user,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	Tty        bool     `json:"tty,omitempty"`
+	OpenStdin  bool     `json:"openStdin,omitempty"`
+	StdinOnce  bool     `json:"stdinOnce,omitempty"`
+}
+
+// Config disk layout: ConfigMagic, uint64 big-endian length, JSON, zero
+// padding to a multiple of 4096 bytes.
+const ConfigMagic = "VCHCFG01"
+
+// WriteConfig writes c in the config disk layout.
+func WriteConfig(w io.Writer, c *Config) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode tether config: %w", err)
+	}
+	n := 16 + len(b)
+	pad := (4096 - n%4096) % 4096
+	buf := make([]byte, 16, n+pad)
+	copy(buf, ConfigMagic)
+	binary.BigEndian.PutUint64(buf[8:], uint64(len(b)))
+	buf = append(buf, b...)
+	buf = append(buf, make([]byte, pad)...)
+	_, err = w.Write(buf)
+	return err
+}
+
+// ReadConfig reads a Config in the config disk layout.
+func ReadConfig(r io.Reader) (*Config, error) {
+	var hdr [16]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, fmt.Errorf("read config header: %w", err)
+	}
+	if string(hdr[:8]) != ConfigMagic {
+		return nil, errors.New("config disk: bad magic")
+	}
+	n := binary.BigEndian.Uint64(hdr[8:])
+	if n > 64<<20 {
+		return nil, fmt.Errorf("config disk: length %d too large", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c := new(Config)
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("decode config: %w", err)
+	}
+	return c, nil
+}
+
+// Record kinds on PortLog.
+const (
+	KindStdout byte = 1
+	KindStderr byte = 2
+	KindEvent  byte = 3
+)
+
+// RecordHeaderSize is the size of a log record header.
+const RecordHeaderSize = 16
+
+// MaxRecordPayload bounds one record; writers split larger chunks.
+const MaxRecordPayload = 1 << 20
+
+// Record is one log record.
+type Record struct {
+	Kind byte
+	Time time.Time
+	Data []byte
+}
+
+// Event names carried in KindEvent records. The tether emits, in order:
+// EventTether (tether started as init), EventMounted (root filesystem
+// ready), EventStarted (main process running, Pid set), EventExited
+// (ExitCode set) and EventPowerOff just before it powers the VM off.
+// EventError carries a failure before the process could start (Error set;
+// the VM powers off after it).
+const (
+	EventTether   = "tether"
+	EventMounted  = "mounted"
+	EventStarted  = "process-started"
+	EventExited   = "process-exited"
+	EventPowerOff = "poweroff"
+	EventError    = "error"
+)
+
+// Event is the payload of a KindEvent record.
+type Event struct {
+	Name     string `json:"name"`
+	Pid      int    `json:"pid,omitempty"`
+	ExitCode int    `json:"exitCode,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// EncodeRecord returns the wire form of one record.
+func EncodeRecord(kind byte, t time.Time, data []byte) []byte {
+	buf := make([]byte, RecordHeaderSize+len(data))
+	buf[0] = kind
+	binary.BigEndian.PutUint32(buf[4:], uint32(len(data)))
+	binary.BigEndian.PutUint64(buf[8:], uint64(t.UnixNano()))
+	copy(buf[RecordHeaderSize:], data)
+	return buf
+}
+
+// ErrShortRecord means the stream ended inside a record; a reader that
+// follows a growing file retries from the record's start later.
+var ErrShortRecord = errors.New("short log record")
+
+// DecodeRecord decodes the record at the start of b and returns it with the
+// number of bytes it used. It returns ErrShortRecord if b holds only part of
+// a record.
+func DecodeRecord(b []byte) (Record, int, error) {
+	if len(b) < RecordHeaderSize {
+		return Record{}, 0, ErrShortRecord
+	}
+	kind := b[0]
+	if kind < KindStdout || kind > KindEvent {
+		return Record{}, 0, fmt.Errorf("log record: bad kind %d", kind)
+	}
+	n := int(binary.BigEndian.Uint32(b[4:]))
+	if n > MaxRecordPayload {
+		return Record{}, 0, fmt.Errorf("log record: length %d too large", n)
+	}
+	if len(b) < RecordHeaderSize+n {
+		return Record{}, 0, ErrShortRecord
+	}
+	ts := int64(binary.BigEndian.Uint64(b[8:]))
+	data := make([]byte, n)
+	copy(data, b[RecordHeaderSize:RecordHeaderSize+n])
+	return Record{Kind: kind, Time: time.Unix(0, ts), Data: data}, RecordHeaderSize + n, nil
+}
