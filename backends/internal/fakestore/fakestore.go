@@ -1,0 +1,135 @@
+// Package fakestore is an in-memory storage.Store for backends' tests:
+// Pull serves images registered with Add under a reference, replaying
+// scripted progress; nothing touches the network or disk.
+package fakestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/storage"
+)
+
+// Store is the fake. The zero value is not usable; call New.
+type Store struct {
+	mu       sync.Mutex
+	remote   map[string]storage.Image // pullable, by full reference
+	local    map[string]storage.Image // pulled, by ID
+	progress []storage.Progress
+	Pulls    []string // references pulled, in order
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{remote: map[string]storage.Image{}, local: map[string]storage.Image{}}
+}
+
+// Image builds an image whose config is cfg (marshalled to JSON); its ID is
+// the digest of that JSON, as in a registry.
+func Image(cfg any, created time.Time, size int64) storage.Image {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		panic(err)
+	}
+	id := digest.FromBytes(b).String()
+	return storage.Image{
+		ID:             id,
+		ManifestDigest: digest.FromString("manifest of " + id).String(),
+		Config:         b,
+		Layers:         []storage.Layer{{Digest: digest.FromString("layer " + id).String(), DiffID: digest.FromString("diff " + id).String(), Size: size / 2}},
+		Size:           size,
+		Created:        created,
+	}
+}
+
+// Remote makes img pullable as ref (a fully qualified reference).
+func (s *Store) Remote(ref string, img storage.Image) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remote[ref] = img
+}
+
+// Local puts img in the store as if pulled.
+func (s *Store) Local(img storage.Image) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.local[img.ID] = img
+}
+
+// Script sets the progress every Pull reports before it returns.
+func (s *Store) Script(p ...storage.Progress) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.progress = p
+}
+
+// Pull implements storage.Puller.
+func (s *Store) Pull(_ context.Context, ref string, opts storage.PullOptions) (storage.Image, error) {
+	s.mu.Lock()
+	img, ok := s.remote[ref]
+	prog := s.progress
+	s.Pulls = append(s.Pulls, ref)
+	s.mu.Unlock()
+	if !ok {
+		return storage.Image{}, errdefs.NotFound(fmt.Sprintf("manifest for %s not found: manifest unknown: manifest unknown", ref))
+	}
+	for _, p := range prog {
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+	}
+	img.Pulled = time.Now()
+	s.Local(img)
+	return img, nil
+}
+
+// Get implements storage.Reader.
+func (s *Store) Get(_ context.Context, id string) (storage.Image, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img, ok := s.local[id]
+	if !ok {
+		return storage.Image{}, errdefs.NotFound("image " + id + " not found")
+	}
+	return img, nil
+}
+
+// List implements storage.Reader.
+func (s *Store) List(context.Context) ([]storage.Image, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]storage.Image, 0, len(s.local))
+	for _, img := range s.local {
+		out = append(out, img)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// RootFS implements storage.RootFS.
+func (s *Store) RootFS(ctx context.Context, id string) (string, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return "", err
+	}
+	return "/fake/" + id + ".ext4", nil
+}
+
+// Remove implements storage.Remover.
+func (s *Store) Remove(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.local[id]; !ok {
+		return errdefs.NotFound("image " + id + " not found")
+	}
+	delete(s.local, id)
+	return nil
+}
