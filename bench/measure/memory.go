@@ -1,0 +1,133 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/bench/harness"
+	"github.com/vchproject/vch/bench/procmem"
+	"github.com/vchproject/vch/bench/report"
+)
+
+// settle is how long idle containers are left before their memory is read,
+// so boot-time allocations (page cache of the image, TCG's translation of
+// boot code) have happened and the figure is the steady idle state.
+const settle = 10 * time.Second
+
+// Memory is measurement 3: host memory per idle running container
+// (`sleep`) at each of env.MemoryCounts containers. Memory is PSS summed
+// over each container's host processes (QEMU for vch; containerd-shim and
+// the container's processes for dockerd) plus the daemon's own growth
+// (vchd; dockerd and its containerd) since before the first container.
+func Memory() Measurement {
+	const sec = "3. Idle memory (PSS)"
+	return Measurement{
+		Name: "memory",
+		Define: func(env *Env) {
+			for _, n := range env.MemoryCounts {
+				env.Report.Define(sec, fmt.Sprintf("mem.%d.per", n), fmt.Sprintf("per idle container, %d running (incl. daemon growth)", n), "MiB", report.Lower)
+				env.Report.Define(sec, fmt.Sprintf("mem.%d.container", n), fmt.Sprintf("container processes only, per container, %d running", n), "MiB", report.Lower)
+				env.Report.Define(sec, fmt.Sprintf("mem.%d.daemon", n), fmt.Sprintf("daemon growth, %d running", n), "MiB", report.Lower)
+			}
+		},
+		Run: func(ctx context.Context, env *Env, t *harness.Target) error {
+			defer func() { _ = RemoveAll(context.WithoutCancel(ctx), t) }()
+			daemonPid, err := t.DaemonPid()
+			if err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Second)
+			base, _, err := sampleMemory(ctx, t, daemonPid, nil)
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, n := range env.MemoryCounts {
+				from := len(ids)
+				more := make([]string, n-from)
+				err := parallel(ctx, n-from, 4, func(ctx context.Context, i int) error {
+					out, err := t.CLI(ctx, "run", "-d", "-m", env.MemLimit, "--name", fmt.Sprintf("bench-mem-%d", from+i),
+						env.Images.Busybox, "sleep", "86400")
+					if err != nil {
+						return err
+					}
+					more[i] = firstLine(out)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, more...)
+				select {
+				case <-time.After(settle):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				daemon, ctrs, err := sampleMemory(ctx, t, daemonPid, ids)
+				if err != nil {
+					return err
+				}
+				growth := daemon.MiB() - base.MiB()
+				set(env, t, fmt.Sprintf("mem.%d.per", n), (ctrs.MiB()+growth)/float64(n))
+				set(env, t, fmt.Sprintf("mem.%d.container", n), ctrs.MiB()/float64(n))
+				set(env, t, fmt.Sprintf("mem.%d.daemon", n), growth)
+				env.Log.Info("memory", zap.String("target", string(t.Name)), zap.Int("containers", n),
+					zap.Int64("containerPSSKiB", ctrs.PSSKiB), zap.Int64("containerRSSKiB", ctrs.RSSKiB),
+					zap.Int("containerProcs", ctrs.Pids), zap.Int64("daemonPSSKiB", daemon.PSSKiB))
+			}
+			return nil
+		},
+	}
+}
+
+// sampleMemory measures the daemon's processes (its tree less any container
+// process) and the containers' processes, at one moment.
+func sampleMemory(ctx context.Context, t *harness.Target, daemonPid int, ids []string) (daemon, ctrs procmem.Sample, err error) {
+	var pids []int
+	for _, id := range ids {
+		info, err := t.API.ContainerInspect(ctx, id)
+		if err != nil {
+			return daemon, ctrs, fmt.Errorf("%s: inspect %s: %w", t.Name, id, err)
+		}
+		if info.State == nil || !info.State.Running || info.State.Pid <= 0 {
+			return daemon, ctrs, fmt.Errorf("%s: container %s is not running with a host pid", t.Name, id)
+		}
+		pids = append(pids, info.State.Pid)
+	}
+	table, err := procmem.Table()
+	if err != nil {
+		return daemon, ctrs, err
+	}
+	var ctrPids []int
+	for _, pid := range pids {
+		ctrPids = append(ctrPids, harness.ContainerProcs(table, pid)...)
+	}
+	slices.Sort(ctrPids)
+	ctrPids = slices.Compact(ctrPids)
+	var daemonPids []int
+	for _, p := range procmem.Descendants(table, daemonPid) {
+		if _, found := slices.BinarySearch(ctrPids, p); !found {
+			daemonPids = append(daemonPids, p)
+		}
+	}
+	if ctrs, err = procmem.Measure(ctrPids); err != nil {
+		return daemon, ctrs, err
+	}
+	if daemon, err = procmem.Measure(daemonPids); err != nil {
+		return daemon, ctrs, err
+	}
+	return daemon, ctrs, nil
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,67 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/bench/harness"
+	"github.com/vchproject/vch/bench/report"
+)
+
+const (
+	loadConns       = 8
+	loadMaxRequests = 5_000_000
+)
+
+// Port is measurement 7: HTTP requests per second to nginx through a
+// published port (`-p 127.0.0.1:P:80`), from a client on loopback inside the
+// benchmark's namespace.
+func Port() Measurement {
+	const sec = "7. Published port"
+	return Measurement{
+		Name: "port",
+		Define: func(env *Env) {
+			env.Report.Define(sec, "port.rps", fmt.Sprintf("HTTP GET / to nginx through `-p`, %d connections", loadConns), "req/s", report.Higher)
+		},
+		Run: func(ctx context.Context, env *Env, t *harness.Target) error {
+			if env.Images.Nginx == "" {
+				na(env, t, "port.rps", "no nginx image in the fixture")
+				return nil
+			}
+			defer func() { _ = RemoveAll(context.WithoutCancel(ctx), t) }()
+			port := env.PortBase
+			if t.Name == report.VCH {
+				port++
+			}
+			if _, err := t.CLI(ctx, "run", "-d", "--name", "bench-nginx", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), env.Images.Nginx); err != nil {
+				if t.Name == report.VCH {
+					na(env, t, "port.rps", fmt.Sprintf("`-p` failed: %v", err))
+					return nil
+				}
+				return err
+			}
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+			if err := waitHTTP(ctx, url, 3*time.Minute); err != nil {
+				if t.Name == report.VCH {
+					na(env, t, "port.rps", fmt.Sprintf("nginx not reachable through `-p`: %v", err))
+					return nil
+				}
+				return err
+			}
+			// a short warm-up, then the measured load
+			if _, err := Load(ctx, url, loadConns, time.Second, loadMaxRequests); err != nil {
+				return err
+			}
+			res, err := Load(ctx, url, loadConns, env.LoadDuration, loadMaxRequests)
+			if err != nil {
+				return err
+			}
+			env.Log.Info("load", zap.String("target", string(t.Name)), zap.Int64("ok", res.OK), zap.Int64("failed", res.Failed), zap.Duration("duration", res.Duration))
+			set(env, t, "port.rps", res.PerSecond())
+			return nil
+		},
+	}
+}
