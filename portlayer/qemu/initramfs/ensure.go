@@ -1,0 +1,93 @@
+package initramfs
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/vchproject/vch/portlayer/qemu/kernel"
+)
+
+// formatVersion changes whenever Build's output changes for the same
+// inputs, so stale cached archives are not reused.
+const formatVersion = "vch-initramfs-1"
+
+// Ensure returns the path of an initramfs in dir for the tether binary at
+// tetherPath and the kernel in kernelDir (kernel.DefaultModules), building it
+// if no archive with the same content hash is there yet. The write is atomic
+// (temp file, rename), so concurrent callers are safe.
+func Ensure(dir, tetherPath, kernelDir string) (string, error) {
+	k, err := kernel.Find(kernelDir)
+	if err != nil {
+		return "", err
+	}
+	mods, err := k.Modules(kernel.DefaultModules)
+	if err != nil {
+		return "", err
+	}
+	sum, err := contentHash(tetherPath, mods)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "initramfs-"+sum[:24]+".cpio")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".initramfs-*")
+	if err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	err = Build(bw, tetherPath, mods)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("initramfs %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// contentHash hashes everything that goes into the archive.
+func contentHash(tetherPath string, mods []kernel.Module) (string, error) {
+	h := sha256.New()
+	io.WriteString(h, formatVersion+"\x00")
+	add := func(name, src string) error {
+		f, err := os.Open(src)
+		if err != nil {
+			return fmt.Errorf("initramfs %s: %w", name, err)
+		}
+		defer f.Close()
+		io.WriteString(h, name+"\x00")
+		if _, err := io.Copy(h, f); err != nil {
+			return fmt.Errorf("initramfs %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := add(InitPath, tetherPath); err != nil {
+		return "", err
+	}
+	for _, m := range mods {
+		if err := add(m.FileName(), m.Path); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,25 @@
+// Package tether is PID 1 of every container VM. Run does, in order:
+//
+//  1. mount devtmpfs, proc, sysfs and devpts; load the kernel modules listed
+//     in the initramfs's /lib/modules/modules.order (finit_module);
+//  2. open the PortLog port and emit EventTether;
+//  3. find the disks by serial, read the Config from DiskConfig, load
+//     Config.Modules, set the clock (Config.LaunchTime + time since boot),
+//     hostname and domain name;
+//  4. start the control channel server on PortControl (package control);
+//  5. mount DiskImage read-only and DiskRW, an overlayfs of them as the
+//     container root with proc, sysfs, dev, devpts and /dev/shm inside, and
+//     write /etc/hostname, /etc/hosts, /etc/resolv.conf; emit EventMounted;
+//  6. start Config.Process chrooted in the container root; emit
+//     EventStarted; forward its output as log records;
+//  7. when it exits: kill what is left, drain the output, emit EventExited,
+//     sync, unmount, emit EventPowerOff and reboot (QEMU runs with
+//     -no-reboot, so the VM ends).
+//
+// Any failure before the process runs emits EventError and powers off the
+// same way. Run never returns: PID 1 must not exit.
+//
+// The pieces without I/O live in subpackages: userdb (user resolution),
+// execspec (environment, paths inside the root, exit codes), etcfiles
+// (/etc rendering) and control's Handshake.
+package tether

@@ -1,0 +1,312 @@
+package tether
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sys/unix"
+
+	"github.com/vchproject/vch/tether/control"
+	"github.com/vchproject/vch/tether/execspec"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// deviceTimeout bounds the wait for disks and ports to appear (TCG boots
+// are slow).
+const deviceTimeout = 20 * time.Second
+
+// tether is the state of PID 1.
+type tether struct {
+	log    *zap.Logger
+	level  zap.AtomicLevel
+	rec    *recordWriter // nil until the log port is open
+	mounts mountStack
+	reaper *reaper
+	proc   *mainProcess
+	cfg    *proto.Config
+}
+
+// Run is PID 1's main. It never returns.
+func Run() {
+	level := zap.NewAtomicLevelAt(zap.WarnLevel)
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.TimeKey = ""
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), level)).Named("tether")
+	t := &tether{log: log, level: level, proc: newMainProcess()}
+	defer func() {
+		if r := recover(); r != nil {
+			t.fail(fmt.Errorf("tether panic: %v\n%s", r, debug.Stack()), execspec.ExitStartFailed)
+		}
+	}()
+	code, err := t.run()
+	if err != nil {
+		t.fail(err, execspec.ExitCode(err))
+	}
+	t.log.Debug("main process done", zap.Int("exitCode", code))
+	t.powerOff()
+}
+
+// run boots the guest, runs the main process and returns its exit code.
+// After an error the caller reports it and powers off.
+func (t *tether) run() (int, error) {
+	if err := mountEarly(); err != nil {
+		return 0, err
+	}
+	if debugCmdline() {
+		t.level.SetLevel(zap.DebugLevel)
+	}
+	t.log.Debug("tether started", zap.Duration("sinceBoot", sinceBoot()))
+	t.reaper = newReaper()
+	order, err := moduleOrder()
+	if err != nil {
+		return 0, err
+	}
+	if err := loadModules(order, t.log); err != nil {
+		return 0, err
+	}
+	ports, err := waitFor(func() (map[string]string, error) {
+		return findByName("/sys/class/virtio-ports/*", "name")
+	}, []string{proto.PortLog, proto.PortControl}, deviceTimeout)
+	if err != nil {
+		return 0, fmt.Errorf("virtio-serial ports: %w", err)
+	}
+	logPort, err := t.openPort(ports[proto.PortLog])
+	if err != nil {
+		return 0, err
+	}
+	t.rec = &recordWriter{w: logPort}
+	t.emit(proto.Event{Name: proto.EventTether})
+
+	disks, err := waitFor(func() (map[string]string, error) {
+		return findByName("/sys/block/vd*", "serial")
+	}, []string{proto.DiskConfig}, deviceTimeout)
+	if err != nil {
+		return 0, fmt.Errorf("disks: %w", err)
+	}
+	if err := t.readConfig(disks[proto.DiskConfig]); err != nil {
+		return 0, err
+	}
+	if err := loadModules(t.cfg.Modules, t.log); err != nil {
+		return 0, err
+	}
+	if err := t.identity(); err != nil {
+		return 0, err
+	}
+	ctlPort, err := t.openPort(ports[proto.PortControl])
+	if err != nil {
+		return 0, err
+	}
+	srv, err := control.NewServer(t.cfg.HostKey, t.proc, setClock, t.log.Named("control"))
+	if err != nil {
+		return 0, err
+	}
+	go srv.Serve(context.Background(), ctlPort)
+
+	if err := t.mountContainer(disks); err != nil {
+		return 0, err
+	}
+	t.emit(proto.Event{Name: proto.EventMounted})
+	return t.runProcess()
+}
+
+// debugCmdline reports vch.debug on the kernel command line, which turns
+// debug logging on before the config is read.
+func debugCmdline() bool {
+	b, _ := os.ReadFile("/proc/cmdline")
+	for _, f := range strings.Fields(string(b)) {
+		if f == "vch.debug" {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tether) openPort(name string) (*os.File, error) {
+	dev, err := devNode(filepath.Join("/sys/class/virtio-ports", name), name, unix.S_IFCHR)
+	if err != nil {
+		return nil, err
+	}
+	return openPort(dev)
+}
+
+func (t *tether) readConfig(name string) error {
+	dev, err := devNode(filepath.Join("/sys/block", name), name, unix.S_IFBLK)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(dev)
+	if err != nil {
+		return fmt.Errorf("config disk: %w", err)
+	}
+	defer f.Close()
+	c, err := proto.ReadConfig(f)
+	if err != nil {
+		return err
+	}
+	t.cfg = c
+	if c.Debug {
+		t.level.SetLevel(zap.DebugLevel)
+	}
+	t.log.Debug("config read", zap.String("id", c.ID), zap.Strings("args", c.Process.Args))
+	return nil
+}
+
+// identity sets the clock, hostname and domain name.
+func (t *tether) identity() error {
+	if t.cfg.LaunchTime != 0 {
+		if err := setClock(bootClock(t.cfg.LaunchTime, sinceBoot())); err != nil {
+			t.log.Warn("clock", zap.Error(err))
+		}
+	}
+	if h := t.cfg.Hostname; h != "" {
+		if err := unix.Sethostname([]byte(h)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", h, err)
+		}
+	}
+	if d := t.cfg.Domainname; d != "" {
+		if err := unix.Setdomainname([]byte(d)); err != nil {
+			return fmt.Errorf("setdomainname %q: %w", d, err)
+		}
+	}
+	return nil
+}
+
+func (t *tether) mountContainer(disks map[string]string) error {
+	dev := func(serial string) (string, error) {
+		name, ok := disks[serial]
+		if !ok {
+			return "", nil
+		}
+		return devNode(filepath.Join("/sys/block", name), name, unix.S_IFBLK)
+	}
+	image, err := dev(proto.DiskImage)
+	if err != nil {
+		return err
+	}
+	rw, err := dev(proto.DiskRW)
+	if err != nil {
+		return err
+	}
+	if err := mountRoot(&t.mounts, image, rw); err != nil {
+		return err
+	}
+	if err := mountInRoot(&t.mounts, rootMount); err != nil {
+		return err
+	}
+	return writeEtc(rootMount, t.cfg)
+}
+
+// runProcess starts the main process, forwards its output, waits for it
+// and returns its exit code once all output is written.
+func (t *tether) runProcess() (int, error) {
+	pl, err := plan(rootMount, t.cfg)
+	if err != nil {
+		t.proc.failed(err)
+		return 0, err
+	}
+	s, err := openStdio(rootMount, t.cfg.Process, pl.user.UID)
+	if err != nil {
+		t.proc.failed(err)
+		return 0, fmt.Errorf("stdio: %w", err)
+	}
+	pid, status, err := t.reaper.start(func() (int, error) { return pl.fork(rootMount, s, t.cfg.Process.Tty) })
+	s.closeChild()
+	if err != nil {
+		err = forkError(pl.path, err)
+		t.proc.failed(err)
+		return 0, err
+	}
+	t.proc.mu.Lock()
+	t.proc.pid, t.proc.running, t.proc.pty, t.proc.stdin = pid, true, s.pty, s.stdin
+	t.proc.mu.Unlock()
+	close(t.proc.started)
+	t.emit(proto.Event{Name: proto.EventStarted, Pid: pid})
+	t.log.Debug("process started", zap.Int("pid", pid), zap.String("path", pl.path))
+
+	var pumps sync.WaitGroup
+	t.pump(&pumps, s.stdout, proto.KindStdout)
+	if s.stderr != nil {
+		t.pump(&pumps, s.stderr, proto.KindStderr)
+	}
+	ws := <-status
+	code := exitCode(ws)
+	t.proc.mu.Lock()
+	t.proc.running, t.proc.exited, t.proc.exitCode = false, true, code
+	t.proc.mu.Unlock()
+	// The container ends with its main process: whatever it left running
+	// would hold the output open.
+	unix.Kill(-1, unix.SIGKILL)
+	pumps.Wait()
+	t.emit(proto.Event{Name: proto.EventExited, ExitCode: code})
+	return code, nil
+}
+
+// pump copies r into records of kind until r ends (EOF, or EIO from a pty
+// master whose slave is closed).
+func (t *tether) pump(wg *sync.WaitGroup, r io.Reader, kind byte) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if werr := t.rec.write(kind, buf[:n]); werr != nil {
+					t.log.Warn("log port write", zap.Error(werr))
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, unix.EIO) {
+					t.log.Warn("output", zap.Error(err))
+				}
+				return
+			}
+		}
+	}()
+}
+
+// emit writes an event record if the log port is open.
+func (t *tether) emit(ev proto.Event) {
+	t.log.Debug("event", zap.String("name", ev.Name), zap.Int("pid", ev.Pid), zap.Int("exitCode", ev.ExitCode), zap.String("error", ev.Error))
+	if t.rec == nil {
+		return
+	}
+	if err := t.rec.event(ev); err != nil {
+		t.log.Error("log port write", zap.Error(err))
+	}
+}
+
+// fail reports a fatal error and powers off.
+func (t *tether) fail(err error, code int) {
+	t.log.Error("fatal", zap.Error(err))
+	t.emit(proto.Event{Name: proto.EventError, Error: err.Error(), ExitCode: code})
+	t.powerOff()
+}
+
+// powerOff syncs, unmounts, emits EventPowerOff and resets the VM (QEMU
+// runs with -no-reboot, the kernel with reboot=t). It never returns.
+func (t *tether) powerOff() {
+	unix.Kill(-1, unix.SIGKILL)
+	unix.Sync()
+	if err := t.mounts.unmountAll(t.log); err != nil {
+		t.log.Warn("unmount", zap.Error(err))
+	}
+	unix.Sync()
+	t.emit(proto.Event{Name: proto.EventPowerOff})
+	t.log.Debug("power off", zap.Duration("sinceBoot", sinceBoot()))
+	for {
+		err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+		t.log.Error("reboot", zap.Error(err))
+		time.Sleep(time.Second)
+	}
+}
