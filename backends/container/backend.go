@@ -1,0 +1,145 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/backends/names"
+	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/storage"
+)
+
+// ImageResolver finds the image a user named (backends/image implements it).
+type ImageResolver interface {
+	Resolve(ctx context.Context, refOrID string) (storage.Image, error)
+}
+
+// Config wires the container backend.
+type Config struct {
+	Compute         compute.Provider
+	Images          ImageResolver
+	Logger          *zap.Logger
+	DefaultMemoryMB int64            // for containers created without --memory; 0: provider default
+	DefaultCPUs     int              // for containers created without --cpus; 0: provider default
+	Now             func() time.Time // nil: time.Now
+}
+
+// Backend implements the daemon's container.Backend.
+type Backend struct {
+	cfg   Config
+	pl    compute.Provider
+	log   *zap.Logger
+	now   func() time.Time
+	index *names.Index
+
+	metaMu sync.Mutex // serializes read-modify-write of Meta
+
+	ctx    context.Context // lives until Close; parent of background work
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+}
+
+var _ containerrouter.Backend = (*Backend)(nil)
+
+// New rebuilds the name index from the port layer, removes AutoRemove
+// containers that exited while vchd was down, and watches the running ones.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	b := &Backend{cfg: cfg, pl: cfg.Compute, log: cfg.Logger, now: cfg.Now, index: names.NewIndex()}
+	if b.log == nil {
+		b.log = zap.NewNop()
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	cs, err := b.pl.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs {
+		m, err := decodeMeta(c.Spec.ID, c.Spec.Meta)
+		if err != nil {
+			b.log.Warn("skipping container with unreadable meta", zap.String("id", c.Spec.ID), zap.Error(err))
+			continue
+		}
+		if err := b.index.Reserve(m.Name, c.Spec.ID); err != nil {
+			b.log.Warn("duplicate container name", zap.String("id", c.Spec.ID), zap.String("name", m.Name), zap.Error(err))
+			continue
+		}
+		if !m.HostConfig.AutoRemove {
+			continue
+		}
+		switch {
+		case c.Status.State == compute.StateRunning:
+			b.watchAutoRemove(c.Spec.ID)
+		case c.Status.State == compute.StateExited && m.Started:
+			b.log.Info("removing auto-remove container that exited while vchd was down", zap.String("id", c.Spec.ID))
+			if err := b.remove(ctx, c.Spec.ID); err != nil {
+				b.log.Warn("auto-remove failed", zap.String("id", c.Spec.ID), zap.Error(err))
+			}
+		}
+	}
+	return b, nil
+}
+
+// Close stops background work (AutoRemove watchers) and waits for it.
+func (b *Backend) Close() {
+	b.cancel()
+	b.bg.Wait()
+}
+
+// Index exposes the name index (the system backend counts containers).
+func (b *Backend) lookupID(ref string) (string, error) {
+	return b.index.Resolve(ref)
+}
+
+// lookup resolves what the user typed and reads the container.
+func (b *Backend) lookup(ctx context.Context, ref string) (compute.Container, *Meta, error) {
+	id, err := b.lookupID(ref)
+	if err != nil {
+		return compute.Container{}, nil, err
+	}
+	return b.read(ctx, id)
+}
+
+func (b *Backend) read(ctx context.Context, id string) (compute.Container, *Meta, error) {
+	c, err := b.pl.Inspect(ctx, id)
+	if err != nil {
+		return compute.Container{}, nil, err
+	}
+	m, err := decodeMeta(id, c.Spec.Meta)
+	if err != nil {
+		return compute.Container{}, nil, err
+	}
+	return c, m, nil
+}
+
+// updateMeta applies change to the stored Meta of id.
+func (b *Backend) updateMeta(ctx context.Context, id string, change func(*Meta)) error {
+	b.metaMu.Lock()
+	defer b.metaMu.Unlock()
+	_, m, err := b.read(ctx, id)
+	if err != nil {
+		return err
+	}
+	change(m)
+	raw, err := m.encode()
+	if err != nil {
+		return err
+	}
+	return b.pl.Update(ctx, id, raw)
+}
+
+// remove deletes a stopped container and frees its name.
+func (b *Backend) remove(ctx context.Context, id string) error {
+	if err := b.pl.Remove(ctx, id); err != nil {
+		return err
+	}
+	b.index.Release(id)
+	return nil
+}

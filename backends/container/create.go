@@ -1,0 +1,146 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/backends/image"
+	"github.com/vchproject/vch/backends/names"
+	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+)
+
+// newID is 64 random hex digits, as docker's container IDs.
+func newID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// reserveName takes the requested name, or generates one docker-style.
+func (b *Backend) reserveName(requested, id string) (string, error) {
+	if requested != "" {
+		name, err := names.Normalize(requested)
+		if err != nil {
+			return "", err
+		}
+		return name, b.index.Reserve(name, id)
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		name := "/" + names.Generate(attempt)
+		if err := b.index.Reserve(name, id); err == nil {
+			return name, nil
+		}
+	}
+	name := "/" + id[:12] // docker falls back to the short ID as well
+	return name, b.index.Reserve(name, id)
+}
+
+// hostEntries turns ExtraHosts ("name:ip" or "name=ip") into /etc/hosts lines.
+func hostEntries(extra []string) ([]compute.HostEntry, []string, error) {
+	var (
+		out      []compute.HostEntry
+		warnings []string
+	)
+	for _, h := range extra {
+		sep := strings.IndexAny(h, ":=")
+		if sep <= 0 {
+			return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("bad format for add-host: %q", h))
+		}
+		host, ip := h[:sep], strings.Trim(h[sep+1:], "[]")
+		if ip == "host-gateway" {
+			warnings = append(warnings, fmt.Sprintf("extra host %q: host-gateway is not supported yet; entry ignored", host))
+			continue
+		}
+		if net.ParseIP(ip) == nil {
+			return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("invalid IP address in add-host: %q", ip))
+		}
+		out = append(out, compute.HostEntry{IP: ip, Names: []string{host}})
+	}
+	return out, warnings, nil
+}
+
+// ContainerCreate defines a container VM from docker's create request.
+func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.CreateConfig) (container.CreateResponse, error) {
+	if req.Config == nil {
+		return container.CreateResponse{}, errdefs.InvalidParameter("config cannot be empty in order to create a container")
+	}
+	hc := req.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	img, err := b.cfg.Images.Resolve(ctx, req.Config.Image)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	imgCfg, err := image.Config(img)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	userCfg := *req.Config
+	cfg, err := mergeConfig(&userCfg, imgCfg.Config)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	hosts, warnings, err := hostEntries(hc.ExtraHosts)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+
+	id := newID()
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	name, err := b.reserveName(req.Name, id)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	path, args := entrypointAndArgs(cfg.Entrypoint, cfg.Cmd)
+	m := &Meta{
+		Name: name, Created: b.now().UTC(), Platform: req.Platform,
+		Config: cfg, HostConfig: hc, NetworkingConfig: req.NetworkingConfig,
+		Path: path, Args: args,
+	}
+	raw, err := m.encode()
+	if err != nil {
+		b.index.Release(id)
+		return container.CreateResponse{}, err
+	}
+	spec := compute.Spec{
+		ID:    id,
+		Image: img.ID,
+		Process: compute.Process{
+			Args: append([]string{path}, args...), Env: processEnv(cfg), User: cfg.User,
+			WorkingDir: cfg.WorkingDir, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
+		},
+		Hostname: cfg.Hostname, Domainname: cfg.Domainname, Hosts: hosts,
+		DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions,
+		MemoryMB: b.cfg.DefaultMemoryMB, CPUs: b.cfg.DefaultCPUs,
+		Meta: raw,
+	}
+	if hc.Memory > 0 {
+		spec.MemoryMB = (hc.Memory + 1<<20 - 1) >> 20
+	}
+	if hc.NanoCPUs > 0 {
+		spec.CPUs = int((hc.NanoCPUs + 1e9 - 1) / 1e9)
+	}
+	if err := b.pl.Create(ctx, spec); err != nil {
+		b.index.Release(id)
+		return container.CreateResponse{}, err
+	}
+	b.log.Info("created container", zap.String("id", id), zap.String("name", name), zap.String("image", img.ID))
+	if warnings == nil {
+		warnings = []string{}
+	}
+	return container.CreateResponse{ID: id, Warnings: warnings}, nil
+}

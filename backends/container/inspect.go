@@ -1,0 +1,69 @@
+package container
+
+import (
+	"context"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/storage"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/vchproject/vch/portlayer/compute"
+)
+
+// Driver is the storage driver name vch reports.
+const Driver = "vch"
+
+// ContainerInspect answers docker inspect in docker's shape.
+func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*container.InspectResponse, error) {
+	c, m, err := b.lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return inspectResponse(c, m), nil
+}
+
+func inspectResponse(c compute.Container, m *Meta) *container.InspectResponse {
+	d := deriveState(c.Status, m)
+	args := m.Args
+	if args == nil {
+		args = []string{}
+	}
+	platform := "linux"
+	hc := *m.HostConfig
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = network.NetworkDefault
+	}
+	base := &container.ContainerJSONBase{
+		ID:      c.Spec.ID,
+		Created: m.Created.UTC().Format(time.RFC3339Nano),
+		Path:    m.Path,
+		Args:    args,
+		State: &container.State{
+			Status:     d.Status,
+			Running:    d.Running,
+			Pid:        d.Pid,
+			ExitCode:   d.ExitCode,
+			Error:      d.Error,
+			StartedAt:  timeText(d.StartedAt),
+			FinishedAt: timeText(d.FinishedAt),
+		},
+		Image:        c.Spec.Image,
+		Name:         m.Name,
+		RestartCount: 0,
+		Driver:       Driver,
+		Platform:     platform,
+		HostConfig:   &hc,
+		GraphDriver:  storage.DriverData{Name: Driver, Data: map[string]string{}},
+	}
+	return &container.InspectResponse{
+		ContainerJSONBase: base,
+		Mounts:            []container.MountPoint{},
+		Config:            m.Config,
+		NetworkSettings: &container.NetworkSettings{
+			NetworkSettingsBase: container.NetworkSettingsBase{Ports: nat.PortMap{}},
+			Networks:            map[string]*network.EndpointSettings{},
+		},
+	}
+}

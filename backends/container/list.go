@@ -1,0 +1,103 @@
+package container
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/backends/filters"
+	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	"github.com/vchproject/vch/portlayer/compute"
+)
+
+type listed struct {
+	c compute.Container
+	m *Meta
+	d dockerState
+}
+
+// Containers answers docker ps: newest first, filtered as docker does.
+func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig) ([]container.Summary, error) {
+	look := filters.Lookups{
+		Image: func(ref string) (string, bool) {
+			img, err := b.cfg.Images.Resolve(ctx, ref)
+			return img.ID, err == nil
+		},
+		Container: b.lookupID,
+	}
+	f, err := filters.NewContainerFilter(cfg.Filters, look)
+	if err != nil {
+		return nil, err
+	}
+	all, err := b.pl.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]listed{}
+	var records []filters.Container
+	for _, c := range all {
+		m, err := decodeMeta(c.Spec.ID, c.Spec.Meta)
+		if err != nil {
+			b.log.Warn("ps: unreadable meta", zap.String("id", c.Spec.ID), zap.Error(err))
+			continue
+		}
+		d := deriveState(c.Status, m)
+		byID[c.Spec.ID] = listed{c, m, d}
+		ports := []string{}
+		for p := range m.Config.ExposedPorts {
+			ports = append(ports, string(p))
+		}
+		records = append(records, filters.Container{
+			ID: c.Spec.ID, Name: m.Name, State: d.Status, ExitCode: d.ExitCode,
+			Started: m.Started, Labels: m.Config.Labels, ImageID: c.Spec.Image,
+			Isolation: string(m.HostConfig.Isolation), Ports: ports,
+		})
+	}
+	sort.SliceStable(records, func(i, j int) bool {
+		return byID[records[i].ID].m.Created.After(byID[records[j].ID].m.Created)
+	})
+	now := b.now()
+	out := []container.Summary{}
+	for _, r := range f.Select(records, cfg.All, cfg.Limit) {
+		l := byID[r.ID]
+		out = append(out, summary(l, now))
+	}
+	return out, nil
+}
+
+// summary is one docker ps row.
+func summary(l listed, now time.Time) container.Summary {
+	labels := l.m.Config.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	s := container.Summary{
+		ID:              l.c.Spec.ID,
+		Names:           []string{l.m.Name},
+		Image:           l.m.Config.Image,
+		ImageID:         l.c.Spec.Image,
+		Command:         command(l.m),
+		Created:         l.m.Created.Unix(),
+		Ports:           []container.Port{},
+		Labels:          labels,
+		State:           l.d.Status,
+		Status:          statusText(l.d, now),
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
+		Mounts:          []container.MountPoint{},
+	}
+	s.HostConfig.NetworkMode = string(l.m.HostConfig.NetworkMode)
+	if s.HostConfig.NetworkMode == "" {
+		s.HostConfig.NetworkMode = network.NetworkDefault
+	}
+	return s
+}
+
+// command is docker ps's COMMAND: path and args joined by spaces.
+func command(m *Meta) string {
+	return strings.TrimSpace(strings.Join(append([]string{m.Path}, m.Args...), " "))
+}

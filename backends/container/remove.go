@@ -1,0 +1,75 @@
+package container
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/backends/names"
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+)
+
+// ContainerRemove deletes a container; a running one only with force (it
+// is powered off first, as docker kills it).
+func (b *Backend) ContainerRemove(ctx context.Context, name string, force, _ bool) error {
+	c, _, err := b.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	id := c.Spec.ID
+	if c.Status.State == compute.StateRunning {
+		if !force {
+			return errdefs.Conflict(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", name))
+		}
+		ctx = context.WithoutCancel(ctx)
+		if err := b.pl.Kill(ctx, id); err != nil && !errdefs.IsConflict(err) {
+			return fmt.Errorf("cannot remove container %q: could not kill container: %w", name, err)
+		}
+		if _, err := b.pl.Wait(ctx, id, compute.WaitNotRunning); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("cannot remove container %q: %w", name, err)
+		}
+	}
+	if err := b.remove(ctx, id); err != nil {
+		if errdefs.IsNotFound(err) {
+			return errdefs.NotFound("No such container: " + name)
+		}
+		return fmt.Errorf("cannot remove container %q: %w", name, err)
+	}
+	b.log.Info("removed container", zap.String("id", id))
+	return nil
+}
+
+// ContainerRename gives a container a new name.
+func (b *Backend) ContainerRename(ctx context.Context, oldName, newName string) error {
+	if oldName == "" || newName == "" {
+		return errdefs.InvalidParameter("Neither old nor new names may be empty")
+	}
+	id, err := b.lookupID(oldName)
+	if err != nil {
+		return err
+	}
+	current := b.index.Name(id)
+	want := newName
+	if want[0] != '/' {
+		want = "/" + want
+	}
+	if want == current {
+		return errdefs.InvalidParameter("Renaming a container with the same name as its current name")
+	}
+	normalized, err := names.Normalize(want)
+	if err != nil {
+		return errdefs.InvalidParameter("Error when allocating new name: " + err.Error())
+	}
+	if err := b.index.Rename(id, normalized); err != nil {
+		return errdefs.Conflict("Error when allocating new name: " + err.Error())
+	}
+	if err := b.updateMeta(ctx, id, func(m *Meta) { m.Name = normalized }); err != nil {
+		if rerr := b.index.Rename(id, current); rerr != nil {
+			b.log.Error("rename: restoring old name", zap.String("id", id), zap.Error(rerr))
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package system
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+
+	systemrouter "github.com/vchproject/vch/daemon/router/system"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/storage"
+)
+
+// Config describes the VCH for info and version.
+type Config struct {
+	ID            string // stable VCH identifier
+	Name          string // the VCH name
+	Root          string // state directory (DockerRootDir)
+	Runtime       string // compute provider name, e.g. "qemu"
+	Version       string
+	GitCommit     string
+	BuildTime     string
+	APIVersion    string
+	MinAPIVersion string
+	Labels        []string
+	Containers    compute.Inspector
+	Images        storage.Reader
+}
+
+// Backend implements the daemon's system.Backend.
+type Backend struct {
+	cfg  Config
+	host hostInfo
+}
+
+var _ systemrouter.Backend = (*Backend)(nil)
+
+// New returns the system backend.
+func New(cfg Config) *Backend {
+	if cfg.Runtime == "" {
+		cfg.Runtime = "qemu"
+	}
+	if cfg.Labels == nil {
+		cfg.Labels = []string{}
+	}
+	return &Backend{cfg: cfg, host: readHost()}
+}
+
+// SystemInfo answers docker info.
+func (b *Backend) SystemInfo(ctx context.Context) (*system.Info, error) {
+	cs, err := b.cfg.Containers.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := b.cfg.Images.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info := &system.Info{
+		ID:                 b.cfg.ID,
+		Containers:         len(cs),
+		Images:             len(imgs),
+		Driver:             "vch",
+		DriverStatus:       [][2]string{{"Container VMs", b.cfg.Runtime}},
+		Plugins:            system.PluginsInfo{Volume: []string{}, Network: []string{}, Authorization: []string{}, Log: []string{}},
+		MemoryLimit:        true,
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
+		LoggingDriver:      "vch",
+		KernelVersion:      b.host.kernel,
+		OperatingSystem:    "vch (container VMs on " + b.cfg.Runtime + ")",
+		OSVersion:          b.cfg.Version,
+		OSType:             "linux",
+		Architecture:       dockerArch(),
+		IndexServerAddress: "https://index.docker.io/v1/",
+		RegistryConfig:     registryConfig(),
+		NCPU:               b.host.ncpu,
+		MemTotal:           b.host.memTotal,
+		GenericResources:   []swarm.GenericResource{},
+		DockerRootDir:      b.cfg.Root,
+		Name:               b.cfg.Name,
+		Labels:             b.cfg.Labels,
+		ServerVersion:      b.cfg.Version,
+		Runtimes:           map[string]system.RuntimeWithStatus{b.cfg.Runtime: {Runtime: system.Runtime{Path: b.cfg.Runtime}}},
+		DefaultRuntime:     b.cfg.Runtime,
+		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		SecurityOptions:    []string{},
+		CDISpecDirs:        []string{},
+		Warnings:           []string{},
+	}
+	for _, c := range cs {
+		if c.Status.State == compute.StateRunning {
+			info.ContainersRunning++
+		} else {
+			info.ContainersStopped++
+		}
+	}
+	return info, nil
+}
+
+func registryConfig() *registry.ServiceConfig {
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	return &registry.ServiceConfig{
+		InsecureRegistryCIDRs: []*registry.NetIPNet{(*registry.NetIPNet)(loopback)},
+		IndexConfigs: map[string]*registry.IndexInfo{
+			"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true},
+		},
+		Mirrors: []string{},
+	}
+}
+
+// SystemVersion answers docker version.
+func (b *Backend) SystemVersion(context.Context) (types.Version, error) {
+	v := types.Version{
+		Platform:      struct{ Name string }{Name: "vch " + b.cfg.Version},
+		Version:       b.cfg.Version,
+		APIVersion:    b.cfg.APIVersion,
+		MinAPIVersion: b.cfg.MinAPIVersion,
+		GitCommit:     b.cfg.GitCommit,
+		GoVersion:     runtime.Version(),
+		Os:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		KernelVersion: b.host.kernel,
+		BuildTime:     b.cfg.BuildTime,
+	}
+	v.Components = []types.ComponentVersion{{
+		Name:    "Engine",
+		Version: b.cfg.Version,
+		Details: map[string]string{
+			"ApiVersion":    v.APIVersion,
+			"MinAPIVersion": v.MinAPIVersion,
+			"GitCommit":     v.GitCommit,
+			"GoVersion":     v.GoVersion,
+			"Os":            v.Os,
+			"Arch":          v.Arch,
+			"KernelVersion": v.KernelVersion,
+			"BuildTime":     v.BuildTime,
+			"Experimental":  "false",
+		},
+	}}
+	return v, nil
+}
