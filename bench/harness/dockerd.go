@@ -20,6 +20,9 @@ type DockerdConfig struct {
 	Bip string
 	// ConfigDir is the DOCKER_CONFIG the CLI uses for this target.
 	ConfigDir string
+	// CgroupParent is the cgroup all its containers go under, so that a
+	// backstop can find and end them even if dockerd and its shims died.
+	CgroupParent string
 }
 
 // StartDockerd starts dockerd (with its own managed containerd) with its
@@ -35,6 +38,7 @@ func StartDockerd(ctx context.Context, log *zap.Logger, stack *Stack, cfg Docker
 		}
 	}
 	stack.Push("remove dockerd dirs", func(context.Context) error { return removeTree(cfg.Dir) })
+	stack.Push("remove dockerd cgroup parent", func(context.Context) error { return removeCgroups(cgroupRoot, cfg.CgroupParent) })
 	sock := filepath.Join(cfg.Dir, "docker.sock")
 	d, err := StartDaemon(log, "dockerd", filepath.Join(cfg.Dir, "dockerd.log"),
 		"--data-root", filepath.Join(cfg.Dir, "data"),
@@ -45,6 +49,7 @@ func StartDockerd(ctx context.Context, log *zap.Logger, stack *Stack, cfg Docker
 		"--iptables=false", "--ip-masq=false",
 		"--insecure-registry", "127.0.0.0/8",
 		"--log-level", "warn",
+		"--cgroup-parent", cfg.CgroupParent,
 	)
 	if err != nil {
 		return nil, err

@@ -101,3 +101,25 @@ func TestRemoveTreeUnmounts(t *testing.T) {
 		t.Fatalf("mounts left: %v", m)
 	}
 }
+
+// TestRemoveCgroups makes a cgroup below the memory hierarchy, as dockerd
+// does for a container, and removes it (needs root and cgroup v1).
+func TestRemoveCgroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make cgroups; the benchmark runs as root")
+	}
+	parent := "/vchbench-test-" + filepath.Base(t.TempDir())
+	dir := filepath.Join(cgroupRoot, "memory", parent, "child")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("make cgroup: %v", err)
+	}
+	if err := removeCgroups(cgroupRoot, parent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", parent)); !os.IsNotExist(err) {
+		t.Fatalf("cgroup still there: %v", err)
+	}
+	if err := removeCgroups(cgroupRoot, "/"); err != nil {
+		t.Fatalf("empty parent: %v", err)
+	}
+}

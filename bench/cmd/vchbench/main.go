@@ -41,6 +41,7 @@ type options struct {
 	apiPort      int
 	portBase     int
 	bip          string
+	cgroupParent string
 	verbose      bool
 }
 
@@ -64,6 +65,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.apiPort, "vch-port", 12376, "VCH Docker API port on the namespace's 127.0.0.1")
 	flag.IntVar(&o.portBase, "port-base", 18080, "first host port for -p (dockerd uses it, vch the next)")
 	flag.StringVar(&o.bip, "bip", "10.213.0.1/20", "dockerd's bridge address (exists only inside the namespace)")
+	flag.StringVar(&o.cgroupParent, "cgroup-parent", fmt.Sprintf("/vchbench-%d", os.Getpid()), "cgroup parent of dockerd's containers (absolute)")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
 	flag.Parse()
 	if o.work == "" {
@@ -241,7 +243,7 @@ func startTargets(ctx context.Context, log *zap.Logger, stack *harness.Stack, o 
 	var out []*harness.Target
 	if slices.Contains(o.targets, string(report.Dockerd)) {
 		t, err := harness.StartDockerd(ctx, log, stack, harness.DockerdConfig{
-			Dir: filepath.Join(o.work, "dockerd"), Bip: o.bip, ConfigDir: filepath.Join(o.work, "docker-config")})
+			Dir: filepath.Join(o.work, "dockerd"), Bip: o.bip, CgroupParent: o.cgroupParent, ConfigDir: filepath.Join(o.work, "docker-config")})
 		if err != nil {
 			log.Error("dockerd", zap.Error(err))
 			rep.Note("dockerd did not start: %v", err)
