@@ -1,0 +1,87 @@
+package qemu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// launchSpec is everything the QEMU command line depends on. File names
+// inside the container directory are relative: QEMU runs with that
+// directory as its working directory, which keeps socket paths short.
+type launchSpec struct {
+	Accel    string // AccelKVM or AccelTCG
+	TBSizeMB int
+	CPUs     int
+	MemoryMB int64
+	Kernel   string
+	Initrd   string
+	TSCkHz   int
+	Image    string // read-only root filesystem disk
+	RW       string
+	Config   string
+	Ctl      string
+	QMP      string
+	PidFile  string
+	Console  string
+	Log      string
+}
+
+// qemuArgs builds QEMU's arguments (without argv[0]).
+func qemuArgs(s launchSpec) []string {
+	args := []string{"-name", "vch"}
+	switch s.Accel {
+	case AccelKVM:
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	default:
+		args = append(args, "-accel", "tcg,tb-size="+strconv.Itoa(s.TBSizeMB), "-cpu", "max")
+	}
+	args = append(args,
+		"-M", "microvm",
+		"-m", strconv.FormatInt(s.MemoryMB, 10),
+		"-smp", strconv.Itoa(s.CPUs),
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-kernel", s.Kernel,
+		"-initrd", s.Initrd,
+		"-append", kernelCmdline(s.TSCkHz),
+		"-serial", "file:"+s.Console,
+		"-pidfile", s.PidFile,
+		"-qmp", "unix:"+s.QMP+",server=on,wait=off",
+	)
+	args = append(args, drive("image", s.Image, true, proto.DiskImage)...)
+	args = append(args, drive("rw", s.RW, false, proto.DiskRW)...)
+	args = append(args, drive("config", s.Config, true, proto.DiskConfig)...)
+	args = append(args,
+		"-device", "virtio-serial-device",
+		"-chardev", "socket,id=ctl,path="+s.Ctl+",server=on,wait=off",
+		"-device", "virtserialport,chardev=ctl,name="+proto.PortControl,
+		"-chardev", "file,id=log,path="+s.Log+",append=on",
+		"-device", "virtserialport,chardev=log,name="+proto.PortLog,
+	)
+	return args
+}
+
+func kernelCmdline(tscKHz int) string {
+	parts := []string{"console=ttyS0", "reboot=t", "panic=-1", "quiet"}
+	if tscKHz > 0 {
+		parts = append(parts, "tsc_early_khz="+strconv.Itoa(tscKHz))
+	}
+	parts = append(parts, "no_timer_check")
+	return strings.Join(parts, " ")
+}
+
+func drive(id, file string, readonly bool, serial string) []string {
+	ro := "off"
+	if readonly {
+		ro = "on"
+	}
+	return []string{
+		"-drive", fmt.Sprintf("if=none,id=%s,file=%s,format=raw,readonly=%s", id, qemuEscape(file), ro),
+		"-device", fmt.Sprintf("virtio-blk-device,drive=%s,serial=%s", id, serial),
+	}
+}
+
+// qemuEscape doubles commas, QEMU's escape inside option values.
+func qemuEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }

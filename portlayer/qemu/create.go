@@ -1,0 +1,126 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/storage/ext4"
+)
+
+// Create records spec beside a new writable layer. A failed Create leaves
+// nothing behind.
+func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
+	if !idPattern.MatchString(spec.ID) {
+		return fmt.Errorf("container id %q: want 64 lowercase hex digits: %w", spec.ID, errdefs.ErrInvalidParameter)
+	}
+	if len(spec.Process.Args) == 0 {
+		return errdefs.InvalidParameter("No command specified")
+	}
+	if spec.CPUs < 0 || spec.MemoryMB < 0 || spec.DiskSize < 0 {
+		return fmt.Errorf("container %s: negative resources: %w", spec.ID, errdefs.ErrInvalidParameter)
+	}
+	if _, err := p.cfg.Images.RootFS(ctx, spec.Image); err != nil {
+		return fmt.Errorf("container %s: image %s: %w", spec.ID, spec.Image, err)
+	}
+
+	dir := filepath.Join(p.cfg.Root, spec.ID)
+	p.mu.Lock()
+	if _, taken := p.vms[spec.ID]; taken {
+		p.mu.Unlock()
+		return fmt.Errorf("container %s: %w", spec.ID, errdefs.ErrAlreadyExists)
+	}
+	// Reserve the id while the disk is made; removed hides it from readers.
+	v := &vm{id: spec.ID, dir: dir, spec: spec, removed: true, notify: make(chan struct{})}
+	p.vms[spec.ID] = v
+	p.mu.Unlock()
+
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			p.mu.Lock()
+			delete(p.vms, spec.ID)
+			p.mu.Unlock()
+		}
+	}()
+
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("container %s: %w", spec.ID, errdefs.ErrAlreadyExists)
+		}
+		return fmt.Errorf("container %s: %w", spec.ID, err)
+	}
+	undo = append(undo, func() {
+		if err := os.RemoveAll(dir); err != nil {
+			p.log.Warn("undo create", zap.String("id", spec.ID), zap.Error(err))
+		}
+	})
+	size := spec.DiskSize
+	if size == 0 {
+		size = p.cfg.DiskSize
+	}
+	if err := ext4.Make(ctx, filepath.Join(dir, fileRW), size, "", ""); err != nil {
+		return fmt.Errorf("container %s: writable layer: %w", spec.ID, err)
+	}
+	if err := saveSpec(dir, &spec); err != nil {
+		return err
+	}
+	rec := record{Status: compute.Status{State: compute.StateCreated}}
+	if err := saveRecord(dir, &rec); err != nil {
+		return err
+	}
+
+	p.mu.Lock()
+	v.rec = rec
+	v.removed = false
+	p.mu.Unlock()
+	p.log.Info("container created", zap.String("id", spec.ID), zap.String("image", spec.Image))
+	return nil
+}
+
+// Update replaces the opaque Meta of a definition.
+func (p *Provider) Update(ctx context.Context, id string, meta []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.lookup(id)
+	if err != nil {
+		return err
+	}
+	spec := v.spec
+	spec.Meta = append([]byte(nil), meta...)
+	if err := saveSpec(v.dir, &spec); err != nil {
+		return err
+	}
+	v.spec = spec
+	return nil
+}
+
+// Remove deletes the definition, the writable layer and the logs.
+func (p *Provider) Remove(ctx context.Context, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.lookup(id)
+	if err != nil {
+		return err
+	}
+	if v.run != nil || v.starting {
+		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: container is running: stop the container before removing or force remove", id))
+	}
+	if err := os.RemoveAll(v.dir); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	v.removed = true
+	delete(p.vms, id)
+	v.changed()
+	p.log.Info("container removed", zap.String("id", id))
+	return nil
+}

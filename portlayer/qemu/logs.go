@@ -1,0 +1,259 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// followPoll is how often a log follower looks for new records.
+const followPoll = 20 * time.Millisecond
+
+// streamEnd says when a followed stream ends: at an EventExited record at
+// or after boundary (the run being followed), or once a run that was not
+// over at exitsAt has ended and the log is drained.
+type streamEnd struct {
+	boundary int64
+	exitsAt  int
+}
+
+func isExitRecord(rec logRecord) bool {
+	if rec.Kind != proto.KindEvent {
+		return false
+	}
+	var ev proto.Event
+	return json.Unmarshal(rec.Data, &ev) == nil && ev.Name == proto.EventExited
+}
+
+// follow delivers output records of rd until the stream ends or emit
+// returns false. It returns ctx's error if ctx ended it.
+func (p *Provider) follow(ctx context.Context, v *vm, rd *recordReader, end streamEnd, emit func(logRecord) bool) error {
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		over := v.exits > end.exitsAt || v.removed
+		p.mu.Unlock()
+		recs, err := rd.poll()
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.Kind == proto.KindEvent {
+				if rec.Off >= end.boundary && isExitRecord(rec) {
+					return nil
+				}
+				continue
+			}
+			if !emit(rec) {
+				return nil
+			}
+		}
+		if over {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func streamName(kind byte) string {
+	if kind == proto.KindStderr {
+		return "stderr"
+	}
+	return "stdout"
+}
+
+// Logs returns the kept output. With Follow on a VM that is running (or
+// booting) the channel stays open until the process exits.
+func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions) (<-chan compute.LogEntry, error) {
+	p.mu.Lock()
+	v, err := p.lookup(id)
+	if err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	live := v.run != nil
+	end := streamEnd{exitsAt: v.exits}
+	if live {
+		end.boundary = v.run.logStart
+	}
+	p.mu.Unlock()
+
+	out := make(chan compute.LogEntry, 64)
+	go func() {
+		defer close(out)
+		keep := func(rec logRecord) bool {
+			return (opts.Since.IsZero() || !rec.Time.Before(opts.Since)) &&
+				(opts.Until.IsZero() || !rec.Time.After(opts.Until))
+		}
+		send := func(rec logRecord) bool {
+			select {
+			case out <- compute.LogEntry{Stream: streamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		rd := newRecordReader(filepath.Join(v.dir, fileLog), 0)
+		defer rd.close()
+		recs, err := rd.poll()
+		if err != nil {
+			p.log.Warn("read logs: " + err.Error())
+			return
+		}
+		var kept []logRecord
+		ended := false
+		for _, rec := range recs {
+			if rec.Kind == proto.KindEvent {
+				if rec.Off >= end.boundary && isExitRecord(rec) {
+					ended = true
+				}
+				continue
+			}
+			if keep(rec) {
+				kept = append(kept, rec)
+			}
+		}
+		if opts.Tail >= 0 && len(kept) > opts.Tail {
+			kept = kept[len(kept)-opts.Tail:]
+		}
+		for _, rec := range kept {
+			if !send(rec) {
+				return
+			}
+		}
+		if !opts.Follow || !live || ended {
+			return
+		}
+		_ = p.follow(ctx, v, rd, end, func(rec logRecord) bool {
+			if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
+				return false
+			}
+			if !keep(rec) {
+				return true
+			}
+			return send(rec)
+		})
+	}()
+	return out, nil
+}
+
+// Attach connects the caller's streams to the main process. It may come
+// before Start (as docker run does): output then comes from the next run
+// and stdin is connected once the VM runs.
+func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOptions) error {
+	p.mu.Lock()
+	v, err := p.lookup(id)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	end := streamEnd{exitsAt: v.exits}
+	tty := v.spec.Process.Tty
+	live := v.run
+	p.mu.Unlock()
+
+	logPath := filepath.Join(v.dir, fileLog)
+	eof, err := fileSize(logPath)
+	if err != nil {
+		return err
+	}
+	end.boundary = eof
+	if live != nil {
+		end.boundary = live.logStart
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if opts.Stdin != nil {
+		go p.feedStdin(ctx, v, opts.Stdin, end.exitsAt)
+	}
+
+	write := func(rec logRecord) bool {
+		w := opts.Stdout
+		if rec.Kind == proto.KindStderr && !tty {
+			w = opts.Stderr
+		}
+		if w != nil {
+			if _, err := w.Write(rec.Data); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	start := eof
+	if opts.Logs {
+		start = 0
+	}
+	rd := newRecordReader(logPath, start)
+	defer rd.close()
+	if !opts.Stream {
+		if !opts.Logs {
+			return nil
+		}
+		recs, err := rd.poll()
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.Off < eof && rec.Kind != proto.KindEvent && !write(rec) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return p.follow(ctx, v, rd, end, write)
+}
+
+// feedStdin copies stdin into the process's stdin once the VM of the run
+// after exitsAt (or the current one) is running; EOF closes the process's
+// stdin.
+func (p *Provider) feedStdin(ctx context.Context, v *vm, stdin io.Reader, exitsAt int) {
+	var r *runState
+	for r == nil {
+		p.mu.Lock()
+		if v.removed || v.exits > exitsAt {
+			p.mu.Unlock()
+			return
+		}
+		if v.run != nil && v.rec.State == compute.StateRunning {
+			r = v.run
+		}
+		ch := v.notify
+		p.mu.Unlock()
+		if r != nil {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+	client, err := r.ctl.get(ctx, r)
+	if err != nil {
+		p.log.Warn("attach stdin: " + err.Error())
+		return
+	}
+	ch, reqs, err := client.OpenChannel(proto.ChanStdin, nil)
+	if err != nil {
+		p.log.Warn("attach stdin: " + err.Error())
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	stop := context.AfterFunc(ctx, func() { ch.Close() })
+	defer stop()
+	_, _ = io.Copy(ch, stdin)
+	_ = ch.CloseWrite()
+}

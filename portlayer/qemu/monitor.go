@@ -1,0 +1,203 @@
+package qemu
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// monitorPoll is how often a monitor reads new log records.
+const monitorPoll = 10 * time.Millisecond
+
+// runState is one run of a VM, from launch until its exit is handled.
+type runState struct {
+	p        *Provider
+	v        *vm
+	proc     Process
+	logStart int64
+	hostKey  string // authorized_keys form of the tether's SSH host key
+
+	started chan struct{} // closed at EventStarted
+	failed  chan struct{} // closed at EventError
+	done    chan struct{} // closed once the exit was handled (or detached)
+	detachC chan struct{}
+	detachO sync.Once
+
+	// Guarded by Provider.mu.
+	isStarted bool
+	isFailed  bool
+	exitCode  *int // from EventExited
+	errMsg    string
+	errCode   int
+	stopErr   string // why the host stopped a failed start
+
+	ctl controlConn
+}
+
+func newRunState(p *Provider, v *vm, proc Process, logStart int64, hostKey string) *runState {
+	return &runState{
+		p: p, v: v, proc: proc, logStart: logStart, hostKey: hostKey,
+		started: make(chan struct{}),
+		failed:  make(chan struct{}),
+		done:    make(chan struct{}),
+		detachC: make(chan struct{}),
+	}
+}
+
+// detach stops following the VM without touching it (Provider.Close).
+func (r *runState) detach() { r.detachO.Do(func() { close(r.detachC) }) }
+
+// monitor follows the run's log records and the VM process until the VM
+// exits, then records the exit. backlog says the records already in the
+// log were written while nobody watched (re-attach after a restart).
+func (r *runState) monitor(backlog bool) {
+	rd := newRecordReader(filepath.Join(r.v.dir, fileLog), r.logStart)
+	defer rd.close()
+	exited := make(chan struct{})
+	go func() {
+		r.proc.Wait()
+		close(exited)
+	}()
+	tick := time.NewTicker(monitorPoll)
+	defer tick.Stop()
+	for {
+		r.read(rd, backlog)
+		backlog = false
+		select {
+		case <-exited:
+			r.read(rd, false)
+			r.finish()
+			return
+		case <-r.detachC:
+			r.ctl.close()
+			close(r.done)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *runState) read(rd *recordReader, backlog bool) {
+	recs, err := rd.poll()
+	if err != nil {
+		r.p.log.Warn("read log records", zap.String("id", r.v.id), zap.Error(err))
+		return
+	}
+	for _, rec := range recs {
+		if rec.Kind != proto.KindEvent {
+			continue
+		}
+		var ev proto.Event
+		if err := json.Unmarshal(rec.Data, &ev); err != nil {
+			r.p.log.Warn("bad event record", zap.String("id", r.v.id), zap.Error(err))
+			continue
+		}
+		at := r.p.clock.Now()
+		if backlog {
+			at = rec.Time
+		}
+		r.event(ev, at)
+	}
+}
+
+// event applies one tether event to the VM's status.
+func (r *runState) event(ev proto.Event, at time.Time) {
+	p, v := r.p, r.v
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log.Debug("tether event", zap.String("id", v.id), zap.String("event", ev.Name))
+	if !hasStep(v.rec.Boot, ev.Name) {
+		v.rec.Boot = append(v.rec.Boot, compute.Step{Name: ev.Name, At: at})
+	}
+	switch ev.Name {
+	case proto.EventStarted:
+		if !r.isStarted {
+			r.isStarted = true
+			v.rec.State = compute.StateRunning
+			v.rec.StartedAt = at
+			v.rec.Pid = r.proc.Pid()
+			v.rec.ExitCode = 0
+			v.rec.Error = ""
+			p.persist(v)
+			close(r.started)
+		}
+	case proto.EventExited:
+		code := ev.ExitCode
+		r.exitCode = &code
+	case proto.EventError:
+		if !r.isFailed {
+			r.isFailed = true
+			r.errMsg = ev.Error
+			r.errCode = ev.ExitCode
+			close(r.failed)
+		}
+	}
+	v.changed()
+}
+
+// finish records the VM's exit.
+func (r *runState) finish() {
+	p, v := r.p, r.v
+	r.ctl.close()
+	for _, f := range []string{fileCtl, fileQMP, filePid, fileConfig} {
+		if err := os.Remove(filepath.Join(v.dir, f)); err != nil && !os.IsNotExist(err) {
+			p.log.Warn("clean up after VM exit", zap.String("id", v.id), zap.Error(err))
+		}
+	}
+	p.mu.Lock()
+	code, msg := exitStatus(r.exitCode, r.isFailed, r.errCode, r.errMsg)
+	if msg == "" {
+		msg = r.stopErr
+	}
+	now := p.clock.Now()
+	v.rec.State = compute.StateExited
+	v.rec.ExitCode = code
+	v.rec.Error = msg
+	v.rec.FinishedAt = now
+	v.rec.Pid = 0
+	v.rec.Launched = false
+	v.rec.HostKey = ""
+	v.rec.Boot = append(v.rec.Boot, compute.Step{Name: "vm-exited", At: now})
+	v.run = nil
+	v.exits++
+	p.persist(v)
+	v.changed()
+	p.mu.Unlock()
+	p.log.Info("container VM exited", zap.String("id", v.id), zap.Int("exitCode", code))
+	close(r.done)
+}
+
+// exitStatus decides a run's exit code: the process's own if the tether
+// reported it, the start failure's if it could not start, else 137 (the VM
+// was powered off under it).
+func exitStatus(exited *int, failed bool, errCode int, errMsg string) (int, string) {
+	switch {
+	case exited != nil:
+		return *exited, ""
+	case failed:
+		if errCode == 0 {
+			errCode = 128
+		}
+		return errCode, errMsg
+	default:
+		return 137, ""
+	}
+}
+
+// hasStep tells whether a boot step of that name was recorded (a re-read
+// of the log after a restart must not repeat steps).
+func hasStep(steps []compute.Step, name string) bool {
+	for _, s := range steps {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}

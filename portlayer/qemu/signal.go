@@ -1,0 +1,92 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"syscall"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+func notRunning(id string) error {
+	return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
+}
+
+// running returns the current run of a running (not merely booting) VM.
+func (p *Provider) running(id string) (*runState, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if v.run == nil || v.rec.State != compute.StateRunning {
+		return nil, notRunning(id)
+	}
+	return v.run, nil
+}
+
+// request sends one global request to the tether of a running VM.
+func (p *Provider) request(ctx context.Context, id, name string, payload any) error {
+	r, err := p.running(id)
+	if err != nil {
+		return err
+	}
+	client, err := r.ctl.get(ctx, r)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	ok, reply, err := client.SendRequest(name, true, b)
+	if err != nil {
+		return fmt.Errorf("container %s: %s: %w", id, name, errdefs.ErrUnavailable)
+	}
+	if !ok {
+		return fmt.Errorf("container %s: %s refused: %s: %w", id, name, reply, errdefs.ErrConflict)
+	}
+	return nil
+}
+
+// Signal sends sig to the main process (through the tether).
+func (p *Provider) Signal(ctx context.Context, id string, sig syscall.Signal) error {
+	return p.request(ctx, id, proto.ReqSignal, proto.SignalRequest{Signal: int(sig)})
+}
+
+// Resize sets the main process's TTY size.
+func (p *Provider) Resize(ctx context.Context, id string, height, width uint) error {
+	if height > 0xffff || width > 0xffff {
+		return fmt.Errorf("tty size %dx%d: %w", height, width, errdefs.ErrInvalidParameter)
+	}
+	return p.request(ctx, id, proto.ReqResize, proto.ResizeRequest{Rows: uint16(height), Cols: uint16(width)})
+}
+
+// Kill powers the VM off now (SIGKILL to QEMU) and returns once its exit
+// is recorded: 137 unless the process had already reported its own code.
+func (p *Provider) Kill(ctx context.Context, id string) error {
+	p.mu.Lock()
+	v, err := p.lookup(id)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	r := v.run
+	p.mu.Unlock()
+	if r == nil {
+		return notRunning(id)
+	}
+	if err := r.proc.Kill(); err != nil {
+		return fmt.Errorf("container %s: power off: %w", id, err)
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
