@@ -10,6 +10,7 @@ import (
 
 	"github.com/vchproject/vch/backends/names"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/storage"
 )
@@ -135,11 +136,18 @@ func (b *Backend) updateMeta(ctx context.Context, id string, change func(*Meta))
 	return b.pl.Update(ctx, id, raw)
 }
 
-// remove deletes a stopped container and frees its name.
+// remove deletes a stopped container and frees its name. The name is
+// freed first, so whoever sees the removal (wait --rm) can reuse it at once.
 func (b *Backend) remove(ctx context.Context, id string) error {
+	name := b.index.Name(id)
+	b.index.Release(id)
 	if err := b.pl.Remove(ctx, id); err != nil {
+		if name != "" && !errdefs.IsNotFound(err) {
+			if rerr := b.index.Reserve(name, id); rerr != nil {
+				b.log.Error("remove failed and the name was taken meanwhile", zap.String("id", id), zap.String("name", name), zap.Error(rerr))
+			}
+		}
 		return err
 	}
-	b.index.Release(id)
 	return nil
 }

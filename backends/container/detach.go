@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -37,24 +38,49 @@ func parseDetachKeys(s string) ([]byte, error) {
 	return keys, nil
 }
 
-// detachReader passes stdin through until the detach sequence appears;
-// then it calls onDetach and reports EOF. Bytes that only began the
-// sequence are passed on once it breaks.
+// errSessionEnded is what the port layer reads from stdin once the client
+// detached or its stdin ended without closing the process's: not EOF, so
+// the process's stdin stays open (docker keeps it for the next attach).
+var errSessionEnded = errors.New("attach session ended")
+
+// detachReader passes the client's stdin through until the detach sequence
+// appears or the client's stdin ends. EOF is passed on (closing the
+// process's stdin) only when closeOnEOF (docker: StdinOnce without TTY).
+// Otherwise the session ends: end is called, and reads block until
+// released is closed, then fail with errSessionEnded. Bytes that only began
+// the detach sequence are passed on once it breaks.
 type detachReader struct {
-	r        io.Reader
-	keys     []byte
-	onDetach func()
+	r          io.Reader
+	keys       []byte
+	closeOnEOF bool
+	end        func()
+	released   <-chan struct{}
 
 	mu      sync.Mutex
 	matched int    // bytes of keys seen so far
 	pending []byte // output not yet returned
-	done    bool
+	done    bool   // detach sequence seen
+	ended   bool   // session over (detached, or EOF kept from the process)
+	readErr error
 }
 
 func (d *detachReader) detached() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.done
+}
+
+// finish ends the session and blocks until the attach is over.
+func (d *detachReader) finish() (int, error) {
+	d.mu.Lock()
+	first := !d.ended
+	d.ended = true
+	d.mu.Unlock()
+	if first && d.end != nil {
+		d.end()
+	}
+	<-d.released
+	return 0, errSessionEnded
 }
 
 func (d *detachReader) Read(p []byte) (int, error) {
@@ -66,15 +92,22 @@ func (d *detachReader) Read(p []byte) (int, error) {
 			d.mu.Unlock()
 			return n, nil
 		}
-		if d.done {
-			d.mu.Unlock()
-			return 0, io.EOF
-		}
+		done, rerr := d.done, d.readErr
 		d.mu.Unlock()
+		if done {
+			return d.finish()
+		}
+		if rerr != nil {
+			if rerr == io.EOF && !d.closeOnEOF {
+				return d.finish()
+			}
+			return 0, rerr
+		}
 
 		buf := make([]byte, len(p))
 		n, err := d.r.Read(buf)
 		d.mu.Lock()
+		d.readErr = err
 		for _, c := range buf[:n] {
 			if d.done {
 				break
@@ -97,14 +130,13 @@ func (d *detachReader) Read(p []byte) (int, error) {
 			}
 			d.pending = append(d.pending, c)
 		}
-		detached, pending := d.done, len(d.pending)
 		d.mu.Unlock()
-		if detached && d.onDetach != nil {
-			d.onDetach()
-		}
-		if err != nil && pending == 0 {
-			return 0, err
-		}
-		// Loop: hand out what is pending; a read error comes back next time.
 	}
+}
+
+// sessionEnded reports whether the client ended the session from stdin.
+func (d *detachReader) sessionEnded() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ended
 }

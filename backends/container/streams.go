@@ -70,14 +70,16 @@ func (b *Backend) ContainerAttach(ctx context.Context, name string, cfg containe
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	released := make(chan struct{})
+	defer close(released)
 	var detach *detachReader
 	if cfg.UseStdin && m.Config.OpenStdin && in != nil {
-		detach = &detachReader{r: in, keys: keys, onDetach: cancel}
+		detach = &detachReader{r: in, keys: keys, closeOnEOF: m.Config.StdinOnce && !tty, end: cancel, released: released}
 		opts.Stdin = detach
 	}
 	err = b.pl.Attach(actx, c.Spec.ID, opts)
-	if detach != nil && detach.detached() {
-		return nil
+	if detach != nil && detach.sessionEnded() {
+		return nil // detached, or the client's stdin ended: not an error
 	}
 	return err
 }

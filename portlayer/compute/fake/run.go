@@ -50,8 +50,9 @@ func (r *run) bind(s *sub) {
 	s.run = r
 	if s.stdin != nil && r.v.c.Spec.Process.OpenStdin {
 		go func() {
-			_, _ = io.Copy(r.stdinW, s.stdin)
-			_ = r.stdinW.Close() // EOF on the caller's stdin closes the process's
+			if _, err := io.Copy(r.stdinW, s.stdin); err == nil {
+				_ = r.stdinW.Close() // EOF on the caller's stdin closes the process's
+			}
 		}()
 	}
 }
