@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -43,6 +44,7 @@ func moduleOrder() ([]string, error) {
 func loadModules(names []string, log *zap.Logger) error {
 	for _, n := range names {
 		p := filepath.Join(modulesDir, filepath.Base(n))
+		start := time.Now()
 		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("module %s: %w", n, err)
@@ -52,7 +54,7 @@ func loadModules(names []string, log *zap.Logger) error {
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("load module %s: %w", n, err)
 		}
-		log.Debug("module loaded", zap.String("module", n), zap.Error(err))
+		log.Debug("module loaded", zap.String("module", n), zap.Duration("took", time.Since(start)), zap.Error(err))
 	}
 	return nil
 }

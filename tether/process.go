@@ -23,6 +23,8 @@ type mainProcess struct {
 	started chan struct{} // closed once the process runs or cannot
 
 	mu        sync.Mutex
+	tty       bool       // the config asks for a TTY
+	size      *[2]uint16 // a resize that came before the pty existed
 	pid       int
 	running   bool
 	exited    bool
@@ -35,6 +37,18 @@ type mainProcess struct {
 
 func newMainProcess() *mainProcess {
 	return &mainProcess{started: make(chan struct{})}
+}
+
+// setPty installs the pty master and applies a size requested before it
+// existed.
+func (p *mainProcess) setPty(master *os.File) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pty = master
+	if p.size != nil && master != nil {
+		return setWinsize(master, p.size[0], p.size[1])
+	}
+	return nil
 }
 
 var (
@@ -63,8 +77,13 @@ func (p *mainProcess) Signal(sig int) error {
 func (p *mainProcess) Resize(rows, cols uint16) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pty == nil {
+	if !p.tty {
 		return errNoTTY
+	}
+	if p.pty == nil {
+		// Not started yet: applied when the pty is made.
+		p.size = &[2]uint16{rows, cols}
+		return nil
 	}
 	return setWinsize(p.pty, rows, cols)
 }

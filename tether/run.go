@@ -154,6 +154,9 @@ func (t *tether) readConfig(name string) error {
 		return err
 	}
 	t.cfg = c
+	t.proc.mu.Lock()
+	t.proc.tty = c.Process.Tty
+	t.proc.mu.Unlock()
 	if c.Debug {
 		t.level.SetLevel(zap.DebugLevel)
 	}
@@ -219,6 +222,9 @@ func (t *tether) runProcess() (int, error) {
 		t.proc.failed(err)
 		return 0, fmt.Errorf("stdio: %w", err)
 	}
+	if err := t.proc.setPty(s.pty); err != nil {
+		t.log.Warn("initial tty size", zap.Error(err))
+	}
 	pid, status, err := t.reaper.start(func() (int, error) { return pl.fork(rootMount, s, t.cfg.Process.Tty) })
 	s.closeChild()
 	if err != nil {
@@ -227,7 +233,7 @@ func (t *tether) runProcess() (int, error) {
 		return 0, err
 	}
 	t.proc.mu.Lock()
-	t.proc.pid, t.proc.running, t.proc.pty, t.proc.stdin = pid, true, s.pty, s.stdin
+	t.proc.pid, t.proc.running, t.proc.stdin = pid, true, s.stdin
 	t.proc.mu.Unlock()
 	close(t.proc.started)
 	t.emit(proto.Event{Name: proto.EventStarted, Pid: pid})
