@@ -57,13 +57,12 @@ func inspectResponse(c compute.Container, m *Meta) *container.InspectResponse {
 		HostConfig:   &hc,
 		GraphDriver:  storage.DriverData{Name: Driver, Data: map[string]string{}},
 	}
+	ns := &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}
+	ns.Ports = nat.PortMap{}
 	return &container.InspectResponse{
 		ContainerJSONBase: base,
 		Mounts:            []container.MountPoint{},
 		Config:            m.Config,
-		NetworkSettings: &container.NetworkSettings{
-			NetworkSettingsBase: container.NetworkSettingsBase{Ports: nat.PortMap{}},
-			Networks:            map[string]*network.EndpointSettings{},
-		},
+		NetworkSettings:   ns,
 	}
 }

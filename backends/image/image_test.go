@@ -124,8 +124,16 @@ func TestPullProgressStream(t *testing.T) {
 	if dl.Progress == nil || dl.Progress.Current != 1_000_000 || dl.Progress.Total != 2_000_000 {
 		t.Fatalf("progressDetail %+v", dl.Progress)
 	}
-	if !strings.HasPrefix(dl.ProgressMessage, "[=========================>                         ] ") || !strings.HasSuffix(dl.ProgressMessage, "1MB/2MB") {
-		t.Fatalf("progress bar %q", dl.ProgressMessage)
+	// The textual bar, docker's "progress" field, on the Downloading line.
+	lines := strings.Split(strings.TrimSpace(raw.String()), "\r\n")
+	var line struct {
+		Progress string `json:"progress"`
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(line.Progress, "[=========================>                         ] ") || !strings.HasSuffix(line.Progress, "1MB/2MB") {
+		t.Fatalf("progress bar %q", line.Progress)
 	}
 
 	// Pulled again: nothing downloaded, same ID.

@@ -41,6 +41,7 @@ func (p *progressStream) status(id, text string) {
 // layer is a per-layer line; docker always sends progressDetail for them.
 func (p *progressStream) layer(id, text string, current, total int64) {
 	jp := &jsonmessage.JSONProgress{Current: current, Total: total}
+	//lint:ignore SA1019 docker's engine still sends the textual bar ("progress") and older clients print it
 	p.send(jsonmessage.JSONMessage{ID: id, Status: text, Progress: jp, ProgressMessage: bar(current, total)})
 }
 
