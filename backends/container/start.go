@@ -48,6 +48,9 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 		return errdefs.New(errdefs.ErrNotModified, "container is already running")
 	}
 	if err := b.pl.Start(ctx, id); err != nil {
+		if errdefs.IsNotModified(err) {
+			return errdefs.New(errdefs.ErrNotModified, "container is already running")
+		}
 		if errdefs.IsConflict(err) {
 			if now, ierr := b.pl.Inspect(ctx, id); ierr == nil && now.Status.State == compute.StateRunning {
 				return errdefs.New(errdefs.ErrNotModified, "container is already running")

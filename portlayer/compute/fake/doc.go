@@ -12,6 +12,8 @@
 //
 // Semantics follow compute.Provider's contract: Attach before Start
 // subscribes to the next run (docker run attaches first), Wait conditions
-// behave like docker's, Remove refuses while running, Kill makes the exit
-// code 137 unless the program already returned.
+// behave like docker's, Start of a running container is ErrNotModified (as
+// the qemu provider), Signal/Kill/Resize of a stopped one and Remove of a
+// running one are ErrConflict, Kill makes the exit code 137 unless the
+// program already returned.
 package fake

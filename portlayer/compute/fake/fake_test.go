@@ -59,6 +59,9 @@ func TestLifecycle(t *testing.T) {
 	if err := p.Remove(ctx, id); !errdefs.IsConflict(err) {
 		t.Fatalf("remove running: %v", err)
 	}
+	if err := p.Start(ctx, id); !errdefs.IsNotModified(err) {
+		t.Fatalf("start running: %v", err)
+	}
 	if err := p.Signal(ctx, id, syscall.SIGWINCH); err != nil {
 		t.Fatal(err)
 	}

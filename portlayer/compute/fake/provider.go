@@ -137,7 +137,7 @@ func (p *Provider) Start(_ context.Context, id string) error {
 	}
 	if v.run != nil {
 		p.mu.Unlock()
-		return errdefs.Conflict(fmt.Sprintf("container %s is already running", id))
+		return fmt.Errorf("container %s is already running: %w", id, errdefs.ErrNotModified)
 	}
 	proc := v.c.Spec.Process
 	prog, ok := p.Programs[path.Base(proc.Args[0])]
