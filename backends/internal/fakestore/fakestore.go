@@ -1,6 +1,3 @@
-// Package fakestore is an in-memory storage.Store for backends' tests:
-// Pull serves images registered with Add under a reference, replaying
-// scripted progress; nothing touches the network or disk.
 package fakestore
 
 import (
