@@ -1,0 +1,83 @@
+// Package vchconfig is the on-disk configuration of one VCH, written by
+// vic-machine create and read by vchd at start. Everything a VCH owns lives
+// under Config.Root; the file itself is Root/config.json.
+package vchconfig
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the config file's name inside a VCH's root.
+const FileName = "config.json"
+
+// Config describes one VCH.
+type Config struct {
+	Name    string `json:"name"`
+	Root    string `json:"root"`    // state directory of this VCH
+	APIAddr string `json:"apiAddr"` // listen address of the Docker API, e.g. "0.0.0.0:2376"
+
+	// TLS material (paths). With NoTLS the API is plain HTTP (loud).
+	CACert     string `json:"caCert"`
+	ServerCert string `json:"serverCert"`
+	ServerKey  string `json:"serverKey"`
+	NoTLS      bool   `json:"noTLS,omitempty"`
+	// NoTLSVerify serves TLS without requiring client certificates (loud).
+	NoTLSVerify bool `json:"noTLSVerify,omitempty"`
+
+	KernelDir  string `json:"kernelDir"`  // fetched guest kernel (scripts/fetch-kernel.sh)
+	TetherPath string `json:"tetherPath"` // static tether binary packed into the initramfs
+	Accel      string `json:"accel"`      // auto, kvm or tcg
+
+	MemoryMB      int64 `json:"memoryMB"`      // default memory of a container VM
+	CPUs          int   `json:"cpus"`          // default vCPUs of a container VM
+	BaseImageSize int64 `json:"baseImageSize"` // writable layer cap in bytes
+
+	Debug bool `json:"debug,omitempty"`
+}
+
+// Path returns the config file path for a VCH root.
+func Path(root string) string { return filepath.Join(root, FileName) }
+
+// Load reads a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read VCH config: %w", err)
+	}
+	c := new(Config)
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("decode VCH config %s: %w", path, err)
+	}
+	if c.Name == "" || c.Root == "" || c.APIAddr == "" {
+		return nil, fmt.Errorf("VCH config %s: name, root and apiAddr are required", path)
+	}
+	return c, nil
+}
+
+// Save writes the config atomically (temp file in the same dir, rename).
+func (c *Config) Save(path string) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*")
+	if err != nil {
+		return fmt.Errorf("save VCH config: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save VCH config: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
