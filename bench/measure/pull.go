@@ -24,6 +24,10 @@ func Pull() Measurement {
 			env.Report.Define(sec, "pull.median", "`docker pull` of a ~100 MB multi-layer image, median", "s", report.Lower)
 		},
 		Run: func(ctx context.Context, env *Env, t *harness.Target) error {
+			if env.Images.Big == "" {
+				na(env, t, "pull.median", "no large image in the fixture")
+				return nil
+			}
 			reps := min(env.Runs, pullReps)
 			var ds []time.Duration
 			for i := 0; i < reps; i++ {

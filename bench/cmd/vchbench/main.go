@@ -162,6 +162,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 
 	rep := report.New(time.Now().UTC(), report.Options{Runs: o.runs, Only: o.only})
 	rep.Machine = sysinfo.Probe(ctx)
+	loadStart := loadavg()
 
 	targets := startTargets(ctx, log, stack, o, rep)
 	if ctx.Err() != nil {
@@ -214,6 +215,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		}
 	}
 	rep.Finished = time.Now().UTC()
+	rep.Note("load average at start %s, at end %s (other work on the machine skews timings)", loadStart, loadavg())
 	interrupted := ctx.Err() != nil
 	if interrupted {
 		rep.Note("run interrupted; figures are partial")
@@ -320,4 +322,17 @@ func printWorst(rep *report.Report) {
 		s, _ := report.Slowdown(row)
 		fmt.Printf("- %s: %s× (%s)\n", row.Label, report.Number(s), row.Section)
 	}
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

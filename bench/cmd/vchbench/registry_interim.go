@@ -76,5 +76,42 @@ func prepareImages(ctx context.Context, log *zap.Logger, stack *harness.Stack, o
 	if _, err := dockerd.CLI(ctx, "push", ref); err != nil {
 		return measure.Images{}, err
 	}
-	return measure.Images{Busybox: ref}, nil
+	big, err := interimBig(ctx, dockerd, dir, ref)
+	if err != nil {
+		return measure.Images{}, err
+	}
+	return measure.Images{Busybox: ref, Big: big}, nil
+}
+
+// interimBig builds a ~100 MB image of five 20 MB layers of random data on
+// top of busybox with the private dockerd and pushes it, then removes it
+// from dockerd so that its pull is a real one.
+func interimBig(ctx context.Context, dockerd *harness.Target, dir, base string) (string, error) {
+	ctxDir := filepath.Join(dir, "big")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		return "", err
+	}
+	dockerfile := "FROM " + base + "\n"
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("blob%d", i)
+		out, err := exec.CommandContext(ctx, "dd", "if=/dev/urandom", "of="+filepath.Join(ctxDir, name), "bs=1M", "count=20").CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("dd: %s: %w", out, err)
+		}
+		dockerfile += fmt.Sprintf("COPY %s /data/%s\n", name, name)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		return "", err
+	}
+	ref := registryAddr + "/bench/big:latest"
+	if _, err := dockerd.CLI(ctx, "build", "-q", "-t", ref, ctxDir); err != nil {
+		return "", err
+	}
+	if _, err := dockerd.CLI(ctx, "push", ref); err != nil {
+		return "", err
+	}
+	if _, err := dockerd.CLI(ctx, "rmi", ref); err != nil {
+		return "", err
+	}
+	return ref, nil
 }
