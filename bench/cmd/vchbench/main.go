@@ -45,9 +45,10 @@ type options struct {
 	verbose      bool
 }
 
-func parseFlags() (options, error) {
+func parseFlags(args []string) (options, error) {
 	var o options
 	var only, targets, memCounts, vchArgs string
+	flag := flag.NewFlagSet("vchbench", flag.ContinueOnError)
 	flag.StringVar(&o.work, "workdir", "", "scratch directory for daemons' data (bench/run makes one)")
 	flag.StringVar(&o.netns, "netns", "", "bound network namespace this process runs in (bench/run makes one)")
 	flag.StringVar(&o.repo, "repo", ".", "root of the vch checkout")
@@ -67,7 +68,9 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.bip, "bip", "10.213.0.1/20", "dockerd's bridge address (exists only inside the namespace)")
 	flag.StringVar(&o.cgroupParent, "cgroup-parent", fmt.Sprintf("/vchbench-%d", os.Getpid()), "cgroup parent of dockerd's containers (absolute)")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return o, err
+	}
 	if o.work == "" {
 		return o, errors.New("-workdir is required (run bench/run, not vchbench directly)")
 	}
@@ -120,7 +123,10 @@ func splitList(s string) []string {
 }
 
 func main() {
-	o, err := parseFlags()
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vchbench:", err)
 		os.Exit(2)
