@@ -1,0 +1,193 @@
+// Command vic-machine manages the lifecycle of Virtual Container Hosts:
+// create, delete, ls, inspect, start, version.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vchproject/vch/internal/version"
+	"github.com/vchproject/vch/machine/local"
+)
+
+const usage = `Usage: vic-machine COMMAND [options]
+
+Commands:
+  create    create and start a VCH, print the DOCKER_* lines to export
+  delete    stop a VCH and remove everything it made
+  ls        list VCHs
+  inspect   show a VCH's endpoint and state
+  start     start the daemon of an existing VCH
+  version   print vic-machine's version
+
+Run 'vic-machine COMMAND -h' for a command's options.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "create":
+		err = create(ctx, os.Args[2:])
+	case "delete":
+		err = del(os.Args[2:])
+	case "ls":
+		err = ls(os.Args[2:])
+	case "inspect":
+		err = inspect(os.Args[2:])
+	case "start":
+		err = start(ctx, os.Args[2:])
+	case "version", "--version":
+		fmt.Printf("vic-machine version %s, commit %s\n", version.Version, version.GitCommit)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "vic-machine: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vic-machine %s failed: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// binDir is the directory of this executable; vchd and tether live beside it.
+func binDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return filepath.Dir(exe)
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func create(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("create", flag.ExitOnError)
+	o := local.CreateOptions{Version: version.Version}
+	var memory, baseImage string
+	var cnames stringList
+	var timeout time.Duration
+	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
+	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
+	fs.IntVar(&o.APIPort, "api-port", 2376, "Docker API port")
+	fs.StringVar(&o.BindAddr, "bind", "0.0.0.0", "Docker API listen address")
+	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	fs.StringVar(&o.Tether, "tether", filepath.Join(binDir(), "tether"), "tether binary (static)")
+	fs.StringVar(&o.KernelDir, "kernel-dir", "/var/cache/vch/kernel", "guest kernel fetched by scripts/fetch-kernel.sh")
+	fs.StringVar(&o.Accel, "accel", "auto", "accelerator for container VMs: auto, kvm or tcg")
+	fs.StringVar(&memory, "container-memory", "512M", "default memory of a container VM")
+	fs.IntVar(&o.CPUs, "container-cpus", 1, "default vCPUs of a container VM")
+	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
+	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
+	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
+	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
+	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
+	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	_ = fs.Parse(args)
+	o.TLSCNames = cnames
+	o.Timeout = timeout
+	mem, err := parseSize(memory)
+	if err != nil {
+		return fmt.Errorf("--container-memory: %w", err)
+	}
+	o.MemoryMB = mem >> 20
+	if o.BaseImage, err = parseSize(baseImage); err != nil {
+		return fmt.Errorf("--base-image-size: %w", err)
+	}
+	if o.NoTLS || o.NoVerify {
+		fmt.Fprintln(os.Stderr, "WARNING: this VCH accepts Docker API clients WITHOUT certificate authentication")
+	}
+	env, err := local.Create(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Print(env.Lines())
+	return nil
+}
+
+func del(args []string) error {
+	fs := flag.NewFlagSet("delete", flag.ExitOnError)
+	var o local.DeleteOptions
+	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
+	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs")
+	fs.BoolVar(&o.Force, "force", false, "delete even with running container VMs (they are killed)")
+	_ = fs.Parse(args)
+	if err := local.Delete(o); err != nil {
+		return err
+	}
+	fmt.Printf("Completed successfully: VCH %s deleted\n", o.Name)
+	return nil
+}
+
+func ls(args []string) error {
+	fs := flag.NewFlagSet("ls", flag.ExitOnError)
+	stateDir := fs.String("state-dir", "", "base directory of VCHs")
+	_ = fs.Parse(args)
+	vchs, err := local.List(*stateDir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPATH\tNAME\tVERSION\tUPGRADE STATUS")
+	for _, v := range vchs {
+		status := "Up to date"
+		if v.Version != version.Version {
+			status = "Upgradeable to " + version.Version
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Path, v.Name, v.Version, status)
+	}
+	return tw.Flush()
+}
+
+func inspect(args []string) error {
+	fs := flag.NewFlagSet("inspect", flag.ExitOnError)
+	name := fs.String("name", "virtual-container-host", "VCH name")
+	stateDir := fs.String("state-dir", "", "base directory of VCHs")
+	_ = fs.Parse(args)
+	v, err := local.Inspect(*stateDir, *name)
+	if err != nil {
+		return err
+	}
+	state := "stopped"
+	if v.Running {
+		state = "running"
+	}
+	fmt.Printf("VCH %s (%s), version %s, daemon %s\nDocker API: %s\n\n%s", v.Name, v.Path, v.Version, state, v.Config.APIAddr, v.Env.Lines())
+	return nil
+}
+
+func start(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("start", flag.ExitOnError)
+	name := fs.String("name", "virtual-container-host", "VCH name")
+	stateDir := fs.String("state-dir", "", "base directory of VCHs")
+	vchd := fs.String("vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	_ = fs.Parse(args)
+	if err := local.Start(ctx, *stateDir, *name, *vchd); err != nil {
+		return err
+	}
+	v, err := local.Inspect(*stateDir, *name)
+	if err != nil {
+		return err
+	}
+	fmt.Print(v.Env.Lines())
+	return nil
+}
