@@ -1,0 +1,56 @@
+# vch: the two commands a user needs are `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:/root/go/bin:$(PATH)
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/vchproject/vch/internal/version.Version=$(VERSION) \
+           -X github.com/vchproject/vch/internal/version.GitCommit=$(COMMIT) \
+           -X github.com/vchproject/vch/internal/version.BuildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+NAME    ?= default
+
+.PHONY: all build run setup test lint unit e2e bench clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vchd ./cmd/vchd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vic-machine ./cmd/vic-machine
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/tether ./cmd/tether
+
+setup:
+	scripts/setup.sh
+
+# Set up this machine, build, and start the VCH "default" (or print how to
+# reach it if it already exists).
+run: setup build
+	@if bin/vic-machine inspect --name $(NAME) >/dev/null 2>&1; then \
+		bin/vic-machine start --name $(NAME); \
+	else \
+		bin/vic-machine create --name $(NAME); \
+	fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+# Unit and port-layer tests (the QEMU-backed ones boot real VMs), with the
+# race detector.
+unit:
+	$(GO) test -race -p 2 -timeout 40m $$($(GO) list ./... | grep -v /tests/e2e)
+
+# End-to-end: the real docker CLI against a real VCH built from bin/.
+e2e: build
+	$(GO) test -p 1 -timeout 30m ./tests/e2e/...
+
+# The whole suite: what .ci/run calls.
+test: setup build lint unit e2e
+
+bench: setup build
+	bench/run
+
+clean:
+	rm -rf bin
