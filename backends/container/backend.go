@@ -40,6 +40,11 @@ type Backend struct {
 
 	metaMu sync.Mutex // serializes read-modify-write of Meta
 
+	rmu        sync.Mutex
+	restarting map[string]*pendingRestart // containers waiting out a restart back-off
+	delays     map[string]time.Duration   // last back-off per container
+	delayFn    func(prev, ranFor time.Duration) time.Duration
+
 	ctx    context.Context // lives until Close; parent of background work
 	cancel context.CancelFunc
 	bg     sync.WaitGroup
@@ -50,7 +55,8 @@ var _ containerrouter.Backend = (*Backend)(nil)
 // New rebuilds the name index from the port layer, removes AutoRemove
 // containers that exited while vchd was down, and watches the running ones.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
-	b := &Backend{cfg: cfg, pl: cfg.Compute, log: cfg.Logger, now: cfg.Now, index: names.NewIndex()}
+	b := &Backend{cfg: cfg, pl: cfg.Compute, log: cfg.Logger, now: cfg.Now, index: names.NewIndex(),
+		restarting: map[string]*pendingRestart{}, delays: map[string]time.Duration{}, delayFn: restartDelay}
 	if b.log == nil {
 		b.log = zap.NewNop()
 	}
@@ -72,20 +78,34 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 			b.log.Warn("duplicate container name", zap.String("id", c.Spec.ID), zap.String("name", m.Name), zap.Error(err))
 			continue
 		}
-		if !m.HostConfig.AutoRemove {
-			continue
-		}
-		switch {
-		case c.Status.State == compute.StateRunning:
-			b.watchAutoRemove(c.Spec.ID)
-		case c.Status.State == compute.StateExited && m.Started:
-			b.log.Info("removing auto-remove container that exited while vchd was down", zap.String("id", c.Spec.ID))
-			if err := b.remove(ctx, c.Spec.ID); err != nil {
-				b.log.Warn("auto-remove failed", zap.String("id", c.Spec.ID), zap.Error(err))
-			}
-		}
+		b.recover(ctx, c, m)
 	}
 	return b, nil
+}
+
+// recover resumes what a vchd restart interrupted: watching running
+// containers, removing exited AutoRemove ones, restarting by policy.
+func (b *Backend) recover(ctx context.Context, c compute.Container, m *Meta) {
+	id := c.Spec.ID
+	switch {
+	case c.Status.State == compute.StateRunning:
+		if needsWatch(m) {
+			b.watch(id)
+		}
+	case !m.Started || c.Status.State != compute.StateExited:
+	case m.HostConfig.AutoRemove:
+		b.log.Info("removing auto-remove container that exited while vchd was down", zap.String("id", id))
+		if err := b.remove(ctx, id); err != nil {
+			b.log.Warn("auto-remove failed", zap.String("id", id), zap.Error(err))
+		}
+	case shouldRestart(m.HostConfig.RestartPolicy, c.Status.ExitCode, m.ManuallyStopped, m.RestartCount):
+		b.log.Info("starting container by its restart policy", zap.String("id", id))
+		if err := b.pl.Start(ctx, id); err != nil {
+			b.log.Warn("restart policy: start failed", zap.String("id", id), zap.Error(err))
+			return
+		}
+		b.watch(id)
+	}
 }
 
 // Close stops background work (AutoRemove watchers) and waits for it.

@@ -79,6 +79,9 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if hc == nil {
 		hc = &container.HostConfig{}
 	}
+	if err := validateRestart(hc); err != nil {
+		return container.CreateResponse{}, err
+	}
 	img, err := b.cfg.Images.Resolve(ctx, req.Config.Image)
 	if err != nil {
 		return container.CreateResponse{}, err

@@ -21,11 +21,11 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	if err != nil {
 		return nil, err
 	}
-	return inspectResponse(c, m), nil
+	return inspectResponse(c, m, b.isRestarting(c.Spec.ID)), nil
 }
 
-func inspectResponse(c compute.Container, m *Meta) *container.InspectResponse {
-	d := deriveState(c.Status, m)
+func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.InspectResponse {
+	d := deriveState(c.Status, m, restarting)
 	args := m.Args
 	if args == nil {
 		args = []string{}
@@ -43,6 +43,7 @@ func inspectResponse(c compute.Container, m *Meta) *container.InspectResponse {
 		State: &container.State{
 			Status:     d.Status,
 			Running:    d.Running,
+			Restarting: d.Restarting,
 			Pid:        d.Pid,
 			ExitCode:   d.ExitCode,
 			Error:      d.Error,
@@ -51,7 +52,7 @@ func inspectResponse(c compute.Container, m *Meta) *container.InspectResponse {
 		},
 		Image:        c.Spec.Image,
 		Name:         m.Name,
-		RestartCount: 0,
+		RestartCount: m.RestartCount,
 		Driver:       Driver,
 		Platform:     platform,
 		HostConfig:   &hc,

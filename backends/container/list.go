@@ -46,7 +46,7 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 			b.log.Warn("ps: unreadable meta", zap.String("id", c.Spec.ID), zap.Error(err))
 			continue
 		}
-		d := deriveState(c.Status, m)
+		d := deriveState(c.Status, m, b.isRestarting(c.Spec.ID))
 		byID[c.Spec.ID] = listed{c, m, d}
 		ports := []string{}
 		for p := range m.Config.ExposedPorts {

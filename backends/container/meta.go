@@ -27,6 +27,14 @@ type Meta struct {
 	// not zero), so a container whose every start failed stays "created".
 	Started    bool        `json:"started,omitempty"`
 	StartError *StartError `json:"startError,omitempty"`
+	// RestartCount counts restarts by the policy since the user's last start.
+	RestartCount int `json:"restartCount,omitempty"`
+	// ManuallyStopped: the user stopped or signalled the container since
+	// its last start (unless-stopped then stays down).
+	ManuallyStopped bool `json:"manuallyStopped,omitempty"`
+	// RestartCanceled: a stop or kill cancelled restarts until the next
+	// start by the user.
+	RestartCanceled bool `json:"restartCanceled,omitempty"`
 }
 
 // StartError records the last failed start, as docker keeps it in State.

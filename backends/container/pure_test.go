@@ -106,25 +106,27 @@ func TestDeriveStateAndStatus(t *testing.T) {
 	now := t0.Add(2 * time.Minute)
 	failed := &StartError{Message: "exec: boom", ExitCode: 127, At: t0}
 	for _, tc := range []struct {
-		name   string
-		st     compute.Status
-		m      Meta
-		state  string
-		code   int
-		status string
+		name       string
+		st         compute.Status
+		m          Meta
+		state      string
+		code       int
+		status     string
+		restarting bool
 	}{
-		{"created", compute.Status{State: compute.StateCreated}, Meta{}, "created", 0, "Created"},
-		{"running", compute.Status{State: compute.StateRunning, StartedAt: t0.Add(117 * time.Second)}, Meta{Started: true}, "running", 0, "Up 3 seconds"},
-		{"running long", compute.Status{State: compute.StateRunning, StartedAt: t0.Add(-3 * time.Hour)}, Meta{Started: true}, "running", 0, "Up 3 hours"},
-		{"exited", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0, ExitCode: 3}, Meta{Started: true}, "exited", 3, "Exited (3) 2 minutes ago"},
-		{"start failed, never ran", compute.Status{State: compute.StateCreated}, Meta{StartError: failed}, "created", 127, "Created"},
-		{"provider says exited but never started by us", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0, ExitCode: 1}, Meta{StartError: failed}, "created", 127, "Created"},
-		{"failed start after a run", compute.Status{State: compute.StateExited, StartedAt: t0.Add(-time.Hour), FinishedAt: t0.Add(-time.Minute), ExitCode: 0}, Meta{Started: true, StartError: failed}, "exited", 127, "Exited (127) 3 minutes ago"},
-		{"run after an old failure", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0.Add(time.Second), ExitCode: 0}, Meta{Started: true, StartError: failed}, "exited", 0, "Exited (0) About a minute ago"},
+		{"created", compute.Status{State: compute.StateCreated}, Meta{}, "created", 0, "Created", false},
+		{"running", compute.Status{State: compute.StateRunning, StartedAt: t0.Add(117 * time.Second)}, Meta{Started: true}, "running", 0, "Up 3 seconds", false},
+		{"running long", compute.Status{State: compute.StateRunning, StartedAt: t0.Add(-3 * time.Hour)}, Meta{Started: true}, "running", 0, "Up 3 hours", false},
+		{"exited", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0, ExitCode: 3}, Meta{Started: true}, "exited", 3, "Exited (3) 2 minutes ago", false},
+		{"start failed, never ran", compute.Status{State: compute.StateCreated}, Meta{StartError: failed}, "created", 127, "Created", false},
+		{"provider says exited but never started by us", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0, ExitCode: 1}, Meta{StartError: failed}, "created", 127, "Created", false},
+		{"failed start after a run", compute.Status{State: compute.StateExited, StartedAt: t0.Add(-time.Hour), FinishedAt: t0.Add(-time.Minute), ExitCode: 0}, Meta{Started: true, StartError: failed}, "exited", 127, "Exited (127) 3 minutes ago", false},
+		{"restarting", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0.Add(time.Minute), ExitCode: 2}, Meta{Started: true}, "restarting", 2, "Restarting (2) About a minute ago", true},
+		{"run after an old failure", compute.Status{State: compute.StateExited, StartedAt: t0, FinishedAt: t0.Add(time.Second), ExitCode: 0}, Meta{Started: true, StartError: failed}, "exited", 0, "Exited (0) About a minute ago", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.m
-			d := deriveState(tc.st, &m)
+			d := deriveState(tc.st, &m, tc.restarting)
 			if d.Status != tc.state || d.ExitCode != tc.code {
 				t.Fatalf("state %s code %d, want %s %d", d.Status, d.ExitCode, tc.state, tc.code)
 			}

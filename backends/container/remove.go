@@ -19,11 +19,20 @@ func (b *Backend) ContainerRemove(ctx context.Context, name string, force, _ boo
 		return err
 	}
 	id := c.Spec.ID
+	if b.isRestarting(id) {
+		if !force {
+			return errdefs.Conflict(fmt.Sprintf("cannot remove container %q: container is restarting: stop the container before removing or force remove", name))
+		}
+		b.cancelRestart(id)
+	}
 	if c.Status.State == compute.StateRunning {
 		if !force {
 			return errdefs.Conflict(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", name))
 		}
 		ctx = context.WithoutCancel(ctx)
+		if err := b.markStopped(ctx, id, true); err != nil {
+			return fmt.Errorf("cannot remove container %q: %w", name, err)
+		}
 		if err := b.pl.Kill(ctx, id); err != nil && !errdefs.IsConflict(err) {
 			return fmt.Errorf("cannot remove container %q: could not kill container: %w", name, err)
 		}

@@ -44,7 +44,7 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 		return err
 	}
 	id := c.Spec.ID
-	if c.Status.State == compute.StateRunning {
+	if c.Status.State == compute.StateRunning || b.isRestarting(id) {
 		return errdefs.New(errdefs.ErrNotModified, "container is already running")
 	}
 	if err := b.pl.Start(ctx, id); err != nil {
@@ -70,16 +70,17 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 		}
 		return classed
 	}
-	if !m.Started || m.StartError != nil {
+	if !m.Started || m.StartError != nil || m.ManuallyStopped || m.RestartCanceled || m.RestartCount != 0 {
 		if err := b.updateMeta(context.WithoutCancel(ctx), id, func(m *Meta) {
 			m.Started = true
 			m.StartError = nil
+			m.ManuallyStopped, m.RestartCanceled, m.RestartCount = false, false, 0
 		}); err != nil {
 			b.log.Warn("recording start", zap.String("id", id), zap.Error(err))
 		}
 	}
-	if m.HostConfig.AutoRemove {
-		b.watchAutoRemove(id)
+	if needsWatch(m) {
+		b.watch(id)
 	}
 	b.log.Info("started container", zap.String("id", id))
 	return nil

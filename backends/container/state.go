@@ -16,8 +16,9 @@ const zeroTime = "0001-01-01T00:00:00Z"
 // dockerState is docker's State of a container, derived from the port
 // layer's status and the start error docker keeps in Meta.
 type dockerState struct {
-	Status     string // created, running, exited
+	Status     string // created, running, restarting, exited
 	Running    bool
+	Restarting bool
 	Pid        int
 	ExitCode   int
 	Error      string
@@ -27,8 +28,10 @@ type dockerState struct {
 
 // deriveState mirrors docker: a container whose starts all failed is
 // "created" with the failure's exit code (127 for a missing command); a
-// failed start after earlier runs shows its code and error too.
-func deriveState(st compute.Status, m *Meta) dockerState {
+// failed start after earlier runs shows its code and error too; a container
+// waiting out its restart back-off is "restarting" (and Running, as docker
+// reports it).
+func deriveState(st compute.Status, m *Meta, restarting bool) dockerState {
 	d := dockerState{Status: string(st.State), Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt}
 	switch {
 	case st.State == compute.StateRunning:
@@ -37,6 +40,8 @@ func deriveState(st compute.Status, m *Meta) dockerState {
 	case st.State == compute.StateCreated || !m.Started:
 		d.Status = container.StateCreated
 		d.StartedAt, d.FinishedAt = time.Time{}, time.Time{}
+	case restarting:
+		d.Status, d.Running, d.Restarting = container.StateRestarting, true, true
 	default:
 		d.Status = container.StateExited
 	}
@@ -55,6 +60,8 @@ func statusText(d dockerState, now time.Time) string {
 		return "Up " + units.HumanDuration(now.Sub(d.StartedAt))
 	case container.StateCreated:
 		return "Created"
+	case container.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", d.ExitCode, units.HumanDuration(now.Sub(d.FinishedAt)))
 	}
 	if d.FinishedAt.IsZero() {
 		return ""

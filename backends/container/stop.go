@@ -35,11 +35,18 @@ func (b *Backend) ContainerStop(ctx context.Context, name string, timeout *int, 
 	if err != nil {
 		return err
 	}
+	sig, err := stopSignal(m, signal)
+	if err != nil {
+		return err
+	}
+	id := c.Spec.ID
+	if b.isRestarting(id) {
+		return b.markStopped(context.WithoutCancel(ctx), id, true)
+	}
 	if c.Status.State != compute.StateRunning {
 		return errdefs.New(errdefs.ErrNotModified, "container is already stopped")
 	}
-	sig, err := stopSignal(m, signal)
-	if err != nil {
+	if err := b.markStopped(context.WithoutCancel(ctx), id, true); err != nil {
 		return err
 	}
 	t := defaultStopTimeout
@@ -50,7 +57,7 @@ func (b *Backend) ContainerStop(ctx context.Context, name string, timeout *int, 
 		t = *timeout
 	}
 	// Like docker, a client that goes away does not cancel a stop.
-	if err := b.stop(context.WithoutCancel(ctx), c.Spec.ID, sig, t); err != nil {
+	if err := b.stop(context.WithoutCancel(ctx), id, sig, t); err != nil {
 		return fmt.Errorf("cannot stop container: %s: %w", name, err)
 	}
 	return nil
@@ -103,7 +110,7 @@ func (b *Backend) stop(ctx context.Context, id string, sig syscall.Signal, timeo
 // ContainerKill sends a signal (default SIGKILL, which powers the VM off
 // and waits until it is down, as docker kill waits for the exit).
 func (b *Backend) ContainerKill(ctx context.Context, name string, signal string) error {
-	c, _, err := b.lookup(ctx, name)
+	c, m, err := b.lookup(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -115,8 +122,16 @@ func (b *Backend) ContainerKill(ctx context.Context, name string, signal string)
 	}
 	id := c.Spec.ID
 	notRunning := errdefs.Conflict(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, id))
+	cancel := cancelsRestart(sig, m.Config.StopSignal)
+	if b.isRestarting(id) {
+		// docker: a restarting container needs no signal, only the flags
+		return b.markStopped(context.WithoutCancel(ctx), id, cancel)
+	}
 	if c.Status.State != compute.StateRunning {
 		return notRunning
+	}
+	if err := b.markStopped(context.WithoutCancel(ctx), id, cancel); err != nil {
+		return err
 	}
 	if sig != syscall.SIGKILL {
 		if err := b.pl.Signal(ctx, id, sig); err != nil {

@@ -48,7 +48,7 @@ func (b *Backend) ContainerWait(ctx context.Context, name string, cond container
 			if _, now, err := b.read(ctx, id); err == nil {
 				m = now
 			}
-			code = int64(deriveState(st, m).ExitCode)
+			code = int64(deriveState(st, m, false).ExitCode)
 		}
 		ch <- containerrouter.WaitResult{StatusCode: code}
 	}()
