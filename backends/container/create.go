@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends/image"
@@ -70,15 +71,36 @@ func hostEntries(extra []string) ([]compute.HostEntry, []string, error) {
 	return out, warnings, nil
 }
 
+// defaultNetwork is docker's create-time rewrite of the network mode ""
+// and "default" to the default network, "bridge", endpoint settings included.
+func defaultNetwork(hc *container.HostConfig, nc *network.NetworkingConfig) *network.NetworkingConfig {
+	if nc == nil {
+		nc = &network.NetworkingConfig{}
+	}
+	if nc.EndpointsConfig == nil {
+		nc.EndpointsConfig = map[string]*network.EndpointSettings{}
+	}
+	if hc.NetworkMode == "" || hc.NetworkMode.IsDefault() {
+		hc.NetworkMode = network.NetworkBridge
+		if ep, ok := nc.EndpointsConfig[network.NetworkDefault]; ok {
+			nc.EndpointsConfig[network.NetworkBridge] = ep
+			delete(nc.EndpointsConfig, network.NetworkDefault)
+		}
+	}
+	return nc
+}
+
 // ContainerCreate defines a container VM from docker's create request.
 func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.CreateConfig) (container.CreateResponse, error) {
 	if req.Config == nil {
 		return container.CreateResponse{}, errdefs.InvalidParameter("config cannot be empty in order to create a container")
 	}
-	hc := req.HostConfig
-	if hc == nil {
-		hc = &container.HostConfig{}
+	hc := &container.HostConfig{}
+	if req.HostConfig != nil {
+		h := *req.HostConfig
+		hc = &h
 	}
+	netCfg := defaultNetwork(hc, req.NetworkingConfig)
 	if err := validateRestart(hc); err != nil {
 		return container.CreateResponse{}, err
 	}
@@ -111,7 +133,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	path, args := entrypointAndArgs(cfg.Entrypoint, cfg.Cmd)
 	m := &Meta{
 		Name: name, Created: b.now().UTC(), Platform: req.Platform,
-		Config: cfg, HostConfig: hc, NetworkingConfig: req.NetworkingConfig,
+		Config: cfg, HostConfig: hc, NetworkingConfig: netCfg,
 		Path: path, Args: args,
 	}
 	raw, err := m.encode()

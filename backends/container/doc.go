@@ -11,11 +11,14 @@
 //
 // Callers' checklist:
 //  1. New(Config) — rebuilds the index, removes AutoRemove containers that
-//     exited while vchd was down and watches the running ones.
+//     exited while vchd was down, starts those whose restart policy asks
+//     for it, and watches the running ones.
 //  2. Serve the daemon with the returned *Backend.
-//  3. Close() on shutdown to stop the AutoRemove watchers.
+//  3. Close() on shutdown to stop the watchers (AutoRemove, restart
+//     policy); containers keep running.
 //
-// Decisions that are pure (stop sequence, docker state and status text,
-// config merging, start-error classes, filters) live in their own files as
+// Decisions that are pure (stop sequence, restart policy and back-off,
+// docker state and status text, config merging, start-error classes,
+// filters) live in their own files as
 // plain functions with table tests; the methods are thin drivers.
 package container

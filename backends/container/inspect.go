@@ -33,7 +33,7 @@ func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.I
 	platform := "linux"
 	hc := *m.HostConfig
 	if hc.NetworkMode == "" {
-		hc.NetworkMode = network.NetworkDefault
+		hc.NetworkMode = network.NetworkBridge
 	}
 	base := &container.ContainerJSONBase{
 		ID:      c.Spec.ID,

@@ -306,7 +306,7 @@ func TestInspectShape(t *testing.T) {
 		`"Path":"/bin/echo"`, `"Args":["-n","hi"]`, `"Status":"created"`, `"StartedAt":"0001-01-01T00:00:00Z"`,
 		`"FinishedAt":"0001-01-01T00:00:00Z"`, `"Name":"/ii"`, `"Driver":"vch"`, `"Platform":"linux"`,
 		`"Mounts":[]`, `"GraphDriver":{"Data":{},"Name":"vch"}`, `"Networks":{}`, `"Image":"` + e.busybox.ID + `"`,
-		`"Created":"2024-05-01T12:00:01Z"`, `"NetworkMode":"default"`,
+		`"Created":"2024-05-01T12:00:01Z"`, `"NetworkMode":"bridge"`,
 	} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("inspect JSON lacks %s", want)
@@ -367,7 +367,7 @@ func TestList(t *testing.T) {
 	all, _ := e.b.Containers(ctx, containerrouter.ListConfig{All: true, Filters: filters.NewArgs()})
 	for _, c := range all {
 		if c.Ports == nil || c.Mounts == nil || c.Labels == nil || c.NetworkSettings == nil || c.NetworkSettings.Networks == nil ||
-			c.Image != "busybox" || c.ImageID != e.busybox.ID || c.HostConfig.NetworkMode != "default" {
+			c.Image != "busybox" || c.ImageID != e.busybox.ID || c.HostConfig.NetworkMode != "bridge" {
 			t.Fatalf("summary shape %+v", c)
 		}
 		if c.Names[0] == "/old" && !strings.HasPrefix(c.Status, "Exited (3) ") {

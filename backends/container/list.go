@@ -92,7 +92,7 @@ func summary(l listed, now time.Time) container.Summary {
 	}
 	s.HostConfig.NetworkMode = string(l.m.HostConfig.NetworkMode)
 	if s.HostConfig.NetworkMode == "" {
-		s.HostConfig.NetworkMode = network.NetworkDefault
+		s.HostConfig.NetworkMode = network.NetworkBridge
 	}
 	return s
 }
