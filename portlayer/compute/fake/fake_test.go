@@ -221,3 +221,58 @@ func TestKillStubborn(t *testing.T) {
 		t.Fatal("wait with canceled context returned no error")
 	}
 }
+
+func TestShSubset(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		script, out, errOut string
+		code                int
+		signal              bool
+	}{
+		{script: "echo hi; exit 3", out: "hi\n", code: 3},
+		{script: "echo 'a b'; echo oops >&2; false", out: "a b\n", errOut: "oops\n", code: 1},
+		{script: "pwd; env", out: "/work\nA=1\n", code: 0},
+		{script: "nosuch", errOut: "sh: nosuch: not found\n", code: 127},
+		{script: "echo up; sleep 100", out: "up\n", code: 143, signal: true},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			p := New()
+			create(t, p, compute.Process{Args: []string{"/bin/sh", "-c", tc.script}, Env: []string{"A=1"}, WorkingDir: "/work"})
+			if err := p.Start(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if tc.signal {
+				for {
+					ch, _ := p.Logs(ctx, id, compute.LogOptions{Tail: -1})
+					n := 0
+					for range ch {
+						n++
+					}
+					if n > 0 {
+						break
+					}
+					runtime.Gosched()
+				}
+				if err := p.Signal(ctx, id, syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := p.Wait(ctx, id, compute.WaitNotRunning)
+			if err != nil || st.ExitCode != tc.code {
+				t.Fatalf("exit %d %v", st.ExitCode, err)
+			}
+			ch, _ := p.Logs(ctx, id, compute.LogOptions{Tail: -1})
+			var out, errOut string
+			for e := range ch {
+				if e.Stream == "stderr" {
+					errOut += string(e.Data)
+				} else {
+					out += string(e.Data)
+				}
+			}
+			if out != tc.out || errOut != tc.errOut {
+				t.Fatalf("out %q err %q", out, errOut)
+			}
+		})
+	}
+}

@@ -58,7 +58,10 @@ func (r *run) bind(s *sub) {
 }
 
 func (r *run) main(prog Program, proc compute.Process) {
-	pr := &Proc{Args: proc.Args, Env: proc.Env, Tty: proc.Tty, Signals: r.sigs, Killed: r.killed}
+	pr := &Proc{Args: proc.Args, Env: proc.Env, Dir: proc.WorkingDir, Tty: proc.Tty, Signals: r.sigs, Killed: r.killed}
+	if pr.Dir == "" {
+		pr.Dir = "/"
+	}
 	pr.Stdout = &streamWriter{r: r, stream: "stdout"}
 	pr.Stderr = &streamWriter{r: r, stream: "stderr"}
 	if proc.Tty {
