@@ -7,9 +7,10 @@
 // Builtin programs (see Builtins): true, false, echo, cat, sleep (ends on
 // any terminating signal with 128+signal), stubborn (ignores every signal
 // but SIGKILL) and sh (sh -c runs a tiny shell subset: echo [>&2], exit N,
-// true, false, cat, env, pwd, trap ” SIG, and sleep as the last command
-// runs until a signal; plain sh behaves like sleep). An Args[0] with no program fails Start
-// the way runc does: `exec: "x": executable file not found in $PATH`.
+// true, false, cat, env, pwd, trap "" SIGNAL, and sleep as the last command
+// runs until a signal; plain sh behaves like sleep). An Args[0] with no
+// program fails Start the way runc does:
+// `exec: "x": executable file not found in $PATH`.
 //
 // Semantics follow compute.Provider's contract: Attach before Start
 // subscribes to the next run (docker run attaches first), Wait conditions

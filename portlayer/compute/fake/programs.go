@@ -78,7 +78,7 @@ func stubborn(p *Proc) int {
 
 // sh interprets a tiny subset of shell for `sh -c script`: commands
 // separated by ";" or newlines, each one of echo (with ">&2" to stderr),
-// exit N, true, false, cat, env, pwd, trap ” SIG... (ignore those signals)
+// exit N, true, false, cat, env, pwd, trap "" SIGNAL... (ignore those signals)
 // and sleep (a no-op unless it is the last command, which then runs until
 // a terminating signal). Without -c, sh waits for a signal like sleep.
 func sh(p *Proc) int {
