@@ -1,0 +1,356 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/storage"
+)
+
+// maxManifestSize bounds manifests, indexes and configs read into memory.
+const maxManifestSize = 8 << 20
+
+// downloadConcurrency is how many layers download at once, as in Docker.
+const downloadConcurrency = 3
+
+func isLoopbackHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// Pull fetches ref into the store, unpacks it and returns the image.
+func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) (storage.Image, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return storage.Image{}, errdefs.InvalidParameter(fmt.Sprintf("invalid reference format: %s", ref))
+	}
+	named = reference.TagNameOnly(named)
+	refStr := named.String()
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(storage.Progress) {}
+	}
+	var pmu sync.Mutex
+	report := func(p storage.Progress) { pmu.Lock(); progress(p); pmu.Unlock() }
+
+	resolver := s.resolver(opts.Auth)
+	name, desc, err := resolver.Resolve(ctx, refStr)
+	if err != nil {
+		if isNotFound(err) {
+			return storage.Image{}, errdefs.NotFound(fmt.Sprintf("manifest for %s not found: manifest unknown: manifest unknown", reference.FamiliarString(named)))
+		}
+		return storage.Image{}, fmt.Errorf("resolve %s: %w", reference.FamiliarString(named), err)
+	}
+	fetcher, err := resolver.Fetcher(ctx, name)
+	if err != nil {
+		return storage.Image{}, fmt.Errorf("fetcher for %s: %w", name, err)
+	}
+	manifestDesc, manifest, err := s.fetchManifest(ctx, fetcher, desc, opts.Platform)
+	if err != nil {
+		return storage.Image{}, err
+	}
+	configBytes, err := s.fetchSmall(ctx, fetcher, manifest.Config)
+	if err != nil {
+		return storage.Image{}, fmt.Errorf("image config: %w", err)
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(configBytes, &cfg); err != nil {
+		return storage.Image{}, fmt.Errorf("decode image config: %w", err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(manifest.Layers) {
+		return storage.Image{}, fmt.Errorf("image %s: %d layers but %d diff IDs", refStr, len(manifest.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	layers := make([]storage.Layer, len(manifest.Layers))
+	for i, l := range manifest.Layers {
+		layers[i] = storage.Layer{Digest: l.Digest.String(), DiffID: cfg.RootFS.DiffIDs[i].String(), Size: l.Size, MediaType: l.MediaType}
+	}
+
+	if err := s.fetchLayers(ctx, fetcher, manifest.Layers, report); err != nil {
+		return storage.Image{}, err
+	}
+	if err := s.storeBlob(ctx, manifestDesc, nil); err != nil {
+		return storage.Image{}, err
+	}
+	id := manifest.Config.Digest.String()
+	size, err := s.unpack(ctx, layers, report)
+	if err != nil {
+		return storage.Image{}, err
+	}
+	img := storage.Image{
+		ID:             id,
+		ManifestDigest: manifestDesc.Digest.String(),
+		Config:         configBytes,
+		Layers:         layers,
+		Size:           size,
+		Pulled:         time.Now().UTC(),
+	}
+	if cfg.Created != nil {
+		img.Created = *cfg.Created
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, err := s.Get(ctx, id); err == nil {
+		img.Pulled = old.Pulled
+	}
+	if err := s.writeRecord(img); err != nil {
+		return storage.Image{}, fmt.Errorf("record image %s: %w", id, err)
+	}
+	s.log.Info("pulled image", zap.String("ref", refStr), zap.String("id", id), zap.Int("layers", len(layers)))
+	return img, nil
+}
+
+func (s *Store) resolver(auth *storage.Auth) remotes.Resolver {
+	var aopts []docker.AuthorizerOpt
+	if auth != nil && (auth.Username != "" || auth.IdentityToken != "") {
+		a := *auth
+		aopts = append(aopts, docker.WithAuthCreds(func(string) (string, string, error) {
+			if a.IdentityToken != "" {
+				return "", a.IdentityToken, nil
+			}
+			return a.Username, a.Password, nil
+		}))
+	}
+	plain := s.opts.plainHTTP
+	return docker.NewResolver(docker.ResolverOptions{
+		Hosts: docker.ConfigureDefaultRegistries(
+			docker.WithPlainHTTP(func(h string) (bool, error) { return plain(h), nil }),
+			docker.WithAuthorizer(docker.NewDockerAuthorizer(aopts...)),
+		),
+	})
+}
+
+// fetchManifest returns the image manifest for desc, choosing the platform's
+// manifest from an index.
+func (s *Store) fetchManifest(ctx context.Context, f remotes.Fetcher, desc ocispec.Descriptor, platform string) (ocispec.Descriptor, ocispec.Manifest, error) {
+	if platform == "" {
+		platform = "linux/amd64"
+	}
+	want, err := platforms.Parse(platform)
+	if err != nil {
+		return desc, ocispec.Manifest{}, errdefs.InvalidParameter(fmt.Sprintf("invalid platform %q: %v", platform, err))
+	}
+	match := platforms.Only(want)
+	for depth := 0; depth < 3; depth++ {
+		b, err := s.fetchSmall(ctx, f, desc)
+		if err != nil {
+			return desc, ocispec.Manifest{}, fmt.Errorf("manifest: %w", err)
+		}
+		switch desc.MediaType {
+		case images.MediaTypeDockerSchema2ManifestList, ocispec.MediaTypeImageIndex:
+			var idx ocispec.Index
+			if err := json.Unmarshal(b, &idx); err != nil {
+				return desc, ocispec.Manifest{}, fmt.Errorf("decode index: %w", err)
+			}
+			found := false
+			for _, m := range idx.Manifests {
+				if m.Platform != nil && match.Match(*m.Platform) {
+					desc, found = m, true
+					break
+				}
+			}
+			if !found {
+				return desc, ocispec.Manifest{}, errdefs.NotFound(fmt.Sprintf("no matching manifest for %s in the manifest list entries", platform))
+			}
+			continue
+		case images.MediaTypeDockerSchema2Manifest, ocispec.MediaTypeImageManifest:
+			var m ocispec.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				return desc, ocispec.Manifest{}, fmt.Errorf("decode manifest: %w", err)
+			}
+			return desc, m, s.storeBlob(ctx, desc, b)
+		default:
+			return desc, ocispec.Manifest{}, errdefs.InvalidParameter(fmt.Sprintf("unsupported manifest media type %s", desc.MediaType))
+		}
+	}
+	return desc, ocispec.Manifest{}, errors.New("manifest: index nesting too deep")
+}
+
+// fetchSmall reads a small blob (manifest, index, config), verifying its digest.
+func (s *Store) fetchSmall(ctx context.Context, f remotes.Fetcher, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > maxManifestSize {
+		return nil, fmt.Errorf("blob %s too large (%d bytes)", desc.Digest, desc.Size)
+	}
+	if b, err := content.ReadBlob(ctx, s.content, desc); err == nil {
+		return b, nil
+	}
+	rc, err := f.Fetch(ctx, desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+	}
+	if desc.Digest.Validate() != nil || desc.Digest.Algorithm().FromBytes(b) != desc.Digest {
+		return nil, fmt.Errorf("blob %s: digest mismatch", desc.Digest)
+	}
+	if desc.Size == 0 {
+		desc.Size = int64(len(b))
+	}
+	if err := s.storeBlob(ctx, desc, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// storeBlob writes b as desc into the content store unless it is there.
+// With b nil it only checks presence.
+func (s *Store) storeBlob(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
+	if _, err := s.content.Info(ctx, desc.Digest); err == nil || b == nil {
+		return nil
+	}
+	unlock := s.locks.lock(desc.Digest.String())
+	defer unlock()
+	if err := content.WriteBlob(ctx, s.content, "vch-"+desc.Digest.Encoded(), bytes.NewReader(b), desc); err != nil && !cerrdefs.IsAlreadyExists(err) {
+		return fmt.Errorf("store blob %s: %w", desc.Digest, err)
+	}
+	return nil
+}
+
+func shortID(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		e = e[:12]
+	}
+	return e
+}
+
+// fetchLayers downloads the layers that are not in the store yet,
+// downloadConcurrency at a time, reporting docker's progress texts.
+func (s *Store) fetchLayers(ctx context.Context, f remotes.Fetcher, layers []ocispec.Descriptor, report func(storage.Progress)) error {
+	var todo []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
+	for _, l := range layers {
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
+		if _, err := s.content.Info(ctx, l.Digest); err == nil {
+			report(storage.Progress{ID: shortID(l.Digest), Status: "Already exists"})
+			continue
+		}
+		report(storage.Progress{ID: shortID(l.Digest), Status: "Pulling fs layer"})
+		todo = append(todo, l)
+	}
+	for i, l := range todo {
+		if i >= downloadConcurrency {
+			report(storage.Progress{ID: shortID(l.Digest), Status: "Waiting"})
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, downloadConcurrency)
+	errs := make(chan error, len(todo))
+	var wg sync.WaitGroup
+	for _, l := range todo {
+		wg.Add(1)
+		go func(l ocispec.Descriptor) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs <- ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			if err := s.fetchLayer(ctx, f, l, report); err != nil {
+				errs <- err
+				cancel()
+			}
+		}(l)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (s *Store) fetchLayer(ctx context.Context, f remotes.Fetcher, l ocispec.Descriptor, report func(storage.Progress)) error {
+	unlock := s.locks.lock(l.Digest.String())
+	defer unlock()
+	id := shortID(l.Digest)
+	if _, err := s.content.Info(ctx, l.Digest); err == nil {
+		report(storage.Progress{ID: id, Status: "Download complete"})
+		return nil
+	}
+	rc, err := f.Fetch(ctx, l)
+	if err != nil {
+		return fmt.Errorf("fetch layer %s: %w", l.Digest, err)
+	}
+	defer rc.Close()
+	pr := &progressReader{r: rc, total: l.Size, report: func(cur int64) {
+		report(storage.Progress{ID: id, Status: "Downloading", Current: cur, Total: l.Size})
+	}}
+	// WriteBlob verifies size and digest before committing.
+	if err := content.WriteBlob(ctx, s.content, "vch-"+l.Digest.Encoded(), pr, l); err != nil && !cerrdefs.IsAlreadyExists(err) {
+		return fmt.Errorf("download layer %s: %w", l.Digest, err)
+	}
+	report(storage.Progress{ID: id, Status: "Verifying Checksum"})
+	report(storage.Progress{ID: id, Status: "Download complete"})
+	return nil
+}
+
+// progressReader reports bytes read, at most every 100 ms, and at the end.
+type progressReader struct {
+	r      io.Reader
+	cur    int64
+	total  int64
+	last   time.Time
+	report func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.cur += int64(n)
+	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond || (p.total > 0 && p.cur == p.total) {
+		p.last = now
+		p.report(p.cur)
+	}
+	return n, err
+}
+
+// chainID is the OCI chain ID of a layer stack.
+func chainID(layers []storage.Layer) digest.Digest {
+	var c digest.Digest
+	for i, l := range layers {
+		if i == 0 {
+			c = digest.Digest(l.DiffID)
+			continue
+		}
+		c = digest.FromString(c.String() + " " + l.DiffID)
+	}
+	return c
+}
