@@ -52,9 +52,11 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 			return errdefs.New(errdefs.ErrNotModified, "container is already running")
 		}
 		if errdefs.IsConflict(err) {
+			// Another start or a stop is under way: not a failed start.
 			if now, ierr := b.pl.Inspect(ctx, id); ierr == nil && now.Status.State == compute.StateRunning {
 				return errdefs.New(errdefs.ErrNotModified, "container is already running")
 			}
+			return err
 		}
 		code, classed := startFailure(err)
 		b.log.Info("start failed", zap.String("id", id), zap.Int("exitCode", code), zap.Error(err))
