@@ -20,14 +20,15 @@ type Store struct {
 	remote   map[string]storage.Image // pullable, by full reference
 	local    map[string]storage.Image // pulled, by ID
 	progress []storage.Progress
-	Pulls    []string // references pulled, in order
+	disks    map[string]string // image ID -> root filesystem disk
+	Pulls    []string          // references pulled, in order
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{remote: map[string]storage.Image{}, local: map[string]storage.Image{}}
+	return &Store{remote: map[string]storage.Image{}, local: map[string]storage.Image{}, disks: map[string]string{}}
 }
 
 // Image builds an image whose config is cfg (marshalled to JSON); its ID is
@@ -112,10 +113,23 @@ func (s *Store) List(context.Context) ([]storage.Image, error) {
 	return out, nil
 }
 
+// Disk makes RootFS(id) answer path (a real ext4 disk, for tests that
+// boot VMs).
+func (s *Store) Disk(id, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.disks[id] = path
+}
+
 // RootFS implements storage.RootFS.
 func (s *Store) RootFS(ctx context.Context, id string) (string, error) {
 	if _, err := s.Get(ctx, id); err != nil {
 		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.disks[id]; ok {
+		return p, nil
 	}
 	return "/fake/" + id + ".ext4", nil
 }
