@@ -209,6 +209,31 @@ func TestDockerSemanticsOnVMs(t *testing.T) {
 		t.Fatalf("second stop: %v", err)
 	}
 
+	// docker run -i: stdin reaches the process, its EOF ends it.
+	r, err := cs.ContainerCreate(ctx, containerrouter.CreateConfig{Name: "cat", Config: &container.Config{
+		Image: "127.0.0.1:5000/busybox", Cmd: []string{"cat"}, OpenStdin: true, StdinOnce: true, AttachStdin: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.ContainerStart(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	var attached bytes.Buffer
+	err = cs.ContainerAttach(ctx, "cat", containerrouter.AttachConfig{UseStdin: true, UseStdout: true, UseStderr: true, Stream: true,
+		Streams: func(bool) (io.ReadCloser, io.Writer, error) {
+			return io.NopCloser(strings.NewReader("ping\n")), &attached, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if _, err := stdcopy.StdCopy(&stdout, io.Discard, &attached); err != nil || stdout.String() != "ping\n" {
+		t.Fatalf("attach output %q %v", stdout.String(), err)
+	}
+	if code := waitExit("cat"); code != 0 {
+		t.Fatalf("cat exit %d", code)
+	}
+
 	// docker run --rm: removed after it exits.
 	create("once", []string{"true"}, &container.HostConfig{AutoRemove: true})
 	if err := cs.ContainerStart(ctx, "once"); err != nil {
