@@ -42,6 +42,7 @@ type options struct {
 	portBase     int
 	bip          string
 	cgroupParent string
+	nginxRoot    string
 	verbose      bool
 }
 
@@ -67,6 +68,7 @@ func parseFlags(args []string) (options, error) {
 	flag.IntVar(&o.portBase, "port-base", 18080, "first host port for -p (dockerd uses it, vch the next)")
 	flag.StringVar(&o.bip, "bip", "10.213.0.1/20", "dockerd's bridge address (exists only inside the namespace)")
 	flag.StringVar(&o.cgroupParent, "cgroup-parent", fmt.Sprintf("/vchbench-%d", os.Getpid()), "cgroup parent of dockerd's containers (absolute)")
+	flag.StringVar(&o.nginxRoot, "nginx-root", "", "Debian's nginx package extracted here (bench/run provides it); empty: no nginx figure")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
 	if err := flag.Parse(args); err != nil {
 		return o, err
@@ -175,7 +177,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		log.Warn("interrupted")
 		return 130
 	}
-	images, err := prepareImages(ctx, log, stack, o, targets)
+	images, err := prepareImages(ctx, log, stack, o)
 	if err != nil {
 		log.Error("images", zap.Error(err))
 		return 1

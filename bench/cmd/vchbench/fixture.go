@@ -1,0 +1,140 @@
+package main
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/bench/harness"
+	"github.com/vchproject/vch/bench/measure"
+	"github.com/vchproject/vch/tests/fixture"
+)
+
+// Sizes of the pull benchmark's image: busybox plus bigLayers layers of
+// bigLayerSize incompressible bytes (~100 MB in all).
+const (
+	bigLayers    = 5
+	bigLayerSize = 20 << 20
+)
+
+// prepareImages starts the one registry both daemons pull from (inside the
+// benchmark's namespace) and pushes the images: busybox, the ~100 MB
+// image, and nginx when an extracted nginx package is at o.nginxRoot.
+func prepareImages(ctx context.Context, log *zap.Logger, stack *harness.Stack, o options) (measure.Images, error) {
+	dir := filepath.Join(o.work, "registry")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return measure.Images{}, fmt.Errorf("registry dir: %w", err)
+	}
+	reg, err := fixture.RunRegistry(dir)
+	if err != nil {
+		return measure.Images{}, err
+	}
+	stack.Push("stop registry", func(context.Context) error { reg.Close(); return nil })
+	log.Info("registry up", zap.String("addr", reg.Addr))
+
+	var imgs measure.Images
+	if _, err := fixture.PushBusybox(ctx, reg.Addr, "bench/busybox", "latest"); err != nil {
+		return imgs, fmt.Errorf("push busybox: %w", err)
+	}
+	imgs.Busybox = reg.Addr + "/bench/busybox:latest"
+
+	big, err := fixture.Big(bigLayers, bigLayerSize)
+	if err != nil {
+		return imgs, fmt.Errorf("build big image: %w", err)
+	}
+	if err := fixture.Push(ctx, reg.Addr, "bench/big", "latest", big); err != nil {
+		return imgs, fmt.Errorf("push big image: %w", err)
+	}
+	imgs.Big = reg.Addr + "/bench/big:latest"
+
+	if o.nginxRoot == "" {
+		return imgs, nil
+	}
+	ngx, err := nginxImage(o.nginxRoot)
+	if err != nil {
+		log.Warn("no nginx image", zap.Error(err))
+		return imgs, nil
+	}
+	if err := fixture.Push(ctx, reg.Addr, "bench/nginx", "latest", ngx); err != nil {
+		return imgs, fmt.Errorf("push nginx: %w", err)
+	}
+	imgs.Nginx = reg.Addr + "/bench/nginx:latest"
+	return imgs, nil
+}
+
+const nginxConf = `user root;
+daemon off;
+worker_processes 1;
+error_log stderr;
+pid /run/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    default_type text/html;
+    sendfile on;
+    keepalive_requests 100000;
+    server {
+        listen 80;
+        root /usr/share/nginx/html;
+        index index.html;
+    }
+}
+`
+
+// indexHTML is a page of the size of nginx's default welcome page.
+var indexHTML = []byte("<!DOCTYPE html>\n<html><head><title>vch bench</title></head>\n<body><h1>vch bench</h1>\n" +
+	"<p>Static page served by nginx for the published-port benchmark. Its size is close to that of nginx's default welcome page, so the figure is about requests, not bytes.</p>\n" +
+	"<p>0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef</p>\n" +
+	"<p>0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef</p>\n" +
+	"</body></html>\n")
+
+var lddLib = regexp.MustCompile(`(/[^ ]+) \(0x`)
+
+// nginxImage builds nginx from Debian's nginx package extracted (not
+// installed) at root, with the host's copies of the libraries it links,
+// on top of busybox.
+func nginxImage(root string) (*fixture.Image, error) {
+	bin := filepath.Join(root, "usr", "sbin", "nginx")
+	binData, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, fmt.Errorf("nginx binary: %w", err)
+	}
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s: %w", bin, err)
+	}
+	var libs []string
+	for _, m := range lddLib.FindAllStringSubmatch(string(out), -1) {
+		libs = append(libs, m[1])
+	}
+	libLayer, err := fixture.HostBinariesLayer(libs...)
+	if err != nil {
+		return nil, fmt.Errorf("nginx libraries: %w", err)
+	}
+	dir := func(p string) fixture.Entry { return fixture.Entry{Path: p, Type: tar.TypeDir, Mode: 0o755} }
+	ngxLayer, err := fixture.BuildLayer([]fixture.Entry{
+		dir("usr/sbin"), dir("etc/nginx"), dir("usr/share/nginx/html"), dir("var/log/nginx"),
+		dir("var/lib/nginx"), dir("run"),
+		{Path: "usr/sbin/nginx", Mode: 0o755, Data: binData},
+		{Path: "etc/nginx/nginx.conf", Mode: 0o644, Data: []byte(nginxConf)},
+		{Path: "usr/share/nginx/html/index.html", Mode: 0o644, Data: indexHTML},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nginx layer: %w", err)
+	}
+	bb, err := fixture.BusyboxLayer()
+	if err != nil {
+		return nil, err
+	}
+	return fixture.NewImage(fixture.ImageConfig{
+		Cmd:          []string{"/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/nginx.conf"},
+		ExposedPorts: map[string]struct{}{"80/tcp": {}},
+		StopSignal:   "SIGQUIT",
+	}, bb, libLayer, ngxLayer)
+}
