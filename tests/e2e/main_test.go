@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vchproject/vch/tests/fixture"
+)
+
+// env is the world the tests run in.
+var env struct {
+	repo     string // repo root
+	state    string // VCH state dir (base)
+	name     string // VCH name
+	vchRoot  string // state/name
+	port     int
+	host     string // tcp://127.0.0.1:port
+	certs    string
+	config   string // DOCKER_CONFIG
+	registry *fixture.Registry
+	busybox  string // 127.0.0.1:PORT/busybox:latest, pushed, not pulled
+	bbImage  *fixture.Image
+}
+
+func TestMain(m *testing.M) {
+	code, err := setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		teardown()
+		os.Exit(1)
+	}
+	code = m.Run()
+	teardown()
+	os.Exit(code)
+}
+
+func setup() (int, error) {
+	wd, _ := os.Getwd()
+	env.repo = filepath.Clean(filepath.Join(wd, "..", ".."))
+	if out, err := exec.Command("make", "-C", env.repo, "build").CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("make build: %v\n%s", err, out)
+	}
+	tmp, err := os.MkdirTemp("", "vch-e2e-")
+	if err != nil {
+		return 1, err
+	}
+	env.state = filepath.Join(tmp, "state")
+	env.config = filepath.Join(tmp, "docker-config")
+	if err := os.MkdirAll(env.config, 0o700); err != nil {
+		return 1, err
+	}
+	reg, err := fixture.RunRegistry(filepath.Join(tmp, "registry"))
+	if err != nil {
+		return 1, err
+	}
+	env.registry = reg
+	env.bbImage, err = fixture.PushBusybox(context.Background(), reg.Addr, "busybox", "latest")
+	if err != nil {
+		return 1, err
+	}
+	env.busybox = reg.Addr + "/busybox:latest"
+	env.port, err = freePort()
+	if err != nil {
+		return 1, err
+	}
+	env.name = "e2e"
+	out, err := vicMachine("create", "--name", env.name, "--api-port", fmt.Sprint(env.port), "--bind", "127.0.0.1", "--container-memory", "256M")
+	if err != nil {
+		return 1, fmt.Errorf("vic-machine create: %v\n%s", err, out)
+	}
+	exports := parseExports(out)
+	env.host, env.certs = exports["DOCKER_HOST"], exports["DOCKER_CERT_PATH"]
+	if env.host == "" || env.certs == "" || exports["DOCKER_TLS_VERIFY"] != "1" {
+		return 1, fmt.Errorf("vic-machine create printed no usable exports:\n%s", out)
+	}
+	env.vchRoot = filepath.Join(env.state, env.name)
+	return 0, nil
+}
+
+func teardown() {
+	if env.vchRoot != "" {
+		if out, err := vicMachine("delete", "--name", env.name, "--force"); err != nil {
+			fmt.Fprintf(os.Stderr, "vic-machine delete: %v\n%s\n", err, out)
+		}
+	}
+	if env.registry != nil {
+		env.registry.Close()
+	}
+	if env.state != "" {
+		os.RemoveAll(filepath.Dir(env.state))
+	}
+}
+
+func vicMachine(args ...string) (string, error) {
+	args = append(args, "--state-dir", env.state)
+	cmd := exec.Command(filepath.Join(env.repo, "bin", "vic-machine"), args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func parseExports(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			if k, v, ok := strings.Cut(rest, "="); ok {
+				m[k] = v
+			}
+		}
+	}
+	return m
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// dockerEnv is the environment a user has after pasting the export lines.
+func dockerEnv() []string {
+	e := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_") {
+			e = append(e, kv)
+		}
+	}
+	return append(e, "DOCKER_HOST="+env.host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+env.certs, "DOCKER_CONFIG="+env.config)
+}
+
+// result of one docker CLI run.
+type result struct {
+	Stdout, Stderr string
+	Exit           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.Exit, r.Stdout, r.Stderr)
+}
+
+// docker runs the docker CLI with the VCH's environment.
+func docker(t *testing.T, args ...string) result {
+	t.Helper()
+	return dockerIn(t, "", args...)
+}
+
+// dockerIn runs docker with stdin.
+func dockerIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = dockerEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	r := result{Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return r
+}
+
+// mustDocker fails the test unless docker exits 0; it returns stdout.
+func mustDocker(t *testing.T, args ...string) string {
+	t.Helper()
+	r := docker(t, args...)
+	if r.Exit != 0 {
+		t.Fatalf("docker %s: %s", strings.Join(args, " "), r)
+	}
+	return r.Stdout
+}
+
+// pulled makes sure busybox is in the VCH and returns its reference.
+func pulled(t *testing.T) string {
+	t.Helper()
+	pullOnce.Do(func() { pullResult = docker(t, "pull", env.busybox) })
+	if pullResult.Exit != 0 {
+		t.Fatalf("pull: %s", pullResult)
+	}
+	return env.busybox
+}
+
+// uniqueName returns a container name unique to this test.
+func uniqueName(t *testing.T) string {
+	n := strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+	if len(n) > 40 {
+		n = n[len(n)-40:]
+	}
+	return strings.Trim(n, "-") + fmt.Sprintf("-%d", time.Now().UnixNano()%100000)
+}

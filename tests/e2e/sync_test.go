@@ -1,0 +1,8 @@
+package e2e
+
+import "sync"
+
+var (
+	pullOnce   sync.Once
+	pullResult result
+)
