@@ -50,7 +50,7 @@ func StartVCH(ctx context.Context, log *zap.Logger, stack *Stack, cfg VCHConfig)
 		return nil
 	})
 	args := append([]string{"create", "--name", cfg.Name, "--state-dir", cfg.StateDir,
-		"--api-port", strconv.Itoa(cfg.APIPort)}, cfg.ExtraArgs...)
+		"--bind", "127.0.0.1", "--api-port", strconv.Itoa(cfg.APIPort)}, cfg.ExtraArgs...)
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, cfg.VicMachine, args...)
@@ -85,7 +85,7 @@ func StartVCH(ctx context.Context, log *zap.Logger, stack *Stack, cfg VCHConfig)
 		return nil, fmt.Errorf("harness: vch API: %w", err)
 	}
 	t := &Target{Name: report.VCH, Env: env, API: api, StateDir: cfg.StateDir,
-		DaemonPid: func() (int, error) { return findProc("vchd", cfg.StateDir) }}
+		DaemonPid: func() (int, error) { return vchdPid(filepath.Join(cfg.StateDir, cfg.Name), cfg.StateDir) }}
 	if v, err := api.ServerVersion(ctx); err == nil {
 		t.Version = v.Version
 	}
@@ -150,6 +150,21 @@ func shellWords(s string) []string {
 		words = append(words, cur.String())
 	}
 	return words
+}
+
+// vchdPid reads vchd's pidfile in the VCH's directory (vic-machine writes
+// it) and checks that it is a vchd; failing that it looks for a vchd whose
+// command line names the state dir.
+func vchdPid(root, stateDir string) (int, error) {
+	if b, err := os.ReadFile(filepath.Join(root, "vchd.pid")); err == nil {
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil {
+			if c, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm")); err == nil && strings.TrimSpace(string(c)) == "vchd" {
+				return pid, nil
+			}
+		}
+	}
+	return findProc("vchd", stateDir)
 }
 
 // findProc returns the pid of the process named comm whose command line
