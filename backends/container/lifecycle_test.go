@@ -8,10 +8,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/vchproject/vch/backends/internal/fakestore"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -363,6 +365,23 @@ func TestList(t *testing.T) {
 	}
 	_, err = e.b.Containers(ctx, containerrouter.ListConfig{Filters: filters.NewArgs(filters.Arg("colour", "x"))})
 	wantErr(t, err, errdefs.IsInvalidParameter, "invalid filter 'colour'")
+
+	// The tag moves to another image: ps shows the old image's ID.
+	if err := e.images.TagImage(ctx, e.busybox.ID, "busybox", "old"); err != nil {
+		t.Fatal(err)
+	}
+	other := fakestore.Image(map[string]any{"os": "linux", "config": map[string]any{"Cmd": []string{"sh"}}}, time.Now(), 1)
+	e.store.Local(other)
+	if err := e.images.TagImage(ctx, other.ID, "busybox", "latest"); err != nil {
+		t.Fatal(err)
+	}
+	moved, _ := e.b.Containers(ctx, containerrouter.ListConfig{All: true, Filters: filters.NewArgs()})
+	if len(moved) != 3 || moved[0].Image != e.busybox.ID {
+		t.Fatalf("after the tag moved: %+v", moved)
+	}
+	if err := e.images.TagImage(ctx, e.busybox.ID, "busybox", "latest"); err != nil {
+		t.Fatal(err)
+	}
 
 	all, _ := e.b.Containers(ctx, containerrouter.ListConfig{All: true, Filters: filters.NewArgs()})
 	for _, c := range all {

@@ -65,9 +65,25 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 	out := []container.Summary{}
 	for _, r := range f.Select(records, cfg.All, cfg.Limit) {
 		l := byID[r.ID]
-		out = append(out, summary(l, now))
+		s := summary(l, now)
+		s.Image = b.refreshImage(ctx, s.Image, s.ImageID)
+		out = append(out, s)
 	}
 	return out, nil
+}
+
+// refreshImage is docker's IMAGE column: the reference the user gave,
+// unless it no longer resolves to the container's image (re-pulled tag,
+// removed image); then the image ID.
+func (b *Backend) refreshImage(ctx context.Context, ref, id string) string {
+	if ref == id {
+		return ref
+	}
+	img, err := b.cfg.Images.Resolve(ctx, ref)
+	if err != nil || img.ID != id {
+		return id
+	}
+	return ref
 }
 
 // summary is one docker ps row.

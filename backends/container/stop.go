@@ -43,11 +43,13 @@ func (b *Backend) ContainerStop(ctx context.Context, name string, timeout *int, 
 	if b.isRestarting(id) {
 		return b.markStopped(context.WithoutCancel(ctx), id, true)
 	}
-	if c.Status.State != compute.StateRunning {
-		return errdefs.New(errdefs.ErrNotModified, "container is already stopped")
-	}
+	// Marked even when already stopped: a restart about to be scheduled
+	// for a run that just ended must not happen after the user's stop.
 	if err := b.markStopped(context.WithoutCancel(ctx), id, true); err != nil {
 		return err
+	}
+	if c.Status.State != compute.StateRunning {
+		return errdefs.New(errdefs.ErrNotModified, "container is already stopped")
 	}
 	t := defaultStopTimeout
 	if m.Config.StopTimeout != nil {

@@ -59,11 +59,10 @@ func (b *Backend) monitor(id string) {
 			return
 		}
 		delay := b.nextDelay(id, st.FinishedAt.Sub(st.StartedAt))
-		p := b.setRestarting(id)
 		if err := b.updateMeta(b.ctx, id, func(m *Meta) { m.RestartCount++ }); err != nil {
-			b.clearRestarting(id, p)
 			return
 		}
+		p := b.setRestarting(id)
 		log.Info("restarting container", zap.Int("exitCode", st.ExitCode), zap.Duration("delay", delay))
 		timer := time.NewTimer(delay)
 		select {
