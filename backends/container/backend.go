@@ -53,7 +53,8 @@ type Backend struct {
 var _ containerrouter.Backend = (*Backend)(nil)
 
 // New rebuilds the name index from the port layer, removes AutoRemove
-// containers that exited while vchd was down, and watches the running ones.
+// containers that exited while vchd was down, starts those whose restart
+// policy asks for it, and watches the running ones.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	b := &Backend{cfg: cfg, pl: cfg.Compute, log: cfg.Logger, now: cfg.Now, index: names.NewIndex(),
 		restarting: map[string]*pendingRestart{}, delays: map[string]time.Duration{}, delayFn: restartDelay}
@@ -114,7 +115,7 @@ func (b *Backend) Close() {
 	b.bg.Wait()
 }
 
-// Index exposes the name index (the system backend counts containers).
+// lookupID resolves what the user typed to a container ID.
 func (b *Backend) lookupID(ref string) (string, error) {
 	return b.index.Resolve(ref)
 }
