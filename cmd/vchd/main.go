@@ -1,0 +1,41 @@
+// Command vchd is the Virtual Container Host daemon: the Docker Engine API
+// server, the docker personality and the port layer in one process.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+)
+
+func main() {
+	configPath := flag.String("config", "", "path of the VCH's config.json (written by vic-machine create)")
+	debug := flag.Bool("debug", false, "log at debug level")
+	flag.Parse()
+	if *configPath == "" {
+		fmt.Fprintln(os.Stderr, "vchd: --config is required")
+		os.Exit(2)
+	}
+	zcfg := zap.NewProductionConfig()
+	if *debug {
+		zcfg.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
+	}
+	log, err := zcfg.Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vchd:", err)
+		os.Exit(1)
+	}
+	defer func() { _ = log.Sync() }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *configPath, log); err != nil {
+		log.Error("vchd failed", zap.Error(err))
+		os.Exit(1)
+	}
+}

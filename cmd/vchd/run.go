@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/backends"
+	"github.com/vchproject/vch/daemon"
+	"github.com/vchproject/vch/internal/version"
+	"github.com/vchproject/vch/machine/vchconfig"
+	"github.com/vchproject/vch/portlayer/qemu"
+	"github.com/vchproject/vch/portlayer/qemu/initramfs"
+	"github.com/vchproject/vch/portlayer/qemu/kernel"
+	"github.com/vchproject/vch/portlayer/storage/local"
+)
+
+// run wires the layers of one VCH: image store and compute provider (the
+// port layer), the docker personality (backends) and the API server.
+func run(ctx context.Context, configPath string, log *zap.Logger) error {
+	cfg, err := vchconfig.Load(configPath)
+	if err != nil {
+		return err
+	}
+	log = log.With(zap.String("vch", cfg.Name))
+	log.Info("starting vchd", zap.String("version", version.Version), zap.String("api", cfg.APIAddr))
+
+	images, err := local.New(filepath.Join(cfg.Root, "images"), log.Named("storage"))
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	k, err := kernel.Find(cfg.KernelDir)
+	if err != nil {
+		return fmt.Errorf("guest kernel: %w", err)
+	}
+	initrd, err := initramfs.Ensure(filepath.Join(cfg.Root, "boot"), cfg.TetherPath, cfg.KernelDir)
+	if err != nil {
+		return fmt.Errorf("tether initramfs: %w", err)
+	}
+	compute, err := qemu.New(qemu.Config{
+		Root:     filepath.Join(cfg.Root, "containers"),
+		Kernel:   k.Vmlinuz,
+		Initrd:   initrd,
+		Images:   images,
+		Logger:   log.Named("qemu"),
+		CPUs:     cfg.CPUs,
+		MemoryMB: cfg.MemoryMB,
+		DiskSize: cfg.BaseImageSize,
+		Accel:    cfg.Accel,
+		Debug:    cfg.Debug,
+	})
+	if err != nil {
+		return fmt.Errorf("qemu provider: %w", err)
+	}
+	b, err := backends.New(backends.Config{
+		Name:            cfg.Name,
+		Root:            filepath.Join(cfg.Root, "docker"),
+		Compute:         compute,
+		Images:          images,
+		Logger:          log.Named("backends"),
+		Runtime:         "qemu",
+		Version:         version.Version,
+		GitCommit:       version.GitCommit,
+		BuildTime:       version.BuildTime,
+		DefaultMemoryMB: cfg.MemoryMB,
+		DefaultCPUs:     cfg.CPUs,
+	})
+	if err != nil {
+		return fmt.Errorf("docker backends: %w", err)
+	}
+	defer b.Close()
+
+	tlsConfig, err := serverTLS(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv, err := daemon.New(daemon.Config{
+		Addr:       cfg.APIAddr,
+		TLS:        tlsConfig,
+		Logger:     log.Named("api"),
+		Containers: b.Containers(),
+		Images:     b.Images(),
+		System:     b.System(),
+	})
+	if err != nil {
+		return fmt.Errorf("api server: %w", err)
+	}
+	return srv.Serve(ctx)
+}
+
+func serverTLS(cfg *vchconfig.Config, log *zap.Logger) (*tls.Config, error) {
+	if cfg.NoTLS {
+		log.Warn("TLS IS OFF: the Docker API is served in plain HTTP to anyone who can reach " + cfg.APIAddr)
+		return nil, nil
+	}
+	ca, err := os.ReadFile(cfg.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	cert, err := os.ReadFile(cfg.ServerCert)
+	if err != nil {
+		return nil, fmt.Errorf("server certificate: %w", err)
+	}
+	key, err := os.ReadFile(cfg.ServerKey)
+	if err != nil {
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	t, err := daemon.ServerTLSConfig(ca, cert, key)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NoTLSVerify {
+		log.Warn("client certificates are NOT verified (--no-tlsverify): any client may use this VCH")
+		t.ClientAuth = tls.NoClientCert
+	}
+	return t, nil
+}
