@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"encoding/json"
+	"go.uber.org/zap"
 	"io"
 	"path/filepath"
 	"time"
@@ -57,10 +58,12 @@ func (p *Provider) follow(ctx context.Context, v *vm, rd *recordReader, end stre
 			}
 		}
 		if over {
+			p.log.Warn("DEBUGX follow over", zap.Int("recs", len(recs)))
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			p.log.Warn("DEBUGX follow ctx done", zap.Error(context.Cause(ctx)))
 			return ctx.Err()
 		case <-tick.C:
 		}
@@ -221,6 +224,9 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 // stdin.
 func (p *Provider) feedStdin(ctx context.Context, v *vm, stdin io.Reader, exitsAt int) {
 	var r *runState
+	p.mu.Lock()
+	stdinOnce := v.spec.Process.StdinOnce
+	p.mu.Unlock()
 	for r == nil {
 		p.mu.Lock()
 		if v.removed || v.exits > exitsAt {
@@ -252,8 +258,34 @@ func (p *Provider) feedStdin(ctx context.Context, v *vm, stdin io.Reader, exitsA
 		return
 	}
 	go ssh.DiscardRequests(reqs)
-	stop := context.AfterFunc(ctx, func() { ch.Close() })
-	defer stop()
-	_, _ = io.Copy(ch, stdin)
-	_ = ch.CloseWrite()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(detachable{ctx, ch}, stdin)
+	}()
+	select {
+	case <-copied:
+		if ctx.Err() == nil || stdinOnce {
+			_ = ch.CloseWrite()
+		}
+	case <-ctx.Done():
+		// Detached: the process keeps its stdin (docker's semantics)
+		// unless the container asked for stdin once.
+		if stdinOnce {
+			_ = ch.CloseWrite()
+		}
+	}
+}
+
+// detachable writes to w until ctx ends, then refuses.
+type detachable struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (d detachable) Write(b []byte) (int, error) {
+	if err := d.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return d.w.Write(b)
 }

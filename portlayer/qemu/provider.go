@@ -46,6 +46,7 @@ type vm struct {
 	removed  bool
 	run      *runState // from launch until the VM's exit is handled
 	exits    int       // runs ended since this Provider was made
+	waiters  int       // Wait calls blocked on this vm
 	notify   chan struct{}
 }
 
@@ -67,12 +68,13 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 		return nil, fmt.Errorf("qemu provider root: %w", err)
 	}
 	p := &Provider{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		runner: execRunner{},
-		clock:  wallClock{},
-		dial:   dialUnix,
-		vms:    map[string]*vm{},
+		cfg:       cfg,
+		log:       cfg.Logger,
+		runner:    execRunner{},
+		clock:     wallClock{},
+		dial:      dialUnix,
+		vms:       map[string]*vm{},
+		kvmDevice: "/dev/kvm",
 	}
 	p.handlers = p.DefaultHandlers()
 	p.probeKVM = p.probeBoot

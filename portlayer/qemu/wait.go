@@ -48,12 +48,28 @@ func (p *Provider) Wait(ctx context.Context, id string, cond compute.WaitConditi
 			return st, nil
 		}
 		ch := v.notify
+		v.waiters++
 		p.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			p.mu.Lock()
+			v.waiters--
+			p.mu.Unlock()
 			return compute.Status{}, ctx.Err()
 		}
 		p.mu.Lock()
+		v.waiters--
 	}
+}
+
+// Waiters tells how many Wait calls are blocked on id (tests order a Wait
+// before the event it waits for with it).
+func (p *Provider) Waiters(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.vms[id]; ok {
+		return v.waiters
+	}
+	return 0
 }

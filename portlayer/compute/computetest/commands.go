@@ -1,0 +1,25 @@
+package computetest
+
+// Command lines the suite runs (Process.Args). A provider that runs real
+// processes gets this behaviour from busybox; a fake implements it.
+var (
+	// CmdTrue exits 0.
+	CmdTrue = []string{"true"}
+	// CmdExit3 exits 3.
+	CmdExit3 = []string{"sh", "-c", "exit 3"}
+	// CmdOutErr writes "out\n" to stdout and "err\n" to stderr, exits 0.
+	CmdOutErr = []string{"sh", "-c", "echo out; echo err >&2"}
+	// CmdCount writes "1\n2\n3\n" to stdout, exits 0.
+	CmdCount = []string{"sh", "-c", "echo 1; echo 2; echo 3"}
+	// CmdSleep runs until a signal; SIGTERM ends it with 143.
+	CmdSleep = []string{"sleep", "600"}
+	// CmdCat copies stdin to stdout until EOF, then exits 0.
+	CmdCat = []string{"cat"}
+	// CmdPersist keeps state in the container's writable layer: the first
+	// run writes "new\n" to stdout and creates /suite-data; every later run
+	// of the same container writes "kept\n". Exits 0.
+	CmdPersist = []string{"sh", "-c", "if test -f /suite-data; then echo kept; else echo new; touch /suite-data; fi"}
+	// CmdMissing names no executable: Start fails, as docker's
+	// `exec: "...": executable file not found in $PATH`.
+	CmdMissing = []string{"vch-suite-no-such-command"}
+)

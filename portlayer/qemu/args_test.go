@@ -1,0 +1,56 @@
+package qemu
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestQEMUArgs(t *testing.T) {
+	base := launchSpec{
+		TBSizeMB: 64, CPUs: 2, MemoryMB: 300,
+		Kernel: "/k/vmlinuz", Initrd: "/k/initrd", TSCkHz: 2096019,
+		Image: "/images/a,b.ext4", RW: "rw.ext4", Config: "config.img",
+		Ctl: "ctl.sock", QMP: "qmp.sock", PidFile: "qemu.pid", Console: "console.log", Log: "output.log",
+	}
+	tcg := base
+	tcg.Accel = AccelTCG
+	got := qemuArgs(tcg)
+	want := []string{
+		"-name", "vch",
+		"-accel", "tcg,tb-size=64", "-cpu", "max",
+		"-M", "microvm", "-m", "300", "-smp", "2",
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-kernel", "/k/vmlinuz", "-initrd", "/k/initrd",
+		"-append", "console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2096019 no_timer_check",
+		"-serial", "file:console.log",
+		"-pidfile", "qemu.pid",
+		"-qmp", "unix:qmp.sock,server=on,wait=off",
+		"-drive", "if=none,id=image,file=/images/a,,b.ext4,format=raw,readonly=on",
+		"-device", "virtio-blk-device,drive=image,serial=vch-image",
+		"-drive", "if=none,id=rw,file=rw.ext4,format=raw,readonly=off",
+		"-device", "virtio-blk-device,drive=rw,serial=vch-rw",
+		"-drive", "if=none,id=config,file=config.img,format=raw,readonly=on",
+		"-device", "virtio-blk-device,drive=config,serial=vch-config",
+		"-device", "virtio-serial-device",
+		"-chardev", "socket,id=ctl,path=ctl.sock,server=on,wait=off",
+		"-device", "virtserialport,chardev=ctl,name=tether",
+		"-chardev", "file,id=log,path=output.log,append=on",
+		"-device", "virtserialport,chardev=log,name=log",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("tcg args:\n got %q\nwant %q", got, want)
+	}
+
+	kvm := base
+	kvm.Accel = AccelKVM
+	kvm.TSCkHz = 0
+	got = qemuArgs(kvm)
+	joined := strings.Join(got, " ")
+	if !strings.Contains(joined, "-accel kvm -cpu host") || strings.Contains(joined, "tb-size") {
+		t.Fatalf("kvm args: %q", got)
+	}
+	if strings.Contains(joined, "tsc_early_khz") {
+		t.Fatalf("unknown TSC frequency must not be passed: %q", joined)
+	}
+}

@@ -1,0 +1,17 @@
+package qemu
+
+import (
+	"testing"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/compute/computetest"
+)
+
+// TestConformance runs the shared compute suite against real QEMU VMs
+// (TCG here; KVM where the probe passes). It needs root, QEMU and the
+// kernel package; see realVM.
+func TestConformance(t *testing.T) {
+	computetest.Run(t, computetest.RootPerTest(func(t *testing.T, root string) compute.Provider {
+		return newRealProvider(t, root)
+	}), testImage)
+}
