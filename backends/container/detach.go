@@ -99,7 +99,11 @@ func (d *detachReader) Read(p []byte) (int, error) {
 		}
 		if rerr != nil {
 			if rerr == io.EOF && !d.closeOnEOF {
-				return d.finish()
+				// Docker keeps the container's stdin open (StdinOnce is
+				// false) and the output streaming until the process
+				// ends: hold the stdin channel open until the attach is over.
+				<-d.released
+				return 0, errSessionEnded
 			}
 			return 0, rerr
 		}

@@ -265,7 +265,9 @@ func TestDetachKeys(t *testing.T) {
 		err        error
 	}{
 		{in: "hello", out: "hello", closeOnEOF: true, err: nil},
-		{in: "hello", out: "hello", ended: true, err: errSessionEnded},
+		// EOF without StdinOnce holds stdin open until the attach is over,
+		// and does not end the output stream.
+		{in: "hello", out: "hello", ended: false, err: errSessionEnded},
 		{in: "ab\x10c\x10\x11tail", out: "ab\x10c", closeOnEOF: true, ended: true, err: errSessionEnded},
 		{in: "\x10\x10\x11", out: "\x10", ended: true, err: errSessionEnded},
 	} {

@@ -17,7 +17,9 @@ func containerDirs(t *testing.T) map[string]bool {
 	}
 	m := map[string]bool{}
 	for _, e := range entries {
-		m[e.Name()] = true
+		if e.IsDir() && len(e.Name()) == 64 {
+			m[e.Name()] = true
+		}
 	}
 	return m
 }

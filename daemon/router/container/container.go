@@ -255,9 +255,11 @@ func (r *router) attach(ctx context.Context, w http.ResponseWriter, req *http.Re
 			return in, hj.Out, nil
 		},
 	}
-	// The client's connection outlives the request context once hijacked;
-	// end the stream when the client goes away.
-	return r.b.ContainerAttach(ctx, vars["name"], cfg)
+	// net/http cancels the request context when the client half-closes its
+	// side (docker does on stdin EOF), but output must keep flowing until
+	// the process ends: the stream ends when the backend returns or a write
+	// to the gone client fails.
+	return r.b.ContainerAttach(context.WithoutCancel(ctx), vars["name"], cfg)
 }
 
 // parseTime reads since/until: unix seconds with an optional fraction, or RFC3339.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -93,13 +94,18 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		layers[i] = storage.Layer{Digest: l.Digest.String(), DiffID: cfg.RootFS.DiffIDs[i].String(), Size: l.Size, MediaType: l.MediaType}
 	}
 
+	id := manifest.Config.Digest.String()
+	if old, err := s.Get(ctx, id); err == nil && old.ManifestDigest == manifestDesc.Digest.String() {
+		if _, err := os.Stat(s.rootfsPath(chainID(layers))); err == nil {
+			return old, nil // up to date: docker prints no layer lines
+		}
+	}
 	if err := s.fetchLayers(ctx, fetcher, manifest.Layers, report); err != nil {
 		return storage.Image{}, err
 	}
 	if err := s.storeBlob(ctx, manifestDesc, nil); err != nil {
 		return storage.Image{}, err
 	}
-	id := manifest.Config.Digest.String()
 	size, err := s.unpack(ctx, layers, report)
 	if err != nil {
 		return storage.Image{}, err

@@ -48,9 +48,6 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 		if b, err := os.ReadFile(sizeFile); err == nil {
 			fmt.Sscan(string(b), &size)
 		}
-		for _, l := range layers {
-			report(storage.Progress{ID: shortID(digest.Digest(l.Digest)), Status: "Pull complete"})
-		}
 		return size, nil
 	}
 	dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "unpack-")
