@@ -3,7 +3,6 @@ package qemu
 import (
 	"context"
 	"encoding/json"
-	"go.uber.org/zap"
 	"io"
 	"path/filepath"
 	"time"
@@ -58,12 +57,10 @@ func (p *Provider) follow(ctx context.Context, v *vm, rd *recordReader, end stre
 			}
 		}
 		if over {
-			p.log.Warn("DEBUGX follow over", zap.Int("recs", len(recs)))
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			p.log.Warn("DEBUGX follow ctx done", zap.Error(context.Cause(ctx)))
 			return ctx.Err()
 		case <-tick.C:
 		}
