@@ -31,58 +31,57 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	code, err := setup()
-	if err != nil {
+	if err := setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)
 		teardown()
 		os.Exit(1)
 	}
-	code = m.Run()
+	code := m.Run()
 	teardown()
 	os.Exit(code)
 }
 
-func setup() (int, error) {
+func setup() error {
 	wd, _ := os.Getwd()
 	env.repo = filepath.Clean(filepath.Join(wd, "..", ".."))
 	if out, err := exec.Command("make", "-C", env.repo, "build").CombinedOutput(); err != nil {
-		return 1, fmt.Errorf("make build: %v\n%s", err, out)
+		return fmt.Errorf("make build: %v\n%s", err, out)
 	}
 	tmp, err := os.MkdirTemp("", "vch-e2e-")
 	if err != nil {
-		return 1, err
+		return err
 	}
 	env.state = filepath.Join(tmp, "state")
 	env.config = filepath.Join(tmp, "docker-config")
 	if err := os.MkdirAll(env.config, 0o700); err != nil {
-		return 1, err
+		return err
 	}
 	reg, err := fixture.RunRegistry(filepath.Join(tmp, "registry"))
 	if err != nil {
-		return 1, err
+		return err
 	}
 	env.registry = reg
 	env.bbImage, err = fixture.PushBusybox(context.Background(), reg.Addr, "busybox", "latest")
 	if err != nil {
-		return 1, err
+		return err
 	}
 	env.busybox = reg.Addr + "/busybox:latest"
 	env.port, err = freePort()
 	if err != nil {
-		return 1, err
+		return err
 	}
 	env.name = "e2e"
 	out, err := vicMachine("create", "--name", env.name, "--api-port", fmt.Sprint(env.port), "--bind", "127.0.0.1", "--container-memory", "256M")
 	if err != nil {
-		return 1, fmt.Errorf("vic-machine create: %v\n%s", err, out)
+		return fmt.Errorf("vic-machine create: %v\n%s", err, out)
 	}
 	exports := parseExports(out)
 	env.host, env.certs = exports["DOCKER_HOST"], exports["DOCKER_CERT_PATH"]
 	if env.host == "" || env.certs == "" || exports["DOCKER_TLS_VERIFY"] != "1" {
-		return 1, fmt.Errorf("vic-machine create printed no usable exports:\n%s", out)
+		return fmt.Errorf("vic-machine create printed no usable exports:\n%s", out)
 	}
 	env.vchRoot = filepath.Join(env.state, env.name)
-	return 0, nil
+	return nil
 }
 
 func teardown() {

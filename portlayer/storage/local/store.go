@@ -38,7 +38,6 @@ type Option func(*options)
 
 type options struct {
 	plainHTTP func(host string) bool
-	mkfsExtra int64
 }
 
 // WithPlainHTTP decides which registry hosts are spoken to in plain HTTP
