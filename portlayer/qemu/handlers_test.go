@@ -80,12 +80,16 @@ func (p *fakeProc) Kill() error {
 // unitProvider is a Provider whose VMs never boot: unit tests swap steps.
 func unitProvider(t *testing.T, opts ...Option) (*Provider, string) {
 	t.Helper()
-	dir := t.TempDir()
-	disk := filepath.Join(dir, "image.ext4")
+	return unitProviderAt(t, filepath.Join(t.TempDir(), "root"), opts...)
+}
+
+// unitProviderAt is unitProvider over an existing root.
+func unitProviderAt(t *testing.T, root string, opts ...Option) (*Provider, string) {
+	t.Helper()
+	disk := filepath.Join(t.TempDir(), "image.ext4")
 	if err := os.WriteFile(disk, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Join(dir, "root")
 	p, err := New(Config{
 		Root: root, Kernel: "/nonexistent/vmlinuz", Initrd: "/nonexistent/initrd",
 		Images: images{testImage: disk}, Logger: zaptest.NewLogger(t),

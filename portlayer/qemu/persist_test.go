@@ -59,4 +59,3 @@ func TestStatePersistenceRoundTrip(t *testing.T) {
 		t.Fatalf("dir holds %d entries, want spec.json and status.json", len(entries))
 	}
 }
-
