@@ -3,6 +3,7 @@ package measure
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -20,7 +21,8 @@ var knownSteps = []struct{ name, label string }{
 	{"mounted", "→ root filesystem mounted (`mounted`)"},
 	{"process-started", "→ process started (`process-started`)"},
 	{"process-exited", "→ process exited (`process-exited`)"},
-	{"vm-exited", "→ VM exited (`vm-exited`)"},
+	{"poweroff", "→ tether powers off (`poweroff`)"},
+	{"vm-exited", "→ VM exited, QEMU gone (`vm-exited`)"},
 }
 
 // Boot is measurement 2: where a container VM's start goes, from vch's own
@@ -34,8 +36,8 @@ func Boot() Measurement {
 			for _, s := range knownSteps {
 				env.Report.Define(sec, "boot.step."+s.name, s.label, "s", report.Lower)
 				if s.name == "tether" {
-					env.Report.Define(sec, "boot.qemu", "↳ of which QEMU start-up (launch → guest kernel runs; derived)", "s", report.Lower)
-					env.Report.Define(sec, "boot.kernel", "↳ of which guest kernel boot → tether ready (derived)", "s", report.Lower)
+					env.Report.Define(sec, "boot.qemu", "↳ of which QEMU start-up and early kernel, until the guest clock starts (derived)", "s", report.Lower)
+					env.Report.Define(sec, "boot.kernel", "↳ of which guest clock start → tether ready: kernel boot, modules, ports (derived)", "s", report.Lower)
 				}
 			}
 			env.Report.Define(sec, "boot.started", "total: create → process started", "s", report.Lower)
@@ -65,6 +67,9 @@ func Boot() Measurement {
 				if steps == nil && t.Name == report.VCH && t.StateDir != "" {
 					steps, _ = StepsFromState(t.StateDir, info.ID)
 				}
+				// time order: events read from the log after the VM ended
+				// are recorded after vm-exited but happened before it
+				slices.SortStableFunc(steps, func(a, b Step) int { return a.At.Compare(b.At) })
 				if split, ok := SplitBoot(t.StateDir, info.ID, steps); ok && t.StateDir != "" {
 					qemu = append(qemu, split.QEMU.Seconds())
 					kernel = append(kernel, split.Kernel.Seconds())

@@ -44,7 +44,7 @@ func Port() Measurement {
 				return err
 			}
 			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-			if err := waitHTTP(ctx, url, 3*time.Minute); err != nil {
+			if err := waitHTTP(ctx, url, time.Minute); err != nil {
 				if t.Name == report.VCH {
 					na(env, t, "port.rps", fmt.Sprintf("nginx not reachable through `-p`: %v", err))
 					return nil

@@ -39,7 +39,7 @@ type Row struct {
 	Better  Better   `json:"better"`
 	VCH     Value    `json:"vch"`
 	Dockerd Value    `json:"dockerd"`
-	Ratio   *float64 `json:"ratio,omitempty"` // vch ÷ dockerd, when both are set and dockerd's is not 0
+	Ratio   *float64 `json:"ratio,omitempty"` // vch ÷ dockerd, when both are set and positive
 }
 
 // Machine describes where the run happened.
@@ -136,7 +136,8 @@ func (r *Report) assign(row *Row, t Target, v Value) {
 		row.Dockerd = v
 	}
 	row.Ratio = nil
-	if row.VCH.Set() && row.Dockerd.Set() && *row.Dockerd.Value != 0 {
+	// a ratio of a negative or zero figure (a daemon that shrank) means nothing
+	if row.VCH.Set() && row.Dockerd.Set() && *row.VCH.Value > 0 && *row.Dockerd.Value > 0 {
 		q := *row.VCH.Value / *row.Dockerd.Value
 		row.Ratio = &q
 	}

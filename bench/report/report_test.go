@@ -75,13 +75,15 @@ func TestUndefinedRow(t *testing.T) {
 	}
 }
 
-func TestZeroDockerdHasNoRatio(t *testing.T) {
-	r := New(time.Now(), Options{})
-	r.Define("s", "k", "l", "s", Lower)
-	must(t, r.Set("k", VCH, 1))
-	must(t, r.Set("k", Dockerd, 0))
-	if r.Row("k").Ratio != nil {
-		t.Fatal("ratio against a zero figure")
+func TestNonPositiveHasNoRatio(t *testing.T) {
+	for _, c := range []struct{ vch, dockerd float64 }{{1, 0}, {-2, 1}, {1, -0.5}, {0, 3}} {
+		r := New(time.Now(), Options{})
+		r.Define("s", "k", "l", "s", Lower)
+		must(t, r.Set("k", VCH, c.vch))
+		must(t, r.Set("k", Dockerd, c.dockerd))
+		if r.Row("k").Ratio != nil {
+			t.Fatalf("ratio of %v and %v", c.vch, c.dockerd)
+		}
 	}
 }
 
