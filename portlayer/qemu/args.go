@@ -36,7 +36,11 @@ func qemuArgs(s launchSpec) []string {
 	case AccelKVM:
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	default:
-		args = append(args, "-accel", "tcg,tb-size="+strconv.Itoa(s.TBSizeMB), "-cpu", "max")
+		accel := "tcg"
+		if s.TBSizeMB > 0 {
+			accel += ",tb-size=" + strconv.Itoa(s.TBSizeMB)
+		}
+		args = append(args, "-accel", accel, "-cpu", "max")
 	}
 	args = append(args,
 		"-M", "microvm",

@@ -42,7 +42,8 @@ type Config struct {
 	QEMU     string
 	Accel    string // AccelAuto, AccelKVM or AccelTCG
 	// TBSizeMB caps TCG's translation cache per VM (QEMU's default is
-	// much larger and dominates a small VM's memory).
+	// much larger and dominates a small VM's memory); 0 means
+	// DefaultTBSizeMB, < 0 QEMU's own default.
 	TBSizeMB int
 	// TSCkHz is passed as tsc_early_khz; 0 detects it from the host.
 	TSCkHz int
@@ -80,7 +81,7 @@ func (c *Config) setDefaults() error {
 	default:
 		return fmt.Errorf("qemu provider: accelerator %q: %w", c.Accel, errdefs.ErrInvalidParameter)
 	}
-	if c.TBSizeMB <= 0 {
+	if c.TBSizeMB == 0 {
 		c.TBSizeMB = DefaultTBSizeMB
 	}
 	if c.StartTimeout <= 0 {

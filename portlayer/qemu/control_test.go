@@ -33,7 +33,7 @@ func (g *guestProc) Signal(sig int) error {
 	return nil
 }
 func (g *guestProc) Resize(rows, cols uint16) error { return nil }
-func (g *guestProc) State() proto.StateReply         { return proto.StateReply{Running: true, Pid: 1} }
+func (g *guestProc) State() proto.StateReply        { return proto.StateReply{Running: true, Pid: 1} }
 func (g *guestProc) Stdin() (io.WriteCloser, bool, error) {
 	return stdinSink{g.stdin}, true, nil
 }

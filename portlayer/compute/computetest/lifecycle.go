@@ -282,3 +282,18 @@ func (s *suite) restartProvider(ctx context.Context, t *testing.T, p compute.Pro
 		t.Fatal(err)
 	}
 }
+
+func (s *suite) resize(ctx context.Context, t *testing.T, p compute.Provider) {
+	id := s.create(ctx, t, p, CmdSleep, func(sp *compute.Spec) { sp.Process.Tty = true })
+	if err := p.Resize(ctx, id, 24, 80); !errdefs.IsConflict(err) {
+		t.Fatalf("resize before start: %v, want Conflict", err)
+	}
+	startOK(ctx, t, p, id)
+	if err := p.Resize(ctx, id, 40, 120); err != nil {
+		t.Fatalf("resize of a running TTY: %v", err)
+	}
+	if err := p.Kill(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, p, id, compute.WaitNotRunning)
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"AttachRunning", s.attachRunning, false},
 		{"SignalTerm", s.signalTerm, false},
 		{"Kill", s.kill, false},
+		{"Resize", s.resize, false},
 		{"WaitConditions", s.waitConditions, false},
 		{"RemoveRunning", s.removeRunning, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
