@@ -19,7 +19,8 @@ type launchSpec struct {
 	Kernel   string
 	Initrd   string
 	TSCkHz   int
-	Image    string // read-only root filesystem disk
+	Extra    []string // more kernel command line arguments
+	Image    string   // read-only root filesystem disk
 	RW       string
 	Config   string
 	Ctl      string
@@ -49,7 +50,7 @@ func qemuArgs(s launchSpec) []string {
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-kernel", s.Kernel,
 		"-initrd", s.Initrd,
-		"-append", kernelCmdline(s.TSCkHz),
+		"-append", kernelCmdline(s.TSCkHz, s.Extra),
 		"-serial", "file:"+s.Console,
 		"-pidfile", s.PidFile,
 		"-qmp", "unix:"+s.QMP+",server=on,wait=off",
@@ -67,12 +68,13 @@ func qemuArgs(s launchSpec) []string {
 	return args
 }
 
-func kernelCmdline(tscKHz int) string {
+func kernelCmdline(tscKHz int, extra []string) string {
 	parts := []string{"console=ttyS0", "reboot=t", "panic=-1", "quiet"}
 	if tscKHz > 0 {
 		parts = append(parts, "tsc_early_khz="+strconv.Itoa(tscKHz))
 	}
 	parts = append(parts, "no_timer_check")
+	parts = append(parts, extra...)
 	return strings.Join(parts, " ")
 }
 

@@ -53,4 +53,15 @@ func TestQEMUArgs(t *testing.T) {
 	if strings.Contains(joined, "tsc_early_khz") {
 		t.Fatalf("unknown TSC frequency must not be passed: %q", joined)
 	}
+
+	extra := tcg
+	extra.TBSizeMB = -1
+	extra.Extra = []string{"pci=off", "loglevel=7"}
+	joined = strings.Join(qemuArgs(extra), " ")
+	if !strings.Contains(joined, "-accel tcg -cpu max") {
+		t.Fatalf("QEMU's own TB size must not be capped: %q", joined)
+	}
+	if !strings.Contains(joined, "no_timer_check pci=off loglevel=7 -serial") {
+		t.Fatalf("extra kernel arguments not appended: %q", joined)
+	}
 }

@@ -53,6 +53,8 @@ type Config struct {
 	Modules []string
 	// Debug makes the tether log to the console (console.log).
 	Debug bool
+	// KernelArgs are appended to the guest kernel's command line.
+	KernelArgs []string
 }
 
 func (c *Config) setDefaults() error {

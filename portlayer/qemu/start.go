@@ -157,7 +157,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 	}
 	args := qemuArgs(launchSpec{
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
-		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx),
+		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
 	})
