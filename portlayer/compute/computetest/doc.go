@@ -24,6 +24,10 @@
 // running. Providers with nothing to keep across a restart or no disk
 // state opt out with WithoutRestart and WithoutDisks.
 //
+// A provider may implement Waiters(id string) int (the number of Wait
+// calls blocked on id); the suite then orders a Wait before the event it
+// waits for without sleeping. Without it that ordering is best effort.
+//
 // The image must hold busybox (sh, cat, sleep, true, test) in PATH. The
 // suite runs only the command lines listed as Cmd* variables, so a fake
 // provider can recognise them; each variable's comment says what the
