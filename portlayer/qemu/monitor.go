@@ -36,7 +36,8 @@ type runState struct {
 	exitCode  *int // from EventExited
 	errMsg    string
 	errCode   int
-	stopErr   string // why the host stopped a failed start
+	stopErr   string    // why the host stopped a failed start
+	lastAt    time.Time // stamp of the last event applied
 
 	ctl controlConn
 }
@@ -113,6 +114,7 @@ func (r *runState) event(ev proto.Event, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.log.Debug("tether event", zap.String("id", v.id), zap.String("event", ev.Name))
+	r.lastAt = at
 	if !hasStep(v.rec.Boot, ev.Name) {
 		v.rec.Boot = append(v.rec.Boot, compute.Step{Name: ev.Name, At: at})
 	}
@@ -157,6 +159,11 @@ func (r *runState) finish() {
 		msg = r.stopErr
 	}
 	now := p.clock.Now()
+	if _, dead := r.proc.(deadProcess); dead && r.lastAt.After(v.rec.StartedAt) {
+		// Found dead after a restart: the guest's last event is closer to
+		// when it ended than the time we noticed.
+		now = r.lastAt
+	}
 	v.rec.State = compute.StateExited
 	v.rec.ExitCode = code
 	v.rec.Error = msg

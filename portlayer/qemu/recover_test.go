@@ -85,6 +85,11 @@ func TestRecoverDeadVMs(t *testing.T) {
 					t.Fatalf("boot steps %v, want %v", names, tc.wantStep)
 				}
 			}
+			// The exit is dated by the last event the guest wrote.
+			last := c.Status.Boot[len(c.Status.Boot)-2].At
+			if !c.Status.FinishedAt.Equal(last) {
+				t.Fatalf("finished %v, want the last event's %v", c.Status.FinishedAt, last)
+			}
 			// Backlog events keep the guest's timestamps.
 			if tc.wantCode == 5 && !c.Status.Boot[1].At.Equal(t0.Add(time.Second)) {
 				t.Fatalf("backlog step stamped %v, want the guest's %v", c.Status.Boot[1].At, t0.Add(time.Second))
