@@ -74,6 +74,7 @@ func (r *runState) monitor(backlog bool) {
 		select {
 		case <-exited:
 			r.read(rd, false)
+			r.dropPartial(rd)
 			r.finish()
 			return
 		case <-r.detachC:
@@ -142,6 +143,20 @@ func (r *runState) event(ev proto.Event, at time.Time) {
 		}
 	}
 	v.changed()
+}
+
+// dropPartial cuts a record the VM could not finish writing off the end
+// of the log (QEMU is gone, nobody writes), so the next run's records start
+// on a record boundary.
+func (r *runState) dropPartial(rd *recordReader) {
+	if len(rd.pending) == 0 {
+		return
+	}
+	path := filepath.Join(r.v.dir, fileLog)
+	r.p.log.Warn("dropping a partial log record", zap.String("id", r.v.id), zap.Int("bytes", len(rd.pending)))
+	if err := os.Truncate(path, rd.base); err != nil {
+		r.p.log.Warn("truncate log", zap.String("id", r.v.id), zap.Error(err))
+	}
 }
 
 // finish records the VM's exit.

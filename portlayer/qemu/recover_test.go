@@ -32,7 +32,9 @@ func TestRecoverDeadVMs(t *testing.T) {
 			[][]byte{event(t0.Add(time.Second), `{"name":"tether"}`), event(t0.Add(2*time.Second), `{"name":"process-started","pid":7}`), event(t0.Add(3*time.Second), `{"name":"process-exited","exitCode":5}`)},
 			5, []string{"launch", "tether", "process-started", "process-exited", "vm-exited"}},
 		{"powered off", "2222222222222222222222222222222222222222222222222222222222222222",
-			[][]byte{event(t0.Add(time.Second), `{"name":"process-started","pid":7}`)},
+			[][]byte{event(t0.Add(time.Second), `{"name":"process-started","pid":7}`),
+				// Powered off in the middle of writing a record.
+				proto.EncodeRecord(proto.KindStdout, t0.Add(time.Second), []byte("cut short"))[:20]},
 			137, []string{"launch", "process-started", "vm-exited"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +86,13 @@ func TestRecoverDeadVMs(t *testing.T) {
 				if names[i] != tc.wantStep[i] {
 					t.Fatalf("boot steps %v, want %v", names, tc.wantStep)
 				}
+			}
+			// A partial record at the end is dropped: the next run appends
+			// on a record boundary.
+			rd := newRecordReader(filepath.Join(dir, fileLog), 0)
+			defer rd.close()
+			if _, err := rd.poll(); err != nil || len(rd.pending) != 0 || rd.skipped != 0 {
+				t.Fatalf("log after recovery: %d pending, %d skipped, %v", len(rd.pending), rd.skipped, err)
 			}
 			// The exit is dated by the last event the guest wrote.
 			last := c.Status.Boot[len(c.Status.Boot)-2].At
