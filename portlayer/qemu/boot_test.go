@@ -21,7 +21,7 @@ func TestBootSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"launch", "tether", "mounted", "process-started", "process-exited", "poweroff", "vm-exited"}
-	var toStarted, toExited, startCall []time.Duration
+	var toTether, toStarted, toExited, startCall []time.Duration
 	for i := 0; i < runs; i++ {
 		called := time.Now()
 		if err := p.Start(ctx, id); err != nil {
@@ -55,11 +55,12 @@ func TestBootSteps(t *testing.T) {
 		if !st.StartedAt.Equal(at["process-started"]) || !st.FinishedAt.Equal(at["vm-exited"]) {
 			t.Fatalf("run %d: StartedAt/FinishedAt disagree with the steps: %+v", i, st)
 		}
+		toTether = append(toTether, at["tether"].Sub(at["launch"]))
 		toStarted = append(toStarted, at["process-started"].Sub(at["launch"]))
 		toExited = append(toExited, at["vm-exited"].Sub(at["launch"]))
 	}
-	t.Logf("TCG boot of `true` over %d runs: Start call median %v; launch->process-started median %v; launch->vm-exited median %v (accelerator %s)",
-		runs, median(startCall), median(toStarted), median(toExited), p.accelerator(ctx))
+	t.Logf("boot of `true` over %d runs (accelerator %s), medians: Start call %v; launch->tether %v; launch->process-started %v; launch->vm-exited %v",
+		runs, p.accelerator(ctx), median(startCall), median(toTether), median(toStarted), median(toExited))
 }
 
 func median(ds []time.Duration) time.Duration {
