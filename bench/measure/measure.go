@@ -36,11 +36,14 @@ type Env struct {
 	PortBase     int           // host ports for -p start here, one per target
 }
 
-// Measurement is one figure family of the benchmark.
+// Measurement is one figure family of the benchmark. It has either Run,
+// called for one target at a time, or RunAll, called once with every target
+// for measurements that interleave the targets.
 type Measurement struct {
 	Name   string // what -only selects
 	Define func(env *Env)
 	Run    func(ctx context.Context, env *Env, t *harness.Target) error
+	RunAll func(ctx context.Context, env *Env, targets []*harness.Target) error
 }
 
 // All lists the measurements in the order they run.

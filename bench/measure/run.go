@@ -2,6 +2,7 @@ package measure
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/vchproject/vch/bench/harness"
@@ -9,7 +10,9 @@ import (
 	"github.com/vchproject/vch/bench/stats"
 )
 
-// Run is measurement 1: wall time of `docker run --rm busybox true`.
+// Run is measurement 1: wall time of `docker run --rm busybox true`. The
+// targets take turns, run by run (alternating which goes first), so that
+// both see the same drift in the machine's load.
 func Run() Measurement {
 	const sec = "1. Run latency"
 	return Measurement{
@@ -18,25 +21,55 @@ func Run() Measurement {
 			env.Report.Define(sec, "run.median", "`docker run --rm busybox true`, median", "s", report.Lower)
 			env.Report.Define(sec, "run.p90", "`docker run --rm busybox true`, p90", "s", report.Lower)
 		},
-		Run: func(ctx context.Context, env *Env, t *harness.Target) error {
-			// one warm-up run, not counted: it pays for first-use caches
-			if _, err := timeCLI(ctx, t, "run", "--rm", env.Images.Busybox, "true"); err != nil {
-				return err
+		RunAll: func(ctx context.Context, env *Env, targets []*harness.Target) error {
+			durs := map[*harness.Target][]time.Duration{}
+			failed := map[*harness.Target]error{}
+			once := func(t *harness.Target) (time.Duration, error) {
+				return timeCLI(ctx, t, "run", "--rm", env.Images.Busybox, "true")
 			}
-			var ds []time.Duration
-			for i := 0; i < env.Runs; i++ {
-				d, err := timeCLI(ctx, t, "run", "--rm", env.Images.Busybox, "true")
-				if err != nil {
-					return err
+			// one warm-up run each, not counted: it pays for first-use caches
+			for _, t := range targets {
+				if _, err := once(t); err != nil {
+					failed[t] = err
 				}
-				ds = append(ds, d)
 			}
-			xs := stats.Seconds(ds)
-			med, _ := stats.Median(xs)
-			p90, _ := stats.Percentile(xs, 90)
-			set(env, t, "run.median", med)
-			set(env, t, "run.p90", p90)
-			return nil
+			for i := 0; i < env.Runs && ctx.Err() == nil; i++ {
+				for j := range targets {
+					t := targets[(i+j)%len(targets)]
+					if failed[t] != nil {
+						continue
+					}
+					d, err := once(t)
+					if err != nil {
+						failed[t] = err
+						continue
+					}
+					durs[t] = append(durs[t], d)
+				}
+			}
+			var first error
+			for _, t := range targets {
+				if err := failed[t]; err != nil {
+					na(env, t, "run.median", fmt.Sprintf("failed: %v", err))
+					na(env, t, "run.p90", fmt.Sprintf("failed: %v", err))
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				xs := stats.Seconds(durs[t])
+				med, ok := stats.Median(xs)
+				if !ok {
+					continue
+				}
+				p90, _ := stats.Percentile(xs, 90)
+				set(env, t, "run.median", med)
+				set(env, t, "run.p90", p90)
+			}
+			if first == nil {
+				first = ctx.Err()
+			}
+			return first
 		},
 	}
 }

@@ -159,3 +159,14 @@ func TestNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestWorstBySection(t *testing.T) {
+	r := sample(t)
+	r.Define("Memory", "mem.10", "per container, 10 running", "MiB", Lower)
+	must(t, r.Set("mem.10", VCH, 100))
+	must(t, r.Set("mem.10", Dockerd, 2))
+	got := r.WorstBySection(3)
+	if len(got) != 3 || got[0].Key != "mem.10" || got[1].Key != "create.rate" || got[2].Key != "run.median" {
+		t.Fatalf("WorstBySection(3) = %v", keys(got))
+	}
+}

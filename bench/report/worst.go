@@ -43,3 +43,21 @@ func (r *Report) Worst(n int, skip ...string) []*Row {
 	}
 	return rows
 }
+
+// WorstBySection is Worst with at most one row per section (the worst of
+// each), so that one family of related figures cannot fill the list.
+func (r *Report) WorstBySection(n int, skip ...string) []*Row {
+	var out []*Row
+	seen := map[string]bool{}
+	for _, row := range r.Worst(len(r.Rows), skip...) {
+		if seen[row.Section] {
+			continue
+		}
+		seen[row.Section] = true
+		out = append(out, row)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}

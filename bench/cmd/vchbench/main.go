@@ -203,23 +203,18 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 	}
 	failed := unavailable(rep, o, targets, live)
 	for _, m := range selected {
+		if ctx.Err() != nil {
+			break
+		}
+		if m.RunAll != nil {
+			failed = runAll(ctx, log, env, m, live) || failed
+			continue
+		}
 		for _, t := range live {
 			if ctx.Err() != nil {
 				break
 			}
-			log.Info("measure", zap.String("measurement", m.Name), zap.String("target", string(t.Name)))
-			if err := measure.RemoveAll(ctx, t); err != nil {
-				log.Warn("clearing containers", zap.Error(err))
-			}
-			start := time.Now()
-			err := m.Run(ctx, env, t)
-			log.Info("measured", zap.String("measurement", m.Name), zap.String("target", string(t.Name)),
-				zap.Duration("took", time.Since(start)), zap.Error(err))
-			if err != nil {
-				failed = true
-				rep.Note("%s on %s failed: %v", m.Name, t.Name, err)
-				markUnset(rep, t.Name, fmt.Sprintf("failed: %v", shorten(err.Error(), 160)))
-			}
+			failed = runOne(ctx, log, env, m, t) || failed
 		}
 	}
 	rep.Finished = time.Now().UTC()
@@ -245,6 +240,42 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		return 1
 	}
 	return 0
+}
+
+// runOne runs m on t on a target cleared of containers; it reports failure.
+func runOne(ctx context.Context, log *zap.Logger, env *measure.Env, m measure.Measurement, t *harness.Target) bool {
+	log.Info("measure", zap.String("measurement", m.Name), zap.String("target", string(t.Name)))
+	if err := measure.RemoveAll(ctx, t); err != nil {
+		log.Warn("clearing containers", zap.Error(err))
+	}
+	start := time.Now()
+	err := m.Run(ctx, env, t)
+	log.Info("measured", zap.String("measurement", m.Name), zap.String("target", string(t.Name)),
+		zap.Duration("took", time.Since(start)), zap.Error(err))
+	if err != nil {
+		env.Report.Note("%s on %s failed: %v", m.Name, t.Name, err)
+		markUnset(env.Report, t.Name, fmt.Sprintf("failed: %v", shorten(err.Error(), 160)))
+		return true
+	}
+	return false
+}
+
+// runAll runs an interleaving measurement on every target at once.
+func runAll(ctx context.Context, log *zap.Logger, env *measure.Env, m measure.Measurement, targets []*harness.Target) bool {
+	log.Info("measure", zap.String("measurement", m.Name), zap.String("target", "all"))
+	for _, t := range targets {
+		if err := measure.RemoveAll(ctx, t); err != nil {
+			log.Warn("clearing containers", zap.Error(err))
+		}
+	}
+	start := time.Now()
+	err := m.RunAll(ctx, env, targets)
+	log.Info("measured", zap.String("measurement", m.Name), zap.Duration("took", time.Since(start)), zap.Error(err))
+	if err != nil {
+		env.Report.Note("%s failed: %v", m.Name, err)
+		return true
+	}
+	return false
 }
 
 // startTargets starts the selected daemons. A target that cannot start is
@@ -321,11 +352,11 @@ func printWorst(rep *report.Report) {
 			skip = append(skip, row.Key) // growth near 0 on one side makes ratios meaningless
 		}
 	}
-	worst := rep.Worst(3, skip...)
+	worst := rep.WorstBySection(3, skip...)
 	if len(worst) == 0 {
 		return
 	}
-	fmt.Println("\nWorst ratios (how many times worse vch is):")
+	fmt.Println("\nWorst ratios, one per measurement (how many times worse vch is):")
 	for _, row := range worst {
 		s, _ := report.Slowdown(row)
 		fmt.Printf("- %s: %s× (%s)\n", row.Label, report.Number(s), row.Section)
