@@ -58,7 +58,7 @@ func List() Measurement {
 			xs := stats.Seconds(ds)
 			med, _ := stats.Median(xs)
 			p90, _ := stats.Percentile(xs, 90)
-			set(env, t, "list.median", med)
+			setSamples(env, t, "list.median", med, xs)
 			set(env, t, "list.p90", p90)
 			return nil
 		},

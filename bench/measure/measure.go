@@ -60,6 +60,15 @@ func set(env *Env, t *harness.Target, key string, v float64) {
 	env.Log.Info("figure", zap.String("target", string(t.Name)), zap.String("key", key), zap.Float64("value", v))
 }
 
+// setSamples records a figure with the samples it summarises.
+func setSamples(env *Env, t *harness.Target, key string, v float64, samples []float64) {
+	if err := env.Report.SetSamples(key, t.Name, v, samples); err != nil {
+		env.Log.Error("report", zap.Error(err))
+		return
+	}
+	env.Log.Info("figure", zap.String("target", string(t.Name)), zap.String("key", key), zap.Float64("value", v))
+}
+
 func na(env *Env, t *harness.Target, key, reason string) {
 	if err := env.Report.NA(key, t.Name, reason); err != nil {
 		env.Log.Error("report", zap.Error(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -75,6 +76,9 @@ func Memory() Measurement {
 				set(env, t, fmt.Sprintf("mem.%d.per", n), (ctrs.MiB()+growth)/float64(n))
 				set(env, t, fmt.Sprintf("mem.%d.container", n), ctrs.MiB()/float64(n))
 				set(env, t, fmt.Sprintf("mem.%d.daemon", n), growth)
+				if n == env.MemoryCounts[0] {
+					noteMappings(env, t, ids[0])
+				}
 				env.Log.Info("memory", zap.String("target", string(t.Name)), zap.Int("containers", n),
 					zap.Int64("containerPSSKiB", ctrs.PSSKiB), zap.Int64("containerRSSKiB", ctrs.RSSKiB),
 					zap.Int("containerProcs", ctrs.Pids), zap.Int64("daemonPSSKiB", daemon.PSSKiB))
@@ -130,4 +134,41 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// noteMappings records where one idle container's host memory sits: the
+// largest mappings of its biggest process (QEMU for vch, the shim for
+// dockerd).
+func noteMappings(env *Env, t *harness.Target, id string) {
+	info, err := t.API.ContainerInspect(context.Background(), id)
+	if err != nil || info.State == nil || info.State.Pid <= 0 {
+		return
+	}
+	table, err := procmem.Table()
+	if err != nil {
+		return
+	}
+	biggest, most := 0, int64(-1)
+	for _, pid := range harness.ContainerProcs(table, info.State.Pid) {
+		s, err := procmem.Measure([]int{pid})
+		if err == nil && s.PSSKiB > most {
+			biggest, most = pid, s.PSSKiB
+		}
+	}
+	top, err := procmem.TopMappings(biggest, 4)
+	if err != nil {
+		return
+	}
+	comm := ""
+	for _, p := range table {
+		if p.Pid == biggest {
+			comm = p.Comm
+		}
+	}
+	parts := make([]string, len(top))
+	for i, m := range top {
+		parts[i] = m.String()
+	}
+	env.Report.Note("%s: one idle container's largest process (%s, PSS %.1f MiB), largest mappings: %s",
+		t.Name, comm, float64(most)/1024, strings.Join(parts, "; "))
 }

@@ -40,8 +40,13 @@ func Pull() Measurement {
 				}
 				ds = append(ds, d)
 			}
-			med, _ := stats.Median(stats.Seconds(ds))
-			set(env, t, "pull.median", med)
+			xs := stats.Seconds(ds)
+			med, _ := stats.Median(xs)
+			setSamples(env, t, "pull.median", med, xs)
+			if img, err := t.API.ImageInspect(ctx, env.Images.Big); err == nil {
+				env.Report.Note("%s: pulled image %s: %d layers, %.0f MB as the daemon reports its size",
+					t.Name, env.Images.Big, len(img.RootFS.Layers), float64(img.Size)/1e6)
+			}
 			return removeImage(context.WithoutCancel(ctx), t, env.Images.Big)
 		},
 	}

@@ -63,7 +63,7 @@ func Run() Measurement {
 					continue
 				}
 				p90, _ := stats.Percentile(xs, 90)
-				set(env, t, "run.median", med)
+				setSamples(env, t, "run.median", med, xs)
 				set(env, t, "run.p90", p90)
 			}
 			if first == nil {

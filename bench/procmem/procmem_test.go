@@ -91,3 +91,44 @@ func TestMeasureSkipsGone(t *testing.T) {
 		t.Fatalf("Measure(ended pid) = %+v, %v", s, err)
 	}
 }
+
+func TestParseSmaps(t *testing.T) {
+	data := []byte(`7f3c6be00000-7f3c7be00000 rw-p 00000000 00:00 0 
+Size:             262144 kB
+Rss:              139264 kB
+AnonHugePages:    139264 kB
+VmFlags: rd wr mr mw me ac sd hg
+558ff0ef4000-558ff148b000 r-xp 00000000 fe:00 1234   /usr/bin/qemu-system-x86_64
+Size:               5724 kB
+Rss:                5272 kB
+AnonHugePages:         0 kB
+`)
+	got := parseSmaps(data)
+	if len(got) != 2 {
+		t.Fatalf("parseSmaps = %+v", got)
+	}
+	if got[0].RssKiB != 139264 || got[0].AnonHugeKiB != 139264 || got[0].Name != "" || got[0].SizeKiB != 262144 {
+		t.Fatalf("guest RAM mapping = %+v", got[0])
+	}
+	if got[1].Name != "/usr/bin/qemu-system-x86_64" || got[1].RssKiB != 5272 {
+		t.Fatalf("binary mapping = %+v", got[1])
+	}
+	if s := got[0].String(); s != "anonymous (256 MiB mapped): 136.0 MiB resident, 136.0 MiB of it in huge pages" {
+		t.Fatalf("String = %q", s)
+	}
+}
+
+func TestTopMappingsSelf(t *testing.T) {
+	top, err := TopMappings(os.Getpid(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top) == 0 || len(top) > 3 {
+		t.Fatalf("TopMappings = %+v", top)
+	}
+	for i := 1; i < len(top); i++ {
+		if top[i].RssKiB > top[i-1].RssKiB {
+			t.Fatalf("not sorted: %+v", top)
+		}
+	}
+}

@@ -23,8 +23,9 @@ const (
 
 // Value is one figure on one target: a number, or the reason there is none.
 type Value struct {
-	Value *float64 `json:"value,omitempty"`
-	NA    string   `json:"na,omitempty"`
+	Value   *float64  `json:"value,omitempty"`
+	NA      string    `json:"na,omitempty"`
+	Samples []float64 `json:"samples,omitempty"` // the repetitions the value summarises
 }
 
 // Set reports whether v holds a number.
@@ -99,6 +100,17 @@ func (r *Report) Set(key string, t Target, v float64) error {
 	}
 	val := Value{Value: &v}
 	r.assign(row, t, val)
+	return nil
+}
+
+// SetSamples records the figure of key on target with the samples it
+// summarises (kept in the JSON for later analysis).
+func (r *Report) SetSamples(key string, t Target, v float64, samples []float64) error {
+	row, err := r.row(key)
+	if err != nil {
+		return err
+	}
+	r.assign(row, t, Value{Value: &v, Samples: samples})
 	return nil
 }
 

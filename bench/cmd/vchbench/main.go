@@ -352,8 +352,14 @@ func printWorst(rep *report.Report) {
 			skip = append(skip, row.Key) // growth near 0 on one side makes ratios meaningless
 		}
 	}
-	worst := rep.WorstBySection(3, skip...)
+	var worst []*report.Row
+	for _, row := range rep.WorstBySection(3, skip...) {
+		if s, _ := report.Slowdown(row); s > 1 {
+			worst = append(worst, row)
+		}
+	}
 	if len(worst) == 0 {
+		fmt.Println("\nvch is not worse than dockerd on any figure with a ratio.")
 		return
 	}
 	fmt.Println("\nWorst ratios, one per measurement (how many times worse vch is):")
