@@ -56,6 +56,8 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("qemu provider: %w", err)
 	}
+	// Close detaches from the VMs; they keep running for the next vchd.
+	defer compute.Close()
 	b, err := backends.New(backends.Config{
 		Name:            cfg.Name,
 		Root:            filepath.Join(cfg.Root, "docker"),
