@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +44,7 @@ type options struct {
 	bip          string
 	cgroupParent string
 	nginxRoot    string
+	render       string
 	verbose      bool
 }
 
@@ -69,9 +71,13 @@ func parseFlags(args []string) (options, error) {
 	flag.StringVar(&o.bip, "bip", "10.213.0.1/20", "dockerd's bridge address (exists only inside the namespace)")
 	flag.StringVar(&o.cgroupParent, "cgroup-parent", fmt.Sprintf("/vchbench-%d", os.Getpid()), "cgroup parent of dockerd's containers (absolute)")
 	flag.StringVar(&o.nginxRoot, "nginx-root", "", "Debian's nginx package extracted here (bench/run provides it); empty: no nginx figure")
+	flag.StringVar(&o.render, "render", "", "print the table of a results JSON file and exit (runs nothing)")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
 	if err := flag.Parse(args); err != nil {
 		return o, err
+	}
+	if o.render != "" {
+		return o, nil
 	}
 	if o.work == "" {
 		return o, errors.New("-workdir is required (run bench/run, not vchbench directly)")
@@ -132,6 +138,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vchbench:", err)
 		os.Exit(2)
+	}
+	if o.render != "" {
+		if err := render(o.render); err != nil {
+			fmt.Fprintln(os.Stderr, "vchbench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	zcfg := zap.NewDevelopmentConfig()
 	zcfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
@@ -226,7 +239,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 	if err := rep.Markdown(os.Stdout); err != nil {
 		log.Error("print", zap.Error(err))
 	}
-	printWorst(rep)
+	printWorst(os.Stdout, rep)
 	if interrupted {
 		log.Warn("interrupted: results not written")
 		return 130
@@ -235,7 +248,11 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		log.Error("write results", zap.Error(err))
 		return 1
 	}
-	fmt.Printf("\nresults: %s\n", o.out)
+	if err := writeMarkdown(rep, strings.TrimSuffix(o.out, ".json")+".md"); err != nil {
+		log.Error("write results", zap.Error(err))
+		return 1
+	}
+	fmt.Printf("\nresults: %s (table: %s)\n", o.out, strings.TrimSuffix(o.out, ".json")+".md")
 	if failed {
 		return 1
 	}
@@ -345,7 +362,34 @@ func shorten(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func printWorst(rep *report.Report) {
+// render prints the table and worst ratios of a results file.
+func render(path string) error {
+	rep, err := report.ReadJSON(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.Markdown(os.Stdout); err != nil {
+		return err
+	}
+	printWorst(os.Stdout, rep)
+	return nil
+}
+
+// writeMarkdown writes the table and worst ratios beside the JSON.
+func writeMarkdown(rep *report.Report, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.Markdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	printWorst(f, rep)
+	return f.Close()
+}
+
+func printWorst(w io.Writer, rep *report.Report) {
 	skip := []string{"list.setup"}
 	for _, row := range rep.Rows {
 		if strings.HasSuffix(row.Key, ".daemon") {
@@ -359,13 +403,13 @@ func printWorst(rep *report.Report) {
 		}
 	}
 	if len(worst) == 0 {
-		fmt.Println("\nvch is not worse than dockerd on any figure with a ratio.")
+		fmt.Fprintln(w, "\nvch is not worse than dockerd on any figure with a ratio.")
 		return
 	}
-	fmt.Println("\nWorst ratios, one per measurement (how many times worse vch is):")
+	fmt.Fprintln(w, "\nWorst ratios, one per measurement (how many times worse vch is):")
 	for _, row := range worst {
 		s, _ := report.Slowdown(row)
-		fmt.Printf("- %s: %s× (%s)\n", row.Label, report.Number(s), row.Section)
+		fmt.Fprintf(w, "- %s: %s× (%s)\n", row.Label, report.Number(s), row.Section)
 	}
 }
 

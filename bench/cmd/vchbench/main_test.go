@@ -35,6 +35,11 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "no workdir", args: nil, wantErr: "-workdir"},
+		{name: "render needs no workdir", args: []string{"-render", "x.json"}, check: func(t *testing.T, o options) {
+			if o.render != "x.json" {
+				t.Fatalf("render = %q", o.render)
+			}
+		}},
 		{name: "unknown measurement", args: []string{"-workdir", "/w", "-only", "run,fly"}, wantErr: "unknown measurement"},
 		{name: "unknown target", args: []string{"-workdir", "/w", "-targets", "podman"}, wantErr: "unknown target"},
 		{name: "zero runs", args: []string{"-workdir", "/w", "-runs", "0"}, wantErr: "-runs"},
