@@ -104,6 +104,9 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if err := validateRestart(hc); err != nil {
 		return container.CreateResponse{}, err
 	}
+	if err := unsupportedHostConfig(hc); err != nil {
+		return container.CreateResponse{}, err
+	}
 	img, err := b.cfg.Images.Resolve(ctx, req.Config.Image)
 	if err != nil {
 		return container.CreateResponse{}, err

@@ -1,0 +1,27 @@
+package container
+
+import (
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/vchproject/vch/errdefs"
+)
+
+func TestUnsupportedHostConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		hc   container.HostConfig
+		fail bool
+	}{
+		"plain":   {container.HostConfig{}, false},
+		"publish": {container.HostConfig{PortBindings: nat.PortMap{"80/tcp": {{HostPort: "8080"}}}}, true},
+		"-P":      {container.HostConfig{PublishAllPorts: true}, true},
+		"volume":  {container.HostConfig{Binds: []string{"v:/data"}}, true},
+	} {
+		err := unsupportedHostConfig(&tc.hc)
+		if tc.fail != (err != nil) || (err != nil && !errdefs.IsNotImplemented(err)) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
