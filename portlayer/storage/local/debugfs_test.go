@@ -2,32 +2,29 @@ package local
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// debugfsLs lists a directory inside an ext4 image with e2fsprogs' debugfs.
-func debugfsLs(t *testing.T, disk, dir string) []string {
+// debugfsLsSizes maps the names in a directory of an ext4 image to sizes.
+func debugfsLsSizes(t *testing.T, disk, dir string) map[string]int64 {
 	t.Helper()
 	out, err := exec.Command("debugfs", "-R", "ls -l "+dir, disk).CombinedOutput()
 	if err != nil {
 		t.Fatalf("debugfs: %v: %s", err, out)
 	}
-	var names []string
+	sizes := map[string]int64{}
 	for _, line := range strings.Split(string(out), "\n") {
+		// inode mode (uid gid) size date time name
 		f := strings.Fields(line)
-		if len(f) > 0 && !strings.HasPrefix(line, "debugfs") {
-			names = append(names, f[len(f)-1])
+		if len(f) < 8 || strings.HasPrefix(line, "debugfs") {
+			continue
+		}
+		n, err := strconv.ParseInt(f[len(f)-4], 10, 64)
+		if err == nil {
+			sizes[f[len(f)-1]] = n
 		}
 	}
-	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return sizes
 }

@@ -45,8 +45,6 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
-
 // Pull fetches ref into the store, unpacks it and returns the image.
 func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) (storage.Image, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
@@ -54,6 +52,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		return storage.Image{}, errdefs.InvalidParameter(fmt.Sprintf("invalid reference format: %s", ref))
 	}
 	named = reference.TagNameOnly(named)
+	ctx = s.withContainerdLog(ctx)
 	refStr := named.String()
 	progress := opts.Progress
 	if progress == nil {
@@ -68,7 +67,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		if isNotFound(err) {
 			return storage.Image{}, errdefs.NotFound(fmt.Sprintf("manifest for %s not found: manifest unknown: manifest unknown", reference.FamiliarString(named)))
 		}
-		return storage.Image{}, fmt.Errorf("resolve %s: %w", reference.FamiliarString(named), err)
+		return storage.Image{}, registryError("resolve "+reference.FamiliarString(named), err)
 	}
 	fetcher, err := resolver.Fetcher(ctx, name)
 	if err != nil {
@@ -95,6 +94,12 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	}
 
 	id := manifest.Config.Digest.String()
+	held := []string{manifestDesc.Digest.String(), id, chainID(layers).String()}
+	for _, l := range layers {
+		held = append(held, l.Digest)
+	}
+	release := s.hold(held...)
+	defer release()
 	if old, err := s.Get(ctx, id); err == nil && old.ManifestDigest == manifestDesc.Digest.String() {
 		if _, err := os.Stat(s.rootfsPath(chainID(layers))); err == nil {
 			return old, nil // up to date: docker prints no layer lines
@@ -209,7 +214,7 @@ func (s *Store) fetchSmall(ctx context.Context, f remotes.Fetcher, desc ocispec.
 	}
 	rc, err := f.Fetch(ctx, desc)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+		return nil, registryError("fetch "+desc.Digest.String(), err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, maxManifestSize+1))
@@ -314,7 +319,7 @@ func (s *Store) fetchLayer(ctx context.Context, f remotes.Fetcher, l ocispec.Des
 	}
 	rc, err := f.Fetch(ctx, l)
 	if err != nil {
-		return fmt.Errorf("fetch layer %s: %w", l.Digest, err)
+		return registryError("fetch layer "+l.Digest.String(), err)
 	}
 	defer rc.Close()
 	pr := &progressReader{r: rc, total: l.Size, report: func(cur int64) {
@@ -322,7 +327,7 @@ func (s *Store) fetchLayer(ctx context.Context, f remotes.Fetcher, l ocispec.Des
 	}}
 	// WriteBlob verifies size and digest before committing.
 	if err := content.WriteBlob(ctx, s.content, "vch-"+l.Digest.Encoded(), pr, l); err != nil && !cerrdefs.IsAlreadyExists(err) {
-		return fmt.Errorf("download layer %s: %w", l.Digest, err)
+		return registryError("download layer "+l.Digest.String(), err)
 	}
 	report(storage.Progress{ID: id, Status: "Verifying Checksum"})
 	report(storage.Progress{ID: id, Status: "Download complete"})

@@ -27,8 +27,11 @@ type Store struct {
 	log     *zap.Logger
 	content content.Store
 	locks   keyedLocks
-	mu      sync.Mutex // guards image records on disk
-	opts    options
+	mu      sync.Mutex // guards image records on disk and inflight
+	// inflight counts, per blob digest and rootfs chain ID, the pulls
+	// that use it; Remove never deletes what a running pull relies on.
+	inflight map[string]int
+	opts     options
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -65,7 +68,7 @@ func New(root string, log *zap.Logger, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content store: %w", err)
 	}
-	return &Store{root: root, log: log, content: cs, opts: o}, nil
+	return &Store{root: root, log: log, content: cs, opts: o, inflight: map[string]int{}}, nil
 }
 
 func (s *Store) recordPath(id string) string {
@@ -146,6 +149,10 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	}
 	used := map[digest.Digest]bool{}
 	chains := map[digest.Digest]bool{}
+	for k := range s.inflight {
+		used[digest.Digest(k)] = true
+		chains[digest.Digest(k)] = true
+	}
 	for _, o := range rest {
 		used[digest.Digest(o.ManifestDigest)] = true
 		used[digest.Digest(o.ID)] = true
@@ -167,11 +174,35 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 		}
 	}
 	if c := chainID(img.Layers); !chains[c] {
-		if err := os.Remove(s.rootfsPath(c)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		unlock := s.locks.lock("rootfs-" + c.String())
+		defer unlock()
+		disk := s.rootfsPath(c)
+		if err := os.Remove(disk); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove root filesystem of %s: %w", img.ID, err)
 		}
+		_ = os.Remove(disk + ".size")
 	}
+	s.log.Info("removed image", zap.String("id", img.ID))
 	return nil
+}
+
+// hold marks blobs and a rootfs chain as used by a running pull until the
+// returned release is called.
+func (s *Store) hold(keys ...string) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		s.inflight[k]++
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, k := range keys {
+			if s.inflight[k]--; s.inflight[k] <= 0 {
+				delete(s.inflight, k)
+			}
+		}
+	}
 }
 
 // BlobCount is the number of blobs in the content store (tests use it to

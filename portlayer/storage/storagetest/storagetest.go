@@ -6,7 +6,14 @@
 //		storagetest.Run(t, func(t *testing.T) storage.Store { return newStore(t) })
 //	}
 //
-// Each subtest gets a fresh store from the factory and its own registry.
+// Each subtest gets a fresh store from the factory and its own registry
+// (Debian's docker-registry, run by tests/fixture), and pushes images built
+// by the fixture. The suite checks what callers rely on: IDs are config
+// digests, the root filesystem is an ext4 disk holding the layers applied in
+// order (whiteouts, no path escapes), errors carry errdefs classes, blobs
+// are stored once and freed with their last image, and concurrent pulls of
+// one image are safe. Stores that implement BlobCounter get the blob checks.
+// Inspecting disks needs e2fsprogs' debugfs.
 package storagetest
 
 import (
@@ -39,6 +46,13 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"SharedLayerStoredOnce", testShared},
 		{"Remove", testRemove},
 		{"ProgressTexts", testProgress},
+		{"OCIManifest", testOCIManifest},
+		{"IndexPicksPlatform", testIndex},
+		{"ConcurrentPulls", testConcurrentPulls},
+		{"RemoveKeepsSharedBlobs", testRemoveShared},
+		{"UnreachableRegistry", testUnreachable},
+		{"WhiteoutsApplyInOrder", testWhiteouts},
+		{"HostileLayerStaysInside", testHostile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := fixture.StartRegistry(t)
@@ -94,7 +108,20 @@ func testRootFS(t *testing.T, s storage.Store, reg *fixture.Registry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path, err := s.RootFS(ctx, img.ID)
+	path := checkExt4(t, s, img.ID)
+	again, err := s.RootFS(ctx, img.ID)
+	if err != nil || again != path {
+		t.Fatalf("rootfs not stable: %s vs %s (%v)", again, path, err)
+	}
+	if ls := debugfsLs(t, path, "/bin"); !contains(ls, "busybox") || !contains(ls, "sh") {
+		t.Fatalf("/bin holds %v", ls)
+	}
+}
+
+// checkExt4 asserts the image's root filesystem disk is ext4 and returns it.
+func checkExt4(t *testing.T, s storage.Store, id string) string {
+	t.Helper()
+	path, err := s.RootFS(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +137,7 @@ func testRootFS(t *testing.T, s storage.Store, reg *fixture.Registry) {
 	if binary.LittleEndian.Uint16(magic[:]) != 0xEF53 {
 		t.Fatalf("root filesystem %s is not ext4 (magic %x)", path, magic)
 	}
-	again, err := s.RootFS(ctx, img.ID)
-	if err != nil || again != path {
-		t.Fatalf("rootfs not stable: %s vs %s (%v)", again, path, err)
-	}
+	return path
 }
 
 func testUnknown(t *testing.T, s storage.Store, reg *fixture.Registry) {

@@ -1,0 +1,97 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/tests/fixture"
+)
+
+const (
+	bigLayers    = 4
+	bigLayerSize = 25 << 20
+)
+
+// pushBig pushes busybox plus bigLayers layers of incompressible data.
+func pushBig(tb testing.TB) (*fixture.Registry, *fixture.Image, string) {
+	tb.Helper()
+	reg := fixture.StartRegistry(tb)
+	img, err := fixture.Big(bigLayers, bigLayerSize)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := fixture.Push(context.Background(), reg.Addr, "big", "latest", img); err != nil {
+		tb.Fatal(err)
+	}
+	return reg, img, reg.Addr + "/big:latest"
+}
+
+// A ~100 MB image pulls into a disk it fits in, with every byte in place;
+// the time is logged (it is a figure, not an assertion).
+func TestPullBig(t *testing.T) {
+	_, want, ref := pushBig(t)
+	s := newStore(t)
+	var downloads, extracts int
+	start := time.Now()
+	img, err := s.Pull(context.Background(), ref, storage.PullOptions{Progress: func(p storage.Progress) {
+		switch p.Status {
+		case "Downloading":
+			downloads++
+		case "Extracting":
+			extracts++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if img.ID != want.ID() || len(img.Layers) != bigLayers+1 || img.Size < bigLayers*bigLayerSize {
+		t.Fatalf("pulled %s, %d layers, %d bytes", img.ID, len(img.Layers), img.Size)
+	}
+	disk, err := s.RootFS(context.Background(), img.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := debugfsLsSizes(t, disk, "/data")
+	for i := range bigLayers {
+		name := fmt.Sprintf("blob%d", i)
+		if ls[name] != bigLayerSize {
+			t.Fatalf("/data/%s holds %d bytes, want %d (listing %v)", name, ls[name], bigLayerSize, ls)
+		}
+	}
+	st, err := os.Stat(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs int64
+	for _, l := range img.Layers {
+		blobs += l.Size
+	}
+	t.Logf("pulled %d MB compressed (%d MB unpacked) in %v, disk %d MB apparent; %d Downloading and %d Extracting updates",
+		blobs>>20, img.Size>>20, took.Round(time.Millisecond), st.Size()>>20, downloads, extracts)
+	if downloads < bigLayers || extracts < bigLayers {
+		t.Fatalf("progress too sparse: %d downloads, %d extracts", downloads, extracts)
+	}
+}
+
+// BenchmarkPullBig measures pulling the ~100 MB image into an empty store
+// (download, verify, unpack, mkfs) from the local registry.
+func BenchmarkPullBig(b *testing.B) {
+	_, _, ref := pushBig(b)
+	root := b.TempDir()
+	b.ResetTimer()
+	for i := range b.N {
+		s, err := New(filepath.Join(root, fmt.Sprint(i)), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Pull(context.Background(), ref, storage.PullOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package storagetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/tests/fixture"
+)
+
+// An OCI manifest pulls like a docker one: same config, same ID.
+func testOCIManifest(t *testing.T, s storage.Store, reg *fixture.Registry) {
+	bb := busybox(t)
+	oci, err := fixture.ToOCI(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Pull(context.Background(), push(t, reg, "oci", oci), storage.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.ID != bb.ID() || img.ManifestDigest != oci.ManifestDigest() {
+		t.Fatalf("pulled %s (manifest %s), want %s (manifest %s)", img.ID, img.ManifestDigest, bb.ID(), oci.ManifestDigest())
+	}
+	checkExt4(t, s, img.ID)
+}
+
+// From an OCI index or a docker manifest list the platform's image is
+// chosen: linux/amd64 by default, another when asked.
+func testIndex(t *testing.T, s storage.Store, reg *fixture.Registry) {
+	ctx := context.Background()
+	bb := busybox(t)
+	arm, err := fixture.NewImageFor("linux", "arm64", fixture.ImageConfig{Cmd: []string{"arm"}}, bb.Layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oci, err := fixture.ToOCI(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		oci      bool
+		amd64    *fixture.Image
+		platform string
+		wantID   string
+	}{
+		{"oci index default platform", true, oci, "", bb.ID()},
+		{"manifest list default platform", false, bb, "", bb.ID()},
+		{"manifest list arm64", false, bb, "linux/arm64/v8", arm.ID()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, err := fixture.NewIndex(tc.oci,
+				fixture.Platform{Image: arm, OS: "linux", Architecture: "arm64", Variant: "v8"},
+				fixture.Platform{Image: tc.amd64, OS: "linux", Architecture: "amd64"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fixture.PushIndex(ctx, reg.Addr, "multi", "latest", x); err != nil {
+				t.Fatal(err)
+			}
+			img, err := s.Pull(ctx, reg.Addr+"/multi:latest", storage.PullOptions{Platform: tc.platform})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.ID != tc.wantID {
+				t.Fatalf("pulled %s, want %s", img.ID, tc.wantID)
+			}
+		})
+	}
+}
