@@ -13,11 +13,9 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
-	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -156,52 +154,6 @@ func (s *Store) resolver(auth *storage.Auth) remotes.Resolver {
 			docker.WithAuthorizer(docker.NewDockerAuthorizer(aopts...)),
 		),
 	})
-}
-
-// fetchManifest returns the image manifest for desc, choosing the platform's
-// manifest from an index.
-func (s *Store) fetchManifest(ctx context.Context, f remotes.Fetcher, desc ocispec.Descriptor, platform string) (ocispec.Descriptor, ocispec.Manifest, error) {
-	if platform == "" {
-		platform = "linux/amd64"
-	}
-	want, err := platforms.Parse(platform)
-	if err != nil {
-		return desc, ocispec.Manifest{}, errdefs.InvalidParameter(fmt.Sprintf("invalid platform %q: %v", platform, err))
-	}
-	match := platforms.Only(want)
-	for depth := 0; depth < 3; depth++ {
-		b, err := s.fetchSmall(ctx, f, desc)
-		if err != nil {
-			return desc, ocispec.Manifest{}, fmt.Errorf("manifest: %w", err)
-		}
-		switch desc.MediaType {
-		case images.MediaTypeDockerSchema2ManifestList, ocispec.MediaTypeImageIndex:
-			var idx ocispec.Index
-			if err := json.Unmarshal(b, &idx); err != nil {
-				return desc, ocispec.Manifest{}, fmt.Errorf("decode index: %w", err)
-			}
-			found := false
-			for _, m := range idx.Manifests {
-				if m.Platform != nil && match.Match(*m.Platform) {
-					desc, found = m, true
-					break
-				}
-			}
-			if !found {
-				return desc, ocispec.Manifest{}, errdefs.NotFound(fmt.Sprintf("no matching manifest for %s in the manifest list entries", platform))
-			}
-			continue
-		case images.MediaTypeDockerSchema2Manifest, ocispec.MediaTypeImageManifest:
-			var m ocispec.Manifest
-			if err := json.Unmarshal(b, &m); err != nil {
-				return desc, ocispec.Manifest{}, fmt.Errorf("decode manifest: %w", err)
-			}
-			return desc, m, s.storeBlob(ctx, desc, b)
-		default:
-			return desc, ocispec.Manifest{}, errdefs.InvalidParameter(fmt.Sprintf("unsupported manifest media type %s", desc.MediaType))
-		}
-	}
-	return desc, ocispec.Manifest{}, errors.New("manifest: index nesting too deep")
 }
 
 // fetchSmall reads a small blob (manifest, index, config), verifying its digest.

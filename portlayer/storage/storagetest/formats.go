@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/storage"
 	"github.com/vchproject/vch/tests/fixture"
 )
@@ -48,6 +49,7 @@ func testIndex(t *testing.T, s storage.Store, reg *fixture.Registry) {
 		{"oci index default platform", true, oci, "", bb.ID()},
 		{"manifest list default platform", false, bb, "", bb.ID()},
 		{"manifest list arm64", false, bb, "linux/arm64/v8", arm.ID()},
+		{"oci index without the platform", true, oci, "linux/s390x", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x, err := fixture.NewIndex(tc.oci,
@@ -60,6 +62,13 @@ func testIndex(t *testing.T, s storage.Store, reg *fixture.Registry) {
 				t.Fatal(err)
 			}
 			img, err := s.Pull(ctx, reg.Addr+"/multi:latest", storage.PullOptions{Platform: tc.platform})
+			if tc.wantID == "" {
+				if !errdefs.IsNotFound(err) {
+					t.Fatalf("pull for %s: %v, want NotFound", tc.platform, err)
+				}
+				t.Logf("error: %v", err)
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
