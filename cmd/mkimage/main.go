@@ -5,10 +5,16 @@
 //	mkimage registry DIR                 # run a registry, print its address, until killed
 //	mkimage busybox  ADDR REPO[:TAG]     # build and push busybox
 //	mkimage big      ADDR REPO[:TAG] N SIZE_MB
+//
+// or, with flags:
+//
+//	mkimage push-busybox --registry 127.0.0.1:5000 --repo busybox --tag latest
+//	mkimage push-big     --registry 127.0.0.1:5000 --repo big --layers 4 --size-mb 25
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -35,10 +41,12 @@ func splitRef(s string) (string, string) {
 
 func run(args []string) error {
 	if len(args) < 2 {
-		return fmt.Errorf("usage: mkimage registry DIR | busybox ADDR REPO[:TAG] | big ADDR REPO[:TAG] LAYERS SIZE_MB")
+		return fmt.Errorf("usage: mkimage registry DIR | busybox ADDR REPO[:TAG] | big ADDR REPO[:TAG] LAYERS SIZE_MB | push-busybox --registry ADDR [--repo R] [--tag T] | push-big --registry ADDR [--repo R] [--tag T] [--layers N] [--size-mb MB]")
 	}
 	ctx := context.Background()
 	switch args[0] {
+	case "push-busybox", "push-big":
+		return pushFlags(ctx, args[0], args[1:])
 	case "registry":
 		r, err := fixture.RunRegistry(args[1])
 		if err != nil {
@@ -82,4 +90,35 @@ func run(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// pushFlags is the flag form of the busybox and big commands.
+func pushFlags(ctx context.Context, cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	addr := fs.String("registry", "", "registry address, host:port (plain HTTP)")
+	repo := fs.String("repo", strings.TrimPrefix(cmd, "push-"), "repository")
+	tag := fs.String("tag", "latest", "tag")
+	layers := fs.Int("layers", 4, "push-big: number of data layers")
+	sizeMB := fs.Int("size-mb", 25, "push-big: size of each data layer in MB")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *addr == "" {
+		return fmt.Errorf("%s: --registry is required", cmd)
+	}
+	var img *fixture.Image
+	var err error
+	if cmd == "push-busybox" {
+		img, err = fixture.Busybox()
+	} else {
+		img, err = fixture.Big(*layers, *sizeMB<<20)
+	}
+	if err != nil {
+		return err
+	}
+	if err := fixture.Push(ctx, *addr, *repo, *tag, img); err != nil {
+		return err
+	}
+	fmt.Println(img.ID())
+	return nil
 }
