@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/remotes"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -30,18 +28,6 @@ const maxManifestSize = 8 << 20
 
 // downloadConcurrency is how many layers download at once, as in Docker.
 const downloadConcurrency = 3
-
-func isLoopbackHost(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
 
 // Pull fetches ref into the store, unpacks it and returns the image.
 func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) (storage.Image, error) {
@@ -134,26 +120,6 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	}
 	s.log.Info("pulled image", zap.String("ref", refStr), zap.String("id", id), zap.Int("layers", len(layers)))
 	return img, nil
-}
-
-func (s *Store) resolver(auth *storage.Auth) remotes.Resolver {
-	var aopts []docker.AuthorizerOpt
-	if auth != nil && (auth.Username != "" || auth.IdentityToken != "") {
-		a := *auth
-		aopts = append(aopts, docker.WithAuthCreds(func(string) (string, string, error) {
-			if a.IdentityToken != "" {
-				return "", a.IdentityToken, nil
-			}
-			return a.Username, a.Password, nil
-		}))
-	}
-	plain := s.opts.plainHTTP
-	return docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(
-			docker.WithPlainHTTP(func(h string) (bool, error) { return plain(h), nil }),
-			docker.WithAuthorizer(docker.NewDockerAuthorizer(aopts...)),
-		),
-	})
 }
 
 // fetchSmall reads a small blob (manifest, index, config), verifying its digest.

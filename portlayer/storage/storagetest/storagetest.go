@@ -46,6 +46,7 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"SharedLayerStoredOnce", testShared},
 		{"Remove", testRemove},
 		{"ProgressTexts", testProgress},
+		{"ProgressPerLayer", testProgressPerLayer},
 		{"OCIManifest", testOCIManifest},
 		{"IndexPicksPlatform", testIndex},
 		{"ConcurrentPulls", testConcurrentPulls},
@@ -53,6 +54,7 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"UnreachableRegistry", testUnreachable},
 		{"WhiteoutsApplyInOrder", testWhiteouts},
 		{"HostileLayerStaysInside", testHostile},
+		{"Credentials", testCredentials},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := fixture.StartRegistry(t)
