@@ -51,7 +51,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		if isNotFound(err) {
 			return storage.Image{}, errdefs.NotFound(fmt.Sprintf("manifest for %s not found: manifest unknown: manifest unknown", reference.FamiliarString(named)))
 		}
-		return storage.Image{}, registryError("resolve "+reference.FamiliarString(named), err)
+		return storage.Image{}, resolveError(reference.FamiliarString(named), opts.Auth, err)
 	}
 	fetcher, err := resolver.Fetcher(ctx, name)
 	if err != nil {
