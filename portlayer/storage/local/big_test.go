@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
 	"github.com/vchproject/vch/portlayer/storage"
 	"github.com/vchproject/vch/tests/fixture"
 )
@@ -35,7 +37,10 @@ func pushBig(tb testing.TB) (*fixture.Registry, *fixture.Image, string) {
 // the time is logged (it is a figure, not an assertion).
 func TestPullBig(t *testing.T) {
 	_, want, ref := pushBig(t)
-	s := newStore(t)
+	s, err := New(t.TempDir(), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var downloads, extracts int
 	start := time.Now()
 	img, err := s.Pull(context.Background(), ref, storage.PullOptions{Progress: func(p storage.Progress) {

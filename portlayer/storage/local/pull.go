@@ -89,12 +89,14 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 			return old, nil // up to date: docker prints no layer lines
 		}
 	}
+	downloadStart := time.Now()
 	if err := s.fetchLayers(ctx, fetcher, manifest.Layers, report); err != nil {
 		return storage.Image{}, err
 	}
 	if err := s.storeBlob(ctx, manifestDesc, nil); err != nil {
 		return storage.Image{}, err
 	}
+	unpackStart := time.Now()
 	size, err := s.unpack(ctx, layers, report)
 	if err != nil {
 		return storage.Image{}, err
@@ -118,7 +120,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	if err := s.writeRecord(img); err != nil {
 		return storage.Image{}, fmt.Errorf("record image %s: %w", id, err)
 	}
-	s.log.Info("pulled image", zap.String("ref", refStr), zap.String("id", id), zap.Int("layers", len(layers)))
+	s.log.Info("pulled image", zap.String("ref", refStr), zap.String("id", id), zap.Int("layers", len(layers)),
+		zap.Duration("download", unpackStart.Sub(downloadStart)), zap.Duration("unpack", time.Since(unpackStart)))
 	return img, nil
 }
 

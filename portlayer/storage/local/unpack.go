@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/containerd/containerd/v2/pkg/archive"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
@@ -75,6 +76,7 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 		diskSize = need
 	}
 	tmpDisk := filepath.Join(dir, "rootfs.ext4")
+	mkfsStart := time.Now()
 	if err := ext4.Make(ctx, tmpDisk, diskSize, rootDir, ""); err != nil {
 		return 0, fmt.Errorf("build root filesystem disk: %w", err)
 	}
@@ -82,7 +84,7 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 		return 0, fmt.Errorf("install root filesystem disk: %w", err)
 	}
 	_ = writeFileAtomic(sizeFile, []byte(fmt.Sprint(size)))
-	s.log.Debug("built root filesystem", zap.String("chain", chain.String()), zap.Int64("bytes", size), zap.Int64("entries", entries))
+	s.log.Debug("built root filesystem", zap.String("chain", chain.String()), zap.Int64("bytes", size), zap.Int64("entries", entries), zap.Duration("mkfs", time.Since(mkfsStart)))
 	return size, nil
 }
 
