@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/storage"
@@ -90,6 +91,12 @@ func testPullGetList(t *testing.T, s storage.Store, reg *fixture.Registry) {
 	}
 	if img.ID != bb.ID() || img.ManifestDigest != bb.ManifestDigest() || len(img.Layers) != 1 || img.Size <= 0 {
 		t.Fatalf("pulled %+v, want id %s manifest %s", img, bb.ID(), bb.ManifestDigest())
+	}
+	if want := time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC); !img.Created.Equal(want) || img.Pulled.IsZero() {
+		t.Fatalf("created %v (want %v, from the config), pulled %v", img.Created, want, img.Pulled)
+	}
+	if l := img.Layers[0]; l.Digest != bb.Layers[0].Digest || l.DiffID != bb.Layers[0].DiffID || l.Size != int64(len(bb.Layers[0].Blob)) || l.MediaType != fixture.MediaTypeLayer {
+		t.Fatalf("layer %+v, want digest %s diffID %s size %d", l, bb.Layers[0].Digest, bb.Layers[0].DiffID, len(bb.Layers[0].Blob))
 	}
 	got, err := s.Get(ctx, img.ID)
 	if err != nil || got.ID != img.ID || string(got.Config) != string(bb.Config) {
