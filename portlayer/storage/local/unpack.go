@@ -80,10 +80,13 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 	if err := ext4.Make(ctx, tmpDisk, diskSize, rootDir, ""); err != nil {
 		return 0, fmt.Errorf("build root filesystem disk: %w", err)
 	}
+	// The size first: a disk in place always has its size beside it.
+	if err := writeFileAtomic(sizeFile, []byte(fmt.Sprint(size))); err != nil {
+		return 0, fmt.Errorf("record unpacked size: %w", err)
+	}
 	if err := os.Rename(tmpDisk, disk); err != nil {
 		return 0, fmt.Errorf("install root filesystem disk: %w", err)
 	}
-	_ = writeFileAtomic(sizeFile, []byte(fmt.Sprint(size)))
 	s.log.Debug("built root filesystem", zap.String("chain", chain.String()), zap.Int64("bytes", size), zap.Int64("entries", entries), zap.Duration("mkfs", time.Since(mkfsStart)))
 	return size, nil
 }

@@ -37,6 +37,9 @@ func testWhiteouts(t *testing.T, s storage.Store, reg *fixture.Registry) {
 	if contains(ls, "group") || contains(ls, ".wh.group") || !contains(ls, "passwd") {
 		t.Fatalf("whiteout not applied, /etc holds %v", ls)
 	}
+	if ls := debugfsLs(t, disk, "/var"); contains(ls, "tmp") || !contains(ls, "new.txt") || contains(ls, ".wh..wh..opq") {
+		t.Fatalf("opaque whiteout not applied, /var holds %v", ls)
+	}
 	if got := debugfsCat(t, disk, "/added.txt"); got != "from layer 2\n" {
 		t.Fatalf("/added.txt holds %q", got)
 	}

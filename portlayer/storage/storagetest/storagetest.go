@@ -98,6 +98,10 @@ func testPullGetList(t *testing.T, s storage.Store, reg *fixture.Registry) {
 	if l := img.Layers[0]; l.Digest != bb.Layers[0].Digest || l.DiffID != bb.Layers[0].DiffID || l.Size != int64(len(bb.Layers[0].Blob)) || l.MediaType != fixture.MediaTypeLayer {
 		t.Fatalf("layer %+v, want digest %s diffID %s size %d", l, bb.Layers[0].Digest, bb.Layers[0].DiffID, len(bb.Layers[0].Blob))
 	}
+	byDigest, err := s.Pull(ctx, reg.Addr+"/busybox@"+bb.ManifestDigest(), storage.PullOptions{})
+	if err != nil || byDigest.ID != img.ID {
+		t.Fatalf("pull by digest: %v %s", err, byDigest.ID)
+	}
 	got, err := s.Get(ctx, img.ID)
 	if err != nil || got.ID != img.ID || string(got.Config) != string(bb.Config) {
 		t.Fatalf("get: %v %+v", err, got.ID)
