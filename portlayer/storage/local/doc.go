@@ -18,9 +18,11 @@
 //     disk keyed by the top layer's chain ID: images with the same layers
 //     share one disk, and every container VM of an image boots from it. The
 //     disk is built under tmp/ and renamed into place.
-//   - Image records (storage.Image) are JSON files written atomically.
-//     Remove deletes a record, then every blob and disk no remaining image
-//     and no running pull uses.
+//   - Image records (storage.Image, plus the digests of indexes and of
+//     earlier manifests of the same image) are JSON files written
+//     atomically. Remove deletes a record, then every blob and disk no
+//     remaining image and no running pull uses; with no pull running it
+//     sweeps the whole store, so what failed pulls left goes too.
 //   - Errors: unknown repositories, tags and platforms are errdefs
 //     NotFound with docker's texts; unreachable registries Unavailable;
 //     refused credentials Unauthorized or Forbidden.

@@ -21,21 +21,25 @@ import (
 // manifests, FilterPlatforms and LimitManifests keep the best match, and
 // Dispatch drives the walk. Every manifest and index read is stored in the
 // content store. Layers and config are not fetched here.
-func (s *Store) fetchManifest(ctx context.Context, f remotes.Fetcher, root ocispec.Descriptor, platform string) (ocispec.Descriptor, ocispec.Manifest, error) {
+//
+// It returns the manifest's descriptor, the manifest, its bytes and the
+// digests of the indexes walked.
+func (s *Store) fetchManifest(ctx context.Context, f remotes.Fetcher, root ocispec.Descriptor, platform string) (walked, error) {
 	if platform == "" {
 		platform = "linux/amd64"
 	}
 	want, err := platforms.Parse(platform)
 	if err != nil {
-		return root, ocispec.Manifest{}, errdefs.InvalidParameter(fmt.Sprintf("invalid platform %q: %v", platform, err))
+		return walked{}, errdefs.InvalidParameter(fmt.Sprintf("invalid platform %q: %v", platform, err))
 	}
 	match := platforms.Only(want)
 	indexChildren := images.LimitManifests(images.FilterPlatforms(images.ChildrenHandler(s.content), match), match, 1)
 
 	var (
-		mu     sync.Mutex
-		chosen *ocispec.Descriptor
-		body   []byte
+		mu      sync.Mutex
+		chosen  *ocispec.Descriptor
+		body    []byte
+		indexes []string
 	)
 	walk := images.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 		switch {
@@ -43,6 +47,9 @@ func (s *Store) fetchManifest(ctx context.Context, f remotes.Fetcher, root ocisp
 			if _, err := s.fetchSmall(ctx, f, desc); err != nil {
 				return nil, fmt.Errorf("index: %w", err)
 			}
+			mu.Lock()
+			indexes = append(indexes, desc.Digest.String())
+			mu.Unlock()
 			children, err := indexChildren(ctx, desc)
 			if isNotFound(err) {
 				return nil, errdefs.NotFound(fmt.Sprintf("no matching manifest for %s in the manifest list entries", platforms.Format(want)))
@@ -65,14 +72,22 @@ func (s *Store) fetchManifest(ctx context.Context, f remotes.Fetcher, root ocisp
 		}
 	})
 	if err := images.Dispatch(ctx, walk, nil, root); err != nil {
-		return root, ocispec.Manifest{}, err
+		return walked{}, err
 	}
 	if chosen == nil {
-		return root, ocispec.Manifest{}, errors.New("manifest: the walk found no image manifest")
+		return walked{}, errors.New("manifest: the walk found no image manifest")
 	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(body, &m); err != nil {
-		return *chosen, ocispec.Manifest{}, fmt.Errorf("decode manifest %s: %w", chosen.Digest, err)
+	w := walked{desc: *chosen, raw: body, indexes: indexes}
+	if err := json.Unmarshal(body, &w.manifest); err != nil {
+		return walked{}, fmt.Errorf("decode manifest %s: %w", chosen.Digest, err)
 	}
-	return *chosen, m, nil
+	return w, nil
+}
+
+// walked is what fetchManifest found.
+type walked struct {
+	desc     ocispec.Descriptor // the image manifest's
+	manifest ocispec.Manifest
+	raw      []byte   // the manifest as fetched
+	indexes  []string // digests of the indexes walked to it
 }

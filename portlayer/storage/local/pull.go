@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,14 +54,18 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		}
 		return storage.Image{}, resolveError(reference.FamiliarString(named), opts.Auth, err)
 	}
+	// From here until the image is recorded, Remove must not sweep.
+	releaseRoot := s.hold(desc.Digest.String())
+	defer releaseRoot()
 	fetcher, err := resolver.Fetcher(ctx, name)
 	if err != nil {
 		return storage.Image{}, fmt.Errorf("fetcher for %s: %w", name, err)
 	}
-	manifestDesc, manifest, err := s.fetchManifest(ctx, fetcher, desc, opts.Platform)
+	w, err := s.fetchManifest(ctx, fetcher, desc, opts.Platform)
 	if err != nil {
 		return storage.Image{}, err
 	}
+	manifestDesc, manifest := w.desc, w.manifest
 	configBytes, err := s.fetchSmall(ctx, fetcher, manifest.Config)
 	if err != nil {
 		return storage.Image{}, fmt.Errorf("image config: %w", err)
@@ -78,12 +83,25 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	}
 
 	id := manifest.Config.Digest.String()
-	held := []string{manifestDesc.Digest.String(), id, chainID(layers).String()}
-	for _, l := range layers {
-		held = append(held, l.Digest)
+	rec := record{Image: storage.Image{
+		ID:             id,
+		ManifestDigest: manifestDesc.Digest.String(),
+		Config:         configBytes,
+		Layers:         layers,
+	}, Refs: w.indexes}
+	held := []string{chainID(layers).String()}
+	for _, d := range rec.blobs() {
+		held = append(held, d.String())
 	}
 	release := s.hold(held...)
 	defer release()
+	// A Remove may have freed them between their fetch and the hold.
+	if err := s.storeBlob(ctx, manifestDesc, w.raw); err != nil {
+		return storage.Image{}, err
+	}
+	if err := s.storeBlob(ctx, manifest.Config, configBytes); err != nil {
+		return storage.Image{}, err
+	}
 	if old, err := s.Get(ctx, id); err == nil && old.ManifestDigest == manifestDesc.Digest.String() {
 		if _, err := os.Stat(s.rootfsPath(chainID(layers))); err == nil {
 			return old, nil // up to date: docker prints no layer lines
@@ -93,36 +111,41 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	if err := s.fetchLayers(ctx, fetcher, manifest.Layers, report); err != nil {
 		return storage.Image{}, err
 	}
-	if err := s.storeBlob(ctx, manifestDesc, nil); err != nil {
-		return storage.Image{}, err
-	}
 	unpackStart := time.Now()
 	size, err := s.unpack(ctx, layers, report)
 	if err != nil {
 		return storage.Image{}, err
 	}
-	img := storage.Image{
-		ID:             id,
-		ManifestDigest: manifestDesc.Digest.String(),
-		Config:         configBytes,
-		Layers:         layers,
-		Size:           size,
-		Pulled:         time.Now().UTC(),
-	}
+	rec.Size, rec.Pulled = size, time.Now().UTC()
 	if cfg.Created != nil {
-		img.Created = *cfg.Created
+		rec.Created = *cfg.Created
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, err := s.Get(ctx, id); err == nil {
-		img.Pulled = old.Pulled
+	if old, err := s.readRecord(id); err == nil {
+		rec.Pulled = old.Pulled
+		rec.Refs = union(old.Refs, rec.Refs)
+		if old.ManifestDigest != rec.ManifestDigest {
+			rec.Refs = union(rec.Refs, []string{old.ManifestDigest})
+		}
 	}
-	if err := s.writeRecord(img); err != nil {
+	if err := s.writeRecord(rec); err != nil {
 		return storage.Image{}, fmt.Errorf("record image %s: %w", id, err)
 	}
 	s.log.Info("pulled image", zap.String("ref", refStr), zap.String("id", id), zap.Int("layers", len(layers)),
 		zap.Duration("download", unpackStart.Sub(downloadStart)), zap.Duration("unpack", time.Since(unpackStart)))
-	return img, nil
+	return rec.Image, nil
+}
+
+// union is a followed by the members of b it lacks.
+func union(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // fetchSmall reads a small blob (manifest, index, config), verifying its digest.
@@ -155,9 +178,8 @@ func (s *Store) fetchSmall(ctx context.Context, f remotes.Fetcher, desc ocispec.
 }
 
 // storeBlob writes b as desc into the content store unless it is there.
-// With b nil it only checks presence.
 func (s *Store) storeBlob(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
-	if _, err := s.content.Info(ctx, desc.Digest); err == nil || b == nil {
+	if _, err := s.content.Info(ctx, desc.Digest); err == nil {
 		return nil
 	}
 	unlock := s.locks.lock(desc.Digest.String())

@@ -77,4 +77,19 @@ func testIndex(t *testing.T, s storage.Store, reg *fixture.Registry) {
 			}
 		})
 	}
+	// Every manifest and index pulled is freed with the images.
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range list {
+		if err := s.Remove(ctx, img.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bc, ok := s.(BlobCounter); ok {
+		if n, err := bc.BlobCount(ctx); err != nil || n != 0 {
+			t.Fatalf("%d blobs (%v) left after removing every image", n, err)
+		}
+	}
 }
