@@ -100,3 +100,40 @@ func BenchmarkPullBig(b *testing.B) {
 		}
 	}
 }
+
+// An image of many small files gets enough inodes on its disk.
+func TestManySmallFiles(t *testing.T) {
+	const n = 20000
+	entries := make([]fixture.Entry, n)
+	for i := range entries {
+		entries[i] = fixture.Entry{Path: fmt.Sprintf("many/d%02d/f%05d", i%50, i), Data: []byte{byte(i)}}
+	}
+	l, err := fixture.BuildLayer(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := fixture.BusyboxLayer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := fixture.NewImage(fixture.ImageConfig{Cmd: []string{"sh"}}, bb, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := fixture.StartRegistry(t)
+	if err := fixture.Push(context.Background(), reg.Addr, "many", "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	got, err := s.Pull(context.Background(), reg.Addr+"/many:latest", storage.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := s.RootFS(context.Background(), got.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls := debugfsLsSizes(t, disk, "/many/d49"); len(ls) != n/50+2 { // + . and ..
+		t.Fatalf("/many/d49 holds %d entries, want %d", len(ls), n/50+2)
+	}
+}
