@@ -137,3 +137,32 @@ func TestManySmallFiles(t *testing.T) {
 		t.Fatalf("/many/d49 holds %d entries, want %d", len(ls), n/50+2)
 	}
 }
+
+// A pull cancelled mid-download leaves nothing that breaks the next pull.
+func TestCancelledPullResumes(t *testing.T) {
+	_, want, ref := pushBig(t)
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := s.Pull(ctx, ref, storage.PullOptions{Progress: func(p storage.Progress) {
+		if p.Status == "Downloading" && p.Current > 0 && p.Current < p.Total {
+			cancel()
+		}
+	}})
+	cancel()
+	if err == nil {
+		t.Fatal("cancelled pull succeeded")
+	}
+	if _, err := s.Get(context.Background(), want.ID()); err == nil {
+		t.Fatal("cancelled pull recorded the image")
+	}
+	img, err := s.Pull(context.Background(), ref, storage.PullOptions{})
+	if err != nil {
+		t.Fatalf("pull after a cancelled one: %v", err)
+	}
+	if img.ID != want.ID() {
+		t.Fatalf("pulled %s, want %s", img.ID, want.ID())
+	}
+	if n, err := s.BlobCount(context.Background()); err != nil || n != len(want.Layers)+2 {
+		t.Fatalf("%d blobs (%v), want %d", n, err, len(want.Layers)+2)
+	}
+}
