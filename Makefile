@@ -40,11 +40,11 @@ lint:
 # Unit and port-layer tests (the QEMU-backed ones boot real VMs), with the
 # race detector.
 unit:
-	$(GO) test -race -p 2 -timeout 40m $$($(GO) list ./... | grep -v /tests/e2e)
+	$(GO) test -race -count=1 -p 2 -timeout 40m $$($(GO) list ./... | grep -v /tests/e2e)
 
 # End-to-end: the real docker CLI against a real VCH built from bin/.
 e2e: build
-	$(GO) test -p 1 -timeout 30m ./tests/e2e/...
+	$(GO) test -count=1 -p 1 -timeout 30m ./tests/e2e/...
 
 # The whole suite: what .ci/run calls.
 test: setup build lint unit e2e
