@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -252,15 +253,34 @@ func (s *Server) handleStdin(nc ssh.NewChannel) {
 	ch.Close()
 }
 
-// portConn makes the port a net.Conn for the SSH library. Close does not
-// close the port: it outlives every session.
+// portConn makes the port a net.Conn for one SSH session. Close does not
+// close the port, which outlives every session; it ends this session's
+// use of it, so that a late write of a finished session (a reply or a
+// channel close still in flight in the SSH library) fails instead of
+// landing in the next session's handshake.
 type portConn struct {
-	rw io.ReadWriter
+	rw     io.ReadWriter
+	closed atomic.Bool
 }
 
-func (p *portConn) Read(b []byte) (int, error)       { return p.rw.Read(b) }
-func (p *portConn) Write(b []byte) (int, error)      { return p.rw.Write(b) }
-func (p *portConn) Close() error                     { return nil }
+func (p *portConn) Read(b []byte) (int, error) {
+	if p.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return p.rw.Read(b)
+}
+
+func (p *portConn) Write(b []byte) (int, error) {
+	if p.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return p.rw.Write(b)
+}
+
+func (p *portConn) Close() error {
+	p.closed.Store(true)
+	return nil
+}
 func (p *portConn) LocalAddr() net.Addr              { return portAddr{} }
 func (p *portConn) RemoteAddr() net.Addr             { return portAddr{} }
 func (p *portConn) SetDeadline(time.Time) error      { return nil }

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -242,8 +243,14 @@ func TestServe(t *testing.T) {
 	for session := 0; session < 2; session++ {
 		h := port.attach(t)
 		if session == 1 {
-			// Stale bytes from the earlier session precede the handshake.
-			go io.WriteString(h, "stale")
+			// Bytes that a previous host session left in flight reach
+			// the guest before anything the next host writes: QEMU
+			// serves one chardev connection at a time, in order. So
+			// they precede this session's go line, on the same line.
+			// (Written synchronously: the socket pair buffers them.)
+			if _, err := io.WriteString(h, "stale"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		client := dialHost(t, h, pub)
 
@@ -315,5 +322,27 @@ func TestServe(t *testing.T) {
 	defer clockMu.Unlock()
 	if len(clock) != 2 || clock[0] != 1234 {
 		t.Fatalf("clock set %v", clock)
+	}
+}
+
+// TestPortConnClosed: once a session's conn is closed, its late writes
+// fail and never reach the port, where the next session's handshake runs.
+func TestPortConnClosed(t *testing.T) {
+	var port bytes.Buffer
+	c := &portConn{rw: &port}
+	if _, err := c.Write([]byte("in session")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("late write: %v", err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("late read: %v", err)
+	}
+	if port.String() != "in session" {
+		t.Fatalf("port got %q", port.String())
 	}
 }
