@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/vchproject/vch/internal/version.Version=$(VERSION) \
            -X github.com/vchproject/vch/internal/version.BuildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 NAME    ?= default
 
-.PHONY: all build run setup test lint unit e2e bench clean
+.PHONY: all build run setup test lint unit e2e bench flake clean
 
 all: build
 
@@ -48,6 +48,11 @@ e2e: build
 
 # The whole suite: what .ci/run calls.
 test: setup build lint unit e2e
+
+# Flake check: the concurrency/I-O packages (no VM boots) under -race,
+# 20 rounds; reports each failing test. Not part of `make test`.
+flake:
+	scripts/flake.sh
 
 bench: setup build
 	bench/run

@@ -132,7 +132,10 @@ func TestRestartPolicy(t *testing.T) {
 	always := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "always"}}
 	ad := e.create("always", container.Config{Cmd: []string{"true"}}, always)
 	e.start("always")
-	eventually(t, "restarting", func() bool { return e.b.isRestarting(ad) })
+	eventually(t, "restarting, counted", func() bool {
+		ins := e.inspect("always")
+		return e.b.isRestarting(ad) && ins.RestartCount == 1
+	})
 	ins := e.inspect("always")
 	if ins.State.Status != "restarting" || !ins.State.Restarting || !ins.State.Running || ins.RestartCount != 1 {
 		t.Fatalf("state %+v count %d", ins.State, ins.RestartCount)

@@ -47,6 +47,16 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 	if c.Status.State == compute.StateRunning || b.isRestarting(id) {
 		return errdefs.New(errdefs.ErrNotModified, "container is already running")
 	}
+	// A user's start begins a new restart history. Reset it before the
+	// VM starts, so that nobody sees the new run with the old count (a
+	// run can end before Start returns).
+	if m.ManuallyStopped || m.RestartCanceled || m.RestartCount != 0 {
+		if err := b.updateMeta(context.WithoutCancel(ctx), id, func(m *Meta) {
+			m.ManuallyStopped, m.RestartCanceled, m.RestartCount = false, false, 0
+		}); err != nil {
+			return err
+		}
+	}
 	if err := b.pl.Start(ctx, id); err != nil {
 		if errdefs.IsNotModified(err) {
 			return errdefs.New(errdefs.ErrNotModified, "container is already running")
@@ -72,11 +82,10 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 		}
 		return classed
 	}
-	if !m.Started || m.StartError != nil || m.ManuallyStopped || m.RestartCanceled || m.RestartCount != 0 {
+	if !m.Started || m.StartError != nil {
 		if err := b.updateMeta(context.WithoutCancel(ctx), id, func(m *Meta) {
 			m.Started = true
 			m.StartError = nil
-			m.ManuallyStopped, m.RestartCanceled, m.RestartCount = false, false, 0
 		}); err != nil {
 			b.log.Warn("recording start", zap.String("id", id), zap.Error(err))
 		}

@@ -22,10 +22,24 @@ func needsWatch(m *Meta) bool {
 	return m.HostConfig.AutoRemove || !m.HostConfig.RestartPolicy.IsNone()
 }
 
+// watchState is one container's monitor.
+type watchState struct {
+	again bool // a start happened while the monitor was deciding to end
+}
+
 // watch follows id's runs: when one ends it removes an AutoRemove
 // container, or restarts it as its restart policy says. Called after every
-// successful start and, by New, for containers found running.
+// successful start and, by New, for containers found running. A container
+// has at most one monitor: two would each count and restart the same exit.
 func (b *Backend) watch(id string) {
+	b.rmu.Lock()
+	if w, ok := b.watching[id]; ok {
+		w.again = true
+		b.rmu.Unlock()
+		return
+	}
+	b.watching[id] = &watchState{}
+	b.rmu.Unlock()
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
@@ -33,60 +47,104 @@ func (b *Backend) watch(id string) {
 	}()
 }
 
+// unwatch ends id's monitor unless a start asked it to go on meanwhile.
+func (b *Backend) unwatch(id string) bool {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	if w := b.watching[id]; w != nil && w.again {
+		w.again = false
+		return false
+	}
+	delete(b.watching, id)
+	return true
+}
+
 func (b *Backend) monitor(id string) {
 	log := b.log.With(zap.String("id", id))
 	for {
-		st, err := b.pl.Wait(b.ctx, id, compute.WaitNotRunning)
-		if err != nil {
-			if b.ctx.Err() == nil && !errdefs.IsNotFound(err) {
-				log.Warn("watch: wait failed", zap.Error(err))
-			}
-			return
-		}
-		_, m, err := b.read(b.ctx, id)
-		if err != nil {
-			return // removed meanwhile
-		}
-		if m.HostConfig.AutoRemove {
-			if err := b.remove(b.ctx, id); err != nil && !errdefs.IsNotFound(err) {
-				log.Warn("auto-remove failed", zap.Error(err))
-				return
-			}
-			log.Info("auto-removed container")
-			return
-		}
-		if m.RestartCanceled || !shouldRestart(m.HostConfig.RestartPolicy, st.ExitCode, m.ManuallyStopped, m.RestartCount) {
-			return
-		}
-		delay := b.nextDelay(id, st.FinishedAt.Sub(st.StartedAt))
-		if err := b.updateMeta(b.ctx, id, func(m *Meta) { m.RestartCount++ }); err != nil {
-			return
-		}
-		p := b.setRestarting(id)
-		log.Info("restarting container", zap.Int("exitCode", st.ExitCode), zap.Duration("delay", delay))
-		timer := time.NewTimer(delay)
-		select {
-		case <-timer.C:
-		case <-p.cancel:
-		case <-b.ctx.Done():
-		}
-		timer.Stop()
-		canceled := b.clearRestarting(id, p)
-		if canceled || b.ctx.Err() != nil {
-			return
-		}
-		if _, m, err = b.read(b.ctx, id); err != nil || m.RestartCanceled {
-			return
-		}
-		if err := b.pl.Start(b.ctx, id); err != nil && !errdefs.IsNotModified(err) {
-			code, _ := startFailure(err)
-			log.Warn("restart failed", zap.Error(err))
-			_ = b.updateMeta(context.WithoutCancel(b.ctx), id, func(m *Meta) {
-				m.StartError = &StartError{Message: err.Error(), ExitCode: code, At: b.now().UTC()}
-			})
+		if !b.follow(log, id) && b.unwatch(id) {
 			return
 		}
 	}
+}
+
+// follow waits for id's current run to end and acts on it; it reports
+// whether there is a next run to follow.
+func (b *Backend) follow(log *zap.Logger, id string) bool {
+	st, err := b.pl.Wait(b.ctx, id, compute.WaitNotRunning)
+	if err != nil {
+		if b.ctx.Err() == nil && !errdefs.IsNotFound(err) {
+			log.Warn("watch: wait failed", zap.Error(err))
+		}
+		return false
+	}
+	if now, err := b.pl.Inspect(b.ctx, id); err == nil && now.Status.State == compute.StateRunning {
+		return true // a user's start began a new run meanwhile: follow that
+	}
+	_, m, err := b.read(b.ctx, id)
+	if err != nil {
+		return false // removed meanwhile
+	}
+	if m.HostConfig.AutoRemove {
+		if err := b.remove(b.ctx, id); err != nil && !errdefs.IsNotFound(err) {
+			log.Warn("auto-remove failed", zap.Error(err))
+			return false
+		}
+		log.Info("auto-removed container")
+		return false
+	}
+	if m.RestartCanceled || !shouldRestart(m.HostConfig.RestartPolicy, st.ExitCode, m.ManuallyStopped, m.RestartCount) {
+		return false
+	}
+	delay := b.nextDelay(id, st.FinishedAt.Sub(st.StartedAt))
+	return b.restartOnce(log, id, st.ExitCode, delay)
+}
+
+// restartOnce counts and waits out one restart of id, then starts it. The
+// container shows as restarting from before the count changes until the
+// start has returned, so nobody sees an exited container with the new
+// count. It reports whether the container runs again and is to be
+// followed.
+func (b *Backend) restartOnce(log *zap.Logger, id string, exitCode int, delay time.Duration) bool {
+	p := b.setRestarting(id)
+	if err := b.updateMeta(b.ctx, id, func(m *Meta) { m.RestartCount++ }); err != nil {
+		b.clearRestarting(id, p)
+		return false
+	}
+	log.Info("restarting container", zap.Int("exitCode", exitCode), zap.Duration("delay", delay))
+	timer := time.NewTimer(delay)
+	select {
+	case <-timer.C:
+	case <-p.cancel:
+	case <-b.ctx.Done():
+	}
+	timer.Stop()
+	if b.canceled(p) || b.ctx.Err() != nil {
+		b.clearRestarting(id, p)
+		return false
+	}
+	if _, m, err := b.read(b.ctx, id); err != nil || m.RestartCanceled {
+		b.clearRestarting(id, p)
+		return false
+	}
+	err := b.pl.Start(b.ctx, id)
+	canceled := b.clearRestarting(id, p)
+	if err != nil && !errdefs.IsNotModified(err) {
+		code, _ := startFailure(err)
+		log.Warn("restart failed", zap.Error(err))
+		_ = b.updateMeta(context.WithoutCancel(b.ctx), id, func(m *Meta) {
+			m.StartError = &StartError{Message: err.Error(), ExitCode: code, At: b.now().UTC()}
+		})
+		return false
+	}
+	if canceled {
+		// The user stopped it while it booted: carry out that stop now.
+		if err := b.ContainerStop(b.ctx, id, nil, ""); err != nil && !errdefs.IsNotModified(err) {
+			log.Warn("stop after a canceled restart", zap.Error(err))
+		}
+		return false
+	}
+	return true
 }
 
 // nextDelay advances id's back-off.
@@ -113,6 +171,13 @@ func (b *Backend) clearRestarting(id string, p *pendingRestart) bool {
 	if b.restarting[id] == p {
 		delete(b.restarting, id)
 	}
+	return p.done
+}
+
+// canceled reports whether p's restart was canceled.
+func (b *Backend) canceled(p *pendingRestart) bool {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
 	return p.done
 }
 
