@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -65,10 +66,21 @@ func TestRunInteractiveTTY(t *testing.T) {
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the CLI forwards SIGWINCH as a resize call
-	io.WriteString(ptmx, "stty size; echo RESIZED\r")
-	expect("RESIZED")
-	expect("40 120")
+	// The CLI forwards SIGWINCH as a resize call of its own, which may
+	// land after the next command: ask until the new size shows.
+	deadline := time.Now().Add(90 * time.Second)
+	for n := 0; !seen("40 120"); n++ {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("resize never reached the container; output:\n%s", out.String())
+		}
+		// The shell computes the mark, so the echo of the typed line
+		// does not match it.
+		mark := fmt.Sprintf("RESIZED-%d", n+1000)
+		fmt.Fprintf(ptmx, "stty size; echo RESIZED-$((%d+1000))\r", n)
+		expect(mark)
+	}
 	io.WriteString(ptmx, "exit 5\r")
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
