@@ -127,7 +127,7 @@ func busyboxImage(dir string) (string, error) {
 	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), bb, 0o755); err != nil {
 		return "", err
 	}
-	for _, applet := range []string{"sh", "echo", "cat", "sleep", "true", "false", "hostname", "id", "ls", "pwd", "tty", "stty", "env", "sync", "stat"} {
+	for _, applet := range []string{"sh", "echo", "cat", "sleep", "true", "false", "hostname", "id", "ls", "pwd", "tty", "stty", "env", "date", "grep", "sync", "stat"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
 			return "", err
 		}
@@ -297,6 +297,38 @@ func (v *vm) consoleText() string {
 	return string(b)
 }
 
+// waitOutput polls the log file, which QEMU writes while the VM runs, until
+// the process's stdout so far contains want.
+func (v *vm) waitOutput(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute) // catches a hang only
+	for {
+		var stdout strings.Builder
+		b, _ := os.ReadFile(v.logFile)
+		for len(b) > 0 {
+			r, n, err := proto.DecodeRecord(b)
+			if err != nil {
+				break // a record still being written
+			}
+			b = b[n:]
+			if r.Kind == proto.KindStdout {
+				stdout.Write(r.Data)
+			}
+		}
+		if strings.Contains(stdout.String(), want) {
+			return
+		}
+		select {
+		case err := <-v.done:
+			t.Fatalf("qemu exited before the output showed %q: %v\nstdout: %s", want, err, stdout.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("output never showed %q: %s", want, stdout.String())
+		}
+	}
+}
+
 // runLog is a decoded PortLog file.
 type runLog struct {
 	stdout, stderr string
@@ -384,7 +416,11 @@ func (v *vm) dialControl(t *testing.T) *ssh.Client {
 			}
 		}
 	}
+	stopNudge := make(chan struct{})
+	nudged := proto.Nudge(c, stopNudge)
 	readUntil(proto.HelloLine)
+	close(stopNudge)
+	<-nudged
 	if _, err := io.WriteString(c, proto.GoLine); err != nil {
 		t.Fatal(err)
 	}

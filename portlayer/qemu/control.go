@@ -91,7 +91,12 @@ func handshake(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey) (*ssh.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	if err := readUntil(conn, proto.HelloLine); err != nil {
+	stopNudge := make(chan struct{})
+	nudged := proto.Nudge(conn, stopNudge)
+	err := readUntil(conn, proto.HelloLine)
+	close(stopNudge)
+	<-nudged
+	if err != nil {
 		return nil, fmt.Errorf("await hello: %w", err)
 	}
 	if _, err := io.WriteString(conn, proto.GoLine); err != nil {

@@ -19,7 +19,7 @@ import (
 
 // Process is what control requests act on: the container's main process.
 type Process interface {
-	// Signal sends sig to the process (its process group).
+	// Signal sends sig to the main process only, as docker does.
 	Signal(sig int) error
 	// Resize sets the TTY size; an error if there is no TTY.
 	Resize(rows, cols uint16) error

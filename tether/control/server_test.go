@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -90,6 +91,8 @@ func hostKey(t *testing.T) ([]byte, ssh.PublicKey) {
 func dialHost(t *testing.T, c net.Conn, pub ssh.PublicKey) *ssh.Client {
 	t.Helper()
 	br := bufio.NewReader(c)
+	stopNudge := make(chan struct{})
+	nudged := proto.Nudge(c, stopNudge)
 	for {
 		l, err := br.ReadString('\n')
 		if err != nil {
@@ -99,6 +102,8 @@ func dialHost(t *testing.T, c net.Conn, pub ssh.PublicKey) *ssh.Client {
 			break
 		}
 	}
+	close(stopNudge)
+	<-nudged
 	if _, err := io.WriteString(c, proto.GoLine); err != nil {
 		t.Fatal(err)
 	}
@@ -344,5 +349,78 @@ func TestPortConnClosed(t *testing.T) {
 	}
 	if port.String() != "in session" {
 		t.Fatalf("port got %q", port.String())
+	}
+}
+
+// detachable is a host's end of the port that the host can abandon without
+// closing it, as when vchd dies and a new one connects at once: the guest
+// never reads EOF.
+type detachable struct {
+	net.Conn
+	gone atomic.Bool
+}
+
+func (d *detachable) Read(p []byte) (int, error) {
+	if d.gone.Load() {
+		return 0, net.ErrClosed
+	}
+	return d.Conn.Read(p)
+}
+
+func (d *detachable) Write(p []byte) (int, error) {
+	if d.gone.Load() {
+		return 0, net.ErrClosed
+	}
+	return d.Conn.Write(p)
+}
+
+func (d *detachable) Close() error { d.gone.Store(true); return nil }
+
+// TestServeHostReturnsUnnoticed: a host comes back on a port whose guest is
+// still in the earlier host's SSH session and sends no hello. The new
+// host's nudges end that session and the handshake runs again.
+func TestServeHostReturnsUnnoticed(t *testing.T) {
+	pemKey, pub := hostKey(t)
+	srv, err := NewServer(pemKey, &fakeProc{}, func(int64) error { return nil }, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.HelloInterval = 5 * time.Millisecond
+	srv.MinBackoff, srv.MaxBackoff = time.Millisecond, 5*time.Millisecond
+	g, h := socketPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		srv.Serve(ctx, g)
+		close(served)
+	}()
+	defer func() {
+		cancel()
+		g.Close()
+		h.Close()
+		<-served
+	}()
+
+	first := &detachable{Conn: h}
+	c1 := dialHost(t, first, pub)
+	if ok, _, err := c1.SendRequest(proto.ReqState, true, nil); err != nil || !ok {
+		t.Fatalf("first host: %v %v", ok, err)
+	}
+	// The first host vanishes: its reads stop at once, nothing reaches the
+	// guest, and the guest's SSH server waits for its next packet.
+	first.gone.Store(true)
+	if err := h.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c1.Close()
+	if err := h.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	c2 := dialHost(t, h, pub)
+	defer c2.Close()
+	ok, reply, err := c2.SendRequest(proto.ReqState, true, nil)
+	if err != nil || !ok || !strings.Contains(string(reply), `"pid":42`) {
+		t.Fatalf("second host: %v %s %v", ok, reply, err)
 	}
 }

@@ -23,6 +23,14 @@
 // that pins Config.HostKey's public key. When the host goes away the guest
 // reads EOF, and starts over with HelloLine.
 //
+// A host that leaves and comes back quickly may find the guest still in
+// the earlier host's SSH session: the port's disconnect was over before
+// the guest's read noticed it, so it never read EOF and sends no hello,
+// and the new host waits for one. So, while it waits for HelloLine, the
+// host writes NudgeLine every NudgeInterval (see Nudge): a stale SSH
+// session fails on it (it is no SSH packet and too long for a version
+// line) and the guest starts over; a guest in the handshake ignores it.
+//
 // On the SSH connection (see the Req*/Chan* names): global requests signal
 // the main process, resize its TTY, set the guest clock and ask its state;
 // a ChanStdin channel feeds the main process's stdin (EOF closes it).
@@ -39,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -59,9 +68,40 @@ const (
 	AckLine   = "VCH-TETHER-ACK\n"
 )
 
+// NudgeLine breaks a stale SSH session on the guest side (see the package
+// doc): more than the 255 bytes an SSH version line may have, no valid
+// packet length in its first bytes, one line for the handshake to ignore.
+var NudgeLine = "VCH-HOST-NUDGE-" + strings.Repeat("~", 300) + "\n"
+
+// NudgeInterval is how long a host waits for HelloLine before each nudge.
+const NudgeInterval = time.Second
+
+// Nudge writes NudgeLine to w every NudgeInterval until stop is closed.
+// The returned channel is closed once Nudge writes no more: wait for it
+// before writing GoLine, so that no nudge follows the go line.
+func Nudge(w io.Writer, stop <-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(NudgeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if _, err := io.WriteString(w, NudgeLine); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return done
+}
+
 // SSH global requests and channel types.
 const (
-	// ReqSignal: payload SignalRequest; signals the main process (its process group).
+	// ReqSignal: payload SignalRequest; signals the main process (only it, as docker does).
 	ReqSignal = "vch-signal"
 	// ReqResize: payload ResizeRequest; sets the main process's TTY size.
 	ReqResize = "vch-resize"
