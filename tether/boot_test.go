@@ -5,6 +5,7 @@ import (
 	"io"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,7 +37,7 @@ func TestBootOutputAndExitCode(t *testing.T) {
 }
 
 func TestBootEtcUserAndPersistence(t *testing.T) {
-	v := newVM(t, "sh", "-c", `cat /etc/hostname; hostname; cat /etc/resolv.conf; cat /etc/hosts; id; pwd; echo "HOME=$HOME"; echo kept > /root/file`)
+	v := newVM(t, "sh", "-c", `cat /etc/hostname; hostname; cat /etc/resolv.conf; cat /etc/hosts; id; pwd; echo "HOME=$HOME"; echo "clock=$(date +%s)"; echo kept > /root/file`)
 	v.cfg.Process.WorkingDir = "/work/dir"
 	v.start(t)
 	l := v.wait(t)
@@ -57,6 +58,17 @@ func TestBootEtcUserAndPersistence(t *testing.T) {
 	if ev, _, _ := l.event(proto.EventExited); ev.ExitCode != 0 {
 		t.Fatalf("run 1 exit %d: %s", ev.ExitCode, l.stderr)
 	}
+	// The guest clock came from Config.LaunchTime: it must be today's date,
+	// not the RTC's or 1970 (a generous window: TCG boots take seconds).
+	var clock int64
+	for _, line := range strings.Split(l.stdout, "\n") {
+		if v, ok := strings.CutPrefix(line, "clock="); ok {
+			clock, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if d := time.Since(time.Unix(clock, 0)); d < -time.Minute || d > 5*time.Minute {
+		t.Errorf("guest clock %d is %v away from the host's", clock, d)
+	}
 
 	// The tether unmounted the rw disk cleanly.
 	if out, err := exec.Command("e2fsck", "-fn", v.rw).CombinedOutput(); err != nil {
@@ -64,10 +76,13 @@ func TestBootEtcUserAndPersistence(t *testing.T) {
 	}
 
 	// Run 2 on the same rw disk, as another user: the file is still there.
-	v.cfg.Process = proto.Process{Args: []string{"sh", "-c", "cat /root/file; id; echo HOME=$HOME"}, User: "app:video"}
+	// An orphan (re-parented to the tether) must be reaped: no zombies.
+	v.cfg.Process = proto.Process{Args: []string{"sh", "-c",
+		`cat /root/file; id; echo HOME=$HOME; (sleep 0 &); sleep 1; echo "zombies=$(cat /proc/[0-9]*/stat | grep -c ') Z ')"`},
+		User: "app:video"}
 	v.start(t)
 	l = v.wait(t)
-	for _, want := range []string{"kept\n", "uid=1000(app) gid=44(video) groups=44(video)", "HOME=/home/app\n"} {
+	for _, want := range []string{"kept\n", "uid=1000(app) gid=44(video) groups=44(video)", "HOME=/home/app\n", "zombies=0\n"} {
 		if !strings.Contains(l.stdout, want) {
 			t.Errorf("run 2 output lacks %q:\n%s\nstderr:\n%s", want, l.stdout, l.stderr)
 		}
@@ -106,22 +121,10 @@ func TestBootCommandErrors(t *testing.T) {
 func TestBootControlChannel(t *testing.T) {
 	v := newVM(t, "sleep", "1000")
 	v.start(t)
+
+	// First host session: wait for the process, then go away.
 	c := v.dialControl(t)
-	var st proto.StateReply
-	for !st.Running {
-		// The host may connect before the process has started.
-		ok, reply := request(t, c, proto.ReqState, nil)
-		if !ok {
-			t.Fatalf("state refused: %s", reply)
-		}
-		if err := json.Unmarshal(reply, &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.Exited {
-			t.Fatalf("sleep exited: %+v", st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	st := waitRunning(t, c)
 	if st.Pid <= 1 {
 		t.Fatalf("state %+v", st)
 	}
@@ -130,6 +133,13 @@ func TestBootControlChannel(t *testing.T) {
 	}
 	if ok, reply := request(t, c, proto.ReqTime, proto.TimeRequest{UnixNano: time.Now().UnixNano()}); !ok {
 		t.Errorf("time refused: %s", reply)
+	}
+	c.Close()
+
+	// Second session on a new connection: the tether started over.
+	c = v.dialControl(t)
+	if st2 := waitRunning(t, c); st2.Pid != st.Pid {
+		t.Fatalf("pid changed across sessions: %+v then %+v", st, st2)
 	}
 	if ok, reply := request(t, c, proto.ReqSignal, proto.SignalRequest{Signal: int(syscall.SIGTERM)}); !ok {
 		t.Fatalf("signal refused: %s", reply)
@@ -140,6 +150,52 @@ func TestBootControlChannel(t *testing.T) {
 	}
 	if !reflect.DeepEqual(l.names(), lifecycle) {
 		t.Fatalf("events %v", l.events)
+	}
+}
+
+func TestBootSIGKILL(t *testing.T) {
+	// The shell ignores SIGTERM; only SIGKILL ends it.
+	v := newVM(t, "sh", "-c", `trap "" TERM; echo ready; while true; do sleep 1; done`)
+	v.start(t)
+	c := v.dialControl(t)
+	waitRunning(t, c)
+	// Running is not enough: the shell must have installed its trap.
+	v.waitOutput(t, "ready\n")
+	if ok, reply := request(t, c, proto.ReqSignal, proto.SignalRequest{Signal: int(syscall.SIGTERM)}); !ok {
+		t.Fatalf("SIGTERM refused: %s", reply)
+	}
+	if st := waitRunning(t, c); st.Exited {
+		t.Fatalf("SIGTERM ended a process that ignores it: %+v", st)
+	}
+	if ok, reply := request(t, c, proto.ReqSignal, proto.SignalRequest{Signal: int(syscall.SIGKILL)}); !ok {
+		t.Fatalf("SIGKILL refused: %s", reply)
+	}
+	l := v.wait(t)
+	if ev, _, _ := l.event(proto.EventExited); ev.ExitCode != 137 {
+		t.Fatalf("exit %+v, want 137; events %v", ev, l.events)
+	}
+}
+
+// waitRunning asks for the state until the process runs (the host may
+// connect before the tether has started it).
+func waitRunning(t *testing.T, c *ssh.Client) proto.StateReply {
+	t.Helper()
+	for {
+		ok, reply := request(t, c, proto.ReqState, nil)
+		if !ok {
+			t.Fatalf("state refused: %s", reply)
+		}
+		var st proto.StateReply
+		if err := json.Unmarshal(reply, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Exited {
+			t.Fatalf("process exited: %+v", st)
+		}
+		if st.Running {
+			return st
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -63,12 +63,9 @@ func (p *mainProcess) Signal(sig int) error {
 	if !p.running {
 		return errNotRunning
 	}
-	// The process leads its own session and process group.
-	err := unix.Kill(-p.pid, unix.Signal(sig))
-	if errors.Is(err, unix.ESRCH) {
-		err = unix.Kill(p.pid, unix.Signal(sig))
-	}
-	if err != nil {
+	// Only the main process, as docker signals only the container's init:
+	// a process that ignores the signal keeps its children running.
+	if err := unix.Kill(p.pid, unix.Signal(sig)); err != nil {
 		return fmt.Errorf("signal %d: %w", sig, err)
 	}
 	return nil
