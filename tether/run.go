@@ -110,6 +110,7 @@ func (t *tether) run() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	srv.Exec = execer{t}
 	go srv.Serve(context.Background(), ctlPort)
 
 	if err := t.mountContainer(disks); err != nil {

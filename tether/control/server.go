@@ -37,6 +37,9 @@ type Server struct {
 	setTime func(unixNano int64) error
 	log     *zap.Logger
 
+	// Exec starts exec sessions (proto.ChanExec); nil refuses them.
+	Exec Execer
+
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
 	// MinBackoff and MaxBackoff bound the sleep after EOF on the port while
@@ -172,11 +175,14 @@ func (s *Server) ServeConn(c net.Conn) error {
 	defer conn.Close()
 	go s.handleRequests(reqs)
 	for nc := range chans {
-		if nc.ChannelType() != proto.ChanStdin {
+		switch nc.ChannelType() {
+		case proto.ChanStdin:
+			go s.handleStdin(nc)
+		case proto.ChanExec:
+			go s.handleExec(nc)
+		default:
 			nc.Reject(ssh.UnknownChannelType, "unknown channel type "+nc.ChannelType())
-			continue
 		}
-		go s.handleStdin(nc)
 	}
 	return conn.Wait()
 }
