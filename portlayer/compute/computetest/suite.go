@@ -64,6 +64,13 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"Resize", s.resize, false},
 		{"WaitConditions", s.waitConditions, false},
 		{"RemoveRunning", s.removeRunning, false},
+		{"ExecStreams", s.execStreams, false},
+		{"ExecStdin", s.execStdin, false},
+		{"ExecIdentity", s.execIdentity, false},
+		{"ExecTTY", s.execTTY, false},
+		{"ExecSignal", s.execSignal, false},
+		{"ExecBig", s.execBig, false},
+		{"ExecErrors", s.execErrors, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
 	}

@@ -25,8 +25,9 @@ type Provider struct {
 	// Now is the clock for StartedAt, FinishedAt and log times.
 	Now func() time.Time
 
-	mu  sync.Mutex
-	vms map[string]*vm
+	mu    sync.Mutex
+	vms   map[string]*vm
+	execs int // exec processes started (for their pids)
 }
 
 var _ compute.Provider = (*Provider)(nil)
