@@ -40,6 +40,8 @@ type Backend struct {
 
 	metaMu sync.Mutex // serializes read-modify-write of Meta
 
+	execs execStore // docker exec instances (exec.go)
+
 	rmu        sync.Mutex
 	restarting map[string]*pendingRestart // containers waiting out a restart back-off
 	delays     map[string]time.Duration   // last back-off per container
