@@ -85,6 +85,8 @@ type Status struct {
 	FinishedAt time.Time `json:"finishedAt"`
 	ExitCode   int       `json:"exitCode"`
 	Error      string    `json:"error,omitempty"`
+	// Paused: the VM's vCPUs are stopped (State stays StateRunning).
+	Paused bool `json:"paused,omitempty"`
 	// Boot holds the timestamped steps of the last start ("launch",
 	// "kernel", "tether", "process-started", "process-exited", ...).
 	Boot []Step `json:"boot,omitempty"`
@@ -182,4 +184,5 @@ type Provider interface {
 	Streamer
 	Remover
 	Execer
+	Pauser
 }

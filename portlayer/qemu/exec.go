@@ -27,6 +27,9 @@ func (p *Provider) Exec(ctx context.Context, id string, cfg compute.ExecConfig) 
 	if err != nil {
 		return nil, err
 	}
+	if p.isPaused(id) {
+		return nil, pausedError(id)
+	}
 	client, err := r.ctl.get(ctx, r)
 	if err != nil {
 		return nil, err

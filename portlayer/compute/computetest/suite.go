@@ -71,6 +71,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"ExecSignal", s.execSignal, false},
 		{"ExecBig", s.execBig, false},
 		{"ExecErrors", s.execErrors, false},
+		{"PauseUnpause", s.pauseUnpause, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
 	}

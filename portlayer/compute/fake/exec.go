@@ -25,6 +25,10 @@ func (p *Provider) Exec(_ context.Context, id string, cfg compute.ExecConfig) (c
 		p.mu.Unlock()
 		return nil, notRunning(id)
 	}
+	if v.c.Status.Paused {
+		p.mu.Unlock()
+		return nil, pausedError(id)
+	}
 	if len(cfg.Args) == 0 {
 		p.mu.Unlock()
 		return nil, &compute.ExecStartError{ExitCode: 126, Msg: "no command specified"}

@@ -177,6 +177,7 @@ func (p *Provider) Signal(_ context.Context, id string, sig syscall.Signal) erro
 		return notRunning(id)
 	}
 	v.signals = append(v.signals, sig)
+	v.c.Status.Paused = false // a signal thaws a paused VM
 	p.mu.Unlock()
 	if sig == syscall.SIGKILL {
 		r.finish(137, true)
