@@ -10,8 +10,6 @@ var unsupported = []struct{ prefix, what string }{
 	{"/containers/{name:.*}/top", "top"},
 	{"/containers/{name:.*}/stats", "stats"},
 	{"/containers/{name:.*}/changes", "diff"},
-	{"/containers/{name:.*}/pause", "pause"},
-	{"/containers/{name:.*}/unpause", "unpause"},
 	{"/containers/{name:.*}/update", "container update"},
 	{"/containers/prune", "container prune"},
 	{"/commit", "commit"},

@@ -103,6 +103,9 @@ func (b *Backend) runningContainer(ctx context.Context, name string) (compute.Co
 	if c.Status.State != compute.StateRunning {
 		return c, nil, containerNotRunning(c.Spec.ID)
 	}
+	if c.Status.Paused {
+		return c, nil, containerPaused(c.Spec.ID)
+	}
 	return c, m, nil
 }
 

@@ -46,6 +46,7 @@ func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.I
 			Status:     d.Status,
 			Running:    d.Running,
 			Restarting: d.Restarting,
+			Paused:     d.Paused,
 			Pid:        d.Pid,
 			ExitCode:   d.ExitCode,
 			Error:      d.Error,

@@ -87,9 +87,16 @@ type streamBackend interface {
 	ContainerResize(ctx context.Context, name string, height, width uint) error
 }
 
+// pauseBackend freezes and thaws containers.
+type pauseBackend interface {
+	ContainerPause(ctx context.Context, name string) error
+	ContainerUnpause(ctx context.Context, name string) error
+}
+
 // Backend is everything the /containers routes need.
 type Backend interface {
 	stateBackend
 	inspectBackend
 	streamBackend
+	pauseBackend
 }

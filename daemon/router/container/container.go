@@ -37,6 +37,8 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/rename", Handler: r.rename},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/resize", Handler: r.resize},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/attach", Handler: r.attach},
+		{Method: http.MethodPost, Path: "/containers/{name:.*}/pause", Handler: r.pause},
+		{Method: http.MethodPost, Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }
@@ -210,6 +212,22 @@ func (r *router) resize(ctx context.Context, w http.ResponseWriter, req *http.Re
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (r *router) pause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerPause(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *router) unpause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerUnpause(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
