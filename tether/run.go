@@ -111,6 +111,7 @@ func (t *tether) run() (int, error) {
 		return 0, err
 	}
 	srv.Exec = execer{t}
+	srv.Top = t.top
 	go srv.Serve(context.Background(), ctlPort)
 
 	if err := t.mountContainer(disks); err != nil {

@@ -39,6 +39,8 @@ type Server struct {
 
 	// Exec starts exec sessions (proto.ChanExec); nil refuses them.
 	Exec Execer
+	// Top answers proto.ReqTop; nil refuses it.
+	Top func(args []string) (proto.TopReply, error)
 
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
@@ -228,6 +230,23 @@ func (s *Server) request(typ string, payload []byte) (bool, []byte) {
 		if err := s.setTime(r.UnixNano); err != nil {
 			return fail(err)
 		}
+	case proto.ReqTop:
+		var r proto.TopRequest
+		if err := json.Unmarshal(payload, &r); err != nil {
+			return fail(err)
+		}
+		if s.Top == nil {
+			return fail(errors.New("top is not available"))
+		}
+		t, err := s.Top(r.Args)
+		if err != nil {
+			return fail(err)
+		}
+		b, err := json.Marshal(t)
+		if err != nil {
+			return fail(err)
+		}
+		return true, b
 	case proto.ReqState:
 		b, err := json.Marshal(s.proc.State())
 		if err != nil {

@@ -243,7 +243,7 @@ func TestServe(t *testing.T) {
 		h := port.attach(t)
 		if session == 1 {
 			// Stale bytes from the earlier session precede the handshake.
-			go io.WriteString(h, "stale")
+			io.WriteString(h, "stale")
 		}
 		client := dialHost(t, h, pub)
 
