@@ -185,4 +185,5 @@ type Provider interface {
 	Remover
 	Execer
 	Pauser
+	Topper
 }

@@ -93,10 +93,16 @@ type pauseBackend interface {
 	ContainerUnpause(ctx context.Context, name string) error
 }
 
+// topBackend lists a container's processes.
+type topBackend interface {
+	ContainerTop(ctx context.Context, name, psArgs string) (*container.TopResponse, error)
+}
+
 // Backend is everything the /containers routes need.
 type Backend interface {
 	stateBackend
 	inspectBackend
 	streamBackend
 	pauseBackend
+	topBackend
 }

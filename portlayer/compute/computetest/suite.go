@@ -72,6 +72,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"ExecBig", s.execBig, false},
 		{"ExecErrors", s.execErrors, false},
 		{"PauseUnpause", s.pauseUnpause, false},
+		{"Top", s.top, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
 	}
