@@ -18,6 +18,7 @@ import (
 	"github.com/vchproject/vch/backends/reference"
 	"github.com/vchproject/vch/backends/system"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	execrouter "github.com/vchproject/vch/daemon/router/exec"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -110,6 +111,9 @@ func New(cfg Config) (*Backends, error) {
 
 // Containers serves /containers.
 func (b *Backends) Containers() containerrouter.Backend { return b.containers }
+
+// Execs serves docker exec.
+func (b *Backends) Execs() execrouter.Backend { return b.containers }
 
 // Images serves /images.
 func (b *Backends) Images() imagerouter.Backend { return b.images }

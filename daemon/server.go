@@ -18,6 +18,7 @@ import (
 	"github.com/vchproject/vch/daemon/httputils"
 	"github.com/vchproject/vch/daemon/middleware"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	execrouter "github.com/vchproject/vch/daemon/router/exec"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	"github.com/vchproject/vch/errdefs"
@@ -41,6 +42,7 @@ type Config struct {
 	Containers   containerrouter.Backend
 	Images       imagerouter.Backend
 	System       systemrouter.Backend
+	Execs        execrouter.Backend // nil: exec answers 501
 	MaxBodyBytes int64
 }
 
@@ -68,11 +70,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, version: v}
-	s.handler = s.buildMux([]httputils.Router{
+	routers := []httputils.Router{
 		systemrouter.NewRouter(cfg.System),
 		containerrouter.NewRouter(cfg.Containers),
 		imagerouter.NewRouter(cfg.Images),
-	})
+	}
+	if cfg.Execs != nil {
+		routers = append(routers, execrouter.NewRouter(cfg.Execs))
+	}
+	s.handler = s.buildMux(routers)
 	return s, nil
 }
 
@@ -146,6 +152,9 @@ func (s *Server) buildMux(routers []httputils.Router) http.Handler {
 		}
 	}
 	for _, u := range unsupported {
+		if u.what == "exec" && s.cfg.Execs != nil {
+			continue
+		}
 		h := s.makeHandler(notImplemented(u.what))
 		m.PathPrefix("/v{version:[0-9.]+}" + u.prefix).Handler(h)
 		m.PathPrefix(u.prefix).Handler(h)

@@ -73,6 +73,11 @@ func (f *fakeContainers) ContainerLogs(_ context.Context, n string, c containerr
 	return f.logs(n, c)
 }
 func (f *fakeContainers) ContainerResize(context.Context, string, uint, uint) error { return nil }
+func (f *fakeContainers) ContainerPause(context.Context, string) error              { return nil }
+func (f *fakeContainers) ContainerUnpause(context.Context, string) error            { return nil }
+func (f *fakeContainers) ContainerTop(context.Context, string, string) (*container.TopResponse, error) {
+	return &container.TopResponse{}, nil
+}
 
 type fakeImages struct {
 	pull    func(imagerouter.PullConfig) error

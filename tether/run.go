@@ -110,6 +110,8 @@ func (t *tether) run() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	srv.Exec = execer{t}
+	srv.Top = t.top
 	go srv.Serve(context.Background(), ctlPort)
 
 	if err := t.mountContainer(disks); err != nil {

@@ -40,6 +40,8 @@ type Backend struct {
 
 	metaMu sync.Mutex // serializes read-modify-write of Meta
 
+	execs execStore // docker exec instances (exec.go)
+
 	rmu        sync.Mutex
 	restarting map[string]*pendingRestart // containers waiting out a restart back-off
 	watching   map[string]*watchState     // containers with a running monitor (one each)

@@ -21,7 +21,9 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	if err != nil {
 		return nil, err
 	}
-	return inspectResponse(c, m, b.isRestarting(c.Spec.ID)), nil
+	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
+	resp.ExecIDs = b.execs.running(c.Spec.ID)
+	return resp, nil
 }
 
 func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.InspectResponse {
@@ -44,6 +46,7 @@ func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.I
 			Status:     d.Status,
 			Running:    d.Running,
 			Restarting: d.Restarting,
+			Paused:     d.Paused,
 			Pid:        d.Pid,
 			ExitCode:   d.ExitCode,
 			Error:      d.Error,

@@ -19,6 +19,7 @@ type dockerState struct {
 	Status     string // created, running, restarting, exited
 	Running    bool
 	Restarting bool
+	Paused     bool
 	Pid        int
 	ExitCode   int
 	Error      string
@@ -36,6 +37,9 @@ func deriveState(st compute.Status, m *Meta, restarting bool) dockerState {
 	switch {
 	case st.State == compute.StateRunning:
 		d.Status, d.Running, d.ExitCode, d.Error = container.StateRunning, true, 0, ""
+		if st.Paused {
+			d.Status, d.Paused = container.StatePaused, true
+		}
 		return d
 	case st.State == compute.StateCreated || !m.Started:
 		d.Status = container.StateCreated
@@ -58,6 +62,8 @@ func statusText(d dockerState, now time.Time) string {
 	switch d.Status {
 	case container.StateRunning:
 		return "Up " + units.HumanDuration(now.Sub(d.StartedAt))
+	case container.StatePaused:
+		return "Up " + units.HumanDuration(now.Sub(d.StartedAt)) + " (Paused)"
 	case container.StateCreated:
 		return "Created"
 	case container.StateRestarting:

@@ -195,7 +195,7 @@ func (f *ContainerFilter) Select(cs []Container, all bool, limit int) []Containe
 		if limit > 0 && len(out) == limit {
 			break
 		}
-		if c.State != container.StateRunning && !all && limit <= 0 {
+		if c.State != container.StateRunning && c.State != container.StatePaused && !all && limit <= 0 {
 			continue
 		}
 		if f.Match(c) {

@@ -87,6 +87,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Containers: b.Containers(),
 		Images:     b.Images(),
 		System:     b.System(),
+		Execs:      b.Execs(),
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)

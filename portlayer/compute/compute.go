@@ -11,7 +11,7 @@
 //     once the process runs (StateRunning) or the boot failed.
 //  3. While it runs: Signal delivers a signal to the main process, Attach
 //     and Logs stream its output, Resize changes its TTY, Kill powers the
-//     VM off at once.
+//     VM off at once, Exec runs more processes beside it (see Execer).
 //  4. When the main process ends the tether reports its exit code and powers
 //     the VM off: StateExited, with ExitCode and FinishedAt. Start may boot
 //     it again; the writable layer and the logs are kept.
@@ -85,6 +85,8 @@ type Status struct {
 	FinishedAt time.Time `json:"finishedAt"`
 	ExitCode   int       `json:"exitCode"`
 	Error      string    `json:"error,omitempty"`
+	// Paused: the VM's vCPUs are stopped (State stays StateRunning).
+	Paused bool `json:"paused,omitempty"`
 	// Boot holds the timestamped steps of the last start ("launch",
 	// "kernel", "tether", "process-started", "process-exited", ...).
 	Boot []Step `json:"boot,omitempty"`
@@ -181,4 +183,7 @@ type Provider interface {
 	Runner
 	Streamer
 	Remover
+	Execer
+	Pauser
+	Topper
 }

@@ -40,6 +40,8 @@ type runState struct {
 	lastAt    time.Time // stamp of the last event applied
 
 	ctl controlConn
+
+	qmpMu sync.Mutex // one QMP client at a time (pause, unpause)
 }
 
 func newRunState(p *Provider, v *vm, proc Process, logStart int64, hostKey string) *runState {
@@ -180,6 +182,7 @@ func (r *runState) finish() {
 		now = r.lastAt
 	}
 	v.rec.State = compute.StateExited
+	v.rec.Paused = false
 	v.rec.ExitCode = code
 	v.rec.Error = msg
 	v.rec.FinishedAt = now

@@ -55,6 +55,10 @@ func (p *Provider) request(ctx context.Context, id, name string, payload any) er
 
 // Signal sends sig to the main process (through the tether).
 func (p *Provider) Signal(ctx context.Context, id string, sig syscall.Signal) error {
+	// A paused guest cannot handle it: thaw it first, as docker does.
+	if err := p.thawIfPaused(ctx, id); err != nil {
+		return err
+	}
 	return p.request(ctx, id, proto.ReqSignal, proto.SignalRequest{Signal: int(sig)})
 }
 

@@ -38,6 +38,11 @@ type Server struct {
 	setTime func(unixNano int64) error
 	log     *zap.Logger
 
+	// Exec starts exec sessions (proto.ChanExec); nil refuses them.
+	Exec Execer
+	// Top answers proto.ReqTop; nil refuses it.
+	Top func(args []string) (proto.TopReply, error)
+
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
 	// MinBackoff and MaxBackoff bound the sleep after EOF on the port while
@@ -173,11 +178,14 @@ func (s *Server) ServeConn(c net.Conn) error {
 	defer conn.Close()
 	go s.handleRequests(reqs)
 	for nc := range chans {
-		if nc.ChannelType() != proto.ChanStdin {
+		switch nc.ChannelType() {
+		case proto.ChanStdin:
+			go s.handleStdin(nc)
+		case proto.ChanExec:
+			go s.handleExec(nc)
+		default:
 			nc.Reject(ssh.UnknownChannelType, "unknown channel type "+nc.ChannelType())
-			continue
 		}
-		go s.handleStdin(nc)
 	}
 	return conn.Wait()
 }
@@ -223,6 +231,23 @@ func (s *Server) request(typ string, payload []byte) (bool, []byte) {
 		if err := s.setTime(r.UnixNano); err != nil {
 			return fail(err)
 		}
+	case proto.ReqTop:
+		var r proto.TopRequest
+		if err := json.Unmarshal(payload, &r); err != nil {
+			return fail(err)
+		}
+		if s.Top == nil {
+			return fail(errors.New("top is not available"))
+		}
+		t, err := s.Top(r.Args)
+		if err != nil {
+			return fail(err)
+		}
+		b, err := json.Marshal(t)
+		if err != nil {
+			return fail(err)
+		}
+		return true, b
 	case proto.ReqState:
 		b, err := json.Marshal(s.proc.State())
 		if err != nil {

@@ -87,9 +87,22 @@ type streamBackend interface {
 	ContainerResize(ctx context.Context, name string, height, width uint) error
 }
 
+// pauseBackend freezes and thaws containers.
+type pauseBackend interface {
+	ContainerPause(ctx context.Context, name string) error
+	ContainerUnpause(ctx context.Context, name string) error
+}
+
+// topBackend lists a container's processes.
+type topBackend interface {
+	ContainerTop(ctx context.Context, name, psArgs string) (*container.TopResponse, error)
+}
+
 // Backend is everything the /containers routes need.
 type Backend interface {
 	stateBackend
 	inspectBackend
 	streamBackend
+	pauseBackend
+	topBackend
 }

@@ -37,6 +37,9 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/rename", Handler: r.rename},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/resize", Handler: r.resize},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/attach", Handler: r.attach},
+		{Method: http.MethodPost, Path: "/containers/{name:.*}/pause", Handler: r.pause},
+		{Method: http.MethodPost, Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/top", Handler: r.top},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }
@@ -211,6 +214,30 @@ func (r *router) resize(ctx context.Context, w http.ResponseWriter, req *http.Re
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+func (r *router) pause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerPause(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *router) unpause(ctx context.Context, w http.ResponseWriter, _ *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerUnpause(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *router) top(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	res, err := r.b.ContainerTop(ctx, vars["name"], req.Form.Get("ps_args"))
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, res)
 }
 
 func (r *router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {

@@ -23,3 +23,17 @@ var (
 	// `exec: "...": executable file not found in $PATH`.
 	CmdMissing = []string{"vch-suite-no-such-command"}
 )
+
+// Exec command lines (ExecConfig.Args).
+var (
+	// CmdExecIdentity prints "$VCH_SUITE $(pwd) $(id -u)" and a newline.
+	CmdExecIdentity = []string{"sh", "-c", `echo "$VCH_SUITE $(pwd) $(id -u)"`}
+	// CmdExecSize prints the TTY size ("ROWS COLS") when started, then
+	// again after reading a line from stdin.
+	CmdExecSize = []string{"sh", "-c", "stty size; read line; stty size"}
+	// CmdExecBig writes ExecBigSize zero bytes to stdout, exits 0.
+	CmdExecBig = []string{"sh", "-c", "head -c 5000000 /dev/zero"}
+)
+
+// ExecBigSize is how many bytes CmdExecBig writes.
+const ExecBigSize = 5000000

@@ -1,6 +1,8 @@
 package computetest_test
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -24,6 +26,27 @@ func TestFake(t *testing.T) {
 				return 0
 			case strings.Join(computetest.CmdCount, " "):
 				io.WriteString(proc.Stdout, "1\n2\n3\n")
+				return 0
+			case strings.Join(computetest.CmdExecIdentity, " "):
+				val := ""
+				for _, kv := range proc.Env {
+					if v, ok := strings.CutPrefix(kv, "VCH_SUITE="); ok {
+						val = v
+					}
+				}
+				fmt.Fprintf(proc.Stdout, "%s %s %s\n", val, proc.Dir, proc.User)
+				return 0
+			case strings.Join(computetest.CmdExecSize, " "):
+				h, w := proc.Size()
+				fmt.Fprintf(proc.Stdout, "%d %d\r\n", h, w)
+				if _, err := bufio.NewReader(proc.Stdin).ReadString('\n'); err != nil {
+					return 1
+				}
+				h, w = proc.Size()
+				fmt.Fprintf(proc.Stdout, "%d %d\r\n", h, w)
+				return 0
+			case strings.Join(computetest.CmdExecBig, " "):
+				proc.Stdout.Write(make([]byte, computetest.ExecBigSize))
 				return 0
 			}
 			return builtinSh(proc)

@@ -20,6 +20,10 @@ type Proc struct {
 	Stderr  io.Writer // with a TTY this is Stdout
 	Signals <-chan syscall.Signal
 	Killed  <-chan struct{} // closed when the VM is powered off
+	// User and Size are set for exec processes: the requested user and
+	// the current TTY size.
+	User string
+	Size func() (height, width uint)
 }
 
 // Program is a container's main process; it returns the exit code.

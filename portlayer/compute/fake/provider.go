@@ -25,8 +25,9 @@ type Provider struct {
 	// Now is the clock for StartedAt, FinishedAt and log times.
 	Now func() time.Time
 
-	mu  sync.Mutex
-	vms map[string]*vm
+	mu    sync.Mutex
+	vms   map[string]*vm
+	execs int // exec processes started (for their pids)
 }
 
 var _ compute.Provider = (*Provider)(nil)
@@ -176,6 +177,7 @@ func (p *Provider) Signal(_ context.Context, id string, sig syscall.Signal) erro
 		return notRunning(id)
 	}
 	v.signals = append(v.signals, sig)
+	v.c.Status.Paused = false // a signal thaws a paused VM
 	p.mu.Unlock()
 	if sig == syscall.SIGKILL {
 		r.finish(137, true)

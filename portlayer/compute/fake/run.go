@@ -92,6 +92,7 @@ func (r *run) finish(code int, killed bool) {
 		v.finished++
 		st := v.c.Status
 		st.State = compute.StateExited
+		st.Paused = false
 		st.Pid = 0
 		st.FinishedAt = now
 		st.ExitCode = code

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pause stops the VM's vCPUs: output stops, exec is refused with docker's
+// error, ps and inspect say Paused; unpause resumes it with the guest clock
+// set right again.
+func TestPauseUnpause(t *testing.T) {
+	img := pulled(t)
+	name := uniqueName(t)
+	id := strings.TrimSpace(mustDocker(t, "run", "-d", "--name", name, img,
+		"sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; usleep 100000; done"))
+	defer docker(t, "rm", "-f", name)
+	lines := func() int { return strings.Count(mustDocker(t, "logs", name), "\n") }
+	poll(t, "output before the pause", func() bool { return lines() > 2 })
+
+	mustDocker(t, "pause", name)
+	if s := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Status}} {{.State.Running}} {{.State.Paused}}", name)); s != "paused true true" {
+		t.Fatalf("inspect of a paused container: %q", s)
+	}
+	if ps := mustDocker(t, "ps", "--filter", "name="+name, "--format", "{{.Status}}"); !strings.Contains(ps, "(Paused)") {
+		t.Fatalf("ps of a paused container: %q", ps)
+	}
+	// Nothing runs in the guest: for 4 s of host time the output stays put.
+	frozen := lines()
+	pausedAt := time.Now()
+	for time.Since(pausedAt) < 4*time.Second {
+		if n := lines(); n != frozen {
+			t.Fatalf("output grew from %d to %d lines while paused", frozen, n)
+		}
+		time.Sleep(200 * time.Millisecond) // poll
+	}
+	if r := docker(t, "exec", name, "true"); r.Exit == 0 || !strings.Contains(r.Stderr, "container "+id+" is paused, unpause the container before exec") {
+		t.Fatalf("exec in a paused container: %s", r)
+	}
+	if r := docker(t, "pause", name); r.Exit == 0 || !strings.Contains(r.Stderr, "Container "+id+" is already paused") {
+		t.Fatalf("second pause: %s", r)
+	}
+
+	mustDocker(t, "unpause", name)
+	if s := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Status}} {{.State.Paused}}", name)); s != "running false" {
+		t.Fatalf("inspect after unpause: %q", s)
+	}
+	poll(t, "output after unpause", func() bool { return lines() > frozen })
+	// The guest clock stood still for the pause and was set right after.
+	r := docker(t, "exec", name, "date", "+%s")
+	guest, err := strconv.ParseInt(strings.TrimSpace(r.Stdout), 10, 64)
+	if err != nil {
+		t.Fatalf("guest date: %s", r)
+	}
+	if lag := time.Now().Unix() - guest; lag > 2 || lag < -2 {
+		t.Fatalf("guest clock is %d s off the host's after a 4 s pause", lag)
+	}
+	if r := docker(t, "unpause", name); r.Exit == 0 || !strings.Contains(r.Stderr, "Container "+id+" is not paused") {
+		t.Fatalf("unpause of a running container: %s", r)
+	}
+
+	// A paused container can be stopped.
+	mustDocker(t, "pause", name)
+	mustDocker(t, "stop", "-t", "2", name)
+	if s := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Status}} {{.State.Paused}}", name)); s != "exited false" {
+		t.Fatalf("inspect after stopping a paused container: %q", s)
+	}
+}
