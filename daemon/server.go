@@ -20,6 +20,7 @@ import (
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
+	volumerouter "github.com/vchproject/vch/daemon/router/volume"
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/internal/version"
 )
@@ -41,6 +42,7 @@ type Config struct {
 	Containers   containerrouter.Backend
 	Images       imagerouter.Backend
 	System       systemrouter.Backend
+	Volumes      volumerouter.Backend // nil: /volumes answers 501
 	MaxBodyBytes int64
 }
 
@@ -68,11 +70,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, version: v}
-	s.handler = s.buildMux([]httputils.Router{
+	routers := []httputils.Router{
 		systemrouter.NewRouter(cfg.System),
 		containerrouter.NewRouter(cfg.Containers),
 		imagerouter.NewRouter(cfg.Images),
-	})
+	}
+	if cfg.Volumes != nil {
+		routers = append(routers, volumerouter.NewRouter(cfg.Volumes))
+	}
+	s.handler = s.buildMux(routers)
 	return s, nil
 }
 
@@ -146,6 +152,9 @@ func (s *Server) buildMux(routers []httputils.Router) http.Handler {
 		}
 	}
 	for _, u := range unsupported {
+		if u.prefix == "/volumes" && s.cfg.Volumes != nil {
+			continue
+		}
 		h := s.makeHandler(notImplemented(u.what))
 		m.PathPrefix("/v{version:[0-9.]+}" + u.prefix).Handler(h)
 		m.PathPrefix(u.prefix).Handler(h)

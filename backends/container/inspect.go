@@ -21,7 +21,9 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	if err != nil {
 		return nil, err
 	}
-	return inspectResponse(c, m, b.isRestarting(c.Spec.ID)), nil
+	r := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
+	r.Mounts = b.inspectMounts(ctx, m)
+	return r, nil
 }
 
 func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.InspectResponse {

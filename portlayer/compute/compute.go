@@ -46,6 +46,8 @@ type Spec struct {
 	CPUs       int         `json:"cpus,omitempty"`     // 0: provider default
 	MemoryMB   int64       `json:"memoryMB,omitempty"` // 0: provider default
 	DiskSize   int64       `json:"diskSize,omitempty"` // writable layer cap in bytes; 0: provider default
+	Mounts     []Mount     `json:"mounts,omitempty"`   // volumes (see portlayer/volume)
+	Tmpfs      []Tmpfs     `json:"tmpfs,omitempty"`
 	// Meta is opaque to the port layer and stored with the definition; the
 	// docker personality keeps its own view of the container here.
 	Meta []byte `json:"meta,omitempty"`
@@ -60,6 +62,25 @@ type Process struct {
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"`
 	StdinOnce  bool     `json:"stdinOnce,omitempty"`
+}
+
+// Mount puts a volume at Path in the container. A provider attaches each
+// volume once per VM, however many paths it is mounted at, and refuses to
+// start a VM on a volume that another running VM of it holds (ErrConflict).
+type Mount struct {
+	Volume   string `json:"volume"` // volume name
+	Path     string `json:"path"`   // absolute path in the container
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	// CopyImage fills an empty volume with the image's content at Path
+	// when it is first mounted (docker's copy-up of VOLUME content).
+	CopyImage bool `json:"copyImage,omitempty"`
+}
+
+// Tmpfs is a memory file system at Path; Options are mount(8) options
+// (ro, noexec, size=64m, mode=1777, ...).
+type Tmpfs struct {
+	Path    string `json:"path"`
+	Options string `json:"options,omitempty"`
 }
 
 // HostEntry is one /etc/hosts line.

@@ -26,6 +26,9 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 	if spec.CPUs < 0 || spec.MemoryMB < 0 || spec.DiskSize < 0 {
 		return fmt.Errorf("container %s: negative resources: %w", spec.ID, errdefs.ErrInvalidParameter)
 	}
+	if err := validateMounts(spec); err != nil {
+		return fmt.Errorf("container %s: %w", spec.ID, err)
+	}
 	if _, err := p.cfg.Images.RootFS(ctx, spec.Image); err != nil {
 		return fmt.Errorf("container %s: image %s: %w", spec.ID, spec.Image, err)
 	}

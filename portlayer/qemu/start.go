@@ -20,11 +20,13 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-// DefaultHandlers is the start step list: resolve the image disk, write
+// DefaultHandlers is the start step list: resolve the image disk and the
+// volume disks, write
 // the config disk, launch QEMU, await the tether's report.
 func (p *Provider) DefaultHandlers() HandlerList {
 	return NewHandlerList(
 		Handler{Name: StepImage, Fn: stepImage},
+		Handler{Name: StepVolumes, Fn: stepVolumes},
 		Handler{Name: StepConfigDisk, Fn: stepConfigDisk},
 		Handler{Name: StepLaunch, Fn: stepLaunch},
 		Handler{Name: StepAwaitTether, Fn: stepAwaitTether},
@@ -104,6 +106,8 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 			WorkingDir: s.Process.WorkingDir, Tty: s.Process.Tty,
 			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
 		},
+		Volumes:    b.volumes,
+		Tmpfs:      b.tmpfs,
 		HostKey:    pem.EncodeToMemory(block),
 		LaunchTime: b.p.clock.Now().UnixNano(),
 		Modules:    b.p.cfg.Modules,
@@ -158,7 +162,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 	args := qemuArgs(launchSpec{
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
-		Image: b.imagePath, RW: fileRW, Config: fileConfig,
+		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
 	})
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
