@@ -288,11 +288,17 @@ func (b *Backend) VolumeRemove(ctx context.Context, name string, force bool) err
 // VolumePrune removes unused volumes: anonymous ones only, unless the
 // filter all=true asks for named ones too (API 1.42 and later, as docker).
 func (b *Backend) VolumePrune(ctx context.Context, f filters.Args) (*dvolume.PruneReport, error) {
-	all := f.ExactMatch("all", "true") || f.ExactMatch("all", "1")
-	f.Del("all", "true")
-	f.Del("all", "1")
-	f.Del("all", "false")
-	f.Del("all", "0")
+	all := false
+	for _, v := range f.Get("all") {
+		switch v {
+		case "true", "1":
+			all = true
+		case "false", "0":
+		default:
+			return nil, errdefs.InvalidParameter(fmt.Sprintf("invalid filter 'all=%s'", v))
+		}
+		f.Del("all", v)
+	}
 	if f.Contains("dangling") {
 		return nil, errdefs.InvalidParameter("invalid filter 'dangling'")
 	}

@@ -29,6 +29,8 @@ import (
 	"io"
 	"syscall"
 	"time"
+
+	"github.com/vchproject/vch/errdefs"
 )
 
 // Spec defines one container VM. The port layer stores it atomically beside
@@ -82,6 +84,11 @@ type Tmpfs struct {
 	Path    string `json:"path"`
 	Options string `json:"options,omitempty"`
 }
+
+// ErrVolumeInUse is why Start refuses a container one of whose volumes a
+// running VM holds (class errdefs.ErrConflict). It is a failed start, not a
+// start racing another one.
+var ErrVolumeInUse = errdefs.Conflict("this VCH cannot yet share a volume between running containers")
 
 // HostEntry is one /etc/hosts line.
 type HostEntry struct {

@@ -29,7 +29,8 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 	if err := validateMounts(spec); err != nil {
 		return fmt.Errorf("container %s: %w", spec.ID, err)
 	}
-	if _, err := p.cfg.Images.RootFS(ctx, spec.Image); err != nil {
+	imageDisk, err := p.cfg.Images.RootFS(ctx, spec.Image)
+	if err != nil {
 		return fmt.Errorf("container %s: image %s: %w", spec.ID, spec.Image, err)
 	}
 
@@ -67,6 +68,10 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 			p.log.Warn("undo create", zap.String("id", spec.ID), zap.Error(err))
 		}
 	})
+	if err := pinImage(imageDisk, dir); err != nil {
+		// Another file system: the container then depends on the store.
+		p.log.Warn("image disk not pinned; rmi -f of its image would break this container", zap.String("id", spec.ID), zap.Error(err))
+	}
 	size := spec.DiskSize
 	if size == 0 {
 		size = p.cfg.DiskSize

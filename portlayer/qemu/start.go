@@ -75,6 +75,10 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 }
 
 func stepImage(ctx context.Context, b *Boot) error {
+	if pinned, err := pinnedImage(b.v.dir); err != nil || pinned != "" {
+		b.imagePath = pinned
+		return err
+	}
 	path, err := b.p.cfg.Images.RootFS(ctx, b.v.spec.Image)
 	if err != nil {
 		return fmt.Errorf("container %s: image %s: %w", b.v.id, b.v.spec.Image, err)

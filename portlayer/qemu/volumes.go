@@ -111,7 +111,7 @@ func (p *Provider) volumeHolders(v *vm) error {
 		}
 		for _, m := range o.spec.Mounts {
 			if want[m.Volume] {
-				return errdefs.Conflict(fmt.Sprintf("volume %s is in use by running container %s: this VCH cannot yet share a volume between running containers (each volume is one VM's disk); stop that container first", m.Volume, shortID(o.id)))
+				return fmt.Errorf("volume %s is in use by running container %s; stop it first: %w", m.Volume, shortID(o.id), compute.ErrVolumeInUse)
 			}
 		}
 	}
