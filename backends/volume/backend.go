@@ -234,6 +234,9 @@ func (vf *volumeFilter) match(v volume.Volume, inUse bool) bool {
 	if vf.args.Contains("driver") && !vf.args.ExactMatch("driver", Driver) {
 		return false
 	}
+	if vf.args.Contains("label!") && vf.args.MatchKVList("label!", v.Labels) {
+		return false
+	}
 	return vf.args.MatchKVList("label", v.Labels)
 }
 
@@ -302,7 +305,7 @@ func (b *Backend) VolumePrune(ctx context.Context, f filters.Args) (*dvolume.Pru
 	if f.Contains("dangling") {
 		return nil, errdefs.InvalidParameter("invalid filter 'dangling'")
 	}
-	vf, err := newFilter(f)
+	vf, err := newFilter(f, "label!")
 	if err != nil {
 		return nil, err
 	}

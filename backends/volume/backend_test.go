@@ -122,6 +122,10 @@ func TestCreateListFiltersRemovePrune(t *testing.T) {
 	if err != nil || len(rep.VolumesDeleted) != 1 || rep.VolumesDeleted[0] != anon {
 		t.Fatalf("prune: %+v %v", rep, err)
 	}
+	rep, err = b.VolumePrune(ctx, filters.NewArgs(filters.Arg("all", "true"), filters.Arg("label!", "a=1")))
+	if err != nil || len(rep.VolumesDeleted) != 0 {
+		t.Fatalf("prune all label!=a=1: %+v %v", rep, err)
+	}
 	rep, err = b.VolumePrune(ctx, filters.NewArgs(filters.Arg("all", "true")))
 	if err != nil || len(rep.VolumesDeleted) != 1 || rep.VolumesDeleted[0] != "named" {
 		t.Fatalf("prune all: %+v %v", rep, err)
