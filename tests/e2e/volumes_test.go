@@ -222,6 +222,9 @@ func TestNamedVolumeOutlivesContainers(t *testing.T) {
 	if len(mounts) != 1 || mounts[0].Type != "volume" || mounts[0].Name != vol || mounts[0].Destination != "/stuff" || !mounts[0].RW {
 		t.Fatalf("inspect Mounts: %+v", mounts)
 	}
+	if got := mustDocker(t, "ps", "-a", "--filter", "name="+truck, "--format", "{{.Mounts}}"); strings.TrimSpace(got) != vol {
+		t.Fatalf("ps Mounts: %q", got)
+	}
 	mustDocker(t, "rm", truck)
 	if got := mustDocker(t, "run", "--rm", "-v", vol+":/stuff", img, "cat", "/stuff/dest-file"); got != "cargo\n" {
 		t.Fatalf("second container reads %q", got)
