@@ -222,7 +222,7 @@ func TestNamedVolumeOutlivesContainers(t *testing.T) {
 	if len(mounts) != 1 || mounts[0].Type != "volume" || mounts[0].Name != vol || mounts[0].Destination != "/stuff" || !mounts[0].RW {
 		t.Fatalf("inspect Mounts: %+v", mounts)
 	}
-	if got := mustDocker(t, "ps", "-a", "--filter", "name="+truck, "--format", "{{.Mounts}}"); strings.TrimSpace(got) != vol {
+	if got := mustDocker(t, "ps", "-a", "--no-trunc", "--filter", "name="+truck, "--format", "{{.Mounts}}"); strings.TrimSpace(got) != vol {
 		t.Fatalf("ps Mounts: %q", got)
 	}
 	mustDocker(t, "rm", truck)
