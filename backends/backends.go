@@ -17,12 +17,15 @@ import (
 	"github.com/vchproject/vch/backends/image"
 	"github.com/vchproject/vch/backends/reference"
 	"github.com/vchproject/vch/backends/system"
+	volumebackend "github.com/vchproject/vch/backends/volume"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	execrouter "github.com/vchproject/vch/daemon/router/exec"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
+	volumerouter "github.com/vchproject/vch/daemon/router/volume"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/portlayer/volume"
 )
 
 // API versions vch speaks by default.
@@ -37,6 +40,7 @@ type Config struct {
 	Root    string // state directory for backends' own files (tag store, engine ID)
 	Compute compute.Provider
 	Images  storage.Store
+	Volumes volume.Provider // nil: no volume stores, /volumes answers 501
 	Logger  *zap.Logger
 	// Runtime names the compute provider in docker info ("qemu", "vsphere").
 	Runtime string
@@ -59,6 +63,7 @@ type Backends struct {
 	containers *container.Backend
 	images     *image.Backend
 	system     *system.Backend
+	volumes    *volumebackend.Backend
 }
 
 // New builds the backends and rebuilds their indexes from the port layer.
@@ -90,7 +95,17 @@ func New(cfg Config) (*Backends, error) {
 		return nil, err
 	}
 	images := image.New(cfg.Images, refs, cfg.Compute, cfg.Logger.Named("images"))
+	var (
+		vols       *volumebackend.Backend
+		containerV container.Volumes
+		stores     func() []volume.Store
+	)
+	if cfg.Volumes != nil {
+		vols = volumebackend.New(cfg.Volumes, cfg.Compute, cfg.Logger.Named("volumes"))
+		containerV, stores = vols, cfg.Volumes.Stores
+	}
 	containers, err := container.New(context.Background(), container.Config{
+		Volumes:         containerV,
 		Compute:         cfg.Compute,
 		Images:          images,
 		Logger:          cfg.Logger.Named("containers"),
@@ -104,9 +119,9 @@ func New(cfg Config) (*Backends, error) {
 		ID: engineID, Name: cfg.Name, Root: cfg.Root, Runtime: cfg.Runtime,
 		Version: cfg.Version, GitCommit: cfg.GitCommit, BuildTime: cfg.BuildTime,
 		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
-		Containers: cfg.Compute, Images: cfg.Images,
+		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores,
 	})
-	return &Backends{containers: containers, images: images, system: sys}, nil
+	return &Backends{containers: containers, images: images, system: sys, volumes: vols}, nil
 }
 
 // Containers serves /containers.
@@ -120,6 +135,14 @@ func (b *Backends) Images() imagerouter.Backend { return b.images }
 
 // System serves /info and /version.
 func (b *Backends) System() systemrouter.Backend { return b.system }
+
+// Volumes serves /volumes; nil when the VCH has no volume stores.
+func (b *Backends) Volumes() volumerouter.Backend {
+	if b.volumes == nil {
+		return nil
+	}
+	return b.volumes
+}
 
 // Close stops background work (AutoRemove watchers).
 func (b *Backends) Close() { b.containers.Close() }

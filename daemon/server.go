@@ -21,6 +21,7 @@ import (
 	execrouter "github.com/vchproject/vch/daemon/router/exec"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
+	volumerouter "github.com/vchproject/vch/daemon/router/volume"
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/internal/version"
 )
@@ -43,6 +44,7 @@ type Config struct {
 	Images       imagerouter.Backend
 	System       systemrouter.Backend
 	Execs        execrouter.Backend // nil: exec answers 501
+	Volumes      volumerouter.Backend // nil: /volumes answers 501
 	MaxBodyBytes int64
 }
 
@@ -77,6 +79,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Execs != nil {
 		routers = append(routers, execrouter.NewRouter(cfg.Execs))
+	}
+	if cfg.Volumes != nil {
+		routers = append(routers, volumerouter.NewRouter(cfg.Volumes))
 	}
 	s.handler = s.buildMux(routers)
 	return s, nil
@@ -152,7 +157,7 @@ func (s *Server) buildMux(routers []httputils.Router) http.Handler {
 		}
 	}
 	for _, u := range unsupported {
-		if u.what == "exec" && s.cfg.Execs != nil {
+		if (u.what == "exec" && s.cfg.Execs != nil) || (u.prefix == "/volumes" && s.cfg.Volumes != nil) {
 			continue
 		}
 		h := s.makeHandler(notImplemented(u.what))

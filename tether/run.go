@@ -208,6 +208,20 @@ func (t *tether) mountContainer(disks map[string]string) error {
 	if err := mountInRoot(&t.mounts, rootMount); err != nil {
 		return err
 	}
+	if len(t.cfg.Volumes) > 0 {
+		want := make([]string, 0, len(t.cfg.Volumes))
+		for _, v := range t.cfg.Volumes {
+			want = append(want, v.Serial)
+		}
+		if disks, err = waitFor(func() (map[string]string, error) {
+			return findByName("/sys/block/vd*", "serial")
+		}, want, deviceTimeout); err != nil {
+			return fmt.Errorf("volume disks: %w", err)
+		}
+	}
+	if err := mountVolumes(&t.mounts, rootMount, t.cfg, dev); err != nil {
+		return err
+	}
 	return writeEtc(rootMount, t.cfg)
 }
 

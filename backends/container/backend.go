@@ -27,6 +27,7 @@ type Config struct {
 	Logger          *zap.Logger
 	DefaultMemoryMB int64            // for containers created without --memory; 0: provider default
 	DefaultCPUs     int              // for containers created without --cpus; 0: provider default
+	Volumes         Volumes          // nil: containers cannot mount volumes
 	Now             func() time.Time // nil: time.Now
 }
 
@@ -163,6 +164,23 @@ func (b *Backend) updateMeta(ctx context.Context, id string, change func(*Meta))
 // remove deletes a stopped container and frees its name. The name is
 // freed first, so whoever sees the removal (wait --rm) can reuse it at once.
 func (b *Backend) remove(ctx context.Context, id string) error {
+	return b.removeContainer(ctx, id, false)
+}
+
+// removeContainer removes a stopped container; its anonymous volumes go
+// with it if removeVolumes is set or it was created with --rm.
+func (b *Backend) removeContainer(ctx context.Context, id string, removeVolumes bool) error {
+	_, m, merr := b.read(ctx, id)
+	if err := b.removeOnly(ctx, id); err != nil {
+		return err
+	}
+	if merr == nil && (removeVolumes || m.HostConfig.AutoRemove) {
+		b.removeAnonymousVolumes(context.WithoutCancel(ctx), m)
+	}
+	return nil
+}
+
+func (b *Backend) removeOnly(ctx context.Context, id string) error {
 	name := b.index.Name(id)
 	b.index.Release(id)
 	if err := b.pl.Remove(ctx, id); err != nil {

@@ -91,7 +91,7 @@ func defaultNetwork(hc *container.HostConfig, nc *network.NetworkingConfig) *net
 }
 
 // ContainerCreate defines a container VM from docker's create request.
-func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.CreateConfig) (container.CreateResponse, error) {
+func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.CreateConfig) (_ container.CreateResponse, err error) {
 	if req.Config == nil {
 		return container.CreateResponse{}, errdefs.InvalidParameter("config cannot be empty in order to create a container")
 	}
@@ -125,6 +125,16 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		return container.CreateResponse{}, err
 	}
 
+	mounts, vmounts, tmpfs, undoMounts, err := b.prepareMounts(ctx, hc, cfg)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	defer func() {
+		if err != nil {
+			undoMounts()
+		}
+	}()
+
 	id := newID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
@@ -137,7 +147,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	m := &Meta{
 		Name: name, Created: b.now().UTC(), Platform: req.Platform,
 		Config: cfg, HostConfig: hc, NetworkingConfig: netCfg,
-		Path: path, Args: args,
+		Path: path, Args: args, Mounts: mounts,
 	}
 	raw, err := m.encode()
 	if err != nil {
@@ -154,6 +164,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		Hostname: cfg.Hostname, Domainname: cfg.Domainname, Hosts: hosts,
 		DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions,
 		MemoryMB: b.cfg.DefaultMemoryMB, CPUs: b.cfg.DefaultCPUs,
+		Mounts: vmounts, Tmpfs: tmpfs,
 		Meta: raw,
 	}
 	if hc.Memory > 0 {

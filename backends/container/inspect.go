@@ -23,6 +23,7 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	}
 	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
 	resp.ExecIDs = b.execs.running(c.Spec.ID)
+	resp.Mounts = b.inspectMounts(ctx, m)
 	return resp, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"go.uber.org/zap"
 
@@ -105,6 +106,9 @@ func summary(l listed, now time.Time) container.Summary {
 		Status:          statusText(l.d, now),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
 		Mounts:          []container.MountPoint{},
+	}
+	for _, r := range l.m.Mounts {
+		s.Mounts = append(s.Mounts, container.MountPoint{Type: mount.Type(r.Type), Name: r.Name, Destination: r.Destination, RW: r.RW, Mode: r.Mode})
 	}
 	s.HostConfig.NetworkMode = string(l.m.HostConfig.NetworkMode)
 	if s.HostConfig.NetworkMode == "" {

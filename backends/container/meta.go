@@ -22,6 +22,7 @@ type Meta struct {
 	HostConfig       *container.HostConfig     `json:"hostConfig"`
 	NetworkingConfig *network.NetworkingConfig `json:"networkingConfig,omitempty"`
 	Path             string                    `json:"path"`
+	Mounts           []MountRecord             `json:"mounts,omitempty"`
 	Args             []string                  `json:"args"`
 	// Started is set by the first successful start (docker: StartedAt is
 	// not zero), so a container whose every start failed stays "created".

@@ -13,7 +13,7 @@ import (
 
 // ContainerRemove deletes a container; a running one only with force (it
 // is powered off first, as docker kills it).
-func (b *Backend) ContainerRemove(ctx context.Context, name string, force, _ bool) error {
+func (b *Backend) ContainerRemove(ctx context.Context, name string, force, removeVolumes bool) error {
 	c, _, err := b.lookup(ctx, name)
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func (b *Backend) ContainerRemove(ctx context.Context, name string, force, _ boo
 			return fmt.Errorf("cannot remove container %q: %w", name, err)
 		}
 	}
-	if err := b.remove(ctx, id); err != nil {
+	if err := b.removeContainer(ctx, id, removeVolumes); err != nil {
 		if errdefs.IsNotFound(err) {
 			return errdefs.NotFound("No such container: " + name)
 		}

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"go.uber.org/zap"
@@ -61,7 +62,7 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 		if errdefs.IsNotModified(err) {
 			return errdefs.New(errdefs.ErrNotModified, "container is already running")
 		}
-		if errdefs.IsConflict(err) {
+		if errdefs.IsConflict(err) && !errors.Is(err, compute.ErrVolumeInUse) {
 			// Another start or a stop is under way: not a failed start.
 			if now, ierr := b.pl.Inspect(ctx, id); ierr == nil && now.Status.State == compute.StateRunning {
 				return errdefs.New(errdefs.ErrNotModified, "container is already running")

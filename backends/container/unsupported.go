@@ -12,8 +12,6 @@ func unsupportedHostConfig(hc *container.HostConfig) error {
 	switch {
 	case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
 		return errdefs.NotImplemented("publishing ports (-p, -P) is not supported by this VCH yet")
-	case len(hc.Binds) > 0 || len(hc.Mounts) > 0:
-		return errdefs.NotImplemented("volumes and bind mounts (-v, --mount) are not supported by this VCH yet")
 	}
 	return nil
 }

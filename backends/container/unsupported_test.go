@@ -17,7 +17,6 @@ func TestUnsupportedHostConfig(t *testing.T) {
 		"plain":   {container.HostConfig{}, false},
 		"publish": {container.HostConfig{PortBindings: nat.PortMap{"80/tcp": {{HostPort: "8080"}}}}, true},
 		"-P":      {container.HostConfig{PublishAllPorts: true}, true},
-		"volume":  {container.HostConfig{Binds: []string{"v:/data"}}, true},
 	} {
 		err := unsupportedHostConfig(&tc.hc)
 		if tc.fail != (err != nil) || (err != nil && !errdefs.IsNotImplemented(err)) {

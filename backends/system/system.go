@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -14,6 +15,7 @@ import (
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/portlayer/volume"
 )
 
 // Config describes the VCH for info and version.
@@ -30,6 +32,8 @@ type Config struct {
 	Labels        []string
 	Containers    compute.Inspector
 	Images        storage.Reader
+	// VolumeStores lists the volume stores (nil: none).
+	VolumeStores func() []volume.Store
 }
 
 // Backend implements the daemon's system.Backend.
@@ -91,6 +95,15 @@ func (b *Backend) SystemInfo(ctx context.Context) (*system.Info, error) {
 		SecurityOptions:    []string{},
 		CDISpecDirs:        []string{},
 		Warnings:           []string{},
+	}
+	if b.cfg.VolumeStores != nil {
+		var labels []string
+		for _, st := range b.cfg.VolumeStores() {
+			labels = append(labels, st.Label)
+			info.DriverStatus = append(info.DriverStatus, [2]string{"VolumeStore " + st.Label, st.Path})
+		}
+		info.DriverStatus = append(info.DriverStatus, [2]string{"VolumeStores", strings.Join(labels, " ")})
+		info.Plugins.Volume = []string{"local"}
 	}
 	for _, c := range cs {
 		if c.Status.State == compute.StateRunning {

@@ -17,6 +17,8 @@ import (
 	"github.com/vchproject/vch/portlayer/qemu/initramfs"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
 	"github.com/vchproject/vch/portlayer/storage/local"
+	"github.com/vchproject/vch/portlayer/volume"
+	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
 )
 
 // run wires the layers of one VCH: image store and compute provider (the
@@ -33,6 +35,17 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("image store: %w", err)
 	}
+	var stores []volume.Store
+	if len(cfg.VolumeStores) == 0 { // a VCH made before volume stores existed
+		cfg.VolumeStores = []vchconfig.VolumeStore{{Path: filepath.Join(cfg.Root, "volumes"), Label: volume.DefaultStore}}
+	}
+	for _, s := range cfg.VolumeStores {
+		stores = append(stores, volume.Store{Label: s.Label, Path: s.Path})
+	}
+	volumes, err := volumelocal.New(stores, log.Named("volumes"))
+	if err != nil {
+		return fmt.Errorf("volume stores: %w", err)
+	}
 	k, err := kernel.Find(cfg.KernelDir)
 	if err != nil {
 		return fmt.Errorf("guest kernel: %w", err)
@@ -46,6 +59,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Kernel:   k.Vmlinuz,
 		Initrd:   initrd,
 		Images:   images,
+		Volumes:  volumes,
 		Logger:   log.Named("qemu"),
 		CPUs:     cfg.CPUs,
 		MemoryMB: cfg.MemoryMB,
@@ -63,6 +77,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Root:            filepath.Join(cfg.Root, "docker"),
 		Compute:         compute,
 		Images:          images,
+		Volumes:         volumes,
 		Logger:          log.Named("backends"),
 		Runtime:         "qemu",
 		Version:         version.Version,
@@ -88,6 +103,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Images:     b.Images(),
 		System:     b.System(),
 		Execs:      b.Execs(),
+		Volumes:    b.Volumes(),
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)

@@ -84,7 +84,7 @@ func create(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create", flag.ExitOnError)
 	o := local.CreateOptions{Version: version.Version}
 	var memory, baseImage string
-	var cnames stringList
+	var cnames, vstores stringList
 	var timeout time.Duration
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
@@ -97,6 +97,7 @@ func create(ctx context.Context, args []string) error {
 	fs.StringVar(&memory, "container-memory", "512M", "default memory of a container VM")
 	fs.IntVar(&o.CPUs, "container-cpus", 1, "default vCPUs of a container VM")
 	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
+	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
 	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
 	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
@@ -104,6 +105,13 @@ func create(ctx context.Context, args []string) error {
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	_ = fs.Parse(args)
 	o.TLSCNames = cnames
+	for _, v := range vstores {
+		vs, err := local.ParseVolumeStore(v)
+		if err != nil {
+			return err
+		}
+		o.VolumeStores = append(o.VolumeStores, vs)
+	}
 	o.Timeout = timeout
 	mem, err := parseSize(memory)
 	if err != nil {

@@ -49,12 +49,14 @@ type CreateOptions struct {
 	MemoryMB  int64
 	CPUs      int
 	BaseImage int64 // writable layer size, bytes
-	TLSCNames []string
-	NoTLS     bool
-	NoVerify  bool
-	Debug     bool
-	Timeout   time.Duration
-	Version   string // recorded for ls
+	// VolumeStores; none means ROOT/volumes labelled "default".
+	VolumeStores []vchconfig.VolumeStore
+	TLSCNames    []string
+	NoTLS        bool
+	NoVerify     bool
+	Debug        bool
+	Timeout      time.Duration
+	Version      string // recorded for ls
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -127,6 +129,10 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 			os.RemoveAll(root)
 		}
 	}()
+	stores, err := prepareVolumeStores(root, o.VolumeStores)
+	if err != nil {
+		return env, err
+	}
 	certDir := filepath.Join(root, "certs")
 	names, ips := certs.HostSANs()
 	names = append(names, o.TLSCNames...)
@@ -148,6 +154,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		MemoryMB:      o.MemoryMB,
 		CPUs:          o.CPUs,
 		BaseImageSize: o.BaseImage,
+		VolumeStores:  stores,
 		Debug:         o.Debug,
 	}
 	if err := cfg.Save(vchconfig.Path(root)); err != nil {

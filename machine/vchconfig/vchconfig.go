@@ -35,7 +35,17 @@ type Config struct {
 	CPUs          int   `json:"cpus"`          // default vCPUs of a container VM
 	BaseImageSize int64 `json:"baseImageSize"` // writable layer cap in bytes
 
+	// VolumeStores are where volumes live; the one labelled "default"
+	// holds anonymous volumes.
+	VolumeStores []VolumeStore `json:"volumeStores,omitempty"`
+
 	Debug bool `json:"debug,omitempty"`
+}
+
+// VolumeStore is one --volume-store PATH:LABEL.
+type VolumeStore struct {
+	Path  string `json:"path"`
+	Label string `json:"label"`
 }
 
 // Path returns the config file path for a VCH root.

@@ -3,12 +3,14 @@ package vchconfig
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
 func TestSaveLoad(t *testing.T) {
 	dir := t.TempDir()
-	c := &Config{Name: "v", Root: dir, APIAddr: "127.0.0.1:2376", MemoryMB: 256}
+	c := &Config{Name: "v", Root: dir, APIAddr: "127.0.0.1:2376", MemoryMB: 256,
+		VolumeStores: []VolumeStore{{Path: "/v", Label: "default"}}}
 	if err := c.Save(Path(dir)); err != nil {
 		t.Fatal(err)
 	}
@@ -16,7 +18,7 @@ func TestSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *c {
+	if !reflect.DeepEqual(got, c) {
 		t.Fatalf("got %+v want %+v", got, c)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"name":""}`), 0o600); err != nil {

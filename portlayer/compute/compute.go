@@ -29,6 +29,8 @@ import (
 	"io"
 	"syscall"
 	"time"
+
+	"github.com/vchproject/vch/errdefs"
 )
 
 // Spec defines one container VM. The port layer stores it atomically beside
@@ -46,6 +48,8 @@ type Spec struct {
 	CPUs       int         `json:"cpus,omitempty"`     // 0: provider default
 	MemoryMB   int64       `json:"memoryMB,omitempty"` // 0: provider default
 	DiskSize   int64       `json:"diskSize,omitempty"` // writable layer cap in bytes; 0: provider default
+	Mounts     []Mount     `json:"mounts,omitempty"`   // volumes (see portlayer/volume)
+	Tmpfs      []Tmpfs     `json:"tmpfs,omitempty"`
 	// Meta is opaque to the port layer and stored with the definition; the
 	// docker personality keeps its own view of the container here.
 	Meta []byte `json:"meta,omitempty"`
@@ -61,6 +65,30 @@ type Process struct {
 	OpenStdin  bool     `json:"openStdin,omitempty"`
 	StdinOnce  bool     `json:"stdinOnce,omitempty"`
 }
+
+// Mount puts a volume at Path in the container. A provider attaches each
+// volume once per VM, however many paths it is mounted at, and refuses to
+// start a VM on a volume that another running VM of it holds (ErrConflict).
+type Mount struct {
+	Volume   string `json:"volume"` // volume name
+	Path     string `json:"path"`   // absolute path in the container
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	// CopyImage fills an empty volume with the image's content at Path
+	// when it is first mounted (docker's copy-up of VOLUME content).
+	CopyImage bool `json:"copyImage,omitempty"`
+}
+
+// Tmpfs is a memory file system at Path; Options are mount(8) options
+// (ro, noexec, size=64m, mode=1777, ...).
+type Tmpfs struct {
+	Path    string `json:"path"`
+	Options string `json:"options,omitempty"`
+}
+
+// ErrVolumeInUse is why Start refuses a container one of whose volumes a
+// running VM holds (class errdefs.ErrConflict). It is a failed start, not a
+// start racing another one.
+var ErrVolumeInUse = errdefs.Conflict("this VCH cannot yet share a volume between running containers")
 
 // HostEntry is one /etc/hosts line.
 type HostEntry struct {

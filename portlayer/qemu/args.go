@@ -23,6 +23,7 @@ type launchSpec struct {
 	Image    string   // read-only root filesystem disk
 	RW       string
 	Config   string
+	Volumes  []volumeDisk
 	Ctl      string
 	QMP      string
 	PidFile  string
@@ -58,6 +59,7 @@ func qemuArgs(s launchSpec) []string {
 	args = append(args, drive("image", s.Image, true, proto.DiskImage)...)
 	args = append(args, drive("rw", s.RW, false, proto.DiskRW)...)
 	args = append(args, drive("config", s.Config, true, proto.DiskConfig)...)
+	args = append(args, volumeArgs(s.Volumes)...)
 	args = append(args,
 		"-device", "virtio-serial-device",
 		"-chardev", "socket,id=ctl,path="+s.Ctl+",server=on,wait=off",

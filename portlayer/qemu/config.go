@@ -10,6 +10,7 @@ import (
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/portlayer/volume"
 )
 
 // Accelerators for Config.Accel.
@@ -31,10 +32,11 @@ const (
 
 // Config configures a Provider.
 type Config struct {
-	Root     string         // state directory, one subdirectory per container
-	Kernel   string         // guest kernel (vmlinuz)
-	Initrd   string         // the tether's initramfs
-	Images   storage.RootFS // image root filesystem disks
+	Root     string          // state directory, one subdirectory per container
+	Kernel   string          // guest kernel (vmlinuz)
+	Initrd   string          // the tether's initramfs
+	Images   storage.RootFS  // image root filesystem disks
+	Volumes  volume.Attacher // volume disks; nil: containers cannot mount volumes
 	Logger   *zap.Logger
 	CPUs     int   // default vCPUs per VM
 	MemoryMB int64 // default memory per VM

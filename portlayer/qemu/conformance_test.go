@@ -13,5 +13,5 @@ import (
 func TestConformance(t *testing.T) {
 	computetest.Run(t, computetest.RootPerTest(func(t *testing.T, root string) compute.Provider {
 		return newRealProvider(t, root)
-	}), testImage)
+	}), testImage, computetest.WithVolume(suiteVolume))
 }

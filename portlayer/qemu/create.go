@@ -26,7 +26,11 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 	if spec.CPUs < 0 || spec.MemoryMB < 0 || spec.DiskSize < 0 {
 		return fmt.Errorf("container %s: negative resources: %w", spec.ID, errdefs.ErrInvalidParameter)
 	}
-	if _, err := p.cfg.Images.RootFS(ctx, spec.Image); err != nil {
+	if err := validateMounts(spec); err != nil {
+		return fmt.Errorf("container %s: %w", spec.ID, err)
+	}
+	imageDisk, err := p.cfg.Images.RootFS(ctx, spec.Image)
+	if err != nil {
 		return fmt.Errorf("container %s: image %s: %w", spec.ID, spec.Image, err)
 	}
 
@@ -64,6 +68,10 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 			p.log.Warn("undo create", zap.String("id", spec.ID), zap.Error(err))
 		}
 	})
+	if err := pinImage(imageDisk, dir); err != nil {
+		// Another file system: the container then depends on the store.
+		p.log.Warn("image disk not pinned; rmi -f of its image would break this container", zap.String("id", spec.ID), zap.Error(err))
+	}
 	size := spec.DiskSize
 	if size == 0 {
 		size = p.cfg.DiskSize

@@ -148,6 +148,7 @@ func newRealProvider(t *testing.T, root string) *Provider {
 		Kernel:   e.kernel,
 		Initrd:   e.initrd,
 		Images:   images{testImage: e.rootfs},
+		Volumes:  suiteVolumes(t, root),
 		Logger:   zaptest.NewLogger(t),
 		MemoryMB: 256,
 		DiskSize: 256 << 20,

@@ -6,6 +6,8 @@ import (
 	"errors"
 
 	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/tether/proto"
 )
 
 // Step names of DefaultHandlers.
@@ -107,10 +109,13 @@ type Boot struct {
 	v   *vm
 	log *zap.Logger
 
-	imagePath string
-	hostKey   ed25519.PublicKey
-	run       *runState
-	undo      []func() error
+	imagePath   string
+	volumeDisks []volumeDisk
+	volumes     []proto.VolumeMount
+	tmpfs       []proto.TmpfsMount
+	hostKey     ed25519.PublicKey
+	run         *runState
+	undo        []func() error
 }
 
 // ID is the container's id.

@@ -20,11 +20,13 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-// DefaultHandlers is the start step list: resolve the image disk, write
+// DefaultHandlers is the start step list: resolve the image disk and the
+// volume disks, write
 // the config disk, launch QEMU, await the tether's report.
 func (p *Provider) DefaultHandlers() HandlerList {
 	return NewHandlerList(
 		Handler{Name: StepImage, Fn: stepImage},
+		Handler{Name: StepVolumes, Fn: stepVolumes},
 		Handler{Name: StepConfigDisk, Fn: stepConfigDisk},
 		Handler{Name: StepLaunch, Fn: stepLaunch},
 		Handler{Name: StepAwaitTether, Fn: stepAwaitTether},
@@ -73,6 +75,10 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 }
 
 func stepImage(ctx context.Context, b *Boot) error {
+	if pinned, err := pinnedImage(b.v.dir); err != nil || pinned != "" {
+		b.imagePath = pinned
+		return err
+	}
 	path, err := b.p.cfg.Images.RootFS(ctx, b.v.spec.Image)
 	if err != nil {
 		return fmt.Errorf("container %s: image %s: %w", b.v.id, b.v.spec.Image, err)
@@ -104,6 +110,8 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 			WorkingDir: s.Process.WorkingDir, Tty: s.Process.Tty,
 			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
 		},
+		Volumes:    b.volumes,
+		Tmpfs:      b.tmpfs,
 		HostKey:    pem.EncodeToMemory(block),
 		LaunchTime: b.p.clock.Now().UnixNano(),
 		Modules:    b.p.cfg.Modules,
@@ -158,7 +166,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 	args := qemuArgs(launchSpec{
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
-		Image: b.imagePath, RW: fileRW, Config: fileConfig,
+		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
 	})
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))

@@ -28,6 +28,8 @@ var env struct {
 	registry *fixture.Registry
 	busybox  string // 127.0.0.1:PORT/busybox:latest, pushed, not pulled
 	bbImage  *fixture.Image
+	// volStores maps volume store labels to their paths.
+	volStores map[string]string
 }
 
 func TestMain(m *testing.M) {
@@ -71,7 +73,9 @@ func setup() error {
 		return err
 	}
 	env.name = "e2e"
-	out, err := vicMachine("create", "--name", env.name, "--api-port", fmt.Sprint(env.port), "--bind", "127.0.0.1", "--container-memory", "256M")
+	env.volStores = map[string]string{"default": filepath.Join(tmp, "vs-default"), "other": filepath.Join(tmp, "vs other")}
+	out, err := vicMachine("create", "--name", env.name, "--api-port", fmt.Sprint(env.port), "--bind", "127.0.0.1", "--container-memory", "256M",
+		"--volume-store", env.volStores["default"]+":default", "--volume-store", env.volStores["other"]+":other")
 	if err != nil {
 		return fmt.Errorf("vic-machine create: %v\n%s", err, out)
 	}

@@ -149,6 +149,10 @@ type Config struct {
 	DNSSearch  []string    `json:"dnsSearch,omitempty"`
 	DNSOptions []string    `json:"dnsOptions,omitempty"`
 	Process    Process     `json:"process"`
+	// Volumes are disks (serial VolumeSerial(i)) mounted into the
+	// container, in the order to mount them.
+	Volumes []VolumeMount `json:"volumes,omitempty"`
+	Tmpfs   []TmpfsMount  `json:"tmpfs,omitempty"`
 	// HostKey is the SSH host key the tether serves with (PEM, private).
 	HostKey []byte `json:"hostKey"`
 	// LaunchTime is the host's clock just before QEMU started (unix ns); the
@@ -159,6 +163,29 @@ type Config struct {
 	Modules []string `json:"modules,omitempty"`
 	// Debug makes the tether log to the console (ttyS0).
 	Debug bool `json:"debug,omitempty"`
+}
+
+// VolumeSerialPrefix starts the serial of every volume disk.
+const VolumeSerialPrefix = "vch-vol-"
+
+// VolumeSerial is the virtio serial of the i-th volume disk of a VM.
+func VolumeSerial(i int) string { return fmt.Sprintf("%s%d", VolumeSerialPrefix, i) }
+
+// VolumeMount mounts the ext4 volume disk with serial Serial at Path in
+// the container. A disk mounted at several paths appears once per path.
+type VolumeMount struct {
+	Serial   string `json:"serial"`
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	// CopyImage: if the volume holds nothing yet, copy the image's
+	// content at Path into it before mounting it there.
+	CopyImage bool `json:"copyImage,omitempty"`
+}
+
+// TmpfsMount mounts a tmpfs at Path with mount(8) Options.
+type TmpfsMount struct {
+	Path    string `json:"path"`
+	Options string `json:"options,omitempty"`
 }
 
 // HostEntry is one /etc/hosts line.

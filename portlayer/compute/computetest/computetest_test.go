@@ -52,5 +52,5 @@ func TestFake(t *testing.T) {
 			return builtinSh(proc)
 		}
 		return p
-	}, "sha256:fake", computetest.WithoutDisks(), computetest.WithoutRestart())
+	}, "sha256:fake", computetest.WithoutDisks(), computetest.WithoutRestart(), computetest.WithVolume("suite-vol"))
 }

@@ -33,6 +33,7 @@ type suite struct {
 	disks   bool
 	restart bool
 	timeout time.Duration
+	volume  string // see WithVolume
 }
 
 // Run runs the conformance suite against the providers factory makes.
@@ -75,6 +76,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"Top", s.top, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
+		{"VolumeExclusive", s.volumeExclusive, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,72 @@
+package container
+
+import (
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+
+	"github.com/vchproject/vch/errdefs"
+)
+
+func TestParseMounts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		hc    container.HostConfig
+		vols  map[string]struct{}
+		want  []MountRecord // volumes then tmpfs
+		class func(error) bool
+	}{
+		{name: "named rw", hc: container.HostConfig{Binds: []string{"data:/data"}},
+			want: []MountRecord{{Type: "volume", Name: "data", Destination: "/data", RW: true, Mode: "z"}}},
+		{name: "named ro nocopy", hc: container.HostConfig{Binds: []string{"data:/data/:ro,nocopy"}},
+			want: []MountRecord{{Type: "volume", Name: "data", Destination: "/data", Mode: "ro,nocopy", NoCopy: true}}},
+		{name: "anonymous from config", vols: map[string]struct{}{"/b": {}, "/a": {}},
+			want: []MountRecord{{Type: "volume", Destination: "/a", RW: true, Anonymous: true}, {Type: "volume", Destination: "/b", RW: true, Anonymous: true}}},
+		{name: "explicit wins over image VOLUME", hc: container.HostConfig{Binds: []string{"data:/data"}}, vols: map[string]struct{}{"/data": {}},
+			want: []MountRecord{{Type: "volume", Name: "data", Destination: "/data", RW: true, Mode: "z"}}},
+		{name: "--mount volume", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: "v1", Target: "/v", ReadOnly: true,
+			VolumeOptions: &mount.VolumeOptions{NoCopy: true, DriverConfig: &mount.Driver{Options: map[string]string{"Capacity": "64"}}}}}},
+			want: []MountRecord{{Type: "volume", Name: "v1", Destination: "/v", NoCopy: true}}},
+		{name: "--mount anonymous", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Target: "/v"}}},
+			want: []MountRecord{{Type: "volume", Destination: "/v", RW: true, Anonymous: true}}},
+		{name: "tmpfs", hc: container.HostConfig{Tmpfs: map[string]string{"/run": "size=64m,ro"}},
+			want: []MountRecord{{Type: "tmpfs", Destination: "/run", Options: "size=64m,ro"}}},
+		{name: "--mount tmpfs", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/t", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o1777}}}},
+			want: []MountRecord{{Type: "tmpfs", Destination: "/t", RW: true, Options: "size=1048576,mode=1777"}}},
+		{name: "bind", hc: container.HostConfig{Binds: []string{"/etc:/x"}}, class: errdefs.IsNotImplemented},
+		{name: "--mount bind", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/etc", Target: "/x"}}}, class: errdefs.IsNotImplemented},
+		{name: "duplicate", hc: container.HostConfig{Binds: []string{"a1:/x", "b1:/x/"}}, class: errdefs.IsInvalidParameter},
+		{name: "duplicate tmpfs", hc: container.HostConfig{Binds: []string{"a1:/x"}, Tmpfs: map[string]string{"/x": ""}}, class: errdefs.IsInvalidParameter},
+		{name: "relative", hc: container.HostConfig{Binds: []string{"a1:x"}}, class: errdefs.IsInvalidParameter},
+		{name: "root", hc: container.HostConfig{Binds: []string{"a1:/"}}, class: errdefs.IsInvalidParameter},
+		{name: "bad mode", hc: container.HostConfig{Binds: []string{"a1:/x:rx"}}, class: errdefs.IsInvalidParameter},
+		{name: "bad spec", hc: container.HostConfig{Binds: []string{"a1"}}, class: errdefs.IsInvalidParameter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vols, tmpfs, err := parseMounts(&tc.hc, &container.Config{Volumes: tc.vols})
+			if tc.class != nil {
+				if !tc.class(err) {
+					t.Fatalf("err = %v, want its class", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []MountRecord
+			for _, v := range vols {
+				got = append(got, v.rec)
+			}
+			got = append(got, tmpfs...)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("mount %d: got %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}

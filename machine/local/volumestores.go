@@ -1,0 +1,57 @@
+package local
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vchproject/vch/machine/vchconfig"
+	"github.com/vchproject/vch/portlayer/volume"
+)
+
+// ParseVolumeStore reads one --volume-store value, PATH:LABEL. The label
+// follows the last colon; the path must be absolute.
+func ParseVolumeStore(s string) (vchconfig.VolumeStore, error) {
+	i := strings.LastIndex(s, ":")
+	if i <= 0 || i == len(s)-1 {
+		return vchconfig.VolumeStore{}, fmt.Errorf("--volume-store %q: want PATH:LABEL, e.g. /var/lib/vch-volumes:default", s)
+	}
+	vs := vchconfig.VolumeStore{Path: filepath.Clean(s[:i]), Label: s[i+1:]}
+	if !filepath.IsAbs(vs.Path) {
+		return vs, fmt.Errorf("--volume-store %q: path %q is not absolute", s, s[:i])
+	}
+	if err := volume.ValidateStoreLabel(vs.Label); err != nil {
+		return vs, fmt.Errorf("--volume-store %q: %w", s, err)
+	}
+	return vs, nil
+}
+
+// prepareVolumeStores validates the stores of a new VCH and makes their
+// directories; without any, the VCH gets ROOT/volumes labelled "default".
+func prepareVolumeStores(root string, stores []vchconfig.VolumeStore) ([]vchconfig.VolumeStore, error) {
+	if len(stores) == 0 {
+		stores = []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes"), Label: volume.DefaultStore}}
+	}
+	labels, paths := map[string]bool{}, map[string]string{}
+	for _, s := range stores {
+		if labels[s.Label] {
+			return nil, fmt.Errorf("volume store label %q is given twice", s.Label)
+		}
+		labels[s.Label] = true
+		if other, ok := paths[s.Path]; ok {
+			return nil, fmt.Errorf("volume stores %q and %q share the path %s", other, s.Label, s.Path)
+		}
+		paths[s.Path] = s.Label
+		if err := os.MkdirAll(s.Path, 0o700); err != nil {
+			return nil, fmt.Errorf("volume store %s: %w", s.Label, err)
+		}
+		f, err := os.CreateTemp(s.Path, ".vch-write-test-")
+		if err != nil {
+			return nil, fmt.Errorf("volume store %s: path %s is not writable: %w", s.Label, s.Path, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return stores, nil
+}
