@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"os"
 
 	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/portlayer/compute"
 )
 
 // Step names of DefaultHandlers.
 const (
 	StepImage       = "image"
+	StepNetwork     = "network"
 	StepConfigDisk  = "config-disk"
 	StepLaunch      = "launch"
 	StepAwaitTether = "await-tether"
@@ -108,6 +112,8 @@ type Boot struct {
 	log *zap.Logger
 
 	imagePath string
+	nics      []compute.NIC
+	taps      []*os.File // fds QEMU inherits, one per NIC; closed after launch
 	hostKey   ed25519.PublicKey
 	run       *runState
 	undo      []func() error

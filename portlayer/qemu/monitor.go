@@ -193,6 +193,7 @@ func (r *runState) finish() {
 	v.changed()
 	p.mu.Unlock()
 	p.log.Info("container VM exited", zap.String("id", v.id), zap.Int("exitCode", code))
+	p.detachNetwork(v.id)
 	close(r.done)
 }
 
