@@ -15,12 +15,15 @@ import (
 
 	"github.com/vchproject/vch/backends/container"
 	"github.com/vchproject/vch/backends/image"
+	netbackend "github.com/vchproject/vch/backends/network"
 	"github.com/vchproject/vch/backends/reference"
 	"github.com/vchproject/vch/backends/system"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
+	networkrouter "github.com/vchproject/vch/daemon/router/network"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/storage"
 )
 
@@ -35,6 +38,7 @@ type Config struct {
 	Name    string // the VCH name, shown by docker info
 	Root    string // state directory for backends' own files (tag store, engine ID)
 	Compute compute.Provider
+	Network network.Provider // nil: no container networking
 	Images  storage.Store
 	Logger  *zap.Logger
 	// Runtime names the compute provider in docker info ("qemu", "vsphere").
@@ -58,6 +62,7 @@ type Backends struct {
 	containers *container.Backend
 	images     *image.Backend
 	system     *system.Backend
+	networks   *netbackend.Backend
 }
 
 // New builds the backends and rebuilds their indexes from the port layer.
@@ -91,6 +96,7 @@ func New(cfg Config) (*Backends, error) {
 	images := image.New(cfg.Images, refs, cfg.Compute, cfg.Logger.Named("images"))
 	containers, err := container.New(context.Background(), container.Config{
 		Compute:         cfg.Compute,
+		Network:         cfg.Network,
 		Images:          images,
 		Logger:          cfg.Logger.Named("containers"),
 		DefaultMemoryMB: cfg.DefaultMemoryMB,
@@ -105,7 +111,11 @@ func New(cfg Config) (*Backends, error) {
 		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
 		Containers: cfg.Compute, Images: cfg.Images,
 	})
-	return &Backends{containers: containers, images: images, system: sys}, nil
+	bs := &Backends{containers: containers, images: images, system: sys}
+	if cfg.Network != nil {
+		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf)
+	}
+	return bs, nil
 }
 
 // Containers serves /containers.
@@ -116,6 +126,14 @@ func (b *Backends) Images() imagerouter.Backend { return b.images }
 
 // System serves /info and /version.
 func (b *Backends) System() systemrouter.Backend { return b.system }
+
+// Networks serves /networks; nil without networking.
+func (b *Backends) Networks() networkrouter.Backend {
+	if b.networks == nil {
+		return nil
+	}
+	return b.networks
+}
 
 // Close stops background work (AutoRemove watchers).
 func (b *Backends) Close() { b.containers.Close() }

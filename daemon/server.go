@@ -19,6 +19,7 @@ import (
 	"github.com/vchproject/vch/daemon/middleware"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
+	networkrouter "github.com/vchproject/vch/daemon/router/network"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/internal/version"
@@ -41,6 +42,7 @@ type Config struct {
 	Containers   containerrouter.Backend
 	Images       imagerouter.Backend
 	System       systemrouter.Backend
+	Networks     networkrouter.Backend // nil: /networks answers 501
 	MaxBodyBytes int64
 }
 
@@ -68,11 +70,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, version: v}
-	s.handler = s.buildMux([]httputils.Router{
+	routers := []httputils.Router{
 		systemrouter.NewRouter(cfg.System),
 		containerrouter.NewRouter(cfg.Containers),
 		imagerouter.NewRouter(cfg.Images),
-	})
+	}
+	if cfg.Networks != nil {
+		routers = append(routers, networkrouter.NewRouter(cfg.Networks))
+	}
+	s.handler = s.buildMux(routers)
 	return s, nil
 }
 

@@ -21,7 +21,11 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	if err != nil {
 		return nil, err
 	}
-	return inspectResponse(c, m, b.isRestarting(c.Spec.ID)), nil
+	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
+	if b.net != nil {
+		resp.NetworkSettings = b.networkSettings(ctx, c.Spec.ID, m)
+	}
+	return resp, nil
 }
 
 func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.InspectResponse {

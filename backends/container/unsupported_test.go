@@ -19,7 +19,7 @@ func TestUnsupportedHostConfig(t *testing.T) {
 		"-P":      {container.HostConfig{PublishAllPorts: true}, true},
 		"volume":  {container.HostConfig{Binds: []string{"v:/data"}}, true},
 	} {
-		err := unsupportedHostConfig(&tc.hc)
+		err := unsupportedHostConfig(&tc.hc, false)
 		if tc.fail != (err != nil) || (err != nil && !errdefs.IsNotImplemented(err)) {
 			t.Errorf("%s: %v", name, err)
 		}

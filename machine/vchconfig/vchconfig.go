@@ -36,6 +36,10 @@ type Config struct {
 	BaseImageSize int64 `json:"baseImageSize"` // writable layer cap in bytes
 
 	Debug bool `json:"debug,omitempty"`
+
+	// BridgeNetworkRange is where the bridge network's /16 comes from
+	// (CIDR); empty: 172.16.0.0/12.
+	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
 }
 
 // Path returns the config file path for a VCH root.

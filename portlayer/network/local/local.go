@@ -118,6 +118,9 @@ func newBridgeNetwork(cfg Config) (network.Network, error) {
 				continue
 			}
 			ones, _ := r.Dst.Mask.Size()
+			if ones == 0 {
+				continue // the default route
+			}
 			a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
 			if ok && netip.PrefixFrom(a, ones).Overlaps(sub) {
 				taken = true

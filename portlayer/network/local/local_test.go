@@ -20,7 +20,7 @@ import (
 
 // The tests make bridges and iptables rules: they run in their own
 // network namespace.
-func TestMain(m *testing.M) { os.Exit(fixture.RunInNetns(m, "vchnet")) }
+func TestMain(m *testing.M) { os.Exit(fixture.RunInNetns("vchnet", m.Run)) }
 
 func open(t *testing.T, root string) *Provider {
 	t.Helper()
