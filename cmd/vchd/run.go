@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 
 	"go.uber.org/zap"
