@@ -152,9 +152,18 @@ func (v *netVCH) must(t *testing.T, args ...string) string {
 	return r.Stdout
 }
 
-// fetch GETs url from inside ns with busybox wget.
+// fetch GETs url from inside ns.
 func fetch(ns *fixture.Netns, url string) (string, error) {
-	return ns.Run(fixture.BusyboxBinary, "wget", "-q", "-T", "5", "-O", "-", url)
+	resp, err := ns.HTTPClient(10 * time.Second).Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
 }
 
 // waitFetch polls url until it answers with want.
