@@ -161,8 +161,7 @@ func (b *Backend) networkSettings(ctx context.Context, id string, m *Meta) *cont
 			es.IPPrefixLen = ep.Address.Bits()
 			es.Gateway = ep.Gateway.String()
 			if n.Name == network.BridgeName {
-				ns.IPAddress, ns.IPPrefixLen, ns.Gateway = es.IPAddress, es.IPPrefixLen, es.Gateway
-				ns.MacAddress, ns.EndpointID = es.MacAddress, es.EndpointID
+				ns.DefaultNetworkSettings = defaultSettings(es)
 			}
 			for _, bd := range ep.Bound {
 				p := nat.Port(fmt.Sprintf("%d/%s", bd.ContainerPort, bd.Proto))
