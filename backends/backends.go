@@ -15,15 +15,18 @@ import (
 
 	"github.com/vchproject/vch/backends/container"
 	"github.com/vchproject/vch/backends/image"
+	netbackend "github.com/vchproject/vch/backends/network"
 	"github.com/vchproject/vch/backends/reference"
 	"github.com/vchproject/vch/backends/system"
 	volumebackend "github.com/vchproject/vch/backends/volume"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	execrouter "github.com/vchproject/vch/daemon/router/exec"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
+	networkrouter "github.com/vchproject/vch/daemon/router/network"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	volumerouter "github.com/vchproject/vch/daemon/router/volume"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/storage"
 	"github.com/vchproject/vch/portlayer/volume"
 )
@@ -39,6 +42,7 @@ type Config struct {
 	Name    string // the VCH name, shown by docker info
 	Root    string // state directory for backends' own files (tag store, engine ID)
 	Compute compute.Provider
+	Network network.Provider // nil: no container networking
 	Images  storage.Store
 	Volumes volume.Provider // nil: no volume stores, /volumes answers 501
 	Logger  *zap.Logger
@@ -64,6 +68,7 @@ type Backends struct {
 	images     *image.Backend
 	system     *system.Backend
 	volumes    *volumebackend.Backend
+	networks   *netbackend.Backend
 }
 
 // New builds the backends and rebuilds their indexes from the port layer.
@@ -107,6 +112,7 @@ func New(cfg Config) (*Backends, error) {
 	containers, err := container.New(context.Background(), container.Config{
 		Volumes:         containerV,
 		Compute:         cfg.Compute,
+		Network:         cfg.Network,
 		Images:          images,
 		Logger:          cfg.Logger.Named("containers"),
 		DefaultMemoryMB: cfg.DefaultMemoryMB,
@@ -121,7 +127,11 @@ func New(cfg Config) (*Backends, error) {
 		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
 		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores,
 	})
-	return &Backends{containers: containers, images: images, system: sys, volumes: vols}, nil
+	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
+	if cfg.Network != nil {
+		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf)
+	}
+	return bs, nil
 }
 
 // Containers serves /containers.
@@ -142,6 +152,14 @@ func (b *Backends) Volumes() volumerouter.Backend {
 		return nil
 	}
 	return b.volumes
+}
+
+// Networks serves /networks; nil without networking.
+func (b *Backends) Networks() networkrouter.Backend {
+	if b.networks == nil {
+		return nil
+	}
+	return b.networks
 }
 
 // Close stops background work (AutoRemove watchers).

@@ -20,6 +20,7 @@ import (
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	execrouter "github.com/vchproject/vch/daemon/router/exec"
 	imagerouter "github.com/vchproject/vch/daemon/router/image"
+	networkrouter "github.com/vchproject/vch/daemon/router/network"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	volumerouter "github.com/vchproject/vch/daemon/router/volume"
 	"github.com/vchproject/vch/errdefs"
@@ -43,8 +44,9 @@ type Config struct {
 	Containers   containerrouter.Backend
 	Images       imagerouter.Backend
 	System       systemrouter.Backend
-	Execs        execrouter.Backend // nil: exec answers 501
-	Volumes      volumerouter.Backend // nil: /volumes answers 501
+	Execs        execrouter.Backend    // nil: exec answers 501
+	Volumes      volumerouter.Backend  // nil: /volumes answers 501
+	Networks     networkrouter.Backend // nil: /networks answers 501
 	MaxBodyBytes int64
 }
 
@@ -82,6 +84,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Volumes != nil {
 		routers = append(routers, volumerouter.NewRouter(cfg.Volumes))
+	}
+	if cfg.Networks != nil {
+		routers = append(routers, networkrouter.NewRouter(cfg.Networks))
 	}
 	s.handler = s.buildMux(routers)
 	return s, nil

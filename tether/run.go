@@ -102,6 +102,9 @@ func (t *tether) run() (int, error) {
 	if err := t.identity(); err != nil {
 		return 0, err
 	}
+	if err := setupNetwork(t.cfg.Interfaces, t.log); err != nil {
+		return 0, err
+	}
 	ctlPort, err := t.openPort(ports[proto.PortControl])
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/storage"
 )
 
@@ -23,6 +24,7 @@ type ImageResolver interface {
 // Config wires the container backend.
 type Config struct {
 	Compute         compute.Provider
+	Network         network.Provider // nil: containers get no network (and -p is refused)
 	Images          ImageResolver
 	Logger          *zap.Logger
 	DefaultMemoryMB int64            // for containers created without --memory; 0: provider default
@@ -35,6 +37,7 @@ type Config struct {
 type Backend struct {
 	cfg   Config
 	pl    compute.Provider
+	net   network.Provider
 	log   *zap.Logger
 	now   func() time.Time
 	index *names.Index
@@ -60,7 +63,7 @@ var _ containerrouter.Backend = (*Backend)(nil)
 // containers that exited while vchd was down, starts those whose restart
 // policy asks for it, and watches the running ones.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
-	b := &Backend{cfg: cfg, pl: cfg.Compute, log: cfg.Logger, now: cfg.Now, index: names.NewIndex(),
+	b := &Backend{cfg: cfg, pl: cfg.Compute, net: cfg.Network, log: cfg.Logger, now: cfg.Now, index: names.NewIndex(),
 		restarting: map[string]*pendingRestart{}, watching: map[string]*watchState{}, delays: map[string]time.Duration{}, delayFn: restartDelay}
 	if b.log == nil {
 		b.log = zap.NewNop()
@@ -191,5 +194,6 @@ func (b *Backend) removeOnly(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	b.leave(ctx, id)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
+	pnetwork "github.com/vchproject/vch/portlayer/network"
 )
 
 // newID is 64 random hex digits, as docker's container IDs.
@@ -104,7 +105,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if err := validateRestart(hc); err != nil {
 		return container.CreateResponse{}, err
 	}
-	if err := unsupportedHostConfig(hc); err != nil {
+	if err := unsupportedHostConfig(hc, b.net != nil); err != nil {
 		return container.CreateResponse{}, err
 	}
 	img, err := b.cfg.Images.Resolve(ctx, req.Config.Image)
@@ -123,6 +124,17 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	hosts, warnings, err := hostEntries(hc.ExtraHosts)
 	if err != nil {
 		return container.CreateResponse{}, err
+	}
+	var ep *pnetwork.EndpointSpec
+	if b.net != nil {
+		if ep, err = endpointSpec(hc, cfg, netCfg); err != nil {
+			return container.CreateResponse{}, err
+		}
+		if ep != nil {
+			if _, err := b.net.Network(ctx, ep.Network); err != nil {
+				return container.CreateResponse{}, err
+			}
+		}
 	}
 
 	mounts, vmounts, tmpfs, undoMounts, err := b.prepareMounts(ctx, hc, cfg)
@@ -175,6 +187,12 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	}
 	if err := b.pl.Create(ctx, spec); err != nil {
 		b.index.Release(id)
+		return container.CreateResponse{}, err
+	}
+	if err := b.join(ctx, id, ep); err != nil {
+		if rerr := b.remove(context.WithoutCancel(ctx), id); rerr != nil {
+			b.log.Warn("create: undo after a failed network join", zap.String("id", id), zap.Error(rerr))
+		}
 		return container.CreateResponse{}, err
 	}
 	b.log.Info("created container", zap.String("id", id), zap.String("name", name), zap.String("image", img.ID))

@@ -24,6 +24,9 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
 	resp.ExecIDs = b.execs.running(c.Spec.ID)
 	resp.Mounts = b.inspectMounts(ctx, m)
+	if b.net != nil {
+		resp.NetworkSettings = b.networkSettings(ctx, c.Spec.ID, m)
+	}
 	return resp, nil
 }
 

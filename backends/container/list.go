@@ -67,6 +67,7 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 	for _, r := range f.Select(records, cfg.All, cfg.Limit) {
 		l := byID[r.ID]
 		s := summary(l, now)
+		s.Ports, s.NetworkSettings.Networks = b.summaryPorts(ctx, r.ID, l.m, l.d.Running)
 		s.Image = b.refreshImage(ctx, s.Image, s.ImageID)
 		out = append(out, s)
 	}

@@ -8,9 +8,9 @@ import (
 
 // unsupportedHostConfig refuses, with a clear 501, options this VCH does not
 // implement yet, rather than accepting them and silently doing nothing.
-func unsupportedHostConfig(hc *container.HostConfig) error {
+func unsupportedHostConfig(hc *container.HostConfig, networking bool) error {
 	switch {
-	case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
+	case !networking && (len(hc.PortBindings) > 0 || hc.PublishAllPorts):
 		return errdefs.NotImplemented("publishing ports (-p, -P) is not supported by this VCH yet")
 	}
 	return nil

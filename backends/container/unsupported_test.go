@@ -18,7 +18,7 @@ func TestUnsupportedHostConfig(t *testing.T) {
 		"publish": {container.HostConfig{PortBindings: nat.PortMap{"80/tcp": {{HostPort: "8080"}}}}, true},
 		"-P":      {container.HostConfig{PublishAllPorts: true}, true},
 	} {
-		err := unsupportedHostConfig(&tc.hc)
+		err := unsupportedHostConfig(&tc.hc, false)
 		if tc.fail != (err != nil) || (err != nil && !errdefs.IsNotImplemented(err)) {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/vchproject/vch/daemon"
 	"github.com/vchproject/vch/internal/version"
 	"github.com/vchproject/vch/machine/vchconfig"
+	netlocal "github.com/vchproject/vch/portlayer/network/local"
 	"github.com/vchproject/vch/portlayer/qemu"
 	"github.com/vchproject/vch/portlayer/qemu/initramfs"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
@@ -54,6 +56,22 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("tether initramfs: %w", err)
 	}
+	var bridgeRange netip.Prefix
+	if cfg.BridgeNetworkRange != "" {
+		if bridgeRange, err = netip.ParsePrefix(cfg.BridgeNetworkRange); err != nil {
+			return fmt.Errorf("bridge network range: %w", err)
+		}
+	}
+	nets, err := netlocal.New(netlocal.Config{
+		Root:   filepath.Join(cfg.Root, "network"),
+		Range:  bridgeRange,
+		Logger: log.Named("network"),
+	})
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	// Close stops the port proxies; leases stay for the next vchd.
+	defer nets.Close()
 	compute, err := qemu.New(qemu.Config{
 		Root:     filepath.Join(cfg.Root, "containers"),
 		Kernel:   k.Vmlinuz,
@@ -66,6 +84,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		DiskSize: cfg.BaseImageSize,
 		Accel:    cfg.Accel,
 		Debug:    cfg.Debug,
+		Network:  nets,
 	})
 	if err != nil {
 		return fmt.Errorf("qemu provider: %w", err)
@@ -76,6 +95,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Name:            cfg.Name,
 		Root:            filepath.Join(cfg.Root, "docker"),
 		Compute:         compute,
+		Network:         nets,
 		Images:          images,
 		Volumes:         volumes,
 		Logger:          log.Named("backends"),
@@ -104,6 +124,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		System:     b.System(),
 		Execs:      b.Execs(),
 		Volumes:    b.Volumes(),
+		Networks:   b.Networks(),
 	})
 	if err != nil {
 		return fmt.Errorf("api server: %w", err)

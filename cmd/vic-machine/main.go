@@ -102,6 +102,7 @@ func create(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
 	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
+	fs.StringVar(&o.BridgeRange, "bridge-network-range", "172.16.0.0/12", "range the bridge network's /16 is taken from")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	_ = fs.Parse(args)
 	o.TLSCNames = cnames

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/machine/vchconfig"
+	netlocal "github.com/vchproject/vch/portlayer/network/local"
 )
 
 // DefaultStateDir is where VCHs live unless told otherwise.
@@ -57,6 +59,8 @@ type CreateOptions struct {
 	Debug        bool
 	Timeout      time.Duration
 	Version      string // recorded for ls
+	// BridgeRange is the CIDR the bridge network's /16 comes from.
+	BridgeRange string
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -126,6 +130,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		if err != nil {
 			stopVCHD(root, 5*time.Second)
 			killVMs(root)
+			_ = netlocal.Destroy(filepath.Join(root, "network"))
 			os.RemoveAll(root)
 		}
 	}()
@@ -156,6 +161,14 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		BaseImageSize: o.BaseImage,
 		VolumeStores:  stores,
 		Debug:         o.Debug,
+
+		BridgeNetworkRange: o.BridgeRange,
+	}
+	if o.BridgeRange != "" {
+		pfx, err := netip.ParsePrefix(o.BridgeRange)
+		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
+			return env, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed", o.BridgeRange)
+		}
 	}
 	if err := cfg.Save(vchconfig.Path(root)); err != nil {
 		return env, err
@@ -308,6 +321,9 @@ func Delete(o DeleteOptions) error {
 	}
 	stopVCHD(root, 10*time.Second)
 	killVMs(root)
+	if err := netlocal.Destroy(filepath.Join(root, "network")); err != nil {
+		return fmt.Errorf("remove the VCH's networks: %w", err)
+	}
 	if err := os.RemoveAll(root); err != nil {
 		return fmt.Errorf("remove %s: %w", root, err)
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	VolumeStores []VolumeStore `json:"volumeStores,omitempty"`
 
 	Debug bool `json:"debug,omitempty"`
+
+	// BridgeNetworkRange is where the bridge network's /16 comes from
+	// (CIDR); empty: 172.16.0.0/12.
+	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
 }
 
 // VolumeStore is one --volume-store PATH:LABEL.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -29,6 +30,7 @@ type launchSpec struct {
 	PidFile  string
 	Console  string
 	Log      string
+	NICs     []compute.NIC // one virtio-net-device each, on tap fd 3+i
 }
 
 // qemuArgs builds QEMU's arguments (without argv[0]).
@@ -67,6 +69,12 @@ func qemuArgs(s launchSpec) []string {
 		"-chardev", "file,id=log,path="+s.Log+",append=on",
 		"-device", "virtserialport,chardev=log,name="+proto.PortLog,
 	)
+	for i, n := range s.NICs {
+		args = append(args,
+			"-netdev", fmt.Sprintf("tap,id=n%d,fd=%d", i, 3+i),
+			"-device", fmt.Sprintf("virtio-net-device,netdev=n%d,mac=%s", i, n.MAC),
+		)
+	}
 	return args
 }
 

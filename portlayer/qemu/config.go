@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/storage"
 	"github.com/vchproject/vch/portlayer/volume"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	Debug bool
 	// KernelArgs are appended to the guest kernel's command line.
 	KernelArgs []string
+	// Network gives starting VMs their NICs and hears of their exits; nil:
+	// VMs get no NICs (lo only).
+	Network compute.NetworkAttacher
 }
 
 func (c *Config) setDefaults() error {

@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"os"
 
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/tether/proto"
 )
 
 // Step names of DefaultHandlers.
 const (
 	StepImage       = "image"
+	StepNetwork     = "network"
 	StepConfigDisk  = "config-disk"
 	StepLaunch      = "launch"
 	StepAwaitTether = "await-tether"
@@ -113,6 +116,8 @@ type Boot struct {
 	volumeDisks []volumeDisk
 	volumes     []proto.VolumeMount
 	tmpfs       []proto.TmpfsMount
+	nics        []compute.NIC
+	taps        []*os.File // fds QEMU inherits, one per NIC; closed after launch
 	hostKey     ed25519.PublicKey
 	run         *runState
 	undo        []func() error

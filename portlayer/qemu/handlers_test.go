@@ -36,7 +36,7 @@ func TestHandlerListEdits(t *testing.T) {
 			}
 		})
 	}
-	if got := (&Provider{}).DefaultHandlers().Names(); !reflect.DeepEqual(got, []string{StepImage, StepVolumes, StepConfigDisk, StepLaunch, StepAwaitTether}) {
+	if got := (&Provider{}).DefaultHandlers().Names(); !reflect.DeepEqual(got, []string{StepImage, StepVolumes, StepNetwork, StepConfigDisk, StepLaunch, StepAwaitTether}) {
 		t.Fatalf("default steps %v", got)
 	}
 }

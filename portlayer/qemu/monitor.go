@@ -170,6 +170,9 @@ func (r *runState) finish() {
 			p.log.Warn("clean up after VM exit", zap.String("id", v.id), zap.Error(err))
 		}
 	}
+	// The network lets go (address, port bindings) before anyone sees
+	// the exit, so a stop that returned has freed its ports.
+	p.detachNetwork(v.id)
 	p.mu.Lock()
 	code, msg := exitStatus(r.exitCode, r.isFailed, r.errCode, r.errMsg)
 	if msg == "" {

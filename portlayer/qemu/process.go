@@ -20,6 +20,8 @@ type ProcessSpec struct {
 	Args   []string // arguments without argv[0]
 	Dir    string   // working directory
 	Output string   // file receiving stdout and stderr
+	// Files are inherited by the VM process as fds 3, 4, ... (taps).
+	Files []*os.File
 }
 
 // Process is a launched or re-attached VM process.
@@ -50,6 +52,7 @@ func (execRunner) Start(spec ProcessSpec) (Process, error) {
 	cmd.Dir = spec.Dir
 	cmd.Stdout = out
 	cmd.Stderr = out
+	cmd.ExtraFiles = spec.Files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("launch %s: %w", spec.Path, err)

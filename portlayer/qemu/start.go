@@ -27,6 +27,7 @@ func (p *Provider) DefaultHandlers() HandlerList {
 	return NewHandlerList(
 		Handler{Name: StepImage, Fn: stepImage},
 		Handler{Name: StepVolumes, Fn: stepVolumes},
+		Handler{Name: StepNetwork, Fn: stepNetwork},
 		Handler{Name: StepConfigDisk, Fn: stepConfigDisk},
 		Handler{Name: StepLaunch, Fn: stepLaunch},
 		Handler{Name: StepAwaitTether, Fn: stepAwaitTether},
@@ -116,6 +117,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		LaunchTime: b.p.clock.Now().UnixNano(),
 		Modules:    b.p.cfg.Modules,
 		Debug:      b.p.cfg.Debug,
+		Interfaces: guestInterfaces(b.nics),
 	}
 	if cfg.Hostname == "" && len(s.ID) >= 12 {
 		cfg.Hostname = s.ID[:12]
@@ -168,6 +170,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
+		NICs: b.nics,
 	})
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 
@@ -180,7 +183,9 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 	p.persist(v)
 	p.mu.Unlock()
 
-	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: args, Dir: v.dir, Output: filepath.Join(v.dir, fileQEMUOut)})
+	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: args, Dir: v.dir, Output: filepath.Join(v.dir, fileQEMUOut), Files: b.taps})
+	// QEMU holds the taps now; they vanish with it.
+	b.closeTaps()
 	if err != nil {
 		p.mu.Lock()
 		v.rec.Launched = false

@@ -32,15 +32,21 @@ var env struct {
 	volStores map[string]string
 }
 
+// TestMain runs the suite in a network namespace of its own (the VCHs'
+// bridges, rules and VMs never touch the host's network).
 func TestMain(m *testing.M) {
+	os.Exit(fixture.RunInNetns("vchnet-e2e", func() int { return run(m) }))
+}
+
+func run(m *testing.M) int {
 	if err := setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)
 		teardown()
-		os.Exit(1)
+		return 1
 	}
 	code := m.Run()
 	teardown()
-	os.Exit(code)
+	return code
 }
 
 func setup() error {

@@ -350,7 +350,7 @@ func TestVolumesSurviveVCHDRestart(t *testing.T) {
 	mustDocker(t, "volume", "create", "--opt", "VolumeStore=other", "--label", "k=v", vol)
 	defer docker(t, "volume", "rm", "-f", vol)
 	mustDocker(t, "run", "--rm", "-v", vol+":/v", img, "sh", "-c", "echo kept > /v/f")
-	restartVCHD(t)
+	restartE2EVCHD(t)
 	if v := volumeInspect(t, vol); v.Options["VolumeStore"] != "other" || v.Labels["k"] != "v" {
 		t.Fatalf("after restart: %+v", v)
 	}
@@ -359,7 +359,7 @@ func TestVolumesSurviveVCHDRestart(t *testing.T) {
 	}
 }
 
-func restartVCHD(t *testing.T) {
+func restartE2EVCHD(t *testing.T) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(env.vchRoot, "vchd.pid"))
 	if err != nil {

@@ -163,6 +163,17 @@ type Config struct {
 	Modules []string `json:"modules,omitempty"`
 	// Debug makes the tether log to the console (ttyS0).
 	Debug bool `json:"debug,omitempty"`
+	// Interfaces are the VM's NICs (virtio-net), found by MAC. The tether
+	// brings lo up whether or not there are any.
+	Interfaces []Interface `json:"interfaces,omitempty"`
+}
+
+// Interface configures one NIC of the guest.
+type Interface struct {
+	MAC     string `json:"mac"`               // e.g. 02:42:ac:10:00:02
+	Address string `json:"address,omitempty"` // CIDR, e.g. 172.16.0.2/16; empty: link up only
+	Gateway string `json:"gateway,omitempty"` // default route via this address
+	MTU     int    `json:"mtu,omitempty"`     // 0: the driver's default
 }
 
 // VolumeSerialPrefix starts the serial of every volume disk.

@@ -24,6 +24,9 @@ type Provider struct {
 	Programs map[string]Program
 	// Now is the clock for StartedAt, FinishedAt and log times.
 	Now func() time.Time
+	// Network, if set, is attached at every start and detached when the
+	// run ends, as a real provider does.
+	Network compute.NetworkAttacher
 
 	mu    sync.Mutex
 	vms   map[string]*vm
@@ -129,7 +132,7 @@ func (p *Provider) List(context.Context) ([]compute.Container, error) {
 }
 
 // Start implements compute.Runner.
-func (p *Provider) Start(_ context.Context, id string) error {
+func (p *Provider) Start(ctx context.Context, id string) error {
 	p.mu.Lock()
 	v, err := p.get(id)
 	if err != nil {
@@ -149,6 +152,18 @@ func (p *Provider) Start(_ context.Context, id string) error {
 	if !ok {
 		p.mu.Unlock()
 		return errdefs.InvalidParameter(fmt.Sprintf("exec: %q: executable file not found in $PATH", proc.Args[0]))
+	}
+	if na := p.Network; na != nil {
+		p.mu.Unlock()
+		if _, err := na.Attach(ctx, id); err != nil {
+			_ = na.Detach(context.WithoutCancel(ctx), id)
+			return fmt.Errorf("container %s: network: %w", id, err)
+		}
+		p.mu.Lock()
+		if v.run != nil || v.removed {
+			p.mu.Unlock()
+			return errdefs.Conflict(fmt.Sprintf("container %s changed during start", id))
+		}
 	}
 	r := newRun(p, v, proc)
 	r.subs = v.pending

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"context"
 	"io"
 	"sync"
 	"syscall"
@@ -86,6 +87,10 @@ func (r *run) finish(code int, killed bool) {
 		_ = r.stdinR.Close()
 
 		p, v := r.p, r.v
+		// The network lets go before anyone sees the exit.
+		if p.Network != nil {
+			_ = p.Network.Detach(context.Background(), v.c.Spec.ID)
+		}
 		p.mu.Lock()
 		now := p.Now()
 		v.run = nil

@@ -1,0 +1,229 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	dnetwork "github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/network"
+)
+
+// endpointSpec turns docker's network mode and port options into the
+// endpoint the container joins; nil for --network none.
+func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.NetworkingConfig) (*network.EndpointSpec, error) {
+	mode := hc.NetworkMode
+	switch {
+	case mode.IsNone():
+		if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
+			return nil, errdefs.InvalidParameter("conflicting options: port publishing and the container type network mode")
+		}
+		return nil, nil
+	case mode.IsHost():
+		return nil, errdefs.NotImplemented("--network host is not supported by a VCH: a container is a VM")
+	case mode.IsContainer():
+		return nil, errdefs.NotImplemented("--network container:NAME is not supported by this VCH yet")
+	}
+	spec := &network.EndpointSpec{Network: string(mode)}
+	if ep := nc.EndpointsConfig[string(mode)]; ep != nil {
+		spec.Aliases = append(spec.Aliases, ep.Aliases...)
+	}
+	ports, err := portBindings(hc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	spec.Ports = ports
+	return spec, nil
+}
+
+// portBindings lists -p bindings, plus a random host port for every
+// exposed port without one when -P is given, in a stable order.
+func portBindings(hc *container.HostConfig, cfg *container.Config) ([]network.PortBinding, error) {
+	var out []network.PortBinding
+	keys := make([]nat.Port, 0, len(hc.PortBindings))
+	for p := range hc.PortBindings {
+		keys = append(keys, p)
+	}
+	if hc.PublishAllPorts {
+		for p := range cfg.ExposedPorts {
+			if _, ok := hc.PortBindings[p]; !ok {
+				keys = append(keys, p)
+			}
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Int() != keys[j].Int() {
+			return keys[i].Int() < keys[j].Int()
+		}
+		return keys[i].Proto() < keys[j].Proto()
+	})
+	for _, p := range keys {
+		proto := p.Proto()
+		if proto != "tcp" && proto != "udp" {
+			return nil, errdefs.InvalidParameter(fmt.Sprintf("invalid proto: %s", proto))
+		}
+		cport, err := strconv.ParseUint(p.Port(), 10, 16)
+		if err != nil || cport == 0 {
+			return nil, errdefs.InvalidParameter(fmt.Sprintf("invalid port specification: %q", string(p)))
+		}
+		bs := hc.PortBindings[p]
+		if len(bs) == 0 {
+			bs = []nat.PortBinding{{}}
+		}
+		for _, b := range bs {
+			pb := network.PortBinding{Proto: proto, ContainerPort: uint16(cport)}
+			if b.HostIP != "" && b.HostIP != "0.0.0.0" {
+				ip, err := netip.ParseAddr(b.HostIP)
+				if err != nil {
+					return nil, errdefs.InvalidParameter(fmt.Sprintf("invalid IP address: %s", b.HostIP))
+				}
+				if ip.Is6() && ip.IsUnspecified() {
+					continue // "::": docker's IPv6 twin of 0.0.0.0; IPv4 serves it here
+				}
+				pb.HostIP = ip
+			}
+			if b.HostPort != "" {
+				lo, hi, err := nat.ParsePortRange(b.HostPort)
+				if err != nil || lo > 65535 || hi > 65535 {
+					return nil, errdefs.InvalidParameter(fmt.Sprintf("invalid hostPort: %s", b.HostPort))
+				}
+				pb.HostPort = uint16(lo)
+				if hi != lo {
+					pb.HostPortEnd = uint16(hi)
+				}
+			}
+			out = append(out, pb)
+		}
+	}
+	return out, nil
+}
+
+// join records the container's endpoint; it fails for an unknown network.
+func (b *Backend) join(ctx context.Context, id string, spec *network.EndpointSpec) error {
+	if b.net == nil || spec == nil {
+		return nil
+	}
+	if _, err := b.net.Join(ctx, id, *spec); err != nil {
+		return err
+	}
+	return nil
+}
+
+// leave forgets the container's endpoints after rm.
+func (b *Backend) leave(ctx context.Context, id string) {
+	if b.net == nil {
+		return
+	}
+	if err := b.net.Leave(ctx, id, ""); err != nil {
+		b.log.Warn("leave networks", zap.String("id", id), zap.Error(err))
+	}
+}
+
+// networkSettings is inspect's NetworkSettings: the endpoints' live state
+// while the container runs, the networks it is on otherwise.
+func (b *Backend) networkSettings(ctx context.Context, id string, m *Meta) *container.NetworkSettings {
+	ns := &container.NetworkSettings{Networks: map[string]*dnetwork.EndpointSettings{}}
+	ns.Ports = nat.PortMap{}
+	if b.net == nil {
+		return ns
+	}
+	eps, err := b.net.Endpoints(ctx, id)
+	if err != nil {
+		b.log.Warn("inspect: endpoints", zap.String("id", id), zap.Error(err))
+		return ns
+	}
+	active := false
+	for _, ep := range eps {
+		n, err := b.net.Network(ctx, ep.Network)
+		if err != nil {
+			continue
+		}
+		es := &dnetwork.EndpointSettings{
+			Aliases: ep.Aliases, NetworkID: n.ID, EndpointID: ep.ID, MacAddress: ep.MAC,
+			DNSNames: []string{strings.TrimPrefix(m.Name, "/"), id[:12]},
+		}
+		if nc := m.NetworkingConfig; nc != nil {
+			if cfg := nc.EndpointsConfig[n.Name]; cfg != nil {
+				es.IPAMConfig = cfg.IPAMConfig
+			}
+		}
+		if ep.Active {
+			active = true
+			es.IPAddress = ep.Address.Addr().String()
+			es.IPPrefixLen = ep.Address.Bits()
+			es.Gateway = ep.Gateway.String()
+			if n.Name == network.BridgeName {
+				ns.DefaultNetworkSettings = defaultSettings(es)
+			}
+			for _, bd := range ep.Bound {
+				p := nat.Port(fmt.Sprintf("%d/%s", bd.ContainerPort, bd.Proto))
+				ns.Ports[p] = append(ns.Ports[p], nat.PortBinding{HostIP: hostIP(bd), HostPort: strconv.Itoa(int(bd.HostPort))})
+			}
+		} else {
+			es.MacAddress = ""
+		}
+		ns.Networks[n.Name] = es
+	}
+	if active {
+		for p := range m.Config.ExposedPorts {
+			if _, ok := ns.Ports[p]; !ok {
+				ns.Ports[p] = nil
+			}
+		}
+		ns.SandboxID = id
+	}
+	return ns
+}
+
+func hostIP(b network.PortBinding) string {
+	if b.HostIP.IsValid() {
+		return b.HostIP.String()
+	}
+	return "0.0.0.0"
+}
+
+// summaryPorts is docker ps's Ports: the live bindings, then exposed
+// ports without one.
+func (b *Backend) summaryPorts(ctx context.Context, id string, m *Meta, running bool) ([]container.Port, map[string]*dnetwork.EndpointSettings) {
+	ports := []container.Port{}
+	nets := map[string]*dnetwork.EndpointSettings{}
+	if b.net == nil {
+		return ports, nets
+	}
+	eps, _ := b.net.Endpoints(ctx, id)
+	bound := map[nat.Port]bool{}
+	for _, ep := range eps {
+		n, err := b.net.Network(ctx, ep.Network)
+		if err != nil {
+			continue
+		}
+		es := &dnetwork.EndpointSettings{NetworkID: n.ID, EndpointID: ep.ID, Aliases: ep.Aliases}
+		if ep.Active {
+			es.IPAddress, es.IPPrefixLen, es.Gateway, es.MacAddress = ep.Address.Addr().String(), ep.Address.Bits(), ep.Gateway.String(), ep.MAC
+			for _, bd := range ep.Bound {
+				ports = append(ports, container.Port{IP: hostIP(bd), PrivatePort: bd.ContainerPort, PublicPort: bd.HostPort, Type: bd.Proto})
+				bound[nat.Port(fmt.Sprintf("%d/%s", bd.ContainerPort, bd.Proto))] = true
+			}
+		}
+		nets[n.Name] = es
+	}
+	if running {
+		for p := range m.Config.ExposedPorts {
+			if !bound[p] {
+				ports = append(ports, container.Port{PrivatePort: uint16(p.Int()), Type: p.Proto()})
+			}
+		}
+	}
+	return ports, nets
+}
+
+// NameOf is the container's docker name ("/web"), "" if unknown.
+func (b *Backend) NameOf(id string) string { return b.index.Name(id) }

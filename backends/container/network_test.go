@@ -1,0 +1,122 @@
+package container
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
+
+	containerrouter "github.com/vchproject/vch/daemon/router/container"
+	"github.com/vchproject/vch/errdefs"
+	netfake "github.com/vchproject/vch/portlayer/network/fake"
+)
+
+// newNetEnv is newEnv with the fake network under both the compute fake
+// (attach at start, detach at exit) and the backend.
+func newNetEnv(t *testing.T) (*env, *netfake.Provider) {
+	e := newEnv(t)
+	nets := netfake.New()
+	e.pl.Network = nets
+	e.b.Close()
+	b, err := New(context.Background(), Config{Compute: e.pl, Network: nets, Images: e.images, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b = b
+	t.Cleanup(b.Close)
+	return e, nets
+}
+
+func TestPublishInspectPsStop(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	hc := &container.HostConfig{
+		PortBindings: nat.PortMap{
+			"80/tcp": {{HostIP: "127.0.0.1", HostPort: "8080"}, {HostPort: ""}},
+			"53/udp": {{HostPort: "5353"}},
+		},
+		PublishAllPorts: true,
+	}
+	cfg := container.Config{Cmd: []string{"sleep"}, ExposedPorts: nat.PortSet{"80/tcp": {}, "53/udp": {}, "7000/tcp": {}}}
+	id := e.create("web", cfg, hc)
+	e.start("web")
+
+	ns := e.inspect("web").NetworkSettings
+	br := ns.Networks["bridge"]
+	if br == nil || !strings.HasPrefix(br.IPAddress, "172.16.0.") || br.Gateway != "172.16.0.1" || br.IPPrefixLen != 16 ||
+		len(br.NetworkID) != 64 || len(br.EndpointID) != 64 || !strings.HasPrefix(br.MacAddress, "02:42:ac:10:00:") {
+		t.Fatalf("bridge endpoint %+v", br)
+	}
+	p80 := ns.Ports["80/tcp"]
+	if len(p80) != 2 || p80[0] != (nat.PortBinding{HostIP: "127.0.0.1", HostPort: "8080"}) || p80[1].HostIP != "0.0.0.0" || p80[1].HostPort == "" || p80[1].HostPort == "0" {
+		t.Fatalf("80/tcp %+v", p80)
+	}
+	if p := ns.Ports["53/udp"]; len(p) != 1 || p[0].HostPort != "5353" {
+		t.Fatalf("53/udp %+v", p)
+	}
+	if p := ns.Ports["7000/tcp"]; len(p) != 1 || p[0].HostPort == "" {
+		t.Fatalf("-P 7000/tcp %+v", p)
+	}
+	list, err := e.b.Containers(ctx, containerrouter.ListConfig{All: true})
+	if err != nil || len(list) != 1 || len(list[0].Ports) != 4 || list[0].NetworkSettings.Networks["bridge"] == nil {
+		t.Fatalf("ps: %+v %v", list, err)
+	}
+
+	// A second container on the same host port cannot start, and keeps
+	// nothing.
+	other := e.create("other", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{PortBindings: nat.PortMap{"80/tcp": {{HostPort: "5353"}}, "81/udp": {{HostPort: "5353"}}}})
+	err = e.b.ContainerStart(ctx, "other")
+	if !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "Bind for 0.0.0.0:5353 failed: port is already allocated") {
+		t.Fatalf("conflicting start: %v", err)
+	}
+	if eps, _ := nets.Endpoints(ctx, other); len(eps) != 1 || eps[0].Active {
+		t.Fatalf("failed start holds %+v", eps)
+	}
+
+	if err := e.b.ContainerStop(ctx, "web", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	ns = e.inspect("web").NetworkSettings
+	if br := ns.Networks["bridge"]; br == nil || br.IPAddress != "" || len(ns.Ports) != 0 {
+		t.Fatalf("stopped: %+v", ns)
+	}
+	if err := e.b.ContainerRemove(ctx, "web", false, false); err != nil {
+		t.Fatal(err)
+	}
+	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 0 {
+		t.Fatalf("rm left endpoints %+v", eps)
+	}
+}
+
+func TestNetworkModes(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	id := e.create("", container.Config{Cmd: []string{"true"}}, &container.HostConfig{NetworkMode: "none"})
+	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 0 {
+		t.Fatalf("--network none joined %+v", eps)
+	}
+	for _, tc := range []struct {
+		hc    container.HostConfig
+		check func(error) bool
+		text  string
+	}{
+		{container.HostConfig{NetworkMode: "nosuch"}, errdefs.IsNotFound, "network nosuch not found"},
+		{container.HostConfig{NetworkMode: "none", PublishAllPorts: true}, errdefs.IsInvalidParameter, "conflicting options"},
+		{container.HostConfig{NetworkMode: "host"}, errdefs.IsNotImplemented, "--network host"},
+		{container.HostConfig{PortBindings: nat.PortMap{"80/tcp": {{HostPort: "x"}}}}, errdefs.IsInvalidParameter, "invalid hostPort"},
+		{container.HostConfig{PortBindings: nat.PortMap{"80/sctp": {{HostPort: "80"}}}}, errdefs.IsInvalidParameter, "invalid proto"},
+	} {
+		hc := tc.hc
+		_, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: &hc})
+		if !tc.check(err) || !strings.Contains(err.Error(), tc.text) {
+			t.Fatalf("%+v: %v", tc.hc, err)
+		}
+	}
+	// Nothing was created for the refused ones.
+	list, err := e.b.Containers(ctx, containerrouter.ListConfig{All: true})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("containers after refused creates: %d %v", len(list), err)
+	}
+}

@@ -1,0 +1,15 @@
+// Package network serves the Docker Engine API's /networks routes.
+package network
+
+import (
+	"context"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+)
+
+// Backend answers network requests.
+type Backend interface {
+	NetworkList(ctx context.Context, f filters.Args) ([]network.Summary, error)
+	NetworkInspect(ctx context.Context, nameOrID string) (network.Inspect, error)
+}

@@ -1,0 +1,63 @@
+package network
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/vchproject/vch/errdefs"
+)
+
+func TestPoolSkipsGatewayAndExhausts(t *testing.T) {
+	p, err := NewPool(netip.MustParsePrefix("10.9.0.0/29"), netip.MustParseAddr("10.9.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := 0; i < 5; i++ {
+		a, err := p.Allocate("c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a.String())
+	}
+	if want := "10.9.0.2 10.9.0.3 10.9.0.4 10.9.0.5 10.9.0.6"; join(got) != want {
+		t.Fatalf("allocated %s, want %s", join(got), want)
+	}
+	if _, err := p.Allocate("c"); !errdefs.IsUnavailable(err) {
+		t.Fatalf("exhausted pool: %v", err)
+	}
+	p.Release(netip.MustParseAddr("10.9.0.4"))
+	if a, _ := p.Allocate("d"); a.String() != "10.9.0.4" {
+		t.Fatalf("reuse: %s", a)
+	}
+	if err := p.Claim(netip.MustParseAddr("10.9.0.1"), "x"); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("claim gateway: %v", err)
+	}
+	if err := p.Claim(netip.MustParseAddr("10.9.0.2"), "x"); !errdefs.IsConflict(err) {
+		t.Fatalf("claim taken: %v", err)
+	}
+	if _, err := NewPool(netip.MustParsePrefix("10.9.0.0/24"), netip.MustParseAddr("10.8.0.1")); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("gateway outside: %v", err)
+	}
+}
+
+func TestSubnetsOf(t *testing.T) {
+	subs := SubnetsOf(DefaultBridgeRange, 16)
+	if len(subs) != 16 || subs[0].String() != "172.16.0.0/16" || subs[15].String() != "172.31.0.0/16" {
+		t.Fatalf("subnets %v", subs)
+	}
+	if MACFor(netip.MustParseAddr("172.16.0.2")) != "02:42:ac:10:00:02" {
+		t.Fatal("MACFor")
+	}
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}

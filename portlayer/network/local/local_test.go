@@ -1,0 +1,189 @@
+package local
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/vchproject/vch/portlayer/network"
+	"github.com/vchproject/vch/portlayer/network/networktest"
+	"github.com/vchproject/vch/tests/fixture"
+)
+
+// The tests make bridges and iptables rules: they run in their own
+// network namespace.
+func TestMain(m *testing.M) { os.Exit(fixture.RunInNetns("vchnet", m.Run)) }
+
+func open(t *testing.T, root string) *Provider {
+	t.Helper()
+	p, err := New(Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func factory(t *testing.T) networktest.Instance {
+	root := t.TempDir()
+	p := open(t, root)
+	cur := p
+	t.Cleanup(func() {
+		cur.Close()
+		if err := Destroy(root); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	return networktest.Instance{Provider: p, Reopen: func(t *testing.T) network.Provider {
+		cur.Close()
+		cur = open(t, root)
+		return cur
+	}}
+}
+
+func TestConformance(t *testing.T) { networktest.Run(t, factory) }
+
+func iptablesSave(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("iptables-save").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables-save: %v: %s", err, out)
+	}
+	return string(out)
+}
+
+// TestHostSetupAndDestroy checks the bridge, its address and the rules,
+// and that Destroy leaves none of them.
+func TestHostSetupAndDestroy(t *testing.T) {
+	root := t.TempDir()
+	p := open(t, root)
+	br, err := p.Network(context.Background(), network.BridgeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br.Subnet != netip.MustParsePrefix("172.16.0.0/16") || br.Gateway != netip.MustParseAddr("172.16.0.1") {
+		t.Fatalf("first bridge in a fresh namespace: %+v", br)
+	}
+	link, err := netlink.LinkByName(br.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != "172.16.0.1/16" {
+		t.Fatalf("bridge addresses %v", addrs)
+	}
+	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 3 || !strings.Contains(rs, "MASQUERADE") {
+		t.Fatalf("rules:\n%s", rs)
+	}
+	// A second provider on the same state adds nothing.
+	p.Close()
+	p = open(t, root)
+	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 3 {
+		t.Fatalf("rules after reopen:\n%s", rs)
+	}
+	p.Close()
+	if err := Destroy(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(br.Bridge); err == nil {
+		t.Fatal("bridge left after Destroy")
+	}
+	if rs := iptablesSave(t); strings.Contains(rs, "vch:") {
+		t.Fatalf("rules left after Destroy:\n%s", rs)
+	}
+}
+
+// TestProxyForwards publishes a port of an endpoint whose address is put on
+// the bridge itself (no VM), and talks to it through 127.0.0.1.
+func TestProxyForwards(t *testing.T) {
+	root := t.TempDir()
+	p := open(t, root)
+	t.Cleanup(func() { p.Close(); Destroy(root) })
+	ctx := context.Background()
+	const c = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	if _, err := p.Join(ctx, c, network.EndpointSpec{Network: network.BridgeName, Ports: []network.PortBinding{
+		{Proto: "tcp", ContainerPort: 7000}, {Proto: "udp", ContainerPort: 7001},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	nics, err := p.Attach(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, _ := netlink.LinkByName(nics[0].Bridge)
+	addr, _ := netlink.ParseAddr(netip.PrefixFrom(nics[0].Address.Addr(), 32).String())
+	if err := netlink.AddrAdd(link, addr); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp4", netip.AddrPortFrom(nics[0].Address.Addr(), 7000).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	u, err := net.ListenPacket("udp4", netip.AddrPortFrom(nics[0].Address.Addr(), 7001).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := u.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			u.WriteTo(append([]byte("re:"), buf[:n]...), from)
+		}
+	}()
+	eps, _ := p.Endpoints(ctx, c)
+	tcpPort, udpPort := eps[0].Bound[0].HostPort, eps[0].Bound[1].HostPort
+
+	conn, err := net.Dial("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), tcpPort).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write([]byte("ping"))
+	conn.(*net.TCPConn).CloseWrite()
+	got, _ := io.ReadAll(conn)
+	conn.Close()
+	if string(got) != "ping" {
+		t.Fatalf("tcp through proxy: %q", got)
+	}
+	uc, err := net.Dial("udp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), udpPort).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	uc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	uc.Write([]byte("dns"))
+	buf := make([]byte, 100)
+	n, err := uc.Read(buf)
+	if err != nil || string(buf[:n]) != "re:dns" {
+		t.Fatalf("udp through proxy: %q %v", buf[:n], err)
+	}
+	if err := p.Detach(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), tcpPort).String()); err == nil {
+		t.Fatal("port still served after Detach")
+	}
+	if leases, proxies := p.Counts(); leases != 0 || proxies != 0 {
+		t.Fatalf("after detach: %d leases, %d proxies", leases, proxies)
+	}
+}

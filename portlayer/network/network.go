@@ -1,0 +1,125 @@
+// Package network is the port layer's view of container networking:
+// scopes (networks), IPAM, endpoints and port bindings.
+//
+// The life of one container's network, in this package's words:
+//
+//  1. Join(container, spec) records an endpoint: the container wants to be
+//     on spec.Network with spec.Ports published. Nothing is allocated yet.
+//  2. Attach(container), called by the compute provider while it starts the
+//     VM, activates every endpoint of the container: an address from the
+//     network's IPAM (the network's gateway as default route), a MAC derived
+//     from it, and the port bindings on the host. It returns the NICs the VM
+//     gets (compute.NIC). A host port that is taken fails the start.
+//  3. Detach(container), called by the compute provider once the VM's run
+//     ended (exited, killed, failed to start, found dead), releases the
+//     address and the port bindings. The endpoint stays recorded.
+//  4. Leave(container, network) forgets the endpoint (at docker rm),
+//     releasing what it still holds.
+//
+// Errors are errdefs classes: ErrNotFound for an unknown network,
+// ErrConflict for a host port that is taken or a second join of the same
+// network, ErrInvalidParameter for bad bindings, ErrUnavailable for an
+// exhausted address range. Providers persist their state, so a restarted
+// vchd keeps leases and re-creates the bindings of running containers.
+package network
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/vchproject/vch/portlayer/compute"
+)
+
+// DefaultBridgeRange is where bridge networks' subnets come from.
+var DefaultBridgeRange = netip.MustParsePrefix("172.16.0.0/12")
+
+// BridgeName is the name of every VCH's NAT network.
+const BridgeName = "bridge"
+
+// Network is one scope.
+type Network struct {
+	ID       string       `json:"id"`     // 64 hex digits
+	Name     string       `json:"name"`   // "bridge"
+	Driver   string       `json:"driver"` // "bridge"
+	Subnet   netip.Prefix `json:"subnet"`
+	Gateway  netip.Addr   `json:"gateway"`
+	Bridge   string       `json:"bridge"` // host-side network (Linux bridge name)
+	Internal bool         `json:"internal,omitempty"`
+	Created  time.Time    `json:"created"`
+}
+
+// PortBinding publishes ContainerPort on the host.
+type PortBinding struct {
+	Proto         string     `json:"proto"` // "tcp" or "udp"
+	ContainerPort uint16     `json:"containerPort"`
+	HostIP        netip.Addr `json:"hostIP,omitzero"` // zero: every address of the host
+	// HostPort is the host port; 0 picks a free one. With HostPortEnd the
+	// first free port of HostPort..HostPortEnd is used.
+	HostPort    uint16 `json:"hostPort"`
+	HostPortEnd uint16 `json:"hostPortEnd,omitempty"`
+}
+
+func (b PortBinding) String() string {
+	ip := "0.0.0.0"
+	if b.HostIP.IsValid() {
+		ip = b.HostIP.String()
+	}
+	return fmt.Sprintf("%s:%d->%d/%s", ip, b.HostPort, b.ContainerPort, b.Proto)
+}
+
+// EndpointSpec is what Join records.
+type EndpointSpec struct {
+	Network string        `json:"network"`
+	Aliases []string      `json:"aliases,omitempty"`
+	Ports   []PortBinding `json:"ports,omitempty"`
+}
+
+// Endpoint is one container's membership of one network.
+type Endpoint struct {
+	ID        string        `json:"id"` // 64 hex digits
+	Container string        `json:"container"`
+	Network   string        `json:"network"` // network ID
+	Aliases   []string      `json:"aliases,omitempty"`
+	Ports     []PortBinding `json:"ports,omitempty"` // as requested
+	// Set while active (between Attach and Detach).
+	Active  bool          `json:"active,omitempty"`
+	MAC     string        `json:"mac,omitempty"`
+	Address netip.Prefix  `json:"address,omitzero"`
+	Gateway netip.Addr    `json:"gateway,omitzero"`
+	Bound   []PortBinding `json:"bound,omitempty"` // with the host ports in use
+}
+
+// Scopes reads networks.
+type Scopes interface {
+	Networks(ctx context.Context) ([]Network, error)
+	// Network finds a network by name, full ID or unique ID prefix.
+	Network(ctx context.Context, nameOrID string) (Network, error)
+}
+
+// Endpoints records containers' memberships.
+type Endpoints interface {
+	Join(ctx context.Context, container string, spec EndpointSpec) (Endpoint, error)
+	// Leave forgets the container's endpoint on network ("" for all of
+	// them), releasing its address and bindings if active.
+	Leave(ctx context.Context, container, network string) error
+	Endpoints(ctx context.Context, container string) ([]Endpoint, error)
+}
+
+// Provider is a complete network implementation (local, fake).
+type Provider interface {
+	Scopes
+	Endpoints
+	compute.NetworkAttacher
+	// Close stops serving bindings without releasing anything (running
+	// VMs keep their leases for the next vchd).
+	Close() error
+}
+
+// MACFor derives a locally administered MAC from an IPv4 address, as
+// docker does (02:42 followed by the address).
+func MACFor(a netip.Addr) string {
+	b := a.As4()
+	return fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
+}

@@ -1,0 +1,126 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// detachTimeout bounds the network's handling of one VM exit.
+const detachTimeout = 30 * time.Second
+
+// stepNetwork asks the network for the VM's NICs and makes one tap per NIC
+// on the NIC's bridge. The taps are not persistent: QEMU inherits their
+// file descriptors, and they disappear when QEMU exits.
+func stepNetwork(ctx context.Context, b *Boot) error {
+	na := b.p.cfg.Network
+	if na == nil {
+		return nil
+	}
+	nics, err := na.Attach(ctx, b.v.id)
+	if err != nil {
+		return fmt.Errorf("container %s: network: %w", b.v.id, err)
+	}
+	b.PushUndo(func() error {
+		dctx, cancel := context.WithTimeout(context.Background(), detachTimeout)
+		defer cancel()
+		return na.Detach(dctx, b.v.id)
+	})
+	b.nics = nics
+	b.PushUndo(func() error { b.closeTaps(); return nil })
+	for i, n := range nics {
+		f, err := openTap(tapName(b.v.id, i), n.Bridge)
+		if err != nil {
+			return fmt.Errorf("container %s: NIC %d on %s: %w", b.v.id, i, n.Bridge, err)
+		}
+		b.taps = append(b.taps, f)
+	}
+	return nil
+}
+
+// closeTaps closes vchd's copies of the tap fds.
+func (b *Boot) closeTaps() {
+	for _, f := range b.taps {
+		f.Close()
+	}
+	b.taps = nil
+}
+
+// tapName is the host name of a VM's i-th tap: at most 15 bytes, unique
+// per container.
+func tapName(id string, i int) string {
+	return fmt.Sprintf("vt%s%d", id[:11], i)
+}
+
+// openTap creates a non-persistent tap on bridge and returns its fd.
+func openTap(name, bridge string) (*os.File, error) {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	if old, err := netlink.LinkByName(name); err == nil {
+		// Left by a QEMU that is still going away, or a crash: replace it.
+		_ = netlink.LinkDel(old)
+	}
+	tap := &netlink.Tuntap{
+		LinkAttrs:  netlink.LinkAttrs{Name: name},
+		Mode:       netlink.TUNTAP_MODE_TAP,
+		Flags:      netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR | netlink.TUNTAP_ONE_QUEUE,
+		NonPersist: true,
+		Queues:     1,
+	}
+	if err := netlink.LinkAdd(tap); err != nil {
+		return nil, fmt.Errorf("create tap %s: %w", name, err)
+	}
+	if len(tap.Fds) != 1 {
+		return nil, fmt.Errorf("tap %s: got %d fds", name, len(tap.Fds))
+	}
+	f := tap.Fds[0]
+	link, err := netlink.LinkByName(name)
+	if err == nil {
+		err = netlink.LinkSetMaster(link, br)
+	}
+	if err == nil {
+		err = netlink.LinkSetUp(link)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("tap %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// guestInterfaces turns NICs into the tether's config.
+func guestInterfaces(nics []compute.NIC) []proto.Interface {
+	var out []proto.Interface
+	for _, n := range nics {
+		gi := proto.Interface{MAC: n.MAC, MTU: n.MTU}
+		if n.Address.IsValid() {
+			gi.Address = n.Address.String()
+		}
+		if n.Gateway.IsValid() {
+			gi.Gateway = n.Gateway.String()
+		}
+		out = append(out, gi)
+	}
+	return out
+}
+
+// detachNetwork tells the network that a run of id ended.
+func (p *Provider) detachNetwork(id string) {
+	if p.cfg.Network == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), detachTimeout)
+	defer cancel()
+	if err := p.cfg.Network.Detach(ctx, id); err != nil {
+		p.log.Warn("network detach after VM exit", zap.String("id", id), zap.Error(err))
+	}
+}

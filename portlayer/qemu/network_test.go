@@ -1,0 +1,37 @@
+package qemu
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+func TestNICArgsAndGuestConfig(t *testing.T) {
+	nics := []compute.NIC{
+		{Network: "bridge", Bridge: "vchb0", MAC: "02:42:ac:10:00:02", Address: netip.MustParsePrefix("172.16.0.2/16"), Gateway: netip.MustParseAddr("172.16.0.1"), MTU: 1400},
+		{Network: "other", Bridge: "br1", MAC: "02:42:0a:00:00:05"},
+	}
+	args := qemuArgs(launchSpec{Accel: AccelTCG, NICs: nics})
+	tail := args[len(args)-8:]
+	want := []string{
+		"-netdev", "tap,id=n0,fd=3", "-device", "virtio-net-device,netdev=n0,mac=02:42:ac:10:00:02",
+		"-netdev", "tap,id=n1,fd=4", "-device", "virtio-net-device,netdev=n1,mac=02:42:0a:00:00:05",
+	}
+	if !reflect.DeepEqual(tail, want) {
+		t.Fatalf("NIC args %q", tail)
+	}
+	got := guestInterfaces(nics)
+	wantIfs := []proto.Interface{
+		{MAC: "02:42:ac:10:00:02", Address: "172.16.0.2/16", Gateway: "172.16.0.1", MTU: 1400},
+		{MAC: "02:42:0a:00:00:05"},
+	}
+	if !reflect.DeepEqual(got, wantIfs) {
+		t.Fatalf("guest interfaces %+v", got)
+	}
+	if n := tapName("0123456789abcdef"+"0123456789abcdef0123456789abcdef0123456789abcdef", 1); n != "vt0123456789a1" || len(n) > 15 {
+		t.Fatalf("tap name %q", n)
+	}
+}

@@ -1,0 +1,97 @@
+package tether
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// setupNetwork brings lo up and configures every NIC of the config: it
+// waits for the link with the NIC's MAC, sets its MTU and address, brings it
+// up and adds the default route through the gateway.
+func setupNetwork(ifs []proto.Interface, log *zap.Logger) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("network: lo: %w", err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("network: lo up: %w", err)
+	}
+	for _, nic := range ifs {
+		if err := setupNIC(nic, log); err != nil {
+			return fmt.Errorf("network: NIC %s: %w", nic.MAC, err)
+		}
+	}
+	return nil
+}
+
+func setupNIC(nic proto.Interface, log *zap.Logger) error {
+	mac, err := net.ParseMAC(nic.MAC)
+	if err != nil {
+		return err
+	}
+	var link netlink.Link
+	deadline := time.Now().Add(deviceTimeout)
+	for {
+		link, err = linkByMAC(mac)
+		if err != nil {
+			return err
+		}
+		if link != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no link appeared within %s", deviceTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if nic.MTU > 0 {
+		if err := netlink.LinkSetMTU(link, nic.MTU); err != nil {
+			return fmt.Errorf("mtu %d: %w", nic.MTU, err)
+		}
+	}
+	if nic.Address != "" {
+		addr, err := netlink.ParseAddr(nic.Address)
+		if err != nil {
+			return err
+		}
+		if err := netlink.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("address %s: %w", nic.Address, err)
+		}
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	if nic.Gateway != "" {
+		gw := net.ParseIP(nic.Gateway)
+		if gw == nil {
+			return fmt.Errorf("bad gateway %q", nic.Gateway)
+		}
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: gw}); err != nil {
+			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
+	}
+	log.Debug("NIC configured", zap.String("name", link.Attrs().Name), zap.String("mac", nic.MAC),
+		zap.String("address", nic.Address), zap.String("gateway", nic.Gateway))
+	return nil
+}
+
+// linkByMAC returns the link with that hardware address, or nil.
+func linkByMAC(mac net.HardwareAddr) (netlink.Link, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		if strings.EqualFold(l.Attrs().HardwareAddr.String(), mac.String()) {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
