@@ -25,6 +25,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -98,6 +99,13 @@ func (fakeSystem) SystemInfo(context.Context) (*system.Info, error) {
 }
 func (fakeSystem) SystemVersion(context.Context) (types.Version, error) {
 	return types.Version{APIVersion: MaxAPIVersion, MinAPIVersion: MinAPIVersion, Os: "linux"}, nil
+}
+
+func (fakeSystem) AuthenticateToRegistry(_ context.Context, cfg *registry.AuthConfig) (string, error) {
+	if cfg.Password != "right" {
+		return "", errdefs.New(errdefs.ErrUnauthorized, "login attempt to http://"+cfg.ServerAddress+"/v2/ failed with status: 401 Unauthorized")
+	}
+	return "", nil
 }
 
 func newServer(t *testing.T, c *fakeContainers, i *fakeImages) *Server {
@@ -409,4 +417,19 @@ func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, usage x50
 
 func pemCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+func TestAuth(t *testing.T) {
+	h := newServer(t, nil, nil).Handler()
+	w := do(t, h, http.MethodPost, "/v1.45/auth", `{"username":"alice","password":"right","serveraddress":"reg:5000"}`)
+	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"IdentityToken":"","Status":"Login Succeeded"}` {
+		t.Fatalf("login: %d %q", w.Code, w.Body.String())
+	}
+	w = do(t, h, http.MethodPost, "/auth", `{"username":"alice","password":"wrong","serveraddress":"reg:5000"}`)
+	if w.Code != 401 || message(t, w) != "login attempt to http://reg:5000/v2/ failed with status: 401 Unauthorized" {
+		t.Fatalf("wrong password: %d %q", w.Code, w.Body.String())
+	}
+	if w = do(t, h, http.MethodPost, "/auth", `{"username":`); w.Code != 400 {
+		t.Fatalf("malformed JSON: %d %q", w.Code, w.Body.String())
+	}
 }

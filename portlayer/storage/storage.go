@@ -85,10 +85,19 @@ type Remover interface {
 	Remove(ctx context.Context, id string) error
 }
 
+// Authenticator checks credentials against a registry, as `docker login`
+// does: host is "name[:port]". It returns the identity token the registry
+// issued, if any. Wrong credentials are ErrUnauthorized with docker's text;
+// an unreachable registry is ErrUnavailable. Credentials are never kept.
+type Authenticator interface {
+	Login(ctx context.Context, host string, auth Auth) (identityToken string, err error)
+}
+
 // Store is a complete image store.
 type Store interface {
 	Puller
 	Reader
 	RootFS
 	Remover
+	Authenticator
 }
