@@ -51,6 +51,8 @@ type Config struct {
 
 	DefaultMemoryMB int64 // for containers created without --memory
 	DefaultCPUs     int   // for containers created without --cpus
+
+	Registry system.RegistryInfo // registry settings, for docker info
 }
 
 // Backends holds the three backends the daemon consumes.
@@ -103,7 +105,7 @@ func New(cfg Config) (*Backends, error) {
 		ID: engineID, Name: cfg.Name, Root: cfg.Root, Runtime: cfg.Runtime,
 		Version: cfg.Version, GitCommit: cfg.GitCommit, BuildTime: cfg.BuildTime,
 		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
-		Containers: cfg.Compute, Images: cfg.Images,
+		Containers: cfg.Compute, Images: cfg.Images, Registries: cfg.Images, Registry: cfg.Registry,
 	})
 	return &Backends{containers: containers, images: images, system: sys}, nil
 }

@@ -84,7 +84,7 @@ func create(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create", flag.ExitOnError)
 	o := local.CreateOptions{Version: version.Version}
 	var memory, baseImage string
-	var cnames stringList
+	var cnames, insecure, registryCAs, whitelist, mirrors stringList
 	var timeout time.Duration
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
@@ -98,12 +98,18 @@ func create(ctx context.Context, args []string) error {
 	fs.IntVar(&o.CPUs, "container-cpus", 1, "default vCPUs of a container VM")
 	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
+	fs.Var(&insecure, "insecure-registry", "registry (host[:port] or CIDR) reached with unverified TLS or HTTP (repeatable)")
+	fs.Var(&registryCAs, "registry-ca", "PEM file of a CA trusted for registries, besides the system's (repeatable)")
+	fs.Var(&whitelist, "whitelist-registry", "only these registries may be used: host[:port], CIDR or *.domain (repeatable)")
+	fs.Var(&mirrors, "registry-mirror", "Docker Hub mirror, http[s]://host[:port], tried first (repeatable)")
 	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
 	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	_ = fs.Parse(args)
 	o.TLSCNames = cnames
+	o.Registry.Insecure, o.Registry.Whitelist, o.Registry.Mirrors = insecure, whitelist, mirrors
+	o.RegistryCAs = registryCAs
 	o.Timeout = timeout
 	mem, err := parseSize(memory)
 	if err != nil {

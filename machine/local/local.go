@@ -55,6 +55,9 @@ type CreateOptions struct {
 	Debug     bool
 	Timeout   time.Duration
 	Version   string // recorded for ls
+	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
+	Registry    vchconfig.Registry
+	RegistryCAs []string
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -105,6 +108,10 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
+	caPEM, err := validateRegistry(o.Registry, o.RegistryCAs)
+	if err != nil {
+		return env, err
+	}
 	root := filepath.Join(StateDir(o.StateDir), o.Name)
 	if _, err := os.Stat(root); err == nil {
 		return env, fmt.Errorf("VCH %q already exists at %s", o.Name, root)
@@ -149,6 +156,13 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		CPUs:          o.CPUs,
 		BaseImageSize: o.BaseImage,
 		Debug:         o.Debug,
+		Registry:      o.Registry,
+	}
+	if len(caPEM) > 0 {
+		cfg.Registry.CAFile = filepath.Join(root, "registry-ca.pem")
+		if err := os.WriteFile(cfg.Registry.CAFile, caPEM, 0o644); err != nil {
+			return env, err
+		}
 	}
 	if err := cfg.Save(vchconfig.Path(root)); err != nil {
 		return env, err
@@ -452,4 +466,36 @@ func versionOf(root string) string {
 		return "-"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// validateRegistry checks the registry settings and reads the CA files,
+// before anything is made.
+func validateRegistry(r vchconfig.Registry, caFiles []string) ([]byte, error) {
+	for _, p := range r.Insecure {
+		if err := vchconfig.ValidateRegistryPattern(p); err != nil {
+			return nil, fmt.Errorf("--insecure-registry: %w", err)
+		}
+	}
+	for _, p := range r.Whitelist {
+		if err := vchconfig.ValidateRegistryPattern(p); err != nil {
+			return nil, fmt.Errorf("--whitelist-registry: %w", err)
+		}
+	}
+	for _, m := range r.Mirrors {
+		if err := vchconfig.ValidateMirror(m); err != nil {
+			return nil, fmt.Errorf("--registry-mirror: %w", err)
+		}
+	}
+	var all []byte
+	for _, f := range caFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--registry-ca: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("--registry-ca: %s holds no PEM certificate", f)
+		}
+		all = append(append(all, b...), '\n')
+	}
+	return all, nil
 }

@@ -37,6 +37,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		return storage.Image{}, errdefs.InvalidParameter(fmt.Sprintf("invalid reference format: %s", ref))
 	}
 	named = reference.TagNameOnly(named)
+	if err := s.opts.policy.allowed(reference.Domain(named)); err != nil {
+		return storage.Image{}, err
+	}
 	ctx = s.withContainerdLog(ctx)
 	refStr := named.String()
 	progress := opts.Progress

@@ -36,6 +36,7 @@ type Option func(*options)
 
 type options struct {
 	plainHTTP func(host string) bool
+	policy    RegistryPolicy
 }
 
 // WithPlainHTTP decides which registry hosts are spoken to in plain HTTP
