@@ -9,9 +9,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -88,6 +90,13 @@ func (f *fakeImages) ImageInspect(_ context.Context, n string) (*image.InspectRe
 	return f.inspect(n)
 }
 func (f *fakeImages) TagImage(context.Context, string, string, string) error { return nil }
+func (f *fakeImages) PushImage(_ context.Context, c imagerouter.PushConfig) error {
+	if c.Name != "reg:5000/team/app" || c.Tag != "v1" || c.Auth == nil || c.Auth.Username != "alice" {
+		return errdefs.InvalidParameter(fmt.Sprintf("push config %+v", c))
+	}
+	_, err := io.WriteString(c.Output, `{"status":"The push refers to repository [reg:5000/team/app]"}`+"\r\n")
+	return err
+}
 func (f *fakeImages) ImageDelete(context.Context, string, bool, bool) ([]image.DeleteResponse, error) {
 	return nil, nil
 }
@@ -431,5 +440,23 @@ func TestAuth(t *testing.T) {
 	}
 	if w = do(t, h, http.MethodPost, "/auth", `{"username":`); w.Code != 400 {
 		t.Fatalf("malformed JSON: %d %q", w.Code, w.Body.String())
+	}
+}
+
+func TestPushRoute(t *testing.T) {
+	h := newServer(t, nil, nil).Handler()
+	req := httptest.NewRequest(http.MethodPost, "/v1.45/images/reg:5000/team/app/push?tag=v1", nil)
+	req.Header.Set("X-Registry-Auth", base64.URLEncoding.EncodeToString([]byte(`{"username":"alice","password":"s3cret"}`)))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "The push refers to repository [reg:5000/team/app]") {
+		t.Fatalf("push: %d %q", w.Code, w.Body.String())
+	}
+	req = httptest.NewRequest(http.MethodPost, "/images/reg:5000/team/app/push?tag=v1", nil)
+	req.Header.Set("X-Registry-Auth", "!!!")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 400 {
+		t.Fatalf("bad auth header: %d %q", w.Code, w.Body.String())
 	}
 }

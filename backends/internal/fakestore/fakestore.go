@@ -23,6 +23,7 @@ type Store struct {
 	disks    map[string]string    // image ID -> root filesystem disk
 	users    map[string][2]string // registry host -> user, password
 	Pulls    []string             // references pulled, in order
+	Pushes   []string             // references pushed, in order
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -163,4 +164,23 @@ func (s *Store) Login(_ context.Context, host string, auth storage.Auth) (string
 		return "", nil
 	}
 	return "", errdefs.New(errdefs.ErrUnauthorized, fmt.Sprintf("login attempt to http://%s/v2/ failed with status: 401 Unauthorized", host))
+}
+
+// Push implements storage.Pusher: the image becomes pullable as ref, with
+// each layer reported as pushed.
+func (s *Store) Push(_ context.Context, ref, id string, opts storage.PushOptions) (storage.PushResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img, ok := s.local[id]
+	if !ok {
+		return storage.PushResult{}, errdefs.NotFound("No such image: " + id)
+	}
+	for _, l := range img.Layers {
+		if opts.Progress != nil {
+			opts.Progress(storage.Progress{ID: l.DiffID, Status: "Pushed", Current: l.Size, Total: l.Size})
+		}
+	}
+	s.remote[ref] = img
+	s.Pushes = append(s.Pushes, ref)
+	return storage.PushResult{Digest: img.ManifestDigest, Size: 527}, nil
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"HostileLayerStaysInside", testHostile},
 		{"Credentials", testCredentials},
 		{"Login", testLogin},
+		{"Push", testPush},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := fixture.StartRegistry(t)
