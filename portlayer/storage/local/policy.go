@@ -4,9 +4,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 
@@ -110,15 +113,96 @@ func (s *Store) hostConfig(host string, authz docker.Authorizer) ([]docker.Regis
 	p := &s.opts.policy
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.RootCAs}
 	ropts := []docker.RegistryOpt{docker.WithAuthorizer(authz)}
+	var rt http.RoundTripper
 	switch {
 	case s.opts.plainHTTP(host):
 		ropts = append(ropts, docker.WithPlainHTTP(docker.MatchAllHosts))
+		rt = s.transport(tlsCfg)
 	case matchAny(p.Insecure, host):
 		// dockerd's insecure registry: TLS without verification, or HTTP.
 		tlsCfg.InsecureSkipVerify = true
-		ropts = append(ropts, docker.WithClient(&http.Client{Transport: docker.NewHTTPFallback(docker.DefaultHTTPTransport(tlsCfg))}))
+		rt = docker.NewHTTPFallback(s.transport(tlsCfg))
 	default:
-		ropts = append(ropts, docker.WithClient(&http.Client{Transport: docker.DefaultHTTPTransport(tlsCfg)}))
+		rt = s.transport(tlsCfg)
 	}
+	ropts = append(ropts, docker.WithClient(&http.Client{Transport: rt}))
 	return docker.ConfigureDefaultRegistries(ropts...)(host)
+}
+
+// transport is containerd's default transport, with the stall timeout on
+// waiting for response headers and on every read of a body.
+func (s *Store) transport(tlsCfg *tls.Config) http.RoundTripper {
+	t := docker.DefaultHTTPTransport(tlsCfg)
+	t.ResponseHeaderTimeout = s.opts.stall
+	return &stallTransport{rt: t, stall: s.opts.stall}
+}
+
+// stallTransport ends a response body that sends nothing for stall.
+type stallTransport struct {
+	rt    http.RoundTripper
+	stall time.Duration
+}
+
+func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	resp.Body = newStallBody(resp.Body, t.stall)
+	if strings.Contains(req.URL.Path, "/manifests/") {
+		// containerd reads a manifest whose size the registry does not
+		// announce to its end: bound it, or an endless body never ends.
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxManifestSize + 1}
+	}
+	return resp, nil
+}
+
+// limitedBody fails once more than its limit has been read.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, fmt.Errorf("manifest larger than %d bytes", maxManifestSize)
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.ReadCloser.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// stallBody closes its body when no Read returns within stall; the
+// blocked Read then fails with a timeout error.
+type stallBody struct {
+	body    io.ReadCloser
+	timer   *time.Timer
+	stall   time.Duration
+	stalled atomic.Bool
+}
+
+func newStallBody(b io.ReadCloser, stall time.Duration) *stallBody {
+	s := &stallBody{body: b, stall: stall}
+	s.timer = time.AfterFunc(stall, func() {
+		s.stalled.Store(true)
+		b.Close()
+	})
+	return s
+}
+
+func (s *stallBody) Read(p []byte) (int, error) {
+	n, err := s.body.Read(p)
+	if s.stalled.Load() {
+		return n, fmt.Errorf("registry sent nothing for %v: timeout", s.stall)
+	}
+	s.timer.Reset(s.stall)
+	return n, err
+}
+
+func (s *stallBody) Close() error {
+	s.timer.Stop()
+	return s.body.Close()
 }

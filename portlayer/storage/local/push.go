@@ -73,15 +73,15 @@ func (s *Store) Push(ctx context.Context, ref, id string, opts storage.PushOptio
 		report(storage.Progress{ID: shortDiffID(rec.Layers[i].DiffID), Status: "Preparing"})
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
-		if err := s.pushBlob(ctx, pusher, m.Layers[i], shortDiffID(rec.Layers[i].DiffID), report); err != nil {
+		if err := s.pushBlob(ctx, pusher, opts.Auth, m.Layers[i], shortDiffID(rec.Layers[i].DiffID), report); err != nil {
 			return storage.PushResult{}, err
 		}
 	}
-	if err := s.pushBlob(ctx, pusher, m.Config, "", report); err != nil {
+	if err := s.pushBlob(ctx, pusher, opts.Auth, m.Config, "", report); err != nil {
 		return storage.PushResult{}, err
 	}
 	if err := pushBytes(ctx, pusher, mdesc, mb); err != nil {
-		return storage.PushResult{}, registryError("push manifest of "+named.String(), err)
+		return storage.PushResult{}, authError("push manifest of "+named.String(), opts.Auth, err)
 	}
 	s.log.Info("pushed image", zap.String("ref", named.String()), zap.String("id", id), zap.String("digest", mdesc.Digest.String()))
 	return storage.PushResult{Digest: mdesc.Digest.String(), Size: mdesc.Size}, nil
@@ -97,7 +97,7 @@ func shortDiffID(d string) string {
 
 // pushBlob uploads one blob from the content store; progress goes to
 // report under id (none if id is empty: the config).
-func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, desc ocispec.Descriptor, id string, report func(storage.Progress)) error {
+func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, auth *storage.Auth, desc ocispec.Descriptor, id string, report func(storage.Progress)) error {
 	send := func(status string, cur int64) {
 		if id != "" {
 			report(storage.Progress{ID: id, Status: status, Current: cur, Total: desc.Size})
@@ -109,7 +109,7 @@ func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, desc ocispec.Des
 		return nil
 	}
 	if err != nil {
-		return registryError("push blob "+desc.Digest.String(), err)
+		return authError("push blob "+desc.Digest.String(), auth, err)
 	}
 	defer w.Close()
 	ra, err := s.content.ReaderAt(ctx, desc)
@@ -120,10 +120,10 @@ func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, desc ocispec.Des
 	send("Pushing", 0)
 	r := &progressReader{r: io.NewSectionReader(ra, 0, desc.Size), total: desc.Size, report: func(n int64) { send("Pushing", n) }}
 	if _, err := io.Copy(w, r); err != nil {
-		return registryError("push blob "+desc.Digest.String(), err)
+		return authError("push blob "+desc.Digest.String(), auth, err)
 	}
 	if err := w.Commit(ctx, desc.Size, desc.Digest); err != nil && !cerrdefs.IsAlreadyExists(err) {
-		return registryError("push blob "+desc.Digest.String(), err)
+		return authError("push blob "+desc.Digest.String(), auth, err)
 	}
 	send("Pushed", desc.Size)
 	return nil
