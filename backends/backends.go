@@ -60,6 +60,8 @@ type Config struct {
 
 	DefaultMemoryMB int64 // for containers created without --memory
 	DefaultCPUs     int   // for containers created without --cpus
+
+	Registry system.RegistryInfo // registry settings, for docker info
 }
 
 // Backends holds the three backends the daemon consumes.
@@ -125,7 +127,7 @@ func New(cfg Config) (*Backends, error) {
 		ID: engineID, Name: cfg.Name, Root: cfg.Root, Runtime: cfg.Runtime,
 		Version: cfg.Version, GitCommit: cfg.GitCommit, BuildTime: cfg.BuildTime,
 		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
-		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores,
+		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores, Registries: cfg.Images, Registry: cfg.Registry,
 	})
 	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
 	if cfg.Network != nil {

@@ -9,9 +9,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -25,6 +27,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -92,6 +95,13 @@ func (f *fakeImages) ImageInspect(_ context.Context, n string) (*image.InspectRe
 	return f.inspect(n)
 }
 func (f *fakeImages) TagImage(context.Context, string, string, string) error { return nil }
+func (f *fakeImages) PushImage(_ context.Context, c imagerouter.PushConfig) error {
+	if c.Name != "reg:5000/team/app" || c.Tag != "v1" || c.Auth == nil || c.Auth.Username != "alice" {
+		return errdefs.InvalidParameter(fmt.Sprintf("push config %+v", c))
+	}
+	_, err := io.WriteString(c.Output, `{"status":"The push refers to repository [reg:5000/team/app]"}`+"\r\n")
+	return err
+}
 func (f *fakeImages) ImageDelete(context.Context, string, bool, bool) ([]image.DeleteResponse, error) {
 	return nil, nil
 }
@@ -103,6 +113,13 @@ func (fakeSystem) SystemInfo(context.Context) (*system.Info, error) {
 }
 func (fakeSystem) SystemVersion(context.Context) (types.Version, error) {
 	return types.Version{APIVersion: MaxAPIVersion, MinAPIVersion: MinAPIVersion, Os: "linux"}, nil
+}
+
+func (fakeSystem) AuthenticateToRegistry(_ context.Context, cfg *registry.AuthConfig) (string, error) {
+	if cfg.Password != "right" {
+		return "", errdefs.New(errdefs.ErrUnauthorized, "login attempt to http://"+cfg.ServerAddress+"/v2/ failed with status: 401 Unauthorized")
+	}
+	return "", nil
 }
 
 func newServer(t *testing.T, c *fakeContainers, i *fakeImages) *Server {
@@ -414,4 +431,37 @@ func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, usage x50
 
 func pemCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+func TestAuth(t *testing.T) {
+	h := newServer(t, nil, nil).Handler()
+	w := do(t, h, http.MethodPost, "/v1.45/auth", `{"username":"alice","password":"right","serveraddress":"reg:5000"}`)
+	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"IdentityToken":"","Status":"Login Succeeded"}` {
+		t.Fatalf("login: %d %q", w.Code, w.Body.String())
+	}
+	w = do(t, h, http.MethodPost, "/auth", `{"username":"alice","password":"wrong","serveraddress":"reg:5000"}`)
+	if w.Code != 401 || message(t, w) != "login attempt to http://reg:5000/v2/ failed with status: 401 Unauthorized" {
+		t.Fatalf("wrong password: %d %q", w.Code, w.Body.String())
+	}
+	if w = do(t, h, http.MethodPost, "/auth", `{"username":`); w.Code != 400 {
+		t.Fatalf("malformed JSON: %d %q", w.Code, w.Body.String())
+	}
+}
+
+func TestPushRoute(t *testing.T) {
+	h := newServer(t, nil, nil).Handler()
+	req := httptest.NewRequest(http.MethodPost, "/v1.45/images/reg:5000/team/app/push?tag=v1", nil)
+	req.Header.Set("X-Registry-Auth", base64.URLEncoding.EncodeToString([]byte(`{"username":"alice","password":"s3cret"}`)))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "The push refers to repository [reg:5000/team/app]") {
+		t.Fatalf("push: %d %q", w.Code, w.Body.String())
+	}
+	req = httptest.NewRequest(http.MethodPost, "/images/reg:5000/team/app/push?tag=v1", nil)
+	req.Header.Set("X-Registry-Auth", "!!!")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 400 {
+		t.Fatalf("bad auth header: %d %q", w.Code, w.Body.String())
+	}
 }

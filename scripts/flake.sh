@@ -13,8 +13,9 @@ count=${COUNT:-20}
 # Packages whose tests run goroutines, sockets, pipes, files or timers and
 # boot no VM: the control channel, the docker personality (container
 # lifecycle, streams, restart policies, image store), the API server and
-# its middleware, the fake compute provider, vic-machine's local target.
-pkgs=${PKGS:-"./tether/control/... ./backends/container/... ./backends/image/... ./backends/reference/... ./backends/system/... ./daemon/... ./portlayer/compute/fake/... ./machine/..."}
+# its middleware, the fake compute, network and volume providers,
+# vic-machine's local target.
+pkgs=${PKGS:-"./tether/control/... ./backends/container/... ./backends/image/... ./backends/reference/... ./backends/system/... ./backends/network/... ./backends/volume/... ./daemon/... ./portlayer/compute/fake/... ./portlayer/network/fake/... ./portlayer/volume/fake/... ./machine/..."}
 
 log=$(mktemp /tmp/vch-flake.XXXXXX)
 echo "flake: go test -race -count=$count $pkgs (log: $log)"

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/distribution/reference"
@@ -81,6 +82,13 @@ func (b *Backend) PullImage(ctx context.Context, cfg imagerouter.PullConfig) err
 		opts.Auth = &storage.Auth{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken}
 	}
 	img, err := b.store.Pull(ctx, ref.String(), opts)
+	if errdefs.IsUnauthorized(err) {
+		// Not a 401 of ours: the CLI answers a 401 to a pull by prompting
+		// for credentials on its terminal (and, without one, waits
+		// forever). The registry's refusal is reported as an error with
+		// its text, as dockerd does; docker login is the way to fix it.
+		return errors.New(err.Error())
+	}
 	if err != nil {
 		return err
 	}

@@ -165,3 +165,22 @@ func writeAtomic(path string, b []byte) error {
 	}
 	return nil
 }
+
+// Tags returns the tagged references of repo (a name without tag or
+// digest), sorted.
+func (s *Store) Tags(repo reference.Named) []reference.NamedTagged {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []reference.NamedTagged
+	for k := range s.refs {
+		n, err := reference.ParseNormalizedNamed(k)
+		if err != nil || n.Name() != repo.Name() {
+			continue
+		}
+		if t, ok := n.(reference.NamedTagged); ok {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tag() < out[j].Tag() })
+	return out
+}

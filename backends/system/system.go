@@ -34,6 +34,15 @@ type Config struct {
 	Images        storage.Reader
 	// VolumeStores lists the volume stores (nil: none).
 	VolumeStores func() []volume.Store
+	Registries   storage.Authenticator // docker login; nil answers 501
+	Registry     RegistryInfo
+}
+
+// RegistryInfo is the VCH's registry settings, shown by docker info.
+type RegistryInfo struct {
+	Insecure  []string // host[:port] or CIDR
+	Whitelist []string // empty: any registry
+	Mirrors   []string
 }
 
 // Backend implements the daemon's system.Backend.
@@ -70,7 +79,7 @@ func (b *Backend) SystemInfo(ctx context.Context) (*system.Info, error) {
 		Containers:         len(cs),
 		Images:             len(imgs),
 		Driver:             "vch",
-		DriverStatus:       [][2]string{{"Container VMs", b.cfg.Runtime}},
+		DriverStatus:       append([][2]string{{"Container VMs", b.cfg.Runtime}}, whitelistStatus(b.cfg.Registry)...),
 		Plugins:            system.PluginsInfo{Volume: []string{}, Network: []string{}, Authorization: []string{}, Log: []string{}},
 		MemoryLimit:        true,
 		SystemTime:         time.Now().Format(time.RFC3339Nano),
@@ -81,7 +90,7 @@ func (b *Backend) SystemInfo(ctx context.Context) (*system.Info, error) {
 		OSType:             "linux",
 		Architecture:       dockerArch(),
 		IndexServerAddress: "https://index.docker.io/v1/",
-		RegistryConfig:     registryConfig(),
+		RegistryConfig:     registryConfig(b.cfg.Registry),
 		NCPU:               b.host.ncpu,
 		MemTotal:           b.host.memTotal,
 		GenericResources:   []swarm.GenericResource{},
@@ -115,15 +124,35 @@ func (b *Backend) SystemInfo(ctx context.Context) (*system.Info, error) {
 	return info, nil
 }
 
-func registryConfig() *registry.ServiceConfig {
+// registryConfig is docker info's view of r: loopback and the insecure
+// registries as insecure, the mirrors on docker.io.
+func registryConfig(r RegistryInfo) *registry.ServiceConfig {
 	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
-	return &registry.ServiceConfig{
+	mirrors := append([]string{}, r.Mirrors...)
+	c := &registry.ServiceConfig{
 		InsecureRegistryCIDRs: []*registry.NetIPNet{(*registry.NetIPNet)(loopback)},
 		IndexConfigs: map[string]*registry.IndexInfo{
-			"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true},
+			"docker.io": {Name: "docker.io", Mirrors: mirrors, Secure: true, Official: true},
 		},
-		Mirrors: []string{},
+		Mirrors: mirrors,
 	}
+	for _, p := range r.Insecure {
+		if _, cidr, err := net.ParseCIDR(p); err == nil {
+			c.InsecureRegistryCIDRs = append(c.InsecureRegistryCIDRs, (*registry.NetIPNet)(cidr))
+			continue
+		}
+		c.IndexConfigs[p] = &registry.IndexInfo{Name: p, Mirrors: []string{}, Secure: false}
+	}
+	return c
+}
+
+// whitelistStatus is the whitelist as docker info's driver status lines,
+// as VIC showed it.
+func whitelistStatus(r RegistryInfo) [][2]string {
+	if len(r.Whitelist) == 0 {
+		return nil
+	}
+	return [][2]string{{"Registry Whitelist Mode", "enabled"}, {"Whitelisted Registries", strings.Join(r.Whitelist, ", ")}}
 }
 
 // SystemVersion answers docker version.

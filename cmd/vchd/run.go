@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends"
+	"github.com/vchproject/vch/backends/system"
 	"github.com/vchproject/vch/daemon"
 	"github.com/vchproject/vch/internal/version"
 	"github.com/vchproject/vch/machine/vchconfig"
@@ -33,7 +35,11 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	log = log.With(zap.String("vch", cfg.Name))
 	log.Info("starting vchd", zap.String("version", version.Version), zap.String("api", cfg.APIAddr))
 
-	images, err := local.New(filepath.Join(cfg.Root, "images"), log.Named("storage"))
+	policy, err := registryPolicy(cfg.Registry)
+	if err != nil {
+		return err
+	}
+	images, err := local.New(filepath.Join(cfg.Root, "images"), log.Named("storage"), local.WithRegistryPolicy(policy))
 	if err != nil {
 		return fmt.Errorf("image store: %w", err)
 	}
@@ -98,6 +104,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Network:         nets,
 		Images:          images,
 		Volumes:         volumes,
+		Registry:        system.RegistryInfo{Insecure: cfg.Registry.Insecure, Whitelist: cfg.Registry.Whitelist, Mirrors: cfg.Registry.Mirrors},
 		Logger:          log.Named("backends"),
 		Runtime:         "qemu",
 		Version:         version.Version,
@@ -158,4 +165,26 @@ func serverTLS(cfg *vchconfig.Config, log *zap.Logger) (*tls.Config, error) {
 		t.ClientAuth = tls.NoClientCert
 	}
 	return t, nil
+}
+
+// registryPolicy turns the VCH's registry settings into the store's: the
+// system's CAs plus those given at create.
+func registryPolicy(r vchconfig.Registry) (local.RegistryPolicy, error) {
+	p := local.RegistryPolicy{Insecure: r.Insecure, Whitelist: r.Whitelist, Mirrors: r.Mirrors}
+	if r.CAFile == "" {
+		return p, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	b, err := os.ReadFile(r.CAFile)
+	if err != nil {
+		return p, fmt.Errorf("registry CAs: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return p, fmt.Errorf("registry CAs: %s holds no PEM certificate", r.CAFile)
+	}
+	p.RootCAs = pool
+	return p, nil
 }

@@ -84,7 +84,7 @@ func create(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create", flag.ExitOnError)
 	o := local.CreateOptions{Version: version.Version}
 	var memory, baseImage string
-	var cnames, vstores stringList
+	var cnames, vstores, insecure, registryCAs, whitelist, mirrors stringList
 	var timeout time.Duration
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
@@ -99,6 +99,10 @@ func create(ctx context.Context, args []string) error {
 	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
+	fs.Var(&insecure, "insecure-registry", "registry (host[:port] or CIDR) reached with unverified TLS or HTTP (repeatable)")
+	fs.Var(&registryCAs, "registry-ca", "PEM file of a CA trusted for registries, besides the system's (repeatable)")
+	fs.Var(&whitelist, "whitelist-registry", "only these registries may be used: host[:port], CIDR or *.domain (repeatable)")
+	fs.Var(&mirrors, "registry-mirror", "Docker Hub mirror, http[s]://host[:port], tried first (repeatable)")
 	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
 	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
@@ -113,6 +117,8 @@ func create(ctx context.Context, args []string) error {
 		}
 		o.VolumeStores = append(o.VolumeStores, vs)
 	}
+	o.Registry.Insecure, o.Registry.Whitelist, o.Registry.Mirrors = insecure, whitelist, mirrors
+	o.RegistryCAs = registryCAs
 	o.Timeout = timeout
 	mem, err := parseSize(memory)
 	if err != nil {

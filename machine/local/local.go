@@ -61,6 +61,9 @@ type CreateOptions struct {
 	Version      string // recorded for ls
 	// BridgeRange is the CIDR the bridge network's /16 comes from.
 	BridgeRange string
+	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
+	Registry    vchconfig.Registry
+	RegistryCAs []string
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -111,6 +114,10 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
+	caPEM, err := validateRegistry(o.Registry, o.RegistryCAs)
+	if err != nil {
+		return env, err
+	}
 	root := filepath.Join(StateDir(o.StateDir), o.Name)
 	if _, err := os.Stat(root); err == nil {
 		return env, fmt.Errorf("VCH %q already exists at %s", o.Name, root)
@@ -145,29 +152,35 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		return env, err
 	}
 	cfg := &vchconfig.Config{
-		Name:          o.Name,
-		Root:          root,
-		APIAddr:       net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
-		CACert:        filepath.Join(certDir, certs.CA),
-		ServerCert:    filepath.Join(certDir, certs.ServerCert),
-		ServerKey:     filepath.Join(certDir, certs.ServerKey),
-		NoTLS:         o.NoTLS,
-		NoTLSVerify:   o.NoVerify,
-		KernelDir:     o.KernelDir,
-		TetherPath:    o.Tether,
-		Accel:         o.Accel,
-		MemoryMB:      o.MemoryMB,
-		CPUs:          o.CPUs,
-		BaseImageSize: o.BaseImage,
-		VolumeStores:  stores,
-		Debug:         o.Debug,
-
+		Name:               o.Name,
+		Root:               root,
+		APIAddr:            net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
+		CACert:             filepath.Join(certDir, certs.CA),
+		ServerCert:         filepath.Join(certDir, certs.ServerCert),
+		ServerKey:          filepath.Join(certDir, certs.ServerKey),
+		NoTLS:              o.NoTLS,
+		NoTLSVerify:        o.NoVerify,
+		KernelDir:          o.KernelDir,
+		TetherPath:         o.Tether,
+		Accel:              o.Accel,
+		MemoryMB:           o.MemoryMB,
+		CPUs:               o.CPUs,
+		BaseImageSize:      o.BaseImage,
+		VolumeStores:       stores,
+		Debug:              o.Debug,
 		BridgeNetworkRange: o.BridgeRange,
+		Registry:           o.Registry,
 	}
 	if o.BridgeRange != "" {
 		pfx, err := netip.ParsePrefix(o.BridgeRange)
 		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
 			return env, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed", o.BridgeRange)
+		}
+	}
+	if len(caPEM) > 0 {
+		cfg.Registry.CAFile = filepath.Join(root, "registry-ca.pem")
+		if err := os.WriteFile(cfg.Registry.CAFile, caPEM, 0o644); err != nil {
+			return env, err
 		}
 	}
 	if err := cfg.Save(vchconfig.Path(root)); err != nil {
@@ -475,4 +488,36 @@ func versionOf(root string) string {
 		return "-"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// validateRegistry checks the registry settings and reads the CA files,
+// before anything is made.
+func validateRegistry(r vchconfig.Registry, caFiles []string) ([]byte, error) {
+	for _, p := range r.Insecure {
+		if err := vchconfig.ValidateRegistryPattern(p); err != nil {
+			return nil, fmt.Errorf("--insecure-registry: %w", err)
+		}
+	}
+	for _, p := range r.Whitelist {
+		if err := vchconfig.ValidateRegistryPattern(p); err != nil {
+			return nil, fmt.Errorf("--whitelist-registry: %w", err)
+		}
+	}
+	for _, m := range r.Mirrors {
+		if err := vchconfig.ValidateMirror(m); err != nil {
+			return nil, fmt.Errorf("--registry-mirror: %w", err)
+		}
+	}
+	var all []byte
+	for _, f := range caFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--registry-ca: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("--registry-ca: %s holds no PEM certificate", f)
+		}
+		all = append(append(all, b...), '\n')
+	}
+	return all, nil
 }

@@ -6,8 +6,11 @@ package vchconfig
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // FileName is the config file's name inside a VCH's root.
@@ -44,12 +47,53 @@ type Config struct {
 	// BridgeNetworkRange is where the bridge network's /16 comes from
 	// (CIDR); empty: 172.16.0.0/12.
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
+
+	Registry Registry `json:"registry,omitempty"`
 }
 
 // VolumeStore is one --volume-store PATH:LABEL.
 type VolumeStore struct {
 	Path  string `json:"path"`
 	Label string `json:"label"`
+}
+
+// Registry is how the VCH reaches image registries.
+type Registry struct {
+	// Insecure registries (host[:port] or CIDR): TLS unverified, or HTTP.
+	Insecure []string `json:"insecure,omitempty"`
+	// CAFile holds the PEM CAs given with --registry-ca, trusted besides
+	// the system's (a copy under Root).
+	CAFile string `json:"caFile,omitempty"`
+	// Whitelist, if set, is the only registries the VCH may use
+	// (host[:port], CIDR or *.domain).
+	Whitelist []string `json:"whitelist,omitempty"`
+	// Mirrors of Docker Hub, tried in order (http[s]://host[:port]).
+	Mirrors []string `json:"mirrors,omitempty"`
+}
+
+// ValidateRegistryPattern checks a whitelist or insecure-registry entry:
+// "host[:port]", a CIDR or "*.domain".
+func ValidateRegistryPattern(p string) error {
+	bad := fmt.Errorf("invalid registry %q: want host[:port], a CIDR or *.domain", p)
+	switch {
+	case p == "", strings.ContainsAny(p, " @?#"), p == "*.", strings.Contains(p, "*") && !strings.HasPrefix(p, "*."):
+		return bad
+	case strings.Contains(p, "/"):
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			return bad
+		}
+	}
+	return nil
+}
+
+// ValidateMirror checks a registry mirror URL: http or https, a host, no
+// path.
+func ValidateMirror(m string) error {
+	u, err := url.Parse(m)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.User != nil {
+		return fmt.Errorf("invalid registry mirror %q: want http[s]://host[:port]", m)
+	}
+	return nil
 }
 
 // Path returns the config file path for a VCH root.

@@ -10,7 +10,8 @@ import (
 func TestSaveLoad(t *testing.T) {
 	dir := t.TempDir()
 	c := &Config{Name: "v", Root: dir, APIAddr: "127.0.0.1:2376", MemoryMB: 256,
-		VolumeStores: []VolumeStore{{Path: "/v", Label: "default"}}}
+		VolumeStores: []VolumeStore{{Path: "/v", Label: "default"}},
+		Registry:     Registry{Insecure: []string{"10.0.0.0/8"}, Whitelist: []string{"*.example.com"}, Mirrors: []string{"https://m"}}}
 	if err := c.Save(Path(dir)); err != nil {
 		t.Fatal(err)
 	}
@@ -26,5 +27,28 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "bad.json")); err == nil {
 		t.Fatal("config without name accepted")
+	}
+}
+
+func TestValidateRegistrySettings(t *testing.T) {
+	for _, p := range []string{"reg:5000", "10.0.0.0/8", "*.example.com", "127.0.0.1", "reg.example.com"} {
+		if err := ValidateRegistryPattern(p); err != nil {
+			t.Errorf("%q: %v", p, err)
+		}
+	}
+	for _, p := range []string{"", "a b", "10.0.0.0/33", "user@reg", "*.", "reg*.com", "reg/path"} {
+		if err := ValidateRegistryPattern(p); err == nil {
+			t.Errorf("%q accepted", p)
+		}
+	}
+	for _, m := range []string{"https://mirror.example.com", "http://127.0.0.1:5000/"} {
+		if err := ValidateMirror(m); err != nil {
+			t.Errorf("%q: %v", m, err)
+		}
+	}
+	for _, m := range []string{"mirror.example.com", "ftp://m", "https://", "https://m/path", "https://u:p@m"} {
+		if err := ValidateMirror(m); err == nil {
+			t.Errorf("%q accepted", m)
+		}
 	}
 }

@@ -85,10 +85,41 @@ type Remover interface {
 	Remove(ctx context.Context, id string) error
 }
 
+// Authenticator checks credentials against a registry, as `docker login`
+// does: host is "name[:port]". It returns the identity token the registry
+// issued, if any. Wrong credentials are ErrUnauthorized with docker's text;
+// an unreachable registry is ErrUnavailable. Credentials are never kept.
+type Authenticator interface {
+	Login(ctx context.Context, host string, auth Auth) (identityToken string, err error)
+}
+
+// PushOptions tune one push.
+type PushOptions struct {
+	Auth *Auth
+	// Progress receives, per layer (ID: the layer's DiffID), "Preparing",
+	// "Pushing" with Current/Total, then "Pushed" or "Layer already
+	// exists".
+	Progress func(Progress)
+}
+
+// PushResult is what the registry stored: the manifest's digest and size.
+type PushResult struct {
+	Digest string
+	Size   int64
+}
+
+// Pusher uploads the stored image id to ref ("host[:port]/repo:tag"):
+// the blobs the registry lacks, then the manifest it was pulled with.
+type Pusher interface {
+	Push(ctx context.Context, ref, id string, opts PushOptions) (PushResult, error)
+}
+
 // Store is a complete image store.
 type Store interface {
 	Puller
+	Pusher
 	Reader
 	RootFS
 	Remover
+	Authenticator
 }

@@ -20,15 +20,17 @@ type Store struct {
 	remote   map[string]storage.Image // pullable, by full reference
 	local    map[string]storage.Image // pulled, by ID
 	progress []storage.Progress
-	disks    map[string]string // image ID -> root filesystem disk
-	Pulls    []string          // references pulled, in order
+	disks    map[string]string    // image ID -> root filesystem disk
+	users    map[string][2]string // registry host -> user, password
+	Pulls    []string             // references pulled, in order
+	Pushes   []string             // references pushed, in order
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{remote: map[string]storage.Image{}, local: map[string]storage.Image{}, disks: map[string]string{}}
+	return &Store{remote: map[string]storage.Image{}, local: map[string]storage.Image{}, disks: map[string]string{}, users: map[string][2]string{}}
 }
 
 // Image builds an image whose config is cfg (marshalled to JSON); its ID is
@@ -143,4 +145,42 @@ func (s *Store) Remove(_ context.Context, id string) error {
 	}
 	delete(s.local, id)
 	return nil
+}
+
+// User makes the registry at host require user and password for Login.
+func (s *Store) User(host, user, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[host] = [2]string{user, password}
+}
+
+// Login implements storage.Authenticator: a host without a User accepts
+// anyone; one with a User accepts only it.
+func (s *Store) Login(_ context.Context, host string, auth storage.Auth) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[host]
+	if !ok || (auth.Username == u[0] && auth.Password == u[1]) {
+		return "", nil
+	}
+	return "", errdefs.New(errdefs.ErrUnauthorized, fmt.Sprintf("login attempt to http://%s/v2/ failed with status: 401 Unauthorized", host))
+}
+
+// Push implements storage.Pusher: the image becomes pullable as ref, with
+// each layer reported as pushed.
+func (s *Store) Push(_ context.Context, ref, id string, opts storage.PushOptions) (storage.PushResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img, ok := s.local[id]
+	if !ok {
+		return storage.PushResult{}, errdefs.NotFound("No such image: " + id)
+	}
+	for _, l := range img.Layers {
+		if opts.Progress != nil {
+			opts.Progress(storage.Progress{ID: l.DiffID, Status: "Pushed", Current: l.Size, Total: l.Size})
+		}
+	}
+	s.remote[ref] = img
+	s.Pushes = append(s.Pushes, ref)
+	return storage.PushResult{Digest: img.ManifestDigest, Size: 527}, nil
 }

@@ -22,6 +22,14 @@ type PullConfig struct {
 	Output io.Writer
 }
 
+// PushConfig is a decoded POST /images/{name}/push?tag=.
+type PushConfig struct {
+	Name   string // as given, may carry ":tag"
+	Tag    string // the tag parameter; empty (and none in Name) = every tag
+	Auth   *AuthConfig
+	Output io.Writer // docker's JSON progress stream, as PullConfig's
+}
+
 // AuthConfig is the part of X-Registry-Auth vch uses.
 type AuthConfig struct {
 	Username      string `json:"username,omitempty"`
@@ -34,6 +42,7 @@ type AuthConfig struct {
 // Backend is everything the /images routes need.
 type Backend interface {
 	PullImage(ctx context.Context, cfg PullConfig) error
+	PushImage(ctx context.Context, cfg PushConfig) error
 	Images(ctx context.Context, all bool, f filters.Args) ([]image.Summary, error)
 	ImageInspect(ctx context.Context, name string) (*image.InspectResponse, error)
 	TagImage(ctx context.Context, source, repo, tag string) error

@@ -24,6 +24,7 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/images/json", Handler: r.list},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/json", Handler: r.inspect},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: r.tag},
+		{Method: http.MethodPost, Path: "/images/{name:.*}/push", Handler: r.push},
 		{Method: http.MethodDelete, Path: "/images/{name:.*}", Handler: r.remove},
 	}
 }
@@ -67,6 +68,18 @@ func (r *router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		Image: from, Tag: req.Form.Get("tag"), Platform: req.Form.Get("platform"),
 		Auth: auth, Output: out,
 	})
+}
+
+func (r *router) push(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	auth, err := decodeAuth(req.Header.Get("X-Registry-Auth"))
+	if err != nil {
+		return err
+	}
+	out := httputils.NewFlushWriter(w, func() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+	})
+	return r.b.PushImage(ctx, PushConfig{Name: vars["name"], Tag: req.Form.Get("tag"), Auth: auth, Output: out})
 }
 
 func (r *router) list(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {

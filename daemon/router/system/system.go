@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/docker/docker/api/types/registry"
+
 	"github.com/vchproject/vch/daemon/httputils"
 )
 
@@ -18,6 +20,7 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodHead, Path: "/_ping", Handler: ping},
 		{Method: http.MethodGet, Path: "/version", Handler: r.version},
 		{Method: http.MethodGet, Path: "/info", Handler: r.info},
+		{Method: http.MethodPost, Path: "/auth", Handler: r.auth},
 	}
 }
 
@@ -52,4 +55,18 @@ func (r *router) info(ctx context.Context, w http.ResponseWriter, _ *http.Reques
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, i)
+}
+
+// auth answers docker login: the credentials are checked against the
+// registry, never stored by the VCH (the CLI keeps them).
+func (r *router) auth(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	var cfg registry.AuthConfig
+	if err := httputils.ReadJSON(req, &cfg); err != nil {
+		return err
+	}
+	token, err := r.b.AuthenticateToRegistry(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, registry.AuthenticateOKBody{Status: "Login Succeeded", IdentityToken: token})
 }

@@ -66,6 +66,12 @@ func registryError(what string, err error) error {
 // `...: unauthorized: authentication required` with wrong ones), and
 // classifies every other failure.
 func resolveError(ref string, auth *storage.Auth, err error) error {
+	return authError("resolve "+ref, auth, err)
+}
+
+// authError words a registry's 401 as Docker does (see resolveError) and
+// classifies every other failure of what.
+func authError(what string, auth *storage.Auth, err error) error {
 	var status remoteerrors.ErrUnexpectedStatus
 	if errors.As(err, &status) && status.StatusCode == http.StatusUnauthorized {
 		what := "unauthorized: authentication required"
@@ -82,5 +88,5 @@ func resolveError(ref string, auth *storage.Auth, err error) error {
 			class: errdefs.ErrUnauthorized,
 		}
 	}
-	return registryError("resolve "+ref, err)
+	return registryError(what, err)
 }

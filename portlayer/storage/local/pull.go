@@ -37,6 +37,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		return storage.Image{}, errdefs.InvalidParameter(fmt.Sprintf("invalid reference format: %s", ref))
 	}
 	named = reference.TagNameOnly(named)
+	if err := s.opts.policy.allowed(reference.Domain(named)); err != nil {
+		return storage.Image{}, err
+	}
 	ctx = s.withContainerdLog(ctx)
 	refStr := named.String()
 	progress := opts.Progress
@@ -265,11 +268,22 @@ func (s *Store) fetchLayer(ctx context.Context, f remotes.Fetcher, l ocispec.Des
 		return registryError("fetch layer "+l.Digest.String(), err)
 	}
 	defer rc.Close()
-	pr := &progressReader{r: rc, total: l.Size, report: func(cur int64) {
+	// A registry that sends more than the layer's size cannot fill the
+	// disk: one byte more fails the size check.
+	pr := &progressReader{r: io.LimitReader(rc, l.Size+1), total: l.Size, report: func(cur int64) {
 		report(storage.Progress{ID: id, Status: "Downloading", Current: cur, Total: l.Size})
 	}}
 	// WriteBlob verifies size and digest before committing.
-	if err := content.WriteBlob(ctx, s.content, "vch-"+l.Digest.Encoded(), pr, l); err != nil && !cerrdefs.IsAlreadyExists(err) {
+	ingest := "vch-" + l.Digest.Encoded()
+	if err := content.WriteBlob(ctx, s.content, ingest, pr, l); err != nil && !cerrdefs.IsAlreadyExists(err) {
+		// Bytes that failed the size or digest check must not be resumed
+		// by the next pull; an interrupted download (the context ended)
+		// is kept to resume.
+		if ctx.Err() == nil {
+			if aerr := s.content.Abort(context.WithoutCancel(ctx), ingest); aerr != nil && !cerrdefs.IsNotFound(aerr) {
+				s.log.Warn("discard failed download", zap.String("layer", l.Digest.String()), zap.Error(aerr))
+			}
+		}
 		return registryError("download layer "+l.Digest.String(), err)
 	}
 	report(storage.Progress{ID: id, Status: "Verifying Checksum"})

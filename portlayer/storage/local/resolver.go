@@ -33,13 +33,9 @@ func (s *Store) resolver(auth *storage.Auth) remotes.Resolver {
 			headers = http.Header{"Authorization": {"Bearer " + a.RegistryToken}}
 		}
 	}
-	plain := s.opts.plainHTTP
 	return docker.NewResolver(docker.ResolverOptions{
 		Headers: headers,
-		Hosts: docker.ConfigureDefaultRegistries(
-			docker.WithPlainHTTP(func(h string) (bool, error) { return plain(h), nil }),
-			docker.WithAuthorizer(docker.NewDockerAuthorizer(aopts...)),
-		),
+		Hosts:   s.hosts(aopts...),
 	})
 }
 

@@ -2,10 +2,13 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
@@ -36,7 +39,17 @@ type Option func(*options)
 
 type options struct {
 	plainHTTP func(host string) bool
+	policy    RegistryPolicy
+	stall     time.Duration
 }
+
+// DefaultStallTimeout is how long a registry may keep a pull or push
+// waiting for an answer or for the next bytes of a body before the store
+// gives up on it.
+const DefaultStallTimeout = time.Minute
+
+// WithStallTimeout sets the stall timeout (DefaultStallTimeout).
+func WithStallTimeout(d time.Duration) Option { return func(o *options) { o.stall = d } }
 
 // WithPlainHTTP decides which registry hosts are spoken to in plain HTTP
 // (default: hosts on loopback).
@@ -47,7 +60,7 @@ func New(root string, log *zap.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	o := options{plainHTTP: isLoopbackHost}
+	o := options{plainHTTP: isLoopbackHost, stall: DefaultStallTimeout}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -75,6 +88,9 @@ func (s *Store) rootfsPath(chainID digest.Digest) string {
 func (s *Store) BlobCount(ctx context.Context) (int, error) {
 	n := 0
 	err := s.content.Walk(ctx, func(content.Info) error { n++; return nil })
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // nothing stored yet
+	}
 	return n, err
 }
 

@@ -56,6 +56,8 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"WhiteoutsApplyInOrder", testWhiteouts},
 		{"HostileLayerStaysInside", testHostile},
 		{"Credentials", testCredentials},
+		{"Login", testLogin},
+		{"Push", testPush},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := fixture.StartRegistry(t)
