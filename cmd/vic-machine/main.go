@@ -186,7 +186,11 @@ func inspect(args []string) error {
 	if v.Running {
 		state = "running"
 	}
-	fmt.Printf("VCH %s (%s), version %s, daemon %s\nDocker API: %s\n\n%s", v.Name, v.Path, v.Version, state, v.Config.APIAddr, v.Env.Lines())
+	fmt.Printf("VCH %s (%s), version %s, daemon %s\nDocker API: %s\n", v.Name, v.Path, v.Version, state, v.Config.APIAddr)
+	for _, s := range v.Config.VolumeStores {
+		fmt.Printf("Volume store %s: %s\n", s.Label, s.Path)
+	}
+	fmt.Printf("\n%s", v.Env.Lines())
 	return nil
 }
 

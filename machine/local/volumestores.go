@@ -43,6 +43,8 @@ func prepareVolumeStores(root string, stores []vchconfig.VolumeStore) ([]vchconf
 			return nil, fmt.Errorf("volume stores %q and %q share the path %s", other, s.Label, s.Path)
 		}
 		paths[s.Path] = s.Label
+	}
+	for _, s := range stores {
 		if err := os.MkdirAll(s.Path, 0o700); err != nil {
 			return nil, fmt.Errorf("volume store %s: %w", s.Label, err)
 		}
