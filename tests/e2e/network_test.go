@@ -26,12 +26,12 @@ func TestNetworking(t *testing.T) {
 		// lo is up (IFF_UP) with and without a network.
 		for _, args := range [][]string{{"--network", "none"}, {}} {
 			r := v.docker(t, append(append([]string{"run", "--rm"}, args...), img, "sh", "-c",
-				"cat /sys/class/net/lo/flags; ls /sys/class/net | tr '\\n' ' '; ip -o -4 addr show; ip route")...)
+				"cat /sys/class/net/lo/flags; ls /sys/class/net | tr '\\n' ' '; ip -o -4 addr show; ip route; grep -c \"^172.16.0.*$(hostname)\" /etc/hosts; true")...)
 			if r.Exit != 0 || !strings.HasPrefix(r.Stdout, "0x9\n") {
 				t.Fatalf("lo with %v: %s", args, r)
 			}
 			hasEth := strings.Contains(r.Stdout, "eth0")
-			if len(args) > 0 && hasEth || len(args) == 0 && (!hasEth || !strings.Contains(r.Stdout, "172.16.0.") || !strings.Contains(r.Stdout, "default via 172.16.0.1")) {
+			if len(args) > 0 && hasEth || len(args) == 0 && (!hasEth || !strings.Contains(r.Stdout, "172.16.0.") || !strings.Contains(r.Stdout, "default via 172.16.0.1") || !strings.HasSuffix(r.Stdout, "\n1\n")) {
 				t.Fatalf("interfaces with %v: %s", args, r)
 			}
 		}
