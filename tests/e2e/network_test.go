@@ -194,6 +194,10 @@ func TestNetworking(t *testing.T) {
 		if n := activeLeases(t, v); n != 0 {
 			t.Fatalf("%d leases after rm", n)
 		}
+		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 3 {
+			t.Fatalf("after rm: %d taps, %d bridges, %d rules (the bridge and its rules stay with the VCH)", taps, bridges, rules)
+		}
 	})
 
 	t.Run("ExitOnItsOwnReleases", func(t *testing.T) {
