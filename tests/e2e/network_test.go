@@ -13,6 +13,9 @@ import (
 	"testing"
 )
 
+// webCmd serves "hello-from-vch" on port 80 with busybox httpd.
+const webCmd = "mkdir -p /www && echo hello-from-vch > /www/index.html && exec httpd -f -p 80 -h /www"
+
 // TestNetworking drives one VCH in its own network namespace through the
 // docker CLI: lo and eth0 in the guest, the bridge network with NAT,
 // publishing, bookkeeping, and nothing left after vic-machine delete.
@@ -37,7 +40,6 @@ func TestNetworking(t *testing.T) {
 		}
 	})
 
-	const webCmd = "mkdir -p /www && echo hello-from-vch > /www/index.html && exec httpd -f -p 80 -h /www"
 	t.Run("PublishAndNAT", func(t *testing.T) {
 		v.must(t, "run", "-d", "--name", "web", "-p", "8080:80", img, "sh", "-c", webCmd)
 		defer v.docker(t, "rm", "-f", "web")
