@@ -5,7 +5,9 @@
 //  2. open the PortLog port and emit EventTether;
 //  3. find the disks by serial, read the Config from DiskConfig, load
 //     Config.Modules, set the clock (Config.LaunchTime + time since boot),
-//     hostname and domain name;
+//     hostname and domain name; bring lo up and configure each NIC of
+//     Config.Interfaces (found by MAC: address, MTU, default route) with
+//     netlink;
 //  4. start the control channel server on PortControl (package control);
 //  5. mount DiskImage read-only and DiskRW, an overlayfs of them as the
 //     container root with proc, sysfs, dev, devpts and /dev/shm inside, and

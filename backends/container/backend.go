@@ -76,6 +76,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
+	b.reconcileNetwork(ctx, cs)
 	for _, c := range cs {
 		m, err := decodeMeta(c.Spec.ID, c.Spec.Meta)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 )
 
@@ -227,3 +228,34 @@ func (b *Backend) summaryPorts(ctx context.Context, id string, m *Meta, running 
 
 // NameOf is the container's docker name ("/web"), "" if unknown.
 func (b *Backend) NameOf(id string) string { return b.index.Name(id) }
+
+// reconcileNetwork, at vchd start, forgets the endpoints of containers
+// that no longer exist and releases what stopped containers still hold
+// (a crash between a VM's exit, or an rm, and the network's bookkeeping).
+func (b *Backend) reconcileNetwork(ctx context.Context, cs []compute.Container) {
+	if b.net == nil {
+		return
+	}
+	running := map[string]bool{}
+	known := map[string]bool{}
+	for _, c := range cs {
+		known[c.Spec.ID] = true
+		running[c.Spec.ID] = c.Status.State == compute.StateRunning
+	}
+	ids, err := b.net.Containers(ctx)
+	if err != nil {
+		b.log.Warn("network reconcile", zap.Error(err))
+		return
+	}
+	for _, id := range ids {
+		switch {
+		case !known[id]:
+			b.log.Info("forgetting the endpoints of a removed container", zap.String("id", id))
+			b.leave(ctx, id)
+		case !running[id]:
+			if err := b.net.Detach(ctx, id); err != nil {
+				b.log.Warn("network reconcile", zap.String("id", id), zap.Error(err))
+			}
+		}
+	}
+}

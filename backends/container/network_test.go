@@ -10,6 +10,7 @@ import (
 
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
+	pnetwork "github.com/vchproject/vch/portlayer/network"
 	netfake "github.com/vchproject/vch/portlayer/network/fake"
 )
 
@@ -118,5 +119,32 @@ func TestNetworkModes(t *testing.T) {
 	list, err := e.b.Containers(ctx, containerrouter.ListConfig{All: true})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("containers after refused creates: %d %v", len(list), err)
+	}
+}
+
+// TestNetworkReconcile: at a vchd start, endpoints of containers that are
+// gone are forgotten and stopped containers hold nothing.
+func TestNetworkReconcile(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	const ghost = "0000000000000000000000000000000000000000000000000000000000000001"
+	if _, err := nets.Join(ctx, ghost, pnetwork.EndpointSpec{Network: "bridge"}); err != nil {
+		t.Fatal(err)
+	}
+	id := e.create("stopped", container.Config{Cmd: []string{"true"}}, nil)
+	if _, err := nets.Attach(ctx, id); err != nil { // as if a Detach was lost
+		t.Fatal(err)
+	}
+	e.b.Close()
+	b, err := New(ctx, Config{Compute: e.pl, Network: nets, Images: e.images, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if eps, _ := nets.Endpoints(ctx, ghost); len(eps) != 0 {
+		t.Fatalf("ghost endpoints %+v", eps)
+	}
+	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 1 || eps[0].Active {
+		t.Fatalf("stopped container's endpoint %+v", eps)
 	}
 }

@@ -21,7 +21,9 @@ type NIC struct {
 // provider calls Attach while it starts the VM and Detach exactly once after
 // each run that Attach succeeded for has ended: the VM exited on its own, was
 // killed, failed to start, or was found dead when the provider was opened.
-// Detach is the "VM exited" notification; it must not block for long.
+// Detach is the "VM exited" notification; it must not block for long and
+// must be idempotent (a provider may call it again, or for a container
+// that holds nothing). An Attach that fails must leave nothing allocated.
 type NetworkAttacher interface {
 	Attach(ctx context.Context, id string) ([]NIC, error)
 	Detach(ctx context.Context, id string) error

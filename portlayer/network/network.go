@@ -105,6 +105,8 @@ type Endpoints interface {
 	// them), releasing its address and bindings if active.
 	Leave(ctx context.Context, container, network string) error
 	Endpoints(ctx context.Context, container string) ([]Endpoint, error)
+	// Containers lists the containers that have endpoints.
+	Containers(ctx context.Context) ([]string, error)
 }
 
 // Provider is a complete network implementation (local, fake).

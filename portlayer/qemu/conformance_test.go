@@ -15,3 +15,11 @@ func TestConformance(t *testing.T) {
 		return newRealProvider(t, root)
 	}), testImage, computetest.WithVolume(suiteVolume))
 }
+
+// TestNetworkConformance checks the "VM exited" notification with real
+// VMs (the recorder gives no NICs, so no bridge is needed).
+func TestNetworkConformance(t *testing.T) {
+	computetest.RunNetwork(t, func(t *testing.T, na compute.NetworkAttacher) compute.Provider {
+		return newRealProvider(t, t.TempDir(), func(c *Config) { c.Network = na })
+	}, testImage)
+}

@@ -21,10 +21,17 @@
 // New re-attaches to them (pidfile + /proc/<pid>/cwd check + pidfd) or
 // marks the dead ones exited.
 //
-// Start is a list of named steps (DefaultHandlers: "image", "config-disk",
-// "launch", "await-tether"); each step that creates something pushes an
-// undo, and a failed Start unwinds them so it leaves no process, socket or
-// config disk behind. Tests swap steps by name with WithHandlers.
+// Start is a list of named steps (DefaultHandlers: "image", "network",
+// "config-disk", "launch", "await-tether"); each step that creates
+// something pushes an undo, and a failed Start unwinds them so it leaves no
+// process, socket, tap, lease or config disk behind. Tests swap steps by
+// name with WithHandlers.
+//
+// Networking: with Config.Network set, the "network" step asks it for the
+// VM's NICs and makes one non-persistent tap per NIC on the NIC's bridge;
+// QEMU inherits the taps' fds (virtio-net-device), so they vanish with it.
+// Config.Network.Detach is called once a run has ended, before the exit is
+// visible to Wait, also for VMs found dead by New.
 //
 // Boot steps in Status.Boot: "launch" is the host clock just before QEMU is
 // executed; "tether", "mounted", "process-started", "process-exited" are

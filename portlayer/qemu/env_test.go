@@ -140,10 +140,10 @@ func buildEnv() (vmEnv, error) {
 }
 
 // newRealProvider opens a provider over root booting real VMs.
-func newRealProvider(t *testing.T, root string) *Provider {
+func newRealProvider(t *testing.T, root string, edits ...func(*Config)) *Provider {
 	t.Helper()
 	e := realVM(t)
-	p, err := New(Config{
+	cfg := Config{
 		Root:     root,
 		Kernel:   e.kernel,
 		Initrd:   e.initrd,
@@ -153,7 +153,11 @@ func newRealProvider(t *testing.T, root string) *Provider {
 		MemoryMB: 256,
 		DiskSize: 256 << 20,
 		Debug:    os.Getenv("VCH_TETHER_DEBUG") != "",
-	})
+	}
+	for _, e := range edits {
+		e(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,3 +124,16 @@ func (p *Provider) detachNetwork(id string) {
 		p.log.Warn("network detach after VM exit", zap.String("id", id), zap.Error(err))
 	}
 }
+
+// selfHostEntry maps the container's hostname to its first NIC's address
+// in /etc/hosts, as docker does.
+func selfHostEntry(nics []compute.NIC, hostname, domain string) (proto.HostEntry, bool) {
+	if len(nics) == 0 || !nics[0].Address.IsValid() || hostname == "" {
+		return proto.HostEntry{}, false
+	}
+	names := []string{hostname}
+	if domain != "" {
+		names = []string{hostname + "." + domain, hostname}
+	}
+	return proto.HostEntry{IP: nics[0].Address.Addr().String(), Names: names}, true
+}

@@ -31,6 +31,12 @@ func TestNICArgsAndGuestConfig(t *testing.T) {
 	if !reflect.DeepEqual(got, wantIfs) {
 		t.Fatalf("guest interfaces %+v", got)
 	}
+	if e, ok := selfHostEntry(nics, "web", "example.com"); !ok || e.IP != "172.16.0.2" || !reflect.DeepEqual(e.Names, []string{"web.example.com", "web"}) {
+		t.Fatalf("self host entry %+v", e)
+	}
+	if _, ok := selfHostEntry(nil, "web", ""); ok {
+		t.Fatal("host entry without a NIC")
+	}
 	if n := tapName("0123456789abcdef"+"0123456789abcdef0123456789abcdef0123456789abcdef", 1); n != "vt0123456789a1" || len(n) > 15 {
 		t.Fatalf("tap name %q", n)
 	}

@@ -125,6 +125,9 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 	for _, h := range s.Hosts {
 		cfg.Hosts = append(cfg.Hosts, proto.HostEntry{IP: h.IP, Names: h.Names})
 	}
+	if e, ok := selfHostEntry(b.nics, cfg.Hostname, cfg.Domainname); ok {
+		cfg.Hosts = append(cfg.Hosts, e)
+	}
 	var buf bytes.Buffer
 	if err := proto.WriteConfig(&buf, cfg); err != nil {
 		return err

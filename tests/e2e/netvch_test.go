@@ -38,7 +38,7 @@ const (
 	netOutAddr  = "10.201.0.2"
 )
 
-func newNetVCH(t *testing.T) *netVCH {
+func newNetVCH(t testing.TB) *netVCH {
 	t.Helper()
 	ns, err := fixture.NewNetns("vchnet")
 	if err != nil {
@@ -119,7 +119,7 @@ func (v *netVCH) vicMachine(args ...string) (string, error) {
 }
 
 // docker runs the docker CLI inside the namespace.
-func (v *netVCH) docker(t *testing.T, args ...string) result {
+func (v *netVCH) docker(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -143,7 +143,7 @@ func (v *netVCH) docker(t *testing.T, args ...string) result {
 	return r
 }
 
-func (v *netVCH) must(t *testing.T, args ...string) string {
+func (v *netVCH) must(t testing.TB, args ...string) string {
 	t.Helper()
 	r := v.docker(t, args...)
 	if r.Exit != 0 {

@@ -13,6 +13,9 @@ import (
 	"testing"
 )
 
+// webCmd serves "hello-from-vch" on port 80 with busybox httpd.
+const webCmd = "mkdir -p /www && echo hello-from-vch > /www/index.html && exec httpd -f -p 80 -h /www"
+
 // TestNetworking drives one VCH in its own network namespace through the
 // docker CLI: lo and eth0 in the guest, the bridge network with NAT,
 // publishing, bookkeeping, and nothing left after vic-machine delete.
@@ -26,18 +29,17 @@ func TestNetworking(t *testing.T) {
 		// lo is up (IFF_UP) with and without a network.
 		for _, args := range [][]string{{"--network", "none"}, {}} {
 			r := v.docker(t, append(append([]string{"run", "--rm"}, args...), img, "sh", "-c",
-				"cat /sys/class/net/lo/flags; ls /sys/class/net | tr '\\n' ' '; ip -o -4 addr show; ip route")...)
+				"cat /sys/class/net/lo/flags; ls /sys/class/net | tr '\\n' ' '; ip -o -4 addr show; ip route; grep -c \"^172.16.0.*$(hostname)\" /etc/hosts; true")...)
 			if r.Exit != 0 || !strings.HasPrefix(r.Stdout, "0x9\n") {
 				t.Fatalf("lo with %v: %s", args, r)
 			}
 			hasEth := strings.Contains(r.Stdout, "eth0")
-			if len(args) > 0 && hasEth || len(args) == 0 && (!hasEth || !strings.Contains(r.Stdout, "172.16.0.") || !strings.Contains(r.Stdout, "default via 172.16.0.1")) {
+			if len(args) > 0 && hasEth || len(args) == 0 && (!hasEth || !strings.Contains(r.Stdout, "172.16.0.") || !strings.Contains(r.Stdout, "default via 172.16.0.1") || !strings.HasSuffix(r.Stdout, "\n1\n")) {
 				t.Fatalf("interfaces with %v: %s", args, r)
 			}
 		}
 	})
 
-	const webCmd = "mkdir -p /www && echo hello-from-vch > /www/index.html && exec httpd -f -p 80 -h /www"
 	t.Run("PublishAndNAT", func(t *testing.T) {
 		v.must(t, "run", "-d", "--name", "web", "-p", "8080:80", img, "sh", "-c", webCmd)
 		defer v.docker(t, "rm", "-f", "web")
@@ -193,6 +195,10 @@ func TestNetworking(t *testing.T) {
 		}
 		if n := activeLeases(t, v); n != 0 {
 			t.Fatalf("%d leases after rm", n)
+		}
+		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 3 {
+			t.Fatalf("after rm: %d taps, %d bridges, %d rules (the bridge and its rules stay with the VCH)", taps, bridges, rules)
 		}
 	})
 

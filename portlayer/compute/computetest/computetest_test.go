@@ -54,3 +54,11 @@ func TestFake(t *testing.T) {
 		return p
 	}, "sha256:fake", computetest.WithoutDisks(), computetest.WithoutRestart(), computetest.WithVolume("suite-vol"))
 }
+
+func TestFakeNetwork(t *testing.T) {
+	computetest.RunNetwork(t, func(t *testing.T, na compute.NetworkAttacher) compute.Provider {
+		p := fake.New()
+		p.Network = na
+		return p
+	}, "sha256:fake")
+}

@@ -109,6 +109,12 @@ func (p *Provider) Leave(_ context.Context, container, net string) error {
 	return err
 }
 
+func (p *Provider) Containers(context.Context) ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Containers(), nil
+}
+
 func (p *Provider) Endpoints(_ context.Context, container string) ([]network.Endpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

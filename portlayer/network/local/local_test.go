@@ -187,3 +187,35 @@ func TestProxyForwards(t *testing.T) {
 		t.Fatalf("after detach: %d leases, %d proxies", leases, proxies)
 	}
 }
+
+// TestBridgeRange takes the bridge's subnet from the configured range and
+// skips a /16 that a route of the host already covers.
+func TestBridgeRange(t *testing.T) {
+	dummy := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "vchtestother"}}
+	if err := netlink.LinkAdd(dummy); err != nil {
+		t.Fatal(err)
+	}
+	defer netlink.LinkDel(dummy)
+	addr, _ := netlink.ParseAddr("10.50.0.1/16")
+	if err := netlink.AddrAdd(dummy, addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(dummy); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	p, err := New(Config{Root: root, Range: netip.MustParsePrefix("10.50.0.0/15")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.Close(); Destroy(root) }()
+	br, err := p.Network(context.Background(), network.BridgeName)
+	if err != nil || br.Subnet.String() != "10.51.0.0/16" || br.Gateway.String() != "10.51.0.1" {
+		t.Fatalf("bridge %+v %v", br, err)
+	}
+	full := t.TempDir()
+	if _, err := New(Config{Root: full, Range: netip.MustParsePrefix("10.50.0.0/16")}); err == nil {
+		Destroy(full)
+		t.Fatal("a range with no free /16 was accepted")
+	}
+}

@@ -252,8 +252,14 @@ func testLeave(t *testing.T, in Instance) {
 	fixed := freePort(t)
 	join(t, p, c1, network.PortBinding{Proto: "tcp", ContainerPort: 80, HostPort: fixed})
 	e1 := attach(t, p, c1)
+	if cs, err := p.Containers(ctx); err != nil || len(cs) != 1 || cs[0] != c1 {
+		t.Fatalf("containers %v %v", cs, err)
+	}
 	if err := p.Leave(ctx, c1, ""); err != nil {
 		t.Fatal(err)
+	}
+	if cs, err := p.Containers(ctx); err != nil || len(cs) != 0 {
+		t.Fatalf("containers after leave %v %v", cs, err)
 	}
 	if eps := endpoints(t, p, c1); len(eps) != 0 {
 		t.Fatalf("after leave: %+v", eps)
