@@ -18,10 +18,16 @@
 //     sync, unmount, emit EventPowerOff and reboot (QEMU runs with
 //     -no-reboot, so the VM ends).
 //
+// While the main process runs, the control server starts exec sessions
+// (exec.go: same user, environment and chroot rules as the main process,
+// children of PID 1 reaped by the one reaper, killed with everything else
+// when the main process ends) and answers docker top from /proc (top.go,
+// package ps).
+//
 // Any failure before the process runs emits EventError and powers off the
 // same way. Run never returns: PID 1 must not exit.
 //
 // The pieces without I/O live in subpackages: userdb (user resolution),
 // execspec (environment, paths inside the root, exit codes), etcfiles
-// (/etc rendering) and control's Handshake.
+// (/etc rendering), ps (docker top's table) and control's Handshake.
 package tether

@@ -177,6 +177,20 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 	if err := x.claim(); err != nil {
 		return err
 	}
+	keys := defaultDetachKeys
+	if x.opts.DetachKeys != "" {
+		if keys, err = parseDetachKeys(x.opts.DetachKeys); err != nil {
+			x.finish(126, b.now())
+			close(x.started)
+			return errdefs.InvalidParameter(fmt.Sprintf("Invalid detach keys (%s) provided", x.opts.DetachKeys))
+		}
+	}
+	// The client detaches with its detach keys: the stream ends, the
+	// process keeps running (and keeps its stdin).
+	detached := make(chan struct{})
+	var detachOnce sync.Once
+	released := make(chan struct{})
+	defer close(released)
 	cfg := x.cfg
 	if sc.ConsoleSize != nil && cfg.Tty {
 		cfg.Height, cfg.Width = sc.ConsoleSize[0], sc.ConsoleSize[1]
@@ -198,7 +212,8 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 			cfg.Stderr = stderr
 		}
 		if x.opts.AttachStdin && in != nil {
-			cfg.Stdin = in
+			cfg.Stdin = &detachReader{r: in, keys: keys, closeOnEOF: !cfg.Tty, released: released,
+				end: func() { detachOnce.Do(func() { close(detached) }) }}
 		}
 	}
 	proc, err := b.pl.Exec(ctx, x.containerID, cfg)
@@ -232,15 +247,21 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 		x.finish(code, b.now())
 		b.log.Debug("exec exited", zap.String("exec", x.id), zap.Int("exitCode", code))
 	}
+	b.bg.Add(1)
+	exited := make(chan struct{})
+	go func() {
+		defer b.bg.Done()
+		defer close(exited)
+		wait()
+	}()
 	if sc.Detach || sc.Streams == nil {
-		b.bg.Add(1)
-		go func() {
-			defer b.bg.Done()
-			wait()
-		}()
 		return nil
 	}
-	wait()
+	select {
+	case <-exited:
+	case <-detached:
+		b.log.Debug("exec detached", zap.String("exec", x.id))
+	}
 	return nil
 }
 

@@ -101,6 +101,23 @@ func TestExecSemantics(t *testing.T) {
 		t.Fatalf("exec -i output %q %v", out.String(), err)
 	}
 
+	// The detach keys end the session, not the process's stdin.
+	xid, _ = e.b.ExecCreate(ctx, "web", &container.ExecOptions{Cmd: []string{"cat"}, AttachStdin: true, AttachStdout: true, Tty: true, DetachKeys: "ctrl-x"})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go io.WriteString(pw, "typed\n\x18")
+	s = streams{in: pr}
+	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Streams: s.fn}); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.bytes()); got != "typed\n" {
+		t.Fatalf("output before detaching %q", got)
+	}
+	xid, _ = e.b.ExecCreate(ctx, "web", &container.ExecOptions{Cmd: []string{"cat"}, AttachStdin: true, DetachKeys: "ctrl-"})
+	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Streams: s.fn}); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("bad detach keys: %v", err)
+	}
+
 	if _, err := e.b.ExecInspect(ctx, "deadbeef"); !errdefs.IsNotFound(err) || err.Error() != "No such exec instance: deadbeef" {
 		t.Fatalf("unknown exec: %v", err)
 	}

@@ -276,10 +276,14 @@ func TestExecInteractiveTTY(t *testing.T) {
 	if !seen("/dev/pts/") {
 		t.Fatalf("tty is not a pty: %s", out.String())
 	}
-	io.WriteString(ptmx, "stty size; echo SIZE-DONE\r")
-	expect("SIZE-DONE")
-	if !seen("30 100") {
-		t.Fatalf("initial size not applied: %s", out.String())
+	// The size given at create applies, or the CLI's first resize right
+	// after the start: ask until it shows.
+	for deadline := time.Now().Add(60 * time.Second); !seen("30 100"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("initial size not applied: %s", out.String())
+		}
+		io.WriteString(ptmx, "stty size\r")
+		time.Sleep(200 * time.Millisecond) // poll
 	}
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
@@ -308,5 +312,53 @@ func TestExecInteractiveTTY(t *testing.T) {
 	// The container keeps running after its interactive exec.
 	if st := inspect(t, name).State; !st.Running {
 		t.Fatalf("container after exec -it: %+v", st)
+	}
+}
+
+// ctrl-p ctrl-q detaches from exec -it: the CLI returns, the process keeps
+// running.
+func TestExecDetachKeys(t *testing.T) {
+	name, _ := runningContainer(t)
+	cmd := exec.Command("docker", "exec", "-it", name, "sh", "-c", "echo READY; exec sleep 888")
+	cmd.Env = dockerEnv()
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	poll(t, "the exec's output", func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(out.String(), "READY") })
+	io.WriteString(ptmx, "\x10\x11")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		// The CLI ends as it does against dockerd: "read escape
+		// sequence", exit status 1.
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if ee, ok := err.(*exec.ExitError); (err != nil && !ok) || (ok && ee.ExitCode() != 1) || !strings.Contains(got, "read escape sequence") {
+			t.Fatalf("docker exec after the detach keys: %v; output:\n%q", err, got)
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("docker exec -it did not detach")
+	}
+	if top := mustDocker(t, "top", name); !strings.Contains(top, "sleep 888") {
+		t.Fatalf("the detached exec is gone:\n%s", top)
 	}
 }

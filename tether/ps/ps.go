@@ -268,7 +268,7 @@ func start(p Proc, s System) string {
 // Formats by option set.
 var (
 	fullFormat = []string{"user:UID", "pid", "ppid", "c", "stime", "tname", "time", "cmd"}
-	userFormat = []string{"user", "pid", "%cpu", "%mem", "vsz", "rss", "tname", "stat", "start", "time", "command"}
+	userFormat = []string{"user", "pid", "%cpu", "%mem", "vsz", "rss", "tname", "stat", "start:START", "time", "command"}
 	basicFmt   = []string{"pid", "tname", "time", "ucmd"}
 )
 
