@@ -64,7 +64,10 @@ func (s *Server) handleExec(nc ssh.NewChannel) {
 	}
 	defer proc.Close()
 	sendJSON(ch, proto.ReqExecStarted, proto.ExecStarted{Pid: proc.Pid()})
-	go s.execRequests(proc, reqs)
+	// A request is answered before the channel closes: a signal that ends
+	// the process must still be acknowledged, not race the exit status.
+	var reqMu sync.Mutex
+	go s.execRequests(proc, reqs, &reqMu)
 
 	var pumps sync.WaitGroup
 	pump := func(w io.Writer, r io.Reader) {
@@ -92,13 +95,17 @@ func (s *Server) handleExec(nc ssh.NewChannel) {
 	}
 	code := proc.Wait()
 	pumps.Wait()
+	reqMu.Lock()
+	defer reqMu.Unlock()
 	sendJSON(ch, proto.ReqExecExit, proto.ExecExit{ExitCode: code})
 	_ = ch.CloseWrite()
+	_ = ch.Close()
 }
 
 // execRequests answers the host's resize and signal requests.
-func (s *Server) execRequests(proc ExecProcess, reqs <-chan *ssh.Request) {
+func (s *Server) execRequests(proc ExecProcess, reqs <-chan *ssh.Request, mu *sync.Mutex) {
 	for r := range reqs {
+		mu.Lock()
 		var err error
 		switch r.Type {
 		case proto.ReqExecResize:
@@ -124,6 +131,7 @@ func (s *Server) execRequests(proc ExecProcess, reqs <-chan *ssh.Request) {
 				r.Reply(true, nil)
 			}
 		}
+		mu.Unlock()
 	}
 }
 

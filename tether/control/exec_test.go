@@ -270,8 +270,8 @@ func TestExecChannel(t *testing.T) {
 		s := openExec(t, client, proto.ExecSpec{Args: []string{"cat"}, OpenStdin: true})
 		<-s.started
 		b, _ := json.Marshal(proto.SignalRequest{Signal: 15})
-		if ok, _ := s.ch.SendRequest(proto.ReqExecSignal, true, b); !ok {
-			t.Fatal("signal refused")
+		if ok, err := s.ch.SendRequest(proto.ReqExecSignal, true, b); !ok {
+			t.Fatalf("signal refused: %v", err)
 		}
 		if ex := s.finish(t); ex.ExitCode != 143 {
 			t.Fatalf("exit after SIGTERM %+v", ex)
