@@ -129,8 +129,9 @@ func TestStartUndoWhenLaunchFails(t *testing.T) {
 	if err := p.Start(ctx, unitID); !errors.Is(err, errLaunch) {
 		t.Fatalf("start: %v, want the launch step's error", err)
 	}
-	// The config disk written by the step before launch is gone again.
-	if got, want := listDir(t, filepath.Join(root, unitID)), []string{fileRW, fileSpec, fileStatus}; !reflect.DeepEqual(got, want) {
+	// The config disk written by the step before launch is gone again;
+	// the image pin made at create stays.
+	if got, want := listDir(t, filepath.Join(root, unitID)), []string{fileImagePin, fileRW, fileSpec, fileStatus}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("container dir after a failed start %v, want %v", got, want)
 	}
 	c, err := p.Inspect(ctx, unitID)
@@ -167,7 +168,7 @@ func TestStartUndoKillsLaunchedVM(t *testing.T) {
 	if s := runner.specs[0]; s.Path != DefaultQEMU || s.Dir != dir || s.Output != filepath.Join(dir, fileQEMUOut) {
 		t.Fatalf("launch spec %+v", s)
 	}
-	if got, want := listDir(t, dir), []string{fileRW, fileSpec, fileStatus}; !reflect.DeepEqual(got, want) {
+	if got, want := listDir(t, dir), []string{fileImagePin, fileRW, fileSpec, fileStatus}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("container dir after a failed start %v, want %v", got, want)
 	}
 	c, _ := p.Inspect(ctx, unitID)
