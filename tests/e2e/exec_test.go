@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -236,78 +234,39 @@ func TestExecLargeOutput(t *testing.T) {
 // resizes follow the client's terminal.
 func TestExecInteractiveTTY(t *testing.T) {
 	name, _ := runningContainer(t)
-	cmd := exec.Command("docker", "exec", "-it", name, "sh")
-	cmd.Env = dockerEnv()
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	var mu sync.Mutex
-	var out bytes.Buffer
-	go func() {
-		r := bufio.NewReader(ptmx)
-		buf := make([]byte, 4096)
-		for {
-			n, err := r.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	seen := func(s string) bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(out.String(), s) }
-	expect := func(s string) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for !seen(s) {
-			if time.Now().After(deadline) {
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("never saw %q; output:\n%s", s, out.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	io.WriteString(ptmx, "tty; echo MARK-$((6*7))\r")
-	expect("MARK-42")
-	if !seen("/dev/pts/") {
-		t.Fatalf("tty is not a pty: %s", out.String())
+	c := startTTY(t, &pty.Winsize{Rows: 30, Cols: 100}, "exec", "-it", name, "sh")
+	c.write("tty; echo MARK-$((6*7))\r")
+	c.expect("MARK-42")
+	if !c.seen("/dev/pts/") {
+		t.Fatalf("tty is not a pty: %s", c.output())
 	}
 	// The size given at create applies, or the CLI's first resize right
 	// after the start: ask until it shows.
-	for deadline := time.Now().Add(60 * time.Second); !seen("30 100"); {
+	for deadline := time.Now().Add(60 * time.Second); !c.seen("30 100"); {
 		if time.Now().After(deadline) {
-			t.Fatalf("initial size not applied: %s", out.String())
+			t.Fatalf("initial size not applied: %s", c.output())
 		}
-		io.WriteString(ptmx, "stty size\r")
+		c.write("stty size\r")
 		time.Sleep(200 * time.Millisecond) // poll
 	}
-	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+	if err := pty.Setsize(c.ptmx, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
 	// The CLI forwards SIGWINCH as a resize call: ask until it arrived.
-	deadline := time.Now().Add(60 * time.Second)
-	for i := 0; !seen("40 120"); i++ {
+	for deadline := time.Now().Add(60 * time.Second); !c.seen("40 120"); {
 		if time.Now().After(deadline) {
-			t.Fatalf("resize never reached the exec: %s", out.String())
+			t.Fatalf("resize never reached the exec: %s", c.output())
 		}
-		io.WriteString(ptmx, "stty size\r")
-		time.Sleep(200 * time.Millisecond)
+		c.write("stty size\r")
+		time.Sleep(200 * time.Millisecond) // poll
 	}
-	io.WriteString(ptmx, "exit 5\r")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
-			t.Fatalf("exit from the TTY: %v; output:\n%s", err, out.String())
-		}
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
+	c.write("exit 5\r")
+	err, ended := c.wait(60 * time.Second)
+	if !ended {
 		t.Fatal("docker exec -it did not end after exit")
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+		t.Fatalf("exit from the TTY: %v; output:\n%s", err, c.output())
 	}
 	// The container keeps running after its interactive exec.
 	if st := inspect(t, name).State; !st.Running {
@@ -319,44 +278,17 @@ func TestExecInteractiveTTY(t *testing.T) {
 // running.
 func TestExecDetachKeys(t *testing.T) {
 	name, _ := runningContainer(t)
-	cmd := exec.Command("docker", "exec", "-it", name, "sh", "-c", "echo READY; exec sleep 888")
-	cmd.Env = dockerEnv()
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	var mu sync.Mutex
-	var out bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	poll(t, "the exec's output", func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(out.String(), "READY") })
-	io.WriteString(ptmx, "\x10\x11")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		// The CLI ends as it does against dockerd: "read escape
-		// sequence", exit status 1.
-		mu.Lock()
-		got := out.String()
-		mu.Unlock()
-		if ee, ok := err.(*exec.ExitError); (err != nil && !ok) || (ok && ee.ExitCode() != 1) || !strings.Contains(got, "read escape sequence") {
-			t.Fatalf("docker exec after the detach keys: %v; output:\n%q", err, got)
-		}
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
+	c := startTTY(t, nil, "exec", "-it", name, "sh", "-c", "echo READY; exec sleep 888")
+	poll(t, "the exec's output", func() bool { return c.seen("READY") })
+	c.write("\x10\x11")
+	err, ended := c.wait(60 * time.Second)
+	if !ended {
 		t.Fatal("docker exec -it did not detach")
+	}
+	// The CLI ends as it does against dockerd: "read escape sequence",
+	// exit status 1.
+	if ee, ok := err.(*exec.ExitError); (err != nil && !ok) || (ok && ee.ExitCode() != 1) || !c.seen("read escape sequence") {
+		t.Fatalf("docker exec after the detach keys: %v; output:\n%q", err, c.output())
 	}
 	if top := mustDocker(t, "top", name); !strings.Contains(top, "sleep 888") {
 		t.Fatalf("the detached exec is gone:\n%s", top)
