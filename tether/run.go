@@ -161,6 +161,9 @@ func (t *tether) readConfig(name string) error {
 	t.cfg = c
 	t.proc.mu.Lock()
 	t.proc.tty = c.Process.Tty
+	if cs := c.Process.ConsoleSize; c.Process.Tty && cs[0] > 0 && cs[1] > 0 {
+		t.proc.size = &[2]uint16{cs[0], cs[1]}
+	}
 	t.proc.mu.Unlock()
 	if c.Debug {
 		t.level.SetLevel(zap.DebugLevel)

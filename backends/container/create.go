@@ -172,6 +172,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		Process: compute.Process{
 			Args: append([]string{path}, args...), Env: processEnv(cfg), User: cfg.User,
 			WorkingDir: cfg.WorkingDir, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
+			ConsoleSize: consoleSize(cfg.Tty, hc.ConsoleSize),
 		},
 		Hostname: cfg.Hostname, Domainname: cfg.Domainname, Hosts: hosts,
 		DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions,

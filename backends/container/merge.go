@@ -127,3 +127,12 @@ func processEnv(cfg *container.Config) []string {
 	}
 	return env
 }
+
+// consoleSize is the initial TTY size the client asked for at create
+// ([height, width] in the API), clamped to what a winsize holds.
+func consoleSize(tty bool, cs [2]uint) [2]uint16 {
+	if !tty || cs[0] == 0 || cs[1] == 0 || cs[0] > 0xffff || cs[1] > 0xffff {
+		return [2]uint16{}
+	}
+	return [2]uint16{uint16(cs[0]), uint16(cs[1])}
+}

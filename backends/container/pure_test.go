@@ -302,3 +302,20 @@ func TestLogTimestamps(t *testing.T) {
 		}
 	}
 }
+
+func TestConsoleSize(t *testing.T) {
+	for _, c := range []struct {
+		tty  bool
+		in   [2]uint
+		want [2]uint16
+	}{
+		{true, [2]uint{30, 100}, [2]uint16{30, 100}},
+		{false, [2]uint{30, 100}, [2]uint16{}},
+		{true, [2]uint{0, 100}, [2]uint16{}},
+		{true, [2]uint{1 << 16, 100}, [2]uint16{}},
+	} {
+		if got := consoleSize(c.tty, c.in); got != c.want {
+			t.Errorf("consoleSize(%v, %v) = %v, want %v", c.tty, c.in, got, c.want)
+		}
+	}
+}

@@ -64,6 +64,9 @@ type Process struct {
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"`
 	StdinOnce  bool     `json:"stdinOnce,omitempty"`
+	// ConsoleSize is the TTY's initial [rows, cols] (docker's
+	// HostConfig.ConsoleSize); zeros: the guest's default.
+	ConsoleSize [2]uint16 `json:"consoleSize,omitempty"`
 }
 
 // Mount puts a volume at Path in the container. A provider attaches each

@@ -110,6 +110,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 			Args: s.Process.Args, Env: s.Process.Env, User: s.Process.User,
 			WorkingDir: s.Process.WorkingDir, Tty: s.Process.Tty,
 			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
+			ConsoleSize: s.Process.ConsoleSize,
 		},
 		Volumes:    b.volumes,
 		Tmpfs:      b.tmpfs,

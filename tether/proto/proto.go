@@ -214,6 +214,8 @@ type Process struct {
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"`
 	StdinOnce  bool     `json:"stdinOnce,omitempty"`
+	// ConsoleSize is the TTY's initial [rows, cols]; zeros: the default.
+	ConsoleSize [2]uint16 `json:"consoleSize,omitempty"`
 }
 
 // Config disk layout: ConfigMagic, uint64 big-endian length, JSON, zero
