@@ -45,3 +45,19 @@ func TestClassifyRegistryError(t *testing.T) {
 		t.Fatal("nil classified")
 	}
 }
+
+func TestTokenRefusal(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{remoteerrors.ErrUnexpectedStatus{StatusCode: 401, Body: []byte(`{"errors":[{"code":"UNAUTHORIZED","message":"bad password"}]}`)}, "unauthorized: bad password"},
+		{fmt.Errorf("fetch: %w", remoteerrors.ErrUnexpectedStatus{StatusCode: 401, Body: []byte(`{"details":"incorrect username or password"}`)}), "unauthorized: incorrect username or password"},
+		{remoteerrors.ErrUnexpectedStatus{StatusCode: 401, Body: []byte("<html>")}, "unauthorized: authentication required"},
+		{errors.New("dial tcp: refused"), "dial tcp: refused"},
+	} {
+		if got := tokenRefusal(c.err); got != c.want {
+			t.Errorf("tokenRefusal(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}

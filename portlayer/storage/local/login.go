@@ -2,12 +2,14 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
@@ -84,7 +86,7 @@ func (s *Store) ping(ctx context.Context, h docker.RegistryHost, endpoint string
 		if err := h.Authorizer.Authorize(ctx, req); err != nil {
 			// containerd fetches the bearer token here: a refusal of the
 			// credentials by the token server is the registry's answer.
-			return nil, errdefs.New(errdefs.ErrUnauthorized, fmt.Sprintf("Get %q: %v", endpoint, err))
+			return nil, errdefs.New(errdefs.ErrUnauthorized, fmt.Sprintf("Get %q: %s", endpoint, tokenRefusal(err)))
 		}
 	}
 	client := h.Client
@@ -96,4 +98,30 @@ func (s *Store) ping(ctx context.Context, h docker.RegistryHost, endpoint string
 		return nil, errdefs.Unavailable(fmt.Sprintf("Get %q: %v", endpoint, err))
 	}
 	return resp, nil
+}
+
+// tokenRefusal words a token server's refusal as docker does: a 401 is
+// "unauthorized: " and the server's own message (the registry error
+// format, or the {"details": ...} that Docker Hub's token server sends).
+func tokenRefusal(err error) string {
+	var st remoteerrors.ErrUnexpectedStatus
+	if !errors.As(err, &st) || st.StatusCode != http.StatusUnauthorized {
+		return err.Error()
+	}
+	var body struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+		Details string `json:"details"`
+	}
+	msg := "authentication required"
+	if json.Unmarshal(st.Body, &body) == nil {
+		switch {
+		case len(body.Errors) > 0 && body.Errors[0].Message != "":
+			msg = body.Errors[0].Message
+		case body.Details != "":
+			msg = body.Details
+		}
+	}
+	return "unauthorized: " + msg
 }

@@ -107,6 +107,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	}
 	if old, err := s.Get(ctx, id); err == nil && old.ManifestDigest == manifestDesc.Digest.String() {
 		if _, err := os.Stat(s.rootfsPath(chainID(layers))); err == nil {
+			s.addSource(id, reference.Domain(named), reference.Path(named))
 			return old, nil // up to date: docker prints no layer lines
 		}
 	}
@@ -128,9 +129,17 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	if old, err := s.readRecord(id); err == nil {
 		rec.Pulled = old.Pulled
 		rec.Refs = union(old.Refs, rec.Refs)
+		rec.Sources = old.Sources
 		if old.ManifestDigest != rec.ManifestDigest {
 			rec.Refs = union(rec.Refs, []string{old.ManifestDigest})
 		}
+	}
+	host, repo := reference.Domain(named), reference.Path(named)
+	if !slices.Contains(rec.Sources[host], repo) {
+		if rec.Sources == nil {
+			rec.Sources = map[string][]string{}
+		}
+		rec.Sources[host] = append(rec.Sources[host], repo)
 	}
 	if err := s.writeRecord(rec); err != nil {
 		return storage.Image{}, fmt.Errorf("record image %s: %w", id, err)

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -65,7 +68,24 @@ func (s *Store) Push(ctx context.Context, ref, id string, opts storage.PushOptio
 		return storage.PushResult{}, fmt.Errorf("image %s: manifest has %d layers, the image %d", id, len(m.Layers), len(rec.Layers))
 	}
 
-	pusher, err := s.resolver(opts.Auth).Pusher(ctx, named.String())
+	// Blobs the registry holds in another repository are mounted from
+	// there (containerd reads the candidates from these annotations) and
+	// the tracker tells which were.
+	host, repo := reference.Domain(named), reference.Path(named)
+	if repos := rec.Sources[host]; len(repos) > 0 {
+		// containerd keys the annotation by the host name without the port.
+		hostname := host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			hostname = h
+		}
+		src := map[string]string{distributionSource + hostname: strings.Join(repos, ",")}
+		for i := range m.Layers {
+			m.Layers[i].Annotations = src
+		}
+		m.Config.Annotations = src
+	}
+	tracker := docker.NewInMemoryTracker()
+	pusher, err := s.resolverTracked(opts.Auth, tracker).Pusher(ctx, named.String())
 	if err != nil {
 		return storage.PushResult{}, registryError("push "+named.String(), err)
 	}
@@ -73,19 +93,25 @@ func (s *Store) Push(ctx context.Context, ref, id string, opts storage.PushOptio
 		report(storage.Progress{ID: shortDiffID(rec.Layers[i].DiffID), Status: "Preparing"})
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
-		if err := s.pushBlob(ctx, pusher, opts.Auth, m.Layers[i], shortDiffID(rec.Layers[i].DiffID), report); err != nil {
+		if err := s.pushBlob(ctx, pusher, tracker, opts.Auth, m.Layers[i], shortDiffID(rec.Layers[i].DiffID), report); err != nil {
 			return storage.PushResult{}, err
 		}
 	}
-	if err := s.pushBlob(ctx, pusher, opts.Auth, m.Config, "", report); err != nil {
+	if err := s.pushBlob(ctx, pusher, tracker, opts.Auth, m.Config, "", report); err != nil {
 		return storage.PushResult{}, err
 	}
 	if err := pushBytes(ctx, pusher, mdesc, mb); err != nil {
 		return storage.PushResult{}, authError("push manifest of "+named.String(), opts.Auth, err)
 	}
+	s.addSource(id, host, repo)
 	s.log.Info("pushed image", zap.String("ref", named.String()), zap.String("id", id), zap.String("digest", mdesc.Digest.String()))
 	return storage.PushResult{Digest: mdesc.Digest.String(), Size: mdesc.Size}, nil
 }
+
+// distributionSource prefixes the annotation, per registry host, that
+// lists the repositories holding a blob (containerd's
+// labels.LabelDistributionSource).
+const distributionSource = "containerd.io/distribution.source."
 
 // shortDiffID is how docker names a layer in push progress.
 func shortDiffID(d string) string {
@@ -97,7 +123,7 @@ func shortDiffID(d string) string {
 
 // pushBlob uploads one blob from the content store; progress goes to
 // report under id (none if id is empty: the config).
-func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, auth *storage.Auth, desc ocispec.Descriptor, id string, report func(storage.Progress)) error {
+func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, tracker docker.StatusTracker, auth *storage.Auth, desc ocispec.Descriptor, id string, report func(storage.Progress)) error {
 	send := func(status string, cur int64) {
 		if id != "" {
 			report(storage.Progress{ID: id, Status: status, Current: cur, Total: desc.Size})
@@ -105,6 +131,12 @@ func (s *Store) pushBlob(ctx context.Context, p remotes.Pusher, auth *storage.Au
 	}
 	w, err := p.Push(ctx, desc)
 	if cerrdefs.IsAlreadyExists(err) {
+		if st, serr := tracker.GetStatus(remotes.MakeRefKey(ctx, desc)); serr == nil && st.MountedFrom != "" {
+			// docker names the repository without the registry host.
+			_, from, _ := strings.Cut(st.MountedFrom, "/")
+			send("Mounted from "+from, 0)
+			return nil
+		}
 		send("Layer already exists", 0)
 		return nil
 	}

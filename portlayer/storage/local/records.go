@@ -27,6 +27,33 @@ type record struct {
 	// same image (the same config in docker and OCI form, say); they sit
 	// in the content store like any blob.
 	Refs []string `json:"refs,omitempty"`
+	// Sources are the repositories, by registry host, that the image was
+	// pulled from or pushed to: a push to another repository of the same
+	// registry asks it to mount the blobs from one of them.
+	Sources map[string][]string `json:"sources,omitempty"`
+}
+
+// addSource records that image id is in repo on host (a registry domain
+// as reference.Domain gives it). Failures only cost a later mount.
+func (s *Store) addSource(id, host, repo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.readRecord(id)
+	if err != nil {
+		return
+	}
+	for _, x := range r.Sources[host] {
+		if x == repo {
+			return
+		}
+	}
+	if r.Sources == nil {
+		r.Sources = map[string][]string{}
+	}
+	r.Sources[host] = append(r.Sources[host], repo)
+	if err := s.writeRecord(r); err != nil {
+		s.log.Debug("record image source", zap.String("id", id), zap.Error(err))
+	}
 }
 
 // blobs lists every content-store blob the image uses.

@@ -17,6 +17,12 @@ import (
 // basic or token challenges; a registry token is sent as a bearer token
 // on every request, as Docker does.
 func (s *Store) resolver(auth *storage.Auth) remotes.Resolver {
+	return s.resolverTracked(auth, nil)
+}
+
+// resolverTracked is resolver with containerd's push status tracker (nil:
+// its own).
+func (s *Store) resolverTracked(auth *storage.Auth, tracker docker.StatusTracker) remotes.Resolver {
 	var aopts []docker.AuthorizerOpt
 	var headers http.Header
 	if auth != nil {
@@ -36,6 +42,7 @@ func (s *Store) resolver(auth *storage.Auth) remotes.Resolver {
 	return docker.NewResolver(docker.ResolverOptions{
 		Headers: headers,
 		Hosts:   s.hosts(aopts...),
+		Tracker: tracker,
 	})
 }
 

@@ -74,3 +74,50 @@ func testLogin(t *testing.T, s storage.Store, open *fixture.Registry) {
 		t.Fatalf("unreachable registry: %v, want Unavailable", err)
 	}
 }
+
+// A registry behind a token server (the Bearer scheme, as Docker Hub and
+// most private registries do it): login, pull and push trade the
+// credentials for tokens; wrong ones get the token server's refusal in
+// docker's words, and no credentials is Unauthorized.
+func testTokenAuth(t *testing.T, s storage.Store, _ *fixture.Registry) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ts, err := fixture.StartTokenServer(dir+"/tokens", "bob", "hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ts.Close)
+	reg, err := fixture.RunRegistryWith(dir+"/reg", fixture.RegistryOptions{Tokens: ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	bb := busybox(t)
+	if err := reg.Push(ctx, "team/busybox", "1", bb); err != nil {
+		t.Fatal(err)
+	}
+	auth := storage.Auth{Username: "bob", Password: "hunter2"}
+	if _, err := s.Login(ctx, reg.Addr, auth); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	_, err = s.Login(ctx, reg.Addr, storage.Auth{Username: "bob", Password: "guess"})
+	want := `Get "http://` + reg.Addr + `/v2/": unauthorized: invalid username or password`
+	if !errdefs.IsUnauthorized(err) || err.Error() != want {
+		t.Fatalf("wrong password: %v, want Unauthorized %q", err, want)
+	}
+	ref := reg.Addr + "/team/busybox:1"
+	if _, err := s.Pull(ctx, ref, storage.PullOptions{}); !errdefs.IsUnauthorized(err) {
+		t.Fatalf("pull without credentials: %v", err)
+	}
+	img, err := s.Pull(ctx, ref, storage.PullOptions{Auth: &auth})
+	if err != nil || img.ManifestDigest != bb.ManifestDigest() {
+		t.Fatalf("pull: %v %+v", err, img)
+	}
+	res, err := s.Push(ctx, reg.Addr+"/team/copy:2", img.ID, storage.PushOptions{Auth: &auth})
+	if err != nil || res.Digest != bb.ManifestDigest() {
+		t.Fatalf("push: %v %+v", err, res)
+	}
+	if _, err := s.Pull(ctx, reg.Addr+"/team/copy:2", storage.PullOptions{Auth: &auth}); err != nil {
+		t.Fatalf("pull of the pushed copy: %v", err)
+	}
+}

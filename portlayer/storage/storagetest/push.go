@@ -58,3 +58,49 @@ func testPush(t *testing.T, s storage.Store, reg *fixture.Registry) {
 		t.Fatalf("push without credentials: %v", err)
 	}
 }
+
+// A push to another repository of the registry an image came from mounts
+// its blobs from there instead of uploading them, and says so as docker
+// does; a push after that finds them in place.
+func testPushMounts(t *testing.T, s storage.Store, reg *fixture.Registry) {
+	ctx := context.Background()
+	bb := busybox(t)
+	img, err := s.Pull(ctx, push(t, reg, "mountsrc/busybox", bb), storage.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := strings.TrimPrefix(bb.Layers[0].DiffID, "sha256:")[:12]
+	pushed := func(ref string) []string {
+		t.Helper()
+		var statuses []string
+		res, err := s.Push(ctx, ref, img.ID, storage.PushOptions{Progress: func(p storage.Progress) {
+			statuses = append(statuses, p.ID+" "+p.Status)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Digest != bb.ManifestDigest() {
+			t.Fatalf("pushed %+v, want digest %s", res, bb.ManifestDigest())
+		}
+		return statuses
+	}
+	st := pushed(reg.Addr + "/mountdst/copy:v1")
+	if st[len(st)-1] != layer+" Mounted from mountsrc/busybox" {
+		t.Fatalf("push to a sibling repository: progress %q", st)
+	}
+	for _, x := range st {
+		if strings.HasSuffix(x, " Pushing") {
+			t.Fatalf("a mounted layer was uploaded: %q", st)
+		}
+	}
+	// The pushed repository is a source too now; pushing there again
+	// finds the layer.
+	st = pushed(reg.Addr + "/mountdst/copy:v2")
+	if st[len(st)-1] != layer+" Layer already exists" {
+		t.Fatalf("second push: progress %q", st)
+	}
+	back, err := s.Pull(ctx, reg.Addr+"/mountdst/copy:v1", storage.PullOptions{})
+	if err != nil || back.ID != img.ID {
+		t.Fatalf("pull of the mounted image: %v %+v", err, back)
+	}
+}

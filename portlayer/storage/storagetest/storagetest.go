@@ -57,7 +57,9 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"HostileLayerStaysInside", testHostile},
 		{"Credentials", testCredentials},
 		{"Login", testLogin},
+		{"TokenAuth", testTokenAuth},
 		{"Push", testPush},
+		{"PushMountsFromOtherRepository", testPushMounts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := fixture.StartRegistry(t)
