@@ -26,6 +26,29 @@ func testOCIManifest(t *testing.T, s storage.Store, reg *fixture.Registry) {
 	checkExt4(t, s, img.ID)
 }
 
+// Layers compressed with zstd or not at all pull like gzip ones: the
+// same image ID and root file system.
+func testLayerCompressions(t *testing.T, s storage.Store, reg *fixture.Registry) {
+	bb := busybox(t)
+	for _, how := range []string{"zstd", "none"} {
+		img, err := fixture.Recompress(bb, how)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Pull(context.Background(), push(t, reg, "compress-"+how, img), storage.PullOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		if got.ID != bb.ID() || got.ManifestDigest != img.ManifestDigest() || got.Layers[0].MediaType != img.Layers[0].MediaType {
+			t.Fatalf("%s: pulled %+v, want ID %s manifest %s", how, got, bb.ID(), img.ManifestDigest())
+		}
+		checkExt4(t, s, got.ID)
+		if err := s.Remove(context.Background(), got.ID); err != nil {
+			t.Fatalf("%s: remove: %v", how, err)
+		}
+	}
+}
+
 // From an OCI index or a docker manifest list the platform's image is
 // chosen: linux/amd64 by default, another when asked.
 func testIndex(t *testing.T, s storage.Store, reg *fixture.Registry) {

@@ -49,6 +49,7 @@ func Run(t *testing.T, factory func(t *testing.T) storage.Store) {
 		{"ProgressTexts", testProgress},
 		{"ProgressPerLayer", testProgressPerLayer},
 		{"OCIManifest", testOCIManifest},
+		{"LayerCompressions", testLayerCompressions},
 		{"IndexPicksPlatform", testIndex},
 		{"ConcurrentPulls", testConcurrentPulls},
 		{"RemoveKeepsSharedBlobs", testRemoveShared},
