@@ -34,6 +34,9 @@ type Env struct {
 	MemLimit     string        // docker run -m for idle containers (caps a VM's guest memory)
 	LoadDuration time.Duration // length of the HTTP load on nginx
 	PortBase     int           // host ports for -p start here, one per target
+	// NewRegistry starts an empty registry (in the benchmark's
+	// namespace) and returns its address and how to stop it.
+	NewRegistry func() (addr string, stop func(), err error)
 }
 
 // Measurement is one figure family of the benchmark. It has either Run,
@@ -48,7 +51,7 @@ type Measurement struct {
 
 // All lists the measurements in the order they run.
 func All() []Measurement {
-	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec()}
+	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push()}
 }
 
 // set records a figure, logging it.

@@ -68,6 +68,21 @@ func prepareImages(ctx context.Context, log *zap.Logger, stack *harness.Stack, o
 	return imgs, nil
 }
 
+// emptyRegistry starts registries with no content under work, one
+// directory each, for the push measurement.
+func emptyRegistry(work string) func() (string, func(), error) {
+	n := 0
+	return func() (string, func(), error) {
+		n++
+		dir := filepath.Join(work, fmt.Sprintf("push-registry-%d", n))
+		reg, err := fixture.RunRegistry(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		return reg.Addr, func() { reg.Close(); _ = os.RemoveAll(dir) }, nil
+	}
+}
+
 const nginxConf = `user root;
 daemon off;
 worker_processes 1;

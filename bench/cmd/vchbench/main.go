@@ -201,7 +201,8 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		}
 	}
 	env := &measure.Env{Log: log, Report: rep, Images: images, Runs: o.runs, MemoryCounts: o.memCounts,
-		ListCount: o.listCount, MemLimit: o.memLimit, LoadDuration: o.loadDuration, PortBase: o.portBase}
+		ListCount: o.listCount, MemLimit: o.memLimit, LoadDuration: o.loadDuration, PortBase: o.portBase,
+		NewRegistry: emptyRegistry(o.work)}
 	live := loadImages(ctx, log, env, targets)
 	probeAccel(ctx, log, env, live)
 
