@@ -25,6 +25,7 @@ Commands:
   ls        list VCHs
   inspect   show a VCH's endpoint and state
   start     start the daemon of an existing VCH
+  configure change an existing VCH's settings (its containers keep running)
   version   print vic-machine's version
 
 Run 'vic-machine COMMAND -h' for a command's options.
@@ -49,6 +50,8 @@ func main() {
 		err = inspect(os.Args[2:])
 	case "start":
 		err = start(ctx, os.Args[2:])
+	case "configure":
+		err = configure(ctx, os.Args[2:])
 	case "version", "--version":
 		fmt.Printf("vic-machine version %s, commit %s\n", version.Version, version.GitCommit)
 	case "-h", "--help", "help":
@@ -79,6 +82,74 @@ type stringList []string
 
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// configure changes registry settings, volume stores and the debug level
+// of an existing VCH and restarts its vchd; the container VMs keep running.
+func configure(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("configure", flag.ExitOnError)
+	o := local.ConfigureOptions{}
+	var vstores, insecure, registryCAs, whitelist, mirrors stringList
+	var debug bool
+	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
+	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
+	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	fs.Var(&vstores, "volume-store", "PATH:LABEL to add (repeatable); existing stores stay")
+	fs.Var(&insecure, "insecure-registry", "replaces the insecure registries: host[:port] or CIDR (repeatable)")
+	fs.Var(&registryCAs, "registry-ca", "replaces the trusted registry CAs: PEM file (repeatable)")
+	fs.BoolVar(&o.ClearRegistryCA, "no-registry-ca", false, "trust only the system's CAs for registries")
+	fs.Var(&whitelist, "whitelist-registry", "replaces the registry whitelist: host[:port], CIDR or *.domain (repeatable)")
+	fs.Var(&mirrors, "registry-mirror", "replaces the Docker Hub mirrors: http[s]://host[:port] (repeatable)")
+	fs.BoolVar(&debug, "debug", false, "debug logging in vchd and the tethers (--debug=false turns it off)")
+	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// An empty value (--whitelist-registry=) clears a list.
+	nonEmpty := func(l stringList) []string {
+		out := []string{}
+		for _, v := range l {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	insecure, whitelist, mirrors = nonEmpty(insecure), nonEmpty(whitelist), nonEmpty(mirrors)
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "debug":
+			o.Debug = &debug
+		case "insecure-registry":
+			o.Insecure = insecure
+		case "whitelist-registry":
+			o.Whitelist = whitelist
+		case "registry-mirror":
+			o.Mirrors = mirrors
+		}
+	})
+	if len(registryCAs) > 0 && o.ClearRegistryCA {
+		return fmt.Errorf("--registry-ca and --no-registry-ca contradict each other")
+	}
+	o.RegistryCAs = registryCAs
+	for _, v := range vstores {
+		vs, err := local.ParseVolumeStore(v)
+		if err != nil {
+			return err
+		}
+		o.VolumeStores = append(o.VolumeStores, vs)
+	}
+	changed, err := local.Configure(ctx, o)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		fmt.Printf("VCH %s: nothing to change\n", o.Name)
+		return nil
+	}
+	fmt.Printf("VCH %s reconfigured; vchd restarted, containers kept running\n", o.Name)
+	return nil
+}
 
 func create(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create", flag.ExitOnError)

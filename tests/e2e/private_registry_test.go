@@ -80,23 +80,43 @@ func TestRegistryCATLS(t *testing.T) {
 	t.Cleanup(reg.Close)
 	ref := reg.Addr + "/project/busybox:1.0"
 
-	// The shared VCH does not know the CA.
-	r := dockerIn(t, "s3cret\n", "login", "-u", "alice", "--password-stdin", reg.Addr)
-	if r.Exit == 0 || !strings.Contains(r.Stderr, "certificate signed by unknown authority") {
-		t.Fatalf("login to a registry with an unknown CA: %s", r)
-	}
-
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := vicMachine("create", "--name", "e2e-regca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--registry-ca", filepath.Join(certDir, certs.CA))
+	out, err := vicMachine("create", "--name", "e2e-regca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1")
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-regca", "--force") })
 	ex := parseExports(out)
+
+	// Without the CA the registry is refused.
+	r := dockerWith(t, ex, "s3cret\n", "login", "-u", "alice", "--password-stdin", reg.Addr)
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "certificate signed by unknown authority") {
+		t.Fatalf("login to a registry with an unknown CA: %s", r)
+	}
+	// A container runs through the reconfiguration.
+	if r := dockerWith(t, ex, "", "run", "-d", "--name", "keeps-running", env.busybox, "sleep", "600"); r.Exit != 0 {
+		t.Fatalf("run -d: %s", r)
+	}
+	cfgPath := filepath.Join(env.state, "e2e-regca", "config.json")
+	before, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := vicMachine("configure", "--name", "e2e-regca", "--registry-ca", "/etc/hostname"); err == nil || !strings.Contains(out, "holds no PEM certificate") {
+		t.Fatalf("configure with a bad CA file: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(cfgPath); string(after) != string(before) {
+		t.Fatalf("a failed configure changed the config:\n%s", after)
+	}
+	if out, err := vicMachine("configure", "--name", "e2e-regca", "--registry-ca", filepath.Join(certDir, certs.CA)); err != nil {
+		t.Fatalf("vic-machine configure --registry-ca: %v\n%s", err, out)
+	}
+	if r := dockerWith(t, ex, "", "exec", "keeps-running", "echo", "alive"); r.Exit != 0 || r.Stdout != "alive\n" {
+		t.Fatalf("the container did not survive configure: %s", r)
+	}
 
 	if r := dockerWith(t, ex, "", "pull", ref); r.Exit == 0 || !strings.Contains(r.Stderr, "no basic auth credentials") {
 		t.Fatalf("pull before login: %s", r)

@@ -1,0 +1,179 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/vchproject/vch/machine/vchconfig"
+)
+
+// ConfigureOptions change an existing VCH. A nil or empty field keeps
+// what the VCH has; a given registry list replaces the VCH's list (as
+// VIC's configure did: name the ones to keep too).
+type ConfigureOptions struct {
+	Name     string
+	StateDir string
+	VCHD     string // vchd binary to restart with
+	Debug    *bool
+	// Insecure, Whitelist and Mirrors replace the registry settings of
+	// the same name when non-nil; ClearRegistryCA drops the trusted CAs,
+	// RegistryCAs (PEM files) replace them.
+	Insecure, Whitelist, Mirrors []string
+	RegistryCAs                  []string
+	ClearRegistryCA              bool
+	// VolumeStores are added; a label the VCH has must keep its path.
+	VolumeStores []vchconfig.VolumeStore
+	Timeout      time.Duration
+}
+
+// Configure validates o against the VCH's config, writes the new config,
+// and restarts vchd on it. The container VMs keep running through the
+// restart (vchd detaches from them and re-attaches). Nothing changes when
+// validation fails.
+func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error) {
+	root := filepath.Join(StateDir(o.StateDir), o.Name)
+	cfg, err := vchconfig.Load(vchconfig.Path(root))
+	if err != nil {
+		return false, fmt.Errorf("VCH %q not found in %s: %w", o.Name, StateDir(o.StateDir), err)
+	}
+	next := *cfg
+	next.Registry = cfg.Registry
+	next.VolumeStores = slices.Clone(cfg.VolumeStores)
+	if o.Debug != nil {
+		next.Debug = *o.Debug
+	}
+	if o.Insecure != nil {
+		next.Registry.Insecure = o.Insecure
+	}
+	if o.Whitelist != nil {
+		next.Registry.Whitelist = o.Whitelist
+	}
+	if o.Mirrors != nil {
+		next.Registry.Mirrors = o.Mirrors
+	}
+	caPEM, err := validateRegistry(next.Registry, o.RegistryCAs)
+	if err != nil {
+		return false, err
+	}
+	var newStores []vchconfig.VolumeStore
+	for _, s := range o.VolumeStores {
+		i := slices.IndexFunc(next.VolumeStores, func(x vchconfig.VolumeStore) bool { return x.Label == s.Label })
+		switch {
+		case i >= 0 && filepath.Clean(next.VolumeStores[i].Path) == filepath.Clean(s.Path):
+			// already there
+		case i >= 0:
+			return false, fmt.Errorf("volume store %q is at %s: a store's path cannot change", s.Label, next.VolumeStores[i].Path)
+		default:
+			newStores = append(newStores, s)
+		}
+	}
+	if len(newStores) > 0 {
+		all, err := checkVolumeStores(append(slices.Clone(next.VolumeStores), newStores...))
+		if err != nil {
+			return false, err
+		}
+		next.VolumeStores = all
+	}
+
+	caFile := filepath.Join(root, "registry-ca.pem")
+	switch {
+	case len(caPEM) > 0:
+		next.Registry.CAFile = caFile
+	case o.ClearRegistryCA:
+		next.Registry.CAFile = ""
+	}
+	oldCA, _ := os.ReadFile(caFile)
+	caChanged := (len(caPEM) > 0 && string(caPEM) != string(oldCA)) || next.Registry.CAFile != cfg.Registry.CAFile
+	if !caChanged && sameConfig(cfg, &next) {
+		return false, nil
+	}
+	if len(newStores) > 0 {
+		if _, err := prepareVolumeStores(root, newStores); err != nil {
+			return false, err
+		}
+	}
+	if len(caPEM) > 0 {
+		if err := writeFileAtomic(caFile, caPEM, 0o644); err != nil {
+			return false, fmt.Errorf("registry CA: %w", err)
+		}
+	}
+	if err := next.Save(vchconfig.Path(root)); err != nil {
+		return false, err
+	}
+	if next.Registry.CAFile == "" {
+		_ = os.Remove(caFile)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	stopVCHD(root, 10*time.Second)
+	if err := startVCHD(root, o.VCHD, next.Debug); err != nil {
+		return true, err
+	}
+	return true, waitReady(ctx, root, &next, o.Timeout)
+}
+
+// checkVolumeStores is prepareVolumeStores' validation without making
+// anything: labels and paths unique.
+func checkVolumeStores(stores []vchconfig.VolumeStore) ([]vchconfig.VolumeStore, error) {
+	labels, paths := map[string]bool{}, map[string]string{}
+	for _, s := range stores {
+		if labels[s.Label] {
+			return nil, fmt.Errorf("volume store label %q is given twice", s.Label)
+		}
+		labels[s.Label] = true
+		p := filepath.Clean(s.Path)
+		if other, ok := paths[p]; ok {
+			return nil, fmt.Errorf("volume stores %q and %q share the path %s", other, s.Label, s.Path)
+		}
+		paths[p] = s.Label
+	}
+	return stores, nil
+}
+
+func sameConfig(a, b *vchconfig.Config) bool {
+	return a.Debug == b.Debug &&
+		slices.Equal(a.Registry.Insecure, b.Registry.Insecure) &&
+		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
+		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&
+		a.Registry.CAFile == b.Registry.CAFile &&
+		slices.Equal(a.VolumeStores, b.VolumeStores)
+}
+
+// writeFileAtomic replaces path with b: a synced temporary file renamed
+// over it, then the directory synced.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
