@@ -48,6 +48,11 @@ fi
 # installed on the host.
 scripts/fetch-kernel.sh "${VCH_KERNEL_DIR:-/var/cache/vch/kernel}"
 
+# Debian's nginx and redis, unpacked (never installed) for the tests' app
+# images, and Compose v2 built once from the Go module proxy.
+scripts/fetch-debs.sh >/dev/null
+scripts/build-compose.sh >/dev/null
+
 # staticcheck, pinned, for make test.
 if ! staticcheck -version 2>/dev/null | grep -q "(0.8.2)"; then
 	echo "setup: installing staticcheck"

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 
 	"go.uber.org/zap"
 
@@ -109,47 +106,8 @@ var indexHTML = []byte("<!DOCTYPE html>\n<html><head><title>vch bench</title></h
 	"<p>0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef</p>\n" +
 	"</body></html>\n")
 
-var lddLib = regexp.MustCompile(`(/[^ ]+) \(0x`)
-
-// nginxImage builds nginx from Debian's nginx package extracted (not
-// installed) at root, with the host's copies of the libraries it links,
-// on top of busybox.
+// nginxImage builds nginx from Debian's nginx package unpacked (not
+// installed) at root, with the benchmark's config and page.
 func nginxImage(root string) (*fixture.Image, error) {
-	bin := filepath.Join(root, "usr", "sbin", "nginx")
-	binData, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, fmt.Errorf("nginx binary: %w", err)
-	}
-	out, err := exec.Command("ldd", bin).Output()
-	if err != nil {
-		return nil, fmt.Errorf("ldd %s: %w", bin, err)
-	}
-	var libs []string
-	for _, m := range lddLib.FindAllStringSubmatch(string(out), -1) {
-		libs = append(libs, m[1])
-	}
-	libLayer, err := fixture.HostBinariesLayer(libs...)
-	if err != nil {
-		return nil, fmt.Errorf("nginx libraries: %w", err)
-	}
-	dir := func(p string) fixture.Entry { return fixture.Entry{Path: p, Type: tar.TypeDir, Mode: 0o755} }
-	ngxLayer, err := fixture.BuildLayer([]fixture.Entry{
-		dir("usr/sbin"), dir("etc/nginx"), dir("usr/share/nginx/html"), dir("var/log/nginx"),
-		dir("var/lib/nginx"), dir("run"),
-		{Path: "usr/sbin/nginx", Mode: 0o755, Data: binData},
-		{Path: "etc/nginx/nginx.conf", Mode: 0o644, Data: []byte(nginxConf)},
-		{Path: "usr/share/nginx/html/index.html", Mode: 0o644, Data: indexHTML},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("nginx layer: %w", err)
-	}
-	bb, err := fixture.BusyboxLayer()
-	if err != nil {
-		return nil, err
-	}
-	return fixture.NewImage(fixture.ImageConfig{
-		Cmd:          []string{"/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/nginx.conf"},
-		ExposedPorts: map[string]struct{}{"80/tcp": {}},
-		StopSignal:   "SIGQUIT",
-	}, bb, libLayer, ngxLayer)
+	return fixture.NginxImage(root, nginxConf, map[string][]byte{"index.html": indexHTML})
 }
