@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/vchproject/vch/internal/version.Version=$(VERSION) \
            -X github.com/vchproject/vch/internal/version.BuildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 NAME    ?= default
 
-.PHONY: all build run setup test lint unit e2e bench flake clean
+.PHONY: all build run setup test lint unit e2e bench flake clean dockerpy
 
 all: build
 
@@ -45,6 +45,11 @@ unit:
 # End-to-end: the real docker CLI against a real VCH built from bin/.
 e2e: build
 	$(GO) test -count=1 -p 1 -timeout 30m ./tests/e2e/...
+
+# docker-py's own integration tests (containers, exec) against a VCH; needs
+# a docker-py git checkout in DOCKER_PY_SRC (see tests/e2e/dockerpy_test.go).
+dockerpy: build
+	$(GO) test -tags dockerpy -count=1 -p 1 -timeout 60m -run TestDockerPy -v ./tests/e2e/
 
 # The whole suite: what .ci/run calls.
 test: setup build lint unit e2e
