@@ -71,7 +71,7 @@ func TestDockerPy(t *testing.T) {
 	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-dockerpy", "--force") })
 	ex := parseExports(out)
 
-	args := []string{"-m", "pytest", "-p", "no:cacheprovider", "--junitxml", filepath.Join(work, "junit.xml")}
+	args := []string{"-m", "pytest", "-p", "no:cacheprovider", "-p", "vch_dockerpy_plugin", "--junitxml", filepath.Join(work, "junit.xml")}
 	deselect, err := readDeselect(filepath.Join(env.repo, "tests", "dockerpy", "deselect.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,8 @@ func TestDockerPy(t *testing.T) {
 			e = append(e, kv)
 		}
 	}
-	cmd.Env = append(e, "DOCKER_HOST="+ex["DOCKER_HOST"], "DOCKER_CERT_PATH="+ex["DOCKER_CERT_PATH"], "DOCKER_TLS_VERIFY=1")
+	cmd.Env = append(e, "DOCKER_HOST="+ex["DOCKER_HOST"], "DOCKER_CERT_PATH="+ex["DOCKER_CERT_PATH"], "DOCKER_TLS_VERIFY=1",
+		"PYTHONPATH="+filepath.Join(env.repo, "tests", "dockerpy"), "PYTHONDONTWRITEBYTECODE=1")
 	logPath := filepath.Join(os.TempDir(), "vch-dockerpy.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
