@@ -15,7 +15,6 @@ var unsupported = []struct{ prefix, what string }{
 	{"/build", "build (VIC does not build images: build elsewhere and push)"},
 	{"/networks", "networks"},
 	{"/volumes", "volumes"},
-	{"/events", "events"},
 	{"/system/df", "system df"},
 	{"/images/search", "image search"},
 	{"/images/load", "image load"},

@@ -21,6 +21,7 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/version", Handler: r.version},
 		{Method: http.MethodGet, Path: "/info", Handler: r.info},
 		{Method: http.MethodPost, Path: "/auth", Handler: r.auth},
+		{Method: http.MethodGet, Path: "/events", Handler: r.events},
 	}
 }
 
