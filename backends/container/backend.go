@@ -50,6 +50,7 @@ type Backend struct {
 
 	events   EventLogger
 	diedRuns diedRuns // runs whose die event was logged (events.go)
+	healths  healthMonitors
 
 	rmu        sync.Mutex
 	restarting map[string]*pendingRestart // containers waiting out a restart back-off
@@ -110,6 +111,7 @@ func (b *Backend) recover(ctx context.Context, c compute.Container, m *Meta) {
 		if needsWatch(m) {
 			b.watch(id)
 		}
+		b.startHealth(id, m, c.Status.StartedAt)
 	case !m.Started || c.Status.State != compute.StateExited:
 	case m.HostConfig.AutoRemove:
 		b.log.Info("removing auto-remove container that exited while vchd was down", zap.String("id", id))
@@ -207,6 +209,7 @@ func (b *Backend) removeOnly(ctx context.Context, id string) error {
 	}
 	b.leave(ctx, id)
 	b.diedRuns.forget(id)
+	b.stopHealth(id, true)
 	b.event(id, m, events.ActionDestroy, nil)
 	return nil
 }

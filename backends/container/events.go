@@ -71,6 +71,7 @@ func (b *Backend) died(ctx context.Context, id string, st compute.Status) {
 	if st.State == compute.StateRunning {
 		return
 	}
+	b.stopHealth(id, false)
 	d := &b.diedRuns
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -23,6 +23,12 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	}
 	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
 	resp.ExecIDs = b.execs.running(c.Spec.ID)
+	if _, ok := probeOf(m.Config.Healthcheck); ok {
+		resp.State.Health = b.health(c.Spec.ID)
+		if resp.State.Health == nil {
+			resp.State.Health = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{}}
+		}
+	}
 	resp.Mounts = b.inspectMounts(ctx, m)
 	if b.net != nil {
 		resp.NetworkSettings = b.networkSettings(ctx, c.Spec.ID, m)

@@ -39,10 +39,12 @@ func startFailure(err error) (code int, classed error) {
 	return exitUnknown, err
 }
 
-// started logs the start of a run and the mounts of its volumes.
+// started logs the start of a run and the mounts of its volumes, and
+// begins its healthchecks.
 func (b *Backend) started(id string, m *Meta) {
 	b.event(id, m, events.ActionStart, nil)
 	b.volumeEvents(id, m, events.ActionMount)
+	b.startHealth(id, m, b.now())
 }
 
 // ContainerStart boots the container VM.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
@@ -138,7 +137,9 @@ func (b *Backend) restartOnce(log *zap.Logger, id string, exitCode int, delay ti
 		return false
 	}
 	if err == nil {
-		b.eventByID(b.ctx, id, events.ActionStart, nil)
+		if _, m, rerr := b.read(b.ctx, id); rerr == nil {
+			b.started(id, m)
+		}
 	}
 	if canceled {
 		// The user stopped it while it booted: carry out that stop now.
