@@ -51,6 +51,7 @@ type vm struct {
 	signals  []syscall.Signal
 	waiters  int // Wait calls blocked on this VM (tests sync on it)
 	size     [2]uint
+	samples  int // Stats calls, so counters grow
 }
 
 // notify wakes every waiter. Called with Provider.mu held.
