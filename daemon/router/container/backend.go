@@ -98,6 +98,21 @@ type topBackend interface {
 	ContainerTop(ctx context.Context, name, psArgs string) (*container.TopResponse, error)
 }
 
+// StatsConfig is a decoded GET /containers/{id}/stats.
+type StatsConfig struct {
+	Stream  bool // a sample every second until the client leaves
+	OneShot bool // with !Stream: one sample at once, without precpu_stats
+	// Output commits the response (200, application/json) and returns
+	// where the samples go, one JSON document each; the backend calls it
+	// once the container is resolved.
+	Output func() io.Writer
+}
+
+// statsBackend samples containers' resource usage.
+type statsBackend interface {
+	ContainerStats(ctx context.Context, name string, cfg StatsConfig) error
+}
+
 // Backend is everything the /containers routes need.
 type Backend interface {
 	stateBackend
@@ -105,4 +120,5 @@ type Backend interface {
 	streamBackend
 	pauseBackend
 	topBackend
+	statsBackend
 }

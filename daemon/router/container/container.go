@@ -40,6 +40,7 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/pause", Handler: r.pause},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/top", Handler: r.top},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/stats", Handler: r.stats},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }
@@ -238,6 +239,25 @@ func (r *router) top(ctx context.Context, w http.ResponseWriter, req *http.Reque
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, res)
+}
+
+func (r *router) stats(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	stream := true
+	if req.Form.Get("stream") != "" {
+		stream = httputils.BoolValue(req, "stream")
+	}
+	oneShot := httputils.BoolValue(req, "one-shot")
+	if oneShot && stream {
+		return errdefs.InvalidParameter("cannot have stream=true and one-shot=true")
+	}
+	fw := httputils.NewFlushWriter(w, func() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+	})
+	return r.b.ContainerStats(ctx, vars["name"], StatsConfig{Stream: stream, OneShot: oneShot, Output: func() io.Writer {
+		fw.Start()
+		return fw
+	}})
 }
 
 func (r *router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
