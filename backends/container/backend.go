@@ -51,6 +51,7 @@ type Backend struct {
 	events   EventLogger
 	diedRuns diedRuns // runs whose die event was logged (events.go)
 	healths  healthMonitors
+	samples  lastSamples // each container's latest stats sample (stats.go)
 
 	rmu        sync.Mutex
 	restarting map[string]*pendingRestart // containers waiting out a restart back-off
@@ -210,6 +211,7 @@ func (b *Backend) removeOnly(ctx context.Context, id string) error {
 	b.leave(ctx, id)
 	b.diedRuns.forget(id)
 	b.stopHealth(id, true)
+	b.samples.swap(id, nil)
 	b.event(id, m, events.ActionDestroy, nil)
 	return nil
 }

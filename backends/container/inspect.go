@@ -47,6 +47,18 @@ func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.I
 	if hc.NetworkMode == "" {
 		hc.NetworkMode = network.NetworkBridge
 	}
+	// Logs are kept per container as docker's default driver keeps them
+	// (docker logs reads them back), and clients compare these with
+	// docker's defaults.
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "json-file"
+	}
+	if hc.LogConfig.Config == nil {
+		hc.LogConfig.Config = map[string]string{}
+	}
+	if hc.Runtime == "" {
+		hc.Runtime = "runc"
+	}
 	base := &container.ContainerJSONBase{
 		ID:      c.Spec.ID,
 		Created: m.Created.UTC().Format(time.RFC3339Nano),

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -14,6 +15,38 @@ import (
 
 // statsInterval is how often docker samples a container for stats.
 const statsInterval = time.Second
+
+// Without stream, the previous sample of any stats request serves as
+// precpu_stats if it is at least statsMinGap and at most statsMaxAge old;
+// otherwise a second sample is taken statsMinWindow after the first. The
+// docker CLI gives up on a sample after 2 s, so one round trip to the
+// guest is the goal.
+const (
+	statsMinGap    = 100 * time.Millisecond
+	statsMaxAge    = 30 * time.Second
+	statsMinWindow = 500 * time.Millisecond
+)
+
+// lastSamples keeps each running container's latest sample.
+type lastSamples struct {
+	mu sync.Mutex
+	m  map[string]compute.Stats
+}
+
+func (l *lastSamples) swap(id string, s *compute.Stats) (compute.Stats, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old, ok := l.m[id]
+	if s != nil {
+		if l.m == nil {
+			l.m = map[string]compute.Stats{}
+		}
+		l.m[id] = *s
+	} else {
+		delete(l.m, id)
+	}
+	return old, ok
+}
 
 // ContainerStats answers docker stats with samples measured inside the
 // VM, in docker's StatsResponse shape. Each sample carries the previous
@@ -36,10 +69,11 @@ func (b *Backend) ContainerStats(ctx context.Context, name string, cfg container
 		case err == nil:
 			return &st, nil
 		case errdefs.IsConflict(err) || errdefs.IsNotFound(err):
-			if prev != nil {
+			last, ok := b.samples.swap(id, nil)
+			if ok {
+				b.samples.swap(id, &last)
 				if now, ierr := b.pl.Inspect(ctx, id); ierr == nil && now.Status.State == compute.StateRunning {
-					last := *prev // paused: nothing moved
-					last.Read = b.now()
+					last.Read = b.now() // paused: nothing moved
 					return &last, nil
 				}
 			}
@@ -60,15 +94,21 @@ func (b *Backend) ContainerStats(ctx context.Context, name string, cfg container
 	}
 	if !cfg.Stream {
 		if cur == nil {
+			b.samples.swap(id, nil)
 			return write(nil)
 		}
+		if old, ok := b.samples.swap(id, cur); ok && cur.Read.Sub(old.Read) >= statsMinGap && cur.Read.Sub(old.Read) <= statsMaxAge && old.CPUAll <= cur.CPUAll {
+			prev = &old
+			return write(cur)
+		}
 		prev = cur
-		if !sleepCtx(ctx, statsInterval) {
+		if !sleepCtx(ctx, statsMinWindow) {
 			return nil
 		}
 		if cur, err = sample(); err != nil {
 			return err
 		}
+		b.samples.swap(id, cur)
 		return write(cur)
 	}
 	for {
@@ -83,6 +123,7 @@ func (b *Backend) ContainerStats(ctx context.Context, name string, cfg container
 			b.log.Debug("stats: sample failed")
 			cur = nil
 		}
+		b.samples.swap(id, cur)
 	}
 }
 

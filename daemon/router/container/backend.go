@@ -108,6 +108,11 @@ type StatsConfig struct {
 	Output func() io.Writer
 }
 
+// pruneBackend removes stopped containers (docker container prune).
+type pruneBackend interface {
+	ContainersPrune(ctx context.Context, f filters.Args) (*container.PruneReport, error)
+}
+
 // statsBackend samples containers' resource usage.
 type statsBackend interface {
 	ContainerStats(ctx context.Context, name string, cfg StatsConfig) error
@@ -121,4 +126,5 @@ type Backend interface {
 	pauseBackend
 	topBackend
 	statsBackend
+	pruneBackend
 }

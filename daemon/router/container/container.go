@@ -26,6 +26,7 @@ func NewRouter(b Backend) httputils.Router { return &router{b: b} }
 func (r *router) Routes() []httputils.Route {
 	return []httputils.Route{
 		{Method: http.MethodPost, Path: "/containers/create", Handler: r.create},
+		{Method: http.MethodPost, Path: "/containers/prune", Handler: r.prune},
 		{Method: http.MethodGet, Path: "/containers/json", Handler: r.list},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/json", Handler: r.inspect},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/logs", Handler: r.logs},
@@ -239,6 +240,18 @@ func (r *router) top(ctx context.Context, w http.ResponseWriter, req *http.Reque
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, res)
+}
+
+func (r *router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	f, err := filters.FromJSON(req.Form.Get("filters"))
+	if err != nil {
+		return errdefs.InvalidParameter(err.Error())
+	}
+	rep, err := r.b.ContainersPrune(ctx, f)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, rep)
 }
 
 func (r *router) stats(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
