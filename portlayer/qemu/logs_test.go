@@ -8,7 +8,9 @@ import (
 )
 
 func TestSplitLines(t *testing.T) {
-	rec := func(s string) logRecord { return logRecord{Record: proto.Record{Kind: proto.KindStdout, Data: []byte(s)}} }
+	rec := func(s string) logRecord {
+		return logRecord{Record: proto.Record{Kind: proto.KindStdout, Data: []byte(s)}}
+	}
 	got := splitLines([]logRecord{rec("a\nb\n"), rec("c"), rec("d\ne")})
 	var parts []string
 	for _, r := range got {
