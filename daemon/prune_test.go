@@ -39,3 +39,16 @@ func TestPruneRoutes(t *testing.T) {
 		t.Fatalf("bad filters: %d", w.Code)
 	}
 }
+
+func (f *fakeContainers) ContainerUpdate(_ context.Context, name string, u *container.UpdateConfig) (container.UpdateResponse, error) {
+	return container.UpdateResponse{Warnings: []string{name + " " + string(u.RestartPolicy.Name)}}, nil
+}
+
+func TestUpdateRoute(t *testing.T) {
+	h := newServer(t, nil, nil).Handler()
+	w := do(t, h, http.MethodPost, "/v1.45/containers/web/update", `{"RestartPolicy":{"Name":"always"}}`)
+	var r container.UpdateResponse
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &r) != nil || len(r.Warnings) != 1 || r.Warnings[0] != "web always" {
+		t.Fatalf("update: %d %s", w.Code, w.Body)
+	}
+}

@@ -8,7 +8,6 @@ var unsupported = []struct{ prefix, what string }{
 	{"/containers/{name:.*}/archive", "copying files (docker cp)"},
 	{"/containers/{name:.*}/export", "container export"},
 	{"/containers/{name:.*}/changes", "diff"},
-	{"/containers/{name:.*}/update", "container update"},
 	{"/commit", "commit"},
 	{"/build", "build (VIC does not build images: build elsewhere and push)"},
 	{"/networks", "networks"},

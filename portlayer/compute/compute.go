@@ -218,4 +218,5 @@ type Provider interface {
 	Pauser
 	Topper
 	Statser
+	Resizer
 }

@@ -69,6 +69,8 @@ type stateBackend interface {
 	ContainerKill(ctx context.Context, name string, signal string) error
 	ContainerRemove(ctx context.Context, name string, force, removeVolumes bool) error
 	ContainerRename(ctx context.Context, oldName, newName string) error
+	// ContainerUpdate changes the restart policy and the VM's resources.
+	ContainerUpdate(ctx context.Context, name string, u *container.UpdateConfig) (container.UpdateResponse, error)
 	// ContainerWait resolves the container at once (errors are returned
 	// before any response is written); the channel then yields one result.
 	ContainerWait(ctx context.Context, name string, cond container.WaitCondition) (<-chan WaitResult, error)

@@ -36,6 +36,7 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/kill", Handler: r.kill},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/wait", Handler: r.wait},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/rename", Handler: r.rename},
+		{Method: http.MethodPost, Path: "/containers/{name:.*}/update", Handler: r.update},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/resize", Handler: r.resize},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/attach", Handler: r.attach},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/pause", Handler: r.pause},
@@ -240,6 +241,18 @@ func (r *router) top(ctx context.Context, w http.ResponseWriter, req *http.Reque
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, res)
+}
+
+func (r *router) update(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var u container.UpdateConfig
+	if err := httputils.ReadJSON(req, &u); err != nil {
+		return err
+	}
+	resp, err := r.b.ContainerUpdate(ctx, vars["name"], &u)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (r *router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {

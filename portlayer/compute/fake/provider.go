@@ -103,6 +103,27 @@ func (p *Provider) Update(_ context.Context, id string, meta []byte) error {
 	return nil
 }
 
+// SetResources implements compute.Resizer.
+func (p *Provider) SetResources(_ context.Context, id string, r compute.Resources) error {
+	if r.CPUs < 0 || r.MemoryMB < 0 {
+		return errdefs.InvalidParameter("negative CPUs or memory")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	if r.CPUs > 0 {
+		v.c.Spec.CPUs = r.CPUs
+	}
+	if r.MemoryMB > 0 {
+		v.c.Spec.MemoryMB = r.MemoryMB
+	}
+	v.notify()
+	return nil
+}
+
 func clone(c compute.Container) compute.Container {
 	c.Spec.Meta = append([]byte(nil), c.Spec.Meta...)
 	c.Status.Boot = append([]compute.Step(nil), c.Status.Boot...)
