@@ -60,7 +60,7 @@ func (b *Backend) ContainerUpdate(ctx context.Context, name string, u *container
 	}
 	if res != (compute.Resources{}) {
 		if err := b.pl.SetResources(ctx, id, res); err != nil {
-			return resp, fmt.Errorf("Cannot update container %s: %w", id, err)
+			return resp, fmt.Errorf("cannot update container %s: %w", id, err)
 		}
 		if c.Status.State == compute.StateRunning {
 			resp.Warnings = append(resp.Warnings, resizeWarning)
@@ -89,7 +89,7 @@ func unsupportedUpdate(r container.Resources) error {
 	case r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0 || len(r.BlkioDeviceReadBps) > 0 || len(r.BlkioDeviceWriteBps) > 0 ||
 		len(r.BlkioDeviceReadIOps) > 0 || len(r.BlkioDeviceWriteIOps) > 0:
 		what = "block I/O limits"
-	case r.MemoryReservation != 0 || r.MemorySwap != 0 || r.KernelMemory != 0 || r.KernelMemoryTCP != 0:
+	case r.MemoryReservation != 0 || r.MemorySwap != 0 || r.KernelMemory != 0:
 		what = "memory reservations and swap limits"
 	case r.PidsLimit != nil && *r.PidsLimit > 0:
 		what = "--pids-limit"
