@@ -139,6 +139,7 @@ func New(cfg Config) (*Backends, error) {
 		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores, Registries: cfg.Images, Registry: cfg.Registry,
 		Events: ev,
 	})
+	sys.SetDiskUsage(diskUsageSources(images, containers, vols))
 	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
 	if cfg.Network != nil {
 		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf)

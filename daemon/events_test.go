@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 
@@ -66,5 +68,17 @@ func TestEventsRoute(t *testing.T) {
 		if w := do(t, h, http.MethodGet, "/v1.45/events?"+bad, ""); w.Code != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", bad, w.Code)
 		}
+	}
+}
+
+func (fakeSystem) SystemDiskUsage(context.Context) (*types.DiskUsage, error) {
+	return &types.DiskUsage{LayersSize: 42}, nil
+}
+
+func TestSystemDFRoute(t *testing.T) {
+	w := do(t, newServer(t, nil, nil).Handler(), http.MethodGet, "/v1.45/system/df", "")
+	var du types.DiskUsage
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &du) != nil || du.LayersSize != 42 {
+		t.Fatalf("system df: %d %s", w.Code, w.Body)
 	}
 }

@@ -12,7 +12,6 @@ var unsupported = []struct{ prefix, what string }{
 	{"/build", "build (VIC does not build images: build elsewhere and push)"},
 	{"/networks", "networks"},
 	{"/volumes", "volumes"},
-	{"/system/df", "system df"},
 	{"/images/search", "image search"},
 	{"/images/load", "image load"},
 	{"/images/get", "image save"},

@@ -38,6 +38,7 @@ type Config struct {
 	Registries   storage.Authenticator // docker login; nil answers 501
 	Registry     RegistryInfo
 	Events       *events.Service // the VCH's event log (GET /events)
+	DiskUsage    DiskUsageSources
 }
 
 // RegistryInfo is the VCH's registry settings, shown by docker info.

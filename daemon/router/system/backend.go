@@ -25,4 +25,6 @@ type Backend interface {
 	// closes when cancel is called or the subscriber fell too far behind.
 	// f's keys are checked first (invalid parameter).
 	SubscribeToEvents(since time.Time, f filters.Args) (past []events.Message, live <-chan events.Message, cancel func(), err error)
+	// SystemDiskUsage answers docker system df.
+	SystemDiskUsage(ctx context.Context) (*types.DiskUsage, error)
 }
