@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends/container"
+	"github.com/vchproject/vch/backends/events"
 	"github.com/vchproject/vch/backends/image"
 	netbackend "github.com/vchproject/vch/backends/network"
 	"github.com/vchproject/vch/backends/reference"
@@ -101,7 +102,13 @@ func New(cfg Config) (*Backends, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One event log for the VCH: every backend publishes to it, GET
+	// /events reads it. The network backend publishes through the same
+	// EventLogger shape (create, connect, disconnect, destroy) once it
+	// takes one.
+	ev := events.New(0)
 	images := image.New(cfg.Images, refs, cfg.Compute, cfg.Logger.Named("images"))
+	images.SetEvents(ev)
 	var (
 		vols       *volumebackend.Backend
 		containerV container.Volumes
@@ -109,6 +116,7 @@ func New(cfg Config) (*Backends, error) {
 	)
 	if cfg.Volumes != nil {
 		vols = volumebackend.New(cfg.Volumes, cfg.Compute, cfg.Logger.Named("volumes"))
+		vols.SetEvents(ev)
 		containerV, stores = vols, cfg.Volumes.Stores
 	}
 	containers, err := container.New(context.Background(), container.Config{
@@ -119,6 +127,7 @@ func New(cfg Config) (*Backends, error) {
 		Logger:          cfg.Logger.Named("containers"),
 		DefaultMemoryMB: cfg.DefaultMemoryMB,
 		DefaultCPUs:     cfg.DefaultCPUs,
+		Events:          ev,
 	})
 	if err != nil {
 		return nil, err
@@ -128,7 +137,9 @@ func New(cfg Config) (*Backends, error) {
 		Version: cfg.Version, GitCommit: cfg.GitCommit, BuildTime: cfg.BuildTime,
 		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
 		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores, Registries: cfg.Images, Registry: cfg.Registry,
+		Events: ev,
 	})
+	sys.SetDiskUsage(diskUsageSources(images, containers, vols))
 	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
 	if cfg.Network != nil {
 		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf)

@@ -115,6 +115,7 @@ func (t *tether) run() (int, error) {
 	}
 	srv.Exec = execer{t}
 	srv.Top = t.top
+	srv.Stats = t.stats
 	go srv.Serve(context.Background(), ctlPort)
 
 	if err := t.mountContainer(disks); err != nil {

@@ -6,8 +6,18 @@ import (
 
 	"github.com/vchproject/vch/tether/proto"
 	"github.com/vchproject/vch/tether/ps"
+	"github.com/vchproject/vch/tether/stats"
 	"github.com/vchproject/vch/tether/userdb"
 )
+
+// stats samples the guest for docker stats.
+func (t *tether) stats() (proto.StatsReply, error) {
+	procs, err := ps.Read("/proc")
+	if err != nil {
+		return proto.StatsReply{}, err
+	}
+	return stats.Sample("/proc", "/sys", len(procs))
+}
 
 // top lists the container's processes for docker top, with user and group
 // names from the container's own /etc/passwd and /etc/group.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends/names"
@@ -31,6 +32,7 @@ type Config struct {
 	DefaultCPUs     int              // for containers created without --cpus; 0: provider default
 	Volumes         Volumes          // nil: containers cannot mount volumes
 	Now             func() time.Time // nil: time.Now
+	Events          EventLogger      // nil: events are not recorded
 }
 
 // Backend implements the daemon's container.Backend.
@@ -45,6 +47,11 @@ type Backend struct {
 	metaMu sync.Mutex // serializes read-modify-write of Meta
 
 	execs execStore // docker exec instances (exec.go)
+
+	events   EventLogger
+	diedRuns diedRuns // runs whose die event was logged (events.go)
+	healths  healthMonitors
+	samples  lastSamples // each container's latest stats sample (stats.go)
 
 	rmu        sync.Mutex
 	restarting map[string]*pendingRestart // containers waiting out a restart back-off
@@ -70,6 +77,10 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	if b.now == nil {
 		b.now = time.Now
+	}
+	b.events = cfg.Events
+	if b.events == nil {
+		b.events = noEvents{}
 	}
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	cs, err := b.pl.List(ctx)
@@ -101,6 +112,7 @@ func (b *Backend) recover(ctx context.Context, c compute.Container, m *Meta) {
 		if needsWatch(m) {
 			b.watch(id)
 		}
+		b.startHealth(id, m, c.Status.StartedAt)
 	case !m.Started || c.Status.State != compute.StateExited:
 	case m.HostConfig.AutoRemove:
 		b.log.Info("removing auto-remove container that exited while vchd was down", zap.String("id", id))
@@ -185,6 +197,7 @@ func (b *Backend) removeContainer(ctx context.Context, id string, removeVolumes 
 }
 
 func (b *Backend) removeOnly(ctx context.Context, id string) error {
+	_, m, _ := b.read(ctx, id)
 	name := b.index.Name(id)
 	b.index.Release(id)
 	if err := b.pl.Remove(ctx, id); err != nil {
@@ -196,5 +209,9 @@ func (b *Backend) removeOnly(ctx context.Context, id string) error {
 		return err
 	}
 	b.leave(ctx, id)
+	b.diedRuns.forget(id)
+	b.stopHealth(id, true)
+	b.samples.swap(id, nil)
+	b.event(id, m, events.ActionDestroy, nil)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/network"
 	"go.uber.org/zap"
 
@@ -197,6 +198,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		return container.CreateResponse{}, err
 	}
 	b.log.Info("created container", zap.String("id", id), zap.String("name", name), zap.String("image", img.ID))
+	b.event(id, m, events.ActionCreate, nil)
 	if warnings == nil {
 		warnings = []string{}
 	}

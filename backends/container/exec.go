@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	execrouter "github.com/vchproject/vch/daemon/router/exec"
@@ -113,7 +116,7 @@ func (b *Backend) runningContainer(ctx context.Context, name string) (compute.Co
 // environment with the exec's additions, its user and working directory
 // unless the exec names its own.
 func (b *Backend) ExecCreate(ctx context.Context, name string, opts *container.ExecOptions) (string, error) {
-	c, _, err := b.runningContainer(ctx, name)
+	c, m, err := b.runningContainer(ctx, name)
 	if err != nil {
 		return "", err
 	}
@@ -136,6 +139,7 @@ func (b *Backend) ExecCreate(ctx context.Context, name string, opts *container.E
 	}
 	x := &execInstance{id: newID(), containerID: c.Spec.ID, opts: *opts, cfg: cfg, started: make(chan struct{})}
 	b.execs.add(x, b.now())
+	b.event(c.Spec.ID, m, events.Action(string(events.ActionExecCreate)+": "+strings.Join(opts.Cmd, " ")), map[string]string{"execID": x.id})
 	b.log.Debug("exec created", zap.String("exec", x.id), zap.String("container", c.Spec.ID), zap.Strings("cmd", opts.Cmd))
 	return x.id, nil
 }
@@ -237,6 +241,7 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 	x.running, x.pid, x.proc = true, proc.Pid(), proc
 	x.mu.Unlock()
 	close(x.started)
+	b.eventByID(ctx, x.containerID, events.Action(string(events.ActionExecStart)+": "+strings.Join(x.opts.Cmd, " ")), map[string]string{"execID": x.id})
 	wait := func() {
 		// Until the process ends, or vchd shuts down (Close).
 		code, err := proc.Wait(b.ctx)
@@ -246,6 +251,7 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 		}
 		x.finish(code, b.now())
 		b.log.Debug("exec exited", zap.String("exec", x.id), zap.Int("exitCode", code))
+		b.eventByID(b.ctx, x.containerID, events.ActionExecDie, map[string]string{"execID": x.id, "exitCode": strconv.Itoa(code)})
 	}
 	b.bg.Add(1)
 	exited := make(chan struct{})

@@ -13,6 +13,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/vchproject/vch/backends/events"
 	"github.com/vchproject/vch/backends/image"
 	"github.com/vchproject/vch/backends/internal/fakestore"
 	refstore "github.com/vchproject/vch/backends/reference"
@@ -31,6 +32,7 @@ type env struct {
 	store   *fakestore.Store
 	busybox storage.Image
 	clock   *clock
+	events  *events.Service
 }
 
 // clock is a manual clock: each reading advances one second, so creation
@@ -49,7 +51,7 @@ func (c *clock) now() time.Time {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, pl: fake.New(), store: fakestore.New(), clock: &clock{t: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, pl: fake.New(), store: fakestore.New(), clock: &clock{t: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}, events: events.New(0)}
 	var cfg dockerspec.DockerOCIImage
 	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg.Created = &created
@@ -77,7 +79,7 @@ func (e *env) restart() {
 	if e.b != nil {
 		e.b.Close()
 	}
-	b, err := New(context.Background(), Config{Compute: e.pl, Images: e.images, Now: e.clock.now})
+	b, err := New(context.Background(), Config{Compute: e.pl, Images: e.images, Now: e.clock.now, Events: e.events})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -23,6 +23,12 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 	}
 	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
 	resp.ExecIDs = b.execs.running(c.Spec.ID)
+	if _, ok := probeOf(m.Config.Healthcheck); ok {
+		resp.State.Health = b.health(c.Spec.ID)
+		if resp.State.Health == nil {
+			resp.State.Health = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{}}
+		}
+	}
 	resp.Mounts = b.inspectMounts(ctx, m)
 	if b.net != nil {
 		resp.NetworkSettings = b.networkSettings(ctx, c.Spec.ID, m)
@@ -40,6 +46,18 @@ func inspectResponse(c compute.Container, m *Meta, restarting bool) *container.I
 	hc := *m.HostConfig
 	if hc.NetworkMode == "" {
 		hc.NetworkMode = network.NetworkBridge
+	}
+	// Logs are kept per container as docker's default driver keeps them
+	// (docker logs reads them back), and clients compare these with
+	// docker's defaults.
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "json-file"
+	}
+	if hc.LogConfig.Config == nil {
+		hc.LogConfig.Config = map[string]string{}
+	}
+	if hc.Runtime == "" {
+		hc.Runtime = "runc"
 	}
 	base := &container.ContainerJSONBase{
 		ID:      c.Spec.ID,

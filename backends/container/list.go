@@ -17,9 +17,10 @@ import (
 )
 
 type listed struct {
-	c compute.Container
-	m *Meta
-	d dockerState
+	c      compute.Container
+	m      *Meta
+	d      dockerState
+	health string // "" without a healthcheck
 }
 
 // Containers answers docker ps: newest first, filtered as docker does.
@@ -48,7 +49,14 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 			continue
 		}
 		d := deriveState(c.Status, m, b.isRestarting(c.Spec.ID))
-		byID[c.Spec.ID] = listed{c, m, d}
+		var health string
+		if _, ok := probeOf(m.Config.Healthcheck); ok {
+			health = string(container.Starting)
+			if h := b.health(c.Spec.ID); h != nil {
+				health = string(h.Status)
+			}
+		}
+		byID[c.Spec.ID] = listed{c, m, d, health}
 		ports := []string{}
 		for p := range m.Config.ExposedPorts {
 			ports = append(ports, string(p))
@@ -56,7 +64,7 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 		records = append(records, filters.Container{
 			ID: c.Spec.ID, Name: m.Name, State: d.Status, ExitCode: d.ExitCode,
 			Started: m.Started, Labels: m.Config.Labels, ImageID: c.Spec.Image,
-			Isolation: string(m.HostConfig.Isolation), Ports: ports,
+			Isolation: string(m.HostConfig.Isolation), Ports: ports, Health: health,
 		})
 	}
 	sort.SliceStable(records, func(i, j int) bool {
@@ -107,6 +115,9 @@ func summary(l listed, now time.Time) container.Summary {
 		Status:          statusText(l.d, now),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
 		Mounts:          []container.MountPoint{},
+	}
+	if l.d.Status == container.StateRunning && l.health != "" {
+		s.Status += " (" + healthText(&container.Health{Status: container.HealthStatus(l.health)}) + ")"
 	}
 	for _, r := range l.m.Mounts {
 		s.Mounts = append(s.Mounts, container.MountPoint{Type: mount.Type(r.Type), Name: r.Name, Destination: r.Destination, RW: r.RW, Mode: r.Mode})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends/names"
@@ -36,8 +37,13 @@ func (b *Backend) ContainerRemove(ctx context.Context, name string, force, remov
 		if err := b.pl.Kill(ctx, id); err != nil && !errdefs.IsConflict(err) {
 			return fmt.Errorf("cannot remove container %q: could not kill container: %w", name, err)
 		}
-		if _, err := b.pl.Wait(ctx, id, compute.WaitNotRunning); err != nil && !errdefs.IsNotFound(err) {
+		b.eventByID(ctx, id, events.ActionKill, map[string]string{"signal": "9"})
+		st, err := b.pl.Wait(ctx, id, compute.WaitNotRunning)
+		if err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("cannot remove container %q: %w", name, err)
+		}
+		if err == nil {
+			b.died(ctx, id, st)
 		}
 	}
 	if err := b.removeContainer(ctx, id, removeVolumes); err != nil {
@@ -80,5 +86,6 @@ func (b *Backend) ContainerRename(ctx context.Context, oldName, newName string) 
 		}
 		return err
 	}
+	b.eventByID(ctx, id, events.ActionRename, map[string]string{"oldName": current})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
@@ -36,6 +37,14 @@ func startFailure(err error) (code int, classed error) {
 		return exitCmdNotFound, errdefs.InvalidParameter(msg)
 	}
 	return exitUnknown, err
+}
+
+// started logs the start of a run and the mounts of its volumes, and
+// begins its healthchecks.
+func (b *Backend) started(id string, m *Meta) {
+	b.event(id, m, events.ActionStart, nil)
+	b.volumeEvents(id, m, events.ActionMount)
+	b.startHealth(id, m, b.now())
 }
 
 // ContainerStart boots the container VM.
@@ -91,9 +100,8 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 			b.log.Warn("recording start", zap.String("id", id), zap.Error(err))
 		}
 	}
-	if needsWatch(m) {
-		b.watch(id)
-	}
+	b.started(id, m)
+	b.watch(id)
 	b.log.Info("started container", zap.String("id", id))
 	return nil
 }

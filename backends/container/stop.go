@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
@@ -62,6 +63,8 @@ func (b *Backend) ContainerStop(ctx context.Context, name string, timeout *int, 
 	if err := b.stop(context.WithoutCancel(ctx), id, sig, t); err != nil {
 		return fmt.Errorf("cannot stop container: %s: %w", name, err)
 	}
+	b.diedNow(ctx, id)
+	b.eventByID(ctx, id, events.ActionStop, nil)
 	return nil
 }
 
@@ -74,6 +77,7 @@ func (b *Backend) stop(ctx context.Context, id string, sig syscall.Signal, timeo
 		obs = stopObservation{}
 		switch act.Kind {
 		case actSignal:
+			b.eventByID(ctx, id, events.ActionKill, signalAttr(int(act.Signal)))
 			obs.Err = b.pl.Signal(ctx, id, act.Signal)
 			if obs.Err != nil {
 				b.log.Info("stop: signal failed", zap.String("id", id), zap.Int("signal", int(act.Signal)), zap.Error(obs.Err))
@@ -97,6 +101,7 @@ func (b *Backend) stop(ctx context.Context, id string, sig syscall.Signal, timeo
 			}
 		case actPowerOff:
 			b.log.Info("stop: powering off", zap.String("id", id))
+			b.eventByID(ctx, id, events.ActionKill, signalAttr(int(syscall.SIGKILL)))
 			obs.Err = b.pl.Kill(ctx, id)
 		case actDone:
 			return nil
@@ -135,6 +140,7 @@ func (b *Backend) ContainerKill(ctx context.Context, name string, signal string)
 	if err := b.markStopped(context.WithoutCancel(ctx), id, cancel); err != nil {
 		return err
 	}
+	b.event(id, m, events.ActionKill, signalAttr(int(sig)))
 	if sig != syscall.SIGKILL {
 		if err := b.pl.Signal(ctx, id, sig); err != nil {
 			if errdefs.IsConflict(err) {
@@ -147,8 +153,12 @@ func (b *Backend) ContainerKill(ctx context.Context, name string, signal string)
 	if err := b.pl.Kill(ctx, id); err != nil && !errdefs.IsConflict(err) {
 		return fmt.Errorf("cannot kill container: %s: %w", name, err)
 	}
-	if _, err := b.pl.Wait(context.WithoutCancel(ctx), id, compute.WaitNotRunning); err != nil && !errdefs.IsNotFound(err) {
+	st, err := b.pl.Wait(context.WithoutCancel(ctx), id, compute.WaitNotRunning)
+	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("cannot kill container: %s: %w", name, err)
+	}
+	if err == nil {
+		b.died(ctx, id, st)
 	}
 	return nil
 }

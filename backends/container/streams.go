@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -57,6 +59,7 @@ func (b *Backend) ContainerAttach(ctx context.Context, name string, cfg containe
 	if err != nil {
 		return err
 	}
+	b.event(c.Spec.ID, m, events.ActionAttach, nil)
 	if in != nil {
 		defer in.Close()
 	}
@@ -151,7 +154,7 @@ func (l *logWriter) format(e compute.LogEntry) []byte {
 
 // ContainerResize changes the TTY size of a running container.
 func (b *Backend) ContainerResize(ctx context.Context, name string, height, width uint) error {
-	c, _, err := b.lookup(ctx, name)
+	c, m, err := b.lookup(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -165,5 +168,6 @@ func (b *Backend) ContainerResize(ctx context.Context, name string, height, widt
 		}
 		return err
 	}
+	b.event(c.Spec.ID, m, events.ActionResize, map[string]string{"height": strconv.FormatUint(uint64(height), 10), "width": strconv.FormatUint(uint64(width), 10)})
 	return nil
 }

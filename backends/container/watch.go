@@ -16,11 +16,9 @@ type pendingRestart struct {
 	done   bool
 }
 
-// needsWatch reports whether a run of m must be followed (AutoRemove or a
-// restart policy).
-func needsWatch(m *Meta) bool {
-	return m.HostConfig.AutoRemove || !m.HostConfig.RestartPolicy.IsNone()
-}
+// needsWatch reports whether a run of m must be followed. Every run is:
+// its end is the die event, besides AutoRemove and the restart policy.
+func needsWatch(*Meta) bool { return true }
 
 // watchState is one container's monitor.
 type watchState struct {
@@ -78,6 +76,7 @@ func (b *Backend) follow(log *zap.Logger, id string) bool {
 		}
 		return false
 	}
+	b.died(b.ctx, id, st)
 	if now, err := b.pl.Inspect(b.ctx, id); err == nil && now.Status.State == compute.StateRunning {
 		return true // a user's start began a new run meanwhile: follow that
 	}
@@ -136,6 +135,11 @@ func (b *Backend) restartOnce(log *zap.Logger, id string, exitCode int, delay ti
 			m.StartError = &StartError{Message: err.Error(), ExitCode: code, At: b.now().UTC()}
 		})
 		return false
+	}
+	if err == nil {
+		if _, m, rerr := b.read(b.ctx, id); rerr == nil {
+			b.started(id, m)
+		}
 	}
 	if canceled {
 		// The user stopped it while it booted: carry out that stop now.

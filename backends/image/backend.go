@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/events"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"go.uber.org/zap"
 
@@ -23,6 +24,26 @@ type Backend struct {
 	refs       *refstore.Store
 	containers compute.Inspector
 	log        *zap.Logger
+	events     EventLogger
+}
+
+// EventLogger records docker events (backends/events implements it).
+type EventLogger interface {
+	Log(typ events.Type, action events.Action, actor events.Actor)
+}
+
+type noEvents struct{}
+
+func (noEvents) Log(events.Type, events.Action, events.Actor) {}
+
+// SetEvents makes the backend log image events (pull, push, tag, untag,
+// delete) to l.
+func (b *Backend) SetEvents(l EventLogger) { b.events = l }
+
+// event logs an image event as dockerd does: the actor is id, "name" is
+// the reference concerned.
+func (b *Backend) event(action events.Action, id, name string) {
+	b.events.Log(events.ImageEventType, action, events.Actor{ID: id, Attributes: map[string]string{"name": name}})
 }
 
 var _ imagerouter.Backend = (*Backend)(nil)
@@ -32,7 +53,7 @@ func New(store storage.Store, refs *refstore.Store, containers compute.Inspector
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Backend{store: store, refs: refs, containers: containers, log: log}
+	return &Backend{store: store, refs: refs, containers: containers, log: log, events: noEvents{}}
 }
 
 // Refs returns the tag store the backend uses.

@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/storage"
 )
 
 // Conflict kinds, as docker checks them before deleting an image.
@@ -92,12 +94,26 @@ func (b *Backend) untag(ref reference.Named, records *[]image.DeleteResponse) er
 }
 
 // ImageDelete is docker rmi: by tag it untags (and deletes the image when
-// no name is left), by ID it deletes, with docker's conflict rules.
+// no name is left), by ID it deletes, with docker's conflict rules. Each
+// untag and the delete are logged as events.
 func (b *Backend) ImageDelete(ctx context.Context, name string, force, _ bool) ([]image.DeleteResponse, error) {
 	img, err := b.Resolve(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	records, err := b.imageDelete(ctx, img, name, force)
+	for _, r := range records {
+		switch {
+		case r.Untagged != "":
+			b.event(events.ActionUnTag, img.ID, img.ID)
+		case r.Deleted != "":
+			b.event(events.ActionDelete, img.ID, img.ID)
+		}
+	}
+	return records, err
+}
+
+func (b *Backend) imageDelete(ctx context.Context, img storage.Image, name string, force bool) ([]image.DeleteResponse, error) {
 	records := []image.DeleteResponse{}
 	refs := b.refs.References(img.ID)
 	untaggedLast := false

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/events"
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
@@ -116,6 +117,7 @@ func (b *Backend) PullImage(ctx context.Context, cfg imagerouter.PullConfig) err
 		out.status("", "Status: Image is up to date for "+reference.FamiliarString(ref))
 	}
 	b.log.Info("pulled image", zap.String("ref", ref.String()), zap.String("id", img.ID), zap.Bool("newer", newer))
+	b.event(events.ActionPull, reference.FamiliarString(ref), reference.FamiliarString(ref))
 	out.mu.Lock()
 	defer out.mu.Unlock()
 	return out.err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"go.uber.org/zap"
 
@@ -86,6 +87,7 @@ func (b *Backend) PushImage(ctx context.Context, cfg imagerouter.PushConfig) err
 		out.status("", fmt.Sprintf("%s: digest: %s size: %d", r.Tag(), res.Digest, res.Size))
 		out.aux(types.PushResult{Tag: r.Tag(), Digest: res.Digest, Size: int(res.Size)})
 		b.log.Info("pushed image", zap.String("ref", r.String()), zap.String("id", ids[i]), zap.String("digest", res.Digest))
+		b.event(events.ActionPush, reference.FamiliarString(r), reference.FamiliarString(r))
 	}
 	out.mu.Lock()
 	defer out.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/events"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/vchproject/vch/errdefs"
@@ -46,5 +47,9 @@ func (b *Backend) TagImage(ctx context.Context, source, repo, tag string) error 
 	if err != nil {
 		return err
 	}
-	return b.refs.Add(ref, img.ID)
+	if err := b.refs.Add(ref, img.ID); err != nil {
+		return err
+	}
+	b.event(events.ActionTag, img.ID, reference.FamiliarString(ref))
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 
+	"github.com/vchproject/vch/backends/events"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/storage"
@@ -36,6 +37,8 @@ type Config struct {
 	VolumeStores func() []volume.Store
 	Registries   storage.Authenticator // docker login; nil answers 501
 	Registry     RegistryInfo
+	Events       *events.Service // the VCH's event log (GET /events)
+	DiskUsage    DiskUsageSources
 }
 
 // RegistryInfo is the VCH's registry settings, shown by docker info.
@@ -57,6 +60,9 @@ var _ systemrouter.Backend = (*Backend)(nil)
 func New(cfg Config) *Backend {
 	if cfg.Runtime == "" {
 		cfg.Runtime = "qemu"
+	}
+	if cfg.Events == nil {
+		cfg.Events = events.New(0)
 	}
 	if cfg.Labels == nil {
 		cfg.Labels = []string{}

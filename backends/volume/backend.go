@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	dvolume "github.com/docker/docker/api/types/volume"
 	"go.uber.org/zap"
@@ -39,6 +40,23 @@ type Backend struct {
 	pl         volume.Provider
 	containers compute.Inspector
 	log        *zap.Logger
+	events     EventLogger
+}
+
+// EventLogger records docker events (backends/events implements it).
+type EventLogger interface {
+	Log(typ events.Type, action events.Action, actor events.Actor)
+}
+
+type noEvents struct{}
+
+func (noEvents) Log(events.Type, events.Action, events.Actor) {}
+
+// SetEvents makes the backend log volume create and destroy events to l.
+func (b *Backend) SetEvents(l EventLogger) { b.events = l }
+
+func (b *Backend) event(action events.Action, name string) {
+	b.events.Log(events.VolumeEventType, action, events.Actor{ID: name, Attributes: map[string]string{"driver": "local"}})
 }
 
 var _ volumerouter.Backend = (*Backend)(nil)
@@ -48,7 +66,7 @@ func New(pl volume.Provider, containers compute.Inspector, log *zap.Logger) *Bac
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Backend{pl: pl, containers: containers, log: log}
+	return &Backend{pl: pl, containers: containers, log: log, events: noEvents{}}
 }
 
 // Provider is the port layer's volume provider.
@@ -116,6 +134,8 @@ func (b *Backend) VolumeCreate(ctx context.Context, req dvolume.CreateOptions) (
 	v, err := b.pl.Create(ctx, o)
 	if errdefs.IsAlreadyExists(err) {
 		v, err = b.pl.Get(ctx, name)
+	} else if err == nil {
+		b.event(events.ActionCreate, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)
@@ -285,6 +305,7 @@ func (b *Backend) VolumeRemove(ctx context.Context, name string, force bool) err
 		}
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	b.event(events.ActionDestroy, name)
 	return nil
 }
 
@@ -330,6 +351,7 @@ func (b *Backend) VolumePrune(ctx context.Context, f filters.Args) (*dvolume.Pru
 			continue
 		}
 		rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
+		b.event(events.ActionDestroy, v.Name)
 	}
 	return rep, nil
 }
@@ -364,6 +386,7 @@ func (b *Backend) Ensure(ctx context.Context, name, driver string, opts, labels 
 		}
 		return "", false, fmt.Errorf("create volume %s: %w", name, err)
 	}
+	b.event(events.ActionCreate, name)
 	return name, true, nil
 }
 

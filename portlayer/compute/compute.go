@@ -158,7 +158,7 @@ type LogOptions struct {
 	Follow bool
 	Since  time.Time // zero: from the start
 	Until  time.Time // zero: no limit
-	Tail   int       // < 0: all entries
+	Tail   int       // < 0: all entries; else the last Tail lines
 }
 
 // LogEntry is one chunk of output of the main process.
@@ -217,4 +217,6 @@ type Provider interface {
 	Execer
 	Pauser
 	Topper
+	Statser
+	Resizer
 }

@@ -112,6 +112,31 @@ func (p *Provider) Update(ctx context.Context, id string, meta []byte) error {
 	return nil
 }
 
+// SetResources records the vCPUs and memory the VM gets at its next start.
+func (p *Provider) SetResources(ctx context.Context, id string, r compute.Resources) error {
+	if r.CPUs < 0 || r.MemoryMB < 0 {
+		return errdefs.InvalidParameter("negative CPUs or memory")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.lookup(id)
+	if err != nil {
+		return err
+	}
+	spec := v.spec
+	if r.CPUs > 0 {
+		spec.CPUs = r.CPUs
+	}
+	if r.MemoryMB > 0 {
+		spec.MemoryMB = r.MemoryMB
+	}
+	if err := saveSpec(v.dir, &spec); err != nil {
+		return err
+	}
+	v.spec = spec
+	return nil
+}
+
 // Remove deletes the definition, the writable layer and the logs.
 func (p *Provider) Remove(ctx context.Context, id string) error {
 	p.mu.Lock()

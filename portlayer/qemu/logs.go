@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -125,8 +126,13 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 				kept = append(kept, rec)
 			}
 		}
-		if opts.Tail >= 0 && len(kept) > opts.Tail {
-			kept = kept[len(kept)-opts.Tail:]
+		if opts.Tail >= 0 {
+			// Tail counts lines, as docker's json-file log (one entry
+			// per line) does; a record may hold several.
+			kept = splitLines(kept)
+			if len(kept) > opts.Tail {
+				kept = kept[len(kept)-opts.Tail:]
+			}
 		}
 		for _, rec := range kept {
 			if !send(rec) {
@@ -285,4 +291,24 @@ func (d detachable) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return d.w.Write(b)
+}
+
+// splitLines cuts records into one record per line (the last piece of a
+// record without a newline stays a record of its own).
+func splitLines(recs []logRecord) []logRecord {
+	var out []logRecord
+	for _, rec := range recs {
+		data := rec.Data
+		for len(data) > 0 {
+			n := bytes.IndexByte(data, '\n') + 1
+			if n == 0 {
+				n = len(data)
+			}
+			line := rec
+			line.Data = data[:n]
+			out = append(out, line)
+			data = data[n:]
+		}
+	}
+	return out
 }

@@ -211,6 +211,9 @@ func TestExecChannel(t *testing.T) {
 		}
 		return proto.TopReply{Titles: append([]string{"PID"}, args...), Processes: [][]string{{"7"}}}, nil
 	}
+	srv.Stats = func() (proto.StatsReply, error) {
+		return proto.StatsReply{CPUTotal: 5, CPUAll: 10, CPUs: 1, MemTotal: 1 << 20, Pids: 2}, nil
+	}
 	srv.HelloInterval = 5 * time.Millisecond
 	srv.MinBackoff, srv.MaxBackoff = time.Millisecond, 5*time.Millisecond
 	port := newPipePort()
@@ -221,6 +224,14 @@ func TestExecChannel(t *testing.T) {
 	defer h.Close()
 	client := dialHost(t, h, pub)
 	defer client.Close()
+
+	t.Run("stats", func(t *testing.T) {
+		ok, reply, err := client.SendRequest(proto.ReqStats, true, nil)
+		var sr proto.StatsReply
+		if err != nil || !ok || json.Unmarshal(reply, &sr) != nil || sr.CPUAll != 10 || sr.Pids != 2 {
+			t.Fatalf("stats: %v %v %s", ok, err, reply)
+		}
+	})
 
 	t.Run("streams and exit by EOF", func(t *testing.T) {
 		spec := proto.ExecSpec{Args: []string{"cat"}, Env: []string{"A=1"}, User: "app:staff", WorkingDir: "/w", OpenStdin: true}

@@ -42,6 +42,8 @@ type Server struct {
 	Exec Execer
 	// Top answers proto.ReqTop; nil refuses it.
 	Top func(args []string) (proto.TopReply, error)
+	// Stats answers proto.ReqStats; nil refuses it.
+	Stats func() (proto.StatsReply, error)
 
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
@@ -244,6 +246,19 @@ func (s *Server) request(typ string, payload []byte) (bool, []byte) {
 			return fail(err)
 		}
 		b, err := json.Marshal(t)
+		if err != nil {
+			return fail(err)
+		}
+		return true, b
+	case proto.ReqStats:
+		if s.Stats == nil {
+			return fail(errors.New("stats are not available"))
+		}
+		st, err := s.Stats()
+		if err != nil {
+			return fail(err)
+		}
+		b, err := json.Marshal(st)
 		if err != nil {
 			return fail(err)
 		}

@@ -69,6 +69,8 @@ type stateBackend interface {
 	ContainerKill(ctx context.Context, name string, signal string) error
 	ContainerRemove(ctx context.Context, name string, force, removeVolumes bool) error
 	ContainerRename(ctx context.Context, oldName, newName string) error
+	// ContainerUpdate changes the restart policy and the VM's resources.
+	ContainerUpdate(ctx context.Context, name string, u *container.UpdateConfig) (container.UpdateResponse, error)
 	// ContainerWait resolves the container at once (errors are returned
 	// before any response is written); the channel then yields one result.
 	ContainerWait(ctx context.Context, name string, cond container.WaitCondition) (<-chan WaitResult, error)
@@ -98,6 +100,26 @@ type topBackend interface {
 	ContainerTop(ctx context.Context, name, psArgs string) (*container.TopResponse, error)
 }
 
+// StatsConfig is a decoded GET /containers/{id}/stats.
+type StatsConfig struct {
+	Stream  bool // a sample every second until the client leaves
+	OneShot bool // with !Stream: one sample at once, without precpu_stats
+	// Output commits the response (200, application/json) and returns
+	// where the samples go, one JSON document each; the backend calls it
+	// once the container is resolved.
+	Output func() io.Writer
+}
+
+// pruneBackend removes stopped containers (docker container prune).
+type pruneBackend interface {
+	ContainersPrune(ctx context.Context, f filters.Args) (*container.PruneReport, error)
+}
+
+// statsBackend samples containers' resource usage.
+type statsBackend interface {
+	ContainerStats(ctx context.Context, name string, cfg StatsConfig) error
+}
+
 // Backend is everything the /containers routes need.
 type Backend interface {
 	stateBackend
@@ -105,4 +127,6 @@ type Backend interface {
 	streamBackend
 	pauseBackend
 	topBackend
+	statsBackend
+	pruneBackend
 }

@@ -26,6 +26,7 @@ func NewRouter(b Backend) httputils.Router { return &router{b: b} }
 func (r *router) Routes() []httputils.Route {
 	return []httputils.Route{
 		{Method: http.MethodPost, Path: "/containers/create", Handler: r.create},
+		{Method: http.MethodPost, Path: "/containers/prune", Handler: r.prune},
 		{Method: http.MethodGet, Path: "/containers/json", Handler: r.list},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/json", Handler: r.inspect},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/logs", Handler: r.logs},
@@ -35,11 +36,13 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/kill", Handler: r.kill},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/wait", Handler: r.wait},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/rename", Handler: r.rename},
+		{Method: http.MethodPost, Path: "/containers/{name:.*}/update", Handler: r.update},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/resize", Handler: r.resize},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/attach", Handler: r.attach},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/pause", Handler: r.pause},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/top", Handler: r.top},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/stats", Handler: r.stats},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }
@@ -238,6 +241,49 @@ func (r *router) top(ctx context.Context, w http.ResponseWriter, req *http.Reque
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, res)
+}
+
+func (r *router) update(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var u container.UpdateConfig
+	if err := httputils.ReadJSON(req, &u); err != nil {
+		return err
+	}
+	resp, err := r.b.ContainerUpdate(ctx, vars["name"], &u)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (r *router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	f, err := filters.FromJSON(req.Form.Get("filters"))
+	if err != nil {
+		return errdefs.InvalidParameter(err.Error())
+	}
+	rep, err := r.b.ContainersPrune(ctx, f)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, rep)
+}
+
+func (r *router) stats(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	stream := true
+	if req.Form.Get("stream") != "" {
+		stream = httputils.BoolValue(req, "stream")
+	}
+	oneShot := httputils.BoolValue(req, "one-shot")
+	if oneShot && stream {
+		return errdefs.InvalidParameter("cannot have stream=true and one-shot=true")
+	}
+	fw := httputils.NewFlushWriter(w, func() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+	})
+	return r.b.ContainerStats(ctx, vars["name"], StatsConfig{Stream: stream, OneShot: oneShot, Output: func() io.Writer {
+		fw.Start()
+		return fw
+	}})
 }
 
 func (r *router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {

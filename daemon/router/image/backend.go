@@ -47,4 +47,6 @@ type Backend interface {
 	ImageInspect(ctx context.Context, name string) (*image.InspectResponse, error)
 	TagImage(ctx context.Context, source, repo, tag string) error
 	ImageDelete(ctx context.Context, name string, force, prune bool) ([]image.DeleteResponse, error)
+	// ImagesPrune removes unused images the filters select (docker image prune).
+	ImagesPrune(ctx context.Context, f filters.Args) (*image.PruneReport, error)
 }

@@ -21,6 +21,7 @@ func NewRouter(b Backend) httputils.Router { return &router{b: b} }
 func (r *router) Routes() []httputils.Route {
 	return []httputils.Route{
 		{Method: http.MethodPost, Path: "/images/create", Handler: r.create},
+		{Method: http.MethodPost, Path: "/images/prune", Handler: r.prune},
 		{Method: http.MethodGet, Path: "/images/json", Handler: r.list},
 		{Method: http.MethodGet, Path: "/images/{name:.*}/json", Handler: r.inspect},
 		{Method: http.MethodPost, Path: "/images/{name:.*}/tag", Handler: r.tag},
@@ -119,4 +120,16 @@ func (r *router) remove(ctx context.Context, w http.ResponseWriter, req *http.Re
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, res)
+}
+
+func (r *router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	f, err := filters.FromJSON(req.Form.Get("filters"))
+	if err != nil {
+		return errdefs.InvalidParameter(err.Error())
+	}
+	rep, err := r.b.ImagesPrune(ctx, f)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, rep)
 }

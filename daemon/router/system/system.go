@@ -21,7 +21,17 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/version", Handler: r.version},
 		{Method: http.MethodGet, Path: "/info", Handler: r.info},
 		{Method: http.MethodPost, Path: "/auth", Handler: r.auth},
+		{Method: http.MethodGet, Path: "/events", Handler: r.events},
+		{Method: http.MethodGet, Path: "/system/df", Handler: r.df},
 	}
+}
+
+func (r *router) df(ctx context.Context, w http.ResponseWriter, _ *http.Request, _ map[string]string) error {
+	du, err := r.b.SystemDiskUsage(ctx)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, du)
 }
 
 func ping(_ context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {

@@ -51,6 +51,7 @@ type vm struct {
 	signals  []syscall.Signal
 	waiters  int // Wait calls blocked on this VM (tests sync on it)
 	size     [2]uint
+	samples  int // Stats calls, so counters grow
 }
 
 // notify wakes every waiter. Called with Provider.mu held.
@@ -98,6 +99,27 @@ func (p *Provider) Update(_ context.Context, id string, meta []byte) error {
 		return err
 	}
 	v.c.Spec.Meta = append([]byte(nil), meta...)
+	v.notify()
+	return nil
+}
+
+// SetResources implements compute.Resizer.
+func (p *Provider) SetResources(_ context.Context, id string, r compute.Resources) error {
+	if r.CPUs < 0 || r.MemoryMB < 0 {
+		return errdefs.InvalidParameter("negative CPUs or memory")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	if r.CPUs > 0 {
+		v.c.Spec.CPUs = r.CPUs
+	}
+	if r.MemoryMB > 0 {
+		v.c.Spec.MemoryMB = r.MemoryMB
+	}
 	v.notify()
 	return nil
 }

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/vchproject/vch/tests/fixture"
+)
+
+// docker container prune removes stopped containers the filters select
+// and leaves running ones; docker image prune -a removes unused images
+// the filters select.
+func TestPrune(t *testing.T) {
+	img := pulled(t)
+	base := uniqueName(t)
+	gone, kept, up := base+"-gone", base+"-kept", base+"-up"
+	mustDocker(t, "create", "--name", gone, "--label", "e2e.prune="+base, img, "true")
+	mustDocker(t, "create", "--name", kept, img, "true")
+	defer docker(t, "rm", "-f", kept)
+	mustDocker(t, "run", "-d", "--name", up, "--label", "e2e.prune="+base, img, "sleep", "1000")
+	defer docker(t, "rm", "-f", up)
+
+	out := mustDocker(t, "container", "prune", "-f", "--filter", "label=e2e.prune="+base)
+	if !strings.Contains(out, "Deleted Containers:") {
+		t.Fatalf("container prune printed %q", out)
+	}
+	if r := docker(t, "inspect", gone); r.Exit == 0 {
+		t.Fatal("the stopped labelled container survived prune")
+	}
+	for _, n := range []string{kept, up} {
+		if r := docker(t, "inspect", n); r.Exit != 0 {
+			t.Fatalf("prune removed %s: %s", n, r)
+		}
+	}
+	if r := docker(t, "container", "prune", "-f", "--filter", "bogus=1"); r.Exit == 0 {
+		t.Fatalf("unknown filter accepted: %s", r)
+	}
+
+	layer, err := fixture.BuildLayer([]fixture.Entry{{Path: "prune.txt", Data: []byte(base), Mode: 0o644}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pimg, err := fixture.WithLayer(env.bbImage, fixture.ImageConfig{Cmd: []string{"sh"}, Labels: map[string]string{"e2e.prune": base}}, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.registry.Push(context.Background(), "pruneme", "v1", pimg); err != nil {
+		t.Fatal(err)
+	}
+	ref := env.registry.Addr + "/pruneme:v1"
+	mustDocker(t, "pull", ref)
+	// Tagged: a plain prune (dangling only) keeps it.
+	mustDocker(t, "image", "prune", "-f", "--filter", "label=e2e.prune="+base)
+	mustDocker(t, "image", "inspect", ref)
+	out = mustDocker(t, "image", "prune", "-a", "-f", "--filter", "label=e2e.prune="+base)
+	if !strings.Contains(out, "deleted: "+pimg.ID()) {
+		t.Fatalf("image prune -a printed %q", out)
+	}
+	if r := docker(t, "image", "inspect", ref); r.Exit == 0 {
+		t.Fatal("image survived prune -a")
+	}
+	mustDocker(t, "image", "inspect", img) // in use, unlabelled
+}
+
+// docker-py's defects: logs --tail counts lines; inspect has LogConfig.Type
+// and Runtime; --link is refused with what to do instead.
+func TestLogsTailInspectDefaultsLinks(t *testing.T) {
+	img := pulled(t)
+	name := uniqueName(t)
+	mustDocker(t, "run", "--name", name, img, "sh", "-c", "printf 'one\\ntwo\\nthree\\n'")
+	defer docker(t, "rm", "-f", name)
+	if out := mustDocker(t, "logs", "--tail", "1", name); out != "three\n" {
+		t.Fatalf("logs --tail 1: %q", out)
+	}
+	if out := mustDocker(t, "logs", "--tail", "2", name); out != "two\nthree\n" {
+		t.Fatalf("logs --tail 2: %q", out)
+	}
+	if out := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}} {{.HostConfig.Runtime}}", name)); out != "json-file runc" {
+		t.Fatalf("inspect defaults: %q", out)
+	}
+	r := docker(t, "create", "--link", name+":db", img, "true")
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "--link") || !strings.Contains(r.Stderr, "user-defined network") {
+		t.Fatalf("--link: %s", r)
+	}
+}
