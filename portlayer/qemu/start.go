@@ -174,7 +174,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
-		NICs: b.nics,
+		NICs: b.nics, GuestMemory: p.cfg.GuestMemory, FreePageReporting: p.cfg.FreePageReporting,
 	})
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 
