@@ -34,6 +34,7 @@ type tether struct {
 	reaper *reaper
 	proc   *mainProcess
 	cfg    *proto.Config
+	goSig  *goSignal // set in a clone of a template VM
 }
 
 // Run is PID 1's main. It never returns.
@@ -67,6 +68,13 @@ func (t *tether) run() (int, error) {
 	}
 	t.log.Debug("tether started", zap.Duration("sinceBoot", sinceBoot()))
 	t.reaper = newReaper()
+	if cmdlineFlag(proto.TemplateFlag) {
+		g, err := awaitGo(templateConsole)
+		if err != nil {
+			return 0, err
+		}
+		t.goSig = &g
+	}
 	order, err := moduleOrder()
 	if err != nil {
 		return 0, err
@@ -94,6 +102,11 @@ func (t *tether) run() (int, error) {
 		return 0, fmt.Errorf("disks: %w", err)
 	}
 	if err := t.readConfig(disks[proto.DiskConfig]); err != nil {
+		return 0, err
+	}
+	// Before anything reads the RNG (or boot_id), and long before the
+	// container's process exists.
+	if err := seedKernelRNG(randomDevice, t.cfg.Entropy, 8*len(t.cfg.Entropy)); err != nil {
 		return 0, err
 	}
 	if err := loadModules(t.cfg.Modules, t.log); err != nil {
@@ -175,7 +188,13 @@ func (t *tether) readConfig(name string) error {
 
 // identity sets the clock, hostname and domain name.
 func (t *tether) identity() error {
-	if t.cfg.LaunchTime != 0 {
+	switch {
+	case t.goSig != nil:
+		// A clone: its boot clock ran in the template.
+		if err := setClock(t.goSig.clock(sinceBoot())); err != nil {
+			t.log.Warn("clock", zap.Error(err))
+		}
+	case t.cfg.LaunchTime != 0:
 		if err := setClock(bootClock(t.cfg.LaunchTime, sinceBoot())); err != nil {
 			t.log.Warn("clock", zap.Error(err))
 		}

@@ -32,6 +32,7 @@ type Env struct {
 	MemoryCounts []int
 	ListCount    int           // containers created before timing docker ps -a
 	MemLimit     string        // docker run -m for idle containers (caps a VM's guest memory)
+	MemSettle    time.Duration // idle time before memory is read; 0: DefaultSettle
 	LoadDuration time.Duration // length of the HTTP load on nginx
 	PortBase     int           // host ports for -p start here, one per target
 	// NewRegistry starts an empty registry (in the benchmark's

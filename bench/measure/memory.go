@@ -14,10 +14,11 @@ import (
 	"github.com/vchproject/vch/bench/report"
 )
 
-// settle is how long idle containers are left before their memory is read,
-// so boot-time allocations (page cache of the image, TCG's translation of
-// boot code) have happened and the figure is the steady idle state.
-const settle = 10 * time.Second
+// DefaultSettle is how long idle containers are left before their memory
+// is read, so boot-time allocations (page cache of the image, TCG's
+// translation of boot code) have happened and the figure is the steady
+// idle state. Env.MemSettle overrides it (KSM needs minutes to merge).
+const DefaultSettle = 10 * time.Second
 
 // Memory is measurement 3: host memory per idle running container
 // (`sleep`) at each of env.MemoryCounts containers. Memory is PSS summed
@@ -63,6 +64,10 @@ func Memory() Measurement {
 					return err
 				}
 				ids = append(ids, more...)
+				settle := env.MemSettle
+				if settle <= 0 {
+					settle = DefaultSettle
+				}
 				select {
 				case <-time.After(settle):
 				case <-ctx.Done():

@@ -62,6 +62,11 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("tether initramfs: %w", err)
 	}
+	if cfg.KSM {
+		if err := enableKSM(log); err != nil {
+			return err
+		}
+	}
 	var bridgeRange netip.Prefix
 	if cfg.BridgeNetworkRange != "" {
 		if bridgeRange, err = netip.ParsePrefix(cfg.BridgeNetworkRange); err != nil {
@@ -91,6 +96,10 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Accel:    cfg.Accel,
 		Debug:    cfg.Debug,
 		Network:  nets,
+		TBSizeMB: cfg.TCGTBSizeMB,
+
+		GuestMemory:       cfg.GuestMemory,
+		FreePageReporting: cfg.FreePageReporting,
 	})
 	if err != nil {
 		return fmt.Errorf("qemu provider: %w", err)

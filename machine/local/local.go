@@ -51,6 +51,14 @@ type CreateOptions struct {
 	MemoryMB  int64
 	CPUs      int
 	BaseImage int64 // writable layer size, bytes
+	// TCGTBSizeMB caps each VM's TCG translation cache; 0: default.
+	TCGTBSizeMB int
+	// GuestMemory backs guest RAM: "anon", "memfd" or "" (default).
+	GuestMemory string
+	// KSM turns the host's ksmd on when vchd starts (opt-in).
+	KSM bool
+	// FreePageReporting adds a free-page-reporting balloon to each VM.
+	FreePageReporting bool
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
 	TLSCNames    []string
@@ -114,6 +122,9 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
+	if err := validateVMOptions(o); err != nil {
+		return env, err
+	}
 	caPEM, err := validateRegistry(o.Registry, o.RegistryCAs)
 	if err != nil {
 		return env, err
@@ -166,6 +177,10 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		MemoryMB:           o.MemoryMB,
 		CPUs:               o.CPUs,
 		BaseImageSize:      o.BaseImage,
+		TCGTBSizeMB:        o.TCGTBSizeMB,
+		GuestMemory:        o.GuestMemory,
+		KSM:                o.KSM,
+		FreePageReporting:  o.FreePageReporting,
 		VolumeStores:       stores,
 		Debug:              o.Debug,
 		BridgeNetworkRange: o.BridgeRange,

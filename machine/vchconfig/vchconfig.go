@@ -38,6 +38,19 @@ type Config struct {
 	CPUs          int   `json:"cpus"`          // default vCPUs of a container VM
 	BaseImageSize int64 `json:"baseImageSize"` // writable layer cap in bytes
 
+	// TCGTBSizeMB caps each VM's TCG translation cache (MB); 0: the
+	// provider's default.
+	TCGTBSizeMB int `json:"tcgTBSizeMB,omitempty"`
+	// GuestMemory is how guest RAM is backed ("anon" or "memfd"); empty:
+	// the provider's default.
+	GuestMemory string `json:"guestMemory,omitempty"`
+	// KSM: vchd turns the host's ksmd on at start (opt-in: it is a
+	// host-wide setting; QEMU already marks guest RAM mergeable).
+	KSM bool `json:"ksm,omitempty"`
+	// FreePageReporting gives each VM a virtio-balloon device reporting
+	// free guest pages to the host.
+	FreePageReporting bool `json:"freePageReporting,omitempty"`
+
 	// VolumeStores are where volumes live; the one labelled "default"
 	// holds anonymous volumes.
 	VolumeStores []VolumeStore `json:"volumeStores,omitempty"`

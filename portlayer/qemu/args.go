@@ -31,6 +31,11 @@ type launchSpec struct {
 	Console  string
 	Log      string
 	NICs     []compute.NIC // one virtio-net-device each, on tap fd 3+i
+	// GuestMemory is the RAM backing (GuestMemoryAnon when empty).
+	GuestMemory string
+	// FreePageReporting adds a virtio-balloon device with free page
+	// reporting.
+	FreePageReporting bool
 }
 
 // qemuArgs builds QEMU's arguments (without argv[0]).
@@ -47,7 +52,7 @@ func qemuArgs(s launchSpec) []string {
 		args = append(args, "-accel", accel, "-cpu", "max")
 	}
 	args = append(args,
-		"-M", "microvm",
+		"-M", machineArg(s.GuestMemory),
 		"-m", strconv.FormatInt(s.MemoryMB, 10),
 		"-smp", strconv.Itoa(s.CPUs),
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
@@ -58,6 +63,7 @@ func qemuArgs(s launchSpec) []string {
 		"-pidfile", s.PidFile,
 		"-qmp", "unix:"+s.QMP+",server=on,wait=off",
 	)
+	args = append(args, memoryArgs(s.GuestMemory, s.MemoryMB)...)
 	args = append(args, drive("image", s.Image, true, proto.DiskImage)...)
 	args = append(args, drive("rw", s.RW, false, proto.DiskRW)...)
 	args = append(args, drive("config", s.Config, true, proto.DiskConfig)...)
@@ -69,6 +75,7 @@ func qemuArgs(s launchSpec) []string {
 		"-chardev", "file,id=log,path="+s.Log+",append=on",
 		"-device", "virtserialport,chardev=log,name="+proto.PortLog,
 	)
+	args = append(args, balloonArgs(s.FreePageReporting)...)
 	for i, n := range s.NICs {
 		args = append(args,
 			"-netdev", fmt.Sprintf("tap,id=n%d,fd=%d", i, 3+i),

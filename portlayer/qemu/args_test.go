@@ -65,3 +65,47 @@ func TestQEMUArgs(t *testing.T) {
 		t.Fatalf("extra kernel arguments not appended: %q", joined)
 	}
 }
+
+func TestQEMUArgsMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		spec    launchSpec
+		want    []string // must appear, in order, as consecutive arguments
+		without string
+	}{
+		{"anon", launchSpec{MemoryMB: 256, GuestMemory: GuestMemoryAnon},
+			[]string{"-M", "microvm", "-m", "256"}, "memory-backend"},
+		{"empty is anon", launchSpec{MemoryMB: 256},
+			[]string{"-M", "microvm", "-m", "256"}, "memory-backend"},
+		{"memfd", launchSpec{MemoryMB: 300, GuestMemory: GuestMemoryMemfd},
+			[]string{"-object", "memory-backend-memfd,id=mem,size=300M,share=off"}, "virtio-balloon"},
+		{"memfd machine", launchSpec{MemoryMB: 300, GuestMemory: GuestMemoryMemfd},
+			[]string{"-M", "microvm,memory-backend=mem", "-m", "300"}, ""},
+		{"balloon", launchSpec{MemoryMB: 256, FreePageReporting: true},
+			[]string{"-device", "virtio-balloon-device,free-page-reporting=on"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := qemuArgs(tc.spec)
+			joined := "\x00" + strings.Join(args, "\x00") + "\x00"
+			if !strings.Contains(joined, "\x00"+strings.Join(tc.want, "\x00")+"\x00") {
+				t.Fatalf("%q not in %q", tc.want, args)
+			}
+			if tc.without != "" && strings.Contains(joined, tc.without) {
+				t.Fatalf("%q in %q", tc.without, args)
+			}
+		})
+	}
+}
+
+func TestConfigGuestMemory(t *testing.T) {
+	base := Config{Root: "/r", Kernel: "/k", Initrd: "/i", Images: images{}}
+	c := base
+	if err := c.setDefaults(); err != nil || c.GuestMemory != DefaultGuestMemory {
+		t.Fatalf("default: %v %q", err, c.GuestMemory)
+	}
+	c = base
+	c.GuestMemory = "hugetlb"
+	if err := c.setDefaults(); err == nil {
+		t.Fatal("unknown guest memory accepted")
+	}
+}

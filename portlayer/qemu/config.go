@@ -48,6 +48,13 @@ type Config struct {
 	// much larger and dominates a small VM's memory); 0 means
 	// DefaultTBSizeMB, < 0 QEMU's own default.
 	TBSizeMB int
+	// GuestMemory backs guest RAM: GuestMemoryAnon or GuestMemoryMemfd;
+	// empty means DefaultGuestMemory.
+	GuestMemory string
+	// FreePageReporting gives each VM a virtio-balloon device that reports
+	// free guest pages to the host (one more virtio-mmio slot, and the
+	// virtio_balloon module must be in the initramfs).
+	FreePageReporting bool
 	// TSCkHz is passed as tsc_early_khz; 0 detects it from the host.
 	TSCkHz int
 	// StartTimeout bounds a boot from launch to the process running.
@@ -91,6 +98,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.TBSizeMB == 0 {
 		c.TBSizeMB = DefaultTBSizeMB
+	}
+	if c.GuestMemory == "" {
+		c.GuestMemory = DefaultGuestMemory
+	}
+	if err := validGuestMemory(c.GuestMemory); err != nil {
+		return err
 	}
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = DefaultStartTimeout

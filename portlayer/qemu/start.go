@@ -98,6 +98,10 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 	if err != nil {
 		return fmt.Errorf("host key: %w", err)
 	}
+	entropy := make([]byte, proto.EntropySize)
+	if _, err := rand.Read(entropy); err != nil {
+		return fmt.Errorf("guest entropy: %w", err)
+	}
 	s := b.v.spec
 	cfg := &proto.Config{
 		ID:         s.ID,
@@ -119,6 +123,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		Modules:    b.p.cfg.Modules,
 		Debug:      b.p.cfg.Debug,
 		Interfaces: guestInterfaces(b.nics),
+		Entropy:    entropy,
 	}
 	if cfg.Hostname == "" && len(s.ID) >= 12 {
 		cfg.Hostname = s.ID[:12]
@@ -174,7 +179,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
-		NICs: b.nics,
+		NICs: b.nics, GuestMemory: p.cfg.GuestMemory, FreePageReporting: p.cfg.FreePageReporting,
 	})
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 

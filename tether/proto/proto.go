@@ -166,7 +166,24 @@ type Config struct {
 	// Interfaces are the VM's NICs (virtio-net), found by MAC. The tether
 	// brings lo up whether or not there are any.
 	Interfaces []Interface `json:"interfaces,omitempty"`
+	// Entropy is fresh host randomness (EntropySize bytes, new for every
+	// start) that the tether mixes into the guest kernel's RNG and credits
+	// before anything else reads from it, so no two VMs (and no two clones
+	// of one saved template) share a random stream or a boot_id.
+	Entropy []byte `json:"entropy,omitempty"`
 }
+
+// EntropySize is how many bytes of host randomness a start sends.
+const EntropySize = 64
+
+// Template boots (kernel command line flag TemplateFlag): the tether
+// writes TemplateReady on the serial console before it loads any module
+// and waits for a line "TemplateGo <host unix ns>" there.
+const (
+	TemplateFlag  = "vch.template"
+	TemplateReady = "vch-template-ready"
+	TemplateGo    = "go"
+)
 
 // Interface configures one NIC of the guest.
 type Interface struct {

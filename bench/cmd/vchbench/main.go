@@ -34,6 +34,7 @@ type options struct {
 	memCounts    []int
 	listCount    int
 	memLimit     string
+	memSettle    time.Duration
 	loadDuration time.Duration
 	out          string
 	vicMachine   string
@@ -61,6 +62,7 @@ func parseFlags(args []string) (options, error) {
 	flag.StringVar(&memCounts, "mem-counts", "1,10,50", "numbers of idle containers for the memory figure")
 	flag.IntVar(&o.listCount, "list-count", 1000, "containers created before timing docker ps -a")
 	flag.StringVar(&o.memLimit, "mem-limit", "256m", "docker run -m of idle containers (caps each VM's memory)")
+	flag.DurationVar(&o.memSettle, "mem-settle", measure.DefaultSettle, "idle time before the memory figure is read (KSM needs minutes)")
 	flag.DurationVar(&o.loadDuration, "load-duration", 10*time.Second, "length of the HTTP load through -p")
 	flag.StringVar(&o.out, "out", "", "JSON output (default bench/results/<date>.json)")
 	flag.StringVar(&o.vicMachine, "vic-machine", "", "vic-machine binary (default <repo>/bin/vic-machine)")
@@ -201,7 +203,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		}
 	}
 	env := &measure.Env{Log: log, Report: rep, Images: images, Runs: o.runs, MemoryCounts: o.memCounts,
-		ListCount: o.listCount, MemLimit: o.memLimit, LoadDuration: o.loadDuration, PortBase: o.portBase,
+		ListCount: o.listCount, MemLimit: o.memLimit, MemSettle: o.memSettle, LoadDuration: o.loadDuration, PortBase: o.portBase,
 		NewRegistry: emptyRegistry(o.work)}
 	live := loadImages(ctx, log, env, targets)
 	probeAccel(ctx, log, env, live)
