@@ -14,6 +14,7 @@ type NIC struct {
 	MAC     string       // 02:42:..., unique per NIC
 	Address netip.Prefix // the guest's address and prefix length; zero: link only
 	Gateway netip.Addr   // default route; zero: none
+	DNS     []netip.Addr // name servers the network offers (its embedded DNS)
 	MTU     int          // 0: the driver's default
 }
 

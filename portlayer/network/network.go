@@ -17,9 +17,10 @@
 //     releasing what it still holds.
 //
 // Errors are errdefs classes: ErrNotFound for an unknown network,
-// ErrConflict for a host port that is taken or a second join of the same
-// network, ErrInvalidParameter for bad bindings, ErrUnavailable for an
-// exhausted address range. Providers persist their state, so a restarted
+// ErrConflict for a host port or a static address that is taken, a second
+// join of the same network, or an exhausted address range;
+// ErrInvalidParameter for bad bindings or a static address outside the
+// network; ErrForbidden for removing a built-in or used network. Providers persist their state, so a restarted
 // vchd keeps leases and re-creates the bindings of running containers.
 package network
 
@@ -40,14 +41,36 @@ const BridgeName = "bridge"
 
 // Network is one scope.
 type Network struct {
-	ID       string       `json:"id"`     // 64 hex digits
-	Name     string       `json:"name"`   // "bridge"
-	Driver   string       `json:"driver"` // "bridge"
-	Subnet   netip.Prefix `json:"subnet"`
-	Gateway  netip.Addr   `json:"gateway"`
+	ID      string       `json:"id"`     // 64 hex digits
+	Name    string       `json:"name"`   // "bridge"
+	Driver  string       `json:"driver"` // "bridge"
+	Subnet  netip.Prefix `json:"subnet"`
+	Gateway netip.Addr   `json:"gateway"`
+	// IPRange, if set, is the part of Subnet dynamic addresses come from.
+	IPRange  netip.Prefix `json:"ipRange,omitzero"`
 	Bridge   string       `json:"bridge"` // host-side network (Linux bridge name)
 	Internal bool         `json:"internal,omitempty"`
-	Created  time.Time    `json:"created"`
+	// UserDefined networks were made by CreateNetwork: they can be
+	// removed, take static addresses and aliases, and have DNS.
+	UserDefined bool `json:"userDefined,omitempty"`
+	// SubnetGiven: the user chose Subnet (docker allows --ip only then).
+	SubnetGiven bool              `json:"subnetGiven,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Options     map[string]string `json:"options,omitempty"`
+	Created     time.Time         `json:"created"`
+}
+
+// NetworkSpec is what CreateNetwork makes: zero Subnet picks a free /16,
+// zero Gateway the subnet's first address.
+type NetworkSpec struct {
+	Name     string
+	Driver   string // "" or "bridge"
+	Subnet   netip.Prefix
+	Gateway  netip.Addr
+	IPRange  netip.Prefix
+	Internal bool
+	Labels   map[string]string
+	Options  map[string]string
 }
 
 // PortBinding publishes ContainerPort on the host.
@@ -71,9 +94,14 @@ func (b PortBinding) String() string {
 
 // EndpointSpec is what Join records.
 type EndpointSpec struct {
-	Network string        `json:"network"`
-	Aliases []string      `json:"aliases,omitempty"`
-	Ports   []PortBinding `json:"ports,omitempty"`
+	Network string   `json:"network"`
+	Aliases []string `json:"aliases,omitempty"`
+	// DNSNames are the names the network's DNS answers with this
+	// endpoint's address (container name, short ID, aliases).
+	DNSNames []string      `json:"dnsNames,omitempty"`
+	Ports    []PortBinding `json:"ports,omitempty"`
+	// IPv4 is a static address (docker's --ip); zero: the next free one.
+	IPv4 netip.Addr `json:"ipv4,omitzero"`
 }
 
 // Endpoint is one container's membership of one network.
@@ -82,7 +110,9 @@ type Endpoint struct {
 	Container string        `json:"container"`
 	Network   string        `json:"network"` // network ID
 	Aliases   []string      `json:"aliases,omitempty"`
+	DNSNames  []string      `json:"dnsNames,omitempty"`
 	Ports     []PortBinding `json:"ports,omitempty"` // as requested
+	IPv4      netip.Addr    `json:"ipv4,omitzero"`   // static address requested
 	// Set while active (between Attach and Detach).
 	Active  bool          `json:"active,omitempty"`
 	MAC     string        `json:"mac,omitempty"`
@@ -96,6 +126,27 @@ type Scopes interface {
 	Networks(ctx context.Context) ([]Network, error)
 	// Network finds a network by name, full ID or unique ID prefix.
 	Network(ctx context.Context, nameOrID string) (Network, error)
+}
+
+// Manager makes and removes user-defined networks. A user-defined network
+// is its own host network (a Linux bridge locally): containers on different
+// networks cannot reach each other.
+type Manager interface {
+	// CreateNetwork fails with ErrConflict for a name in use, ErrForbidden
+	// for a subnet overlapping another network's, ErrInvalidParameter for
+	// a gateway or IP range outside the subnet.
+	CreateNetwork(ctx context.Context, spec NetworkSpec) (Network, error)
+	// RemoveNetwork fails with ErrForbidden for a built-in network or one
+	// that containers are joined to.
+	RemoveNetwork(ctx context.Context, nameOrID string) error
+}
+
+// Resolver is the name service of networks: Resolve answers name for the
+// container whose address is from, with the addresses of the active
+// endpoints named so on the networks that container is on (ErrNotFound if
+// none). Names are matched case-insensitively.
+type Resolver interface {
+	Resolve(ctx context.Context, from netip.Addr, name string) ([]netip.Addr, error)
 }
 
 // Endpoints records containers' memberships.
@@ -112,7 +163,9 @@ type Endpoints interface {
 // Provider is a complete network implementation (local, fake).
 type Provider interface {
 	Scopes
+	Manager
 	Endpoints
+	Resolver
 	compute.NetworkAttacher
 	// Close stops serving bindings without releasing anything (running
 	// VMs keep their leases for the next vchd).

@@ -91,6 +91,35 @@ func (p *Provider) Network(_ context.Context, nameOrID string) (network.Network,
 	return p.book.Network(nameOrID)
 }
 
+// CreateNetwork adds a user-defined network; a zero subnet is the next
+// free /16 of 172.16.0.0/12.
+func (p *Provider) CreateNetwork(_ context.Context, spec network.NetworkSpec) (network.Network, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := network.NewID()
+	n, err := p.book.CreateNetwork(spec, id, "fakebr"+id[:8], network.SubnetsOf(network.DefaultBridgeRange, 16))
+	if err == nil {
+		p.commit()
+	}
+	return n, err
+}
+
+func (p *Provider) RemoveNetwork(_ context.Context, nameOrID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err := p.book.RemoveNetwork(nameOrID)
+	if err == nil {
+		p.commit()
+	}
+	return err
+}
+
+func (p *Provider) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Resolve(from, name)
+}
+
 func (p *Provider) Join(_ context.Context, container string, spec network.EndpointSpec) (network.Endpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

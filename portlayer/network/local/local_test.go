@@ -79,13 +79,13 @@ func TestHostSetupAndDestroy(t *testing.T) {
 	if len(addrs) != 1 || addrs[0].IPNet.String() != "172.16.0.1/16" {
 		t.Fatalf("bridge addresses %v", addrs)
 	}
-	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 3 || !strings.Contains(rs, "MASQUERADE") {
+	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 5 || !strings.Contains(rs, "MASQUERADE") {
 		t.Fatalf("rules:\n%s", rs)
 	}
 	// A second provider on the same state adds nothing.
 	p.Close()
 	p = open(t, root)
-	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 3 {
+	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 5 {
 		t.Fatalf("rules after reopen:\n%s", rs)
 	}
 	p.Close()
