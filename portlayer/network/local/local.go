@@ -48,7 +48,7 @@ type Provider struct {
 	log     *zap.Logger
 	mu      sync.Mutex
 	book    *network.Book
-	proxies map[string]*proxy // endpoint ID + binding -> proxy
+	proxies map[string]*proxy             // endpoint ID + binding -> proxy
 	dns     map[string]*nameserver.Server // network ID -> its DNS
 	closed  bool
 }
