@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ import (
 )
 
 // endpointSpec turns docker's network mode and port options into the
-// endpoint the container joins; nil for --network none.
+// endpoint the container joins first; nil for --network none.
 func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.NetworkingConfig) (*network.EndpointSpec, error) {
 	mode := hc.NetworkMode
 	switch {
@@ -34,8 +35,8 @@ func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.
 		return nil, errdefs.NotImplemented("--network container:NAME is not supported by this VCH yet")
 	}
 	spec := &network.EndpointSpec{Network: string(mode)}
-	if ep := nc.EndpointsConfig[string(mode)]; ep != nil {
-		spec.Aliases = append(spec.Aliases, ep.Aliases...)
+	if err := applyEndpointSettings(spec, nc.EndpointsConfig[string(mode)]); err != nil {
+		return nil, err
 	}
 	ports, err := portBindings(hc, cfg)
 	if err != nil {
@@ -43,6 +44,96 @@ func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.
 	}
 	spec.Ports = ports
 	return spec, nil
+}
+
+// applyEndpointSettings takes docker's per-network settings: aliases and
+// the static IPv4 address.
+func applyEndpointSettings(spec *network.EndpointSpec, es *dnetwork.EndpointSettings) error {
+	if es == nil {
+		return nil
+	}
+	spec.Aliases = append(spec.Aliases, es.Aliases...)
+	if c := es.IPAMConfig; c != nil {
+		if c.IPv6Address != "" {
+			return errdefs.NotImplemented("IPv6 addresses are not supported by this VCH")
+		}
+		if c.IPv4Address != "" {
+			a, err := netip.ParseAddr(c.IPv4Address)
+			if err != nil || !a.Is4() {
+				return errdefs.InvalidParameter(fmt.Sprintf("invalid IPv4 address: %s", c.IPv4Address))
+			}
+			spec.IPv4 = a
+		}
+	}
+	return nil
+}
+
+// endpointSpecs is every network the container joins at create: the
+// network mode's first, then the other EndpointsConfig entries (API 1.44+,
+// compose), each checked against the network it names. name is the
+// container's name, id its ID: with the aliases they are the endpoint's
+// DNS names.
+func (b *Backend) endpointSpecs(ctx context.Context, hc *container.HostConfig, cfg *container.Config, nc *dnetwork.NetworkingConfig, name, id string) ([]network.EndpointSpec, error) {
+	first, err := endpointSpec(hc, cfg, nc)
+	if err != nil || first == nil {
+		return nil, err
+	}
+	specs := []network.EndpointSpec{*first}
+	keys := make([]string, 0, len(nc.EndpointsConfig))
+	for k := range nc.EndpointsConfig {
+		if k != first.Network {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		spec := network.EndpointSpec{Network: k}
+		if err := applyEndpointSettings(&spec, nc.EndpointsConfig[k]); err != nil {
+			return nil, err
+		}
+		specs = append(specs, spec)
+	}
+	if len(specs) > network.MaxEndpoints {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("a container VM of this VCH can be on at most %d networks", network.MaxEndpoints))
+	}
+	seen := map[string]bool{}
+	for i := range specs {
+		spec := &specs[i]
+		n, err := b.net.Network(ctx, spec.Network)
+		if err != nil {
+			return nil, err
+		}
+		if seen[n.ID] {
+			return nil, errdefs.Conflict(fmt.Sprintf("endpoint with name %s already exists in network %s", name, n.Name))
+		}
+		seen[n.ID] = true
+		if !n.UserDefined {
+			if len(spec.Aliases) > 0 {
+				return nil, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
+			}
+			if spec.IPv4.IsValid() {
+				return nil, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
+			}
+			continue
+		}
+		if spec.IPv4.IsValid() && !n.SubnetGiven {
+			return nil, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
+		}
+		spec.DNSNames = dnsNames(name, id, spec.Aliases)
+	}
+	return specs, nil
+}
+
+// dnsNames are what the embedded DNS answers for an endpoint: the
+// container's name, its short ID and its aliases, each once.
+func dnsNames(name, id string, aliases []string) []string {
+	out := []string{strings.TrimPrefix(name, "/"), id[:12]}
+	for _, a := range aliases {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // portBindings lists -p bindings, plus a random host port for every
@@ -107,13 +198,19 @@ func portBindings(hc *container.HostConfig, cfg *container.Config) ([]network.Po
 	return out, nil
 }
 
-// join records the container's endpoint; it fails for an unknown network.
-func (b *Backend) join(ctx context.Context, id string, spec *network.EndpointSpec) error {
-	if b.net == nil || spec == nil {
+// join records the container's endpoints; on failure it leaves the ones
+// it joined.
+func (b *Backend) join(ctx context.Context, id string, specs []network.EndpointSpec) error {
+	if b.net == nil {
 		return nil
 	}
-	if _, err := b.net.Join(ctx, id, *spec); err != nil {
-		return err
+	for _, spec := range specs {
+		if _, err := b.net.Join(ctx, id, spec); err != nil {
+			if lerr := b.net.Leave(context.WithoutCancel(ctx), id, ""); lerr != nil {
+				b.log.Warn("undo network join", zap.String("id", id), zap.Error(lerr))
+			}
+			return err
+		}
 	}
 	return nil
 }
@@ -149,7 +246,10 @@ func (b *Backend) networkSettings(ctx context.Context, id string, m *Meta) *cont
 		}
 		es := &dnetwork.EndpointSettings{
 			Aliases: ep.Aliases, NetworkID: n.ID, EndpointID: ep.ID, MacAddress: ep.MAC,
-			DNSNames: []string{strings.TrimPrefix(m.Name, "/"), id[:12]},
+			DNSNames: ep.DNSNames,
+		}
+		if len(es.DNSNames) == 0 {
+			es.DNSNames = []string{strings.TrimPrefix(m.Name, "/"), id[:12]}
 		}
 		if nc := m.NetworkingConfig; nc != nil {
 			if cfg := nc.EndpointsConfig[n.Name]; cfg != nil {

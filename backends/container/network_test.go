@@ -2,10 +2,12 @@ package container
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
+	dnetwork "github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
@@ -146,5 +148,73 @@ func TestNetworkReconcile(t *testing.T) {
 	}
 	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 1 || eps[0].Active {
 		t.Fatalf("stopped container's endpoint %+v", eps)
+	}
+}
+
+func TestUserNetworkCreateOptions(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "front", Subnet: netip.MustParsePrefix("10.77.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "auto"}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, mode string, eps map[string]*dnetwork.EndpointSettings) (string, error) {
+		resp, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{
+			Name: name, Config: &container.Config{Image: "busybox", Cmd: []string{"sleep"}},
+			HostConfig:       &container.HostConfig{NetworkMode: container.NetworkMode(mode)},
+			NetworkingConfig: &dnetwork.NetworkingConfig{EndpointsConfig: eps},
+		})
+		return resp.ID, err
+	}
+	id, err := mk("web", "front", map[string]*dnetwork.EndpointSettings{
+		"front": {Aliases: []string{"www"}, IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "10.77.0.9"}},
+		"auto":  {Aliases: []string{"api"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := nets.Endpoints(ctx, id)
+	if err != nil || len(eps) != 2 {
+		t.Fatalf("endpoints %+v %v", eps, err)
+	}
+	if got := strings.Join(eps[0].DNSNames, " "); got != "web "+id[:12]+" www" || eps[0].IPv4.String() != "10.77.0.9" {
+		t.Fatalf("front endpoint %+v", eps[0])
+	}
+	if got := strings.Join(eps[1].DNSNames, " "); got != "web "+id[:12]+" api" {
+		t.Fatalf("second endpoint %+v", eps[1])
+	}
+	e.start("web")
+	ns := e.inspect("web").NetworkSettings
+	if f := ns.Networks["front"]; f == nil || f.IPAddress != "10.77.0.9" || strings.Join(f.Aliases, " ") != "www" || f.IPAMConfig == nil {
+		t.Fatalf("front settings %+v", f)
+	}
+	if a := ns.Networks["auto"]; a == nil || a.IPAddress == "" {
+		t.Fatalf("auto settings %+v", a)
+	}
+
+	for _, tc := range []struct {
+		mode  string
+		eps   map[string]*dnetwork.EndpointSettings
+		class func(error) bool
+		text  string
+	}{
+		{"bridge", map[string]*dnetwork.EndpointSettings{"bridge": {IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "172.16.0.9"}}}, errdefs.IsInvalidParameter, "user specified IP address is supported on user defined networks only"},
+		{"bridge", map[string]*dnetwork.EndpointSettings{"bridge": {Aliases: []string{"x"}}}, errdefs.IsInvalidParameter, "network-scoped alias is supported only for containers in user defined networks"},
+		{"auto", map[string]*dnetwork.EndpointSettings{"auto": {IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "172.17.0.9"}}}, errdefs.IsInvalidParameter, "user specified IP address is supported only when connecting to networks with user configured subnets"},
+		{"front", map[string]*dnetwork.EndpointSettings{"front": {IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "10.99.0.9"}}}, errdefs.IsInvalidParameter, "no configured subnet or ip-range contain the IP address 10.99.0.9"},
+		{"nosuch", nil, errdefs.IsNotFound, "network nosuch not found"},
+	} {
+		if _, err := mk("", tc.mode, tc.eps); !tc.class(err) || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("create on %s %+v: %v", tc.mode, tc.eps, err)
+		}
+	}
+	cs, err := e.b.Containers(ctx, containerrouter.ListConfig{All: true})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("refused creates left containers: %d %v", len(cs), err)
+	}
+	if ids, _ := nets.Containers(ctx); len(ids) != 1 {
+		t.Fatalf("refused creates left endpoints: %v", ids)
 	}
 }

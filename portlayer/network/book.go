@@ -264,6 +264,9 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 			return Endpoint{}, errdefs.Conflict(fmt.Sprintf("endpoint with name %s already exists in network %s", container, n.Name))
 		}
 	}
+	if len(b.eps[container]) >= MaxEndpoints {
+		return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("a container VM of this VCH can be on at most %d networks", MaxEndpoints))
+	}
 	for _, pb := range spec.Ports {
 		if err := validBinding(pb); err != nil {
 			return Endpoint{}, err

@@ -36,6 +36,11 @@ import (
 // DefaultBridgeRange is where bridge networks' subnets come from.
 var DefaultBridgeRange = netip.MustParsePrefix("172.16.0.0/12")
 
+// MaxEndpoints is how many networks one container can be on: one NIC per
+// network, and the virtio-mmio slot budget of a VM leaves room for four
+// (docs/architecture.md).
+const MaxEndpoints = 4
+
 // BridgeName is the name of every VCH's NAT network.
 const BridgeName = "bridge"
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -136,4 +137,22 @@ func selfHostEntry(nics []compute.NIC, hostname, domain string) (proto.HostEntry
 		names = []string{hostname + "." + domain, hostname}
 	}
 	return proto.HostEntry{IP: nics[0].Address.Addr().String(), Names: names}, true
+}
+
+// nameServers is the guest's resolv.conf servers: the container's own
+// (--dns) if it has any, else those its networks offer (the embedded DNS of
+// user-defined networks), once each.
+func nameServers(own []string, nics []compute.NIC) []string {
+	if len(own) > 0 {
+		return own
+	}
+	var out []string
+	for _, n := range nics {
+		for _, a := range n.DNS {
+			if s := a.String(); !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

@@ -103,7 +103,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		ID:         s.ID,
 		Hostname:   s.Hostname,
 		Domainname: s.Domainname,
-		DNS:        s.DNS,
+		DNS:        nameServers(s.DNS, b.nics),
 		DNSSearch:  s.DNSSearch,
 		DNSOptions: s.DNSOptions,
 		Process: proto.Process{

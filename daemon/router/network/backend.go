@@ -12,4 +12,7 @@ import (
 type Backend interface {
 	NetworkList(ctx context.Context, f filters.Args) ([]network.Summary, error)
 	NetworkInspect(ctx context.Context, nameOrID string) (network.Inspect, error)
+	NetworkCreate(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, nameOrID string) error
+	NetworksPrune(ctx context.Context, f filters.Args) (network.PruneReport, error)
 }

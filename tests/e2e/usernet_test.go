@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestUserNetworks drives user-defined networks through the docker CLI in
+// a VCH of its own namespace: create/ls/inspect/rm/prune with their
+// options and filters, --network, --ip, --network-alias, the embedded DNS,
+// isolation between networks, bad input, and a vchd restart.
+func TestUserNetworks(t *testing.T) {
+	pulled(t)
+	v := newNetVCH(t)
+	img := env.busybox
+	v.must(t, "pull", img)
+
+	t.Run("CreateListInspect", func(t *testing.T) {
+		v.must(t, "network", "create", "--subnet", "10.88.0.0/24", "--gateway", "10.88.0.254", "--ip-range", "10.88.0.128/25", "--label", "team=a", "front")
+		v.must(t, "network", "create", "back")
+		v.must(t, "network", "create", "--internal", "--label", "team=b", "priv")
+		ls := func(args ...string) string {
+			return strings.Join(strings.Fields(v.must(t, append([]string{"network", "ls", "--format", "{{.Name}}"}, args...)...)), " ")
+		}
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{nil, "bridge front back priv"},
+			{[]string{"--filter", "label=team=a"}, "front"},
+			{[]string{"--filter", "label=team"}, "front priv"},
+			{[]string{"--filter", "type=custom"}, "front back priv"},
+			{[]string{"--filter", "type=builtin"}, "bridge"},
+			{[]string{"--filter", "dangling=true"}, "front back priv"},
+			{[]string{"--filter", "name=fro"}, "front"},
+			{[]string{"--filter", "driver=bridge", "--filter", "name=back"}, "back"},
+		} {
+			if got := ls(tc.args...); !sameSet(got, tc.want) {
+				t.Errorf("network ls %v: %q, want %q", tc.args, got, tc.want)
+			}
+		}
+		var nis []struct {
+			Name, Id, Driver string
+			Internal         bool
+			Labels           map[string]string
+			IPAM             struct {
+				Config []struct{ Subnet, Gateway, IPRange string }
+			}
+		}
+		if err := json.Unmarshal([]byte(v.must(t, "network", "inspect", "front", "priv", "back")), &nis); err != nil || len(nis) != 3 {
+			t.Fatalf("network inspect: %v", err)
+		}
+		f, p, b := nis[0], nis[1], nis[2]
+		if len(f.IPAM.Config) != 1 || f.IPAM.Config[0] != (struct{ Subnet, Gateway, IPRange string }{"10.88.0.0/24", "10.88.0.254", "10.88.0.128/25"}) ||
+			f.Labels["team"] != "a" || f.Internal || f.Driver != "bridge" || len(f.Id) != 64 {
+			t.Fatalf("inspect front: %+v", f)
+		}
+		if !p.Internal || len(b.IPAM.Config) != 1 || !strings.HasSuffix(b.IPAM.Config[0].Subnet, ".0.0/16") || b.IPAM.Config[0].Subnet == "172.16.0.0/16" {
+			t.Fatalf("inspect priv %+v, back %+v", p, b)
+		}
+	})
+
+	t.Run("BadInputLeavesNothing", func(t *testing.T) {
+		before := v.must(t, "network", "ls", "-q")
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"network", "create", "front"}, "network with name front already exists"},
+			{[]string{"network", "create", "--subnet", "10.88.0.0/16", "over"}, "Pool overlaps with other one on this address space"},
+			{[]string{"network", "create", "--subnet", "10.90.0.0/24", "--gateway", "10.91.0.1", "gw"}, "gateway 10.91.0.1 is not in subnet 10.90.0.0/24"},
+			{[]string{"network", "create", "--subnet", "10.90.0.0/24", "--ip-range", "10.91.0.0/25", "rg"}, "ip-range 10.91.0.0/25 is not in subnet"},
+			{[]string{"network", "rm", "bridge"}, "bridge is a pre-defined network and cannot be removed"},
+			{[]string{"network", "rm", "nosuch"}, "network nosuch not found"},
+			{[]string{"run", "--rm", "--network", "nosuch", img, "true"}, "network nosuch not found"},
+			{[]string{"run", "--rm", "--ip", "172.16.9.9", img, "true"}, "user specified IP address is supported on user defined networks only"},
+			{[]string{"run", "--rm", "--network", "back", "--ip", "10.92.0.9", img, "true"}, "user specified IP address is supported only when connecting to networks with user configured subnets"},
+			{[]string{"run", "--rm", "--network", "front", "--ip", "10.99.0.9", img, "true"}, "no configured subnet or ip-range contain the IP address 10.99.0.9"},
+			{[]string{"run", "--rm", "--network-alias", "x", img, "true"}, "network-scoped alias is supported only for containers in user defined networks"},
+		} {
+			r := v.docker(t, tc.args...)
+			if r.Exit == 0 || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("docker %v: %s\nwant %q", tc.args, r, tc.want)
+			}
+		}
+		if after := v.must(t, "network", "ls", "-q"); after != before {
+			t.Fatalf("networks before %q, after %q", before, after)
+		}
+		if n := len(strings.Fields(v.must(t, "ps", "-aq"))); n != 0 {
+			t.Fatalf("%d containers left by refused runs", n)
+		}
+	})
+
+	t.Run("DNSStaticAliasIsolation", func(t *testing.T) {
+		v.must(t, "run", "-d", "--name", "web", "--network", "front", "--network-alias", "www", img, "sh", "-c", webCmd)
+		defer v.docker(t, "rm", "-f", "web")
+		v.must(t, "run", "-d", "--name", "st", "--network", "front", "--ip", "10.88.0.10", img, "sleep", "1000")
+		defer v.docker(t, "rm", "-f", "st")
+		webIP := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.Networks.front.IPAddress}} {{.NetworkSettings.Networks.front.Gateway}} {{.NetworkSettings.Networks.front.Aliases}}", "web"))
+		if !strings.HasPrefix(webIP, "10.88.0.128 10.88.0.254 [www]") {
+			t.Fatalf("web on front: %q", webIP)
+		}
+		webIP = strings.Fields(webIP)[0]
+		if got := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.Networks.front.IPAddress}}", "st")); got != "10.88.0.10" {
+			t.Fatalf("static address: %q", got)
+		}
+		webID := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.Id}}", "web"))[:12]
+
+		// The embedded DNS answers names, aliases and short IDs on front.
+		r := v.docker(t, "run", "--rm", "--network", "front", img, "sh", "-c",
+			"cat /etc/resolv.conf; for n in web www "+webID+" st; do nslookup -type=a $n; done; wget -q -O - http://"+webIP+"/")
+		if r.Exit != 0 || !strings.Contains(r.Stdout, "nameserver 10.88.0.254\n") || strings.Count(r.Stdout, "Address: "+webIP+"\n") != 3 ||
+			!strings.Contains(r.Stdout, "Address: 10.88.0.10\n") || !strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
+			t.Fatalf("DNS on front: %s", r)
+		}
+		// From another network: neither the name nor the address.
+		r = v.docker(t, "run", "--rm", "--network", "back", img, "sh", "-c",
+			"nslookup -type=a web; echo; wget -T 3 -q -O - http://"+webIP+"/ && echo REACHED")
+		if strings.Contains(r.Stdout, webIP) || strings.Contains(r.Stdout, "REACHED") {
+			t.Fatalf("back reaches front: %s", r)
+		}
+		// Nor from the default bridge.
+		r = v.docker(t, "run", "--rm", img, "sh", "-c", "wget -T 3 -q -O - http://"+webIP+"/ && echo REACHED")
+		if strings.Contains(r.Stdout, "REACHED") {
+			t.Fatalf("bridge reaches front: %s", r)
+		}
+		// The static address is taken: docker's text, nothing kept.
+		r = v.docker(t, "run", "-d", "--name", "st2", "--network", "front", "--ip", "10.88.0.10", img, "sleep", "1000")
+		defer v.docker(t, "rm", "-f", "st2")
+		if r.Exit == 0 || !strings.Contains(r.Stderr, "Address already in use") {
+			t.Fatalf("taken static address: %s", r)
+		}
+		// A used network cannot be removed.
+		if r := v.docker(t, "network", "rm", "front"); r.Exit == 0 || !strings.Contains(r.Stderr, "has active endpoints") {
+			t.Fatalf("rm of a used network: %s", r)
+		}
+
+		// vchd restarts: the networks, the running containers' addresses
+		// and the DNS come back.
+		restartVCHD(t, v)
+		if got := v.must(t, "network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"); !sameSet(strings.Join(strings.Fields(got), " "), "front back priv") {
+			t.Fatalf("networks after restart: %q", got)
+		}
+		r = v.docker(t, "run", "--rm", "--network", "front", img, "nslookup", "-type=a", "www")
+		if !strings.Contains(r.Stdout, "Address: "+webIP+"\n") {
+			t.Fatalf("DNS after restart: %s", r)
+		}
+	})
+
+	t.Run("InternalAndExhausted", func(t *testing.T) {
+		serveRemoteAddr(t, v.out, netOutAddr+":8010")
+		r := v.docker(t, "run", "--rm", "--network", "priv", img, "sh", "-c", "wget -T 3 -q -O - http://"+netOutAddr+":8010/ && echo REACHED")
+		if strings.Contains(r.Stdout, "REACHED") {
+			t.Fatalf("internal network reaches outside: %s", r)
+		}
+		r = v.docker(t, "run", "--rm", "--network", "back", img, "wget", "-q", "-O", "-", "http://"+netOutAddr+":8010/")
+		if r.Exit != 0 || r.Stdout != "from="+netHostAddr+"\n" {
+			t.Fatalf("back through NAT: %s", r)
+		}
+		// One dynamic address (10.89.0.6; .7 is the broadcast address).
+		v.must(t, "network", "create", "--subnet", "10.89.0.0/29", "--ip-range", "10.89.0.6/31", "tiny")
+		v.must(t, "run", "-d", "--name", "t1", "--network", "tiny", img, "sleep", "1000")
+		defer v.docker(t, "rm", "-f", "t1")
+		r = v.docker(t, "run", "-d", "--name", "t2", "--network", "tiny", img, "sleep", "1000")
+		defer v.docker(t, "rm", "-f", "t2")
+		if r.Exit == 0 || !strings.Contains(r.Stderr, "no available IPv4 addresses") {
+			t.Fatalf("exhausted range: %s", r)
+		}
+		if n := activeLeases(t, v); n != 1 {
+			t.Fatalf("%d leases with one container running", n)
+		}
+	})
+
+	t.Run("RemoveAndPrune", func(t *testing.T) {
+		v.docker(t, "rm", "-f", "t1", "t2")
+		v.must(t, "network", "rm", "tiny")
+		if got := strings.TrimSpace(v.must(t, "network", "prune", "-f", "--filter", "label=team=b")); !strings.Contains(got, "priv") || strings.Contains(got, "front") {
+			t.Fatalf("prune by label: %q", got)
+		}
+		got := v.must(t, "network", "prune", "-f")
+		if !strings.Contains(got, "front") || !strings.Contains(got, "back") {
+			t.Fatalf("prune: %q", got)
+		}
+		if got := strings.TrimSpace(v.must(t, "network", "ls", "--format", "{{.Name}}")); got != "bridge" {
+			t.Fatalf("after prune: %q", got)
+		}
+		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 5 {
+			t.Fatalf("after prune: %d taps, %d bridges, %d rules", taps, bridges, rules)
+		}
+		if out, _ := v.ns.Run("ip", "-o", "link", "show"); strings.Contains(out, "vchn") {
+			t.Fatalf("user network bridges left:\n%s", out)
+		}
+	})
+}
+
+// sameSet compares space-separated words, ignoring order.
+func sameSet(a, b string) bool {
+	x, y := strings.Fields(a), strings.Fields(b)
+	if len(x) != len(y) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, w := range x {
+		seen[w]++
+	}
+	for _, w := range y {
+		seen[w]--
+		if seen[w] < 0 {
+			return false
+		}
+	}
+	return true
+}
