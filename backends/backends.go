@@ -131,7 +131,7 @@ func New(cfg Config) (*Backends, error) {
 	})
 	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
 	if cfg.Network != nil {
-		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf)
+		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf, containers)
 	}
 	return bs, nil
 }

@@ -98,30 +98,142 @@ func (b *Backend) endpointSpecs(ctx context.Context, hc *container.HostConfig, c
 	}
 	seen := map[string]bool{}
 	for i := range specs {
-		spec := &specs[i]
-		n, err := b.net.Network(ctx, spec.Network)
+		n, err := b.checkEndpoint(ctx, &specs[i], name, id)
 		if err != nil {
 			return nil, err
 		}
 		if seen[n.ID] {
-			return nil, errdefs.Conflict(fmt.Sprintf("endpoint with name %s already exists in network %s", name, n.Name))
+			return nil, alreadyJoined(name, n.Name)
 		}
 		seen[n.ID] = true
-		if !n.UserDefined {
-			if len(spec.Aliases) > 0 {
-				return nil, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
-			}
-			if spec.IPv4.IsValid() {
-				return nil, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
-			}
-			continue
-		}
-		if spec.IPv4.IsValid() && !n.SubnetGiven {
-			return nil, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
-		}
-		spec.DNSNames = dnsNames(name, id, spec.Aliases)
 	}
 	return specs, nil
+}
+
+func alreadyJoined(name, network string) error {
+	return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(name, "/"), network))
+}
+
+// checkEndpoint checks spec against the network it names (docker's rules
+// for aliases and static addresses) and sets its DNS names.
+func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec, name, id string) (network.Network, error) {
+	n, err := b.net.Network(ctx, spec.Network)
+	if err != nil {
+		return network.Network{}, err
+	}
+	if !n.UserDefined {
+		if len(spec.Aliases) > 0 {
+			return network.Network{}, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
+		}
+		if spec.IPv4.IsValid() {
+			return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
+		}
+		return n, nil
+	}
+	if spec.IPv4.IsValid() && !n.SubnetGiven {
+		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
+	}
+	spec.DNSNames = dnsNames(name, id, spec.Aliases)
+	return n, nil
+}
+
+// NetworkConnect joins a container to a network (docker network
+// connect). A container VM gets its NICs at boot and has no hot-plug, so
+// only a container that is not running can be connected; its next start
+// brings the NIC.
+func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dnetwork.EndpointSettings) error {
+	if b.net == nil {
+		return errdefs.NotImplemented("this VCH has no container networking")
+	}
+	c, m, err := b.lookup(ctx, ref)
+	if err != nil {
+		return err
+	}
+	id, name := c.Spec.ID, m.Name
+	if err := notRunning(c, name, "connect"); err != nil {
+		return err
+	}
+	mode := m.HostConfig.NetworkMode
+	if mode.IsNone() || mode.IsHost() || mode.IsContainer() {
+		return errdefs.InvalidParameter(fmt.Sprintf("container %s is in network mode %s and cannot be connected to other networks", strings.TrimPrefix(name, "/"), mode))
+	}
+	spec := network.EndpointSpec{Network: netRef}
+	if err := applyEndpointSettings(&spec, es); err != nil {
+		return err
+	}
+	n, err := b.checkEndpoint(ctx, &spec, name, id)
+	if err != nil {
+		return err
+	}
+	spec.Network = n.ID
+	eps, err := b.net.Endpoints(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if ep.Network == n.ID {
+			return alreadyJoined(name, n.Name)
+		}
+	}
+	if _, err := b.net.Join(ctx, id, spec); err != nil {
+		return err
+	}
+	return b.updateMeta(ctx, id, func(m *Meta) {
+		if m.NetworkingConfig == nil {
+			m.NetworkingConfig = &dnetwork.NetworkingConfig{}
+		}
+		if m.NetworkingConfig.EndpointsConfig == nil {
+			m.NetworkingConfig.EndpointsConfig = map[string]*dnetwork.EndpointSettings{}
+		}
+		saved := &dnetwork.EndpointSettings{}
+		if es != nil {
+			saved.Aliases, saved.IPAMConfig = es.Aliases, es.IPAMConfig
+		}
+		m.NetworkingConfig.EndpointsConfig[n.Name] = saved
+	})
+}
+
+// NetworkDisconnect takes a container that is not running off a network
+// (docker network disconnect).
+func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, force bool) error {
+	if b.net == nil {
+		return errdefs.NotImplemented("this VCH has no container networking")
+	}
+	c, m, err := b.lookup(ctx, ref)
+	if err != nil {
+		return err
+	}
+	id, name := c.Spec.ID, m.Name
+	if err := notRunning(c, name, "disconnect"); err != nil {
+		return err
+	}
+	n, err := b.net.Network(ctx, netRef)
+	if err != nil {
+		return err
+	}
+	eps, err := b.net.Endpoints(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network == n.ID }) {
+		return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("container %s is not connected to network %s", strings.TrimPrefix(name, "/"), n.Name))
+	}
+	if err := b.net.Leave(ctx, id, n.ID); err != nil {
+		return err
+	}
+	return b.updateMeta(ctx, id, func(m *Meta) {
+		if m.NetworkingConfig != nil {
+			delete(m.NetworkingConfig.EndpointsConfig, n.Name)
+		}
+	})
+}
+
+// notRunning refuses to change the NICs of a running VM.
+func notRunning(c compute.Container, name, verb string) error {
+	if c.Status.State == compute.StateRunning {
+		return errdefs.Conflict(fmt.Sprintf("cannot %s running container %s: a container VM gets its NICs at boot (no hot-plug on this VCH); stop it first", verb, strings.TrimPrefix(name, "/")))
+	}
+	return nil
 }
 
 // dnsNames are what the embedded DNS answers for an endpoint: the

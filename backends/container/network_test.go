@@ -218,3 +218,61 @@ func TestUserNetworkCreateOptions(t *testing.T) {
 		t.Fatalf("refused creates left endpoints: %v", ids)
 	}
 }
+
+func TestConnectDisconnectStopped(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	for _, n := range []string{"front", "n2", "n3", "n4"} {
+		if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := e.create("web", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{})
+	if err := e.b.NetworkConnect(ctx, "web", "front", &dnetwork.EndpointSettings{Aliases: []string{"www"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.b.NetworkConnect(ctx, "web", "front", nil)
+	if !errdefs.IsForbidden(err) || err.Error() != "endpoint with name web already exists in network front" {
+		t.Fatalf("connect twice: %v", err)
+	}
+	eps, _ := nets.Endpoints(ctx, id)
+	if len(eps) != 2 || strings.Join(eps[1].DNSNames, " ") != "web "+id[:12]+" www" {
+		t.Fatalf("endpoints after connect %+v", eps)
+	}
+	e.start("web")
+	ns := e.inspect("web").NetworkSettings
+	if ns.Networks["front"] == nil || ns.Networks["front"].IPAddress == "" || ns.Networks["bridge"] == nil || ns.Networks["bridge"].IPAddress == "" {
+		t.Fatalf("running on both: %+v", ns.Networks)
+	}
+	for _, op := range []func() error{
+		func() error { return e.b.NetworkConnect(ctx, "web", "n2", nil) },
+		func() error { return e.b.NetworkDisconnect(ctx, "web", "front", false) },
+	} {
+		if err := op(); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "stop it first") {
+			t.Fatalf("on a running container: %v", err)
+		}
+	}
+	if err := e.b.ContainerStop(ctx, "web", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkDisconnect(ctx, "web", "front", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkDisconnect(ctx, "web", "front", false); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), "is not connected to network front") {
+		t.Fatalf("disconnect twice: %v", err)
+	}
+	if _, ok := e.inspect("web").NetworkSettings.Networks["front"]; ok {
+		t.Fatal("front still in inspect after disconnect")
+	}
+	for _, n := range []string{"n2", "n3", "n4"} {
+		if err := e.b.NetworkConnect(ctx, "web", n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.b.NetworkConnect(ctx, "web", "front", nil); !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), "at most 4 networks") {
+		t.Fatalf("a fifth network: %v", err)
+	}
+	if err := e.b.NetworkConnect(ctx, "web", "nosuch", nil); !errdefs.IsNotFound(err) {
+		t.Fatalf("unknown network: %v", err)
+	}
+}

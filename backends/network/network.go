@@ -24,6 +24,13 @@ import (
 // Names finds a container's docker name (backends/container's index).
 type Names func(id string) string
 
+// Connector connects containers to networks and disconnects them
+// (backends/container, which knows containers' names and states).
+type Connector interface {
+	NetworkConnect(ctx context.Context, container, network string, es *dnetwork.EndpointSettings) error
+	NetworkDisconnect(ctx context.Context, container, network string, force bool) error
+}
+
 // Backend serves /networks.
 type Backend struct {
 	net     network.Scopes
@@ -31,14 +38,37 @@ type Backend struct {
 	eps     network.Endpoints
 	compute compute.Inspector
 	names   Names
+	conn    Connector
 	now     func() time.Time
 }
 
 var _ networkrouter.Backend = (*Backend)(nil)
 
-// New returns the network backend.
-func New(p network.Provider, c compute.Inspector, names Names) *Backend {
-	return &Backend{net: p, mgr: p, eps: p, compute: c, names: names, now: time.Now}
+// New returns the network backend; conn may be nil (connect answers 501).
+func New(p network.Provider, c compute.Inspector, names Names, conn Connector) *Backend {
+	return &Backend{net: p, mgr: p, eps: p, compute: c, names: names, conn: conn, now: time.Now}
+}
+
+// NetworkConnect answers docker network connect.
+func (b *Backend) NetworkConnect(ctx context.Context, nameOrID string, req dnetwork.ConnectOptions) error {
+	if b.conn == nil {
+		return errdefs.NotImplemented("network connect is not supported by this VCH")
+	}
+	if _, err := b.net.Network(ctx, nameOrID); err != nil {
+		return err
+	}
+	return b.conn.NetworkConnect(ctx, req.Container, nameOrID, req.EndpointConfig)
+}
+
+// NetworkDisconnect answers docker network disconnect.
+func (b *Backend) NetworkDisconnect(ctx context.Context, nameOrID string, req dnetwork.DisconnectOptions) error {
+	if b.conn == nil {
+		return errdefs.NotImplemented("network disconnect is not supported by this VCH")
+	}
+	if _, err := b.net.Network(ctx, nameOrID); err != nil {
+		return err
+	}
+	return b.conn.NetworkDisconnect(ctx, req.Container, nameOrID, req.Force)
 }
 
 // validName is docker's rule for network names.

@@ -17,7 +17,7 @@ import (
 func TestListAndInspect(t *testing.T) {
 	ctx := context.Background()
 	nets := nfake.New()
-	b := New(nets, cfake.New(), func(string) string { return "/web" })
+	b := New(nets, cfake.New(), func(string) string { return "/web" }, nil)
 	all, err := b.NetworkList(ctx, filters.NewArgs())
 	if err != nil || len(all) != 1 || all[0].Name != "bridge" || all[0].Driver != "bridge" || all[0].Scope != "local" ||
 		len(all[0].IPAM.Config) != 1 || all[0].IPAM.Config[0].Subnet != "172.16.0.0/16" || all[0].IPAM.Config[0].Gateway != "172.16.0.1" {
@@ -53,7 +53,7 @@ func TestListAndInspect(t *testing.T) {
 func TestCreateRemovePrune(t *testing.T) {
 	ctx := context.Background()
 	nets := nfake.New()
-	b := New(nets, cfake.New(), func(string) string { return "/web" })
+	b := New(nets, cfake.New(), func(string) string { return "/web" }, nil)
 	mk := func(name, subnet string, labels map[string]string) (dnetwork.CreateResponse, error) {
 		req := dnetwork.CreateRequest{Name: name, CreateOptions: dnetwork.CreateOptions{Driver: "bridge", Labels: labels}}
 		if subnet != "" {

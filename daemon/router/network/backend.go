@@ -15,4 +15,6 @@ type Backend interface {
 	NetworkCreate(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error)
 	NetworkRemove(ctx context.Context, nameOrID string) error
 	NetworksPrune(ctx context.Context, f filters.Args) (network.PruneReport, error)
+	NetworkConnect(ctx context.Context, nameOrID string, req network.ConnectOptions) error
+	NetworkDisconnect(ctx context.Context, nameOrID string, req network.DisconnectOptions) error
 }

@@ -23,8 +23,40 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/networks/{id:.+}", Handler: r.inspect},
 		{Method: http.MethodPost, Path: "/networks/create", Handler: r.create},
 		{Method: http.MethodPost, Path: "/networks/prune", Handler: r.prune},
+		{Method: http.MethodPost, Path: "/networks/{id:.+}/connect", Handler: r.connect},
+		{Method: http.MethodPost, Path: "/networks/{id:.+}/disconnect", Handler: r.disconnect},
 		{Method: http.MethodDelete, Path: "/networks/{id:.+}", Handler: r.remove},
 	}
+}
+
+func (r *router) connect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var co dnetwork.ConnectOptions
+	if err := httputils.ReadJSON(req, &co); err != nil {
+		return err
+	}
+	if co.Container == "" {
+		return errdefs.InvalidParameter("container name or ID is required")
+	}
+	if err := r.b.NetworkConnect(ctx, vars["id"], co); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (r *router) disconnect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var do dnetwork.DisconnectOptions
+	if err := httputils.ReadJSON(req, &do); err != nil {
+		return err
+	}
+	if do.Container == "" {
+		return errdefs.InvalidParameter("container name or ID is required")
+	}
+	if err := r.b.NetworkDisconnect(ctx, vars["id"], do); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 func (r *router) create(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
