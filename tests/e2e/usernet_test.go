@@ -174,8 +174,38 @@ func TestUserNetworks(t *testing.T) {
 		}
 	})
 
+	t.Run("ConnectDisconnect", func(t *testing.T) {
+		v.must(t, "create", "--name", "cx", "--network", "back", img, "sleep", "1000")
+		defer v.docker(t, "rm", "-f", "cx")
+		v.must(t, "network", "connect", "--alias", "cxa", "front", "cx")
+		if r := v.docker(t, "network", "connect", "front", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "endpoint with name cx already exists in network front") {
+			t.Fatalf("connect twice: %s", r)
+		}
+		v.must(t, "start", "cx")
+		ips := strings.Fields(v.must(t, "inspect", "-f", "{{.NetworkSettings.Networks.back.IPAddress}} {{.NetworkSettings.Networks.front.IPAddress}}", "cx"))
+		if len(ips) != 2 || !strings.HasPrefix(ips[1], "10.88.0.") {
+			t.Fatalf("cx addresses %v", ips)
+		}
+		// Both NICs are up in the guest, and front's DNS knows the alias.
+		r := v.docker(t, "run", "--rm", "--network", "front", img, "sh", "-c", "nslookup -type=a cxa; ping -c 1 -W 5 "+ips[1])
+		if r.Exit != 0 || !strings.Contains(r.Stdout, "Address: "+ips[1]+"\n") {
+			t.Fatalf("cx on front: %s", r)
+		}
+		if r := v.docker(t, "network", "disconnect", "front", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "stop it first") {
+			t.Fatalf("disconnect running: %s", r)
+		}
+		v.must(t, "stop", "-t", "1", "cx")
+		v.must(t, "network", "disconnect", "front", "cx")
+		if r := v.docker(t, "network", "disconnect", "front", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "is not connected to network front") {
+			t.Fatalf("disconnect twice: %s", r)
+		}
+		if got := strings.TrimSpace(v.must(t, "inspect", "-f", "{{len .NetworkSettings.Networks}}", "cx")); got != "1" {
+			t.Fatalf("networks after disconnect: %s", got)
+		}
+	})
+
 	t.Run("RemoveAndPrune", func(t *testing.T) {
-		v.docker(t, "rm", "-f", "t1", "t2")
+		v.docker(t, "rm", "-f", "t1", "t2", "cx")
 		v.must(t, "network", "rm", "tiny")
 		if got := strings.TrimSpace(v.must(t, "network", "prune", "-f", "--filter", "label=team=b")); !strings.Contains(got, "priv") || strings.Contains(got, "front") {
 			t.Fatalf("prune by label: %q", got)
