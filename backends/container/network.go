@@ -138,9 +138,9 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 }
 
 // NetworkConnect joins a container to a network (docker network
-// connect). A container VM gets its NICs at boot and has no hot-plug, so
-// only a container that is not running can be connected; its next start
-// brings the NIC.
+// connect). A container that is not running gets the NIC at its next
+// start; a running one gets one of the spare NICs its VM booted with
+// (compute.NICPlugger), configured by the tether.
 func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dnetwork.EndpointSettings) error {
 	if b.net == nil {
 		return errdefs.NotImplemented("this VCH has no container networking")
@@ -150,8 +150,9 @@ func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dn
 		return err
 	}
 	id, name := c.Spec.ID, m.Name
-	if err := notRunning(c, name, "connect"); err != nil {
-		return err
+	plug, running := b.plugger(c)
+	if running && plug == nil {
+		return runningError(name, "connect")
 	}
 	mode := m.HostConfig.NetworkMode
 	if mode.IsNone() || mode.IsHost() || mode.IsContainer() {
@@ -178,6 +179,15 @@ func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dn
 	if _, err := b.net.Join(ctx, id, spec); err != nil {
 		return err
 	}
+	if running {
+		err := plug.PlugNIC(ctx, id, func(mac string) (compute.NIC, error) { return b.net.Activate(ctx, id, n.ID, mac) })
+		if err != nil {
+			if lerr := b.net.Leave(context.WithoutCancel(ctx), id, n.ID); lerr != nil {
+				b.log.Warn("undo network connect", zap.String("id", id), zap.Error(lerr))
+			}
+			return err
+		}
+	}
 	return b.updateMeta(ctx, id, func(m *Meta) {
 		if m.NetworkingConfig == nil {
 			m.NetworkingConfig = &dnetwork.NetworkingConfig{}
@@ -193,8 +203,9 @@ func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dn
 	})
 }
 
-// NetworkDisconnect takes a container that is not running off a network
-// (docker network disconnect).
+// NetworkDisconnect takes a container off a network (docker network
+// disconnect). A running container can leave a network it was connected
+// to while running (its spare NIC is parked again), not one it booted on.
 func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, force bool) error {
 	if b.net == nil {
 		return errdefs.NotImplemented("this VCH has no container networking")
@@ -204,8 +215,9 @@ func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, for
 		return err
 	}
 	id, name := c.Spec.ID, m.Name
-	if err := notRunning(c, name, "disconnect"); err != nil {
-		return err
+	plug, running := b.plugger(c)
+	if running && plug == nil {
+		return runningError(name, "disconnect")
 	}
 	n, err := b.net.Network(ctx, netRef)
 	if err != nil {
@@ -215,8 +227,17 @@ func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, for
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network == n.ID }) {
+	i := slices.IndexFunc(eps, func(ep network.Endpoint) bool { return ep.Network == n.ID })
+	if i < 0 {
 		return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("container %s is not connected to network %s", strings.TrimPrefix(name, "/"), n.Name))
+	}
+	if running && eps[i].Active {
+		if err := plug.UnplugNIC(ctx, id, eps[i].MAC); err != nil {
+			if errdefs.IsInvalidParameter(err) {
+				return runningError(name, "disconnect")
+			}
+			return err
+		}
 	}
 	if err := b.net.Leave(ctx, id, n.ID); err != nil {
 		return err
@@ -228,12 +249,19 @@ func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, for
 	})
 }
 
-// notRunning refuses to change the NICs of a running VM.
-func notRunning(c compute.Container, name, verb string) error {
-	if c.Status.State == compute.StateRunning {
-		return errdefs.Conflict(fmt.Sprintf("cannot %s running container %s: a container VM gets its NICs at boot (no hot-plug on this VCH); stop it first", verb, strings.TrimPrefix(name, "/")))
+// plugger tells whether c runs and, if so, how to change its NICs (nil:
+// this compute provider cannot).
+func (b *Backend) plugger(c compute.Container) (compute.NICPlugger, bool) {
+	if c.Status.State != compute.StateRunning {
+		return nil, false
 	}
-	return nil
+	p, _ := b.pl.(compute.NICPlugger)
+	return p, true
+}
+
+// runningError refuses a NIC change the running VM cannot take.
+func runningError(name, verb string) error {
+	return errdefs.Conflict(fmt.Sprintf("cannot %s running container %s on this network: a container VM gets its NICs at boot (no hot-plug); stop it first", verb, strings.TrimPrefix(name, "/")))
 }
 
 // dnsNames are what the embedded DNS answers for an endpoint: the

@@ -18,6 +18,22 @@ type NIC struct {
 	MTU     int          // 0: the driver's default
 }
 
+// MaxNICs is how many NICs a container VM has: its networks' NICs plus
+// spare ones up to this number, so that a running VM can be connected to
+// more networks without hot-plug (docs/architecture.md: slot budget).
+const MaxNICs = 4
+
+// NICPlugger connects a running VM to one more network through a spare
+// NIC it booted with, and parks it again. The spare's MAC is fixed at
+// boot, so PlugNIC passes it to configure, which allocates the endpoint
+// and returns the NIC to connect (Bridge, Address). A failed PlugNIC
+// leaves the spare parked; undoing configure is the caller's. No spare
+// left is ErrConflict; a VM that is not running, ErrConflict as well.
+type NICPlugger interface {
+	PlugNIC(ctx context.Context, id string, configure func(mac string) (NIC, error)) error
+	UnplugNIC(ctx context.Context, id, mac string) error
+}
+
 // NetworkAttacher is how networking takes part in a VM's life: the
 // provider calls Attach while it starts the VM and Detach exactly once after
 // each run that Attach succeeded for has ended: the VM exited on its own, was

@@ -376,6 +376,36 @@ func (b *Book) Attach(container string, pb PortBinder) ([]compute.NIC, error) {
 	return nics, nil
 }
 
+// Activate activates the container's endpoint on network alone (a
+// running container connected to one more network), with mac for its NIC
+// (the MAC of the spare NIC it gets). On failure nothing stays allocated.
+func (b *Book) Activate(container, network, mac string, pb PortBinder) (compute.NIC, error) {
+	n, err := b.Network(network)
+	if err != nil {
+		return compute.NIC{}, err
+	}
+	for _, ep := range b.eps[container] {
+		if ep.Network != n.ID {
+			continue
+		}
+		if ep.Active {
+			return compute.NIC{}, errdefs.Conflict(fmt.Sprintf("container %s is already active on network %s", container, n.Name))
+		}
+		if err := b.activate(ep, pb); err != nil {
+			return compute.NIC{}, err
+		}
+		if mac != "" {
+			ep.MAC = mac
+		}
+		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address}
+		if n.UserDefined {
+			nic.DNS = []netip.Addr{n.Gateway}
+		}
+		return nic, nil
+	}
+	return compute.NIC{}, errdefs.NotFound(fmt.Sprintf("container %s is not joined to network %s", container, n.Name))
+}
+
 // Detach deactivates the container's endpoints; it reports whether
 // anything changed.
 func (b *Book) Detach(container string, pb PortBinder) bool {

@@ -39,7 +39,7 @@ var DefaultBridgeRange = netip.MustParsePrefix("172.16.0.0/12")
 // MaxEndpoints is how many networks one container can be on: one NIC per
 // network, and the virtio-mmio slot budget of a VM leaves room for four
 // (docs/architecture.md).
-const MaxEndpoints = 4
+const MaxEndpoints = compute.MaxNICs
 
 // BridgeName is the name of every VCH's NAT network.
 const BridgeName = "bridge"
@@ -165,11 +165,19 @@ type Endpoints interface {
 	Containers(ctx context.Context) ([]string, error)
 }
 
+// Activator activates one endpoint of a running container: network
+// connect while the VM runs, through one of its spare NICs
+// (compute.NICPlugger), whose MAC the endpoint takes. Leave undoes it.
+type Activator interface {
+	Activate(ctx context.Context, container, network, mac string) (compute.NIC, error)
+}
+
 // Provider is a complete network implementation (local, fake).
 type Provider interface {
 	Scopes
 	Manager
 	Endpoints
+	Activator
 	Resolver
 	compute.NetworkAttacher
 	// Close stops serving bindings without releasing anything (running

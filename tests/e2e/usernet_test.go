@@ -191,6 +191,40 @@ func TestUserNetworks(t *testing.T) {
 		if r.Exit != 0 || !strings.Contains(r.Stdout, "Address: "+ips[1]+"\n") {
 			t.Fatalf("cx on front: %s", r)
 		}
+		// Running: a spare NIC joins priv, the tether configures it and
+		// priv's DNS knows the alias.
+		v.must(t, "network", "connect", "--alias", "cxp", "priv", "cx")
+		pip := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.Networks.priv.IPAddress}}", "cx"))
+		if pip == "" {
+			t.Fatal("no address on priv after connect")
+		}
+		if out := v.must(t, "exec", "cx", "ip", "-o", "-4", "addr", "show"); !strings.Contains(out, " "+pip+"/") {
+			t.Fatalf("guest addresses after connect: %s", out)
+		}
+		r = v.docker(t, "run", "--rm", "--network", "priv", img, "sh", "-c", "nslookup -type=a cxp; ping -c 1 -W 5 "+pip)
+		if r.Exit != 0 || !strings.Contains(r.Stdout, "Address: "+pip+"\n") {
+			t.Fatalf("cx on priv: %s", r)
+		}
+		// An exhausted range refuses and leaves nothing.
+		if r := v.docker(t, "network", "connect", "tiny", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "no available IPv4 addresses") {
+			t.Fatalf("connect to an exhausted network: %s", r)
+		}
+		if got := strings.TrimSpace(v.must(t, "inspect", "-f", "{{len .NetworkSettings.Networks}}", "cx")); got != "3" {
+			t.Fatalf("networks after a refused connect: %s", got)
+		}
+		// Four networks at most.
+		v.must(t, "network", "create", "n4")
+		v.must(t, "network", "create", "n5")
+		v.must(t, "network", "connect", "n4", "cx")
+		if r := v.docker(t, "network", "connect", "n5", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "at most 4 networks") {
+			t.Fatalf("a fifth network: %s", r)
+		}
+		// Disconnect while running parks the spare NIC again.
+		v.must(t, "network", "disconnect", "priv", "cx")
+		if out := v.must(t, "exec", "cx", "ip", "-o", "-4", "addr", "show"); strings.Contains(out, " "+pip+"/") {
+			t.Fatalf("guest addresses after disconnect: %s", out)
+		}
+		// A network the VM booted on stays until it stops.
 		if r := v.docker(t, "network", "disconnect", "front", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "stop it first") {
 			t.Fatalf("disconnect running: %s", r)
 		}
@@ -199,8 +233,8 @@ func TestUserNetworks(t *testing.T) {
 		if r := v.docker(t, "network", "disconnect", "front", "cx"); r.Exit == 0 || !strings.Contains(r.Stderr, "is not connected to network front") {
 			t.Fatalf("disconnect twice: %s", r)
 		}
-		if got := strings.TrimSpace(v.must(t, "inspect", "-f", "{{len .NetworkSettings.Networks}}", "cx")); got != "1" {
-			t.Fatalf("networks after disconnect: %s", got)
+		if got := strings.TrimSpace(v.must(t, "inspect", "-f", "{{len .NetworkSettings.Networks}}", "cx")); got != "2" {
+			t.Fatalf("networks after disconnect (back, n4): %s", got)
 		}
 	})
 

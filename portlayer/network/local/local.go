@@ -453,6 +453,16 @@ func (p *Provider) Attach(_ context.Context, id string) ([]compute.NIC, error) {
 	return nics, err
 }
 
+func (p *Provider) Activate(_ context.Context, container, net, mac string) (compute.NIC, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	nic, err := p.book.Activate(container, net, mac, (*binder)(p))
+	if err == nil {
+		p.commit()
+	}
+	return nic, err
+}
+
 func (p *Provider) Detach(_ context.Context, id string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -44,6 +44,7 @@ func Run(t *testing.T, f Factory) {
 		{"MultipleNetworks", testMultipleNetworks},
 		{"Resolve", testResolve},
 		{"ReopenKeepsNetworks", testReopenKeepsNetworks},
+		{"ActivateOne", testActivateOne},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f(t)) })

@@ -216,3 +216,39 @@ func testReopenKeepsNetworks(t *testing.T, in Instance) {
 		t.Fatalf("reopened range: %+v", e)
 	}
 }
+
+func testActivateOne(t *testing.T, in Instance) {
+	p, ctx := in.Provider, context.Background()
+	create(t, p, network.NetworkSpec{Name: "a", Subnet: netip.MustParsePrefix("10.77.0.0/24")})
+	join(t, p, c1)
+	attach(t, p, c1)
+	joinSpec(t, p, c1, network.EndpointSpec{Network: "a", DNSNames: []string{"late"}})
+	const mac = "02:43:c1:c1:c1:01"
+	nic, err := p.Activate(ctx, c1, "a", mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nic.MAC != mac || nic.Network != "a" || nic.Bridge == "" || !netip.MustParsePrefix("10.77.0.0/24").Contains(nic.Address.Addr()) || nic.Gateway.IsValid() {
+		t.Fatalf("activated NIC %+v", nic)
+	}
+	eps := endpoints(t, p, c1)
+	if len(eps) != 2 || !eps[1].Active || eps[1].MAC != mac || eps[1].Address != nic.Address {
+		t.Fatalf("endpoints %+v", eps)
+	}
+	if got, err := p.Resolve(ctx, eps[0].Address.Addr(), "late"); err != nil || len(got) != 1 || got[0] != nic.Address.Addr() {
+		t.Fatalf("resolve the activated endpoint: %v %v", got, err)
+	}
+	if _, err := p.Activate(ctx, c1, "a", mac); !errdefs.IsConflict(err) {
+		t.Fatalf("activate twice: %v", err)
+	}
+	if _, err := p.Activate(ctx, c2, "a", mac); !errdefs.IsNotFound(err) {
+		t.Fatalf("activate without join: %v", err)
+	}
+	if err := p.Leave(ctx, c1, "a"); err != nil {
+		t.Fatal(err)
+	}
+	joinSpec(t, p, c2, network.EndpointSpec{Network: "a"})
+	if e := attach(t, p, c2); e.Address != nic.Address {
+		t.Fatalf("leave kept %s (got %s)", nic.Address, e.Address)
+	}
+}
