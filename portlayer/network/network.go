@@ -1,6 +1,10 @@
 // Package network is the port layer's view of container networking:
 // scopes (networks), IPAM, endpoints and port bindings.
 //
+// Networks: the VCH's "bridge" always exists; CreateNetwork and
+// RemoveNetwork (Manager) make and remove user-defined ones, each its own
+// host network with its own DNS (Resolver answers it).
+//
 // The life of one container's network, in this package's words:
 //
 //  1. Join(container, spec) records an endpoint: the container wants to be
