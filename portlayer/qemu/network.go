@@ -264,4 +264,5 @@ func nameServers(own []string, nics []compute.NIC) []string {
 	}
 	return out
 }
+
 var _ compute.NICPlugger = (*Provider)(nil)
