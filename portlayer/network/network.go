@@ -20,12 +20,17 @@
 //  4. Leave(container, network) forgets the endpoint (at docker rm),
 //     releasing what it still holds.
 //
+// A running container joins one more network with Join, then Activate
+// with the MAC of the spare NIC it gets (compute.NICPlugger), and leaves it
+// with Leave.
+//
 // Errors are errdefs classes: ErrNotFound for an unknown network,
 // ErrConflict for a host port or a static address that is taken, a second
 // join of the same network, or an exhausted address range;
 // ErrInvalidParameter for bad bindings or a static address outside the
-// network; ErrForbidden for removing a built-in or used network. Providers persist their state, so a restarted
-// vchd keeps leases and re-creates the bindings of running containers.
+// network; ErrForbidden for removing a built-in or used network.
+// Providers persist their state, so a restarted vchd keeps networks and
+// leases and re-creates the bindings and DNS servers of running containers.
 package network
 
 import (
