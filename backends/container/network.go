@@ -98,7 +98,7 @@ func (b *Backend) endpointSpecs(ctx context.Context, hc *container.HostConfig, c
 	}
 	seen := map[string]bool{}
 	for i := range specs {
-		n, err := b.checkEndpoint(ctx, &specs[i], name, id)
+		n, err := b.checkEndpoint(ctx, &specs[i], name, id, hc.DNS)
 		if err != nil {
 			return nil, err
 		}
@@ -115,8 +115,9 @@ func alreadyJoined(name, network string) error {
 }
 
 // checkEndpoint checks spec against the network it names (docker's rules
-// for aliases and static addresses) and sets its DNS names.
-func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec, name, id string) (network.Network, error) {
+// for aliases and static addresses) and sets its DNS names and, from the
+// container's --dns, the servers the network's DNS forwards it to.
+func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec, name, id string, dns []string) (network.Network, error) {
 	n, err := b.net.Network(ctx, spec.Network)
 	if err != nil {
 		return network.Network{}, err
@@ -134,6 +135,12 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
 	}
 	spec.DNSNames = dnsNames(name, id, spec.Aliases)
+	spec.Upstreams = nil
+	for _, d := range dns {
+		if a, err := netip.ParseAddr(d); err == nil {
+			spec.Upstreams = append(spec.Upstreams, a)
+		}
+	}
 	return n, nil
 }
 
@@ -162,7 +169,7 @@ func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dn
 	if err := applyEndpointSettings(&spec, es); err != nil {
 		return err
 	}
-	n, err := b.checkEndpoint(ctx, &spec, name, id)
+	n, err := b.checkEndpoint(ctx, &spec, name, id, m.HostConfig.DNS)
 	if err != nil {
 		return err
 	}

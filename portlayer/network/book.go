@@ -90,6 +90,7 @@ func (b *Book) State() BookState {
 func cloneEndpoint(e Endpoint) Endpoint {
 	e.Aliases = slices.Clone(e.Aliases)
 	e.DNSNames = slices.Clone(e.DNSNames)
+	e.Upstreams = slices.Clone(e.Upstreams)
 	e.Ports = slices.Clone(e.Ports)
 	e.Bound = slices.Clone(e.Bound)
 	return e
@@ -253,6 +254,23 @@ func (b *Book) Resolve(from netip.Addr, name string) ([]netip.Addr, error) {
 	return out, nil
 }
 
+// Upstreams are the --dns servers (port 53) of the container at address
+// from.
+func (b *Book) Upstreams(from netip.Addr) []netip.AddrPort {
+	for _, eps := range b.eps {
+		for _, ep := range eps {
+			if ep.Active && ep.Address.Addr() == from {
+				var out []netip.AddrPort
+				for _, a := range ep.Upstreams {
+					out = append(out, netip.AddrPortFrom(a, 53))
+				}
+				return out
+			}
+		}
+	}
+	return nil
+}
+
 // Join records an endpoint.
 func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 	n, err := b.Network(spec.Network)
@@ -283,6 +301,7 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 	ep := &Endpoint{
 		ID: NewID(), Container: container, Network: n.ID, Aliases: slices.Clone(spec.Aliases),
 		DNSNames: slices.Clone(spec.DNSNames), Ports: slices.Clone(spec.Ports), IPv4: spec.IPv4,
+		Upstreams: slices.Clone(spec.Upstreams),
 	}
 	b.eps[container] = append(b.eps[container], ep)
 	return cloneEndpoint(*ep), nil

@@ -116,6 +116,10 @@ type EndpointSpec struct {
 	Ports    []PortBinding `json:"ports,omitempty"`
 	// IPv4 is a static address (docker's --ip); zero: the next free one.
 	IPv4 netip.Addr `json:"ipv4,omitzero"`
+	// Upstreams are the container's own name servers (--dns): the
+	// network's DNS forwards this container's other queries to them
+	// instead of the host's.
+	Upstreams []netip.Addr `json:"upstreams,omitempty"`
 }
 
 // Endpoint is one container's membership of one network.
@@ -127,6 +131,7 @@ type Endpoint struct {
 	DNSNames  []string      `json:"dnsNames,omitempty"`
 	Ports     []PortBinding `json:"ports,omitempty"` // as requested
 	IPv4      netip.Addr    `json:"ipv4,omitzero"`   // static address requested
+	Upstreams []netip.Addr  `json:"upstreams,omitempty"`
 	// Set while active (between Attach and Detach).
 	Active  bool          `json:"active,omitempty"`
 	MAC     string        `json:"mac,omitempty"`
@@ -159,8 +164,12 @@ type Manager interface {
 // container whose address is from, with the addresses of the active
 // endpoints named so on the networks that container is on (ErrNotFound if
 // none). Names are matched case-insensitively.
+//
+// Upstreams returns the name servers the container at from forwards other
+// queries to (its --dns), nil for the host's.
 type Resolver interface {
 	Resolve(ctx context.Context, from netip.Addr, name string) ([]netip.Addr, error)
+	Upstreams(ctx context.Context, from netip.Addr) []netip.AddrPort
 }
 
 // Endpoints records containers' memberships.

@@ -247,13 +247,10 @@ func selfHostEntry(nics []compute.NIC, hostname, domain string) (proto.HostEntry
 	return proto.HostEntry{IP: nics[0].Address.Addr().String(), Names: names}, true
 }
 
-// nameServers is the guest's resolv.conf servers: the container's own
-// (--dns) if it has any, else those its networks offer (the embedded DNS of
-// user-defined networks), once each.
+// nameServers is the guest's resolv.conf servers: those its networks
+// offer (the embedded DNS of user-defined networks, which forwards to the
+// container's --dns), once each; else the container's own (--dns).
 func nameServers(own []string, nics []compute.NIC) []string {
-	if len(own) > 0 {
-		return own
-	}
 	var out []string
 	for _, n := range nics {
 		for _, a := range n.DNS {
@@ -261,6 +258,9 @@ func nameServers(own []string, nics []compute.NIC) []string {
 				out = append(out, s)
 			}
 		}
+	}
+	if len(out) == 0 {
+		return own
 	}
 	return out
 }

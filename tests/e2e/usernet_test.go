@@ -2,8 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/vchproject/vch/tests/fixture"
 )
 
 // TestUserNetworks drives user-defined networks through the docker CLI in
@@ -115,6 +120,16 @@ func TestUserNetworks(t *testing.T) {
 		if r.Exit != 0 || !strings.Contains(r.Stdout, "nameserver 10.88.0.254\n") || strings.Count(r.Stdout, "Address: "+webIP+"\n") != 3 ||
 			!strings.Contains(r.Stdout, "Address: 10.88.0.10\n") || !strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
 			t.Fatalf("DNS on front: %s", r)
+		}
+		// --dns: resolv.conf still names the network's DNS, which answers
+		// container names and forwards the rest to the container's server
+		// (one in the outside namespace that knows ext.test).
+		serveDNS(t, v.out, netOutAddr+":53", "ext.test.", "192.0.2.77")
+		r = v.docker(t, "run", "--rm", "--network", "front", "--dns", netOutAddr, img, "sh", "-c",
+			"cat /etc/resolv.conf; nslookup -type=a web; nslookup -type=a ext.test")
+		if !strings.Contains(r.Stdout, "nameserver 10.88.0.254\n") || strings.Contains(r.Stdout, "nameserver "+netOutAddr) ||
+			!strings.Contains(r.Stdout, "Address: "+webIP+"\n") || !strings.Contains(r.Stdout, "Address: 192.0.2.77\n") {
+			t.Fatalf("--dns on front: %s", r)
 		}
 		// From another network: neither the name nor the address.
 		r = v.docker(t, "run", "--rm", "--network", "back", img, "sh", "-c",
@@ -259,6 +274,26 @@ func TestUserNetworks(t *testing.T) {
 			t.Fatalf("user network bridges left:\n%s", out)
 		}
 	})
+}
+
+// serveDNS answers A queries for name with addr, inside ns, on UDP addr.
+func serveDNS(t *testing.T, ns *fixture.Netns, at, name, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := ns.Do(func() (err error) { pc, err = net.ListenPacket("udp4", at); return err }); err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg).SetReply(req)
+		if q := req.Question; len(q) == 1 && q[0].Name == name && q[0].Qtype == dns.TypeA {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(addr)})
+		} else {
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
 }
 
 // sameSet compares space-separated words, ignoring order.

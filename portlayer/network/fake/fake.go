@@ -114,6 +114,12 @@ func (p *Provider) RemoveNetwork(_ context.Context, nameOrID string) error {
 	return err
 }
 
+func (p *Provider) Upstreams(_ context.Context, from netip.Addr) []netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Upstreams(from)
+}
+
 func (p *Provider) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -334,6 +334,16 @@ func (r resolver) Resolve(ctx context.Context, from netip.Addr, name string) ([]
 	return r.p.Resolve(ctx, from, name)
 }
 
+func (r resolver) Upstreams(ctx context.Context, from netip.Addr) []netip.AddrPort {
+	return r.p.Upstreams(ctx, from)
+}
+
+func (p *Provider) Upstreams(_ context.Context, from netip.Addr) []netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Upstreams(from)
+}
+
 func (p *Provider) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -4,8 +4,8 @@
 // short ID, aliases) from the port layer's network.Resolver, which knows
 // who asks by the query's source address and answers only with containers
 // on networks the asker shares. Every other query is forwarded to the
-// upstream resolvers (the host's /etc/resolv.conf); if none answers, the
-// asker gets SERVFAIL.
+// asker's own name servers (its --dns), else to the configured upstreams or
+// the host's /etc/resolv.conf; if none answers, the asker gets SERVFAIL.
 //
 // Callers: Start a server once the network's address is on the host,
 // Close it before the address goes away.
@@ -130,12 +130,21 @@ func (s *Server) answer(remote net.Addr, proto string, req *dns.Msg) *dns.Msg {
 			s.log.Warn("nameserver resolve", zap.String("name", q.Name), zap.Error(err))
 		}
 	}
-	return s.forward(req, proto)
+	return s.forward(req, proto, from)
 }
 
-// forward asks the upstreams in turn; SERVFAIL if none answers.
-func (s *Server) forward(req *dns.Msg, proto string) *dns.Msg {
-	ups := s.cfg.Upstreams
+// forward asks the upstreams in turn (the asker's own, else the
+// configured or the host's); SERVFAIL if none answers.
+func (s *Server) forward(req *dns.Msg, proto string, from netip.Addr) *dns.Msg {
+	var ups []string
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	for _, a := range s.cfg.Resolver.Upstreams(ctx, from) {
+		ups = append(ups, a.String())
+	}
+	cancel()
+	if ups == nil {
+		ups = s.cfg.Upstreams
+	}
 	if ups == nil {
 		ups = hostUpstreams()
 	}

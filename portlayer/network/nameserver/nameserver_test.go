@@ -11,10 +11,18 @@ import (
 	"github.com/vchproject/vch/errdefs"
 )
 
-// table resolves names for one asker.
+// table resolves names for one asker, and gives it its own upstreams.
 type table struct {
 	asker netip.Addr
 	names map[string]netip.Addr
+	ups   []netip.AddrPort
+}
+
+func (tb table) Upstreams(_ context.Context, from netip.Addr) []netip.AddrPort {
+	if from == tb.asker {
+		return tb.ups
+	}
+	return nil
 }
 
 func (tb table) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
@@ -85,6 +93,11 @@ func TestAnswersForwardsAndFails(t *testing.T) {
 		if r := ask(t, proto, at, "example.test", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
 			t.Fatalf("%s forwarded: %v", proto, r)
 		}
+	}
+	// The asker's own upstreams (--dns) come before the configured ones.
+	own := start(t, Config{Resolver: table{asker: lo, ups: []netip.AddrPort{up}}, Upstreams: []string{}})
+	if r := ask(t, "udp", own, "example.test", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("through the asker's upstream: %v", r)
 	}
 	// No upstream answers: SERVFAIL, promptly.
 	none := start(t, Config{Resolver: table{}, Upstreams: []string{}})

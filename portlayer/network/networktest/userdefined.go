@@ -172,7 +172,7 @@ func testResolve(t *testing.T, in Instance) {
 	p, ctx := in.Provider, context.Background()
 	create(t, p, network.NetworkSpec{Name: "a", Subnet: netip.MustParsePrefix("10.77.0.0/24")})
 	create(t, p, network.NetworkSpec{Name: "b", Subnet: netip.MustParsePrefix("10.78.0.0/24")})
-	joinSpec(t, p, c1, network.EndpointSpec{Network: "a", DNSNames: []string{"web", c1[:12]}})
+	joinSpec(t, p, c1, network.EndpointSpec{Network: "a", DNSNames: []string{"web", c1[:12]}, Upstreams: []netip.Addr{netip.MustParseAddr("192.0.2.53")}})
 	joinSpec(t, p, c2, network.EndpointSpec{Network: "a", DNSNames: []string{"db", c2[:12], "Store"}})
 	joinSpec(t, p, c3, network.EndpointSpec{Network: "b", DNSNames: []string{"other"}})
 	e1, e2, e3 := attach(t, p, c1), attach(t, p, c2), attach(t, p, c3)
@@ -194,6 +194,12 @@ func testResolve(t *testing.T, in Instance) {
 	}
 	if _, err := p.Resolve(ctx, netip.MustParseAddr("192.0.2.1"), "db"); !errdefs.IsNotFound(err) {
 		t.Fatalf("from a stranger: %v", err)
+	}
+	if ups := p.Upstreams(ctx, from); len(ups) != 1 || ups[0] != netip.MustParseAddrPort("192.0.2.53:53") {
+		t.Fatalf("c1's upstreams: %v", ups)
+	}
+	if ups := p.Upstreams(ctx, e2.Address.Addr()); len(ups) != 0 {
+		t.Fatalf("c2's upstreams: %v", ups)
 	}
 	// A stopped container is not answered.
 	if err := p.Detach(ctx, c2); err != nil {
