@@ -177,8 +177,9 @@ func TestUserNetworks(t *testing.T) {
 		}
 		// One dynamic address (10.89.0.6; .7 is the broadcast address).
 		v.must(t, "network", "create", "--subnet", "10.89.0.0/29", "--ip-range", "10.89.0.6/31", "tiny")
+		// t1 keeps tiny's only address for ConnectDisconnect; RemoveAndPrune
+		// removes it.
 		v.must(t, "run", "-d", "--name", "t1", "--network", "tiny", img, "sleep", "1000")
-		defer v.docker(t, "rm", "-f", "t1")
 		r = v.docker(t, "run", "-d", "--name", "t2", "--network", "tiny", img, "sleep", "1000")
 		defer v.docker(t, "rm", "-f", "t2")
 		if r.Exit == 0 || !strings.Contains(r.Stderr, "no available IPv4 addresses") {
