@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
 	pnetwork "github.com/vchproject/vch/portlayer/network"
 	netfake "github.com/vchproject/vch/portlayer/network/fake"
 )
@@ -274,5 +276,78 @@ func TestConnectDisconnectStopped(t *testing.T) {
 	}
 	if err := e.b.NetworkConnect(ctx, "web", "nosuch", nil); !errdefs.IsNotFound(err) {
 		t.Fatalf("unknown network: %v", err)
+	}
+}
+
+// plugFake adds NIC plugging to the compute fake: it records the NICs
+// configure gives.
+type plugFake struct {
+	compute.Provider
+	plugged map[string]compute.NIC // MAC -> NIC
+	fail    error
+}
+
+func (p *plugFake) PlugNIC(_ context.Context, id string, configure func(mac string) (compute.NIC, error)) error {
+	nic, err := configure(fmt.Sprintf("02:43:%s:%s:%s:%02x", id[0:2], id[2:4], id[4:6], len(p.plugged)+1))
+	if err != nil {
+		return err
+	}
+	if p.fail != nil {
+		return p.fail
+	}
+	p.plugged[nic.MAC] = nic
+	return nil
+}
+
+func (p *plugFake) UnplugNIC(_ context.Context, _, mac string) error {
+	if _, ok := p.plugged[mac]; !ok {
+		return errdefs.InvalidParameter("not a spare")
+	}
+	delete(p.plugged, mac)
+	return nil
+}
+
+func TestConnectDisconnectRunning(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	pf := &plugFake{Provider: e.pl, plugged: map[string]compute.NIC{}}
+	e.b.Close()
+	b, err := New(ctx, Config{Compute: pf, Network: nets, Images: e.images, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b = b
+	t.Cleanup(b.Close)
+	for _, n := range []string{"front", "broken"} {
+		if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := e.create("web", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{})
+	e.start("web")
+	if err := e.b.NetworkConnect(ctx, "web", "front", &dnetwork.EndpointSettings{Aliases: []string{"www"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := e.inspect("web").NetworkSettings.Networks["front"]
+	if f == nil || f.IPAddress == "" || len(pf.plugged) != 1 || pf.plugged[f.MacAddress].Address.Addr().String() != f.IPAddress {
+		t.Fatalf("connected while running: %+v, plugged %+v", f, pf.plugged)
+	}
+	// A failed plug leaves no endpoint behind.
+	pf.fail = errdefs.Conflict("no spare NIC left")
+	if err := e.b.NetworkConnect(ctx, "web", "broken", nil); !errdefs.IsConflict(err) {
+		t.Fatalf("failed plug: %v", err)
+	}
+	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 2 {
+		t.Fatalf("endpoints after a failed plug: %+v", eps)
+	}
+	// The network the VM booted on stays; the connected one can go.
+	if err := e.b.NetworkDisconnect(ctx, "web", "bridge", false); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "stop it first") {
+		t.Fatalf("disconnect the boot network: %v", err)
+	}
+	if err := e.b.NetworkDisconnect(ctx, "web", "front", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.inspect("web").NetworkSettings.Networks["front"]; ok || len(pf.plugged) != 0 {
+		t.Fatalf("after disconnect: plugged %+v", pf.plugged)
 	}
 }
