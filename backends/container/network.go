@@ -122,6 +122,12 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 	if err != nil {
 		return network.Network{}, err
 	}
+	spec.Upstreams = nil
+	for _, d := range dns {
+		if a, err := netip.ParseAddr(d); err == nil {
+			spec.Upstreams = append(spec.Upstreams, a)
+		}
+	}
 	if !n.UserDefined {
 		if len(spec.Aliases) > 0 {
 			return network.Network{}, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
@@ -135,12 +141,6 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
 	}
 	spec.DNSNames = dnsNames(name, id, spec.Aliases)
-	spec.Upstreams = nil
-	for _, d := range dns {
-		if a, err := netip.ParseAddr(d); err == nil {
-			spec.Upstreams = append(spec.Upstreams, a)
-		}
-	}
 	return n, nil
 }
 

@@ -387,9 +387,7 @@ func (b *Book) Attach(container string, pb PortBinder) ([]compute.NIC, error) {
 		if i == 0 && !n.Internal {
 			nic.Gateway = ep.Gateway // one default route: the first network's
 		}
-		if n.UserDefined {
-			nic.DNS = []netip.Addr{n.Gateway}
-		}
+		nic.DNS = offeredDNS(n, ep)
 		nics = append(nics, nic)
 	}
 	return nics, nil
@@ -417,12 +415,23 @@ func (b *Book) Activate(container, network, mac string, pb PortBinder) (compute.
 			ep.MAC = mac
 		}
 		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address}
-		if n.UserDefined {
-			nic.DNS = []netip.Addr{n.Gateway}
-		}
+		nic.DNS = offeredDNS(n, ep)
 		return nic, nil
 	}
 	return compute.NIC{}, errdefs.NotFound(fmt.Sprintf("container %s is not joined to network %s", container, n.Name))
+}
+
+// offeredDNS is the name server a NIC's guest should use: the network's
+// DNS on its gateway. On a user-defined network always (it answers
+// container names and forwards the rest, to the container's --dns if it
+// has any); on the default bridge only for a container without --dns
+// (there the DNS only forwards, and --dns goes to resolv.conf as given,
+// as docker does).
+func offeredDNS(n Network, ep *Endpoint) []netip.Addr {
+	if !n.UserDefined && len(ep.Upstreams) > 0 {
+		return nil
+	}
+	return []netip.Addr{n.Gateway}
 }
 
 // Detach deactivates the container's endpoints; it reports whether

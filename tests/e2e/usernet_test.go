@@ -131,6 +131,16 @@ func TestUserNetworks(t *testing.T) {
 			!strings.Contains(r.Stdout, "Address: "+webIP+"\n") || !strings.Contains(r.Stdout, "Address: 192.0.2.77\n") {
 			t.Fatalf("--dns on front: %s", r)
 		}
+		// The default bridge: its DNS forwards only (no container names);
+		// --dns there goes to resolv.conf as given, as docker does.
+		r = v.docker(t, "run", "--rm", img, "sh", "-c", "cat /etc/resolv.conf; nslookup -type=a web")
+		if !strings.Contains(r.Stdout, "nameserver 172.16.0.1\n") || strings.Contains(r.Stdout, webIP) {
+			t.Fatalf("DNS on the bridge: %s", r)
+		}
+		r = v.docker(t, "run", "--rm", "--dns", netOutAddr, img, "sh", "-c", "cat /etc/resolv.conf; nslookup -type=a ext.test")
+		if r.Exit != 0 || !strings.HasPrefix(r.Stdout, "nameserver "+netOutAddr+"\n") || !strings.Contains(r.Stdout, "Address: 192.0.2.77\n") {
+			t.Fatalf("--dns on the bridge: %s", r)
+		}
 		// From another network: neither the name nor the address.
 		r = v.docker(t, "run", "--rm", "--network", "back", img, "sh", "-c",
 			"nslookup -type=a web; echo; wget -T 3 -q -O - http://"+webIP+"/ && echo REACHED")

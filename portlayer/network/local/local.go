@@ -92,8 +92,13 @@ func New(cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)
 		}
 		if err := p.startDNS(n); err != nil {
-			p.stopDNS()
-			return nil, fmt.Errorf("network %s: %w", n.Name, err)
+			if n.UserDefined {
+				p.stopDNS()
+				return nil, fmt.Errorf("network %s: %w", n.Name, err)
+			}
+			// The default bridge's DNS only forwards: without it,
+			// its containers get no name server (see withDNS).
+			p.log.Warn("no DNS on the default bridge", zap.Error(err))
 		}
 	}
 	if err := p.save(); err != nil {
@@ -296,7 +301,7 @@ func (p *Provider) Network(_ context.Context, nameOrID string) (network.Network,
 // startDNS serves the embedded DNS of a user-defined network on its
 // gateway address. Call with p.mu held (or before use).
 func (p *Provider) startDNS(n network.Network) error {
-	if !n.UserDefined || p.dns[n.ID] != nil {
+	if p.dns[n.ID] != nil {
 		return nil
 	}
 	srv, err := nameserver.Start(nameserver.Config{
@@ -460,7 +465,19 @@ func (p *Provider) Attach(_ context.Context, id string) ([]compute.NIC, error) {
 	}
 	nics, err := p.book.Attach(id, (*binder)(p))
 	p.commit()
+	for i := range nics {
+		nics[i] = p.withDNS(nics[i])
+	}
 	return nics, err
+}
+
+// withDNS drops the name server of a NIC whose network has no DNS server
+// running (the default bridge's could not bind). Call with p.mu held.
+func (p *Provider) withDNS(nic compute.NIC) compute.NIC {
+	if n, err := p.book.Network(nic.Network); err == nil && p.dns[n.ID] == nil {
+		nic.DNS = nil
+	}
+	return nic
 }
 
 func (p *Provider) Activate(_ context.Context, container, net, mac string) (compute.NIC, error) {
@@ -469,6 +486,7 @@ func (p *Provider) Activate(_ context.Context, container, net, mac string) (comp
 	nic, err := p.book.Activate(container, net, mac, (*binder)(p))
 	if err == nil {
 		p.commit()
+		nic = p.withDNS(nic)
 	}
 	return nic, err
 }

@@ -161,10 +161,16 @@ func testMultipleNetworks(t *testing.T, in Instance) {
 		len(nics[0].DNS) != 1 || nics[0].DNS[0] != nics[0].Gateway {
 		t.Fatalf("NICs %+v", nics)
 	}
-	// The default bridge has no embedded DNS.
+	// The default bridge's DNS only forwards; a container with its own
+	// servers (--dns) is not offered it there.
+	br := bridge(t, p)
 	joinSpec(t, p, c2, network.EndpointSpec{Network: network.BridgeName})
-	if nics, err := p.Attach(context.Background(), c2); err != nil || len(nics) != 1 || len(nics[0].DNS) != 0 {
+	if nics, err := p.Attach(context.Background(), c2); err != nil || len(nics) != 1 || len(nics[0].DNS) != 1 || nics[0].DNS[0] != br.Gateway {
 		t.Fatalf("bridge NICs %+v, %v", nics, err)
+	}
+	joinSpec(t, p, c3, network.EndpointSpec{Network: network.BridgeName, Upstreams: []netip.Addr{netip.MustParseAddr("192.0.2.53")}})
+	if nics, err := p.Attach(context.Background(), c3); err != nil || len(nics) != 1 || len(nics[0].DNS) != 0 {
+		t.Fatalf("bridge NICs with --dns %+v, %v", nics, err)
 	}
 }
 
