@@ -140,6 +140,10 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 	if spec.IPv4.IsValid() && !n.SubnetGiven {
 		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
 	}
+	if spec.IPv4.IsValid() && !n.Subnet.Contains(spec.IPv4) {
+		// Checked before anything is created (Join checks it again).
+		return network.Network{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", spec.IPv4))
+	}
 	spec.DNSNames = dnsNames(name, id, spec.Aliases)
 	return n, nil
 }
