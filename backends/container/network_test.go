@@ -351,3 +351,19 @@ func TestConnectDisconnectRunning(t *testing.T) {
 		t.Fatalf("after disconnect: plugged %+v", pf.plugged)
 	}
 }
+
+func TestRenameUpdatesDNSNames(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "front"}); err != nil {
+		t.Fatal(err)
+	}
+	id := e.create("old", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{NetworkMode: "front"})
+	if err := e.b.ContainerRename(ctx, "old", "new"); err != nil {
+		t.Fatal(err)
+	}
+	eps, _ := nets.Endpoints(ctx, id)
+	if len(eps) != 1 || strings.Join(eps[0].DNSNames, " ") != "new "+id[:12] {
+		t.Fatalf("DNS names after rename: %+v", eps)
+	}
+}

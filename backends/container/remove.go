@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -79,6 +80,11 @@ func (b *Backend) ContainerRename(ctx context.Context, oldName, newName string) 
 			b.log.Error("rename: restoring old name", zap.String("id", id), zap.Error(rerr))
 		}
 		return err
+	}
+	if b.net != nil {
+		if err := b.net.Rename(ctx, id, strings.TrimPrefix(current, "/"), strings.TrimPrefix(normalized, "/")); err != nil {
+			b.log.Warn("rename: DNS names", zap.String("id", id), zap.Error(err))
+		}
 	}
 	return nil
 }

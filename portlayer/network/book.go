@@ -254,6 +254,17 @@ func (b *Book) Resolve(from netip.Addr, name string) ([]netip.Addr, error) {
 	return out, nil
 }
 
+// Rename replaces the DNS name old by new in the container's endpoints.
+func (b *Book) Rename(container, old, new string) {
+	for _, ep := range b.eps[container] {
+		for i, n := range ep.DNSNames {
+			if n == old {
+				ep.DNSNames[i] = new
+			}
+		}
+	}
+}
+
 // Upstreams are the --dns servers (port 53) of the container at address
 // from.
 func (b *Book) Upstreams(from netip.Addr) []netip.AddrPort {

@@ -181,6 +181,9 @@ type Endpoints interface {
 	Endpoints(ctx context.Context, container string) ([]Endpoint, error)
 	// Containers lists the containers that have endpoints.
 	Containers(ctx context.Context) ([]string, error)
+	// Rename replaces the DNS name old by new in every endpoint of the
+	// container (docker rename).
+	Rename(ctx context.Context, container, old, new string) error
 }
 
 // Activator activates one endpoint of a running container: network

@@ -126,6 +126,14 @@ func (p *Provider) Resolve(_ context.Context, from netip.Addr, name string) ([]n
 	return p.book.Resolve(from, name)
 }
 
+func (p *Provider) Rename(_ context.Context, container, old, new string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.book.Rename(container, old, new)
+	p.commit()
+	return nil
+}
+
 func (p *Provider) Join(_ context.Context, container string, spec network.EndpointSpec) (network.Endpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

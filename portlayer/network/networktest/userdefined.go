@@ -207,11 +207,21 @@ func testResolve(t *testing.T, in Instance) {
 	if ups := p.Upstreams(ctx, e2.Address.Addr()); len(ups) != 0 {
 		t.Fatalf("c2's upstreams: %v", ups)
 	}
+	// docker rename: the new name answers, the old one no more.
+	if err := p.Rename(ctx, c2, "db", "db2"); err != nil {
+		t.Fatal(err)
+	}
+	if addrs, err := p.Resolve(ctx, from, "db2"); err != nil || len(addrs) != 1 || addrs[0] != e2.Address.Addr() {
+		t.Fatalf("renamed: %v, %v", addrs, err)
+	}
+	if _, err := p.Resolve(ctx, from, "db"); !errdefs.IsNotFound(err) {
+		t.Fatalf("old name after rename: %v", err)
+	}
 	// A stopped container is not answered.
 	if err := p.Detach(ctx, c2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Resolve(ctx, from, "db"); !errdefs.IsNotFound(err) {
+	if _, err := p.Resolve(ctx, from, "db2"); !errdefs.IsNotFound(err) {
 		t.Fatalf("stopped container: %v", err)
 	}
 }
