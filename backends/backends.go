@@ -142,7 +142,7 @@ func New(cfg Config) (*Backends, error) {
 	sys.SetDiskUsage(diskUsageSources(images, containers, vols))
 	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
 	if cfg.Network != nil {
-		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf)
+		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf, containers)
 	}
 	return bs, nil
 }

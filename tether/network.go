@@ -95,3 +95,38 @@ func linkByMAC(mac net.HardwareAddr) (netlink.Link, error) {
 	}
 	return nil, nil
 }
+
+// configureNIC answers proto.ReqNIC: a spare NIC (present since boot) gets
+// an address and comes up, or loses its addresses and goes down.
+func configureNIC(r proto.NICRequest, log *zap.Logger) error {
+	nic := r.Interface
+	nic.Gateway = "" // the first network keeps the default route
+	if r.Up {
+		return setupNIC(nic, log)
+	}
+	mac, err := net.ParseMAC(nic.MAC)
+	if err != nil {
+		return err
+	}
+	link, err := linkByMAC(mac)
+	if err != nil {
+		return err
+	}
+	if link == nil {
+		return fmt.Errorf("no NIC with MAC %s", nic.MAC)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if err := netlink.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("NIC %s: remove %s: %w", nic.MAC, a.IPNet, err)
+		}
+	}
+	if err := netlink.LinkSetDown(link); err != nil {
+		return fmt.Errorf("NIC %s down: %w", nic.MAC, err)
+	}
+	log.Debug("NIC parked", zap.String("name", link.Attrs().Name), zap.String("mac", nic.MAC))
+	return nil
+}

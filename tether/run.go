@@ -129,6 +129,7 @@ func (t *tether) run() (int, error) {
 	srv.Exec = execer{t}
 	srv.Top = t.top
 	srv.Stats = t.stats
+	srv.NIC = func(r proto.NICRequest) error { return configureNIC(r, t.log) }
 	go srv.Serve(context.Background(), ctlPort)
 
 	if err := t.mountContainer(disks); err != nil {

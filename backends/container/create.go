@@ -126,15 +126,15 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
-	var ep *pnetwork.EndpointSpec
+	id := newID()
+	var eps []pnetwork.EndpointSpec
 	if b.net != nil {
-		if ep, err = endpointSpec(hc, cfg, netCfg); err != nil {
-			return container.CreateResponse{}, err
+		name := req.Name
+		if name == "" {
+			name = id[:12] // the generated name is not known yet; see below
 		}
-		if ep != nil {
-			if _, err := b.net.Network(ctx, ep.Network); err != nil {
-				return container.CreateResponse{}, err
-			}
+		if eps, err = b.endpointSpecs(ctx, hc, cfg, netCfg, name, id); err != nil {
+			return container.CreateResponse{}, err
 		}
 	}
 
@@ -148,13 +148,17 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		}
 	}()
 
-	id := newID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
 	name, err := b.reserveName(req.Name, id)
 	if err != nil {
 		return container.CreateResponse{}, err
+	}
+	for i := range eps {
+		if eps[i].DNSNames != nil {
+			eps[i].DNSNames = dnsNames(name, id, eps[i].Aliases)
+		}
 	}
 	path, args := entrypointAndArgs(cfg.Entrypoint, cfg.Cmd)
 	m := &Meta{
@@ -191,7 +195,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		b.index.Release(id)
 		return container.CreateResponse{}, err
 	}
-	if err := b.join(ctx, id, ep); err != nil {
+	if err := b.join(ctx, id, eps); err != nil {
 		if rerr := b.remove(context.WithoutCancel(ctx), id); rerr != nil {
 			b.log.Warn("create: undo after a failed network join", zap.String("id", id), zap.Error(rerr))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ import (
 )
 
 // endpointSpec turns docker's network mode and port options into the
-// endpoint the container joins; nil for --network none.
+// endpoint the container joins first; nil for --network none.
 func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.NetworkingConfig) (*network.EndpointSpec, error) {
 	mode := hc.NetworkMode
 	switch {
@@ -34,8 +35,8 @@ func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.
 		return nil, errdefs.NotImplemented("--network container:NAME is not supported by this VCH yet")
 	}
 	spec := &network.EndpointSpec{Network: string(mode)}
-	if ep := nc.EndpointsConfig[string(mode)]; ep != nil {
-		spec.Aliases = append(spec.Aliases, ep.Aliases...)
+	if err := applyEndpointSettings(spec, nc.EndpointsConfig[string(mode)]); err != nil {
+		return nil, err
 	}
 	ports, err := portBindings(hc, cfg)
 	if err != nil {
@@ -43,6 +44,247 @@ func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.
 	}
 	spec.Ports = ports
 	return spec, nil
+}
+
+// applyEndpointSettings takes docker's per-network settings: aliases and
+// the static IPv4 address.
+func applyEndpointSettings(spec *network.EndpointSpec, es *dnetwork.EndpointSettings) error {
+	if es == nil {
+		return nil
+	}
+	spec.Aliases = append(spec.Aliases, es.Aliases...)
+	if c := es.IPAMConfig; c != nil {
+		if c.IPv6Address != "" {
+			return errdefs.NotImplemented("IPv6 addresses are not supported by this VCH")
+		}
+		if c.IPv4Address != "" {
+			a, err := netip.ParseAddr(c.IPv4Address)
+			if err != nil || !a.Is4() {
+				return errdefs.InvalidParameter(fmt.Sprintf("invalid IPv4 address: %s", c.IPv4Address))
+			}
+			spec.IPv4 = a
+		}
+	}
+	return nil
+}
+
+// endpointSpecs is every network the container joins at create: the
+// network mode's first, then the other EndpointsConfig entries (API 1.44+,
+// compose), each checked against the network it names. name is the
+// container's name, id its ID: with the aliases they are the endpoint's
+// DNS names.
+func (b *Backend) endpointSpecs(ctx context.Context, hc *container.HostConfig, cfg *container.Config, nc *dnetwork.NetworkingConfig, name, id string) ([]network.EndpointSpec, error) {
+	first, err := endpointSpec(hc, cfg, nc)
+	if err != nil || first == nil {
+		return nil, err
+	}
+	specs := []network.EndpointSpec{*first}
+	keys := make([]string, 0, len(nc.EndpointsConfig))
+	for k := range nc.EndpointsConfig {
+		if k != first.Network {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		spec := network.EndpointSpec{Network: k}
+		if err := applyEndpointSettings(&spec, nc.EndpointsConfig[k]); err != nil {
+			return nil, err
+		}
+		specs = append(specs, spec)
+	}
+	if len(specs) > network.MaxEndpoints {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("a container VM of this VCH can be on at most %d networks", network.MaxEndpoints))
+	}
+	seen := map[string]bool{}
+	for i := range specs {
+		n, err := b.checkEndpoint(ctx, &specs[i], name, id, hc.DNS)
+		if err != nil {
+			return nil, err
+		}
+		if seen[n.ID] {
+			return nil, alreadyJoined(name, n.Name)
+		}
+		seen[n.ID] = true
+	}
+	return specs, nil
+}
+
+func alreadyJoined(name, network string) error {
+	return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(name, "/"), network))
+}
+
+// checkEndpoint checks spec against the network it names (docker's rules
+// for aliases and static addresses) and sets its DNS names and, from the
+// container's --dns, the servers the network's DNS forwards it to.
+func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec, name, id string, dns []string) (network.Network, error) {
+	n, err := b.net.Network(ctx, spec.Network)
+	if err != nil {
+		return network.Network{}, err
+	}
+	spec.Upstreams = nil
+	for _, d := range dns {
+		if a, err := netip.ParseAddr(d); err == nil {
+			spec.Upstreams = append(spec.Upstreams, a)
+		}
+	}
+	if !n.UserDefined {
+		if len(spec.Aliases) > 0 {
+			return network.Network{}, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
+		}
+		if spec.IPv4.IsValid() {
+			return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
+		}
+		return n, nil
+	}
+	if spec.IPv4.IsValid() && !n.SubnetGiven {
+		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")
+	}
+	if spec.IPv4.IsValid() && !n.Subnet.Contains(spec.IPv4) {
+		// Checked before anything is created (Join checks it again).
+		return network.Network{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", spec.IPv4))
+	}
+	spec.DNSNames = dnsNames(name, id, spec.Aliases)
+	return n, nil
+}
+
+// NetworkConnect joins a container to a network (docker network
+// connect). A container that is not running gets the NIC at its next
+// start; a running one gets one of the spare NICs its VM booted with
+// (compute.NICPlugger), configured by the tether.
+func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dnetwork.EndpointSettings) error {
+	if b.net == nil {
+		return errdefs.NotImplemented("this VCH has no container networking")
+	}
+	c, m, err := b.lookup(ctx, ref)
+	if err != nil {
+		return err
+	}
+	id, name := c.Spec.ID, m.Name
+	plug, running := b.plugger(c)
+	if running && plug == nil {
+		return runningError(name, "connect")
+	}
+	mode := m.HostConfig.NetworkMode
+	if mode.IsNone() || mode.IsHost() || mode.IsContainer() {
+		return errdefs.InvalidParameter(fmt.Sprintf("container %s is in network mode %s and cannot be connected to other networks", strings.TrimPrefix(name, "/"), mode))
+	}
+	spec := network.EndpointSpec{Network: netRef}
+	if err := applyEndpointSettings(&spec, es); err != nil {
+		return err
+	}
+	n, err := b.checkEndpoint(ctx, &spec, name, id, m.HostConfig.DNS)
+	if err != nil {
+		return err
+	}
+	spec.Network = n.ID
+	eps, err := b.net.Endpoints(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if ep.Network == n.ID {
+			return alreadyJoined(name, n.Name)
+		}
+	}
+	if _, err := b.net.Join(ctx, id, spec); err != nil {
+		return err
+	}
+	if running {
+		err := plug.PlugNIC(ctx, id, func(mac string) (compute.NIC, error) { return b.net.Activate(ctx, id, n.ID, mac) })
+		if err != nil {
+			if lerr := b.net.Leave(context.WithoutCancel(ctx), id, n.ID); lerr != nil {
+				b.log.Warn("undo network connect", zap.String("id", id), zap.Error(lerr))
+			}
+			return err
+		}
+	}
+	return b.updateMeta(ctx, id, func(m *Meta) {
+		if m.NetworkingConfig == nil {
+			m.NetworkingConfig = &dnetwork.NetworkingConfig{}
+		}
+		if m.NetworkingConfig.EndpointsConfig == nil {
+			m.NetworkingConfig.EndpointsConfig = map[string]*dnetwork.EndpointSettings{}
+		}
+		saved := &dnetwork.EndpointSettings{}
+		if es != nil {
+			saved.Aliases, saved.IPAMConfig = es.Aliases, es.IPAMConfig
+		}
+		m.NetworkingConfig.EndpointsConfig[n.Name] = saved
+	})
+}
+
+// NetworkDisconnect takes a container off a network (docker network
+// disconnect). A running container can leave a network it was connected
+// to while running (its spare NIC is parked again), not one it booted on.
+func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, force bool) error {
+	if b.net == nil {
+		return errdefs.NotImplemented("this VCH has no container networking")
+	}
+	c, m, err := b.lookup(ctx, ref)
+	if err != nil {
+		return err
+	}
+	id, name := c.Spec.ID, m.Name
+	plug, running := b.plugger(c)
+	if running && plug == nil {
+		return runningError(name, "disconnect")
+	}
+	n, err := b.net.Network(ctx, netRef)
+	if err != nil {
+		return err
+	}
+	eps, err := b.net.Endpoints(ctx, id)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(eps, func(ep network.Endpoint) bool { return ep.Network == n.ID })
+	if i < 0 {
+		return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("container %s is not connected to network %s", strings.TrimPrefix(name, "/"), n.Name))
+	}
+	if running && eps[i].Active {
+		if err := plug.UnplugNIC(ctx, id, eps[i].MAC); err != nil {
+			if errdefs.IsInvalidParameter(err) {
+				return runningError(name, "disconnect")
+			}
+			return err
+		}
+	}
+	if err := b.net.Leave(ctx, id, n.ID); err != nil {
+		return err
+	}
+	return b.updateMeta(ctx, id, func(m *Meta) {
+		if m.NetworkingConfig != nil {
+			delete(m.NetworkingConfig.EndpointsConfig, n.Name)
+		}
+	})
+}
+
+// plugger tells whether c runs and, if so, how to change its NICs (nil:
+// this compute provider cannot).
+func (b *Backend) plugger(c compute.Container) (compute.NICPlugger, bool) {
+	if c.Status.State != compute.StateRunning {
+		return nil, false
+	}
+	p, _ := b.pl.(compute.NICPlugger)
+	return p, true
+}
+
+// runningError refuses a NIC change the running VM cannot take.
+func runningError(name, verb string) error {
+	return errdefs.Conflict(fmt.Sprintf("cannot %s running container %s on this network: a container VM gets its NICs at boot (no hot-plug); stop it first", verb, strings.TrimPrefix(name, "/")))
+}
+
+// dnsNames are what the embedded DNS answers for an endpoint: the
+// container's name, its short ID and its aliases, each once.
+func dnsNames(name, id string, aliases []string) []string {
+	out := []string{strings.TrimPrefix(name, "/"), id[:12]}
+	for _, a := range aliases {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // portBindings lists -p bindings, plus a random host port for every
@@ -107,13 +349,19 @@ func portBindings(hc *container.HostConfig, cfg *container.Config) ([]network.Po
 	return out, nil
 }
 
-// join records the container's endpoint; it fails for an unknown network.
-func (b *Backend) join(ctx context.Context, id string, spec *network.EndpointSpec) error {
-	if b.net == nil || spec == nil {
+// join records the container's endpoints; on failure it leaves the ones
+// it joined.
+func (b *Backend) join(ctx context.Context, id string, specs []network.EndpointSpec) error {
+	if b.net == nil {
 		return nil
 	}
-	if _, err := b.net.Join(ctx, id, *spec); err != nil {
-		return err
+	for _, spec := range specs {
+		if _, err := b.net.Join(ctx, id, spec); err != nil {
+			if lerr := b.net.Leave(context.WithoutCancel(ctx), id, ""); lerr != nil {
+				b.log.Warn("undo network join", zap.String("id", id), zap.Error(lerr))
+			}
+			return err
+		}
 	}
 	return nil
 }
@@ -149,7 +397,10 @@ func (b *Backend) networkSettings(ctx context.Context, id string, m *Meta) *cont
 		}
 		es := &dnetwork.EndpointSettings{
 			Aliases: ep.Aliases, NetworkID: n.ID, EndpointID: ep.ID, MacAddress: ep.MAC,
-			DNSNames: []string{strings.TrimPrefix(m.Name, "/"), id[:12]},
+			DNSNames: ep.DNSNames,
+		}
+		if len(es.DNSNames) == 0 {
+			es.DNSNames = []string{strings.TrimPrefix(m.Name, "/"), id[:12]}
 		}
 		if nc := m.NetworkingConfig; nc != nil {
 			if cfg := nc.EndpointsConfig[n.Name]; cfg != nil {

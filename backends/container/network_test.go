@@ -2,14 +2,18 @@ package container
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
+	dnetwork "github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
 	pnetwork "github.com/vchproject/vch/portlayer/network"
 	netfake "github.com/vchproject/vch/portlayer/network/fake"
 )
@@ -146,5 +150,220 @@ func TestNetworkReconcile(t *testing.T) {
 	}
 	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 1 || eps[0].Active {
 		t.Fatalf("stopped container's endpoint %+v", eps)
+	}
+}
+
+func TestUserNetworkCreateOptions(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "front", Subnet: netip.MustParsePrefix("10.77.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "auto"}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, mode string, eps map[string]*dnetwork.EndpointSettings) (string, error) {
+		resp, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{
+			Name: name, Config: &container.Config{Image: "busybox", Cmd: []string{"sleep"}},
+			HostConfig:       &container.HostConfig{NetworkMode: container.NetworkMode(mode)},
+			NetworkingConfig: &dnetwork.NetworkingConfig{EndpointsConfig: eps},
+		})
+		return resp.ID, err
+	}
+	id, err := mk("web", "front", map[string]*dnetwork.EndpointSettings{
+		"front": {Aliases: []string{"www"}, IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "10.77.0.9"}},
+		"auto":  {Aliases: []string{"api"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := nets.Endpoints(ctx, id)
+	if err != nil || len(eps) != 2 {
+		t.Fatalf("endpoints %+v %v", eps, err)
+	}
+	if got := strings.Join(eps[0].DNSNames, " "); got != "web "+id[:12]+" www" || eps[0].IPv4.String() != "10.77.0.9" {
+		t.Fatalf("front endpoint %+v", eps[0])
+	}
+	if got := strings.Join(eps[1].DNSNames, " "); got != "web "+id[:12]+" api" {
+		t.Fatalf("second endpoint %+v", eps[1])
+	}
+	e.start("web")
+	ns := e.inspect("web").NetworkSettings
+	if f := ns.Networks["front"]; f == nil || f.IPAddress != "10.77.0.9" || strings.Join(f.Aliases, " ") != "www" || f.IPAMConfig == nil {
+		t.Fatalf("front settings %+v", f)
+	}
+	if a := ns.Networks["auto"]; a == nil || a.IPAddress == "" {
+		t.Fatalf("auto settings %+v", a)
+	}
+
+	for _, tc := range []struct {
+		mode  string
+		eps   map[string]*dnetwork.EndpointSettings
+		class func(error) bool
+		text  string
+	}{
+		{"bridge", map[string]*dnetwork.EndpointSettings{"bridge": {IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "172.16.0.9"}}}, errdefs.IsInvalidParameter, "user specified IP address is supported on user defined networks only"},
+		{"bridge", map[string]*dnetwork.EndpointSettings{"bridge": {Aliases: []string{"x"}}}, errdefs.IsInvalidParameter, "network-scoped alias is supported only for containers in user defined networks"},
+		{"auto", map[string]*dnetwork.EndpointSettings{"auto": {IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "172.17.0.9"}}}, errdefs.IsInvalidParameter, "user specified IP address is supported only when connecting to networks with user configured subnets"},
+		{"front", map[string]*dnetwork.EndpointSettings{"front": {IPAMConfig: &dnetwork.EndpointIPAMConfig{IPv4Address: "10.99.0.9"}}}, errdefs.IsInvalidParameter, "no configured subnet or ip-range contain the IP address 10.99.0.9"},
+		{"nosuch", nil, errdefs.IsNotFound, "network nosuch not found"},
+	} {
+		if _, err := mk("", tc.mode, tc.eps); !tc.class(err) || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("create on %s %+v: %v", tc.mode, tc.eps, err)
+		}
+	}
+	cs, err := e.b.Containers(ctx, containerrouter.ListConfig{All: true})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("refused creates left containers: %d %v", len(cs), err)
+	}
+	if ids, _ := nets.Containers(ctx); len(ids) != 1 {
+		t.Fatalf("refused creates left endpoints: %v", ids)
+	}
+}
+
+func TestConnectDisconnectStopped(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	for _, n := range []string{"front", "n2", "n3", "n4"} {
+		if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := e.create("web", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{})
+	if err := e.b.NetworkConnect(ctx, "web", "front", &dnetwork.EndpointSettings{Aliases: []string{"www"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.b.NetworkConnect(ctx, "web", "front", nil)
+	if !errdefs.IsForbidden(err) || err.Error() != "endpoint with name web already exists in network front" {
+		t.Fatalf("connect twice: %v", err)
+	}
+	eps, _ := nets.Endpoints(ctx, id)
+	if len(eps) != 2 || strings.Join(eps[1].DNSNames, " ") != "web "+id[:12]+" www" {
+		t.Fatalf("endpoints after connect %+v", eps)
+	}
+	e.start("web")
+	ns := e.inspect("web").NetworkSettings
+	if ns.Networks["front"] == nil || ns.Networks["front"].IPAddress == "" || ns.Networks["bridge"] == nil || ns.Networks["bridge"].IPAddress == "" {
+		t.Fatalf("running on both: %+v", ns.Networks)
+	}
+	for _, op := range []func() error{
+		func() error { return e.b.NetworkConnect(ctx, "web", "n2", nil) },
+		func() error { return e.b.NetworkDisconnect(ctx, "web", "front", false) },
+	} {
+		if err := op(); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "stop it first") {
+			t.Fatalf("on a running container: %v", err)
+		}
+	}
+	if err := e.b.ContainerStop(ctx, "web", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkDisconnect(ctx, "web", "front", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkDisconnect(ctx, "web", "front", false); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), "is not connected to network front") {
+		t.Fatalf("disconnect twice: %v", err)
+	}
+	if _, ok := e.inspect("web").NetworkSettings.Networks["front"]; ok {
+		t.Fatal("front still in inspect after disconnect")
+	}
+	for _, n := range []string{"n2", "n3", "n4"} {
+		if err := e.b.NetworkConnect(ctx, "web", n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.b.NetworkConnect(ctx, "web", "front", nil); !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), "at most 4 networks") {
+		t.Fatalf("a fifth network: %v", err)
+	}
+	if err := e.b.NetworkConnect(ctx, "web", "nosuch", nil); !errdefs.IsNotFound(err) {
+		t.Fatalf("unknown network: %v", err)
+	}
+}
+
+// plugFake adds NIC plugging to the compute fake: it records the NICs
+// configure gives.
+type plugFake struct {
+	compute.Provider
+	plugged map[string]compute.NIC // MAC -> NIC
+	fail    error
+}
+
+func (p *plugFake) PlugNIC(_ context.Context, id string, configure func(mac string) (compute.NIC, error)) error {
+	nic, err := configure(fmt.Sprintf("02:43:%s:%s:%s:%02x", id[0:2], id[2:4], id[4:6], len(p.plugged)+1))
+	if err != nil {
+		return err
+	}
+	if p.fail != nil {
+		return p.fail
+	}
+	p.plugged[nic.MAC] = nic
+	return nil
+}
+
+func (p *plugFake) UnplugNIC(_ context.Context, _, mac string) error {
+	if _, ok := p.plugged[mac]; !ok {
+		return errdefs.InvalidParameter("not a spare")
+	}
+	delete(p.plugged, mac)
+	return nil
+}
+
+func TestConnectDisconnectRunning(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	pf := &plugFake{Provider: e.pl, plugged: map[string]compute.NIC{}}
+	e.b.Close()
+	b, err := New(ctx, Config{Compute: pf, Network: nets, Images: e.images, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b = b
+	t.Cleanup(b.Close)
+	for _, n := range []string{"front", "broken"} {
+		if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := e.create("web", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{})
+	e.start("web")
+	if err := e.b.NetworkConnect(ctx, "web", "front", &dnetwork.EndpointSettings{Aliases: []string{"www"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := e.inspect("web").NetworkSettings.Networks["front"]
+	if f == nil || f.IPAddress == "" || len(pf.plugged) != 1 || pf.plugged[f.MacAddress].Address.Addr().String() != f.IPAddress {
+		t.Fatalf("connected while running: %+v, plugged %+v", f, pf.plugged)
+	}
+	// A failed plug leaves no endpoint behind.
+	pf.fail = errdefs.Conflict("no spare NIC left")
+	if err := e.b.NetworkConnect(ctx, "web", "broken", nil); !errdefs.IsConflict(err) {
+		t.Fatalf("failed plug: %v", err)
+	}
+	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 2 {
+		t.Fatalf("endpoints after a failed plug: %+v", eps)
+	}
+	// The network the VM booted on stays; the connected one can go.
+	if err := e.b.NetworkDisconnect(ctx, "web", "bridge", false); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "stop it first") {
+		t.Fatalf("disconnect the boot network: %v", err)
+	}
+	if err := e.b.NetworkDisconnect(ctx, "web", "front", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.inspect("web").NetworkSettings.Networks["front"]; ok || len(pf.plugged) != 0 {
+		t.Fatalf("after disconnect: plugged %+v", pf.plugged)
+	}
+}
+
+func TestRenameUpdatesDNSNames(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "front"}); err != nil {
+		t.Fatal(err)
+	}
+	id := e.create("old", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{NetworkMode: "front"})
+	if err := e.b.ContainerRename(ctx, "old", "new"); err != nil {
+		t.Fatal(err)
+	}
+	eps, _ := nets.Endpoints(ctx, id)
+	if len(eps) != 1 || strings.Join(eps[0].DNSNames, " ") != "new "+id[:12] {
+		t.Fatalf("DNS names after rename: %+v", eps)
 	}
 }

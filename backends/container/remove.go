@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/docker/docker/api/types/events"
 	"go.uber.org/zap"
@@ -87,5 +88,10 @@ func (b *Backend) ContainerRename(ctx context.Context, oldName, newName string) 
 		return err
 	}
 	b.eventByID(ctx, id, events.ActionRename, map[string]string{"oldName": current})
+	if b.net != nil {
+		if err := b.net.Rename(ctx, id, strings.TrimPrefix(current, "/"), strings.TrimPrefix(normalized, "/")); err != nil {
+			b.log.Warn("rename: DNS names", zap.String("id", id), zap.Error(err))
+		}
+	}
 	return nil
 }

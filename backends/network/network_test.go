@@ -2,9 +2,11 @@ package network
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/filters"
+	dnetwork "github.com/docker/docker/api/types/network"
 
 	"github.com/vchproject/vch/errdefs"
 	cfake "github.com/vchproject/vch/portlayer/compute/fake"
@@ -15,7 +17,7 @@ import (
 func TestListAndInspect(t *testing.T) {
 	ctx := context.Background()
 	nets := nfake.New()
-	b := New(nets, cfake.New(), func(string) string { return "/web" })
+	b := New(nets, cfake.New(), func(string) string { return "/web" }, nil)
 	all, err := b.NetworkList(ctx, filters.NewArgs())
 	if err != nil || len(all) != 1 || all[0].Name != "bridge" || all[0].Driver != "bridge" || all[0].Scope != "local" ||
 		len(all[0].IPAM.Config) != 1 || all[0].IPAM.Config[0].Subnet != "172.16.0.0/16" || all[0].IPAM.Config[0].Gateway != "172.16.0.1" {
@@ -45,5 +47,110 @@ func TestListAndInspect(t *testing.T) {
 	}
 	if _, err := b.NetworkInspect(ctx, "nosuch"); !errdefs.IsNotFound(err) || err.Error() != "network nosuch not found" {
 		t.Fatalf("inspect unknown: %v", err)
+	}
+}
+
+func TestCreateRemovePrune(t *testing.T) {
+	ctx := context.Background()
+	nets := nfake.New()
+	b := New(nets, cfake.New(), func(string) string { return "/web" }, nil)
+	mk := func(name, subnet string, labels map[string]string) (dnetwork.CreateResponse, error) {
+		req := dnetwork.CreateRequest{Name: name, CreateOptions: dnetwork.CreateOptions{Driver: "bridge", Labels: labels}}
+		if subnet != "" {
+			req.IPAM = &dnetwork.IPAM{Config: []dnetwork.IPAMConfig{{Subnet: subnet, IPRange: subnet, Gateway: ""}}}
+		}
+		return b.NetworkCreate(ctx, req)
+	}
+	front, err := mk("front", "10.77.0.0/24", map[string]string{"team": "a"})
+	if err != nil || len(front.ID) != 64 {
+		t.Fatalf("create: %+v %v", front, err)
+	}
+	if _, err := mk("back", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		class func(error) bool
+	}{
+		{"bridge", errdefs.IsForbidden},
+		{"host", errdefs.IsForbidden},
+		{"", errdefs.IsInvalidParameter},
+		{"-bad", errdefs.IsInvalidParameter},
+		{"front", errdefs.IsConflict},
+	} {
+		if _, err := mk(tc.name, "", nil); !tc.class(err) {
+			t.Errorf("create %q: %v", tc.name, err)
+		}
+	}
+	if _, err := b.NetworkCreate(ctx, dnetwork.CreateRequest{Name: "x", CreateOptions: dnetwork.CreateOptions{IPAM: &dnetwork.IPAM{Config: []dnetwork.IPAMConfig{{Subnet: "nonsense"}}}}}); !errdefs.IsInvalidParameter(err) {
+		t.Errorf("bad subnet: %v", err)
+	}
+	if _, err := b.NetworkCreate(ctx, dnetwork.CreateRequest{Name: "x", CreateOptions: dnetwork.CreateOptions{Driver: "overlay"}}); !errdefs.IsNotFound(err) {
+		t.Errorf("overlay: %v", err)
+	}
+	names := func(f filters.Args) string {
+		t.Helper()
+		got, err := b.NetworkList(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range got {
+			out = append(out, n.Name)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		f    filters.Args
+		want string
+	}{
+		{filters.NewArgs(), "bridge front back"},
+		{filters.NewArgs(filters.Arg("type", "custom")), "front back"},
+		{filters.NewArgs(filters.Arg("type", "builtin")), "bridge"},
+		{filters.NewArgs(filters.Arg("label", "team=a")), "front"},
+		{filters.NewArgs(filters.Arg("label", "team")), "front"},
+		{filters.NewArgs(filters.Arg("dangling", "true")), "front back"},
+		{filters.NewArgs(filters.Arg("dangling", "false")), "bridge"},
+	} {
+		if got := names(tc.f); got != tc.want {
+			t.Errorf("ls %v: %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	if _, err := b.NetworkList(ctx, filters.NewArgs(filters.Arg("dangling", "maybe"))); !errdefs.IsInvalidParameter(err) {
+		t.Errorf("bad dangling: %v", err)
+	}
+	n, err := b.NetworkInspect(ctx, "front")
+	if err != nil || n.IPAM.Config[0].IPRange != "10.77.0.0/24" || n.Labels["team"] != "a" || n.Options["com.docker.network.bridge.default_bridge"] != "" {
+		t.Fatalf("inspect front: %+v %v", n, err)
+	}
+	// A joined network is neither dangling nor pruned nor removable.
+	const c = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	if _, err := nets.Join(ctx, c, network.EndpointSpec{Network: "front"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(filters.NewArgs(filters.Arg("dangling", "true"))); got != "back" {
+		t.Errorf("dangling with front joined: %q", got)
+	}
+	if err := b.NetworkRemove(ctx, "front"); !errdefs.IsForbidden(err) {
+		t.Errorf("rm joined: %v", err)
+	}
+	rep, err := b.NetworksPrune(ctx, filters.NewArgs(filters.Arg("label!", "nothing")))
+	if err != nil || strings.Join(rep.NetworksDeleted, " ") != "back" {
+		t.Fatalf("prune: %+v %v", rep, err)
+	}
+	if err := nets.Leave(ctx, c, ""); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := b.NetworksPrune(ctx, filters.NewArgs(filters.Arg("label", "team=b"))); err != nil || len(rep.NetworksDeleted) != 0 {
+		t.Fatalf("prune by another label: %+v %v", rep, err)
+	}
+	if rep, err := b.NetworksPrune(ctx, filters.NewArgs(filters.Arg("until", "1h"))); err != nil || len(rep.NetworksDeleted) != 0 {
+		t.Fatalf("prune until 1h ago: %+v %v", rep, err)
+	}
+	if err := b.NetworkRemove(ctx, front.ID[:12]); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(filters.NewArgs()); got != "bridge" {
+		t.Fatalf("after rm and prune: %q", got)
 	}
 }

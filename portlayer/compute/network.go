@@ -14,7 +14,24 @@ type NIC struct {
 	MAC     string       // 02:42:..., unique per NIC
 	Address netip.Prefix // the guest's address and prefix length; zero: link only
 	Gateway netip.Addr   // default route; zero: none
+	DNS     []netip.Addr // name servers the network offers (its embedded DNS)
 	MTU     int          // 0: the driver's default
+}
+
+// MaxNICs is how many NICs a container VM has: its networks' NICs plus
+// spare ones up to this number, so that a running VM can be connected to
+// more networks without hot-plug (docs/architecture.md: slot budget).
+const MaxNICs = 4
+
+// NICPlugger connects a running VM to one more network through a spare
+// NIC it booted with, and parks it again. The spare's MAC is fixed at
+// boot, so PlugNIC passes it to configure, which allocates the endpoint
+// and returns the NIC to connect (Bridge, Address). A failed PlugNIC
+// leaves the spare parked; undoing configure is the caller's. No spare
+// left is ErrConflict; a VM that is not running, ErrConflict as well.
+type NICPlugger interface {
+	PlugNIC(ctx context.Context, id string, configure func(mac string) (NIC, error)) error
+	UnplugNIC(ctx context.Context, id, mac string) error
 }
 
 // NetworkAttacher is how networking takes part in a VM's life: the

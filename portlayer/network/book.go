@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -42,7 +44,7 @@ type BookState struct {
 func NewBook(nets ...Network) (*Book, error) {
 	b := &Book{pools: map[string]*Pool{}, eps: map[string][]*Endpoint{}}
 	for _, n := range nets {
-		p, err := NewPool(n.Subnet, n.Gateway)
+		p, err := NewRangePool(n.Subnet, n.Gateway, n.IPRange)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)
 		}
@@ -87,6 +89,8 @@ func (b *Book) State() BookState {
 
 func cloneEndpoint(e Endpoint) Endpoint {
 	e.Aliases = slices.Clone(e.Aliases)
+	e.DNSNames = slices.Clone(e.DNSNames)
+	e.Upstreams = slices.Clone(e.Upstreams)
 	e.Ports = slices.Clone(e.Ports)
 	e.Bound = slices.Clone(e.Bound)
 	return e
@@ -116,6 +120,168 @@ func (b *Book) Network(nameOrID string) (Network, error) {
 	return Network{}, errdefs.NotFound(fmt.Sprintf("network %s not found", nameOrID))
 }
 
+// CreateNetwork adds a user-defined network. n.ID and n.Bridge may be
+// set by the caller (the host side is named after the ID); a zero Subnet
+// is the first of auto that overlaps no network.
+func (b *Book) CreateNetwork(spec NetworkSpec, id, bridge string, auto []netip.Prefix) (Network, error) {
+	if spec.Driver != "" && spec.Driver != "bridge" {
+		return Network{}, errdefs.NotFound(fmt.Sprintf("plugin %q not found", spec.Driver))
+	}
+	if spec.Name == "" {
+		return Network{}, errdefs.InvalidParameter("network name cannot be empty")
+	}
+	for _, have := range b.networks {
+		if have.Name == spec.Name {
+			return Network{}, errdefs.Conflict(fmt.Sprintf("network with name %s already exists", spec.Name))
+		}
+	}
+	n := Network{
+		ID: id, Name: spec.Name, Driver: "bridge", Subnet: spec.Subnet.Masked(), Gateway: spec.Gateway,
+		IPRange: spec.IPRange, Bridge: bridge, Internal: spec.Internal, UserDefined: true,
+		SubnetGiven: spec.Subnet.IsValid(), Labels: maps.Clone(spec.Labels), Options: maps.Clone(spec.Options),
+		Created: time.Now().UTC(),
+	}
+	if n.ID == "" {
+		n.ID = NewID()
+	}
+	if n.SubnetGiven {
+		if !n.Subnet.Addr().Is4() {
+			return Network{}, errdefs.NotImplemented(fmt.Sprintf("subnet %s: only IPv4 networks are supported", spec.Subnet))
+		}
+		for _, have := range b.networks {
+			if have.Subnet.Overlaps(n.Subnet) {
+				return Network{}, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("Pool overlaps with other one on this address space: %s overlaps %s of network %s", n.Subnet, have.Subnet, have.Name))
+			}
+		}
+	} else {
+		if spec.Gateway.IsValid() || spec.IPRange.IsValid() {
+			return Network{}, errdefs.InvalidParameter("gateway and ip-range need a subnet")
+		}
+		for _, sub := range auto {
+			free := true
+			for _, have := range b.networks {
+				free = free && !have.Subnet.Overlaps(sub)
+			}
+			if free {
+				n.Subnet = sub
+				break
+			}
+		}
+		if !n.Subnet.IsValid() {
+			return Network{}, errdefs.Conflict("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
+		}
+	}
+	if !n.Gateway.IsValid() {
+		n.Gateway = n.Subnet.Addr().Next()
+	}
+	p, err := NewRangePool(n.Subnet, n.Gateway, n.IPRange)
+	if err != nil {
+		return Network{}, err
+	}
+	if n.Gateway == n.Subnet.Addr() || n.Gateway == lastAddr(n.Subnet) {
+		return Network{}, errdefs.InvalidParameter(fmt.Sprintf("gateway %s is not a host address of %s", n.Gateway, n.Subnet))
+	}
+	b.networks = append(b.networks, n)
+	b.pools[n.ID] = p
+	return n, nil
+}
+
+// RemoveNetwork removes a user-defined network nobody is joined to and
+// returns it.
+func (b *Book) RemoveNetwork(nameOrID string) (Network, error) {
+	n, err := b.Network(nameOrID)
+	if err != nil {
+		return Network{}, err
+	}
+	if !n.UserDefined {
+		return Network{}, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("%s is a pre-defined network and cannot be removed", n.Name))
+	}
+	if users := b.Users(n.ID); len(users) > 0 {
+		return Network{}, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID))
+	}
+	b.networks = slices.DeleteFunc(b.networks, func(x Network) bool { return x.ID == n.ID })
+	delete(b.pools, n.ID)
+	return n, nil
+}
+
+// Users lists the containers joined to the network with ID id.
+func (b *Book) Users(id string) []string {
+	var out []string
+	for c, eps := range b.eps {
+		for _, ep := range eps {
+			if ep.Network == id {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Resolve answers name for the container at address from: the addresses
+// of active endpoints called name on the networks that container is on.
+func (b *Book) Resolve(from netip.Addr, name string) ([]netip.Addr, error) {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	shared := map[string]bool{}
+	for _, eps := range b.eps {
+		for _, ep := range eps {
+			if ep.Active && ep.Address.Addr() == from {
+				for _, mine := range b.eps[ep.Container] {
+					if mine.Active {
+						shared[mine.Network] = true
+					}
+				}
+			}
+		}
+	}
+	var out []netip.Addr
+	for _, c := range b.Containers() {
+		for _, ep := range b.eps[c] {
+			if !ep.Active || !shared[ep.Network] {
+				continue
+			}
+			for _, n := range ep.DNSNames {
+				if strings.ToLower(n) == name {
+					out = append(out, ep.Address.Addr())
+					break
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errdefs.NotFound(fmt.Sprintf("no container named %s on the networks of %s", name, from))
+	}
+	return out, nil
+}
+
+// Rename replaces the DNS name old by new in the container's endpoints.
+func (b *Book) Rename(container, old, new string) {
+	for _, ep := range b.eps[container] {
+		for i, n := range ep.DNSNames {
+			if n == old {
+				ep.DNSNames[i] = new
+			}
+		}
+	}
+}
+
+// Upstreams are the --dns servers (port 53) of the container at address
+// from.
+func (b *Book) Upstreams(from netip.Addr) []netip.AddrPort {
+	for _, eps := range b.eps {
+		for _, ep := range eps {
+			if ep.Active && ep.Address.Addr() == from {
+				var out []netip.AddrPort
+				for _, a := range ep.Upstreams {
+					out = append(out, netip.AddrPortFrom(a, 53))
+				}
+				return out
+			}
+		}
+	}
+	return nil
+}
+
 // Join records an endpoint.
 func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 	n, err := b.Network(spec.Network)
@@ -127,12 +293,27 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 			return Endpoint{}, errdefs.Conflict(fmt.Sprintf("endpoint with name %s already exists in network %s", container, n.Name))
 		}
 	}
+	if len(b.eps[container]) >= MaxEndpoints {
+		return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("a container VM of this VCH can be on at most %d networks", MaxEndpoints))
+	}
 	for _, pb := range spec.Ports {
 		if err := validBinding(pb); err != nil {
 			return Endpoint{}, err
 		}
 	}
-	ep := &Endpoint{ID: NewID(), Container: container, Network: n.ID, Aliases: slices.Clone(spec.Aliases), Ports: slices.Clone(spec.Ports)}
+	if spec.IPv4.IsValid() {
+		if !n.UserDefined {
+			return Endpoint{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
+		}
+		if p := b.pools[n.ID]; p == nil || !p.usable(spec.IPv4) {
+			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", spec.IPv4))
+		}
+	}
+	ep := &Endpoint{
+		ID: NewID(), Container: container, Network: n.ID, Aliases: slices.Clone(spec.Aliases),
+		DNSNames: slices.Clone(spec.DNSNames), Ports: slices.Clone(spec.Ports), IPv4: spec.IPv4,
+		Upstreams: slices.Clone(spec.Upstreams),
+	}
 	b.eps[container] = append(b.eps[container], ep)
 	return cloneEndpoint(*ep), nil
 }
@@ -213,9 +394,55 @@ func (b *Book) Attach(container string, pb PortBinder) ([]compute.NIC, error) {
 			return nil, err
 		}
 		n, _ := b.Network(ep.Network)
-		nics = append(nics, compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address, Gateway: ep.Gateway})
+		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address}
+		if i == 0 && !n.Internal {
+			nic.Gateway = ep.Gateway // one default route: the first network's
+		}
+		nic.DNS = offeredDNS(n, ep)
+		nics = append(nics, nic)
 	}
 	return nics, nil
+}
+
+// Activate activates the container's endpoint on network alone (a
+// running container connected to one more network), with mac for its NIC
+// (the MAC of the spare NIC it gets). On failure nothing stays allocated.
+func (b *Book) Activate(container, network, mac string, pb PortBinder) (compute.NIC, error) {
+	n, err := b.Network(network)
+	if err != nil {
+		return compute.NIC{}, err
+	}
+	for _, ep := range b.eps[container] {
+		if ep.Network != n.ID {
+			continue
+		}
+		if ep.Active {
+			return compute.NIC{}, errdefs.Conflict(fmt.Sprintf("container %s is already active on network %s", container, n.Name))
+		}
+		if err := b.activate(ep, pb); err != nil {
+			return compute.NIC{}, err
+		}
+		if mac != "" {
+			ep.MAC = mac
+		}
+		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address}
+		nic.DNS = offeredDNS(n, ep)
+		return nic, nil
+	}
+	return compute.NIC{}, errdefs.NotFound(fmt.Sprintf("container %s is not joined to network %s", container, n.Name))
+}
+
+// offeredDNS is the name server a NIC's guest should use: the network's
+// DNS on its gateway. On a user-defined network always (it answers
+// container names and forwards the rest, to the container's --dns if it
+// has any); on the default bridge only for a container without --dns
+// (there the DNS only forwards, and --dns goes to resolv.conf as given,
+// as docker does).
+func offeredDNS(n Network, ep *Endpoint) []netip.Addr {
+	if !n.UserDefined && len(ep.Upstreams) > 0 {
+		return nil
+	}
+	return []netip.Addr{n.Gateway}
 }
 
 // Detach deactivates the container's endpoints; it reports whether
@@ -237,8 +464,13 @@ func (b *Book) activate(ep *Endpoint, pb PortBinder) error {
 		return err
 	}
 	pool := b.pools[n.ID]
-	addr, err := pool.Allocate(ep.Container)
-	if err != nil {
+	var addr netip.Addr
+	if ep.IPv4.IsValid() {
+		if err := pool.Claim(ep.IPv4, ep.Container); err != nil {
+			return err
+		}
+		addr = ep.IPv4
+	} else if addr, err = pool.Allocate(ep.Container); err != nil {
 		return err
 	}
 	ep.Active = true

@@ -13,6 +13,7 @@ import (
 type Pool struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
+	dynamic netip.Prefix          // where Allocate looks: subnet or the IP range
 	leases  map[netip.Addr]string // address -> owner
 }
 
@@ -24,14 +25,28 @@ func NewPool(subnet netip.Prefix, gateway netip.Addr) (*Pool, error) {
 	if !subnet.Contains(gateway) {
 		return nil, errdefs.InvalidParameter(fmt.Sprintf("gateway %s is not in subnet %s", gateway, subnet))
 	}
-	return &Pool{subnet: subnet.Masked(), gateway: gateway, leases: map[netip.Addr]string{}}, nil
+	return &Pool{subnet: subnet.Masked(), gateway: gateway, dynamic: subnet.Masked(), leases: map[netip.Addr]string{}}, nil
+}
+
+// NewRangePool is NewPool whose Allocate takes addresses from ipRange
+// only (docker's --ip-range); Claim takes any usable address of subnet.
+func NewRangePool(subnet netip.Prefix, gateway netip.Addr, ipRange netip.Prefix) (*Pool, error) {
+	p, err := NewPool(subnet, gateway)
+	if err != nil || !ipRange.IsValid() {
+		return p, err
+	}
+	if !ipRange.Addr().Is4() || ipRange.Bits() < p.subnet.Bits() || !p.subnet.Contains(ipRange.Addr()) {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("ip-range %s is not in subnet %s", ipRange, subnet))
+	}
+	p.dynamic = ipRange.Masked()
+	return p, nil
 }
 
 // Allocate leases the lowest free address to owner.
 func (p *Pool) Allocate(owner string) (netip.Addr, error) {
-	last := lastAddr(p.subnet)
-	for a := p.subnet.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
-		if a == p.gateway {
+	last := lastAddr(p.dynamic)
+	for a := p.dynamic.Addr(); a.IsValid() && !last.Less(a); a = a.Next() {
+		if !p.usable(a) {
 			continue
 		}
 		if _, taken := p.leases[a]; !taken {
@@ -39,13 +54,22 @@ func (p *Pool) Allocate(owner string) (netip.Addr, error) {
 			return a, nil
 		}
 	}
-	return netip.Addr{}, errdefs.Unavailable(fmt.Sprintf("no available IPv4 addresses on this network's address pools: %s", p.subnet))
+	return netip.Addr{}, errdefs.Conflict(fmt.Sprintf("no available IPv4 addresses on this network's address pools: %s", p.dynamic))
 }
 
-// Claim leases a to owner (reloading persisted leases).
+// usable: in the subnet, neither its network nor broadcast address, not
+// the gateway.
+func (p *Pool) usable(a netip.Addr) bool {
+	return p.subnet.Contains(a) && a != p.subnet.Addr() && a != lastAddr(p.subnet) && a != p.gateway
+}
+
+// Claim leases a to owner (a static address, or a persisted lease).
 func (p *Pool) Claim(a netip.Addr, owner string) error {
-	if !p.subnet.Contains(a) || a == p.gateway {
-		return errdefs.InvalidParameter(fmt.Sprintf("address %s is not usable in %s", a, p.subnet))
+	if !p.usable(a) {
+		if p.subnet.Contains(a) {
+			return errdefs.InvalidParameter(fmt.Sprintf("address %s is reserved in %s", a, p.subnet))
+		}
+		return errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", a))
 	}
 	if o, taken := p.leases[a]; taken && o != owner {
 		return errdefs.Conflict(fmt.Sprintf("Address already in use: %s", a))

@@ -23,7 +23,7 @@ func TestPoolSkipsGatewayAndExhausts(t *testing.T) {
 	if want := "10.9.0.2 10.9.0.3 10.9.0.4 10.9.0.5 10.9.0.6"; join(got) != want {
 		t.Fatalf("allocated %s, want %s", join(got), want)
 	}
-	if _, err := p.Allocate("c"); !errdefs.IsUnavailable(err) {
+	if _, err := p.Allocate("c"); !errdefs.IsConflict(err) {
 		t.Fatalf("exhausted pool: %v", err)
 	}
 	p.Release(netip.MustParseAddr("10.9.0.4"))
@@ -38,6 +38,34 @@ func TestPoolSkipsGatewayAndExhausts(t *testing.T) {
 	}
 	if _, err := NewPool(netip.MustParsePrefix("10.9.0.0/24"), netip.MustParseAddr("10.8.0.1")); !errdefs.IsInvalidParameter(err) {
 		t.Fatalf("gateway outside: %v", err)
+	}
+}
+
+func TestRangePool(t *testing.T) {
+	sub, gw := netip.MustParsePrefix("10.9.0.0/24"), netip.MustParseAddr("10.9.0.1")
+	p, err := NewRangePool(sub, gw, netip.MustParsePrefix("10.9.0.128/31"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"10.9.0.128", "10.9.0.129"} {
+		if a, err := p.Allocate("c"); err != nil || a.String() != want {
+			t.Fatalf("allocate %s, %v; want %s", a, err, want)
+		}
+	}
+	if _, err := p.Allocate("c"); !errdefs.IsConflict(err) {
+		t.Fatalf("exhausted range: %v", err)
+	}
+	// A static address may be anywhere usable in the subnet.
+	if err := p.Claim(netip.MustParseAddr("10.9.0.7"), "s"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"10.9.1.7", "10.9.0.0", "10.9.0.255"} {
+		if err := p.Claim(netip.MustParseAddr(bad), "s"); !errdefs.IsInvalidParameter(err) {
+			t.Fatalf("claim %s: %v", bad, err)
+		}
+	}
+	if _, err := NewRangePool(sub, gw, netip.MustParsePrefix("10.8.0.0/25")); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("range outside: %v", err)
 	}
 }
 

@@ -1,6 +1,10 @@
 // Package network is the port layer's view of container networking:
 // scopes (networks), IPAM, endpoints and port bindings.
 //
+// Networks: the VCH's "bridge" always exists; CreateNetwork and
+// RemoveNetwork (Manager) make and remove user-defined ones, each its own
+// host network with its own DNS (Resolver answers it).
+//
 // The life of one container's network, in this package's words:
 //
 //  1. Join(container, spec) records an endpoint: the container wants to be
@@ -16,11 +20,17 @@
 //  4. Leave(container, network) forgets the endpoint (at docker rm),
 //     releasing what it still holds.
 //
+// A running container joins one more network with Join, then Activate
+// with the MAC of the spare NIC it gets (compute.NICPlugger), and leaves it
+// with Leave.
+//
 // Errors are errdefs classes: ErrNotFound for an unknown network,
-// ErrConflict for a host port that is taken or a second join of the same
-// network, ErrInvalidParameter for bad bindings, ErrUnavailable for an
-// exhausted address range. Providers persist their state, so a restarted
-// vchd keeps leases and re-creates the bindings of running containers.
+// ErrConflict for a host port or a static address that is taken, a second
+// join of the same network, or an exhausted address range;
+// ErrInvalidParameter for bad bindings or a static address outside the
+// network; ErrForbidden for removing a built-in or used network.
+// Providers persist their state, so a restarted vchd keeps networks and
+// leases and re-creates the bindings and DNS servers of running containers.
 package network
 
 import (
@@ -35,19 +45,46 @@ import (
 // DefaultBridgeRange is where bridge networks' subnets come from.
 var DefaultBridgeRange = netip.MustParsePrefix("172.16.0.0/12")
 
+// MaxEndpoints is how many networks one container can be on: one NIC per
+// network, and the virtio-mmio slot budget of a VM leaves room for four
+// (docs/architecture.md).
+const MaxEndpoints = compute.MaxNICs
+
 // BridgeName is the name of every VCH's NAT network.
 const BridgeName = "bridge"
 
 // Network is one scope.
 type Network struct {
-	ID       string       `json:"id"`     // 64 hex digits
-	Name     string       `json:"name"`   // "bridge"
-	Driver   string       `json:"driver"` // "bridge"
-	Subnet   netip.Prefix `json:"subnet"`
-	Gateway  netip.Addr   `json:"gateway"`
+	ID      string       `json:"id"`     // 64 hex digits
+	Name    string       `json:"name"`   // "bridge"
+	Driver  string       `json:"driver"` // "bridge"
+	Subnet  netip.Prefix `json:"subnet"`
+	Gateway netip.Addr   `json:"gateway"`
+	// IPRange, if set, is the part of Subnet dynamic addresses come from.
+	IPRange  netip.Prefix `json:"ipRange,omitzero"`
 	Bridge   string       `json:"bridge"` // host-side network (Linux bridge name)
 	Internal bool         `json:"internal,omitempty"`
-	Created  time.Time    `json:"created"`
+	// UserDefined networks were made by CreateNetwork: they can be
+	// removed, take static addresses and aliases, and have DNS.
+	UserDefined bool `json:"userDefined,omitempty"`
+	// SubnetGiven: the user chose Subnet (docker allows --ip only then).
+	SubnetGiven bool              `json:"subnetGiven,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Options     map[string]string `json:"options,omitempty"`
+	Created     time.Time         `json:"created"`
+}
+
+// NetworkSpec is what CreateNetwork makes: zero Subnet picks a free /16,
+// zero Gateway the subnet's first address.
+type NetworkSpec struct {
+	Name     string
+	Driver   string // "" or "bridge"
+	Subnet   netip.Prefix
+	Gateway  netip.Addr
+	IPRange  netip.Prefix
+	Internal bool
+	Labels   map[string]string
+	Options  map[string]string
 }
 
 // PortBinding publishes ContainerPort on the host.
@@ -71,9 +108,18 @@ func (b PortBinding) String() string {
 
 // EndpointSpec is what Join records.
 type EndpointSpec struct {
-	Network string        `json:"network"`
-	Aliases []string      `json:"aliases,omitempty"`
-	Ports   []PortBinding `json:"ports,omitempty"`
+	Network string   `json:"network"`
+	Aliases []string `json:"aliases,omitempty"`
+	// DNSNames are the names the network's DNS answers with this
+	// endpoint's address (container name, short ID, aliases).
+	DNSNames []string      `json:"dnsNames,omitempty"`
+	Ports    []PortBinding `json:"ports,omitempty"`
+	// IPv4 is a static address (docker's --ip); zero: the next free one.
+	IPv4 netip.Addr `json:"ipv4,omitzero"`
+	// Upstreams are the container's own name servers (--dns): the
+	// network's DNS forwards this container's other queries to them
+	// instead of the host's.
+	Upstreams []netip.Addr `json:"upstreams,omitempty"`
 }
 
 // Endpoint is one container's membership of one network.
@@ -82,7 +128,10 @@ type Endpoint struct {
 	Container string        `json:"container"`
 	Network   string        `json:"network"` // network ID
 	Aliases   []string      `json:"aliases,omitempty"`
+	DNSNames  []string      `json:"dnsNames,omitempty"`
 	Ports     []PortBinding `json:"ports,omitempty"` // as requested
+	IPv4      netip.Addr    `json:"ipv4,omitzero"`   // static address requested
+	Upstreams []netip.Addr  `json:"upstreams,omitempty"`
 	// Set while active (between Attach and Detach).
 	Active  bool          `json:"active,omitempty"`
 	MAC     string        `json:"mac,omitempty"`
@@ -98,6 +147,31 @@ type Scopes interface {
 	Network(ctx context.Context, nameOrID string) (Network, error)
 }
 
+// Manager makes and removes user-defined networks. A user-defined network
+// is its own host network (a Linux bridge locally): containers on different
+// networks cannot reach each other.
+type Manager interface {
+	// CreateNetwork fails with ErrConflict for a name in use, ErrForbidden
+	// for a subnet overlapping another network's, ErrInvalidParameter for
+	// a gateway or IP range outside the subnet.
+	CreateNetwork(ctx context.Context, spec NetworkSpec) (Network, error)
+	// RemoveNetwork fails with ErrForbidden for a built-in network or one
+	// that containers are joined to.
+	RemoveNetwork(ctx context.Context, nameOrID string) error
+}
+
+// Resolver is the name service of networks: Resolve answers name for the
+// container whose address is from, with the addresses of the active
+// endpoints named so on the networks that container is on (ErrNotFound if
+// none). Names are matched case-insensitively.
+//
+// Upstreams returns the name servers the container at from forwards other
+// queries to (its --dns), nil for the host's.
+type Resolver interface {
+	Resolve(ctx context.Context, from netip.Addr, name string) ([]netip.Addr, error)
+	Upstreams(ctx context.Context, from netip.Addr) []netip.AddrPort
+}
+
 // Endpoints records containers' memberships.
 type Endpoints interface {
 	Join(ctx context.Context, container string, spec EndpointSpec) (Endpoint, error)
@@ -107,12 +181,25 @@ type Endpoints interface {
 	Endpoints(ctx context.Context, container string) ([]Endpoint, error)
 	// Containers lists the containers that have endpoints.
 	Containers(ctx context.Context) ([]string, error)
+	// Rename replaces the DNS name old by new in every endpoint of the
+	// container (docker rename).
+	Rename(ctx context.Context, container, old, new string) error
+}
+
+// Activator activates one endpoint of a running container: network
+// connect while the VM runs, through one of its spare NICs
+// (compute.NICPlugger), whose MAC the endpoint takes. Leave undoes it.
+type Activator interface {
+	Activate(ctx context.Context, container, network, mac string) (compute.NIC, error)
 }
 
 // Provider is a complete network implementation (local, fake).
 type Provider interface {
 	Scopes
+	Manager
 	Endpoints
+	Activator
+	Resolver
 	compute.NetworkAttacher
 	// Close stops serving bindings without releasing anything (running
 	// VMs keep their leases for the next vchd).

@@ -117,7 +117,8 @@ type Boot struct {
 	volumes     []proto.VolumeMount
 	tmpfs       []proto.TmpfsMount
 	nics        []compute.NIC
-	taps        []*os.File // fds QEMU inherits, one per NIC; closed after launch
+	spares      []compute.NIC // parked NICs for network connect (MAC only)
+	taps        []*os.File    // fds QEMU inherits, one per NIC and spare; closed after launch
 	hostKey     ed25519.PublicKey
 	run         *runState
 	undo        []func() error

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -35,6 +37,9 @@ func stepNetwork(ctx context.Context, b *Boot) error {
 	})
 	b.nics = nics
 	b.PushUndo(func() error { b.closeTaps(); return nil })
+	if len(nics) > compute.MaxNICs {
+		return errdefs.InvalidParameter(fmt.Sprintf("container %s: %d networks, a VM has at most %d NICs", b.v.id, len(nics), compute.MaxNICs))
+	}
 	for i, n := range nics {
 		f, err := openTap(tapName(b.v.id, i), n.Bridge)
 		if err != nil {
@@ -42,7 +47,107 @@ func stepNetwork(ctx context.Context, b *Boot) error {
 		}
 		b.taps = append(b.taps, f)
 	}
+	if len(nics) == 0 {
+		return nil // --network none: nothing to connect later
+	}
+	// Spare NICs, parked on no bridge, for network connect while running.
+	for i := len(nics); i < compute.MaxNICs; i++ {
+		f, err := openTap(tapName(b.v.id, i), "")
+		if err != nil {
+			return fmt.Errorf("container %s: spare NIC %d: %w", b.v.id, i, err)
+		}
+		b.taps = append(b.taps, f)
+		b.spares = append(b.spares, compute.NIC{MAC: spareMAC(b.v.id, i)})
+	}
 	return nil
+}
+
+// spareMAC is the MAC of a VM's i-th NIC while it is a spare (02:43, three
+// bytes of the container ID, the index): PlugNIC and UnplugNIC find the
+// tap from it.
+func spareMAC(id string, i int) string {
+	return fmt.Sprintf("02:43:%s:%s:%s:%02x", id[0:2], id[2:4], id[4:6], i)
+}
+
+// PlugNIC connects a free spare NIC of running VM id: configure gives the
+// endpoint for the spare's MAC, the spare's tap joins its bridge and the
+// tether configures the address.
+func (p *Provider) PlugNIC(ctx context.Context, id string, configure func(mac string) (compute.NIC, error)) error {
+	if _, err := p.running(id); err != nil {
+		return err
+	}
+	if p.isPaused(id) {
+		return pausedError(id)
+	}
+	p.plugMu.Lock()
+	defer p.plugMu.Unlock()
+	i, tap, err := freeSpare(id)
+	if err != nil {
+		return err
+	}
+	mac := spareMAC(id, i)
+	nic, err := configure(mac)
+	if err != nil {
+		return err
+	}
+	br, err := netlink.LinkByName(nic.Bridge)
+	if err != nil {
+		return fmt.Errorf("container %s: bridge %s: %w", id, nic.Bridge, err)
+	}
+	if err := netlink.LinkSetMaster(tap, br); err != nil {
+		return fmt.Errorf("container %s: connect spare NIC %d: %w", id, i, err)
+	}
+	gi := guestInterfaces([]compute.NIC{nic})[0]
+	gi.MAC, gi.Gateway = mac, ""
+	if err := p.request(ctx, id, proto.ReqNIC, proto.NICRequest{Interface: gi, Up: true}); err != nil {
+		_ = netlink.LinkSetNoMaster(tap)
+		return err
+	}
+	return nil
+}
+
+// UnplugNIC parks the spare NIC with mac again: the tether removes its
+// addresses, its tap leaves the bridge.
+func (p *Provider) UnplugNIC(ctx context.Context, id, mac string) error {
+	i := -1
+	for j := 0; j < compute.MaxNICs; j++ {
+		if spareMAC(id, j) == mac {
+			i = j
+		}
+	}
+	if i < 0 {
+		return errdefs.InvalidParameter(fmt.Sprintf("container %s: %s is not a NIC that can be disconnected while running", id, mac))
+	}
+	if _, err := p.running(id); err != nil {
+		return err
+	}
+	if p.isPaused(id) {
+		return pausedError(id)
+	}
+	p.plugMu.Lock()
+	defer p.plugMu.Unlock()
+	if err := p.request(ctx, id, proto.ReqNIC, proto.NICRequest{Interface: proto.Interface{MAC: mac}}); err != nil {
+		return err
+	}
+	tap, err := netlink.LinkByName(tapName(id, i))
+	if err != nil {
+		return fmt.Errorf("container %s: spare NIC %d: %w", id, i, err)
+	}
+	return netlink.LinkSetNoMaster(tap)
+}
+
+// freeSpare finds a tap of the VM that is on no bridge.
+func freeSpare(id string) (int, netlink.Link, error) {
+	for i := 0; i < compute.MaxNICs; i++ {
+		l, err := netlink.LinkByName(tapName(id, i))
+		if err != nil {
+			continue
+		}
+		if l.Attrs().MasterIndex == 0 {
+			return i, l, nil
+		}
+	}
+	return 0, nil, errdefs.Conflict(fmt.Sprintf("container %s has no spare NIC left: a container VM can be on at most %d networks", id, compute.MaxNICs))
 }
 
 // closeTaps closes vchd's copies of the tap fds.
@@ -59,11 +164,15 @@ func tapName(id string, i int) string {
 	return fmt.Sprintf("vt%s%d", id[:11], i)
 }
 
-// openTap creates a non-persistent tap on bridge and returns its fd.
+// openTap creates a non-persistent tap on bridge ("": on none) and returns
+// its fd.
 func openTap(name, bridge string) (*os.File, error) {
-	br, err := netlink.LinkByName(bridge)
-	if err != nil {
-		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+	var br netlink.Link
+	if bridge != "" {
+		var err error
+		if br, err = netlink.LinkByName(bridge); err != nil {
+			return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+		}
 	}
 	if old, err := netlink.LinkByName(name); err == nil {
 		// Left by a QEMU that is still going away, or a crash: replace it.
@@ -84,7 +193,7 @@ func openTap(name, bridge string) (*os.File, error) {
 	}
 	f := tap.Fds[0]
 	link, err := netlink.LinkByName(name)
-	if err == nil {
+	if err == nil && br != nil {
 		err = netlink.LinkSetMaster(link, br)
 	}
 	if err == nil {
@@ -137,3 +246,23 @@ func selfHostEntry(nics []compute.NIC, hostname, domain string) (proto.HostEntry
 	}
 	return proto.HostEntry{IP: nics[0].Address.Addr().String(), Names: names}, true
 }
+
+// nameServers is the guest's resolv.conf servers: those its networks
+// offer (the embedded DNS of user-defined networks, which forwards to the
+// container's --dns), once each; else the container's own (--dns).
+func nameServers(own []string, nics []compute.NIC) []string {
+	var out []string
+	for _, n := range nics {
+		for _, a := range n.DNS {
+			if s := a.String(); !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return own
+	}
+	return out
+}
+
+var _ compute.NICPlugger = (*Provider)(nil)

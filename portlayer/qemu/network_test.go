@@ -41,3 +41,20 @@ func TestNICArgsAndGuestConfig(t *testing.T) {
 		t.Fatalf("tap name %q", n)
 	}
 }
+
+func TestNameServers(t *testing.T) {
+	gw := netip.MustParseAddr("10.77.0.1")
+	nics := []compute.NIC{{Network: "a", DNS: []netip.Addr{gw}}, {Network: "bridge"}, {Network: "b", DNS: []netip.Addr{gw}}}
+	if got := nameServers(nil, nics); !reflect.DeepEqual(got, []string{"10.77.0.1"}) {
+		t.Fatalf("from NICs: %v", got)
+	}
+	if got := nameServers([]string{"192.0.2.53"}, nics); !reflect.DeepEqual(got, []string{"10.77.0.1"}) {
+		t.Fatalf("--dns on a user-defined network (the DNS forwards to it): %v", got)
+	}
+	if got := nameServers(nil, nics[1:2]); got != nil {
+		t.Fatalf("bridge only: %v", got)
+	}
+	if got := nameServers([]string{"192.0.2.53"}, nics[1:2]); !reflect.DeepEqual(got, []string{"192.0.2.53"}) {
+		t.Fatalf("--dns on the bridge: %v", got)
+	}
+}

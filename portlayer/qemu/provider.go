@@ -31,6 +31,7 @@ type Provider struct {
 	tsc     int
 
 	mu     sync.Mutex
+	plugMu sync.Mutex // serialises PlugNIC and UnplugNIC (choice of a spare)
 	vms    map[string]*vm
 	closed bool
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -107,7 +108,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		ID:         s.ID,
 		Hostname:   s.Hostname,
 		Domainname: s.Domainname,
-		DNS:        s.DNS,
+		DNS:        nameServers(s.DNS, b.nics),
 		DNSSearch:  s.DNSSearch,
 		DNSOptions: s.DNSOptions,
 		Process: proto.Process{
@@ -179,7 +180,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
-		NICs: b.nics, GuestMemory: p.cfg.GuestMemory, FreePageReporting: p.cfg.FreePageReporting,
+		NICs: append(slices.Clone(b.nics), b.spares...), GuestMemory: p.cfg.GuestMemory, FreePageReporting: p.cfg.FreePageReporting,
 	})
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 

@@ -197,7 +197,7 @@ func TestNetworking(t *testing.T) {
 			t.Fatalf("%d leases after rm", n)
 		}
 		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 3 {
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 5 {
 			t.Fatalf("after rm: %d taps, %d bridges, %d rules (the bridge and its rules stay with the VCH)", taps, bridges, rules)
 		}
 	})
@@ -236,7 +236,7 @@ func TestNetworking(t *testing.T) {
 	t.Run("DeleteLeavesNothing", func(t *testing.T) {
 		v.must(t, "run", "-d", "--name", "left", "-p", "8083:80", img, "sh", "-c", webCmd)
 		waitFetch(t, v.ns, "http://127.0.0.1:8083/", "hello-from-vch")
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 1 || bridges != 1 || rules != 3 {
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 4 || bridges != 1 || rules != 5 { // a NIC and 3 spares
 			t.Fatalf("while running: %d taps, %d bridges, %d rules", taps, bridges, rules)
 		}
 		if out, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {

@@ -12,7 +12,7 @@
 //     handshakes, serves one SSH connection until the host goes away, backs
 //     off while the port reads EOF, and starts over.
 //
-// Requests: ReqSignal, ReqResize, ReqTime, ReqState, ReqTop (global
+// Requests: ReqSignal, ReqResize, ReqTime, ReqState, ReqTop, ReqNIC (global
 // requests; ReqTop needs Server.Top); ChanStdin channels copy into the
 // process's stdin (Process.Stdin); ChanExec channels are exec sessions
 // (Server.Exec starts them; see proto.ChanExec for the protocol).

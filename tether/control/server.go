@@ -44,6 +44,8 @@ type Server struct {
 	Top func(args []string) (proto.TopReply, error)
 	// Stats answers proto.ReqStats; nil refuses it.
 	Stats func() (proto.StatsReply, error)
+	// NIC answers proto.ReqNIC; nil refuses it.
+	NIC func(proto.NICRequest) error
 
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
@@ -263,6 +265,17 @@ func (s *Server) request(typ string, payload []byte) (bool, []byte) {
 			return fail(err)
 		}
 		return true, b
+	case proto.ReqNIC:
+		var r proto.NICRequest
+		if err := json.Unmarshal(payload, &r); err != nil {
+			return fail(err)
+		}
+		if s.NIC == nil {
+			return fail(errors.New("NIC configuration is not available"))
+		}
+		if err := s.NIC(r); err != nil {
+			return fail(err)
+		}
 	case proto.ReqState:
 		b, err := json.Marshal(s.proc.State())
 		if err != nil {

@@ -91,6 +91,49 @@ func (p *Provider) Network(_ context.Context, nameOrID string) (network.Network,
 	return p.book.Network(nameOrID)
 }
 
+// CreateNetwork adds a user-defined network; a zero subnet is the next
+// free /16 of 172.16.0.0/12.
+func (p *Provider) CreateNetwork(_ context.Context, spec network.NetworkSpec) (network.Network, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := network.NewID()
+	n, err := p.book.CreateNetwork(spec, id, "fakebr"+id[:8], network.SubnetsOf(network.DefaultBridgeRange, 16))
+	if err == nil {
+		p.commit()
+	}
+	return n, err
+}
+
+func (p *Provider) RemoveNetwork(_ context.Context, nameOrID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err := p.book.RemoveNetwork(nameOrID)
+	if err == nil {
+		p.commit()
+	}
+	return err
+}
+
+func (p *Provider) Upstreams(_ context.Context, from netip.Addr) []netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Upstreams(from)
+}
+
+func (p *Provider) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Resolve(from, name)
+}
+
+func (p *Provider) Rename(_ context.Context, container, old, new string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.book.Rename(container, old, new)
+	p.commit()
+	return nil
+}
+
 func (p *Provider) Join(_ context.Context, container string, spec network.EndpointSpec) (network.Endpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,6 +170,16 @@ func (p *Provider) Attach(_ context.Context, id string) ([]compute.NIC, error) {
 	nics, err := p.book.Attach(id, p.ports)
 	p.commit()
 	return nics, err
+}
+
+func (p *Provider) Activate(_ context.Context, container, net, mac string) (compute.NIC, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	nic, err := p.book.Activate(container, net, mac, p.ports)
+	if err == nil {
+		p.commit()
+	}
+	return nic, err
 }
 
 func (p *Provider) Detach(_ context.Context, id string) error {

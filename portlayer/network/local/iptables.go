@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/vchproject/vch/portlayer/network"
 )
 
 // rule is one iptables rule vchd owns: table, chain and match/target.
@@ -14,15 +16,32 @@ type rule struct {
 	spec         []string
 }
 
-// rules are the NAT network's host rules: outbound masquerade and
-// forwarding to and from the bridge (in case FORWARD's policy is DROP).
-func rules(bridge, subnet string) []rule {
-	tag := []string{"-m", "comment", "--comment", "vch:" + bridge}
-	return []rule{
-		{"nat", "POSTROUTING", append([]string{"-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}, tag...)},
-		{"filter", "FORWARD", append([]string{"-i", bridge, "-j", "ACCEPT"}, tag...)},
-		{"filter", "FORWARD", append([]string{"-o", bridge, "-j", "ACCEPT"}, tag...)},
+// rules are a network's host rules: outbound masquerade (unless
+// internal) and forwarding. Traffic stays on the bridge, may leave for and
+// come from non-VCH interfaces (unless internal), and is dropped towards
+// any other VCH bridge (vch*): containers on different networks cannot
+// reach each other. Order matters: ensureRules keeps it.
+func rules(n network.Network) []rule {
+	br, subnet := n.Bridge, n.Subnet.String()
+	tag := []string{"-m", "comment", "--comment", "vch:" + br}
+	var rs []rule
+	if !n.Internal {
+		rs = append(rs, rule{"nat", "POSTROUTING", append([]string{"-s", subnet, "!", "-o", br, "-j", "MASQUERADE"}, tag...)})
 	}
+	rs = append(rs,
+		rule{"filter", "FORWARD", append([]string{"-i", br, "-o", br, "-j", "ACCEPT"}, tag...)},
+		rule{"filter", "FORWARD", append([]string{"-i", br, "-o", "vch+", "-j", "DROP"}, tag...)},
+	)
+	if n.Internal {
+		return append(rs,
+			rule{"filter", "FORWARD", append([]string{"-i", br, "-j", "DROP"}, tag...)},
+			rule{"filter", "FORWARD", append([]string{"-o", br, "-j", "DROP"}, tag...)},
+		)
+	}
+	return append(rs,
+		rule{"filter", "FORWARD", append([]string{"-i", br, "!", "-o", "vch+", "-j", "ACCEPT"}, tag...)},
+		rule{"filter", "FORWARD", append([]string{"-o", br, "!", "-i", "vch+", "-j", "ACCEPT"}, tag...)},
+	)
 }
 
 func iptables(args ...string) error {
@@ -34,12 +53,24 @@ func iptables(args ...string) error {
 	return nil
 }
 
-// ensureRules adds the rules that are missing.
+// ensureRules makes rs present, in order, at the top of their chains. If
+// any is missing, all are removed and inserted again, so their order holds.
 func ensureRules(rs []rule) error {
+	complete := true
 	for _, r := range rs {
-		if iptables(append([]string{"-t", r.table, "-C", r.chain}, r.spec...)...) == nil {
-			continue
+		if iptables(append([]string{"-t", r.table, "-C", r.chain}, r.spec...)...) != nil {
+			complete = false
+			break
 		}
+	}
+	if complete {
+		return nil
+	}
+	if err := deleteRules(rs); err != nil {
+		return err
+	}
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i]
 		if err := iptables(append([]string{"-t", r.table, "-I", r.chain}, r.spec...)...); err != nil {
 			return err
 		}

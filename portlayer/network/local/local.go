@@ -26,6 +26,7 @@ import (
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
+	"github.com/vchproject/vch/portlayer/network/nameserver"
 )
 
 // stateFile holds the Book beside the VCH's other state.
@@ -36,6 +37,9 @@ type Config struct {
 	Root   string       // state directory
 	Range  netip.Prefix // where the bridge's /16 comes from; zero: network.DefaultBridgeRange
 	Logger *zap.Logger
+	// DNSUpstreams are the resolvers user-defined networks' DNS forwards
+	// to (host:port); nil: the host's /etc/resolv.conf.
+	DNSUpstreams []string
 }
 
 // Provider is the local network provider.
@@ -44,7 +48,8 @@ type Provider struct {
 	log     *zap.Logger
 	mu      sync.Mutex
 	book    *network.Book
-	proxies map[string]*proxy // endpoint ID + binding -> proxy
+	proxies map[string]*proxy             // endpoint ID + binding -> proxy
+	dns     map[string]*nameserver.Server // network ID -> its DNS
 	closed  bool
 }
 
@@ -66,7 +71,7 @@ func New(cfg Config) (*Provider, error) {
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("network state dir: %w", err)
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, proxies: map[string]*proxy{}}
+	p := &Provider{cfg: cfg, log: cfg.Logger, proxies: map[string]*proxy{}, dns: map[string]*nameserver.Server{}}
 	st, err := loadState(cfg.Root)
 	if err != nil {
 		return nil, err
@@ -83,10 +88,21 @@ func New(cfg Config) (*Provider, error) {
 	}
 	for _, n := range p.book.Networks() {
 		if err := setupHost(n); err != nil {
+			p.stopDNS()
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		}
+		if err := p.startDNS(n); err != nil {
+			if n.UserDefined {
+				p.stopDNS()
+				return nil, fmt.Errorf("network %s: %w", n.Name, err)
+			}
+			// The default bridge's DNS only forwards: without it,
+			// its containers get no name server (see withDNS).
+			p.log.Warn("no DNS on the default bridge", zap.Error(err))
 		}
 	}
 	if err := p.save(); err != nil {
+		p.stopDNS()
 		return nil, err
 	}
 	p.rebind()
@@ -100,17 +116,18 @@ func BridgeName(root string) string {
 	return "vchb" + hex.EncodeToString(sum[:])[:10]
 }
 
-// newBridgeNetwork picks the first /16 of the range that no route of the
-// host overlaps.
-func newBridgeNetwork(cfg Config) (network.Network, error) {
+// freeSubnets lists the /16s of the range (or the range itself, if
+// smaller) that no route of the host overlaps.
+func freeSubnets(cfg Config) ([]netip.Prefix, int, error) {
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
-		return network.Network{}, fmt.Errorf("list routes: %w", err)
+		return nil, 0, fmt.Errorf("list routes: %w", err)
 	}
 	bits := 16
 	if cfg.Range.Bits() > 16 {
 		bits = cfg.Range.Bits()
 	}
+	var out []netip.Prefix
 	for _, sub := range network.SubnetsOf(cfg.Range, bits) {
 		taken := false
 		for _, r := range routes {
@@ -128,15 +145,32 @@ func newBridgeNetwork(cfg Config) (network.Network, error) {
 			}
 		}
 		if !taken {
-			return network.Network{
-				ID: network.NewID(), Name: network.BridgeName, Driver: "bridge",
-				Subnet: sub, Gateway: sub.Addr().Next(), Bridge: BridgeName(cfg.Root),
-				Created: time.Now().UTC(),
-			}, nil
+			out = append(out, sub)
 		}
 	}
-	return network.Network{}, errdefs.Unavailable(fmt.Sprintf("no free /%d in bridge network range %s", bits, cfg.Range))
+	return out, bits, nil
 }
+
+// newBridgeNetwork picks the first /16 of the range that no route of the
+// host overlaps.
+func newBridgeNetwork(cfg Config) (network.Network, error) {
+	subs, bits, err := freeSubnets(cfg)
+	if err != nil {
+		return network.Network{}, err
+	}
+	if len(subs) == 0 {
+		return network.Network{}, errdefs.Unavailable(fmt.Sprintf("no free /%d in bridge network range %s", bits, cfg.Range))
+	}
+	sub := subs[0]
+	return network.Network{
+		ID: network.NewID(), Name: network.BridgeName, Driver: "bridge",
+		Subnet: sub, Gateway: sub.Addr().Next(), Bridge: BridgeName(cfg.Root),
+		Created: time.Now().UTC(),
+	}, nil
+}
+
+// userBridgeName is the host bridge of a user-defined network.
+func userBridgeName(id string) string { return "vchn" + id[:10] }
 
 // setupHost makes the bridge (with the gateway address), turns on
 // forwarding and adds the NAT rules.
@@ -164,7 +198,21 @@ func setupHost(n network.Network) error {
 	if err := enableForwarding(); err != nil {
 		return err
 	}
-	return ensureRules(rules(n.Bridge, n.Subnet.String()))
+	return ensureRules(rules(n))
+}
+
+// teardownHost removes a network's bridge and rules.
+func teardownHost(n network.Network) error {
+	var errs []error
+	if link, err := netlink.LinkByName(n.Bridge); err == nil {
+		if err := netlink.LinkDel(link); err != nil {
+			errs = append(errs, fmt.Errorf("delete bridge %s: %w", n.Bridge, err))
+		}
+	}
+	if err := deleteRules(rules(n)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Destroy removes what the network state under root made on the host: the
@@ -177,12 +225,7 @@ func Destroy(root string) error {
 	}
 	var errs []error
 	for _, n := range st.Networks {
-		if link, err := netlink.LinkByName(n.Bridge); err == nil {
-			if err := netlink.LinkDel(link); err != nil {
-				errs = append(errs, fmt.Errorf("delete bridge %s: %w", n.Bridge, err))
-			}
-		}
-		if err := deleteRules(rules(n.Bridge, n.Subnet.String())); err != nil {
+		if err := teardownHost(n); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -255,6 +298,143 @@ func (p *Provider) Network(_ context.Context, nameOrID string) (network.Network,
 	return p.book.Network(nameOrID)
 }
 
+// startDNS serves the embedded DNS of a user-defined network on its
+// gateway address. Call with p.mu held (or before use).
+func (p *Provider) startDNS(n network.Network) error {
+	if p.dns[n.ID] != nil {
+		return nil
+	}
+	srv, err := nameserver.Start(nameserver.Config{
+		Addr: netip.AddrPortFrom(n.Gateway, 53), Resolver: resolver{p}, Upstreams: p.cfg.DNSUpstreams,
+		Logger: p.log.Named("dns").With(zap.String("network", n.Name)),
+	})
+	if err != nil {
+		return err
+	}
+	p.dns[n.ID] = srv
+	return nil
+}
+
+// takeDNS empties p.dns and returns its servers for closing once p.mu is
+// released (their handlers take p.mu).
+func (p *Provider) takeDNS() []*nameserver.Server {
+	var out []*nameserver.Server
+	for id, s := range p.dns {
+		out = append(out, s)
+		delete(p.dns, id)
+	}
+	return out
+}
+
+func (p *Provider) stopDNS() {
+	for _, s := range p.takeDNS() {
+		s.Close()
+	}
+}
+
+// resolver serves the name servers; it takes p.mu itself.
+type resolver struct{ p *Provider }
+
+func (r resolver) Resolve(ctx context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
+	return r.p.Resolve(ctx, from, name)
+}
+
+func (r resolver) Upstreams(ctx context.Context, from netip.Addr) []netip.AddrPort {
+	return r.p.Upstreams(ctx, from)
+}
+
+func (p *Provider) Upstreams(_ context.Context, from netip.Addr) []netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Upstreams(from)
+}
+
+func (p *Provider) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.book.Resolve(from, name)
+}
+
+// CreateNetwork makes a user-defined network: its own bridge, rules and
+// DNS. A zero subnet is the first /16 of the bridge range that no network
+// or route of the host uses. On failure nothing is left.
+func (p *Provider) CreateNetwork(_ context.Context, spec network.NetworkSpec) (network.Network, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var auto []netip.Prefix
+	if !spec.Subnet.IsValid() {
+		subs, _, err := freeSubnets(p.cfg)
+		if err != nil {
+			return network.Network{}, err
+		}
+		auto = subs
+	}
+	id := network.NewID()
+	n, err := p.book.CreateNetwork(spec, id, userBridgeName(id), auto)
+	if err != nil {
+		return network.Network{}, err
+	}
+	err = setupHost(n)
+	if err == nil {
+		err = p.startDNS(n)
+	}
+	if err == nil {
+		err = p.save()
+	}
+	if err != nil {
+		p.undoCreate(n)
+		return network.Network{}, fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	p.log.Info("created network", zap.String("name", n.Name), zap.Stringer("subnet", n.Subnet), zap.String("bridge", n.Bridge))
+	return n, nil
+}
+
+func (p *Provider) undoCreate(n network.Network) {
+	if s := p.dns[n.ID]; s != nil {
+		s.Close() // never served a query: the network was not saved
+		delete(p.dns, n.ID)
+	}
+	if err := teardownHost(n); err != nil {
+		p.log.Warn("undo network create", zap.String("name", n.Name), zap.Error(err))
+	}
+	if _, err := p.book.RemoveNetwork(n.ID); err != nil {
+		p.log.Warn("undo network create", zap.String("name", n.Name), zap.Error(err))
+	}
+}
+
+// RemoveNetwork removes a user-defined network nobody is joined to, with
+// its bridge, rules and DNS.
+func (p *Provider) RemoveNetwork(_ context.Context, nameOrID string) error {
+	var stop *nameserver.Server
+	defer func() {
+		if stop != nil {
+			stop.Close() // after unlocking: its handlers take p.mu
+		}
+	}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, err := p.book.RemoveNetwork(nameOrID)
+	if err != nil {
+		return err
+	}
+	stop = p.dns[n.ID]
+	delete(p.dns, n.ID)
+	p.commit()
+	if err := teardownHost(n); err != nil {
+		p.log.Warn("remove network: host side", zap.String("name", n.Name), zap.Error(err))
+	}
+	p.log.Info("removed network", zap.String("name", n.Name))
+	return nil
+}
+
+func (p *Provider) Rename(_ context.Context, container, old, new string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.book.Rename(container, old, new)
+	p.commit()
+	return nil
+}
+
 func (p *Provider) Join(_ context.Context, container string, spec network.EndpointSpec) (network.Endpoint, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -293,7 +473,30 @@ func (p *Provider) Attach(_ context.Context, id string) ([]compute.NIC, error) {
 	}
 	nics, err := p.book.Attach(id, (*binder)(p))
 	p.commit()
+	for i := range nics {
+		nics[i] = p.withDNS(nics[i])
+	}
 	return nics, err
+}
+
+// withDNS drops the name server of a NIC whose network has no DNS server
+// running (the default bridge's could not bind). Call with p.mu held.
+func (p *Provider) withDNS(nic compute.NIC) compute.NIC {
+	if n, err := p.book.Network(nic.Network); err == nil && p.dns[n.ID] == nil {
+		nic.DNS = nil
+	}
+	return nic
+}
+
+func (p *Provider) Activate(_ context.Context, container, net, mac string) (compute.NIC, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	nic, err := p.book.Activate(container, net, mac, (*binder)(p))
+	if err == nil {
+		p.commit()
+		nic = p.withDNS(nic)
+	}
+	return nic, err
 }
 
 func (p *Provider) Detach(_ context.Context, id string) error {
@@ -309,11 +512,15 @@ func (p *Provider) Detach(_ context.Context, id string) error {
 // next vchd.
 func (p *Provider) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
+	servers := p.takeDNS()
 	for k, px := range p.proxies {
 		px.close()
 		delete(p.proxies, k)
+	}
+	p.mu.Unlock()
+	for _, s := range servers {
+		s.Close() // unlocked: their handlers take p.mu
 	}
 	return nil
 }

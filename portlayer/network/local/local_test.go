@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 
+	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/network/networktest"
 	"github.com/vchproject/vch/tests/fixture"
@@ -79,13 +81,13 @@ func TestHostSetupAndDestroy(t *testing.T) {
 	if len(addrs) != 1 || addrs[0].IPNet.String() != "172.16.0.1/16" {
 		t.Fatalf("bridge addresses %v", addrs)
 	}
-	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 3 || !strings.Contains(rs, "MASQUERADE") {
+	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 5 || !strings.Contains(rs, "MASQUERADE") {
 		t.Fatalf("rules:\n%s", rs)
 	}
 	// A second provider on the same state adds nothing.
 	p.Close()
 	p = open(t, root)
-	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 3 {
+	if rs := iptablesSave(t); strings.Count(rs, "vch:"+br.Bridge) != 5 {
 		t.Fatalf("rules after reopen:\n%s", rs)
 	}
 	p.Close()
@@ -217,5 +219,96 @@ func TestBridgeRange(t *testing.T) {
 	if _, err := New(Config{Root: full, Range: netip.MustParsePrefix("10.50.0.0/16")}); err == nil {
 		Destroy(full)
 		t.Fatal("a range with no free /16 was accepted")
+	}
+}
+
+// TestDNSOnGateways asks each network's DNS on its gateway from a
+// container address put on the bridge itself (no VM): the user-defined
+// network answers its containers' names, both forward other names to the
+// upstream.
+func TestDNSOnGateways(t *testing.T) {
+	// An upstream on loopback that knows ext.test.
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg).SetReply(req)
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 5}, A: net.ParseIP("192.0.2.9")})
+		w.WriteMsg(m)
+	})}
+	go up.ActivateAndServe()
+	defer up.Shutdown()
+
+	root := t.TempDir()
+	p, err := New(Config{Root: root, DNSUpstreams: []string{pc.LocalAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(); Destroy(root) })
+	ctx := context.Background()
+	if _, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "front", Subnet: netip.MustParsePrefix("10.77.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	const c1 = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	const c2 = "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
+	if _, err := p.Join(ctx, c1, network.EndpointSpec{Network: "front", DNSNames: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Join(ctx, c2, network.EndpointSpec{Network: network.BridgeName}); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(nic compute.NIC, name string) *dns.Msg {
+		t.Helper()
+		link, _ := netlink.LinkByName(nic.Bridge)
+		addr, _ := netlink.ParseAddr(netip.PrefixFrom(nic.Address.Addr(), 32).String())
+		if err := netlink.AddrReplace(link, addr); err != nil {
+			t.Fatal(err)
+		}
+		if len(nic.DNS) != 1 {
+			t.Fatalf("NIC %+v offers no DNS", nic)
+		}
+		conn, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(nic.Address.Addr(), 0)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(nic.DNS[0], 53)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		co := &dns.Conn{Conn: conn}
+		if err := co.WriteMsg(new(dns.Msg).SetQuestion(name, dns.TypeA)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := co.ReadMsg()
+		if err != nil {
+			t.Fatalf("ask %s for %s: %v", nic.DNS[0], name, err)
+		}
+		return r
+	}
+	// The "container" addresses are the host's own here, so their packets
+	// to the gateway leave through lo and would meet the networks'
+	// MASQUERADE rules (a VM's come in from the bridge and do not).
+	if err := iptables("-t", "nat", "-I", "POSTROUTING", "-o", "lo", "-j", "ACCEPT"); err != nil {
+		t.Fatal(err)
+	}
+	defer iptables("-t", "nat", "-D", "POSTROUTING", "-o", "lo", "-j", "ACCEPT")
+	n1, err := p.Attach(ctx, c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := p.Attach(ctx, c2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ask(n1[0], "web."); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != n1[0].Address.Addr().String() {
+		t.Fatalf("web on front: %v", r)
+	}
+	for _, nic := range []compute.NIC{n1[0], n2[0]} {
+		if r := ask(nic, "ext.test."); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.9" {
+			t.Fatalf("forwarded from %s: %v", nic.Network, r)
+		}
+	}
+	// The bridge answers no container names.
+	if r := ask(n2[0], "web."); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.9" {
+		t.Fatalf("web on the bridge went elsewhere than upstream: %v", r)
 	}
 }
