@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -134,7 +135,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		return err
 	}
 	path := filepath.Join(b.v.dir, fileConfig)
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		return err
 	}
 	b.PushUndo(func() error { return removeIfExists(path) })
