@@ -31,6 +31,9 @@ type Store struct {
 	inflight map[string]int
 	holds    int // running pulls (see hold)
 	opts     options
+	// verified holds the chain IDs whose root filesystem disk this
+	// process has built or checked against its seal.
+	verified sync.Map
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -77,7 +80,11 @@ func New(root string, log *zap.Logger, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content store: %w", err)
 	}
-	return &Store{root: root, log: log, content: cs, opts: o, inflight: map[string]int{}}, nil
+	s := &Store{root: root, log: log, content: cs, opts: o, inflight: map[string]int{}}
+	if err := s.sweepRootFS(); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	return s, nil
 }
 
 func (s *Store) rootfsPath(chainID digest.Digest) string {
