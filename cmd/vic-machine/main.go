@@ -24,7 +24,8 @@ Commands:
   delete    stop a VCH and remove everything it made
   ls        list VCHs
   inspect   show a VCH's endpoint and state
-  start     start the daemon of an existing VCH
+  start     start the daemon of an existing VCH (and its supervisor)
+  stop      stop the daemon of a VCH; container VMs keep running
   version   print vic-machine's version
 
 Run 'vic-machine COMMAND -h' for a command's options.
@@ -49,6 +50,10 @@ func main() {
 		err = inspect(os.Args[2:])
 	case "start":
 		err = start(ctx, os.Args[2:])
+	case "stop":
+		err = stopVCH(os.Args[2:])
+	case "supervise":
+		err = supervise(ctx, os.Args[2:])
 	case "version", "--version":
 		fmt.Printf("vic-machine version %s, commit %s\n", version.Version, version.GitCommit)
 	case "-h", "--help", "help":
@@ -196,17 +201,44 @@ func inspect(args []string) error {
 
 func start(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("start", flag.ExitOnError)
-	name := fs.String("name", "virtual-container-host", "VCH name")
-	stateDir := fs.String("state-dir", "", "base directory of VCHs")
-	vchd := fs.String("vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	o := local.StartOptions{}
+	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
+	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs")
+	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	_ = fs.Parse(args)
-	if err := local.Start(ctx, *stateDir, *name, *vchd); err != nil {
+	if err := local.Start(ctx, o); err != nil {
 		return err
 	}
-	v, err := local.Inspect(*stateDir, *name)
+	v, err := local.Inspect(o.StateDir, o.Name)
 	if err != nil {
 		return err
 	}
 	fmt.Print(v.Env.Lines())
 	return nil
+}
+
+func stopVCH(args []string) error {
+	fs := flag.NewFlagSet("stop", flag.ExitOnError)
+	name := fs.String("name", "virtual-container-host", "VCH name")
+	stateDir := fs.String("state-dir", "", "base directory of VCHs")
+	_ = fs.Parse(args)
+	if err := local.Stop(*stateDir, *name); err != nil {
+		return err
+	}
+	fmt.Printf("Completed successfully: VCH %s stopped (container VMs keep running)\n", *name)
+	return nil
+}
+
+// supervise is the VCH's supervisor process, started detached by create
+// and start (not meant to be typed).
+func supervise(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("supervise", flag.ExitOnError)
+	root := fs.String("root", "", "VCH directory")
+	vchd := fs.String("vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	_ = fs.Parse(args)
+	if *root == "" {
+		return fmt.Errorf("--root is required")
+	}
+	return local.Supervise(ctx, *root, *vchd)
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -45,6 +44,7 @@ type CreateOptions struct {
 	APIPort   int
 	BindAddr  string // listen address, default 0.0.0.0
 	VCHD      string // path of the vchd binary
+	Self      string // vic-machine binary that supervises vchd; default: this executable
 	Tether    string // path of the tether binary
 	KernelDir string
 	Accel     string
@@ -189,11 +189,12 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err := os.WriteFile(filepath.Join(root, "version"), []byte(o.Version+"\n"), 0o644); err != nil {
 		return env, err
 	}
-	if err := startVCHD(root, o.VCHD, o.Debug); err != nil {
+	sup, err := launch(root, o.Self, o.VCHD)
+	if err != nil {
 		return env, err
 	}
 	env = EnvFor(cfg)
-	if err := waitReady(ctx, root, cfg, o.Timeout); err != nil {
+	if err := waitReady(ctx, root, cfg, sup, 0, o.Timeout); err != nil {
 		return env, err
 	}
 	return env, nil
@@ -221,47 +222,59 @@ func portFree(addr string, port int) error {
 	return l.Close()
 }
 
-// Start starts vchd for an existing VCH (after a host reboot, say).
-func Start(ctx context.Context, stateDir, name, vchd string) error {
-	root := filepath.Join(StateDir(stateDir), name)
+// StartOptions for Start.
+type StartOptions struct {
+	StateDir string
+	Name     string
+	VCHD     string // vchd binary
+	Self     string // vic-machine binary (runs the supervisor); default: this executable
+	Timeout  time.Duration
+}
+
+// Start starts an existing VCH's supervisor and vchd (after a host reboot,
+// a stop, or a crash of both), unless they run; it returns when the API
+// answers. Restart policies then restart containers in the background.
+func Start(ctx context.Context, o StartOptions) error {
+	root := filepath.Join(StateDir(o.StateDir), o.Name)
 	cfg, err := vchconfig.Load(vchconfig.Path(root))
 	if err != nil {
-		return err
+		return fmt.Errorf("VCH %q not found in %s: %w", o.Name, StateDir(o.StateDir), err)
 	}
-	if pid := readPid(filepath.Join(root, "vchd.pid")); pid > 0 && alive(pid) {
-		return nil
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
 	}
-	if err := startVCHD(root, vchd, cfg.Debug); err != nil {
-		return err
+	sup := supervisorPid(root)
+	if sup == 0 {
+		if sup, err = launch(root, o.Self, o.VCHD); err != nil {
+			return err
+		}
 	}
-	return waitReady(ctx, root, cfg, 60*time.Second)
+	return waitReady(ctx, root, cfg, sup, fileSize(filepath.Join(root, vchconfig.LogFile)), o.Timeout)
 }
 
-func startVCHD(root, vchd string, debug bool) error {
-	logf, err := os.OpenFile(filepath.Join(root, "vchd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+// Stop stops a VCH's supervisor and vchd; container VMs keep running and
+// are re-attached by the next start.
+func Stop(stateDir, name string) error {
+	root := filepath.Join(StateDir(stateDir), name)
+	if _, err := vchconfig.Load(vchconfig.Path(root)); err != nil {
+		return fmt.Errorf("VCH %q not found in %s: %w", name, StateDir(stateDir), err)
 	}
-	defer logf.Close()
-	args := []string{"--config", vchconfig.Path(root)}
-	if debug {
-		args = append(args, "--debug")
-	}
-	cmd := exec.Command(vchd, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start vchd: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "vchd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
-		return err
-	}
-	// vchd is detached; release it so it is not our child to reap.
-	return cmd.Process.Release()
+	stopVCHD(root, 20*time.Second)
+	return nil
 }
 
-func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout time.Duration) error {
+func launch(root, self, vchd string) (int, error) {
+	if self == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return 0, err
+		}
+		self = exe
+	}
+	return launchSupervisor(root, self, vchd)
+}
+
+func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, supervisor int, logOffset int64, timeout time.Duration) error {
 	client, err := apiClient(cfg)
 	if err != nil {
 		return err
@@ -273,7 +286,7 @@ func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout 
 	}
 	url := scheme + "://" + strings.TrimPrefix(env.Host, "tcp://") + "/_ping"
 	deadline := time.Now().Add(timeout)
-	pid := readPid(filepath.Join(root, "vchd.pid"))
+	logPath := filepath.Join(root, vchconfig.LogFile)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := client.Do(req)
@@ -283,11 +296,13 @@ func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout 
 				return nil
 			}
 		}
-		if pid > 0 && !alive(pid) {
-			return fmt.Errorf("vchd exited during start-up:\n%s", tail(filepath.Join(root, "vchd.log"), 20))
+		if !alive(supervisor) || diedDuringStart(logPath, logOffset) {
+			// A vchd that cannot start would be restarted for ever.
+			stopVCHD(root, 5*time.Second)
+			return fmt.Errorf("vchd exited during start-up:\n%s", tail(logPath, 20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("vchd did not answer %s within %s (last error: %v):\n%s", url, timeout, err, tail(filepath.Join(root, "vchd.log"), 20))
+			return fmt.Errorf("vchd did not answer %s within %s (last error: %v):\n%s", url, timeout, err, tail(logPath, 20))
 		}
 		select {
 		case <-ctx.Done():
@@ -341,24 +356,6 @@ func Delete(o DeleteOptions) error {
 		return fmt.Errorf("remove %s: %w", root, err)
 	}
 	return nil
-}
-
-func stopVCHD(root string, grace time.Duration) {
-	pid := readPid(filepath.Join(root, "vchd.pid"))
-	if pid <= 0 || !isProcess(pid, "vchd") {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for alive(pid) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if alive(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		for i := 0; i < 100 && alive(pid); i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }
 
 // runningVMs finds the QEMU processes of a VCH by their pidfiles.
@@ -436,8 +433,10 @@ type VCH struct {
 	Name    string
 	Version string
 	Running bool
-	Env     Env
-	Config  *vchconfig.Config
+	// Supervised: a supervisor restarts vchd if it dies.
+	Supervised bool
+	Env        Env
+	Config     *vchconfig.Config
 }
 
 // List returns the VCHs under the state dir, by name.
@@ -471,14 +470,13 @@ func Inspect(stateDir, name string) (*VCH, error) {
 	if err != nil {
 		return nil, fmt.Errorf("VCH %q not found: %w", name, err)
 	}
-	pid := readPid(filepath.Join(root, "vchd.pid"))
 	id := "-"
 	if b, err := os.ReadFile(filepath.Join(root, "docker", "engine-id")); err == nil {
 		id = strings.TrimSpace(string(b))
 	}
 	return &VCH{
 		ID: id, Path: root, Name: cfg.Name, Version: versionOf(root),
-		Running: pid > 0 && isProcess(pid, "vchd"), Env: EnvFor(cfg), Config: cfg,
+		Running: vchdPid(root) > 0, Supervised: supervisorPid(root) > 0, Env: EnvFor(cfg), Config: cfg,
 	}, nil
 }
 

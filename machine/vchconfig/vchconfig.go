@@ -18,6 +18,23 @@ import (
 // FileName is the config file's name inside a VCH's root.
 const FileName = "config.json"
 
+// Process files inside a VCH's root.
+const (
+	// LockFile is held (flock) by the one vchd serving the VCH.
+	LockFile = "vchd.lock"
+	// PidFile names the running vchd; written by vchd once it holds
+	// LockFile. Only a held lock makes the pid in it count.
+	PidFile = "vchd.pid"
+	// SupervisorLockFile is held by the VCH's supervisor process.
+	SupervisorLockFile = "supervisor.lock"
+	// LogFile is vchd's (and its supervisor's) log.
+	LogFile = "vchd.log"
+)
+
+// ExitAlreadyRunning is vchd's exit code when another vchd holds the
+// VCH's lock: restarting it would not help.
+const ExitAlreadyRunning = 3
+
 // Config describes one VCH.
 type Config struct {
 	Name    string `json:"name"`
