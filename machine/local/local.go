@@ -21,6 +21,7 @@ import (
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
+	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
 )
 
 // DefaultStateDir is where VCHs live unless told otherwise.
@@ -100,36 +101,39 @@ var validName = func(n string) bool {
 	return true
 }
 
-// Create makes and starts a VCH.
+// Defaults of vic-machine create's options.
+const (
+	DefaultAPIPort     = 2376
+	DefaultBind        = "0.0.0.0"
+	DefaultMemoryMB    = 512
+	DefaultCPUs        = 1
+	DefaultBaseImage   = 8 << 30
+	DefaultBridgeRange = "172.16.0.0/12"
+	DefaultKernelDir   = "/var/cache/vch/kernel"
+	DefaultAccel       = "auto"
+)
+
+// Create validates everything, then makes and starts a VCH. A create that
+// fails validation changes nothing; one that fails later is rolled back.
 func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
-	if !validName(o.Name) {
-		return env, fmt.Errorf("invalid VCH name %q: use letters, digits, '-', '_' and '.'", o.Name)
-	}
 	if o.APIPort == 0 {
-		o.APIPort = 2376
+		o.APIPort = DefaultAPIPort
 	}
 	if o.BindAddr == "" {
-		o.BindAddr = "0.0.0.0"
+		o.BindAddr = DefaultBind
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
-	caPEM, err := validateRegistry(o.Registry, o.RegistryCAs)
+	caPEM, err := validateCreate(o)
 	if err != nil {
 		return env, err
 	}
 	root := filepath.Join(StateDir(o.StateDir), o.Name)
-	if _, err := os.Stat(root); err == nil {
-		return env, fmt.Errorf("VCH %q already exists at %s", o.Name, root)
-	}
-	if err := portFree(o.BindAddr, o.APIPort); err != nil {
-		return env, err
-	}
-	for _, p := range []string{o.VCHD, o.Tether} {
-		if _, err := os.Stat(p); err != nil {
-			return env, fmt.Errorf("missing binary: %w (run make)", err)
-		}
-	}
+	// A directory without a config holds volume stores that a delete
+	// without --force kept: they are reused, and survive a rollback.
+	_, statErr := os.Stat(root)
+	existed := statErr == nil
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return env, fmt.Errorf("create VCH dir: %w", err)
 	}
@@ -138,7 +142,11 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 			stopVCHD(root, 5*time.Second)
 			killVMs(root)
 			_ = netlocal.Destroy(filepath.Join(root, "network"))
-			os.RemoveAll(root)
+			if existed {
+				_ = removeExcept(root, storePaths(root, o.VolumeStores))
+			} else {
+				os.RemoveAll(root)
+			}
 		}
 	}()
 	stores, err := prepareVolumeStores(root, o.VolumeStores)
@@ -151,32 +159,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err := certs.Generate(certDir, filepath.Join(root, "ca-key.pem"), certs.Options{CommonName: o.Name, DNSNames: names, IPs: ips}); err != nil {
 		return env, err
 	}
-	cfg := &vchconfig.Config{
-		Name:               o.Name,
-		Root:               root,
-		APIAddr:            net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
-		CACert:             filepath.Join(certDir, certs.CA),
-		ServerCert:         filepath.Join(certDir, certs.ServerCert),
-		ServerKey:          filepath.Join(certDir, certs.ServerKey),
-		NoTLS:              o.NoTLS,
-		NoTLSVerify:        o.NoVerify,
-		KernelDir:          o.KernelDir,
-		TetherPath:         o.Tether,
-		Accel:              o.Accel,
-		MemoryMB:           o.MemoryMB,
-		CPUs:               o.CPUs,
-		BaseImageSize:      o.BaseImage,
-		VolumeStores:       stores,
-		Debug:              o.Debug,
-		BridgeNetworkRange: o.BridgeRange,
-		Registry:           o.Registry,
-	}
-	if o.BridgeRange != "" {
-		pfx, err := netip.ParsePrefix(o.BridgeRange)
-		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
-			return env, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed", o.BridgeRange)
-		}
-	}
+	cfg := ConfigFor(o, root, stores)
 	if len(caPEM) > 0 {
 		cfg.Registry.CAFile = filepath.Join(root, "registry-ca.pem")
 		if err := os.WriteFile(cfg.Registry.CAFile, caPEM, 0o644); err != nil {
@@ -200,6 +183,131 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	return env, nil
 }
 
+// ConfigFor is the configuration a create with o writes for a VCH at root
+// with the given (prepared) volume stores.
+func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vchconfig.Config {
+	certDir := filepath.Join(root, "certs")
+	return &vchconfig.Config{
+		Name:               o.Name,
+		Root:               root,
+		APIAddr:            net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
+		CACert:             filepath.Join(certDir, certs.CA),
+		ServerCert:         filepath.Join(certDir, certs.ServerCert),
+		ServerKey:          filepath.Join(certDir, certs.ServerKey),
+		NoTLS:              o.NoTLS,
+		NoTLSVerify:        o.NoVerify,
+		TLSCNames:          o.TLSCNames,
+		KernelDir:          o.KernelDir,
+		TetherPath:         o.Tether,
+		Accel:              o.Accel,
+		MemoryMB:           o.MemoryMB,
+		CPUs:               o.CPUs,
+		BaseImageSize:      o.BaseImage,
+		VolumeStores:       stores,
+		Debug:              o.Debug,
+		BridgeNetworkRange: o.BridgeRange,
+		Registry:           o.Registry,
+		RegistryCAFiles:    o.RegistryCAs,
+	}
+}
+
+// validateCreate checks everything a create needs before anything is
+// made; each failure is one line saying what is wrong and what to do. It
+// returns the registry CAs' PEM.
+func validateCreate(o CreateOptions) ([]byte, error) {
+	if !validName(o.Name) {
+		return nil, fmt.Errorf("invalid VCH name %q: use letters, digits, '-', '_' and '.' (at most 63, starting with a letter or digit)", o.Name)
+	}
+	base := StateDir(o.StateDir)
+	root := filepath.Join(base, o.Name)
+	if _, err := os.Stat(vchconfig.Path(root)); err == nil {
+		return nil, fmt.Errorf("VCH %q already exists at %s: choose another --name, or remove it with vic-machine delete --name %s", o.Name, root, o.Name)
+	}
+	if o.APIPort <= 0 || o.APIPort > 65535 {
+		return nil, fmt.Errorf("--api-port %d is not a TCP port: use 1-65535", o.APIPort)
+	}
+	if ip := net.ParseIP(o.BindAddr); ip == nil {
+		return nil, fmt.Errorf("--bind %q is not an IP address: use e.g. 0.0.0.0 or 127.0.0.1", o.BindAddr)
+	}
+	if other := portOwner(base, o.APIPort); other != "" {
+		return nil, fmt.Errorf("--api-port %d is the port of VCH %q: choose another port with --api-port", o.APIPort, other)
+	}
+	if err := portFree(o.BindAddr, o.APIPort); err != nil {
+		return nil, err
+	}
+	if o.BridgeRange != "" {
+		pfx, err := netip.ParsePrefix(o.BridgeRange)
+		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
+			return nil, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed, e.g. %s", o.BridgeRange, DefaultBridgeRange)
+		}
+	}
+	for _, s := range o.VolumeStores {
+		if err := checkStorePath(s); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range []string{o.VCHD, o.Tether} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("missing binary %s: run make, or point --vchd/--tether at it", p)
+		}
+	}
+	return validateRegistry(o.Registry, o.RegistryCAs)
+}
+
+// portOwner names the VCH under base whose API port is port, if any (a
+// stopped VCH keeps its port).
+func portOwner(base string, port int) string {
+	vchs, _ := List(base)
+	for _, v := range vchs {
+		if _, p, err := net.SplitHostPort(v.Config.APIAddr); err == nil && p == strconv.Itoa(port) {
+			return v.Name
+		}
+	}
+	return ""
+}
+
+// removeExcept removes everything under root except keep (paths under
+// root) and the directories leading to them.
+func removeExcept(root string, keep []string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(root, e.Name())
+		held := false
+		for _, k := range keep {
+			if k == p || strings.HasPrefix(k, p+string(filepath.Separator)) {
+				held = true
+				if k != p {
+					if err := removeExcept(p, keep); err != nil {
+						return err
+					}
+				}
+				break
+			}
+		}
+		if !held {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// storePaths are the volume store directories of a VCH at root.
+func storePaths(root string, stores []vchconfig.VolumeStore) []string {
+	if len(stores) == 0 {
+		return []string{filepath.Join(root, "volumes")}
+	}
+	var out []string
+	for _, s := range stores {
+		out = append(out, s.Path)
+	}
+	return out
+}
+
 // EnvFor derives the export lines of a VCH from its config.
 func EnvFor(cfg *vchconfig.Config) Env {
 	host, port, _ := net.SplitHostPort(cfg.APIAddr)
@@ -217,7 +325,7 @@ func EnvFor(cfg *vchconfig.Config) Env {
 func portFree(addr string, port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("API port %d is not free: %w", port, err)
+		return fmt.Errorf("--api-port %d is already in use on %s: choose a free port with --api-port", port, addr)
 	}
 	return l.Close()
 }
@@ -335,27 +443,72 @@ func apiClient(cfg *vchconfig.Config) (*http.Client, error) {
 type DeleteOptions struct {
 	Name     string
 	StateDir string
-	Force    bool
+	// Force deletes a VCH that still has containers (their VMs are
+	// killed) and its volume stores' volumes.
+	Force bool
 }
 
-// Delete stops a VCH and removes everything it made.
-func Delete(o DeleteOptions) error {
-	root := filepath.Join(StateDir(o.StateDir), o.Name)
-	if _, err := os.Stat(vchconfig.Path(root)); err != nil {
-		return fmt.Errorf("VCH %q not found in %s", o.Name, StateDir(o.StateDir))
+// Delete stops a VCH and removes its VMs, networks, rules, certificates and
+// state. Without Force it refuses while containers exist, and keeps the
+// volume stores (a VCH created again with the same name and stores finds
+// its volumes); it returns the stores it kept.
+func Delete(o DeleteOptions) ([]vchconfig.VolumeStore, error) {
+	base := StateDir(o.StateDir)
+	root := filepath.Join(base, o.Name)
+	cfg, err := vchconfig.Load(vchconfig.Path(root))
+	if err != nil {
+		return nil, fmt.Errorf("VCH %q not found in %s: check the name with vic-machine ls", o.Name, base)
 	}
-	if vms := runningVMs(root); len(vms) > 0 && !o.Force {
-		return fmt.Errorf("VCH %q has %d running container VM(s): stop them or use --force", o.Name, len(vms))
+	if n := containerCount(root); n > 0 && !o.Force {
+		return nil, fmt.Errorf("VCH %q has %d container(s): remove them first (docker rm -f $(docker ps -aq)) or delete with --force", o.Name, n)
+	}
+	stores := cfg.VolumeStores
+	if len(stores) == 0 {
+		stores = []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes"), Label: "default"}}
 	}
 	stopVCHD(root, 10*time.Second)
 	killVMs(root)
 	if err := netlocal.Destroy(filepath.Join(root, "network")); err != nil {
-		return fmt.Errorf("remove the VCH's networks: %w", err)
+		return nil, fmt.Errorf("remove the VCH's networks: %w", err)
 	}
-	if err := os.RemoveAll(root); err != nil {
-		return fmt.Errorf("remove %s: %w", root, err)
+	if o.Force {
+		for _, s := range stores {
+			if err := os.RemoveAll(volumelocal.VolumesDir(s.Path)); err != nil {
+				return nil, fmt.Errorf("remove volume store %s: %w", s.Label, err)
+			}
+		}
+		if err := os.RemoveAll(root); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", root, err)
+		}
+		return nil, nil
 	}
-	return nil
+	var inside []string
+	for _, s := range stores {
+		if strings.HasPrefix(s.Path, root+string(filepath.Separator)) {
+			inside = append(inside, s.Path)
+		}
+	}
+	if err := removeExcept(root, inside); err != nil {
+		return nil, fmt.Errorf("remove %s: %w", root, err)
+	}
+	if len(inside) == 0 {
+		if err := os.Remove(root); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", root, err)
+		}
+	}
+	return stores, nil
+}
+
+// containerCount counts the containers (running or not) of a VCH.
+func containerCount(root string) int {
+	entries, _ := os.ReadDir(filepath.Join(root, "containers"))
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 64 && strings.Trim(e.Name(), "0123456789abcdef") == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // runningVMs finds the QEMU processes of a VCH by their pidfiles.

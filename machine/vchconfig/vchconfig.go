@@ -48,6 +48,8 @@ type Config struct {
 	NoTLS      bool   `json:"noTLS,omitempty"`
 	// NoTLSVerify serves TLS without requiring client certificates (loud).
 	NoTLSVerify bool `json:"noTLSVerify,omitempty"`
+	// TLSCNames are the extra server certificate names given at create.
+	TLSCNames []string `json:"tlsCNames,omitempty"`
 
 	KernelDir  string `json:"kernelDir"`  // fetched guest kernel (scripts/fetch-kernel.sh)
 	TetherPath string `json:"tetherPath"` // static tether binary packed into the initramfs
@@ -68,6 +70,9 @@ type Config struct {
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
 
 	Registry Registry `json:"registry,omitempty"`
+	// RegistryCAFiles are the --registry-ca files as given at create
+	// (their content is in Registry.CAFile).
+	RegistryCAFiles []string `json:"registryCAFiles,omitempty"`
 }
 
 // VolumeStore is one --volume-store PATH:LABEL.

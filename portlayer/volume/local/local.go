@@ -28,6 +28,10 @@ import (
 	"github.com/vchproject/vch/portlayer/volume"
 )
 
+// VolumesDir is where a store at path keeps its volumes (what vic-machine
+// delete --force removes).
+func VolumesDir(path string) string { return filepath.Join(path, subdir) }
+
 const (
 	subdir     = "volumes"
 	recordFile = "volume.json"
