@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// vchCLI is the docker CLI for a VCH other than the suite's.
+func vchCLI(t *testing.T, host, certs string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	e := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_") {
+			e = append(e, kv)
+		}
+	}
+	cmd.Env = append(e, "DOCKER_HOST="+host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+certs, "DOCKER_CONFIG="+env.config)
+	var o, eb strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &eb
+	err := cmd.Run()
+	r := result{Stdout: o.String(), Stderr: eb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return r
+}
+
+// vm runs bin/vic-machine with args and returns stdout, stderr, exit code.
+func vm(args ...string) (string, string, int) {
+	cmd := exec.Command(filepath.Join(env.repo, "bin", "vic-machine"), args...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return o.String(), e.String(), code
+}
+
+func listTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !strings.HasSuffix(p, ".log") {
+			fmt.Fprintf(&b, "%s %v\n", p, fi.IsDir())
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// The VCH lifecycle through vic-machine: ls prints the seed's table,
+// inspect the endpoint, certificates, limits and stores, inspect config a
+// create command that makes the same VCH again; bad input is one line and
+// changes nothing; delete refuses while containers exist, keeps the volume
+// stores (a VCH created again finds its volumes) unless --force.
+func TestVicMachineLifecycle(t *testing.T) {
+	state := t.TempDir()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "lc"
+	root := filepath.Join(state, name)
+	out, serr, code := vm("create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
+		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("create: %s%s", out, serr)
+	}
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(root, "config.json")); err == nil {
+			vm("delete", "--name", name, "--force", "--state-dir", state)
+		}
+	})
+	ex := parseExports(out)
+	host, certs := ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]
+
+	ls, _, code := vm("ls", "--state-dir", state)
+	lines := strings.Split(strings.TrimSpace(ls), "\n")
+	if code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "ID PATH NAME VERSION UPGRADE STATUS" {
+		t.Fatalf("ls:\n%s", ls)
+	}
+	row := strings.Fields(lines[1])
+	if len(row) < 5 || row[1] != root || row[2] != name || strings.Join(row[4:], " ") != "Up to date" {
+		t.Fatalf("ls row: %q", lines[1])
+	}
+
+	ins, _, code := vm("inspect", "--name", name, "--state-dir", state)
+	for _, want := range []string{"Docker endpoint:", "tcp://127.0.0.1:" + fmt.Sprint(port), "client certificates required",
+		"Client certificates:", certs, "Container VM limits:", "256 MiB", "Volume store default:", filepath.Join(root, "volumes"),
+		"Image store:", "lc.example.com", "running, supervised", "export DOCKER_HOST=" + host, "export DOCKER_TLS_VERIFY=1"} {
+		if code != 0 || !strings.Contains(ins, want) {
+			t.Fatalf("inspect lacks %q:\n%s", want, ins)
+		}
+	}
+	cfgLine, _, code := vm("inspect", "config", "--name", name, "--state-dir", state)
+	cfgLine = strings.TrimSpace(cfgLine)
+	for _, want := range []string{"vic-machine create --name lc", "--state-dir " + state, fmt.Sprintf("--api-port %d", port), "--bind 127.0.0.1",
+		"--container-memory 256M", "--tls-cname lc.example.com", "--insecure-registry " + env.registry.Addr} {
+		if code != 0 || !strings.Contains(cfgLine, want) {
+			t.Fatalf("inspect config lacks %q: %s", want, cfgLine)
+		}
+	}
+
+	// Bad input: one line each, and nothing changes.
+	otherPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := listTree(t, state)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--name", "lc2", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--name", name, "--api-port", fmt.Sprint(otherPort)}, "already exists"},
+		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(port)}, `is the port of VCH "lc"`},
+		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--volume-store", "/etc/hostname/vols:default"}, "is not a directory"},
+		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--registry-ca", notPEM}, "holds no PEM certificate"},
+		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--registry-ca", "/nonexistent/ca.pem"}, "no such file"},
+	} {
+		o, e, code := vm(append(append([]string{"create"}, tc.args...), "--state-dir", state)...)
+		msg := strings.TrimSpace(e)
+		if code == 0 || o != "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "vic-machine create failed: ") || !strings.Contains(msg, tc.want) {
+			t.Fatalf("create %q: exit %d\nstdout %q\nstderr %q\nwant one line with %q", tc.args, code, o, e, tc.want)
+		}
+	}
+	if after := listTree(t, state); after != before {
+		t.Fatalf("bad input changed the state dir:\nbefore\n%s\nafter\n%s", before, after)
+	}
+
+	// delete refuses while a container exists.
+	img := env.busybox
+	if r := vchCLI(t, host, certs, "pull", img); r.Exit != 0 {
+		t.Fatalf("pull: %s", r)
+	}
+	if r := vchCLI(t, host, certs, "volume", "create", "keepme"); r.Exit != 0 {
+		t.Fatalf("volume create: %s", r)
+	}
+	if r := vchCLI(t, host, certs, "create", "--name", "c1", img, "true"); r.Exit != 0 {
+		t.Fatalf("create: %s", r)
+	}
+	o, e, code := vm("delete", "--name", name, "--state-dir", state)
+	if msg := strings.TrimSpace(e); code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, "has 1 container(s)") {
+		t.Fatalf("delete with a container: exit %d %s %s", code, o, e)
+	}
+	if r := vchCLI(t, host, certs, "ps", "-aq"); r.Exit != 0 || len(strings.Fields(r.Stdout)) != 1 {
+		t.Fatalf("after a refused delete: %s", r)
+	}
+	if r := vchCLI(t, host, certs, "rm", "c1"); r.Exit != 0 {
+		t.Fatalf("rm: %s", r)
+	}
+	o, e, code = vm("delete", "--name", name, "--state-dir", state)
+	if code != 0 || !strings.Contains(o, "Volume store default kept at "+filepath.Join(root, "volumes")) {
+		t.Fatalf("delete: exit %d\n%s%s", code, o, e)
+	}
+	if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
+		t.Fatalf("delete left processes: %s", pids)
+	}
+	if ls, _, _ := vm("ls", "--state-dir", state); strings.Contains(ls, root) {
+		t.Fatalf("ls after delete:\n%s", ls)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 1 || entries[0].Name() != "volumes" {
+		t.Fatalf("delete kept %v, want only the volume store", entries)
+	}
+
+	// The printed command line makes the VCH again, and it finds its volume.
+	out2, err := exec.Command("sh", "-c", "PATH="+filepath.Join(env.repo, "bin")+":$PATH "+cfgLine).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cfgLine, err, out2)
+	}
+	if again, _, _ := vm("inspect", "config", "--name", name, "--state-dir", state); strings.TrimSpace(again) != cfgLine {
+		t.Fatalf("recreated VCH's config line:\n%s\nwant\n%s", again, cfgLine)
+	}
+	if r := vchCLI(t, host, certs, "volume", "ls", "-q"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "keepme" {
+		t.Fatalf("volumes of the recreated VCH: %s", r)
+	}
+	if o, e, code := vm("delete", "--name", name, "--force", "--state-dir", state); code != 0 {
+		t.Fatalf("delete --force: %s%s", o, e)
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Fatalf("delete --force left %s: %v", root, err)
+	}
+}
