@@ -78,7 +78,7 @@ func checkStorePath(s vchconfig.VolumeStore) error {
 			}
 			return nil
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR) {
 			return fmt.Errorf("--volume-store %s:%s: cannot use %s (%v): give a readable directory path", s.Path, s.Label, p, err)
 		}
 		parent := filepath.Dir(p)
