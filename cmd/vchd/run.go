@@ -188,6 +188,15 @@ func serverTLS(cfg *vchconfig.Config, log *zap.Logger) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ClientCAFile != "" {
+		b, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client CAs: %w", err)
+		}
+		if !t.ClientCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("client CAs: %s holds no PEM certificate", cfg.ClientCAFile)
+		}
+	}
 	if cfg.NoTLSVerify {
 		log.Warn("client certificates are NOT verified (--no-tlsverify): any client may use this VCH")
 		t.ClientAuth = tls.NoClientCert

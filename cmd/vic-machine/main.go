@@ -128,7 +128,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs := newFlags("create")
 	o := local.CreateOptions{Version: version.Version}
 	var memory, baseImage string
-	var cnames, vstores, insecure, registryCAs, whitelist, mirrors stringList
+	var cnames, tlsCAs, vstores, insecure, registryCAs, whitelist, mirrors stringList
 	var timeout time.Duration
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
@@ -143,6 +143,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
+	fs.Var(&tlsCAs, "tls-ca", "PEM file of a CA whose client certificates are accepted, besides the VCH's own (repeatable)")
 	fs.Var(&insecure, "insecure-registry", "registry (host[:port] or CIDR) reached with unverified TLS or HTTP (repeatable)")
 	fs.Var(&registryCAs, "registry-ca", "PEM file of a CA trusted for registries, besides the system's (repeatable)")
 	fs.Var(&whitelist, "whitelist-registry", "only these registries may be used: host[:port], CIDR or *.domain (repeatable)")
@@ -156,6 +157,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 		return o, err
 	}
 	o.TLSCNames = cnames
+	o.TLSCAs = tlsCAs
 	for _, v := range vstores {
 		vs, err := local.ParseVolumeStore(v)
 		if err != nil {
@@ -287,6 +289,9 @@ func inspect(args []string) error {
 		row("Client certificates", filepath.Join(c.Root, "certs")+" (ca.pem, cert.pem, key.pem)")
 		row("Server certificate", c.ServerCert)
 		row("CA certificate", c.CACert)
+		if c.ClientCAFile != "" {
+			row("Extra client CAs", c.ClientCAFile+" (from "+strings.Join(c.TLSCAFiles, ", ")+")")
+		}
 		if len(c.TLSCNames) > 0 {
 			row("Extra server names", strings.Join(c.TLSCNames, ", "))
 		}

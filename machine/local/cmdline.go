@@ -52,6 +52,7 @@ func CommandLine(cfg *vchconfig.Config) []string {
 		}
 	}
 	add("--tls-cname", cfg.TLSCNames...)
+	add("--tls-ca", cfg.TLSCAFiles...)
 	on("--no-tls", cfg.NoTLS)
 	on("--no-tlsverify", cfg.NoTLSVerify)
 	on("--debug", cfg.Debug)

@@ -55,11 +55,14 @@ type CreateOptions struct {
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
 	TLSCNames    []string
-	NoTLS        bool
-	NoVerify     bool
-	Debug        bool
-	Timeout      time.Duration
-	Version      string // recorded for ls
+	// TLSCAs are PEM files of CAs whose client certificates the VCH
+	// accepts besides its own CA's (--tls-ca).
+	TLSCAs   []string
+	NoTLS    bool
+	NoVerify bool
+	Debug    bool
+	Timeout  time.Duration
+	Version  string // recorded for ls
 	// BridgeRange is the CIDR the bridge network's /16 comes from.
 	BridgeRange string
 	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
@@ -160,6 +163,16 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		return env, err
 	}
 	cfg := ConfigFor(o, root, stores)
+	if len(o.TLSCAs) > 0 {
+		pem, err := readCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs)
+		if err != nil {
+			return env, err
+		}
+		cfg.ClientCAFile = filepath.Join(certDir, "client-ca.pem")
+		if err := os.WriteFile(cfg.ClientCAFile, pem, 0o644); err != nil {
+			return env, err
+		}
+	}
 	if len(caPEM) > 0 {
 		cfg.Registry.CAFile = filepath.Join(root, "registry-ca.pem")
 		if err := os.WriteFile(cfg.Registry.CAFile, caPEM, 0o644); err != nil {
@@ -197,6 +210,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		NoTLS:              o.NoTLS,
 		NoTLSVerify:        o.NoVerify,
 		TLSCNames:          o.TLSCNames,
+		TLSCAFiles:         o.TLSCAs,
 		KernelDir:          o.KernelDir,
 		TetherPath:         o.Tether,
 		Accel:              o.Accel,
@@ -251,7 +265,30 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 			return nil, fmt.Errorf("missing binary %s: run make, or point --vchd/--tether at it", p)
 		}
 	}
+	if len(o.TLSCAs) > 0 && o.NoTLS {
+		return nil, fmt.Errorf("--tls-ca needs TLS: drop --no-tls, or drop --tls-ca")
+	}
+	if _, err := readCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs); err != nil {
+		return nil, err
+	}
 	return validateRegistry(o.Registry, o.RegistryCAs)
+}
+
+// readCAs reads PEM CA files; each must hold at least one parsable
+// certificate.
+func readCAs(flag, what string, files []string) ([]byte, error) {
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: give the PEM file of %s", flag, err, what)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s: %s holds no PEM certificate: give the PEM file of %s", flag, f, what)
+		}
+		all = append(append(all, b...), '\n')
+	}
+	return all, nil
 }
 
 // portOwner names the VCH under base whose API port is port, if any (a
@@ -659,16 +696,5 @@ func validateRegistry(r vchconfig.Registry, caFiles []string) ([]byte, error) {
 			return nil, fmt.Errorf("--registry-mirror: %w", err)
 		}
 	}
-	var all []byte
-	for _, f := range caFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("--registry-ca: %w", err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("--registry-ca: %s holds no PEM certificate", f)
-		}
-		all = append(append(all, b...), '\n')
-	}
-	return all, nil
+	return readCAs("--registry-ca", "a CA that signs your registries' certificates", caFiles)
 }

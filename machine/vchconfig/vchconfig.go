@@ -48,6 +48,11 @@ type Config struct {
 	NoTLS      bool   `json:"noTLS,omitempty"`
 	// NoTLSVerify serves TLS without requiring client certificates (loud).
 	NoTLSVerify bool `json:"noTLSVerify,omitempty"`
+	// ClientCAFile holds the PEM CAs given with --tls-ca (a copy under
+	// Root): client certificates they signed are accepted besides those of
+	// the VCH's own CA. TLSCAFiles are the files as given.
+	ClientCAFile string   `json:"clientCAFile,omitempty"`
+	TLSCAFiles   []string `json:"tlsCAFiles,omitempty"`
 	// TLSCNames are the extra server certificate names given at create.
 	TLSCNames []string `json:"tlsCNames,omitempty"`
 

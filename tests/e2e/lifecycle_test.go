@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vchproject/vch/machine/certs"
 )
 
 // vchCLI is the docker CLI for a VCH other than the suite's.
@@ -195,4 +197,74 @@ func TestVicMachineLifecycle(t *testing.T) {
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Fatalf("delete --force left %s: %v", root, err)
 	}
+}
+
+// --tls-ca: client certificates signed by a CA the user supplies are
+// accepted (besides the VCH's own); a VCH without it refuses them. A file
+// that is no certificate is one line and makes nothing.
+func TestTLSCA(t *testing.T) {
+	team := t.TempDir()
+	if err := certs.Generate(team, filepath.Join(team, "ca-key.pem"), certs.Options{CommonName: "team"}); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := vm("create", "--name", "tlsca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--tls-ca", filepath.Join(team, "key.pem"), "--state-dir", state); code == 0 || !strings.Contains(e, "holds no PEM certificate") || strings.Count(strings.TrimSpace(e), "\n") != 0 {
+		t.Fatalf("--tls-ca with a key file: exit %d: %s", code, e)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Fatalf("a refused create left %v", entries)
+	}
+	out, e, code := vm("create", "--name", "tlsca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--tls-ca", filepath.Join(team, "ca.pem"), "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("create: %s%s", out, e)
+	}
+	t.Cleanup(func() { vm("delete", "--name", "tlsca", "--force", "--state-dir", state) })
+	ex := parseExports(out)
+
+	// A client with the team's certificate, trusting the VCH's server CA.
+	client := t.TempDir()
+	for src, dst := range map[string]string{
+		filepath.Join(ex["DOCKER_CERT_PATH"], "ca.pem"): "ca.pem",
+		filepath.Join(team, "cert.pem"):                 "cert.pem",
+		filepath.Join(team, "key.pem"):                  "key.pem",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(client, dst), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := vchCLI(t, ex["DOCKER_HOST"], client, "version", "--format", "{{.Server.Os}}"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "linux" {
+		t.Fatalf("team client on a --tls-ca VCH: %s", r)
+	}
+	if r := vchCLI(t, ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"], "version", "--format", "{{.Server.Os}}"); r.Exit != 0 {
+		t.Fatalf("the VCH's own client: %s", r)
+	}
+	if ins, _, _ := vm("inspect", "--name", "tlsca", "--state-dir", state); !strings.Contains(ins, "Extra client CAs:") {
+		t.Fatalf("inspect:\n%s", ins)
+	}
+	// The suite's VCH does not know the team's CA.
+	if err := os.WriteFile(filepath.Join(client, "ca.pem"), mustRead(t, filepath.Join(env.certs, "ca.pem")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := vchCLI(t, env.host, client, "version", "--format", "{{.Server.Os}}"); r.Exit == 0 {
+		t.Fatalf("a VCH without --tls-ca accepted the team's certificate: %s", r)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
