@@ -60,6 +60,8 @@ type Config struct {
 
 	DefaultMemoryMB int64 // for containers created without --memory
 	DefaultCPUs     int   // for containers created without --cpus
+	// ContainerNameConvention names container VMs ({name}, {id}).
+	ContainerNameConvention string
 
 	Registry system.RegistryInfo // registry settings, for docker info
 }
@@ -119,6 +121,7 @@ func New(cfg Config) (*Backends, error) {
 		Logger:          cfg.Logger.Named("containers"),
 		DefaultMemoryMB: cfg.DefaultMemoryMB,
 		DefaultCPUs:     cfg.DefaultCPUs,
+		NameConvention:  cfg.ContainerNameConvention,
 	})
 	if err != nil {
 		return nil, err

@@ -27,10 +27,14 @@ type Config struct {
 	Network         network.Provider // nil: containers get no network (and -p is refused)
 	Images          ImageResolver
 	Logger          *zap.Logger
-	DefaultMemoryMB int64            // for containers created without --memory; 0: provider default
-	DefaultCPUs     int              // for containers created without --cpus; 0: provider default
-	Volumes         Volumes          // nil: containers cannot mount volumes
-	Now             func() time.Time // nil: time.Now
+	DefaultMemoryMB int64   // for containers created without --memory; 0: provider default
+	DefaultCPUs     int     // for containers created without --cpus; 0: provider default
+	Volumes         Volumes // nil: containers cannot mount volumes
+	// NameConvention names container VMs, with the tokens {name} and
+	// {id} (vic-machine create --container-name-convention); "": the
+	// provider's default name.
+	NameConvention string
+	Now            func() time.Time // nil: time.Now
 }
 
 // Backend implements the daemon's container.Backend.

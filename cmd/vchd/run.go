@@ -130,6 +130,8 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		BuildTime:       version.BuildTime,
 		DefaultMemoryMB: cfg.MemoryMB,
 		DefaultCPUs:     cfg.CPUs,
+
+		ContainerNameConvention: cfg.ContainerNameConvention,
 	})
 	if err != nil {
 		return fmt.Errorf("docker backends: %w", err)

@@ -150,6 +150,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.Var(&mirrors, "registry-mirror", "Docker Hub mirror, http[s]://host[:port], tried first (repeatable)")
 	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
 	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
+	fs.StringVar(&o.NameConvention, "container-name-convention", "", "name of container VMs and their processes, with {name} and {id}, e.g. myteam-{name}")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
 	fs.StringVar(&o.BridgeRange, "bridge-network-range", local.DefaultBridgeRange, "range the bridge network's /16 is taken from")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
@@ -297,6 +298,9 @@ func inspect(args []string) error {
 		}
 	}
 	row("Container VM limits", fmt.Sprintf("%d vCPU, %d MiB memory, %s writable layer (defaults per container)", c.CPUs, c.MemoryMB, humanSize(c.BaseImageSize)))
+	if c.ContainerNameConvention != "" {
+		row("Container name convention", c.ContainerNameConvention)
+	}
 	row("Image store", filepath.Join(c.Root, "images"))
 	stores := c.VolumeStores
 	if len(stores) == 0 {

@@ -32,7 +32,7 @@ func TestInspectConfigRecreates(t *testing.T) {
 		{"--name", "plain", "--state-dir", "/srv/vch"},
 		{"--name", "full", "--state-dir", "/srv/vch", "--api-port", "2380", "--bind", "127.0.0.1", "--container-memory", "1G",
 			"--container-cpus", "2", "--base-image-size", "2G", "--volume-store", "/data/vols:default", "--volume-store", "/data/other vols:other",
-			"--tls-cname", "vch.example.com", "--tls-ca", "/etc/ssl/team ca.pem", "--no-tlsverify", "--debug", "--bridge-network-range", "10.10.0.0/16",
+			"--tls-cname", "vch.example.com", "--tls-ca", "/etc/ssl/team ca.pem", "--no-tlsverify", "--debug", "--container-name-convention", "team-{name}-{id}", "--bridge-network-range", "10.10.0.0/16",
 			"--insecure-registry", "10.0.0.0/8", "--whitelist-registry", "*.example.com", "--registry-mirror", "https://mirror.example.com",
 			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel"},
 		{"--name", "notls", "--state-dir", "/srv/vch", "--no-tls", "--base-image-size", "1536M"},

@@ -56,6 +56,9 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	on("--no-tls", cfg.NoTLS)
 	on("--no-tlsverify", cfg.NoTLSVerify)
 	on("--debug", cfg.Debug)
+	if cfg.ContainerNameConvention != "" {
+		add("--container-name-convention", cfg.ContainerNameConvention)
+	}
 	if cfg.BridgeNetworkRange != "" && cfg.BridgeNetworkRange != DefaultBridgeRange {
 		add("--bridge-network-range", cfg.BridgeNetworkRange)
 	}

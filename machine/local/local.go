@@ -61,8 +61,10 @@ type CreateOptions struct {
 	NoTLS    bool
 	NoVerify bool
 	Debug    bool
-	Timeout  time.Duration
-	Version  string // recorded for ls
+	// NameConvention names container VMs ({name}, {id}); "": default.
+	NameConvention string
+	Timeout        time.Duration
+	Version        string // recorded for ls
 	// BridgeRange is the CIDR the bridge network's /16 comes from.
 	BridgeRange string
 	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
@@ -201,27 +203,29 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vchconfig.Config {
 	certDir := filepath.Join(root, "certs")
 	return &vchconfig.Config{
-		Name:               o.Name,
-		Root:               root,
-		APIAddr:            net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
-		CACert:             filepath.Join(certDir, certs.CA),
-		ServerCert:         filepath.Join(certDir, certs.ServerCert),
-		ServerKey:          filepath.Join(certDir, certs.ServerKey),
-		NoTLS:              o.NoTLS,
-		NoTLSVerify:        o.NoVerify,
-		TLSCNames:          o.TLSCNames,
-		TLSCAFiles:         o.TLSCAs,
-		KernelDir:          o.KernelDir,
-		TetherPath:         o.Tether,
-		Accel:              o.Accel,
-		MemoryMB:           o.MemoryMB,
-		CPUs:               o.CPUs,
-		BaseImageSize:      o.BaseImage,
-		VolumeStores:       stores,
-		Debug:              o.Debug,
-		BridgeNetworkRange: o.BridgeRange,
-		Registry:           o.Registry,
-		RegistryCAFiles:    o.RegistryCAs,
+		Name:          o.Name,
+		Root:          root,
+		APIAddr:       net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
+		CACert:        filepath.Join(certDir, certs.CA),
+		ServerCert:    filepath.Join(certDir, certs.ServerCert),
+		ServerKey:     filepath.Join(certDir, certs.ServerKey),
+		NoTLS:         o.NoTLS,
+		NoTLSVerify:   o.NoVerify,
+		TLSCNames:     o.TLSCNames,
+		TLSCAFiles:    o.TLSCAs,
+		KernelDir:     o.KernelDir,
+		TetherPath:    o.Tether,
+		Accel:         o.Accel,
+		MemoryMB:      o.MemoryMB,
+		CPUs:          o.CPUs,
+		BaseImageSize: o.BaseImage,
+		VolumeStores:  stores,
+		Debug:         o.Debug,
+
+		ContainerNameConvention: o.NameConvention,
+		BridgeNetworkRange:      o.BridgeRange,
+		Registry:                o.Registry,
+		RegistryCAFiles:         o.RegistryCAs,
 	}
 }
 
@@ -263,6 +267,11 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 	for _, p := range []string{o.VCHD, o.Tether} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("missing binary %s: run make, or point --vchd/--tether at it", p)
+		}
+	}
+	if o.NameConvention != "" {
+		if err := vchconfig.ValidateNameConvention(o.NameConvention); err != nil {
+			return nil, err
 		}
 	}
 	if len(o.TLSCAs) > 0 && o.NoTLS {

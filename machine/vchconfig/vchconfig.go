@@ -70,6 +70,11 @@ type Config struct {
 
 	Debug bool `json:"debug,omitempty"`
 
+	// ContainerNameConvention names container VMs and their processes,
+	// e.g. "myteam-{name}" ({name}: the container's name, {id}: its short
+	// ID); empty: the provider's default.
+	ContainerNameConvention string `json:"containerNameConvention,omitempty"`
+
 	// BridgeNetworkRange is where the bridge network's /16 comes from
 	// (CIDR); empty: 172.16.0.0/12.
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
@@ -152,6 +157,19 @@ func (c *Config) Save(path string) error {
 	}
 	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save VCH config: %w", err)
+	}
+	return nil
+}
+
+// ValidateNameConvention checks a --container-name-convention: it holds
+// {name} or {id}, and otherwise letters, digits, '_', '.' and '-'.
+func ValidateNameConvention(c string) error {
+	if !strings.Contains(c, "{name}") && !strings.Contains(c, "{id}") {
+		return fmt.Errorf("--container-name-convention %q has neither {name} nor {id}: use e.g. myteam-{name}", c)
+	}
+	rest := strings.NewReplacer("{name}", "", "{id}", "").Replace(c)
+	if len(c) > 48 || strings.Trim(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
+		return fmt.Errorf("--container-name-convention %q: use at most 48 letters, digits, '_', '.', '-' around {name} and {id}, e.g. myteam-{name}", c)
 	}
 	return nil
 }

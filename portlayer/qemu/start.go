@@ -171,6 +171,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		mem = p.cfg.MemoryMB
 	}
 	args := qemuArgs(launchSpec{
+		Name:  safeVMName(v.spec.Name),
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,

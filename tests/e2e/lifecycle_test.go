@@ -268,3 +268,42 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// --container-name-convention names container VMs and their QEMU
+// processes; inspect shows it; a convention without a token is one line.
+func TestContainerNameConvention(t *testing.T) {
+	state := t.TempDir()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := vm("create", "--name", "nc", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--container-name-convention", "myteam", "--state-dir", state); code == 0 || !strings.Contains(e, "has neither {name} nor {id}") {
+		t.Fatalf("convention without a token: exit %d: %s", code, e)
+	}
+	out, e, code := vm("create", "--name", "nc", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
+		"--container-name-convention", "myteam-{name}", "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("create: %s%s", out, e)
+	}
+	t.Cleanup(func() { vm("delete", "--name", "nc", "--force", "--state-dir", state) })
+	ex := parseExports(out)
+	host, certs := ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]
+	if r := vchCLI(t, host, certs, "pull", env.busybox); r.Exit != 0 {
+		t.Fatalf("pull: %s", r)
+	}
+	if r := vchCLI(t, host, certs, "run", "-d", "--name", "web", env.busybox, "sleep", "1000"); r.Exit != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	pids, _ := exec.Command("pgrep", "-f", "guest=myteam-web,process=myteam-web").Output()
+	f := strings.Fields(string(pids))
+	if len(f) != 1 {
+		t.Fatalf("QEMU processes named myteam-web: %q", pids)
+	}
+	if comm, err := os.ReadFile("/proc/" + f[0] + "/comm"); err != nil || strings.TrimSpace(string(comm)) != "myteam-web" {
+		t.Fatalf("process name %q, %v", comm, err)
+	}
+	if ins, _, _ := vm("inspect", "--name", "nc", "--state-dir", state); !strings.Contains(ins, "myteam-{name}") {
+		t.Fatalf("inspect:\n%s", ins)
+	}
+}
