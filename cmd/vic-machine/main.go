@@ -270,8 +270,7 @@ func inspect(args []string) error {
 			state += ", supervised (restarted if it dies)"
 		}
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 1, ' ', 0)
-	row := func(k, val string) { fmt.Fprintf(tw, "%s:\t%s\n", k, val) }
+	row := func(k, val string) { fmt.Printf("%s: %s\n", k, val) }
 	row("Name", v.Name)
 	row("ID", v.ID)
 	row("Path", v.Path)
@@ -319,9 +318,6 @@ func inspect(args []string) error {
 		row("Registry whitelist", strings.Join(r.Whitelist, ", "))
 		row("Registry mirrors", strings.Join(r.Mirrors, ", "))
 		row("Registry CAs", r.CAFile)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
 	}
 	fmt.Printf("\nDocker environment:\n%s", v.Env.Lines())
 	return nil
