@@ -258,6 +258,9 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
 			return nil, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed, e.g. %s", o.BridgeRange, DefaultBridgeRange)
 		}
+		if name, other := rangeOwner(base, pfx); name != "" {
+			return nil, fmt.Errorf("--bridge-network-range %s overlaps %s of VCH %q: choose a range that does not overlap", o.BridgeRange, other, name)
+		}
 	}
 	for _, s := range o.VolumeStores {
 		if err := checkStorePath(s); err != nil {
@@ -310,6 +313,26 @@ func portOwner(base string, port int) string {
 		}
 	}
 	return ""
+}
+
+// rangeOwner names a VCH under base whose explicitly given bridge network
+// range overlaps pfx. The default range is shared on purpose: each VCH
+// takes a /16 of it that no route overlaps.
+func rangeOwner(base string, pfx netip.Prefix) (string, string) {
+	if pfx.String() == DefaultBridgeRange {
+		return "", ""
+	}
+	vchs, _ := List(base)
+	for _, v := range vchs {
+		r := v.Config.BridgeNetworkRange
+		if r == "" || r == DefaultBridgeRange {
+			continue
+		}
+		if other, err := netip.ParsePrefix(r); err == nil && other.Overlaps(pfx) {
+			return v.Name, r
+		}
+	}
+	return "", ""
 }
 
 // removeExcept removes everything under root except keep (paths under

@@ -76,7 +76,7 @@ func TestVicMachineLifecycle(t *testing.T) {
 	name := "lc"
 	root := filepath.Join(state, name)
 	out, serr, code := vm("create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
-		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--state-dir", state)
+		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--bridge-network-range", "10.77.0.0/16", "--state-dir", state)
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, serr)
 	}
@@ -109,7 +109,7 @@ func TestVicMachineLifecycle(t *testing.T) {
 	cfgLine, _, code := vm("inspect", "config", "--name", name, "--state-dir", state)
 	cfgLine = strings.TrimSpace(cfgLine)
 	for _, want := range []string{"vic-machine create --name lc", "--state-dir " + state, fmt.Sprintf("--api-port %d", port), "--bind 127.0.0.1",
-		"--container-memory 256M", "--tls-cname lc.example.com", "--insecure-registry " + env.registry.Addr} {
+		"--container-memory 256M", "--tls-cname lc.example.com", "--bridge-network-range 10.77.0.0/16", "--insecure-registry " + env.registry.Addr} {
 		if code != 0 || !strings.Contains(cfgLine, want) {
 			t.Fatalf("inspect config lacks %q: %s", want, cfgLine)
 		}
@@ -134,6 +134,7 @@ func TestVicMachineLifecycle(t *testing.T) {
 		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(port)}, `is the port of VCH "lc"`},
 		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--volume-store", "/etc/hostname/vols:default"}, "is not a directory"},
 		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--registry-ca", notPEM}, "holds no PEM certificate"},
+		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--bridge-network-range", "10.77.128.0/17"}, `overlaps 10.77.0.0/16 of VCH "lc"`},
 		{[]string{"--name", "lc2", "--api-port", fmt.Sprint(otherPort), "--registry-ca", "/nonexistent/ca.pem"}, "no such file"},
 	} {
 		o, e, code := vm(append(append([]string{"create"}, tc.args...), "--state-dir", state)...)
