@@ -192,7 +192,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		return env, err
 	}
 	env = EnvFor(cfg)
-	if err := waitReady(ctx, root, cfg, sup, 0, o.Timeout); err != nil {
+	if err := waitSupervised(ctx, root, cfg, sup, 0, o.Timeout); err != nil {
 		return env, err
 	}
 	return env, nil
@@ -404,7 +404,6 @@ type StartOptions struct {
 	StateDir string
 	Name     string
 	VCHD     string // vchd binary
-	Self     string // vic-machine binary (runs the supervisor); default: this executable
 	Timeout  time.Duration
 }
 
@@ -420,13 +419,13 @@ func Start(ctx context.Context, o StartOptions) error {
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
-	sup := supervisorPid(root)
-	if sup == 0 {
-		if sup, err = launch(root, o.Self, o.VCHD); err != nil {
-			return err
-		}
+	if sup := supervisorPid(root); sup > 0 {
+		return waitSupervised(ctx, root, cfg, sup, fileSize(filepath.Join(root, vchconfig.LogFile)), o.Timeout)
 	}
-	return waitReady(ctx, root, cfg, sup, fileSize(filepath.Join(root, vchconfig.LogFile)), o.Timeout)
+	if err := startVCHD(root, o.VCHD, cfg.Debug); err != nil {
+		return err
+	}
+	return waitReady(ctx, root, cfg, o.Timeout)
 }
 
 // Stop stops a VCH's supervisor and vchd; container VMs keep running and
@@ -451,7 +450,39 @@ func launch(root, self, vchd string) (int, error) {
 	return launchSupervisor(root, self, vchd)
 }
 
-func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, supervisor int, logOffset int64, timeout time.Duration) error {
+// startVCHD starts the VCH's supervisor, which runs vchd (debug comes from
+// the config); waitReady then waits for the API. For callers that restart
+// a VCH after changing its config (configure).
+func startVCHD(root, vchd string, _ bool) error {
+	_, err := launch(root, "", vchd)
+	return err
+}
+
+// waitReady waits for the API of a VCH whose supervisor was just started
+// by startVCHD; a vchd that dies meanwhile fails it.
+func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout time.Duration) error {
+	logPath := filepath.Join(root, vchconfig.LogFile)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if sup := supervisorPid(root); sup > 0 {
+			if off, ok := supervisorLogStart(logPath, sup); ok {
+				return waitSupervised(ctx, root, cfg, sup, off, timeout)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the VCH's supervisor did not start:\n%s", tail(logPath, 20))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitSupervised waits until the API answers; it fails if the supervisor
+// dies or logs a vchd death after logOffset.
+func waitSupervised(ctx context.Context, root string, cfg *vchconfig.Config, supervisor int, logOffset int64, timeout time.Duration) error {
 	client, err := apiClient(cfg)
 	if err != nil {
 		return err

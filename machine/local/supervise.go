@@ -180,7 +180,7 @@ func logSince(path string, offset int64) string {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return ""
 	}
-	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	b, _ := io.ReadAll(io.LimitReader(f, 4<<20))
 	return string(b)
 }
 
@@ -196,4 +196,20 @@ func fileSize(path string) int64 {
 // the log written since offset.
 func diedDuringStart(logPath string, offset int64) bool {
 	return strings.Contains(logSince(logPath, offset), supervisorLine+supervisorDied)
+}
+
+// supervisorLogStart finds where the supervisor sup began logging (its
+// first line names its pid), so that only its lines count.
+func supervisorLogStart(logPath string, sup int) (int64, bool) {
+	size := fileSize(logPath)
+	from := max(size-4<<20, 0)
+	content := logSince(logPath, from)
+	i := strings.LastIndex(content, fmt.Sprintf("%ssupervising VCH ", supervisorLine))
+	for i >= 0 && !strings.Contains(content[i:min(len(content), i+512)], fmt.Sprintf("(pid %d)", sup)) {
+		i = strings.LastIndex(content[:i], supervisorLine+"supervising VCH ")
+	}
+	if i < 0 {
+		return 0, false
+	}
+	return from + int64(i), true
 }

@@ -148,3 +148,27 @@ func TestStalePidIsNotRunning(t *testing.T) {
 		t.Fatal("Inspect says running")
 	}
 }
+
+// waitReady (after startVCHD) counts only the deaths the new supervisor
+// logged, not those of an earlier one in the same log.
+func TestSupervisorLogStart(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "vchd.log")
+	old := "t " + supervisorLine + "supervising VCH x (pid 10)\nt " + supervisorLine + supervisorDied + ": pid 11\n"
+	cur := "t " + supervisorLine + "supervising VCH x (pid 20)\n{\"msg\":\"starting vchd\"}\n"
+	if err := os.WriteFile(log, []byte(old+cur), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	off, ok := supervisorLogStart(log, 20)
+	if want := int64(len(old) + len("t ")); !ok || off != want {
+		t.Fatalf("start of supervisor 20: %d %v, want %d", off, ok, want)
+	}
+	if diedDuringStart(log, off) {
+		t.Fatal("an earlier supervisor's death counted")
+	}
+	if _, ok := supervisorLogStart(log, 30); ok {
+		t.Fatal("found a supervisor that never logged")
+	}
+	if off, ok := supervisorLogStart(log, 10); !ok || off != int64(len("t ")) {
+		t.Fatalf("start of supervisor 10: %d %v", off, ok)
+	}
+}

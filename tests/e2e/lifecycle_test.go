@@ -425,4 +425,24 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 	if r := cli("volume", "ls", "-q"); strings.TrimSpace(r.Stdout) != "v1" {
 		t.Fatalf("volumes: %s", r)
 	}
+
+	// stop ends the supervisor and vchd; start brings both back.
+	if o, e, code := vm("stop", "--name", "sup", "--state-dir", state); code != 0 {
+		t.Fatalf("stop: %s%s", o, e)
+	}
+	if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
+		t.Fatalf("stop left processes: %s", pids)
+	}
+	if ins, _, _ := vm("inspect", "--name", "sup", "--state-dir", state); !strings.Contains(ins, "Daemon: stopped") {
+		t.Fatalf("inspect after stop:\n%s", ins)
+	}
+	if o, e, code := vm("start", "--name", "sup", "--state-dir", state); code != 0 || !strings.Contains(o, "export DOCKER_HOST="+ex["DOCKER_HOST"]) {
+		t.Fatalf("start: exit %d %s%s", code, o, e)
+	}
+	if ins, _, _ := vm("inspect", "--name", "sup", "--state-dir", state); !strings.Contains(ins, "Daemon: running, supervised") {
+		t.Fatalf("inspect after start:\n%s", ins)
+	}
+	if after := cli("inspect", "before").Stdout; after != beforeIns {
+		t.Fatalf("inspect changed across stop/start")
+	}
 }
