@@ -61,6 +61,8 @@ type Config struct {
 
 	DefaultMemoryMB int64 // for containers created without --memory
 	DefaultCPUs     int   // for containers created without --cpus
+	// ContainerNameConvention names container VMs ({name}, {id}).
+	ContainerNameConvention string
 
 	Registry system.RegistryInfo // registry settings, for docker info
 }
@@ -128,6 +130,7 @@ func New(cfg Config) (*Backends, error) {
 		DefaultMemoryMB: cfg.DefaultMemoryMB,
 		DefaultCPUs:     cfg.DefaultCPUs,
 		Events:          ev,
+		NameConvention:  cfg.ContainerNameConvention,
 	})
 	if err != nil {
 		return nil, err

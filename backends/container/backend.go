@@ -28,11 +28,15 @@ type Config struct {
 	Network         network.Provider // nil: containers get no network (and -p is refused)
 	Images          ImageResolver
 	Logger          *zap.Logger
-	DefaultMemoryMB int64            // for containers created without --memory; 0: provider default
-	DefaultCPUs     int              // for containers created without --cpus; 0: provider default
-	Volumes         Volumes          // nil: containers cannot mount volumes
-	Now             func() time.Time // nil: time.Now
-	Events          EventLogger      // nil: events are not recorded
+	DefaultMemoryMB int64   // for containers created without --memory; 0: provider default
+	DefaultCPUs     int     // for containers created without --cpus; 0: provider default
+	Volumes         Volumes // nil: containers cannot mount volumes
+	// NameConvention names container VMs, with the tokens {name} and
+	// {id} (vic-machine create --container-name-convention); "": the
+	// provider's default name.
+	NameConvention string
+	Now            func() time.Time // nil: time.Now
+	Events         EventLogger      // nil: events are not recorded
 }
 
 // Backend implements the daemon's container.Backend.
@@ -120,12 +124,19 @@ func (b *Backend) recover(ctx context.Context, c compute.Container, m *Meta) {
 			b.log.Warn("auto-remove failed", zap.String("id", id), zap.Error(err))
 		}
 	case shouldRestart(m.HostConfig.RestartPolicy, c.Status.ExitCode, m.ManuallyStopped, m.RestartCount):
-		b.log.Info("starting container by its restart policy", zap.String("id", id))
-		if err := b.pl.Start(ctx, id); err != nil {
-			b.log.Warn("restart policy: start failed", zap.String("id", id), zap.Error(err))
-			return
-		}
-		b.watch(id)
+		// In the background: a boot takes seconds to minutes, and the
+		// API must answer meanwhile. The container shows as restarting
+		// until its start returns; a stop or rm -f cancels it.
+		log := b.log.With(zap.String("id", id))
+		log.Info("starting container by its restart policy after a vchd restart", zap.Int("exitCode", c.Status.ExitCode))
+		p := b.setRestarting(id)
+		b.bg.Add(1)
+		go func() {
+			defer b.bg.Done()
+			if b.restartPending(log, id, c.Status.ExitCode, p, 0, false) {
+				b.watch(id)
+			}
+		}()
 	}
 }
 

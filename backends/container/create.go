@@ -184,6 +184,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		MemoryMB: b.cfg.DefaultMemoryMB, CPUs: b.cfg.DefaultCPUs,
 		Mounts: vmounts, Tmpfs: tmpfs,
 		Meta: raw,
+		Name: vmName(b.cfg.NameConvention, name, id),
 	}
 	if hc.Memory > 0 {
 		spec.MemoryMB = (hc.Memory + 1<<20 - 1) >> 20
@@ -207,4 +208,17 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		warnings = []string{}
 	}
 	return container.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// vmName applies the VCH's container name convention: {name} is the
+// container's name, {id} its short ID.
+func vmName(convention, name, id string) string {
+	if convention == "" {
+		return ""
+	}
+	short := id
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	return strings.NewReplacer("{name}", strings.TrimPrefix(name, "/"), "{id}", short).Replace(convention)
 }

@@ -319,3 +319,17 @@ func TestConsoleSize(t *testing.T) {
 		}
 	}
 }
+
+func TestVMName(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct{ conv, name, want string }{
+		{"", "/web", ""},
+		{"myteam-{name}", "/web", "myteam-web"},
+		{"{id}", "/web", "0123456789ab"},
+		{"ci.{name}-{id}", "web", "ci.web-0123456789ab"},
+	} {
+		if got := vmName(tc.conv, tc.name, id); got != tc.want {
+			t.Errorf("vmName(%q, %q) = %q, want %q", tc.conv, tc.name, got, tc.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute/fake"
 )
 
 func TestShouldRestart(t *testing.T) {
@@ -173,12 +174,75 @@ func TestRestartPolicy(t *testing.T) {
 	}
 	// ...until vchd restarts: always comes back, unless-stopped does not.
 	e.restart()
-	if !e.inspect(sd).State.Running {
-		t.Fatal("always container not started by New")
-	}
+	eventually(t, "always container started after New", func() bool {
+		st := e.inspect(sd).State
+		return st.Status == "running" && !st.Restarting
+	})
 	if e.inspect(us).State.Running {
 		t.Fatal("unless-stopped container started by New after a user stop")
 	}
 	_, err = e.b.ContainerCreate(ctx, containerrouter.CreateConfig{Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{AutoRemove: true, RestartPolicy: container.RestartPolicy{Name: "always"}}})
 	wantErr(t, err, errdefs.IsInvalidParameter, "can't create 'AutoRemove' container with restart policy")
+}
+
+// blockingStart is the fake provider whose Start waits for release: a
+// container VM that takes long to boot.
+type blockingStart struct {
+	*fake.Provider
+	release chan struct{}
+}
+
+func (b blockingStart) Start(ctx context.Context, id string) error {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.Provider.Start(ctx, id)
+}
+
+// After a vchd restart, New returns (so the API can listen) before the
+// containers that exited meanwhile are started by their restart policy:
+// they show as restarting, then run; the start is not counted; a
+// container without a policy stays exited.
+func TestRestartPolicyAfterVCHDRestartRunsInBackground(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ids := map[string]string{}
+	for _, policy := range []string{"always", "unless-stopped", "on-failure", "no"} {
+		ids[policy] = e.create(policy, container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)}})
+		e.start(policy)
+	}
+	// vchd dies; the VMs die while nobody watches.
+	e.b.Close()
+	for _, id := range ids {
+		if err := e.pl.Kill(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bs := blockingStart{Provider: e.pl, release: make(chan struct{})}
+	b, err := New(ctx, Config{Compute: bs, Images: e.images, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	e.b = b
+	for _, policy := range []string{"always", "unless-stopped", "on-failure"} {
+		if st := e.inspect(ids[policy]).State; st.Status != "restarting" {
+			t.Fatalf("%s container while its start is pending: %+v", policy, st)
+		}
+	}
+	close(bs.release)
+	for _, policy := range []string{"always", "unless-stopped", "on-failure"} {
+		eventually(t, policy+" container running", func() bool {
+			st := e.inspect(ids[policy]).State
+			return st.Status == "running" && !st.Restarting
+		})
+		if n := e.inspect(ids[policy]).RestartCount; n != 0 {
+			t.Fatalf("%s: RestartCount %d after a vchd restart", policy, n)
+		}
+	}
+	if st := e.inspect(ids["no"]).State; st.Status != "exited" || st.ExitCode != 137 {
+		t.Fatalf("no-policy container: %+v", st)
+	}
 }

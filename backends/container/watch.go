@@ -96,19 +96,27 @@ func (b *Backend) follow(log *zap.Logger, id string) bool {
 		return false
 	}
 	delay := b.nextDelay(id, st.FinishedAt.Sub(st.StartedAt))
-	return b.restartOnce(log, id, st.ExitCode, delay)
+	return b.restartOnce(log, id, st.ExitCode, delay, true)
 }
 
 // restartOnce counts and waits out one restart of id, then starts it. The
 // container shows as restarting from before the count changes until the
 // start has returned, so nobody sees an exited container with the new
 // count. It reports whether the container runs again and is to be
-// followed.
-func (b *Backend) restartOnce(log *zap.Logger, id string, exitCode int, delay time.Duration) bool {
-	p := b.setRestarting(id)
-	if err := b.updateMeta(b.ctx, id, func(m *Meta) { m.RestartCount++ }); err != nil {
-		b.clearRestarting(id, p)
-		return false
+// followed. count is false for the start of a container found exited when
+// vchd starts (docker does not count that one either).
+func (b *Backend) restartOnce(log *zap.Logger, id string, exitCode int, delay time.Duration, count bool) bool {
+	return b.restartPending(log, id, exitCode, b.setRestarting(id), delay, count)
+}
+
+// restartPending is restartOnce for a container already marked restarting
+// (p).
+func (b *Backend) restartPending(log *zap.Logger, id string, exitCode int, p *pendingRestart, delay time.Duration, count bool) bool {
+	if count {
+		if err := b.updateMeta(b.ctx, id, func(m *Meta) { m.RestartCount++ }); err != nil {
+			b.clearRestarting(id, p)
+			return false
+		}
 	}
 	log.Info("restarting container", zap.Int("exitCode", exitCode), zap.Duration("delay", delay))
 	timer := time.NewTimer(delay)
@@ -122,7 +130,10 @@ func (b *Backend) restartOnce(log *zap.Logger, id string, exitCode int, delay ti
 		b.clearRestarting(id, p)
 		return false
 	}
-	if _, m, err := b.read(b.ctx, id); err != nil || m.RestartCanceled {
+	// A user's stop since the exit cancels a policy restart; the start of
+	// a vchd restart ignores older stops (docker starts always
+	// containers then even if the user had stopped them).
+	if _, m, err := b.read(b.ctx, id); err != nil || (count && m.RestartCanceled) {
 		b.clearRestarting(id, p)
 		return false
 	}

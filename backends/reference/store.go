@@ -12,6 +12,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/atomicfile"
 )
 
 // fileFormat is the stored form: repository name -> reference -> image ID,
@@ -136,32 +137,11 @@ func (s *Store) save() error {
 }
 
 func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("tag store dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".refs-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("tag store: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write tag store: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync tag store: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close tag store: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace tag store: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

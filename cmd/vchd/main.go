@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/machine/vchconfig"
 )
 
 func main() {
@@ -36,6 +39,11 @@ func main() {
 	defer stop()
 	if err := run(ctx, *configPath, log); err != nil {
 		log.Error("vchd failed", zap.Error(err))
+		fmt.Fprintln(os.Stderr, "vchd:", err)
+		var already *alreadyRunningError
+		if errors.As(err, &already) {
+			os.Exit(vchconfig.ExitAlreadyRunning)
+		}
 		os.Exit(1)
 	}
 }

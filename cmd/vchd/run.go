@@ -4,17 +4,21 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends"
 	"github.com/vchproject/vch/backends/system"
 	"github.com/vchproject/vch/daemon"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/internal/version"
+	"github.com/vchproject/vch/machine/lockfile"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
 	"github.com/vchproject/vch/portlayer/qemu"
@@ -33,6 +37,20 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		return err
 	}
 	log = log.With(zap.String("vch", cfg.Name))
+	// One vchd per VCH: two would each re-attach the VMs and write the
+	// same state.
+	lock, err := lockfile.Acquire(filepath.Join(cfg.Root, vchconfig.LockFile))
+	if err != nil {
+		var held *lockfile.HeldError
+		if errors.As(err, &held) {
+			return &alreadyRunningError{name: cfg.Name, root: cfg.Root, pid: held.Pid}
+		}
+		return err
+	}
+	defer lock.Release()
+	if err := atomicfile.WriteFile(filepath.Join(cfg.Root, vchconfig.PidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return err
+	}
 	log.Info("starting vchd", zap.String("version", version.Version), zap.String("api", cfg.APIAddr))
 
 	policy, err := registryPolicy(cfg.Registry)
@@ -121,6 +139,8 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		BuildTime:       version.BuildTime,
 		DefaultMemoryMB: cfg.MemoryMB,
 		DefaultCPUs:     cfg.CPUs,
+
+		ContainerNameConvention: cfg.ContainerNameConvention,
 	})
 	if err != nil {
 		return fmt.Errorf("docker backends: %w", err)
@@ -148,6 +168,16 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	return srv.Serve(ctx)
 }
 
+// alreadyRunningError: another vchd serves this VCH.
+type alreadyRunningError struct {
+	name, root string
+	pid        int
+}
+
+func (e *alreadyRunningError) Error() string {
+	return fmt.Sprintf("VCH %s (%s) is already served by vchd pid %d: only one vchd may run per VCH; stop it first with vic-machine stop --name %s", e.name, e.root, e.pid, e.name)
+}
+
 func serverTLS(cfg *vchconfig.Config, log *zap.Logger) (*tls.Config, error) {
 	if cfg.NoTLS {
 		log.Warn("TLS IS OFF: the Docker API is served in plain HTTP to anyone who can reach " + cfg.APIAddr)
@@ -168,6 +198,15 @@ func serverTLS(cfg *vchconfig.Config, log *zap.Logger) (*tls.Config, error) {
 	t, err := daemon.ServerTLSConfig(ca, cert, key)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ClientCAFile != "" {
+		b, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client CAs: %w", err)
+		}
+		if !t.ClientCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("client CAs: %s holds no PEM certificate", cfg.ClientCAFile)
+		}
 	}
 	if cfg.NoTLSVerify {
 		log.Warn("client certificates are NOT verified (--no-tlsverify): any client may use this VCH")

@@ -1,14 +1,18 @@
 // Command vic-machine manages the lifecycle of Virtual Container Hosts:
-// create, delete, ls, inspect, start, version.
+// create, delete, ls, inspect, start, stop, version (and supervise, the
+// supervisor process that create and start run).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -21,10 +25,13 @@ const usage = `Usage: vic-machine COMMAND [options]
 
 Commands:
   create    create and start a VCH, print the DOCKER_* lines to export
-  delete    stop a VCH and remove everything it made
+  delete    stop a VCH and remove everything it made but its volume stores
+            (refused while containers exist, unless --force)
   ls        list VCHs
-  inspect   show a VCH's endpoint and state
-  start     start the daemon of an existing VCH
+  inspect   show a VCH's endpoint, certificates, limits and stores;
+            inspect config prints the create command that makes it again
+  start     start the daemon of an existing VCH (and its supervisor)
+  stop      stop the daemon of a VCH; container VMs keep running
   configure change an existing VCH's settings (its containers keep running)
   version   print vic-machine's version
 
@@ -52,18 +59,54 @@ func main() {
 		err = start(ctx, os.Args[2:])
 	case "configure":
 		err = configure(ctx, os.Args[2:])
+	case "stop":
+		err = stopVCH(os.Args[2:])
+	case "supervise":
+		err = supervise(ctx, os.Args[2:])
 	case "version", "--version":
-		fmt.Printf("vic-machine version %s, commit %s\n", version.Version, version.GitCommit)
+		fmt.Printf("vic-machine version %s, commit %s, built %s\n", version.Version, version.GitCommit, version.BuildTime)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "vic-machine: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
+	if errors.Is(err, errHelp) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vic-machine %s failed: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
+}
+
+// newFlags makes a command's flag set; parse reports bad flags itself.
+func newFlags(cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// errHelp ends a command after its usage was printed.
+var errHelp = errors.New("help")
+
+// parse reads a command's flags. A bad flag or value is one line that says
+// what to do instead; -h prints the options.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(os.Stdout)
+		fmt.Printf("Usage: vic-machine %s [options]\n\nOptions:\n", fs.Name())
+		fs.PrintDefaults()
+		return errHelp
+	}
+	if err != nil {
+		return fmt.Errorf("%v: see 'vic-machine %s -h' for the options", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: see 'vic-machine %s -h' for the options", fs.Arg(0), fs.Name())
+	}
+	return nil
 }
 
 // binDir is the directory of this executable; vchd and tether live beside it.
@@ -151,22 +194,23 @@ func configure(ctx context.Context, args []string) error {
 	return nil
 }
 
-func create(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("create", flag.ExitOnError)
+// parseCreate reads create's options.
+func parseCreate(args []string) (local.CreateOptions, error) {
+	fs := newFlags("create")
 	o := local.CreateOptions{Version: version.Version}
 	var memory, baseImage string
-	var cnames, vstores, insecure, registryCAs, whitelist, mirrors stringList
+	var cnames, tlsCAs, vstores, insecure, registryCAs, whitelist, mirrors stringList
 	var timeout time.Duration
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
-	fs.IntVar(&o.APIPort, "api-port", 2376, "Docker API port")
-	fs.StringVar(&o.BindAddr, "bind", "0.0.0.0", "Docker API listen address")
+	fs.IntVar(&o.APIPort, "api-port", local.DefaultAPIPort, "Docker API port")
+	fs.StringVar(&o.BindAddr, "bind", local.DefaultBind, "Docker API listen address")
 	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
 	fs.StringVar(&o.Tether, "tether", filepath.Join(binDir(), "tether"), "tether binary (static)")
-	fs.StringVar(&o.KernelDir, "kernel-dir", "/var/cache/vch/kernel", "guest kernel fetched by scripts/fetch-kernel.sh")
-	fs.StringVar(&o.Accel, "accel", "auto", "accelerator for container VMs: auto, kvm or tcg")
+	fs.StringVar(&o.KernelDir, "kernel-dir", local.DefaultKernelDir, "guest kernel fetched by scripts/fetch-kernel.sh")
+	fs.StringVar(&o.Accel, "accel", local.DefaultAccel, "accelerator for container VMs: auto, kvm or tcg")
 	fs.StringVar(&memory, "container-memory", "512M", "default memory of a container VM")
-	fs.IntVar(&o.CPUs, "container-cpus", 1, "default vCPUs of a container VM")
+	fs.IntVar(&o.CPUs, "container-cpus", local.DefaultCPUs, "default vCPUs of a container VM")
 	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
 	fs.IntVar(&o.TCGTBSizeMB, "tcg-tb-size", 0, "MB of TCG translation cache per container VM (0: the default, see docs/architecture.md)")
 	fs.StringVar(&o.GuestMemory, "guest-memory", "", "how container VM RAM is backed: memfd (4 KiB pages, the default) or anon (QEMU's, transparent huge pages)")
@@ -174,21 +218,26 @@ func create(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.FreePageReporting, "free-page-reporting", false, "give container VMs a virtio-balloon that returns free guest pages to the host")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
+	fs.Var(&tlsCAs, "tls-ca", "PEM file of a CA whose client certificates are accepted, besides the VCH's own (repeatable)")
 	fs.Var(&insecure, "insecure-registry", "registry (host[:port] or CIDR) reached with unverified TLS or HTTP (repeatable)")
 	fs.Var(&registryCAs, "registry-ca", "PEM file of a CA trusted for registries, besides the system's (repeatable)")
 	fs.Var(&whitelist, "whitelist-registry", "only these registries may be used: host[:port], CIDR or *.domain (repeatable)")
 	fs.Var(&mirrors, "registry-mirror", "Docker Hub mirror, http[s]://host[:port], tried first (repeatable)")
 	fs.BoolVar(&o.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
 	fs.BoolVar(&o.NoVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
+	fs.StringVar(&o.NameConvention, "container-name-convention", "", "name of container VMs and their processes, with {name} and {id}, e.g. myteam-{name}")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
-	fs.StringVar(&o.BridgeRange, "bridge-network-range", "172.16.0.0/12", "range the bridge network's /16 is taken from")
+	fs.StringVar(&o.BridgeRange, "bridge-network-range", local.DefaultBridgeRange, "range the bridge network's /16 is taken from")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
-	_ = fs.Parse(args)
+	if err := parse(fs, args); err != nil {
+		return o, err
+	}
 	o.TLSCNames = cnames
+	o.TLSCAs = tlsCAs
 	for _, v := range vstores {
 		vs, err := local.ParseVolumeStore(v)
 		if err != nil {
-			return err
+			return o, err
 		}
 		o.VolumeStores = append(o.VolumeStores, vs)
 	}
@@ -197,11 +246,19 @@ func create(ctx context.Context, args []string) error {
 	o.Timeout = timeout
 	mem, err := parseSize(memory)
 	if err != nil {
-		return fmt.Errorf("--container-memory: %w", err)
+		return o, fmt.Errorf("--container-memory: %w", err)
 	}
 	o.MemoryMB = mem >> 20
 	if o.BaseImage, err = parseSize(baseImage); err != nil {
-		return fmt.Errorf("--base-image-size: %w", err)
+		return o, fmt.Errorf("--base-image-size: %w", err)
+	}
+	return o, nil
+}
+
+func create(ctx context.Context, args []string) error {
+	o, err := parseCreate(args)
+	if err != nil {
+		return err
 	}
 	if o.NoTLS || o.NoVerify {
 		fmt.Fprintln(os.Stderr, "WARNING: this VCH accepts Docker API clients WITHOUT certificate authentication")
@@ -215,23 +272,31 @@ func create(ctx context.Context, args []string) error {
 }
 
 func del(args []string) error {
-	fs := flag.NewFlagSet("delete", flag.ExitOnError)
+	fs := newFlags("delete")
 	var o local.DeleteOptions
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs")
-	fs.BoolVar(&o.Force, "force", false, "delete even with running container VMs (they are killed)")
-	_ = fs.Parse(args)
-	if err := local.Delete(o); err != nil {
+	fs.BoolVar(&o.Force, "force", false, "delete even while containers exist (their VMs are killed), and the volume stores' volumes")
+	if err := parse(fs, args); err != nil {
 		return err
+	}
+	kept, err := local.Delete(o)
+	if err != nil {
+		return err
+	}
+	for _, s := range kept {
+		fmt.Printf("Volume store %s kept at %s (delete with --force to remove its volumes)\n", s.Label, s.Path)
 	}
 	fmt.Printf("Completed successfully: VCH %s deleted\n", o.Name)
 	return nil
 }
 
 func ls(args []string) error {
-	fs := flag.NewFlagSet("ls", flag.ExitOnError)
+	fs := newFlags("ls")
 	stateDir := fs.String("state-dir", "", "base directory of VCHs")
-	_ = fs.Parse(args)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
 	vchs, err := local.List(*stateDir)
 	if err != nil {
 		return err
@@ -239,49 +304,156 @@ func ls(args []string) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPATH\tNAME\tVERSION\tUPGRADE STATUS")
 	for _, v := range vchs {
-		status := "Up to date"
-		if v.Version != version.Version {
-			status = "Upgradeable to " + version.Version
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Path, v.Name, v.Version, status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Path, v.Name, v.Version, upgradeStatus(v.Version))
 	}
 	return tw.Flush()
 }
 
+func upgradeStatus(v string) string {
+	if v == version.Version {
+		return "Up to date"
+	}
+	return "Upgradeable to " + version.Version
+}
+
+// inspect shows a VCH; `inspect config` prints the create command line that
+// makes the same VCH.
 func inspect(args []string) error {
-	fs := flag.NewFlagSet("inspect", flag.ExitOnError)
+	showConfig := len(args) > 0 && args[0] == "config"
+	if showConfig {
+		args = args[1:]
+	}
+	fs := newFlags("inspect")
 	name := fs.String("name", "virtual-container-host", "VCH name")
 	stateDir := fs.String("state-dir", "", "base directory of VCHs")
-	_ = fs.Parse(args)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
 	v, err := local.Inspect(*stateDir, *name)
 	if err != nil {
 		return err
 	}
-	state := "stopped"
+	if showConfig {
+		fmt.Println(local.ShellQuote(local.CommandLine(v.Config)))
+		return nil
+	}
+	c := v.Config
+	state := "stopped (start it with vic-machine start --name " + v.Name + ")"
 	if v.Running {
 		state = "running"
+		if v.Supervised {
+			state += ", supervised (restarted if it dies)"
+		}
 	}
-	fmt.Printf("VCH %s (%s), version %s, daemon %s\nDocker API: %s\n", v.Name, v.Path, v.Version, state, v.Config.APIAddr)
-	for _, s := range v.Config.VolumeStores {
-		fmt.Printf("Volume store %s: %s\n", s.Label, s.Path)
+	row := func(k, val string) { fmt.Printf("%s: %s\n", k, val) }
+	row("Name", v.Name)
+	row("ID", v.ID)
+	row("Path", v.Path)
+	row("Version", v.Version+" ("+upgradeStatus(v.Version)+")")
+	row("Daemon", state)
+	row("Docker endpoint", v.Env.Host+" (listening on "+c.APIAddr+")")
+	switch {
+	case c.NoTLS:
+		row("TLS", "off: plain HTTP, anyone who reaches the port may use the VCH (INSECURE)")
+	case c.NoTLSVerify:
+		row("TLS", "on, client certificates not verified (INSECURE)")
+	default:
+		row("TLS", "on, client certificates required (tlsverify)")
 	}
-	fmt.Printf("\n%s", v.Env.Lines())
+	if !c.NoTLS {
+		row("Client certificates", filepath.Join(c.Root, "certs")+" (ca.pem, cert.pem, key.pem)")
+		row("Server certificate", c.ServerCert)
+		row("CA certificate", c.CACert)
+		if c.ClientCAFile != "" {
+			row("Extra client CAs", c.ClientCAFile+" (from "+strings.Join(c.TLSCAFiles, ", ")+")")
+		}
+		if len(c.TLSCNames) > 0 {
+			row("Extra server names", strings.Join(c.TLSCNames, ", "))
+		}
+	}
+	row("Container VM limits", fmt.Sprintf("%d vCPU, %d MiB memory, %s writable layer (defaults per container)", c.CPUs, c.MemoryMB, humanSize(c.BaseImageSize)))
+	if c.ContainerNameConvention != "" {
+		row("Container name convention", c.ContainerNameConvention)
+	}
+	row("Image store", filepath.Join(c.Root, "images"))
+	stores := c.VolumeStores
+	if len(stores) == 0 {
+		row("Volume store default", filepath.Join(c.Root, "volumes"))
+	}
+	for _, s := range stores {
+		row("Volume store "+s.Label, s.Path)
+	}
+	bridge := c.BridgeNetworkRange
+	if bridge == "" {
+		bridge = local.DefaultBridgeRange
+	}
+	row("Bridge network range", bridge)
+	if r := c.Registry; len(r.Insecure)+len(r.Whitelist)+len(r.Mirrors) > 0 || r.CAFile != "" {
+		row("Insecure registries", strings.Join(r.Insecure, ", "))
+		row("Registry whitelist", strings.Join(r.Whitelist, ", "))
+		row("Registry mirrors", strings.Join(r.Mirrors, ", "))
+		row("Registry CAs", r.CAFile)
+	}
+	fmt.Printf("\nDocker environment:\n%s", v.Env.Lines())
 	return nil
 }
 
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 func start(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("start", flag.ExitOnError)
-	name := fs.String("name", "virtual-container-host", "VCH name")
-	stateDir := fs.String("state-dir", "", "base directory of VCHs")
-	vchd := fs.String("vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
-	_ = fs.Parse(args)
-	if err := local.Start(ctx, *stateDir, *name, *vchd); err != nil {
+	fs := newFlags("start")
+	o := local.StartOptions{}
+	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
+	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs")
+	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
-	v, err := local.Inspect(*stateDir, *name)
+	if err := local.Start(ctx, o); err != nil {
+		return err
+	}
+	v, err := local.Inspect(o.StateDir, o.Name)
 	if err != nil {
 		return err
 	}
 	fmt.Print(v.Env.Lines())
 	return nil
+}
+
+func stopVCH(args []string) error {
+	fs := newFlags("stop")
+	name := fs.String("name", "virtual-container-host", "VCH name")
+	stateDir := fs.String("state-dir", "", "base directory of VCHs")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := local.Stop(*stateDir, *name); err != nil {
+		return err
+	}
+	fmt.Printf("Completed successfully: VCH %s stopped (container VMs keep running)\n", *name)
+	return nil
+}
+
+// supervise is the VCH's supervisor process, started detached by create
+// and start (not meant to be typed).
+func supervise(ctx context.Context, args []string) error {
+	fs := newFlags("supervise")
+	root := fs.String("root", "", "VCH directory")
+	vchd := fs.String("vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *root == "" {
+		return fmt.Errorf("--root is required")
+	}
+	return local.Supervise(ctx, *root, *vchd)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/machine/vchconfig"
 )
 
@@ -97,7 +98,7 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 		}
 	}
 	if len(caPEM) > 0 {
-		if err := writeFileAtomic(caFile, caPEM, 0o644); err != nil {
+		if err := atomicfile.WriteFile(caFile, caPEM, 0o644); err != nil {
 			return false, fmt.Errorf("registry CA: %w", err)
 		}
 	}
@@ -142,38 +143,4 @@ func sameConfig(a, b *vchconfig.Config) bool {
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&
 		a.Registry.CAFile == b.Registry.CAFile &&
 		slices.Equal(a.VolumeStores, b.VolumeStores)
-}
-
-// writeFileAtomic replaces path with b: a synced temporary file renamed
-// over it, then the directory synced.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

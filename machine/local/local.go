@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
+	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
 )
 
 // DefaultStateDir is where VCHs live unless told otherwise.
@@ -45,6 +45,7 @@ type CreateOptions struct {
 	APIPort   int
 	BindAddr  string // listen address, default 0.0.0.0
 	VCHD      string // path of the vchd binary
+	Self      string // vic-machine binary that supervises vchd; default: this executable
 	Tether    string // path of the tether binary
 	KernelDir string
 	Accel     string
@@ -62,11 +63,16 @@ type CreateOptions struct {
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
 	TLSCNames    []string
-	NoTLS        bool
-	NoVerify     bool
-	Debug        bool
-	Timeout      time.Duration
-	Version      string // recorded for ls
+	// TLSCAs are PEM files of CAs whose client certificates the VCH
+	// accepts besides its own CA's (--tls-ca).
+	TLSCAs   []string
+	NoTLS    bool
+	NoVerify bool
+	Debug    bool
+	// NameConvention names container VMs ({name}, {id}); "": default.
+	NameConvention string
+	Timeout        time.Duration
+	Version        string // recorded for ls
 	// BridgeRange is the CIDR the bridge network's /16 comes from.
 	BridgeRange string
 	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
@@ -108,16 +114,26 @@ var validName = func(n string) bool {
 	return true
 }
 
-// Create makes and starts a VCH.
+// Defaults of vic-machine create's options.
+const (
+	DefaultAPIPort     = 2376
+	DefaultBind        = "0.0.0.0"
+	DefaultMemoryMB    = 512
+	DefaultCPUs        = 1
+	DefaultBaseImage   = 8 << 30
+	DefaultBridgeRange = "172.16.0.0/12"
+	DefaultKernelDir   = "/var/cache/vch/kernel"
+	DefaultAccel       = "auto"
+)
+
+// Create validates everything, then makes and starts a VCH. A create that
+// fails validation changes nothing; one that fails later is rolled back.
 func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
-	if !validName(o.Name) {
-		return env, fmt.Errorf("invalid VCH name %q: use letters, digits, '-', '_' and '.'", o.Name)
-	}
 	if o.APIPort == 0 {
-		o.APIPort = 2376
+		o.APIPort = DefaultAPIPort
 	}
 	if o.BindAddr == "" {
-		o.BindAddr = "0.0.0.0"
+		o.BindAddr = DefaultBind
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
@@ -125,22 +141,15 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err := validateVMOptions(o); err != nil {
 		return env, err
 	}
-	caPEM, err := validateRegistry(o.Registry, o.RegistryCAs)
+	caPEM, err := validateCreate(o)
 	if err != nil {
 		return env, err
 	}
 	root := filepath.Join(StateDir(o.StateDir), o.Name)
-	if _, err := os.Stat(root); err == nil {
-		return env, fmt.Errorf("VCH %q already exists at %s", o.Name, root)
-	}
-	if err := portFree(o.BindAddr, o.APIPort); err != nil {
-		return env, err
-	}
-	for _, p := range []string{o.VCHD, o.Tether} {
-		if _, err := os.Stat(p); err != nil {
-			return env, fmt.Errorf("missing binary: %w (run make)", err)
-		}
-	}
+	// A directory without a config holds volume stores that a delete
+	// without --force kept: they are reused, and survive a rollback.
+	_, statErr := os.Stat(root)
+	existed := statErr == nil
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return env, fmt.Errorf("create VCH dir: %w", err)
 	}
@@ -149,7 +158,11 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 			stopVCHD(root, 5*time.Second)
 			killVMs(root)
 			_ = netlocal.Destroy(filepath.Join(root, "network"))
-			os.RemoveAll(root)
+			if existed {
+				_ = removeExcept(root, storePaths(root, o.VolumeStores))
+			} else {
+				os.RemoveAll(root)
+			}
 		}
 	}()
 	stores, err := prepareVolumeStores(root, o.VolumeStores)
@@ -162,34 +175,15 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err := certs.Generate(certDir, filepath.Join(root, "ca-key.pem"), certs.Options{CommonName: o.Name, DNSNames: names, IPs: ips}); err != nil {
 		return env, err
 	}
-	cfg := &vchconfig.Config{
-		Name:               o.Name,
-		Root:               root,
-		APIAddr:            net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
-		CACert:             filepath.Join(certDir, certs.CA),
-		ServerCert:         filepath.Join(certDir, certs.ServerCert),
-		ServerKey:          filepath.Join(certDir, certs.ServerKey),
-		NoTLS:              o.NoTLS,
-		NoTLSVerify:        o.NoVerify,
-		KernelDir:          o.KernelDir,
-		TetherPath:         o.Tether,
-		Accel:              o.Accel,
-		MemoryMB:           o.MemoryMB,
-		CPUs:               o.CPUs,
-		BaseImageSize:      o.BaseImage,
-		TCGTBSizeMB:        o.TCGTBSizeMB,
-		GuestMemory:        o.GuestMemory,
-		KSM:                o.KSM,
-		FreePageReporting:  o.FreePageReporting,
-		VolumeStores:       stores,
-		Debug:              o.Debug,
-		BridgeNetworkRange: o.BridgeRange,
-		Registry:           o.Registry,
-	}
-	if o.BridgeRange != "" {
-		pfx, err := netip.ParsePrefix(o.BridgeRange)
-		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
-			return env, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed", o.BridgeRange)
+	cfg := ConfigFor(o, root, stores)
+	if len(o.TLSCAs) > 0 {
+		pem, err := readCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs)
+		if err != nil {
+			return env, err
+		}
+		cfg.ClientCAFile = filepath.Join(certDir, "client-ca.pem")
+		if err := os.WriteFile(cfg.ClientCAFile, pem, 0o644); err != nil {
+			return env, err
 		}
 	}
 	if len(caPEM) > 0 {
@@ -204,14 +198,199 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err := os.WriteFile(filepath.Join(root, "version"), []byte(o.Version+"\n"), 0o644); err != nil {
 		return env, err
 	}
-	if err := startVCHD(root, o.VCHD, o.Debug); err != nil {
+	sup, err := launch(root, o.Self, o.VCHD)
+	if err != nil {
 		return env, err
 	}
 	env = EnvFor(cfg)
-	if err := waitReady(ctx, root, cfg, o.Timeout); err != nil {
+	if err := waitSupervised(ctx, root, cfg, sup, 0, o.Timeout); err != nil {
 		return env, err
 	}
 	return env, nil
+}
+
+// ConfigFor is the configuration a create with o writes for a VCH at root
+// with the given (prepared) volume stores.
+func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vchconfig.Config {
+	certDir := filepath.Join(root, "certs")
+	return &vchconfig.Config{
+		Name:          o.Name,
+		Root:          root,
+		APIAddr:       net.JoinHostPort(o.BindAddr, strconv.Itoa(o.APIPort)),
+		CACert:        filepath.Join(certDir, certs.CA),
+		ServerCert:    filepath.Join(certDir, certs.ServerCert),
+		ServerKey:     filepath.Join(certDir, certs.ServerKey),
+		NoTLS:         o.NoTLS,
+		NoTLSVerify:   o.NoVerify,
+		TLSCNames:     o.TLSCNames,
+		TLSCAFiles:    o.TLSCAs,
+		KernelDir:     o.KernelDir,
+		TetherPath:    o.Tether,
+		Accel:         o.Accel,
+		MemoryMB:      o.MemoryMB,
+		CPUs:          o.CPUs,
+		BaseImageSize: o.BaseImage,
+		VolumeStores:  stores,
+		Debug:         o.Debug,
+
+		TCGTBSizeMB:       o.TCGTBSizeMB,
+		GuestMemory:       o.GuestMemory,
+		KSM:               o.KSM,
+		FreePageReporting: o.FreePageReporting,
+
+		ContainerNameConvention: o.NameConvention,
+		BridgeNetworkRange:      o.BridgeRange,
+		Registry:                o.Registry,
+		RegistryCAFiles:         o.RegistryCAs,
+	}
+}
+
+// validateCreate checks everything a create needs before anything is
+// made; each failure is one line saying what is wrong and what to do. It
+// returns the registry CAs' PEM.
+func validateCreate(o CreateOptions) ([]byte, error) {
+	if !validName(o.Name) {
+		return nil, fmt.Errorf("invalid VCH name %q: use letters, digits, '-', '_' and '.' (at most 63, starting with a letter or digit)", o.Name)
+	}
+	base := StateDir(o.StateDir)
+	root := filepath.Join(base, o.Name)
+	if _, err := os.Stat(vchconfig.Path(root)); err == nil {
+		return nil, fmt.Errorf("VCH %q already exists at %s: choose another --name, or remove it with vic-machine delete --name %s", o.Name, root, o.Name)
+	}
+	if o.APIPort <= 0 || o.APIPort > 65535 {
+		return nil, fmt.Errorf("--api-port %d is not a TCP port: use 1-65535", o.APIPort)
+	}
+	if ip := net.ParseIP(o.BindAddr); ip == nil {
+		return nil, fmt.Errorf("--bind %q is not an IP address: use e.g. 0.0.0.0 or 127.0.0.1", o.BindAddr)
+	}
+	if other := portOwner(base, o.APIPort); other != "" {
+		return nil, fmt.Errorf("--api-port %d is the port of VCH %q: choose another port with --api-port", o.APIPort, other)
+	}
+	if err := portFree(o.BindAddr, o.APIPort); err != nil {
+		return nil, err
+	}
+	if o.BridgeRange != "" {
+		pfx, err := netip.ParsePrefix(o.BridgeRange)
+		if err != nil || !pfx.Addr().Is4() || pfx.Bits() > 24 {
+			return nil, fmt.Errorf("--bridge-network-range %q: an IPv4 CIDR of at least /24 is needed, e.g. %s", o.BridgeRange, DefaultBridgeRange)
+		}
+		if name, other := rangeOwner(base, pfx); name != "" {
+			return nil, fmt.Errorf("--bridge-network-range %s overlaps %s of VCH %q: choose a range that does not overlap", o.BridgeRange, other, name)
+		}
+	}
+	for _, s := range o.VolumeStores {
+		if err := checkStorePath(s); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range []string{o.VCHD, o.Tether} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("missing binary %s: run make, or point --vchd/--tether at it", p)
+		}
+	}
+	if o.NameConvention != "" {
+		if err := vchconfig.ValidateNameConvention(o.NameConvention); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.TLSCAs) > 0 && o.NoTLS {
+		return nil, fmt.Errorf("--tls-ca needs TLS: drop --no-tls, or drop --tls-ca")
+	}
+	if _, err := readCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs); err != nil {
+		return nil, err
+	}
+	return validateRegistry(o.Registry, o.RegistryCAs)
+}
+
+// readCAs reads PEM CA files; each must hold at least one parsable
+// certificate.
+func readCAs(flag, what string, files []string) ([]byte, error) {
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: give the PEM file of %s", flag, err, what)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s: %s holds no PEM certificate: give the PEM file of %s", flag, f, what)
+		}
+		all = append(append(all, b...), '\n')
+	}
+	return all, nil
+}
+
+// portOwner names the VCH under base whose API port is port, if any (a
+// stopped VCH keeps its port).
+func portOwner(base string, port int) string {
+	vchs, _ := List(base)
+	for _, v := range vchs {
+		if _, p, err := net.SplitHostPort(v.Config.APIAddr); err == nil && p == strconv.Itoa(port) {
+			return v.Name
+		}
+	}
+	return ""
+}
+
+// rangeOwner names a VCH under base whose explicitly given bridge network
+// range overlaps pfx. The default range is shared on purpose: each VCH
+// takes a /16 of it that no route overlaps.
+func rangeOwner(base string, pfx netip.Prefix) (string, string) {
+	if pfx.String() == DefaultBridgeRange {
+		return "", ""
+	}
+	vchs, _ := List(base)
+	for _, v := range vchs {
+		r := v.Config.BridgeNetworkRange
+		if r == "" || r == DefaultBridgeRange {
+			continue
+		}
+		if other, err := netip.ParsePrefix(r); err == nil && other.Overlaps(pfx) {
+			return v.Name, r
+		}
+	}
+	return "", ""
+}
+
+// removeExcept removes everything under root except keep (paths under
+// root) and the directories leading to them.
+func removeExcept(root string, keep []string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(root, e.Name())
+		held := false
+		for _, k := range keep {
+			if k == p || strings.HasPrefix(k, p+string(filepath.Separator)) {
+				held = true
+				if k != p {
+					if err := removeExcept(p, keep); err != nil {
+						return err
+					}
+				}
+				break
+			}
+		}
+		if !held {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// storePaths are the volume store directories of a VCH at root.
+func storePaths(root string, stores []vchconfig.VolumeStore) []string {
+	if len(stores) == 0 {
+		return []string{filepath.Join(root, "volumes")}
+	}
+	var out []string
+	for _, s := range stores {
+		out = append(out, s.Path)
+	}
+	return out
 }
 
 // EnvFor derives the export lines of a VCH from its config.
@@ -231,52 +410,95 @@ func EnvFor(cfg *vchconfig.Config) Env {
 func portFree(addr string, port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("API port %d is not free: %w", port, err)
+		return fmt.Errorf("--api-port %d is already in use on %s: choose a free port with --api-port", port, addr)
 	}
 	return l.Close()
 }
 
-// Start starts vchd for an existing VCH (after a host reboot, say).
-func Start(ctx context.Context, stateDir, name, vchd string) error {
-	root := filepath.Join(StateDir(stateDir), name)
+// StartOptions for Start.
+type StartOptions struct {
+	StateDir string
+	Name     string
+	VCHD     string // vchd binary
+	Timeout  time.Duration
+}
+
+// Start starts an existing VCH's supervisor and vchd (after a host reboot,
+// a stop, or a crash of both), unless they run; it returns when the API
+// answers. Restart policies then restart containers in the background.
+func Start(ctx context.Context, o StartOptions) error {
+	root := filepath.Join(StateDir(o.StateDir), o.Name)
 	cfg, err := vchconfig.Load(vchconfig.Path(root))
 	if err != nil {
+		return fmt.Errorf("VCH %q not found in %s: %w", o.Name, StateDir(o.StateDir), err)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if sup := supervisorPid(root); sup > 0 {
+		return waitSupervised(ctx, root, cfg, sup, fileSize(filepath.Join(root, vchconfig.LogFile)), o.Timeout)
+	}
+	if err := startVCHD(root, o.VCHD, cfg.Debug); err != nil {
 		return err
 	}
-	if pid := readPid(filepath.Join(root, "vchd.pid")); pid > 0 && alive(pid) {
-		return nil
-	}
-	if err := startVCHD(root, vchd, cfg.Debug); err != nil {
-		return err
-	}
-	return waitReady(ctx, root, cfg, 60*time.Second)
+	return waitReady(ctx, root, cfg, o.Timeout)
 }
 
-func startVCHD(root, vchd string, debug bool) error {
-	logf, err := os.OpenFile(filepath.Join(root, "vchd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+// Stop stops a VCH's supervisor and vchd; container VMs keep running and
+// are re-attached by the next start.
+func Stop(stateDir, name string) error {
+	root := filepath.Join(StateDir(stateDir), name)
+	if _, err := vchconfig.Load(vchconfig.Path(root)); err != nil {
+		return fmt.Errorf("VCH %q not found in %s: %w", name, StateDir(stateDir), err)
 	}
-	defer logf.Close()
-	args := []string{"--config", vchconfig.Path(root)}
-	if debug {
-		args = append(args, "--debug")
-	}
-	cmd := exec.Command(vchd, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start vchd: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "vchd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
-		return err
-	}
-	// vchd is detached; release it so it is not our child to reap.
-	return cmd.Process.Release()
+	stopVCHD(root, 20*time.Second)
+	return nil
 }
 
+func launch(root, self, vchd string) (int, error) {
+	if self == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return 0, err
+		}
+		self = exe
+	}
+	return launchSupervisor(root, self, vchd)
+}
+
+// startVCHD starts the VCH's supervisor, which runs vchd (debug comes from
+// the config); waitReady then waits for the API. For callers that restart
+// a VCH after changing its config (configure).
+func startVCHD(root, vchd string, _ bool) error {
+	_, err := launch(root, "", vchd)
+	return err
+}
+
+// waitReady waits for the API of a VCH whose supervisor was just started
+// by startVCHD; a vchd that dies meanwhile fails it.
 func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout time.Duration) error {
+	logPath := filepath.Join(root, vchconfig.LogFile)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if sup := supervisorPid(root); sup > 0 {
+			if off, ok := supervisorLogStart(logPath, sup); ok {
+				return waitSupervised(ctx, root, cfg, sup, off, timeout)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the VCH's supervisor did not start:\n%s", tail(logPath, 20))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitSupervised waits until the API answers; it fails if the supervisor
+// dies or logs a vchd death after logOffset.
+func waitSupervised(ctx context.Context, root string, cfg *vchconfig.Config, supervisor int, logOffset int64, timeout time.Duration) error {
 	client, err := apiClient(cfg)
 	if err != nil {
 		return err
@@ -288,7 +510,7 @@ func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout 
 	}
 	url := scheme + "://" + strings.TrimPrefix(env.Host, "tcp://") + "/_ping"
 	deadline := time.Now().Add(timeout)
-	pid := readPid(filepath.Join(root, "vchd.pid"))
+	logPath := filepath.Join(root, vchconfig.LogFile)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := client.Do(req)
@@ -298,11 +520,13 @@ func waitReady(ctx context.Context, root string, cfg *vchconfig.Config, timeout 
 				return nil
 			}
 		}
-		if pid > 0 && !alive(pid) {
-			return fmt.Errorf("vchd exited during start-up:\n%s", tail(filepath.Join(root, "vchd.log"), 20))
+		if !alive(supervisor) || diedDuringStart(logPath, logOffset) {
+			// A vchd that cannot start would be restarted for ever.
+			stopVCHD(root, 5*time.Second)
+			return fmt.Errorf("vchd exited during start-up:\n%s", tail(logPath, 20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("vchd did not answer %s within %s (last error: %v):\n%s", url, timeout, err, tail(filepath.Join(root, "vchd.log"), 20))
+			return fmt.Errorf("vchd did not answer %s within %s (last error: %v):\n%s", url, timeout, err, tail(logPath, 20))
 		}
 		select {
 		case <-ctx.Done():
@@ -335,45 +559,72 @@ func apiClient(cfg *vchconfig.Config) (*http.Client, error) {
 type DeleteOptions struct {
 	Name     string
 	StateDir string
-	Force    bool
+	// Force deletes a VCH that still has containers (their VMs are
+	// killed) and its volume stores' volumes.
+	Force bool
 }
 
-// Delete stops a VCH and removes everything it made.
-func Delete(o DeleteOptions) error {
-	root := filepath.Join(StateDir(o.StateDir), o.Name)
-	if _, err := os.Stat(vchconfig.Path(root)); err != nil {
-		return fmt.Errorf("VCH %q not found in %s", o.Name, StateDir(o.StateDir))
+// Delete stops a VCH and removes its VMs, networks, rules, certificates and
+// state. Without Force it refuses while containers exist, and keeps the
+// volume stores (a VCH created again with the same name and stores finds
+// its volumes); it returns the stores it kept.
+func Delete(o DeleteOptions) ([]vchconfig.VolumeStore, error) {
+	base := StateDir(o.StateDir)
+	root := filepath.Join(base, o.Name)
+	cfg, err := vchconfig.Load(vchconfig.Path(root))
+	if err != nil {
+		return nil, fmt.Errorf("VCH %q not found in %s: check the name with vic-machine ls", o.Name, base)
 	}
-	if vms := runningVMs(root); len(vms) > 0 && !o.Force {
-		return fmt.Errorf("VCH %q has %d running container VM(s): stop them or use --force", o.Name, len(vms))
+	if n := containerCount(root); n > 0 && !o.Force {
+		return nil, fmt.Errorf("VCH %q has %d container(s): remove them first (docker rm -f $(docker ps -aq)) or delete with --force", o.Name, n)
+	}
+	stores := cfg.VolumeStores
+	if len(stores) == 0 {
+		stores = []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes"), Label: "default"}}
 	}
 	stopVCHD(root, 10*time.Second)
 	killVMs(root)
 	if err := netlocal.Destroy(filepath.Join(root, "network")); err != nil {
-		return fmt.Errorf("remove the VCH's networks: %w", err)
+		return nil, fmt.Errorf("remove the VCH's networks: %w", err)
 	}
-	if err := os.RemoveAll(root); err != nil {
-		return fmt.Errorf("remove %s: %w", root, err)
+	if o.Force {
+		for _, s := range stores {
+			if err := os.RemoveAll(volumelocal.VolumesDir(s.Path)); err != nil {
+				return nil, fmt.Errorf("remove volume store %s: %w", s.Label, err)
+			}
+		}
+		if err := os.RemoveAll(root); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", root, err)
+		}
+		return nil, nil
 	}
-	return nil
-}
-
-func stopVCHD(root string, grace time.Duration) {
-	pid := readPid(filepath.Join(root, "vchd.pid"))
-	if pid <= 0 || !isProcess(pid, "vchd") {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for alive(pid) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if alive(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		for i := 0; i < 100 && alive(pid); i++ {
-			time.Sleep(20 * time.Millisecond)
+	var inside []string
+	for _, s := range stores {
+		if strings.HasPrefix(s.Path, root+string(filepath.Separator)) {
+			inside = append(inside, s.Path)
 		}
 	}
+	if err := removeExcept(root, inside); err != nil {
+		return nil, fmt.Errorf("remove %s: %w", root, err)
+	}
+	if len(inside) == 0 {
+		if err := os.Remove(root); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", root, err)
+		}
+	}
+	return stores, nil
+}
+
+// containerCount counts the containers (running or not) of a VCH.
+func containerCount(root string) int {
+	entries, _ := os.ReadDir(filepath.Join(root, "containers"))
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 64 && strings.Trim(e.Name(), "0123456789abcdef") == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // runningVMs finds the QEMU processes of a VCH by their pidfiles.
@@ -451,8 +702,10 @@ type VCH struct {
 	Name    string
 	Version string
 	Running bool
-	Env     Env
-	Config  *vchconfig.Config
+	// Supervised: a supervisor restarts vchd if it dies.
+	Supervised bool
+	Env        Env
+	Config     *vchconfig.Config
 }
 
 // List returns the VCHs under the state dir, by name.
@@ -486,14 +739,13 @@ func Inspect(stateDir, name string) (*VCH, error) {
 	if err != nil {
 		return nil, fmt.Errorf("VCH %q not found: %w", name, err)
 	}
-	pid := readPid(filepath.Join(root, "vchd.pid"))
 	id := "-"
 	if b, err := os.ReadFile(filepath.Join(root, "docker", "engine-id")); err == nil {
 		id = strings.TrimSpace(string(b))
 	}
 	return &VCH{
 		ID: id, Path: root, Name: cfg.Name, Version: versionOf(root),
-		Running: pid > 0 && isProcess(pid, "vchd"), Env: EnvFor(cfg), Config: cfg,
+		Running: vchdPid(root) > 0, Supervised: supervisorPid(root) > 0, Env: EnvFor(cfg), Config: cfg,
 	}, nil
 }
 
@@ -523,16 +775,5 @@ func validateRegistry(r vchconfig.Registry, caFiles []string) ([]byte, error) {
 			return nil, fmt.Errorf("--registry-mirror: %w", err)
 		}
 	}
-	var all []byte
-	for _, f := range caFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("--registry-ca: %w", err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("--registry-ca: %s holds no PEM certificate", f)
-		}
-		all = append(append(all, b...), '\n')
-	}
-	return all, nil
+	return readCAs("--registry-ca", "a CA that signs your registries' certificates", caFiles)
 }

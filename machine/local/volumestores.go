@@ -1,10 +1,14 @@
 package local
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/machine/vchconfig"
 	"github.com/vchproject/vch/portlayer/volume"
@@ -56,4 +60,31 @@ func prepareVolumeStores(root string, stores []vchconfig.VolumeStore) ([]vchconf
 		os.Remove(f.Name())
 	}
 	return stores, nil
+}
+
+// checkStorePath tells, before anything is made, whether a store's
+// directory exists or can be made: its nearest existing ancestor must be a
+// writable directory.
+func checkStorePath(s vchconfig.VolumeStore) error {
+	p := s.Path
+	for {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("--volume-store %s:%s: %s is not a directory: give a directory path", s.Path, s.Label, p)
+			}
+			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
+				return fmt.Errorf("--volume-store %s:%s: %s is not writable: give a directory this user can write", s.Path, s.Label, p)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR) {
+			return fmt.Errorf("--volume-store %s:%s: cannot use %s (%v): give a readable directory path", s.Path, s.Label, p, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
 }

@@ -11,10 +11,29 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vchproject/vch/internal/atomicfile"
 )
 
 // FileName is the config file's name inside a VCH's root.
 const FileName = "config.json"
+
+// Process files inside a VCH's root.
+const (
+	// LockFile is held (flock) by the one vchd serving the VCH.
+	LockFile = "vchd.lock"
+	// PidFile names the running vchd; written by vchd once it holds
+	// LockFile. Only a held lock makes the pid in it count.
+	PidFile = "vchd.pid"
+	// SupervisorLockFile is held by the VCH's supervisor process.
+	SupervisorLockFile = "supervisor.lock"
+	// LogFile is vchd's (and its supervisor's) log.
+	LogFile = "vchd.log"
+)
+
+// ExitAlreadyRunning is vchd's exit code when another vchd holds the
+// VCH's lock: restarting it would not help.
+const ExitAlreadyRunning = 3
 
 // Config describes one VCH.
 type Config struct {
@@ -29,6 +48,13 @@ type Config struct {
 	NoTLS      bool   `json:"noTLS,omitempty"`
 	// NoTLSVerify serves TLS without requiring client certificates (loud).
 	NoTLSVerify bool `json:"noTLSVerify,omitempty"`
+	// ClientCAFile holds the PEM CAs given with --tls-ca (a copy under
+	// Root): client certificates they signed are accepted besides those of
+	// the VCH's own CA. TLSCAFiles are the files as given.
+	ClientCAFile string   `json:"clientCAFile,omitempty"`
+	TLSCAFiles   []string `json:"tlsCAFiles,omitempty"`
+	// TLSCNames are the extra server certificate names given at create.
+	TLSCNames []string `json:"tlsCNames,omitempty"`
 
 	KernelDir  string `json:"kernelDir"`  // fetched guest kernel (scripts/fetch-kernel.sh)
 	TetherPath string `json:"tetherPath"` // static tether binary packed into the initramfs
@@ -57,11 +83,19 @@ type Config struct {
 
 	Debug bool `json:"debug,omitempty"`
 
+	// ContainerNameConvention names container VMs and their processes,
+	// e.g. "myteam-{name}" ({name}: the container's name, {id}: its short
+	// ID); empty: the provider's default.
+	ContainerNameConvention string `json:"containerNameConvention,omitempty"`
+
 	// BridgeNetworkRange is where the bridge network's /16 comes from
 	// (CIDR); empty: 172.16.0.0/12.
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
 
 	Registry Registry `json:"registry,omitempty"`
+	// RegistryCAFiles are the --registry-ca files as given at create
+	// (their content is in Registry.CAFile).
+	RegistryCAFiles []string `json:"registryCAFiles,omitempty"`
 }
 
 // VolumeStore is one --volume-store PATH:LABEL.
@@ -128,27 +162,27 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Save writes the config atomically (temp file in the same dir, rename).
+// Save writes the config atomically and durably.
 func (c *Config) Save(path string) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save VCH config: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save VCH config: %w", err)
+	return nil
+}
+
+// ValidateNameConvention checks a --container-name-convention: it holds
+// {name} or {id}, and otherwise letters, digits, '_', '.' and '-'.
+func ValidateNameConvention(c string) error {
+	if !strings.Contains(c, "{name}") && !strings.Contains(c, "{id}") {
+		return fmt.Errorf("--container-name-convention %q has neither {name} nor {id}: use e.g. myteam-{name}", c)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	rest := strings.NewReplacer("{name}", "", "{id}", "").Replace(c)
+	if len(c) > 48 || strings.Trim(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
+		return fmt.Errorf("--container-name-convention %q: use at most 48 letters, digits, '_', '.', '-' around {name} and {id}, e.g. myteam-{name}", c)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

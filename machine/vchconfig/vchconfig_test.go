@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"strings"
 )
 
 func TestSaveLoad(t *testing.T) {
@@ -50,6 +52,19 @@ func TestValidateRegistrySettings(t *testing.T) {
 	for _, m := range []string{"mirror.example.com", "ftp://m", "https://", "https://m/path", "https://u:p@m"} {
 		if err := ValidateMirror(m); err == nil {
 			t.Errorf("%q accepted", m)
+		}
+	}
+}
+
+func TestValidateNameConvention(t *testing.T) {
+	for _, ok := range []string{"myteam-{name}", "{id}", "ci.{name}_{id}"} {
+		if err := ValidateNameConvention(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"myteam", "my team-{name}", "{name},x", "{nam}", strings.Repeat("x", 50) + "{id}"} {
+		if err := ValidateNameConvention(bad); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

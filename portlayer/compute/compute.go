@@ -36,7 +36,10 @@ import (
 // Spec defines one container VM. The port layer stores it atomically beside
 // the VM's disks; it is the only copy of the container's definition.
 type Spec struct {
-	ID         string      `json:"id"`    // 64 lowercase hex digits, chosen by the caller
+	ID string `json:"id"` // 64 lowercase hex digits, chosen by the caller
+	// Name is the VM's display name (the VCH's container name convention
+	// applied: VM and process names); empty: the provider's default.
+	Name       string      `json:"name,omitempty"`
 	Image      string      `json:"image"` // image ID (sha256:...) whose root filesystem the VM boots
 	Process    Process     `json:"process"`
 	Hostname   string      `json:"hostname"`

@@ -36,11 +36,19 @@ type launchSpec struct {
 	// FreePageReporting adds a virtio-balloon device with free page
 	// reporting.
 	FreePageReporting bool
+	Name              string // VM and process name; "": vch
 }
 
 // qemuArgs builds QEMU's arguments (without argv[0]).
 func qemuArgs(s launchSpec) []string {
 	args := []string{"-name", "vch"}
+	if s.Name != "" {
+		// guest= names the VM (QMP, window title), process= the QEMU
+		// process (its comm, as ps and top show it). Names are
+		// [A-Za-z0-9_.-] only (the convention and docker names), so no
+		// comma needs escaping.
+		args = []string{"-name", "guest=" + s.Name + ",process=" + s.Name}
+	}
 	switch s.Accel {
 	case AccelKVM:
 		args = append(args, "-accel", "kvm", "-cpu", "host")
@@ -108,3 +116,15 @@ func drive(id, file string, readonly bool, serial string) []string {
 
 // qemuEscape doubles commas, QEMU's escape inside option values.
 func qemuEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+// safeVMName keeps a VM name QEMU can take as an option value: letters,
+// digits, '_', '.', '-'; anything else becomes '-'.
+func safeVMName(n string) string {
+	b := []byte(n)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}

@@ -109,3 +109,14 @@ func TestConfigGuestMemory(t *testing.T) {
 		t.Fatal("unknown guest memory accepted")
 	}
 }
+
+// A container name convention names the VM and the QEMU process.
+func TestQEMUArgsVMName(t *testing.T) {
+	args := qemuArgs(launchSpec{Accel: AccelTCG, Name: safeVMName("myteam-web,x")})
+	if args[0] != "-name" || args[1] != "guest=myteam-web-x,process=myteam-web-x" {
+		t.Fatalf("name args %q", args[:2])
+	}
+	if args := qemuArgs(launchSpec{Accel: AccelTCG}); args[1] != "vch" {
+		t.Fatalf("default name %q", args[1])
+	}
+}

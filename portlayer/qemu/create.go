@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/storage/ext4"
 )
@@ -57,18 +57,23 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 		}
 	}()
 
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("container %s: %w", spec.ID, errdefs.ErrAlreadyExists)
-		}
+	// The directory is built under a temporary name and renamed into place
+	// once complete: a crash at any point leaves either no container or a
+	// whole one, and recovery sweeps the temporary.
+	if _, err := os.Lstat(dir); err == nil {
+		return fmt.Errorf("container %s: %w", spec.ID, errdefs.ErrAlreadyExists)
+	}
+	tmp, err := os.MkdirTemp(p.cfg.Root, tmpPrefix+spec.ID[:12]+"-")
+	if err != nil {
 		return fmt.Errorf("container %s: %w", spec.ID, err)
 	}
 	undo = append(undo, func() {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := os.RemoveAll(tmp); err != nil {
 			p.log.Warn("undo create", zap.String("id", spec.ID), zap.Error(err))
 		}
 	})
-	if err := pinImage(imageDisk, dir); err != nil {
+	crashPoint("create:dir")
+	if err := pinImage(imageDisk, tmp); err != nil {
 		// Another file system: the container then depends on the store.
 		p.log.Warn("image disk not pinned; rmi -f of its image would break this container", zap.String("id", spec.ID), zap.Error(err))
 	}
@@ -76,16 +81,35 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) (err error) {
 	if size == 0 {
 		size = p.cfg.DiskSize
 	}
-	if err := ext4.Make(ctx, filepath.Join(dir, fileRW), size, "", ""); err != nil {
+	rw := filepath.Join(tmp, fileRW)
+	if err := ext4.Make(ctx, rw, size, "", ""); err != nil {
 		return fmt.Errorf("container %s: writable layer: %w", spec.ID, err)
 	}
-	if err := saveSpec(dir, &spec); err != nil {
+	if err := atomicfile.SyncFile(rw); err != nil {
+		return fmt.Errorf("container %s: writable layer: %w", spec.ID, err)
+	}
+	crashPoint("create:rw")
+	if err := saveSpec(tmp, &spec); err != nil {
 		return err
 	}
+	crashPoint("create:spec")
 	rec := record{Status: compute.Status{State: compute.StateCreated}}
-	if err := saveRecord(dir, &rec); err != nil {
+	if err := saveRecord(tmp, &rec); err != nil {
 		return err
 	}
+	crashPoint("create:status")
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("container %s: %w", spec.ID, err)
+	}
+	undo = append(undo, func() {
+		if err := os.RemoveAll(dir); err != nil {
+			p.log.Warn("undo create", zap.String("id", spec.ID), zap.Error(err))
+		}
+	})
+	if err := atomicfile.SyncDir(p.cfg.Root); err != nil {
+		return fmt.Errorf("container %s: %w", spec.ID, err)
+	}
+	crashPoint("create:done")
 
 	p.mu.Lock()
 	v.rec = rec
@@ -148,8 +172,22 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	if v.run != nil || v.starting {
 		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: container is running: stop the container before removing or force remove", id))
 	}
-	if err := os.RemoveAll(v.dir); err != nil {
+	// Renamed away first, durably: a crash while the files are deleted
+	// leaves a trash directory that recovery finishes, never a half
+	// container under the id.
+	trash, err := trashName(p.cfg.Root, id)
+	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	if err := os.Rename(v.dir, trash); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	if err := atomicfile.SyncDir(p.cfg.Root); err != nil {
+		p.log.Warn("remove: sync state directory", zap.String("id", id), zap.Error(err))
+	}
+	crashPoint("remove:renamed")
+	if err := os.RemoveAll(trash); err != nil {
+		p.log.Warn("remove: delete files; the next start sweeps them", zap.String("id", id), zap.Error(err))
 	}
 	v.removed = true
 	delete(p.vms, id)

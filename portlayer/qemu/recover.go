@@ -1,12 +1,16 @@
 package qemu
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
 )
 
@@ -19,13 +23,35 @@ func (p *Provider) recover() error {
 		return fmt.Errorf("qemu provider root: %w", err)
 	}
 	for _, e := range entries {
+		if leftover(e.Name()) {
+			// A create or remove that a crash cut short.
+			p.log.Info("removing what an interrupted create or remove left", zap.String("dir", e.Name()))
+			if err := os.RemoveAll(filepath.Join(p.cfg.Root, e.Name())); err != nil {
+				p.log.Warn("sweep state directory", zap.String("dir", e.Name()), zap.Error(err))
+			}
+			continue
+		}
 		if !e.IsDir() || !idPattern.MatchString(e.Name()) {
 			continue
 		}
 		dir := filepath.Join(p.cfg.Root, e.Name())
+		if err := atomicfile.SweepTemps(dir); err != nil {
+			p.log.Warn("sweep container directory", zap.String("dir", dir), zap.Error(err))
+		}
 		spec, rec, err := loadContainer(dir)
+		if errors.Is(err, fs.ErrNotExist) && spec.ID == e.Name() {
+			// Made by an older vchd that wrote status.json last: the
+			// definition is whole, the container never ran.
+			rec = record{Status: compute.Status{State: compute.StateCreated}}
+			err = saveRecord(dir, &rec)
+		}
 		if err != nil {
-			p.log.Warn("skip unreadable container", zap.String("dir", dir), zap.Error(err))
+			// No usable definition: nothing can show or remove it, so
+			// it goes, rather than lingering invisibly.
+			p.log.Warn("removing container directory without a readable definition", zap.String("dir", dir), zap.Error(err))
+			if trash, terr := trashName(p.cfg.Root, e.Name()); terr == nil && os.Rename(dir, trash) == nil {
+				_ = os.RemoveAll(trash)
+			}
 			continue
 		}
 		v := &vm{id: e.Name(), dir: dir, spec: spec, rec: rec, notify: make(chan struct{})}
@@ -54,6 +80,42 @@ func (p *Provider) recover() error {
 		go r.monitor(true)
 	}
 	return nil
+}
+
+// Names of what a create or remove leaves when a crash cuts it short: a
+// directory being built, and one being deleted.
+const (
+	tmpPrefix   = ".tmp-"
+	trashPrefix = ".trash-"
+)
+
+func leftover(name string) bool {
+	return strings.HasPrefix(name, tmpPrefix) || strings.HasPrefix(name, trashPrefix)
+}
+
+// trashName returns a free name under root to rename a container directory
+// to before deleting it.
+func trashName(root, id string) (string, error) {
+	d, err := os.MkdirTemp(root, trashPrefix+id[:min(12, len(id))]+"-")
+	if err != nil {
+		return "", err
+	}
+	// Rename needs the target gone (or an empty directory): keep the
+	// unique name, drop the directory.
+	if err := os.Remove(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// crashHook, set by tests only, runs at the named points of create and
+// remove, where a crash of vchd would leave the state as it is then.
+var crashHook func(point string)
+
+func crashPoint(point string) {
+	if crashHook != nil {
+		crashHook(point)
+	}
 }
 
 // deadProcess stands for a VM process that is already gone.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -140,7 +141,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		return err
 	}
 	path := filepath.Join(b.v.dir, fileConfig)
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		return err
 	}
 	b.PushUndo(func() error { return removeIfExists(path) })
@@ -176,6 +177,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		mem = p.cfg.MemoryMB
 	}
 	args := qemuArgs(launchSpec{
+		Name:  safeVMName(v.spec.Name),
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/network/nameserver"
@@ -256,12 +257,7 @@ func (p *Provider) save() error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(p.cfg.Root, stateFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("save network state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(p.cfg.Root, stateFile), b, 0o600); err != nil {
 		return fmt.Errorf("save network state: %w", err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
 )
 
@@ -53,11 +54,17 @@ func Ensure(dir, tetherPath, kernelDir string) (string, error) {
 	if err == nil {
 		err = tmp.Chmod(0o644)
 	}
+	if err == nil {
+		err = tmp.Sync()
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
+	}
+	if err == nil {
+		err = atomicfile.SyncDir(dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("initramfs %s: %w", path, err)

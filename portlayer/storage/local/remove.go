@@ -77,13 +77,8 @@ func (s *Store) removeDisk(chain digest.Digest) error {
 	unlock := s.locks.lock("rootfs-" + chain.String())
 	defer unlock()
 	disk := s.rootfsPath(chain)
-	if err := os.Remove(disk); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err := os.Remove(disk + ".size"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	s.verified.Delete(chain)
+	return dropDisk(disk)
 }
 
 func (s *Store) allBlobs(ctx context.Context) ([]digest.Digest, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/storage"
 )
 
@@ -30,6 +31,9 @@ type Store struct {
 	inflight map[string]int
 	holds    int // running pulls (see hold)
 	opts     options
+	// verified holds the chain IDs whose root filesystem disk this
+	// process has built or checked against its seal.
+	verified sync.Map
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -76,7 +80,11 @@ func New(root string, log *zap.Logger, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content store: %w", err)
 	}
-	return &Store{root: root, log: log, content: cs, opts: o, inflight: map[string]int{}}, nil
+	s := &Store{root: root, log: log, content: cs, opts: o, inflight: map[string]int{}}
+	if err := s.sweepRootFS(); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	return s, nil
 }
 
 func (s *Store) rootfsPath(chainID digest.Digest) string {
@@ -95,23 +103,7 @@ func (s *Store) BlobCount(ctx context.Context) (int, error) {
 }
 
 func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // keyedLocks serialises work on one key (a blob digest, a chain ID).

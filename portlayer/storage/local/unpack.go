@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/storage"
 	"github.com/vchproject/vch/portlayer/storage/ext4"
 )
@@ -45,11 +46,18 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 	disk := s.rootfsPath(chain)
 	sizeFile := disk + ".size"
 	if _, err := os.Stat(disk); err == nil {
-		var size int64
-		if b, err := os.ReadFile(sizeFile); err == nil {
-			fmt.Sscan(string(b), &size)
+		if s.checked(chain) {
+			return readSize(sizeFile), nil
 		}
-		return size, nil
+		if err := checkDisk(disk); err != nil {
+			s.log.Warn("rebuilding root filesystem disk", zap.String("disk", disk), zap.Error(err))
+			if err := dropDisk(disk); err != nil {
+				return 0, fmt.Errorf("drop bad root filesystem disk: %w", err)
+			}
+		} else {
+			s.markChecked(chain)
+			return readSize(sizeFile), nil
+		}
 	}
 	dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "unpack-")
 	if err != nil {
@@ -84,9 +92,21 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 	if err := writeFileAtomic(sizeFile, []byte(fmt.Sprint(size))); err != nil {
 		return 0, fmt.Errorf("record unpacked size: %w", err)
 	}
+	// Durable content before the name: a crash never leaves a torn disk
+	// under the name every container of the image boots from.
+	if err := atomicfile.SyncFile(tmpDisk); err != nil {
+		return 0, fmt.Errorf("build root filesystem disk: %w", err)
+	}
 	if err := os.Rename(tmpDisk, disk); err != nil {
 		return 0, fmt.Errorf("install root filesystem disk: %w", err)
 	}
+	if err := atomicfile.SyncDir(filepath.Dir(disk)); err != nil {
+		return 0, fmt.Errorf("install root filesystem disk: %w", err)
+	}
+	if err := sealDisk(disk); err != nil {
+		return 0, err
+	}
+	s.markChecked(chain)
 	s.log.Debug("built root filesystem", zap.String("chain", chain.String()), zap.Int64("bytes", size), zap.Int64("entries", entries), zap.Duration("mkfs", time.Since(mkfsStart)))
 	return size, nil
 }
@@ -143,3 +163,19 @@ func usage(root string) (size, entries int64, err error) {
 	}
 	return size, entries, err
 }
+
+func readSize(path string) int64 {
+	var size int64
+	if b, err := os.ReadFile(path); err == nil {
+		fmt.Sscan(string(b), &size)
+	}
+	return size
+}
+
+// checked reports whether this process already verified chain's disk.
+func (s *Store) checked(chain digest.Digest) bool {
+	_, ok := s.verified.Load(chain)
+	return ok
+}
+
+func (s *Store) markChecked(chain digest.Digest) { s.verified.Store(chain, true) }

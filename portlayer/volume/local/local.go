@@ -24,9 +24,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/storage/ext4"
 	"github.com/vchproject/vch/portlayer/volume"
 )
+
+// VolumesDir is where a store at path keeps its volumes (what vic-machine
+// delete --force removes).
+func VolumesDir(path string) string { return filepath.Join(path, subdir) }
 
 const (
 	subdir     = "volumes"
@@ -163,6 +168,13 @@ func (p *Provider) Create(ctx context.Context, opts volume.CreateOptions) (volum
 	if err := os.WriteFile(filepath.Join(tmp, recordFile), b, 0o600); err != nil {
 		return volume.Volume{}, fmt.Errorf("create volume %s: %w", opts.Name, err)
 	}
+	// Durable content before the name: a crash leaves a whole volume or
+	// a .tmp-* that the next open sweeps.
+	for _, f := range []string{diskFile, recordFile} {
+		if err := atomicfile.SyncFile(filepath.Join(tmp, f)); err != nil {
+			return volume.Volume{}, fmt.Errorf("create volume %s: %w", opts.Name, err)
+		}
+	}
 	if err := os.Chmod(tmp, 0o700); err != nil {
 		return volume.Volume{}, err
 	}
@@ -170,6 +182,9 @@ func (p *Provider) Create(ctx context.Context, opts volume.CreateOptions) (volum
 		if errors.Is(err, os.ErrExist) {
 			return volume.Volume{}, fmt.Errorf("volume %s: %w", opts.Name, errdefs.ErrAlreadyExists)
 		}
+		return volume.Volume{}, fmt.Errorf("create volume %s: %w", opts.Name, err)
+	}
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return volume.Volume{}, fmt.Errorf("create volume %s: %w", opts.Name, err)
 	}
 	p.mu.Lock()

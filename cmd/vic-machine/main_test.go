@@ -1,0 +1,67 @@
+package main
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/vchproject/vch/machine/local"
+	"github.com/vchproject/vch/machine/vchconfig"
+)
+
+// configOf is the config a create with args writes (stores as create
+// prepares them).
+func configOf(t *testing.T, args []string) *vchconfig.Config {
+	t.Helper()
+	o, err := parseCreate(args)
+	if err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	root := filepath.Join(local.StateDir(o.StateDir), o.Name)
+	stores := o.VolumeStores
+	if len(stores) == 0 {
+		stores = []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes"), Label: "default"}}
+	}
+	return local.ConfigFor(o, root, stores)
+}
+
+// inspect config prints a create command line that makes the same VCH.
+func TestInspectConfigRecreates(t *testing.T) {
+	for _, args := range [][]string{
+		{"--name", "plain", "--state-dir", "/srv/vch"},
+		{"--name", "full", "--state-dir", "/srv/vch", "--api-port", "2380", "--bind", "127.0.0.1", "--container-memory", "1G",
+			"--container-cpus", "2", "--base-image-size", "2G", "--volume-store", "/data/vols:default", "--volume-store", "/data/other vols:other",
+			"--tls-cname", "vch.example.com", "--tls-ca", "/etc/ssl/team ca.pem", "--no-tlsverify", "--debug", "--container-name-convention", "team-{name}-{id}", "--bridge-network-range", "10.10.0.0/16",
+			"--insecure-registry", "10.0.0.0/8", "--whitelist-registry", "*.example.com", "--registry-mirror", "https://mirror.example.com",
+			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel"},
+		{"--name", "notls", "--state-dir", "/srv/vch", "--no-tls", "--base-image-size", "1536M"},
+	} {
+		want := configOf(t, args)
+		line := local.CommandLine(want)
+		if line[0] != "vic-machine" || line[1] != "create" {
+			t.Fatalf("command line %q", line)
+		}
+		got := configOf(t, line[2:])
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("create %q\nprints %q\nwhich makes %+v\nnot %+v", args, line, got, want)
+		}
+		quoted := local.ShellQuote(line)
+		if strings.Contains(strings.Join(args, " "), "other vols") && !strings.Contains(quoted, "'/data/other vols:other'") {
+			t.Errorf("not quoted for a shell: %s", quoted)
+		}
+	}
+}
+
+// A bad flag is one line that says what to do; nothing else happens.
+func TestBadFlagsOneLine(t *testing.T) {
+	for _, args := range [][]string{{"--bogus"}, {"--api-port", "x"}, {"stray"}, {"--container-memory", "lots"}} {
+		_, err := parseCreate(args)
+		if err == nil {
+			t.Fatalf("create %q accepted", args)
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") {
+			t.Errorf("create %q: more than one line: %q", args, msg)
+		}
+	}
+}

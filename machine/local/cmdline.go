@@ -1,0 +1,102 @@
+package local
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+
+	"github.com/vchproject/vch/machine/vchconfig"
+)
+
+// CommandLine is the vic-machine create command that makes a VCH like
+// cfg's (what `vic-machine inspect config` prints, and what the seed's
+// wizard summary offers to copy). Options at their defaults are left out;
+// binaries are the installation's, not the VCH's, and are left out too.
+func CommandLine(cfg *vchconfig.Config) []string {
+	args := []string{"vic-machine", "create", "--name", cfg.Name}
+	add := func(flag string, values ...string) {
+		for _, v := range values {
+			args = append(args, flag, v)
+		}
+	}
+	on := func(flag string, b bool) {
+		if b {
+			args = append(args, flag)
+		}
+	}
+	if base := filepath.Dir(cfg.Root); base != DefaultStateDir {
+		add("--state-dir", base)
+	}
+	if host, port, err := net.SplitHostPort(cfg.APIAddr); err == nil {
+		if port != fmt.Sprint(DefaultAPIPort) {
+			add("--api-port", port)
+		}
+		if host != DefaultBind {
+			add("--bind", host)
+		}
+	}
+	if cfg.MemoryMB != 0 && cfg.MemoryMB != DefaultMemoryMB {
+		add("--container-memory", fmt.Sprintf("%dM", cfg.MemoryMB))
+	}
+	if cfg.CPUs != 0 && cfg.CPUs != DefaultCPUs {
+		add("--container-cpus", fmt.Sprint(cfg.CPUs))
+	}
+	if cfg.BaseImageSize != 0 && cfg.BaseImageSize != DefaultBaseImage {
+		add("--base-image-size", formatSize(cfg.BaseImageSize))
+	}
+	implicit := len(cfg.VolumeStores) == 1 && cfg.VolumeStores[0].Path == filepath.Join(cfg.Root, "volumes") && cfg.VolumeStores[0].Label == "default"
+	if !implicit {
+		for _, s := range cfg.VolumeStores {
+			add("--volume-store", s.Path+":"+s.Label)
+		}
+	}
+	add("--tls-cname", cfg.TLSCNames...)
+	add("--tls-ca", cfg.TLSCAFiles...)
+	on("--no-tls", cfg.NoTLS)
+	on("--no-tlsverify", cfg.NoTLSVerify)
+	on("--debug", cfg.Debug)
+	if cfg.ContainerNameConvention != "" {
+		add("--container-name-convention", cfg.ContainerNameConvention)
+	}
+	if cfg.BridgeNetworkRange != "" && cfg.BridgeNetworkRange != DefaultBridgeRange {
+		add("--bridge-network-range", cfg.BridgeNetworkRange)
+	}
+	add("--insecure-registry", cfg.Registry.Insecure...)
+	add("--whitelist-registry", cfg.Registry.Whitelist...)
+	add("--registry-mirror", cfg.Registry.Mirrors...)
+	add("--registry-ca", cfg.RegistryCAFiles...)
+	if cfg.Accel != "" && cfg.Accel != DefaultAccel {
+		add("--accel", cfg.Accel)
+	}
+	if cfg.KernelDir != "" && cfg.KernelDir != DefaultKernelDir {
+		add("--kernel-dir", cfg.KernelDir)
+	}
+	return args
+}
+
+// formatSize writes bytes with the largest binary unit that divides them.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprint(n)
+}
+
+// ShellQuote joins args for a POSIX shell, quoting where needed.
+func ShellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
