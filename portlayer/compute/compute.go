@@ -217,4 +217,5 @@ type Provider interface {
 	Execer
 	Pauser
 	Topper
+	Archiver
 }

@@ -123,6 +123,9 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	if v.run != nil || v.starting {
 		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: container is running: stop the container before removing or force remove", id))
 	}
+	if v.maint {
+		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: files are being copied", id))
+	}
 	if err := os.RemoveAll(v.dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}

@@ -49,6 +49,8 @@ type vm struct {
 	exits    int       // runs ended since this Provider was made
 	waiters  int       // Wait calls blocked on this vm
 	notify   chan struct{}
+	maint    bool       // a maintenance VM has the disks (maintenance.go)
+	maintMu  sync.Mutex // one maintenance VM at a time; not guarded by Provider.mu
 }
 
 // changed wakes everyone waiting on v. Call with Provider.mu held.

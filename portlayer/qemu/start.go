@@ -52,6 +52,9 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	case v.starting || v.run != nil:
 		p.mu.Unlock()
 		return errdefs.Conflict(fmt.Sprintf("container %s is starting or stopping", id))
+	case v.maint:
+		p.mu.Unlock()
+		return errdefs.Conflict(fmt.Sprintf("container %s is busy: files are being copied", id))
 	case p.closed:
 		p.mu.Unlock()
 		return fmt.Errorf("qemu provider closed: %w", errdefs.ErrUnavailable)
@@ -112,13 +115,14 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
 			ConsoleSize: s.Process.ConsoleSize,
 		},
-		Volumes:    b.volumes,
-		Tmpfs:      b.tmpfs,
-		HostKey:    pem.EncodeToMemory(block),
-		LaunchTime: b.p.clock.Now().UnixNano(),
-		Modules:    b.p.cfg.Modules,
-		Debug:      b.p.cfg.Debug,
-		Interfaces: guestInterfaces(b.nics),
+		Volumes:     b.volumes,
+		Tmpfs:       b.tmpfs,
+		HostKey:     pem.EncodeToMemory(block),
+		LaunchTime:  b.p.clock.Now().UnixNano(),
+		Modules:     b.p.cfg.Modules,
+		Debug:       b.p.cfg.Debug,
+		Interfaces:  guestInterfaces(b.nics),
+		Maintenance: b.maintenance,
 	}
 	if cfg.Hostname == "" && len(s.ID) >= 12 {
 		cfg.Hostname = s.ID[:12]
@@ -133,7 +137,11 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 	if err := proto.WriteConfig(&buf, cfg); err != nil {
 		return err
 	}
-	path := filepath.Join(b.v.dir, fileConfig)
+	name := fileConfig
+	if b.maintenance {
+		name = fileMaintConfig
+	}
+	path := filepath.Join(b.v.dir, name)
 	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func (p *Provider) volumeHolders(v *vm) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, o := range p.vms {
-		if o == v || o.removed || (o.run == nil && !o.starting) {
+		if o == v || o.removed || (o.run == nil && !o.starting && !o.maint) {
 			continue
 		}
 		for _, m := range o.spec.Mounts {

@@ -39,6 +39,9 @@ const (
 	ArchiveNotFound  = "notfound"     // ArchiveReply.Kind: Path does not exist
 	ArchiveInvalid   = "invalid"      // bad path or archive (not a directory, hostile entry, truncated)
 	ArchiveForbidden = "forbidden"    // read-only file system
+	// ArchiveStopping is the reject message of a ChanArchive open while
+	// the VM powers off: the host waits for its end and asks again.
+	ArchiveStopping = "the container is stopping"
 )
 
 // ArchiveSpec is the extra data of a ChanArchive open.

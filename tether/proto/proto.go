@@ -163,6 +163,11 @@ type Config struct {
 	Modules []string `json:"modules,omitempty"`
 	// Debug makes the tether log to the console (ttyS0).
 	Debug bool `json:"debug,omitempty"`
+	// Maintenance boots the VM without the container's process: the
+	// tether mounts the container's file systems, emits EventMounted,
+	// serves archive sessions (docker cp, diff on a stopped container)
+	// and powers off on ReqPowerOff.
+	Maintenance bool `json:"maintenance,omitempty"`
 	// Interfaces are the VM's NICs (virtio-net), found by MAC. The tether
 	// brings lo up whether or not there are any.
 	Interfaces []Interface `json:"interfaces,omitempty"`

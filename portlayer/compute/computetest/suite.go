@@ -74,6 +74,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"ExecErrors", s.execErrors, false},
 		{"PauseUnpause", s.pauseUnpause, false},
 		{"Top", s.top, false},
+		{"Archive", s.archive, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
 		{"VolumeExclusive", s.volumeExclusive, false},

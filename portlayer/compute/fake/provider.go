@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -51,6 +52,7 @@ type vm struct {
 	signals  []syscall.Signal
 	waiters  int // Wait calls blocked on this VM (tests sync on it)
 	size     [2]uint
+	root     string // the container's files (archive.go), made on first use
 }
 
 // notify wakes every waiter. Called with Provider.mu held.
@@ -300,6 +302,9 @@ func (p *Provider) Remove(_ context.Context, id string) error {
 	}
 	delete(p.vms, id)
 	v.removed = true
+	if v.root != "" {
+		_ = os.RemoveAll(v.root)
+	}
 	for _, s := range v.pending {
 		s.end()
 	}
