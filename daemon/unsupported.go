@@ -5,10 +5,8 @@ package daemon
 var unsupported = []struct{ prefix, what string }{
 	{"/exec", "exec"},
 	{"/containers/{name:.*}/exec", "exec"},
-	{"/containers/{name:.*}/archive", "copying files (docker cp)"},
 	{"/containers/{name:.*}/export", "container export"},
 	{"/containers/{name:.*}/stats", "stats"},
-	{"/containers/{name:.*}/changes", "diff"},
 	{"/containers/{name:.*}/update", "container update"},
 	{"/containers/prune", "container prune"},
 	{"/commit", "commit"},

@@ -105,4 +105,5 @@ type Backend interface {
 	streamBackend
 	pauseBackend
 	topBackend
+	copyBackend
 }

@@ -40,6 +40,10 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/pause", Handler: r.pause},
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/top", Handler: r.top},
+		{Method: http.MethodHead, Path: "/containers/{name:.*}/archive", Handler: r.headArchive},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/archive", Handler: r.getArchive},
+		{Method: http.MethodPut, Path: "/containers/{name:.*}/archive", Handler: r.putArchive},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/changes", Handler: r.changes},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }
