@@ -86,11 +86,7 @@ func (archiver) Size() (proto.Sizes, error) {
 	if err != nil {
 		return proto.Sizes{}, err
 	}
-	img, err := archive.Size(imageMount)
-	if err != nil {
-		return proto.Sizes{}, err
-	}
-	return proto.Sizes{RW: rw, RootFS: rw + img}, nil
+	return proto.Sizes{RW: rw}, nil
 }
 
 func (archiver) Kind(err error) string {

@@ -347,6 +347,11 @@ func (t *tether) powerOff() {
 	t.sessions.Lock()
 	unix.Kill(-1, unix.SIGKILL)
 	unix.Sync()
+	if _, err := os.Stat(filepath.Join(rwMount, "upper")); err == nil {
+		if sz, err := (archiver{t}).Size(); err == nil {
+			t.emit(proto.Event{Name: proto.EventSize, Size: sz.RW})
+		}
+	}
 	if err := t.mounts.unmountAll(t.log); err != nil {
 		t.log.Warn("unmount", zap.Error(err))
 	}

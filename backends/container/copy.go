@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/docker/docker/api/types/container"
+	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -76,4 +77,18 @@ func (b *Backend) ContainerChanges(ctx context.Context, name string) ([]containe
 
 func pathStat(s compute.PathStat) *container.PathStat {
 	return &container.PathStat{Name: s.Name, Size: s.Size, Mode: s.Mode, Mtime: s.Mtime, LinkTarget: s.LinkTarget}
+}
+
+// sizes is docker's SizeRw and SizeRootFs of container id: the writable
+// layer's files, and those plus the image's.
+func (b *Backend) sizes(ctx context.Context, id, image string) (rw, rootfs int64) {
+	sz, err := b.pl.Sizes(ctx, id)
+	if err != nil {
+		b.log.Debug("container size", zap.String("id", id), zap.Error(err))
+	}
+	rw, rootfs = sz.RW, sz.RW
+	if img, err := b.cfg.Images.Resolve(ctx, image); err == nil {
+		rootfs += img.Size
+	}
+	return rw, rootfs
 }

@@ -35,9 +35,8 @@ type Archiver interface {
 	// out the files the provider writes itself (/etc/hosts, /etc/hostname,
 	// /etc/resolv.conf).
 	Changes(ctx context.Context, id string) ([]Change, error)
-	// Sizes reports the writable layer's size and the whole root's; for a
-	// container that is not running it is what the provider last measured
-	// (zeros if never).
+	// Sizes reports the writable layer's size; for a container that is
+	// not running it is what the provider last measured (zero if never).
 	Sizes(ctx context.Context, id string) (Sizes, error)
 }
 
@@ -73,6 +72,5 @@ type Change struct {
 
 // Sizes of a container's file systems in bytes.
 type Sizes struct {
-	RW     int64 // files in the writable layer
-	RootFS int64 // files of the image and the writable layer
+	RW int64 `json:"rw"` // files in the writable layer
 }

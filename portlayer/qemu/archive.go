@@ -294,7 +294,7 @@ func querySizes(ctx context.Context, client *ssh.Client, id string) (compute.Siz
 	if err != nil || r.Size == nil {
 		return compute.Sizes{}, err
 	}
-	return compute.Sizes{RW: r.Size.RW, RootFS: r.Size.RootFS}, nil
+	return compute.Sizes{RW: r.Size.RW}, nil
 }
 
 // rememberSizes keeps the last measured sizes in status.json.

@@ -136,6 +136,8 @@ func (r *runState) event(ev proto.Event, at time.Time) {
 	case proto.EventExited:
 		code := ev.ExitCode
 		r.exitCode = &code
+	case proto.EventSize:
+		v.rec.Sizes = &compute.Sizes{RW: ev.Size}
 	case proto.EventError:
 		if !r.isFailed {
 			r.isFailed = true

@@ -75,8 +75,7 @@ type ArchiveReply struct {
 
 // Sizes of a container's file systems in bytes.
 type Sizes struct {
-	RW     int64 `json:"rw"`     // files in the writable layer
-	RootFS int64 `json:"rootfs"` // files of the whole root (image and writable layer)
+	RW int64 `json:"rw"` // files in the writable layer
 }
 
 // Change kinds, as docker diff's.

@@ -301,6 +301,9 @@ const (
 	EventExited   = "process-exited"
 	EventPowerOff = "poweroff"
 	EventError    = "error"
+	// EventSize (Size set) is the writable layer's size, measured just
+	// before power off (ps -s of a stopped container).
+	EventSize = "size"
 )
 
 // Event is the payload of a KindEvent record.
@@ -309,6 +312,7 @@ type Event struct {
 	Pid      int    `json:"pid,omitempty"`
 	ExitCode int    `json:"exitCode,omitempty"`
 	Error    string `json:"error,omitempty"`
+	Size     int64  `json:"size,omitempty"`
 }
 
 // EncodeRecord returns the wire form of one record.

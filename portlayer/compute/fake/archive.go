@@ -128,5 +128,5 @@ func (p *Provider) Sizes(_ context.Context, id string) (compute.Sizes, error) {
 		return compute.Sizes{}, err
 	}
 	n, err := archive.Size(dir)
-	return compute.Sizes{RW: n, RootFS: n}, err
+	return compute.Sizes{RW: n}, err
 }
