@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -277,4 +278,33 @@ func tarNames(t *testing.T, b []byte) string {
 		names = append(names, h.Name)
 	}
 	return strings.Join(names, " ")
+}
+
+// TestContainerSizes: ps -s and inspect --size show the writable layer's
+// size, live while running and as measured at the last stop after.
+func TestContainerSizes(t *testing.T) {
+	name, _ := runningContainer(t)
+	mustDocker(t, "exec", name, "sh", "-c", "head -c 3000000 /dev/zero > /tmp/blob")
+	sizeRw := func() int64 {
+		var vs []struct{ SizeRw, SizeRootFs *int64 }
+		if err := json.Unmarshal([]byte(mustDocker(t, "inspect", "--size", name)), &vs); err != nil || len(vs) != 1 || vs[0].SizeRw == nil || vs[0].SizeRootFs == nil {
+			t.Fatalf("inspect --size: %v %+v", err, vs)
+		}
+		v := vs[0]
+		if *v.SizeRootFs <= *v.SizeRw {
+			t.Fatalf("SizeRootFs %d not above SizeRw %d", *v.SizeRootFs, *v.SizeRw)
+		}
+		return *v.SizeRw
+	}
+	if n := sizeRw(); n < 3000000 || n > 3100000 {
+		t.Fatalf("SizeRw while running: %d", n)
+	}
+	if got := mustDocker(t, "ps", "-s", "--filter", "name="+name, "--format", "{{.Size}}"); !strings.HasPrefix(got, "3MB (virtual ") {
+		t.Fatalf("ps -s: %q", got)
+	}
+	mustDocker(t, "kill", name)
+	poll(t, "the container to stop", func() bool { return !inspect(t, name).State.Running })
+	if n := sizeRw(); n < 3000000 || n > 3100000 {
+		t.Fatalf("SizeRw after stop: %d", n)
+	}
 }
