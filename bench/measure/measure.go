@@ -48,7 +48,7 @@ type Measurement struct {
 
 // All lists the measurements in the order they run.
 func All() []Measurement {
-	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec()}
+	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Cp()}
 }
 
 // set records a figure, logging it.
