@@ -4,11 +4,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -307,4 +311,101 @@ func TestContainerSizes(t *testing.T) {
 	if n := sizeRw(); n < 3000000 || n > 3100000 {
 		t.Fatalf("SizeRw after stop: %d", n)
 	}
+}
+
+// TestCpLargeFileStreams: 500 MB in and out of a running container
+// arrive intact, and vchd's peak memory does not grow by anything near
+// the file's size (it streams, it does not hold the file).
+func TestCpLargeFileStreams(t *testing.T) {
+	const size = 500 << 20
+	name, _ := runningContainer(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "blob")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := md5.New()
+	if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sum := hex.EncodeToString(h.Sum(nil))
+
+	pidB, err := os.ReadFile(filepath.Join(env.vchRoot, "vchd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(pidB))
+	peak := func() int64 {
+		b, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n << 10
+			}
+		}
+		t.Fatal("no VmHWM")
+		return 0
+	}
+	resetPeak := func() int64 {
+		// 5 resets the peak resident set size (proc(5), clear_refs).
+		if err := os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0); err != nil {
+			t.Fatal(err)
+		}
+		return peak()
+	}
+	const slack = 150 << 20
+	before := resetPeak()
+	if r := dockerLong(t, "cp", src, name+":/tmp/blob"); r.Exit != 0 {
+		t.Fatalf("cp in: %s", r)
+	}
+	if grew := peak() - before; grew > slack {
+		t.Errorf("vchd's peak memory grew by %d MB copying 500 MB in", grew>>20)
+	}
+	if got := mustDocker(t, "exec", name, "md5sum", "/tmp/blob"); !strings.HasPrefix(got, sum+" ") {
+		t.Fatalf("in the container: %q, want %s", got, sum)
+	}
+	before = resetPeak()
+	out := filepath.Join(dir, "out")
+	if r := dockerLong(t, "cp", name+":/tmp/blob", out); r.Exit != 0 {
+		t.Fatalf("cp out: %s", r)
+	}
+	if grew := peak() - before; grew > slack {
+		t.Errorf("vchd's peak memory grew by %d MB copying 500 MB out", grew>>20)
+	}
+	g, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	h.Reset()
+	io.Copy(h, g)
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		t.Fatalf("copied out: md5 %s, want %s", got, sum)
+	}
+}
+
+// dockerLong runs docker with a generous bound (large copies under TCG).
+func dockerLong(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = dockerEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("docker %s took %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	r := result{Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return r
 }
