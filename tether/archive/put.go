@@ -115,7 +115,7 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) error {
 		if t == ".." || strings.HasPrefix(t, "../") || t == "." {
 			return fmt.Errorf("invalid hardlink %q -> %q: %w", hdr.Name, hdr.Linkname, ErrInvalid)
 		}
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeReg, tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
 		return fmt.Errorf("%q: unhandled tar header type %d: %w", hdr.Name, hdr.Typeflag, ErrInvalid)
 	}
@@ -158,7 +158,7 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) error {
 			}
 			x.created = append(x.created, full)
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return classify(full, err)
