@@ -409,3 +409,21 @@ func dockerLong(t *testing.T, args ...string) result {
 	}
 	return r
 }
+
+// TestCpIntoCreatedContainer: the usual "create, cp the config in, start"
+// pattern works on a container that never ran.
+func TestCpIntoCreatedContainer(t *testing.T) {
+	img := pulled(t)
+	name := uniqueName(t)
+	mustDocker(t, "create", "--name", name, img, "cat", "/etc/app.conf")
+	defer docker(t, "rm", "-f", name)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "app.conf"), []byte("setting=1\n"), 0o644)
+	mustDocker(t, "cp", filepath.Join(dir, "app.conf"), name+":/etc/app.conf")
+	if st := inspect(t, name).State.Status; st != "created" {
+		t.Fatalf("state after cp: %s", st)
+	}
+	if got := mustDocker(t, "start", "-a", name); got != "setting=1\n" {
+		t.Fatalf("start -a: %q", got)
+	}
+}
