@@ -6,6 +6,8 @@ import (
 	"io"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vchproject/vch/tether/archive"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -64,7 +66,13 @@ func (a archiver) Put(p string, in io.Reader, copyUIDGID, noOverwriteDirNonDir b
 		return err
 	}
 	defer r.Close()
-	return r.Put(p, in, archive.PutOptions{CopyUIDGID: copyUIDGID, NoOverwriteDirNonDir: noOverwriteDirNonDir})
+	if err := r.Put(p, in, archive.PutOptions{CopyUIDGID: copyUIDGID, NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
+		return err
+	}
+	// What docker cp wrote is on disk before the call returns, whatever
+	// ends the VM later.
+	unix.Sync()
+	return nil
 }
 
 func (archiver) Changes(w io.Writer) error {

@@ -114,6 +114,7 @@ func (p *Provider) Update(ctx context.Context, id string, meta []byte) error {
 
 // Remove deletes the definition, the writable layer and the logs.
 func (p *Provider) Remove(ctx context.Context, id string) error {
+	p.settleMaintOf(id)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, err := p.lookup(id)
@@ -123,7 +124,7 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	if v.run != nil || v.starting {
 		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: container is running: stop the container before removing or force remove", id))
 	}
-	if v.maint {
+	if v.maint != nil {
 		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: files are being copied", id))
 	}
 	if err := os.RemoveAll(v.dir); err != nil {

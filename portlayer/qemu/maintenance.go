@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -25,9 +26,10 @@ import (
 // It has its own files in the container directory (maint-*), so the
 // container's output log, status and exit code stay those of its last
 // run. While it is up the container cannot start or be removed
-// (ErrConflict) and its volumes count as held; it is powered off (the
-// tether syncs and unmounts first) before the call that booted it
-// returns.
+// (ErrConflict) and its volumes count as held. It is powered off (the
+// tether syncs and unmounts first) maintLinger after its last call, or at
+// once when the container starts or is removed, another container wants
+// one of its volumes, or vchd closes the provider.
 const (
 	fileMaintConfig  = "maint-config.img"
 	fileMaintCtl     = "maint-ctl.sock"
@@ -42,61 +44,196 @@ const (
 // is killed.
 const maintenanceOff = time.Minute
 
-// maintenance boots a maintenance VM for v and returns its control
-// connection and the function that powers it off.
+// maintLinger is how long an idle maintenance VM waits for the next call:
+// one docker cp makes two or three (HEAD, then PUT or GET).
+const maintLinger = 5 * time.Second
+
+// maintVM is a booted (or booting) maintenance VM. Fields are guarded by
+// Provider.mu.
+type maintVM struct {
+	client  *ssh.Client // nil while it boots
+	off     func()
+	users   int             // calls using it
+	closing bool            // powering off
+	idle    *time.Timer     // while users == 0: powers it off after maintLinger
+	exited  <-chan struct{} // closed when its QEMU exited
+	done    chan struct{}
+}
+
+// maintenance returns a control connection to v's maintenance VM,
+// booting one unless one is up, and the function that ends the call's use
+// of it.
 func (p *Provider) maintenance(ctx context.Context, v *vm) (*ssh.Client, func(), error) {
 	v.maintMu.Lock()
-	p.mu.Lock()
-	switch {
-	case v.removed:
-		p.mu.Unlock()
-		v.maintMu.Unlock()
-		return nil, nil, notFound(v.id)
-	case v.run != nil || v.starting:
-		p.mu.Unlock()
-		v.maintMu.Unlock()
-		return nil, nil, errdefs.Conflict(fmt.Sprintf("container %s started meanwhile", v.id))
-	case p.closed:
-		p.mu.Unlock()
-		v.maintMu.Unlock()
-		return nil, nil, fmt.Errorf("qemu provider closed: %w", errdefs.ErrUnavailable)
-	}
-	v.maint = true
-	p.mu.Unlock()
-	done := func() {
+	defer v.maintMu.Unlock()
+	for {
 		p.mu.Lock()
-		v.maint = false
-		v.changed()
-		p.mu.Unlock()
-		v.maintMu.Unlock()
-	}
-	client, off, err := p.bootMaintenance(ctx, v)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return client, func() {
-		// Measure the layer while it is mounted anyway (ps -s).
-		if sz, err := querySizes(context.Background(), client, v.id); err == nil {
-			p.rememberSizes(v.id, sz)
+		switch {
+		case v.removed:
+			p.mu.Unlock()
+			return nil, nil, notFound(v.id)
+		case v.run != nil || v.starting:
+			p.mu.Unlock()
+			return nil, nil, errdefs.Conflict(fmt.Sprintf("container %s started meanwhile", v.id))
+		case p.closed:
+			p.mu.Unlock()
+			return nil, nil, fmt.Errorf("qemu provider closed: %w", errdefs.ErrUnavailable)
 		}
-		off()
-		done()
-	}, nil
+		m := v.maint
+		if m != nil && m.closing {
+			p.mu.Unlock()
+			<-m.done
+			continue
+		}
+		if m != nil && m.users == 0 && exitedYet(m.exited) {
+			// It died while idle: clean up, then boot a new one.
+			p.mu.Unlock()
+			p.closeMaint(v, m)
+			<-m.done
+			continue
+		}
+		if m != nil {
+			if m.idle != nil {
+				m.idle.Stop()
+				m.idle = nil
+			}
+			m.users++
+			p.mu.Unlock()
+			return m.client, p.maintRelease(v, m), nil
+		}
+		m = &maintVM{users: 1, done: make(chan struct{})}
+		v.maint = m
+		p.mu.Unlock()
+		client, off, exited, err := p.bootMaintenance(ctx, v)
+		p.mu.Lock()
+		if err != nil {
+			v.maint = nil
+			close(m.done)
+			v.changed()
+			p.mu.Unlock()
+			return nil, nil, err
+		}
+		m.client, m.off, m.exited = client, off, exited
+		p.mu.Unlock()
+		return client, p.maintRelease(v, m), nil
+	}
+}
+
+// maintRelease ends one call's use of m; the last one leaves it idle for
+// maintLinger.
+func (p *Provider) maintRelease(v *vm, m *maintVM) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if m.users--; m.users == 0 && !m.closing {
+				m.idle = time.AfterFunc(maintLinger, func() { p.closeMaint(v, m) })
+			}
+		})
+	}
+}
+
+// closeMaint powers m off if nobody uses it, measuring the writable
+// layer first (ps -s).
+func (p *Provider) closeMaint(v *vm, m *maintVM) {
+	p.mu.Lock()
+	if v.maint != m || m.closing || m.users > 0 || m.client == nil {
+		p.mu.Unlock()
+		return
+	}
+	m.closing = true
+	if m.idle != nil {
+		m.idle.Stop()
+		m.idle = nil
+	}
+	p.mu.Unlock()
+	if sz, err := querySizes(context.Background(), m.client, v.id); err == nil {
+		p.rememberSizes(v.id, sz)
+	}
+	m.off()
+	p.mu.Lock()
+	v.maint = nil
+	close(m.done)
+	v.changed()
+	p.mu.Unlock()
+}
+
+// settle powers off v's maintenance VM if it is idle (or waits for the
+// one powering off); one in use is left alone.
+func (p *Provider) settle(v *vm) {
+	p.mu.Lock()
+	m := v.maint
+	if m == nil || m.users > 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.closeMaint(v, m)
+	<-m.done
+}
+
+// settleMaintOf settles the maintenance VM of id (before a start or a
+// remove, which an idle one must not refuse).
+func (p *Provider) settleMaintOf(id string) {
+	p.mu.Lock()
+	v, ok := p.vms[id]
+	p.mu.Unlock()
+	if ok {
+		p.settle(v)
+	}
+}
+
+// settleMaintHolding settles the idle maintenance VMs of containers other
+// than v that hold one of the volumes in want.
+func (p *Provider) settleMaintHolding(v *vm, want map[string]bool) {
+	var holders []*vm
+	p.mu.Lock()
+	for _, o := range p.vms {
+		if o == v || o.maint == nil {
+			continue
+		}
+		for _, m := range o.spec.Mounts {
+			if want[m.Volume] {
+				holders = append(holders, o)
+				break
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, o := range holders {
+		p.settle(o)
+	}
+}
+
+// settleAllMaint powers off every idle maintenance VM (Provider.Close:
+// they must not outlive vchd).
+func (p *Provider) settleAllMaint() {
+	p.mu.Lock()
+	var all []*vm
+	for _, v := range p.vms {
+		if v.maint != nil {
+			all = append(all, v)
+		}
+	}
+	p.mu.Unlock()
+	for _, v := range all {
+		p.settle(v)
+	}
 }
 
 // bootMaintenance launches the maintenance VM and waits until the
 // tether mounted the container's file systems and the control channel
 // is up.
-func (p *Provider) bootMaintenance(ctx context.Context, v *vm) (*ssh.Client, func(), error) {
+func (p *Provider) bootMaintenance(ctx context.Context, v *vm) (*ssh.Client, func(), <-chan struct{}, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
 	b := &Boot{p: p, v: v, log: p.log.With(zap.String("id", v.id), zap.Bool("maintenance", true)), maintenance: true}
-	fail := func(err error) (*ssh.Client, func(), error) {
+	fail := func(err error) (*ssh.Client, func(), <-chan struct{}, error) {
 		if uerr := b.unwind(); uerr != nil {
 			b.log.Warn("maintenance undo", zap.Error(uerr))
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, step := range []func(context.Context, *Boot) error{stepImage, stepVolumes, stepConfigDisk} {
 		if err := step(ctx, b); err != nil {
@@ -204,7 +341,20 @@ func (p *Provider) bootMaintenance(ctx context.Context, v *vm) (*ssh.Client, fun
 		}
 		b.log.Info("maintenance VM off")
 	}
-	return client, off, nil
+	return client, off, exited, nil
+}
+
+// exitedYet tells whether c is closed (nil: no).
+func exitedYet(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // killMaintenance kills a maintenance VM a previous vchd left running

@@ -39,6 +39,7 @@ func (p *Provider) DefaultHandlers() HandlerList {
 // not be executed, with docker's texts). Starting a running container is
 // errdefs.ErrNotModified.
 func (p *Provider) Start(ctx context.Context, id string) error {
+	p.settleMaintOf(id)
 	p.mu.Lock()
 	v, err := p.lookup(id)
 	if err != nil {
@@ -52,7 +53,7 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	case v.starting || v.run != nil:
 		p.mu.Unlock()
 		return errdefs.Conflict(fmt.Sprintf("container %s is starting or stopping", id))
-	case v.maint:
+	case v.maint != nil:
 		p.mu.Unlock()
 		return errdefs.Conflict(fmt.Sprintf("container %s is busy: files are being copied", id))
 	case p.closed:
