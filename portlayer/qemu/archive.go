@@ -200,14 +200,34 @@ func (p *Provider) ArchivePut(ctx context.Context, id, path string, in io.Reader
 		copied <- err
 	}()
 	// The tether answers once it extracted everything, or as soon as it
-	// refused the archive (then the copy is cut by the channel's close).
-	if _, err := s.next(ctx, id); err != nil {
-		return err
+	// refused the archive (the deferred close then cuts the copy). A
+	// client body that breaks off ends the channel, so the tether sees
+	// the archive end early and removes what it extracted.
+	for {
+		select {
+		case err := <-copied:
+			if err != nil {
+				s.ch.Close()
+				return errdefs.InvalidParameter(fmt.Sprintf("container %s: read archive: %v", id, err))
+			}
+			copied = nil
+		case r, ok := <-s.replies:
+			if !ok {
+				return fmt.Errorf("container %s: the VM ended the archive session: %w", id, errdefs.ErrUnavailable)
+			}
+			if r.Error != "" {
+				return archiveError(r)
+			}
+			if copied != nil {
+				if err := <-copied; err != nil {
+					return fmt.Errorf("container %s: send archive: %w", id, err)
+				}
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	if err := <-copied; err != nil {
-		return fmt.Errorf("container %s: send archive: %w", id, err)
-	}
-	return nil
 }
 
 // Changes lists the writable layer's changes.

@@ -81,11 +81,9 @@ func (s *Server) handleArchive(nc ssh.NewChannel) {
 		if err != nil {
 			return
 		}
+		// On a refused archive the reply goes out at once; the host then
+		// closes the channel, which ends its writes.
 		err = a.Put(spec.Path, ch, spec.CopyUIDGID, spec.NoOverwriteDirNonDir)
-		if err != nil {
-			// Read the rest so the host's writes end.
-			_, _ = io.Copy(io.Discard, ch)
-		}
 		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, err)
 	case proto.ArchiveChanges:
 		reply(proto.ReqArchiveReply, proto.ArchiveReply{}, nil)
