@@ -16,11 +16,11 @@ import (
 // cpBytes is the size of the file docker cp moves each way.
 const cpBytes = 500_000_000
 
-// Cp is measurement 9: `docker cp` of a 500 MB file into a running
+// Cp is measurement 10 (after push): `docker cp` of a 500 MB file into a running
 // container's writable layer and back out (for vch: a tar streamed over
 // the VM's control channel and extracted by the tether in the guest).
 func Cp() Measurement {
-	const sec = "9. docker cp"
+	const sec = "10. docker cp"
 	return Measurement{
 		Name: "cp",
 		Define: func(env *Env) {
