@@ -156,7 +156,7 @@ func (s *Server) buildMux(routers []httputils.Router) http.Handler {
 	m := mux.NewRouter()
 	for _, rt := range routers {
 		for _, r := range rt.Routes() {
-			h := s.makeHandler(r.Handler)
+			h := s.makeHandler(r.Handler, r.Stream)
 			m.Path("/v{version:[0-9.]+}" + r.Path).Methods(r.Method).Handler(h)
 			m.Path(r.Path).Methods(r.Method).Handler(h)
 		}
@@ -165,13 +165,13 @@ func (s *Server) buildMux(routers []httputils.Router) http.Handler {
 		if (u.what == "exec" && s.cfg.Execs != nil) || (u.prefix == "/volumes" && s.cfg.Volumes != nil) {
 			continue
 		}
-		h := s.makeHandler(notImplemented(u.what))
+		h := s.makeHandler(notImplemented(u.what), false)
 		m.PathPrefix("/v{version:[0-9.]+}" + u.prefix).Handler(h)
 		m.PathPrefix(u.prefix).Handler(h)
 	}
 	notFound := s.makeHandler(func(context.Context, http.ResponseWriter, *http.Request, map[string]string) error {
 		return errdefs.NotFound("page not found")
-	})
+	}, false)
 	m.NotFoundHandler = notFound
 	m.MethodNotAllowedHandler = notFound
 	return m
@@ -185,13 +185,13 @@ func notImplemented(what string) httputils.APIFunc {
 
 // makeHandler applies version negotiation, body limits, logging and the
 // one error→status mapping around a route handler.
-func (s *Server) makeHandler(h httputils.APIFunc) http.Handler {
+func (s *Server) makeHandler(h httputils.APIFunc, stream bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		vars := mux.Vars(r)
 		s.version.SetHeaders(w)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		if r.Body != nil {
+		if r.Body != nil && !stream {
 			r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		}
 		v, err := s.version.Negotiate(vars["version"])

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,34 @@ func (f *fakeContainers) ContainerPause(context.Context, string) error          
 func (f *fakeContainers) ContainerUnpause(context.Context, string) error            { return nil }
 func (f *fakeContainers) ContainerTop(context.Context, string, string) (*container.TopResponse, error) {
 	return &container.TopResponse{}, nil
+}
+func (f *fakeContainers) ContainerStatPath(_ context.Context, name, p string) (*container.PathStat, error) {
+	if p != "/etc" {
+		return nil, errdefs.NotFound("Could not find the file " + p + " in container " + name)
+	}
+	return &container.PathStat{Name: "etc", Mode: os.ModeDir | 0o755}, nil
+}
+func (f *fakeContainers) ContainerArchivePath(ctx context.Context, name, p string, open func(*container.PathStat) (io.Writer, error)) error {
+	st, err := f.ContainerStatPath(ctx, name, p)
+	if err != nil {
+		return err
+	}
+	w, err := open(st)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "tar")
+	return err
+}
+func (f *fakeContainers) ContainerExtractToDir(_ context.Context, _, p string, _, _ bool, r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil || !strings.HasPrefix(string(b), "tar") {
+		return errdefs.InvalidParameter("bad archive")
+	}
+	return nil
+}
+func (f *fakeContainers) ContainerChanges(context.Context, string) ([]container.FilesystemChange, error) {
+	return []container.FilesystemChange{{Path: "/tmp", Kind: container.ChangeModify}}, nil
 }
 
 type fakeImages struct {
@@ -463,5 +492,44 @@ func TestPushRoute(t *testing.T) {
 	h.ServeHTTP(w, req)
 	if w.Code != 400 {
 		t.Fatalf("bad auth header: %d %q", w.Code, w.Body.String())
+	}
+}
+
+// TestArchiveRoutes: docker cp's HEAD/GET/PUT and diff's route, with the
+// path stat header and docker's statuses.
+func TestArchiveRoutes(t *testing.T) {
+	h := newServer(t, nil, nil).Handler()
+	w := do(t, h, http.MethodHead, "/v1.44/containers/c/archive?path=/etc", "")
+	raw, err := base64.StdEncoding.DecodeString(w.Header().Get("X-Docker-Container-Path-Stat"))
+	var st container.PathStat
+	if w.Code != 200 || err != nil || json.Unmarshal(raw, &st) != nil || st.Name != "etc" || !st.Mode.IsDir() {
+		t.Fatalf("HEAD: %d %q", w.Code, raw)
+	}
+	if w := do(t, h, http.MethodHead, "/v1.44/containers/c/archive?path=/x", ""); w.Code != 404 {
+		t.Fatalf("HEAD of a missing path: %d", w.Code)
+	}
+	if w := do(t, h, http.MethodGet, "/v1.44/containers/c/archive", ""); w.Code != 400 {
+		t.Fatalf("GET without a path: %d", w.Code)
+	}
+	w = do(t, h, http.MethodGet, "/v1.44/containers/c/archive?path=/etc", "")
+	if w.Code != 200 || w.Body.String() != "tar" || w.Header().Get("Content-Type") != "application/x-tar" || w.Header().Get("X-Docker-Container-Path-Stat") == "" {
+		t.Fatalf("GET: %d %q %v", w.Code, w.Body.String(), w.Header())
+	}
+	if w := do(t, h, http.MethodGet, "/v1.44/containers/c/archive?path=/x", ""); w.Code != 404 || message(t, w) != "Could not find the file /x in container c" {
+		t.Fatalf("GET of a missing path: %d %q", w.Code, w.Body.String())
+	}
+	if w := do(t, h, http.MethodPut, "/v1.44/containers/c/archive?path=/etc", "tar"); w.Code != 200 {
+		t.Fatalf("PUT: %d %q", w.Code, w.Body.String())
+	}
+	// A tar is a stream: the JSON body cap (64 KiB in this server) does not apply.
+	if w := do(t, h, http.MethodPut, "/v1.44/containers/c/archive?path=/etc", "tar"+strings.Repeat("x", 1<<18)); w.Code != 200 {
+		t.Fatalf("PUT of 256 KiB: %d %q", w.Code, w.Body.String())
+	}
+	if w := do(t, h, http.MethodPut, "/v1.44/containers/c/archive?path=/etc", "junk"); w.Code != 400 {
+		t.Fatalf("PUT of a bad archive: %d", w.Code)
+	}
+	w = do(t, h, http.MethodGet, "/v1.44/containers/c/changes", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"Path":"/tmp"`) {
+		t.Fatalf("changes: %d %q", w.Code, w.Body.String())
 	}
 }

@@ -5,9 +5,7 @@ package daemon
 var unsupported = []struct{ prefix, what string }{
 	{"/exec", "exec"},
 	{"/containers/{name:.*}/exec", "exec"},
-	{"/containers/{name:.*}/archive", "copying files (docker cp)"},
 	{"/containers/{name:.*}/export", "container export"},
-	{"/containers/{name:.*}/changes", "diff"},
 	{"/commit", "commit"},
 	{"/build", "build (VIC does not build images: build elsewhere and push)"},
 	{"/networks", "networks"},

@@ -16,7 +16,7 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-var lifecycle = []string{proto.EventTether, proto.EventMounted, proto.EventStarted, proto.EventExited, proto.EventPowerOff}
+var lifecycle = []string{proto.EventTether, proto.EventMounted, proto.EventStarted, proto.EventExited, proto.EventSize, proto.EventPowerOff}
 
 func TestBootOutputAndExitCode(t *testing.T) {
 	v := newVM(t, "sh", "-c", "echo out; echo err >&2; exit 3")
@@ -106,7 +106,7 @@ func TestBootCommandErrors(t *testing.T) {
 			v.cfg.Process.User = tc.user
 			v.start(t)
 			l := v.wait(t)
-			want := []string{proto.EventTether, proto.EventMounted, proto.EventError, proto.EventPowerOff}
+			want := []string{proto.EventTether, proto.EventMounted, proto.EventError, proto.EventSize, proto.EventPowerOff}
 			if !reflect.DeepEqual(l.names(), want) {
 				t.Fatalf("events %v, want %v", l.events, want)
 			}

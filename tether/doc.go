@@ -24,6 +24,11 @@
 // when the main process ends) and answers docker top from /proc (top.go,
 // package ps).
 //
+// Archive sessions (archive.go, package archive) serve docker cp, diff and
+// sizes in the container root. With Config.Maintenance the tether stops
+// after step 5 (without /proc, /dev or the /etc files), serves only them
+// and powers off on ReqPowerOff.
+//
 // Any failure before the process runs emits EventError and powers off the
 // same way. Run never returns: PID 1 must not exit.
 //

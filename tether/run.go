@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -35,6 +36,11 @@ type tether struct {
 	proc   *mainProcess
 	cfg    *proto.Config
 	goSig  *goSignal // set in a clone of a template VM
+
+	// sessions: archive sessions hold it shared; powerOff takes it, so it
+	// waits for them, and stopping refuses new ones.
+	sessions sync.RWMutex
+	stopping atomic.Bool
 }
 
 // Run is PID 1's main. It never returns.
@@ -130,12 +136,20 @@ func (t *tether) run() (int, error) {
 	srv.Top = t.top
 	srv.Stats = t.stats
 	srv.NIC = func(r proto.NICRequest) error { return configureNIC(r, t.log) }
+	srv.Archive = archiver{t}
+	if t.cfg.Maintenance {
+		srv.PowerOff = t.powerOff
+	}
 	go srv.Serve(context.Background(), ctlPort)
 
 	if err := t.mountContainer(disks); err != nil {
 		return 0, err
 	}
 	t.emit(proto.Event{Name: proto.EventMounted})
+	if t.cfg.Maintenance {
+		// Serve archive requests until the host asks for power off.
+		select {}
+	}
 	return t.runProcess()
 }
 
@@ -232,8 +246,10 @@ func (t *tether) mountContainer(disks map[string]string) error {
 	if err := mountRoot(&t.mounts, image, rw); err != nil {
 		return err
 	}
-	if err := mountInRoot(&t.mounts, rootMount); err != nil {
-		return err
+	if !t.cfg.Maintenance {
+		if err := mountInRoot(&t.mounts, rootMount); err != nil {
+			return err
+		}
 	}
 	if len(t.cfg.Volumes) > 0 {
 		want := make([]string, 0, len(t.cfg.Volumes))
@@ -248,6 +264,9 @@ func (t *tether) mountContainer(disks map[string]string) error {
 	}
 	if err := mountVolumes(&t.mounts, rootMount, t.cfg, dev); err != nil {
 		return err
+	}
+	if t.cfg.Maintenance {
+		return nil
 	}
 	return writeEtc(rootMount, t.cfg)
 }
@@ -345,8 +364,15 @@ func (t *tether) fail(err error, code int) {
 // powerOff syncs, unmounts, emits EventPowerOff and resets the VM (QEMU
 // runs with -no-reboot, the kernel with reboot=t). It never returns.
 func (t *tether) powerOff() {
+	t.stopping.Store(true)
+	t.sessions.Lock()
 	unix.Kill(-1, unix.SIGKILL)
 	unix.Sync()
+	if _, err := os.Stat(filepath.Join(rwMount, "upper")); err == nil {
+		if sz, err := (archiver{t}).Size(); err == nil {
+			t.emit(proto.Event{Name: proto.EventSize, Size: sz.RW})
+		}
+	}
 	if err := t.mounts.unmountAll(t.log); err != nil {
 		t.log.Warn("unmount", zap.Error(err))
 	}

@@ -16,7 +16,7 @@ import (
 const Driver = "vch"
 
 // ContainerInspect answers docker inspect in docker's shape.
-func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*container.InspectResponse, error) {
+func (b *Backend) ContainerInspect(ctx context.Context, name string, size bool) (*container.InspectResponse, error) {
 	c, m, err := b.lookup(ctx, name)
 	if err != nil {
 		return nil, err
@@ -30,6 +30,10 @@ func (b *Backend) ContainerInspect(ctx context.Context, name string, _ bool) (*c
 		}
 	}
 	resp.Mounts = b.inspectMounts(ctx, m)
+	if size {
+		rw, rootfs := b.sizes(ctx, c.Spec.ID, c.Spec.Image)
+		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
+	}
 	if b.net != nil {
 		resp.NetworkSettings = b.networkSettings(ctx, c.Spec.ID, m)
 	}

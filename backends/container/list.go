@@ -77,6 +77,9 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 		s := summary(l, now)
 		s.Ports, s.NetworkSettings.Networks = b.summaryPorts(ctx, r.ID, l.m, l.d.Running)
 		s.Image = b.refreshImage(ctx, s.Image, s.ImageID)
+		if cfg.Size {
+			s.SizeRw, s.SizeRootFs = b.sizes(ctx, r.ID, s.ImageID)
+		}
 		out = append(out, s)
 	}
 	return out, nil

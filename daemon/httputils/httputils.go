@@ -28,6 +28,9 @@ type Route struct {
 	Method  string
 	Path    string
 	Handler APIFunc
+	// Stream: the request body is a stream (a tar for docker cp), not
+	// JSON, and is not capped at the server's MaxBodyBytes.
+	Stream bool
 }
 
 // Router is a resource's table of routes.

@@ -222,4 +222,5 @@ type Provider interface {
 	Topper
 	Statser
 	Resizer
+	Archiver
 }

@@ -163,6 +163,7 @@ func (p *Provider) SetResources(ctx context.Context, id string, r compute.Resour
 
 // Remove deletes the definition, the writable layer and the logs.
 func (p *Provider) Remove(ctx context.Context, id string) error {
+	p.settleMaintOf(id)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, err := p.lookup(id)
@@ -171,6 +172,9 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	}
 	if v.run != nil || v.starting {
 		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: container is running: stop the container before removing or force remove", id))
+	}
+	if v.maint != nil {
+		return errdefs.Conflict(fmt.Sprintf("cannot remove container %s: files are being copied", id))
 	}
 	// Renamed away first, durably: a crash while the files are deleted
 	// leaves a trash directory that recovery finishes, never a half

@@ -122,6 +122,8 @@ type Boot struct {
 	hostKey     ed25519.PublicKey
 	run         *runState
 	undo        []func() error
+	// maintenance: boot without the container's process (maintenance.go).
+	maintenance bool
 }
 
 // ID is the container's id.

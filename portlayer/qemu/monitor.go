@@ -118,7 +118,7 @@ func (r *runState) event(ev proto.Event, at time.Time) {
 	defer p.mu.Unlock()
 	p.log.Debug("tether event", zap.String("id", v.id), zap.String("event", ev.Name))
 	r.lastAt = at
-	if !hasStep(v.rec.Boot, ev.Name) {
+	if ev.Name != proto.EventSize && !hasStep(v.rec.Boot, ev.Name) {
 		v.rec.Boot = append(v.rec.Boot, compute.Step{Name: ev.Name, At: at})
 	}
 	switch ev.Name {
@@ -136,6 +136,8 @@ func (r *runState) event(ev proto.Event, at time.Time) {
 	case proto.EventExited:
 		code := ev.ExitCode
 		r.exitCode = &code
+	case proto.EventSize:
+		v.rec.Sizes = &compute.Sizes{RW: ev.Size}
 	case proto.EventError:
 		if !r.isFailed {
 			r.isFailed = true

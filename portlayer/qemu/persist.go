@@ -35,6 +35,8 @@ type record struct {
 	Launched bool `json:"launched,omitempty"`
 	// HostKey pins the running tether's SSH host key (authorized_keys form).
 	HostKey string `json:"hostKey,omitempty"`
+	// Sizes were last measured in the VM (ps -s of a stopped container).
+	Sizes *compute.Sizes `json:"sizes,omitempty"`
 }
 
 func writeJSON(path string, v any) error {

@@ -96,8 +96,11 @@ type pidProcess struct {
 
 // adoptProcess re-attaches to the QEMU of pidfile if it is still running
 // in dir. It returns nil if that process is gone (or the pid was reused).
-func adoptProcess(dir, qemu string) *pidProcess {
-	b, err := os.ReadFile(filepath.Join(dir, filePid))
+func adoptProcess(dir, qemu string) *pidProcess { return adoptPidFile(dir, filePid, qemu) }
+
+// adoptPidFile is adoptProcess for the pid file name in dir.
+func adoptPidFile(dir, name, qemu string) *pidProcess {
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return nil
 	}

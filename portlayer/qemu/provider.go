@@ -50,6 +50,8 @@ type vm struct {
 	exits    int       // runs ended since this Provider was made
 	waiters  int       // Wait calls blocked on this vm
 	notify   chan struct{}
+	maint    *maintVM   // a maintenance VM has the disks (maintenance.go)
+	maintMu  sync.Mutex // serializes maintenance boots; not guarded by Provider.mu
 }
 
 // changed wakes everyone waiting on v. Call with Provider.mu held.
@@ -100,6 +102,7 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 // Close detaches from the running VMs without stopping them, as vchd does
 // when it exits; a later New on the same Root re-attaches.
 func (p *Provider) Close() error {
+	p.settleAllMaint()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -56,6 +56,7 @@ func (p *Provider) recover() error {
 		}
 		v := &vm{id: e.Name(), dir: dir, spec: spec, rec: rec, notify: make(chan struct{})}
 		p.vms[v.id] = v
+		killMaintenance(dir, p.cfg.QEMU)
 		if !rec.Launched && rec.State != compute.StateRunning {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -70,8 +71,16 @@ func (p *Provider) Resize(ctx context.Context, id string, height, width uint) er
 	return p.request(ctx, id, proto.ReqResize, proto.ResizeRequest{Rows: uint16(height), Cols: uint16(width)})
 }
 
-// Kill powers the VM off now (SIGKILL to QEMU) and returns once its exit
-// is recorded: 137 unless the process had already reported its own code.
+// killGrace is how long Kill waits for the tether to end the VM cleanly
+// after SIGKILL of the main process, before it kills QEMU.
+const killGrace = 15 * time.Second
+
+// Kill ends the VM now and returns once its exit is recorded: 137 unless
+// the process had already reported its own code. The tether first gets
+// to SIGKILL the main process and power off cleanly (sync and unmount, so
+// the writable layer and volumes keep what was written); a guest that
+// does not end within killGrace, or cannot be asked, loses its QEMU
+// process (SIGKILL).
 func (p *Provider) Kill(ctx context.Context, id string) error {
 	p.mu.Lock()
 	v, err := p.lookup(id)
@@ -84,6 +93,17 @@ func (p *Provider) Kill(ctx context.Context, id string) error {
 	if r == nil {
 		return notRunning(id)
 	}
+	sctx, cancel := context.WithTimeout(ctx, killGrace)
+	err = p.Signal(sctx, id, syscall.SIGKILL)
+	if err == nil {
+		select {
+		case <-r.done:
+			cancel()
+			return nil
+		case <-sctx.Done():
+		}
+	}
+	cancel()
 	if err := r.proc.Kill(); err != nil {
 		return fmt.Errorf("container %s: power off: %w", id, err)
 	}

@@ -41,6 +41,7 @@ func (p *Provider) DefaultHandlers() HandlerList {
 // not be executed, with docker's texts). Starting a running container is
 // errdefs.ErrNotModified.
 func (p *Provider) Start(ctx context.Context, id string) error {
+	p.settleMaintOf(id)
 	p.mu.Lock()
 	v, err := p.lookup(id)
 	if err != nil {
@@ -54,6 +55,9 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	case v.starting || v.run != nil:
 		p.mu.Unlock()
 		return errdefs.Conflict(fmt.Sprintf("container %s is starting or stopping", id))
+	case v.maint != nil:
+		p.mu.Unlock()
+		return errdefs.Conflict(fmt.Sprintf("container %s is busy: files are being copied", id))
 	case p.closed:
 		p.mu.Unlock()
 		return fmt.Errorf("qemu provider closed: %w", errdefs.ErrUnavailable)
@@ -118,14 +122,15 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
 			ConsoleSize: s.Process.ConsoleSize,
 		},
-		Volumes:    b.volumes,
-		Tmpfs:      b.tmpfs,
-		HostKey:    pem.EncodeToMemory(block),
-		LaunchTime: b.p.clock.Now().UnixNano(),
-		Modules:    b.p.cfg.Modules,
-		Debug:      b.p.cfg.Debug,
-		Interfaces: guestInterfaces(b.nics),
-		Entropy:    entropy,
+		Volumes:     b.volumes,
+		Tmpfs:       b.tmpfs,
+		HostKey:     pem.EncodeToMemory(block),
+		LaunchTime:  b.p.clock.Now().UnixNano(),
+		Modules:     b.p.cfg.Modules,
+		Debug:       b.p.cfg.Debug,
+		Interfaces:  guestInterfaces(b.nics),
+		Entropy:     entropy,
+		Maintenance: b.maintenance,
 	}
 	if cfg.Hostname == "" && len(s.ID) >= 12 {
 		cfg.Hostname = s.ID[:12]
@@ -140,7 +145,11 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 	if err := proto.WriteConfig(&buf, cfg); err != nil {
 		return err
 	}
-	path := filepath.Join(b.v.dir, fileConfig)
+	name := fileConfig
+	if b.maintenance {
+		name = fileMaintConfig
+	}
+	path := filepath.Join(b.v.dir, name)
 	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		return err
 	}

@@ -103,10 +103,11 @@ func (p *Provider) volumeHolders(v *vm) error {
 	for _, m := range v.spec.Mounts {
 		want[m.Volume] = true
 	}
+	p.settleMaintHolding(v, want)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, o := range p.vms {
-		if o == v || o.removed || (o.run == nil && !o.starting) {
+		if o == v || o.removed || (o.run == nil && !o.starting && o.maint == nil) {
 			continue
 		}
 		for _, m := range o.spec.Mounts {

@@ -46,6 +46,10 @@ type Server struct {
 	Stats func() (proto.StatsReply, error)
 	// NIC answers proto.ReqNIC; nil refuses it.
 	NIC func(proto.NICRequest) error
+	// Archive serves proto.ChanArchive sessions; nil refuses them.
+	Archive Archiver
+	// PowerOff answers proto.ReqPowerOff (maintenance VMs); nil refuses it.
+	PowerOff func()
 
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
@@ -187,6 +191,8 @@ func (s *Server) ServeConn(c net.Conn) error {
 			go s.handleStdin(nc)
 		case proto.ChanExec:
 			go s.handleExec(nc)
+		case proto.ChanArchive:
+			go s.handleArchive(nc)
 		default:
 			nc.Reject(ssh.UnknownChannelType, "unknown channel type "+nc.ChannelType())
 		}
@@ -276,6 +282,11 @@ func (s *Server) request(typ string, payload []byte) (bool, []byte) {
 		if err := s.NIC(r); err != nil {
 			return fail(err)
 		}
+	case proto.ReqPowerOff:
+		if s.PowerOff == nil {
+			return fail(errors.New("power off is only for maintenance VMs"))
+		}
+		go s.PowerOff()
 	case proto.ReqState:
 		b, err := json.Marshal(s.proc.State())
 		if err != nil {

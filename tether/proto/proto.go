@@ -163,6 +163,11 @@ type Config struct {
 	Modules []string `json:"modules,omitempty"`
 	// Debug makes the tether log to the console (ttyS0).
 	Debug bool `json:"debug,omitempty"`
+	// Maintenance boots the VM without the container's process: the
+	// tether mounts the container's file systems, emits EventMounted,
+	// serves archive sessions (docker cp, diff on a stopped container)
+	// and powers off on ReqPowerOff.
+	Maintenance bool `json:"maintenance,omitempty"`
 	// Interfaces are the VM's NICs (virtio-net), found by MAC. The tether
 	// brings lo up whether or not there are any.
 	Interfaces []Interface `json:"interfaces,omitempty"`
@@ -313,6 +318,9 @@ const (
 	EventExited   = "process-exited"
 	EventPowerOff = "poweroff"
 	EventError    = "error"
+	// EventSize (Size set) is the writable layer's size, measured just
+	// before power off (ps -s of a stopped container).
+	EventSize = "size"
 )
 
 // Event is the payload of a KindEvent record.
@@ -321,6 +329,7 @@ type Event struct {
 	Pid      int    `json:"pid,omitempty"`
 	ExitCode int    `json:"exitCode,omitempty"`
 	Error    string `json:"error,omitempty"`
+	Size     int64  `json:"size,omitempty"`
 }
 
 // EncodeRecord returns the wire form of one record.

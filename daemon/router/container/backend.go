@@ -129,4 +129,5 @@ type Backend interface {
 	topBackend
 	statsBackend
 	pruneBackend
+	copyBackend
 }

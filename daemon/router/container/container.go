@@ -43,6 +43,10 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodPost, Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/top", Handler: r.top},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/stats", Handler: r.stats},
+		{Method: http.MethodHead, Path: "/containers/{name:.*}/archive", Handler: r.headArchive},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/archive", Handler: r.getArchive},
+		{Method: http.MethodPut, Path: "/containers/{name:.*}/archive", Handler: r.putArchive, Stream: true},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/changes", Handler: r.changes},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }

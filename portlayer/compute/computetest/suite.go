@@ -76,6 +76,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"Top", s.top, false},
 		{"Stats", s.stats, false},
 		{"Resources", s.resources, false},
+		{"Archive", s.archive, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
 		{"VolumeExclusive", s.volumeExclusive, false},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -51,7 +52,8 @@ type vm struct {
 	signals  []syscall.Signal
 	waiters  int // Wait calls blocked on this VM (tests sync on it)
 	size     [2]uint
-	samples  int // Stats calls, so counters grow
+	samples  int    // Stats calls, so counters grow
+	root     string // the container's files (archive.go), made on first use
 }
 
 // notify wakes every waiter. Called with Provider.mu held.
@@ -322,6 +324,9 @@ func (p *Provider) Remove(_ context.Context, id string) error {
 	}
 	delete(p.vms, id)
 	v.removed = true
+	if v.root != "" {
+		_ = os.RemoveAll(v.root)
+	}
 	for _, s := range v.pending {
 		s.end()
 	}

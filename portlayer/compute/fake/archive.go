@@ -1,0 +1,132 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/archive"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// The fake keeps each container's files in a host temporary directory
+// (made on first use, removed with the container) and serves docker cp,
+// diff and sizes from it with the tether's own archive code. Everything in
+// it counts as added: the fake has no image layer.
+
+// rootDir returns id's file tree.
+func (p *Provider) rootDir(id string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, err := p.get(id)
+	if err != nil {
+		return "", err
+	}
+	if v.root == "" {
+		d, err := os.MkdirTemp("", "vch-fake-root-")
+		if err != nil {
+			return "", err
+		}
+		v.root = d
+	}
+	return v.root, nil
+}
+
+func (p *Provider) openRoot(id string) (*archive.Root, error) {
+	dir, err := p.rootDir(id)
+	if err != nil {
+		return nil, err
+	}
+	return archive.OpenRoot(dir)
+}
+
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, archive.ErrNotFound):
+		return errdefs.NotFound(err.Error())
+	case errors.Is(err, archive.ErrNotDir), errors.Is(err, archive.ErrInvalid):
+		return errdefs.InvalidParameter(err.Error())
+	case errors.Is(err, archive.ErrReadOnly):
+		return errdefs.New(errdefs.ErrForbidden, err.Error())
+	}
+	return err
+}
+
+func pathStat(s proto.PathStat) compute.PathStat {
+	return compute.PathStat{Name: s.Name, Size: s.Size, Mode: s.Mode, Mtime: s.Mtime, LinkTarget: s.LinkTarget}
+}
+
+// ArchiveStat implements compute.Archiver.
+func (p *Provider) ArchiveStat(_ context.Context, id, path string) (compute.PathStat, error) {
+	r, err := p.openRoot(id)
+	if err != nil {
+		return compute.PathStat{}, err
+	}
+	defer r.Close()
+	st, err := r.Stat(path)
+	return pathStat(st), classify(err)
+}
+
+// ArchiveGet implements compute.Archiver.
+func (p *Provider) ArchiveGet(_ context.Context, id, path string, open func(compute.PathStat) (io.Writer, error)) error {
+	r, err := p.openRoot(id)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var w io.Writer
+	err = r.Get(path, writerFunc(func(b []byte) (int, error) { return w.Write(b) }), func(st proto.PathStat) error {
+		var err error
+		w, err = open(pathStat(st))
+		return err
+	})
+	return classify(err)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// ArchivePut implements compute.Archiver.
+func (p *Provider) ArchivePut(_ context.Context, id, path string, in io.Reader, opts compute.PutOptions) error {
+	r, err := p.openRoot(id)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return classify(r.Put(path, in, archive.PutOptions{CopyUIDGID: opts.CopyUIDGID, NoOverwriteDirNonDir: opts.NoOverwriteDirNonDir}))
+}
+
+// Changes implements compute.Archiver: everything in the fake's tree is
+// an addition.
+func (p *Provider) Changes(_ context.Context, id string) ([]compute.Change, error) {
+	dir, err := p.rootDir(id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := archive.Changes(dir, dir+".no-lower", []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"})
+	if err != nil {
+		return nil, fmt.Errorf("changes of %s: %w", id, err)
+	}
+	out := make([]compute.Change, len(cs))
+	for i, c := range cs {
+		out[i] = compute.Change{Path: c.Path, Kind: compute.ChangeKind(c.Kind)}
+	}
+	return out, nil
+}
+
+// Sizes implements compute.Archiver.
+func (p *Provider) Sizes(_ context.Context, id string) (compute.Sizes, error) {
+	dir, err := p.rootDir(id)
+	if err != nil {
+		return compute.Sizes{}, err
+	}
+	n, err := archive.Size(dir)
+	return compute.Sizes{RW: n}, err
+}

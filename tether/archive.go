@@ -1,0 +1,110 @@
+package tether
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vchproject/vch/tether/archive"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// hiddenChanges are the files the tether writes itself: docker diff does
+// not show them (docker bind-mounts them).
+var hiddenChanges = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+// archiver serves docker cp, diff and sizes in the container root
+// (control.Archiver), for running containers and maintenance VMs alike.
+type archiver struct{ t *tether }
+
+// errStopping refuses archive sessions once the VM powers off.
+var errStopping = errors.New(proto.ArchiveStopping)
+
+func (a archiver) Begin() (func(), error) {
+	if a.t.stopping.Load() || !a.t.sessions.TryRLock() {
+		return nil, errStopping
+	}
+	return a.t.sessions.RUnlock, nil
+}
+
+func (archiver) root() (*archive.Root, error) { return archive.OpenRoot(rootMount) }
+
+func (a archiver) Stat(p string) (proto.PathStat, error) {
+	r, err := a.root()
+	if err != nil {
+		return proto.PathStat{}, err
+	}
+	defer r.Close()
+	return r.Stat(p)
+}
+
+func (a archiver) Get(p string, w io.Writer, started func(proto.PathStat) error) error {
+	r, err := a.root()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Get(p, w, started)
+}
+
+func (a archiver) PutTarget(p string) (proto.PathStat, error) {
+	r, err := a.root()
+	if err != nil {
+		return proto.PathStat{}, err
+	}
+	defer r.Close()
+	_, st, err := r.PutTarget(p)
+	return st, err
+}
+
+func (a archiver) Put(p string, in io.Reader, copyUIDGID, noOverwriteDirNonDir bool) error {
+	r, err := a.root()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.Put(p, in, archive.PutOptions{CopyUIDGID: copyUIDGID, NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
+		return err
+	}
+	// What docker cp wrote is on disk before the call returns, whatever
+	// ends the VM later.
+	unix.Sync()
+	return nil
+}
+
+func (archiver) Changes(w io.Writer) error {
+	cs, err := archive.Changes(filepath.Join(rwMount, "upper"), imageMount, hiddenChanges)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, c := range cs {
+		if err := enc.Encode(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (archiver) Size() (proto.Sizes, error) {
+	rw, err := archive.Size(filepath.Join(rwMount, "upper"))
+	if err != nil {
+		return proto.Sizes{}, err
+	}
+	return proto.Sizes{RW: rw}, nil
+}
+
+func (archiver) Kind(err error) string {
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return proto.ArchiveNotFound
+	case errors.Is(err, archive.ErrNotDir), errors.Is(err, archive.ErrInvalid):
+		return proto.ArchiveInvalid
+	case errors.Is(err, archive.ErrReadOnly):
+		return proto.ArchiveForbidden
+	}
+	return ""
+}
