@@ -57,8 +57,8 @@ type CreateOptions struct {
 	GuestMemory string
 	// KSM turns the host's ksmd on when vchd starts (opt-in).
 	KSM bool
-	// FreePageReporting adds a free-page-reporting balloon to each VM.
-	FreePageReporting bool
+	// Templates turns on template clones (prototype).
+	Templates bool
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
 	TLSCNames    []string
@@ -180,7 +180,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 		TCGTBSizeMB:        o.TCGTBSizeMB,
 		GuestMemory:        o.GuestMemory,
 		KSM:                o.KSM,
-		FreePageReporting:  o.FreePageReporting,
+		Templates:          o.Templates,
 		VolumeStores:       stores,
 		Debug:              o.Debug,
 		BridgeNetworkRange: o.BridgeRange,

@@ -120,6 +120,7 @@ type Boot struct {
 	taps        []*os.File // fds QEMU inherits, one per NIC; closed after launch
 	hostKey     ed25519.PublicKey
 	run         *runState
+	clone       *clone // set when this start restores a template (template.go)
 	undo        []func() error
 }
 
