@@ -80,6 +80,7 @@ func (t *tether) run() (int, error) {
 			return 0, err
 		}
 		t.goSig = &g
+		t.log.Debug("template clone released", zap.Duration("sinceBoot", sinceBoot()))
 	}
 	order, err := moduleOrder()
 	if err != nil {

@@ -116,8 +116,8 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		Network:  nets,
 		TBSizeMB: cfg.TCGTBSizeMB,
 
-		GuestMemory:       cfg.GuestMemory,
-		FreePageReporting: cfg.FreePageReporting,
+		GuestMemory: cfg.GuestMemory,
+		Templates:   cfg.Templates,
 	})
 	if err != nil {
 		return fmt.Errorf("qemu provider: %w", err)

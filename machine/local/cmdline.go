@@ -72,6 +72,14 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	if cfg.KernelDir != "" && cfg.KernelDir != DefaultKernelDir {
 		add("--kernel-dir", cfg.KernelDir)
 	}
+	if cfg.TCGTBSizeMB != 0 {
+		add("--tcg-tb-size", fmt.Sprint(cfg.TCGTBSizeMB))
+	}
+	if cfg.GuestMemory != "" {
+		add("--guest-memory", cfg.GuestMemory)
+	}
+	on("--ksm", cfg.KSM)
+	on("--vm-templates", cfg.Templates)
 	return args
 }
 

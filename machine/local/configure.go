@@ -84,8 +84,10 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 	switch {
 	case len(caPEM) > 0:
 		next.Registry.CAFile = caFile
+		next.RegistryCAFiles = o.RegistryCAs
 	case o.ClearRegistryCA:
 		next.Registry.CAFile = ""
+		next.RegistryCAFiles = nil
 	}
 	oldCA, _ := os.ReadFile(caFile)
 	caChanged := (len(caPEM) > 0 && string(caPEM) != string(oldCA)) || next.Registry.CAFile != cfg.Registry.CAFile

@@ -58,8 +58,8 @@ type CreateOptions struct {
 	GuestMemory string
 	// KSM turns the host's ksmd on when vchd starts (opt-in).
 	KSM bool
-	// FreePageReporting adds a free-page-reporting balloon to each VM.
-	FreePageReporting bool
+	// Templates turns on template clones (prototype).
+	Templates bool
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
 	TLSCNames    []string
@@ -233,10 +233,10 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		VolumeStores:  stores,
 		Debug:         o.Debug,
 
-		TCGTBSizeMB:       o.TCGTBSizeMB,
-		GuestMemory:       o.GuestMemory,
-		KSM:               o.KSM,
-		FreePageReporting: o.FreePageReporting,
+		TCGTBSizeMB: o.TCGTBSizeMB,
+		GuestMemory: o.GuestMemory,
+		KSM:         o.KSM,
+		Templates:   o.Templates,
 
 		ContainerNameConvention: o.NameConvention,
 		BridgeNetworkRange:      o.BridgeRange,

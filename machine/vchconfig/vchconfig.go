@@ -73,9 +73,9 @@ type Config struct {
 	// KSM: vchd turns the host's ksmd on at start (opt-in: it is a
 	// host-wide setting; QEMU already marks guest RAM mergeable).
 	KSM bool `json:"ksm,omitempty"`
-	// FreePageReporting gives each VM a virtio-balloon device reporting
-	// free guest pages to the host.
-	FreePageReporting bool `json:"freePageReporting,omitempty"`
+	// Templates starts containers without NICs or volumes as clones of a
+	// saved template VM (prototype, off by default).
+	Templates bool `json:"templates,omitempty"`
 
 	// VolumeStores are where volumes live; the one labelled "default"
 	// holds anonymous volumes.

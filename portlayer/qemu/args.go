@@ -33,10 +33,10 @@ type launchSpec struct {
 	NICs     []compute.NIC // one virtio-net-device each, on tap fd 3+i
 	// GuestMemory is the RAM backing (GuestMemoryAnon when empty).
 	GuestMemory string
-	// FreePageReporting adds a virtio-balloon device with free page
-	// reporting.
-	FreePageReporting bool
-	Name              string // VM and process name; "": vch
+	Name        string // VM and process name; "": vch
+	// Template boots and clones (template.go): RAM on a file, the serial
+	// console on a socket, an incoming migration.
+	Template templateLaunch
 }
 
 // qemuArgs builds QEMU's arguments (without argv[0]).
@@ -60,18 +60,19 @@ func qemuArgs(s launchSpec) []string {
 		args = append(args, "-accel", accel, "-cpu", "max")
 	}
 	args = append(args,
-		"-M", machineArg(s.GuestMemory),
+		"-M", machineArg(s),
 		"-m", strconv.FormatInt(s.MemoryMB, 10),
 		"-smp", strconv.Itoa(s.CPUs),
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-kernel", s.Kernel,
 		"-initrd", s.Initrd,
 		"-append", kernelCmdline(s.TSCkHz, s.Extra),
-		"-serial", "file:"+s.Console,
+		"-serial", serialArg(s),
 		"-pidfile", s.PidFile,
 		"-qmp", "unix:"+s.QMP+",server=on,wait=off",
 	)
-	args = append(args, memoryArgs(s.GuestMemory, s.MemoryMB)...)
+	args = append(args, memoryArgs(s)...)
+	args = append(args, s.Template.args(s.Console)...)
 	args = append(args, drive("image", s.Image, true, proto.DiskImage)...)
 	args = append(args, drive("rw", s.RW, false, proto.DiskRW)...)
 	args = append(args, drive("config", s.Config, true, proto.DiskConfig)...)
@@ -83,7 +84,6 @@ func qemuArgs(s launchSpec) []string {
 		"-chardev", "file,id=log,path="+s.Log+",append=on",
 		"-device", "virtserialport,chardev=log,name="+proto.PortLog,
 	)
-	args = append(args, balloonArgs(s.FreePageReporting)...)
 	for i, n := range s.NICs {
 		args = append(args,
 			"-netdev", fmt.Sprintf("tap,id=n%d,fd=%d", i, 3+i),

@@ -81,8 +81,6 @@ func TestQEMUArgsMemory(t *testing.T) {
 			[]string{"-object", "memory-backend-memfd,id=mem,size=300M,share=off"}, "virtio-balloon"},
 		{"memfd machine", launchSpec{MemoryMB: 300, GuestMemory: GuestMemoryMemfd},
 			[]string{"-M", "microvm,memory-backend=mem", "-m", "300"}, ""},
-		{"balloon", launchSpec{MemoryMB: 256, FreePageReporting: true},
-			[]string{"-device", "virtio-balloon-device,free-page-reporting=on"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := qemuArgs(tc.spec)

@@ -27,7 +27,7 @@ const (
 	DefaultMemoryMB     = 512
 	DefaultDiskSize     = 8 << 30
 	DefaultQEMU         = "qemu-system-x86_64"
-	DefaultTBSizeMB     = 64
+	DefaultTBSizeMB     = 16
 	DefaultStartTimeout = 2 * time.Minute
 )
 
@@ -51,10 +51,12 @@ type Config struct {
 	// GuestMemory backs guest RAM: GuestMemoryAnon or GuestMemoryMemfd;
 	// empty means DefaultGuestMemory.
 	GuestMemory string
-	// FreePageReporting gives each VM a virtio-balloon device that reports
-	// free guest pages to the host (one more virtio-mmio slot, and the
-	// virtio_balloon module must be in the initramfs).
-	FreePageReporting bool
+	// Templates starts eligible containers (no NICs, no volumes) as
+	// copy-on-write clones of a saved template VM (template.go), falling
+	// back to a cold boot; off by default.
+	Templates bool
+	// TemplateDir holds the templates; empty: Root/templates.
+	TemplateDir string
 	// TSCkHz is passed as tsc_early_khz; 0 detects it from the host.
 	TSCkHz int
 	// StartTimeout bounds a boot from launch to the process running.

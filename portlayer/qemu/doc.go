@@ -45,9 +45,10 @@
 // 30-second probe boot of the kernel under KVM reaches its root-mount
 // panic; the verdict is cached in Root/accel.json (delete it to probe
 // again). Under TCG the translation cache is capped at Config.TBSizeMB
-// (64 MB): measured on a 2-core host, a 256 MB VM running busybox has an
-// RSS of about 260 MB with QEMU's default or 64 MB (about 150 MB of it
-// guest RAM the kernel touched), about 240 MB with 32 MB.
+// (16 MB by default; docs/architecture.md has the figures for 8, 16, 32
+// and 64). Guest RAM is QEMU's anonymous RAM unless Config.GuestMemory
+// says memfd. With Config.Templates, eligible starts restore a saved
+// template VM instead of booting (template.go, a prototype).
 //
 // Callers' obligations: build the Provider once per Root with New; call
 // Close when vchd shuts down (VMs keep running); never run two Providers on

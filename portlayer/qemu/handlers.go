@@ -121,6 +121,7 @@ type Boot struct {
 	taps        []*os.File    // fds QEMU inherits, one per NIC and spare; closed after launch
 	hostKey     ed25519.PublicKey
 	run         *runState
+	clone       *clone // set when this start restores a template (template.go)
 	undo        []func() error
 	// maintenance: boot without the container's process (maintenance.go).
 	maintenance bool

@@ -21,7 +21,7 @@ const (
 )
 
 // DefaultGuestMemory is the backing used when Config.GuestMemory is empty.
-const DefaultGuestMemory = GuestMemoryMemfd
+const DefaultGuestMemory = GuestMemoryAnon
 
 // memoryID is the QEMU object id of the guest RAM backend.
 const memoryID = "mem"
@@ -36,28 +36,26 @@ func validGuestMemory(s string) error {
 }
 
 // machineArg is the -M value for the backing.
-func machineArg(backing string) string {
-	if backing == GuestMemoryMemfd {
+func machineArg(s launchSpec) string {
+	if s.GuestMemory == GuestMemoryMemfd || s.Template.RAMFile != "" {
 		return "microvm,memory-backend=" + memoryID
 	}
 	return "microvm"
 }
 
 // memoryArgs are the -object arguments of the backing (none for anon).
-func memoryArgs(backing string, memMB int64) []string {
-	if backing != GuestMemoryMemfd {
-		return nil
+func memoryArgs(s launchSpec) []string {
+	size := ",size=" + strconv.FormatInt(s.MemoryMB, 10) + "M"
+	switch {
+	case s.Template.RAMFile != "":
+		share := "off"
+		if s.Template.RAMShared {
+			share = "on"
+		}
+		return []string{"-object", "memory-backend-file,id=" + memoryID + size +
+			",mem-path=" + qemuEscape(s.Template.RAMFile) + ",share=" + share}
+	case s.GuestMemory == GuestMemoryMemfd:
+		return []string{"-object", "memory-backend-memfd,id=" + memoryID + size + ",share=off"}
 	}
-	return []string{"-object", "memory-backend-memfd,id=" + memoryID +
-		",size=" + strconv.FormatInt(memMB, 10) + "M,share=off"}
-}
-
-// balloonArgs add a virtio-balloon device that reports free guest pages
-// to the host (which then drops them); it needs the guest's virtio_balloon
-// module and takes one virtio-mmio slot.
-func balloonArgs(on bool) []string {
-	if !on {
-		return nil
-	}
-	return []string{"-device", "virtio-balloon-device,free-page-reporting=on"}
+	return nil
 }

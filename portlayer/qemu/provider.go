@@ -24,6 +24,7 @@ type Provider struct {
 	handlers  HandlerList
 	probeKVM  func(ctx context.Context) error
 	kvmDevice string
+	tpl       *templates // nil unless Config.Templates
 
 	accelMu sync.Mutex
 	accel   string // resolved accelerator, "" until first needed
@@ -86,6 +87,10 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 		kvmDevice: "/dev/kvm",
 	}
 	p.handlers = p.DefaultHandlers()
+	if cfg.Templates {
+		p.tpl = newTemplates(p)
+		p.handlers = p.handlers.Swap(Handler{Name: StepLaunch, Fn: stepLaunchOrClone})
+	}
 	p.probeKVM = p.probeBoot
 	for _, o := range opts {
 		o(p)
@@ -103,6 +108,9 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 // when it exits; a later New on the same Root re-attaches.
 func (p *Provider) Close() error {
 	p.settleAllMaint()
+	if p.tpl != nil {
+		p.tpl.close()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -185,14 +185,18 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 	if mem == 0 {
 		mem = p.cfg.MemoryMB
 	}
-	args := qemuArgs(launchSpec{
+	ls := launchSpec{
 		Name:  safeVMName(v.spec.Name),
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
 		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
-		NICs: append(slices.Clone(b.nics), b.spares...), GuestMemory: p.cfg.GuestMemory, FreePageReporting: p.cfg.FreePageReporting,
-	})
+		NICs: append(slices.Clone(b.nics), b.spares...), GuestMemory: p.cfg.GuestMemory,
+	}
+	if b.clone != nil {
+		b.clone.edit(&ls)
+	}
+	args := qemuArgs(ls)
 	hostKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 
 	p.mu.Lock()
@@ -207,6 +211,9 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: args, Dir: v.dir, Output: filepath.Join(v.dir, fileQEMUOut), Files: b.taps})
 	// QEMU holds the taps now; they vanish with it.
 	b.closeTaps()
+	if err == nil && b.clone != nil {
+		err = b.clone.resume(ctx, b, proc)
+	}
 	if err != nil {
 		p.mu.Lock()
 		v.rec.Launched = false

@@ -1,0 +1,569 @@
+package qemu
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/internal/atomicfile"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// Templates (Config.Templates; off by default).
+//
+// A template is one VM booted up to the tether's pause point (before any
+// kernel module is loaded, so no virtio device has been probed) with its
+// RAM in a file mapped share=on, then saved with x-ignore-shared: the
+// device state goes to a small file (exec: URI; QEMU 7.2 has no file:),
+// the RAM stays in the RAM file. A clone maps that file share=off (private
+// copy-on-write), loads the device state with -incoming defer +
+// migrate-incoming, and is released with a "go" line on its serial
+// console. From there the tether boots as usual: it loads the modules,
+// which probe the clone's own disks and ports, reads the clone's config
+// (with fresh entropy, which it credits before anything reads the RNG)
+// and sets the clock from the go line.
+//
+// The device list must be the same at save and restore, so a template has
+// fixed slots: image, writable layer and config disks (placeholder files
+// in the template) and the virtio-serial ports. A container that needs
+// anything else (NICs, volume disks) or another VM shape is cold-booted.
+//
+// Files: Root/templates/<key>/{ram,state,manifest.json,...}. The key
+// hashes the template format, the kernel, the initramfs, the QEMU binary,
+// the accelerator and the VM shape, so a change of any of them makes a
+// new template. The manifest records the state file's hash and size: a
+// template that does not match is removed and rebuilt, and a clone that
+// fails to restore is killed, its template removed, and the container
+// cold-booted.
+
+// StepRestored is the boot step (in Status.Boot, after "launch") at which
+// a clone's device state is loaded and it runs.
+const StepRestored = "restored"
+
+// templateFormat changes whenever the template layout or device list does.
+const templateFormat = "vch-template-1"
+
+// templateLaunch is the part of a QEMU command line that differs for
+// templates and clones.
+type templateLaunch struct {
+	RAMFile    string // guest RAM on this file (memory-backend-file)
+	RAMShared  bool   // share=on (the template) or off (a clone)
+	SerialSock string // serial console on this unix socket, logged to the console file
+	Incoming   bool   // -incoming defer
+}
+
+// serialArg is -serial's value: the console file, or the template socket.
+func serialArg(s launchSpec) string {
+	if s.Template.SerialSock != "" {
+		return "chardev:ser"
+	}
+	return "file:" + s.Console
+}
+
+func (t templateLaunch) args(console string) []string {
+	var a []string
+	if t.SerialSock != "" {
+		a = append(a, "-chardev", "socket,id=ser,path="+qemuEscape(t.SerialSock)+
+			",server=on,wait=off,logfile="+qemuEscape(console)+",logappend=on")
+	}
+	if t.Incoming {
+		a = append(a, "-incoming", "defer")
+	}
+	return a
+}
+
+// templateShape is what a template fixes besides its boot files.
+type templateShape struct {
+	CPUs     int
+	MemoryMB int64
+}
+
+// templateManifest is Root/templates/<key>/manifest.json.
+type templateManifest struct {
+	Format      string    `json:"format"`
+	Key         string    `json:"key"`
+	StateSHA256 string    `json:"stateSHA256"`
+	StateSize   int64     `json:"stateSize"`
+	RAMSize     int64     `json:"ramSize"`
+	Created     time.Time `json:"created"`
+}
+
+// Template file names.
+const (
+	tplRAM      = "ram"
+	tplState    = "state"
+	tplManifest = "manifest.json"
+	tplSerial   = "serial.sock"
+)
+
+// templates builds and hands out templates of one provider.
+type templates struct {
+	p   *Provider
+	dir string
+
+	ctx    context.Context // cancelled by close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background builds
+
+	restored atomic.Int64 // clones restored (tests read it)
+
+	mu       sync.Mutex
+	building map[string]chan struct{} // key -> closed when the build ends
+	hashes   map[string]string        // file path -> content hash
+}
+
+func newTemplates(p *Provider) *templates {
+	dir := p.cfg.TemplateDir
+	if dir == "" {
+		dir = filepath.Join(p.cfg.Root, "templates")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &templates{
+		p: p, dir: dir, ctx: ctx, cancel: cancel,
+		building: map[string]chan struct{}{}, hashes: map[string]string{},
+	}
+}
+
+// close stops background builds and waits for them.
+func (t *templates) close() {
+	t.cancel()
+	t.wg.Wait()
+}
+
+// fileHash hashes a file once per provider.
+func (t *templates) fileHash(path string) (string, error) {
+	t.mu.Lock()
+	h, ok := t.hashes[path]
+	t.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := sha256.New()
+	if _, err := io.Copy(s, f); err != nil {
+		return "", err
+	}
+	h = hex.EncodeToString(s.Sum(nil))
+	t.mu.Lock()
+	t.hashes[path] = h
+	t.mu.Unlock()
+	return h, nil
+}
+
+// key names the template of a shape under the current boot files.
+func (t *templates) key(ctx context.Context, shape templateShape) (string, error) {
+	p := t.p
+	qemuPath, err := exec.LookPath(p.cfg.QEMU)
+	if err != nil {
+		return "", fmt.Errorf("template key: %w", err)
+	}
+	s := sha256.New()
+	fmt.Fprintf(s, "%s\x00", templateFormat)
+	for _, f := range []string{p.cfg.Kernel, p.cfg.Initrd, qemuPath} {
+		h, err := t.fileHash(f)
+		if err != nil {
+			return "", fmt.Errorf("template key: %w", err)
+		}
+		fmt.Fprintf(s, "%s\x00", h)
+	}
+	fmt.Fprintf(s, "%s\x00%d\x00%d\x00%d\x00%d\x00%s\x00", p.accelerator(ctx), p.cfg.TBSizeMB, shape.CPUs, shape.MemoryMB,
+		p.tscKHz(ctx), strings.Join(p.cfg.KernelArgs, " "))
+	return hex.EncodeToString(s.Sum(nil))[:24], nil
+}
+
+// usable returns the directory of a valid template for key, or "" if
+// there is none (a stale or corrupt one is removed).
+func (t *templates) usable(key string, shape templateShape) string {
+	dir := filepath.Join(t.dir, key)
+	if _, err := os.Stat(dir); err != nil {
+		return ""
+	}
+	bad := func(why string) string {
+		t.p.log.Warn("template discarded", zap.String("key", key), zap.String("why", why))
+		_ = os.RemoveAll(dir)
+		return ""
+	}
+	// Builds happen in .build-* directories renamed when complete, so a
+	// template directory without a manifest is debris.
+	b, err := os.ReadFile(filepath.Join(dir, tplManifest))
+	if err != nil {
+		return bad("manifest: " + err.Error())
+	}
+	var m templateManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return bad("manifest: " + err.Error())
+	}
+	if m.Format != templateFormat || m.Key != key {
+		return bad("stale manifest")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, tplRAM)); err != nil || fi.Size() != shape.MemoryMB<<20 || fi.Size() != m.RAMSize {
+		return bad("RAM file missing or of the wrong size")
+	}
+	sum, size, err := hashFile(filepath.Join(dir, tplState))
+	if err != nil || sum != m.StateSHA256 || size != m.StateSize {
+		return bad("device state missing or corrupt")
+	}
+	return dir
+}
+
+// discard removes a template whose clone failed.
+func (t *templates) discard(dir string) {
+	_ = os.RemoveAll(dir)
+}
+
+// ensure returns a valid template for shape, building it if needed; a
+// concurrent build of the same key is waited for.
+func (t *templates) ensure(ctx context.Context, shape templateShape) (string, error) {
+	key, err := t.key(ctx, shape)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if dir := t.usable(key, shape); dir != "" {
+			return dir, nil
+		}
+		t.mu.Lock()
+		wait, busy := t.building[key]
+		if !busy {
+			done := make(chan struct{})
+			t.building[key] = done
+			t.mu.Unlock()
+			err := t.build(ctx, key, shape)
+			t.mu.Lock()
+			delete(t.building, key)
+			close(done)
+			t.mu.Unlock()
+			if err != nil {
+				return "", err
+			}
+			continue
+		}
+		t.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// lookup returns a valid template for shape without building one; if
+// there is none it starts a build in the background (bounded by the
+// provider's start timeout) for the next start.
+func (t *templates) lookup(ctx context.Context, shape templateShape) string {
+	key, err := t.key(ctx, shape)
+	if err != nil {
+		t.p.log.Warn("template key", zap.Error(err))
+		return ""
+	}
+	if dir := t.usable(key, shape); dir != "" {
+		return dir
+	}
+	t.mu.Lock()
+	_, busy := t.building[key]
+	t.mu.Unlock()
+	if !busy && t.ctx.Err() == nil {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			bctx, cancel := context.WithTimeout(t.ctx, t.p.cfg.StartTimeout)
+			defer cancel()
+			if _, err := t.ensure(bctx, shape); err != nil {
+				t.p.log.Warn("template build", zap.String("key", key), zap.Error(err))
+			}
+		}()
+	}
+	return ""
+}
+
+// build boots a template VM to the tether's pause point and saves it.
+func (t *templates) build(ctx context.Context, key string, shape templateShape) (err error) {
+	p := t.p
+	start := time.Now()
+	if err := os.MkdirAll(t.dir, 0o700); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	tmp, err := os.MkdirTemp(t.dir, ".build-")
+	if err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	// Placeholder disks for the fixed slots: never probed before the save.
+	for _, f := range []string{"image.img", "rw.img", "config.img"} {
+		if err := os.WriteFile(filepath.Join(tmp, f), make([]byte, 4096), 0o600); err != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+	}
+	ls := p.templateSpec(ctx, shape, "image.img", "rw.img", "config.img")
+	ls.Template = templateLaunch{RAMFile: tplRAM, RAMShared: true, SerialSock: tplSerial}
+	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut)})
+	if err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	defer func() {
+		_ = proc.Kill()
+		proc.Wait()
+	}()
+	exited := make(chan struct{})
+	go func() { proc.Wait(); close(exited) }()
+	if err := awaitConsole(ctx, filepath.Join(tmp, fileConsole), proto.TemplateReady, exited); err != nil {
+		return fmt.Errorf("template: %w: %s", err, bootDiagnostics(tmp))
+	}
+	q, err := dialQMP(ctx, p.dial, filepath.Join(tmp, fileQMP))
+	if err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	defer q.Close()
+	if err := q.run("stop", nil, nil); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if err := q.ignoreShared(); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if err := q.run("migrate-set-parameters", map[string]any{"max-bandwidth": int64(1) << 40}, nil); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if err := q.run("migrate", map[string]any{"uri": "exec:cat > " + tplState}, nil); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if err := q.awaitMigration(ctx); err != nil {
+		return fmt.Errorf("template: save: %w", err)
+	}
+	_ = q.run("quit", nil, nil)
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return fmt.Errorf("template: QEMU did not quit: %w", ctx.Err())
+	}
+	sum, size, err := hashFile(filepath.Join(tmp, tplState))
+	if err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if size == 0 {
+		return errors.New("template: empty device state")
+	}
+	m := templateManifest{Format: templateFormat, Key: key, StateSHA256: sum, StateSize: size,
+		RAMSize: shape.MemoryMB << 20, Created: time.Now().UTC()}
+	b, _ := json.Marshal(m)
+	if err := atomicfile.WriteFile(filepath.Join(tmp, tplManifest), b, 0o644); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	final := filepath.Join(t.dir, key)
+	_ = os.RemoveAll(final)
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	p.log.Info("template saved", zap.String("key", key), zap.Int64("memoryMB", shape.MemoryMB),
+		zap.Int("cpus", shape.CPUs), zap.Int64("stateBytes", size), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// templateSpec is the launch spec shared by a template and its clones: the
+// same machine and device list, disks in the fixed slots.
+func (p *Provider) templateSpec(ctx context.Context, shape templateShape, image, rw, config string) launchSpec {
+	return launchSpec{
+		Accel: p.accelerator(ctx), TBSizeMB: p.cfg.TBSizeMB, CPUs: shape.CPUs, MemoryMB: shape.MemoryMB,
+		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx),
+		Extra: append(append([]string(nil), p.cfg.KernelArgs...), proto.TemplateFlag),
+		Image: image, RW: rw, Config: config,
+		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
+	}
+}
+
+// awaitConsole polls a console log for a marker line.
+func awaitConsole(ctx context.Context, path, marker string, exited <-chan struct{}) error {
+	for {
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), marker) {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("VM exited before its tether paused")
+		case <-ctx.Done():
+			return fmt.Errorf("tether did not pause: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	s := sha256.New()
+	n, err := io.Copy(s, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(s.Sum(nil)), n, nil
+}
+
+// clone is a start that restores a template instead of booting.
+type clone struct {
+	dir string // the template's directory
+}
+
+// edit turns a cold-boot launch spec into the clone's.
+func (c *clone) edit(ls *launchSpec) {
+	ls.Extra = append(ls.Extra, proto.TemplateFlag)
+	ls.GuestMemory = ""
+	ls.Template = templateLaunch{RAMFile: filepath.Join(c.dir, tplRAM), SerialSock: tplSerial, Incoming: true}
+}
+
+// resume loads the template's device state into the just launched QEMU
+// and releases the paused tether. On failure it kills the process.
+func (c *clone) resume(ctx context.Context, b *Boot, proc Process) (err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			_ = proc.Kill()
+			proc.Wait()
+		}
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	q, err := dialQMP(rctx, b.p.dial, filepath.Join(b.v.dir, fileQMP))
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	if err := q.ignoreShared(); err != nil {
+		return err
+	}
+	if err := q.run("migrate-incoming", map[string]any{"uri": "exec:cat " + shellQuote(filepath.Join(c.dir, tplState))}, nil); err != nil {
+		return err
+	}
+	// The template was stopped before its save, so the clone comes out
+	// of the migration paused.
+	if err := q.awaitStatus(rctx, "paused", "running"); err != nil {
+		return err
+	}
+	if err := q.run("cont", nil, nil); err != nil {
+		return err
+	}
+	restored := time.Since(start)
+	// The monitor has not started yet, so the step list is still ours.
+	p := b.p
+	p.mu.Lock()
+	b.v.rec.Boot = append(b.v.rec.Boot, compute.Step{Name: StepRestored, At: p.clock.Now()})
+	p.persist(b.v)
+	p.mu.Unlock()
+	conn, err := p.dial(rctx, filepath.Join(b.v.dir, tplSerial))
+	if err != nil {
+		return fmt.Errorf("clone serial: %w", err)
+	}
+	defer conn.Close()
+	if err := writeGo(conn, p.clock.Now()); err != nil {
+		return err
+	}
+	if err := awaitFirstRecord(rctx, b); err != nil {
+		return err
+	}
+	p.tpl.restored.Add(1)
+	b.log.Info("VM restored from template", zap.String("template", filepath.Base(c.dir)), zap.Duration("restore", restored))
+	return nil
+}
+
+// releaseTimeout bounds the wait, after the go line, for the clone's
+// tether to write its first record; past it the clone counts as failed
+// and the container is cold-booted.
+const releaseTimeout = 15 * time.Second
+
+// awaitFirstRecord waits until the released clone's tether has written to
+// the log port (it does so as soon as it has loaded the modules), which
+// proves it left the pause.
+func awaitFirstRecord(ctx context.Context, b *Boot) error {
+	b.p.mu.Lock()
+	start := b.v.rec.LogStart
+	b.p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
+	for {
+		if n, err := fileSize(filepath.Join(b.v.dir, fileLog)); err == nil && n > start {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clone: the tether did not leave the template pause: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func writeGo(conn net.Conn, now time.Time) error {
+	_, err := io.WriteString(conn, proto.TemplateGo+" "+strconv.FormatInt(now.UnixNano(), 10)+"\n")
+	if err != nil {
+		return fmt.Errorf("clone go: %w", err)
+	}
+	return nil
+}
+
+// tail is the end of a file, for diagnostics.
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// shellQuote quotes a path for QEMU's exec: URI (run by /bin/sh -c).
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// stepLaunchOrClone is the launch step with templates on: an eligible
+// container restores a template if a valid one exists (else one is built
+// in the background for the next start); any failure of the restore falls
+// back to a cold boot.
+func stepLaunchOrClone(ctx context.Context, b *Boot) error {
+	p := b.p
+	if p.tpl == nil || len(b.nics) > 0 || len(b.volumeDisks) > 0 {
+		return stepLaunch(ctx, b)
+	}
+	shape := templateShape{CPUs: b.v.spec.CPUs, MemoryMB: b.v.spec.MemoryMB}
+	if shape.CPUs == 0 {
+		shape.CPUs = p.cfg.CPUs
+	}
+	if shape.MemoryMB == 0 {
+		shape.MemoryMB = p.cfg.MemoryMB
+	}
+	dir := p.tpl.lookup(ctx, shape)
+	if dir == "" {
+		return stepLaunch(ctx, b)
+	}
+	b.clone = &clone{dir: dir}
+	err := stepLaunch(ctx, b)
+	b.clone = nil
+	if err == nil {
+		return nil
+	}
+	b.log.Warn("restore from template failed; cold boot", zap.String("template", filepath.Base(dir)), zap.Error(err),
+		zap.String("console", tail(filepath.Join(b.v.dir, fileConsole), 2048)), zap.String("qemu", tail(filepath.Join(b.v.dir, fileQEMUOut), 512)))
+	p.tpl.discard(dir)
+	return stepLaunch(ctx, b)
+}

@@ -1,0 +1,241 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/compute/computetest"
+)
+
+// writeTemplate makes a template directory whose manifest matches state.
+func writeTemplate(t *testing.T, dir, key string, shape templateShape, state []byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tplState), state, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(dir, tplRAM), 0); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, tplRAM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(shape.MemoryMB << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sum, size, err := hashFile(filepath.Join(dir, tplState))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(templateManifest{Format: templateFormat, Key: key, StateSHA256: sum, StateSize: size, RAMSize: shape.MemoryMB << 20})
+	if err := os.WriteFile(filepath.Join(dir, tplManifest), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTemplateValidation: a template is used only if its manifest, RAM
+// file and device state agree; anything else is removed (to be rebuilt).
+func TestTemplateValidation(t *testing.T) {
+	shape := templateShape{CPUs: 1, MemoryMB: 2}
+	for _, tc := range []struct {
+		name  string
+		spoil func(dir string) error
+		ok    bool
+	}{
+		{"valid", func(string) error { return nil }, true},
+		{"corrupt state", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, tplState), []byte("not the saved state"), 0o600)
+		}, false},
+		{"truncated RAM", func(dir string) error { return os.Truncate(filepath.Join(dir, tplRAM), 1<<20) }, false},
+		{"no manifest", func(dir string) error { return os.Remove(filepath.Join(dir, tplManifest)) }, false},
+		{"stale format", func(dir string) error {
+			b, err := os.ReadFile(filepath.Join(dir, tplManifest))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, tplManifest), []byte(strings.Replace(string(b), templateFormat, "vch-template-0", 1)), 0o600)
+		}, false},
+		{"other key", func(dir string) error {
+			b, err := os.ReadFile(filepath.Join(dir, tplManifest))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, tplManifest), []byte(strings.Replace(string(b), "k1", "k2", 1)), 0o600)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Provider{log: zaptest.NewLogger(t)}
+			tp := &templates{p: p, dir: t.TempDir()}
+			dir := filepath.Join(tp.dir, "k1")
+			writeTemplate(t, dir, "k1", shape, []byte("device state"))
+			if err := tc.spoil(dir); err != nil {
+				t.Fatal(err)
+			}
+			got := tp.usable("k1", shape)
+			if tc.ok != (got == dir) {
+				t.Fatalf("usable = %q, want ok=%v", got, tc.ok)
+			}
+			if _, err := os.Stat(dir); tc.ok != (err == nil) {
+				t.Fatalf("template dir kept=%v, want %v", err == nil, tc.ok)
+			}
+		})
+	}
+}
+
+func TestQEMUArgsTemplate(t *testing.T) {
+	base := launchSpec{Accel: AccelTCG, MemoryMB: 256, CPUs: 1, Console: "console.log", GuestMemory: GuestMemoryMemfd}
+	tpl := base
+	tpl.Template = templateLaunch{RAMFile: "ram", RAMShared: true, SerialSock: "serial.sock"}
+	joined := strings.Join(qemuArgs(tpl), " ")
+	for _, want := range []string{
+		"-M microvm,memory-backend=mem",
+		"-serial chardev:ser",
+		"-object memory-backend-file,id=mem,size=256M,mem-path=ram,share=on",
+		"-chardev socket,id=ser,path=serial.sock,server=on,wait=off,logfile=console.log,logappend=on",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("template args lack %q: %s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "memfd") || strings.Contains(joined, "-incoming") {
+		t.Errorf("template args: %s", joined)
+	}
+	cl := base
+	(&clone{dir: "/t/k"}).edit(&cl)
+	joined = strings.Join(qemuArgs(cl), " ")
+	for _, want := range []string{
+		"-object memory-backend-file,id=mem,size=256M,mem-path=/t/k/ram,share=off",
+		"-incoming defer",
+		"vch.template",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("clone args lack %q: %s", want, joined)
+		}
+	}
+}
+
+// TestBootTemplateClones builds a template, starts containers as clones
+// of it (each with its own disks and fresh randomness: distinct
+// /dev/urandom bytes and boot_ids), then checks that a template whose
+// device state QEMU cannot load is discarded and the container
+// cold-booted instead.
+func TestBootTemplateClones(t *testing.T) {
+	p := newRealProvider(t, t.TempDir(), func(c *Config) {
+		c.Templates = true
+		c.StartTimeout = time.Minute
+		if os.Getenv("VCH_TETHER_DEBUG") != "" {
+			c.KernelArgs = append(c.KernelArgs, "vch.debug")
+		}
+	})
+	ctx := context.Background()
+	shape := templateShape{CPUs: p.cfg.CPUs, MemoryMB: p.cfg.MemoryMB}
+	dir, err := p.tpl.ensure(ctx, shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toStarted []time.Duration
+	run := func(id string) string {
+		t.Helper()
+		if err := p.Create(ctx, compute.Spec{ID: id, Image: testImage, Process: compute.Process{Args: []string{"sh", "-c", randomnessProbe + "; echo " + id[:6] + " > /id; cat /id"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(ctx, id); err != nil {
+			for _, f := range []string{fileConsole, fileQEMUOut} {
+				b, _ := os.ReadFile(filepath.Join(p.cfg.Root, id, f))
+				t.Logf("%s:\n%s", f, b)
+			}
+			t.Fatal(err)
+		}
+		st, err := p.Wait(ctx, id, compute.WaitNotRunning)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := p.Logs(ctx, id, compute.LogOptions{Tail: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		for e := range ch {
+			out.Write(e.Data)
+		}
+		if st.ExitCode != 0 {
+			t.Fatalf("%s: %+v, output %q", id[:6], st, out.String())
+		}
+		if len(st.Boot) > 0 {
+			toStarted = append(toStarted, st.StartedAt.Sub(st.Boot[0].At))
+		}
+		return out.String()
+	}
+	const n = 3
+	seen := map[string]bool{}
+	var calls []time.Duration
+	for i := 0; i < n; i++ {
+		id := strings.Repeat(fmt.Sprintf("c%d", i), 32)
+		called := time.Now()
+		lines := strings.Fields(run(id))
+		calls = append(calls, time.Since(called))
+		if len(lines) != 3 || len(lines[0]) != 64 || len(lines[1]) != 36 || lines[2] != id[:6] {
+			t.Fatalf("clone %d: output %q", i, lines)
+		}
+		for _, v := range lines[:2] {
+			if seen[v] {
+				t.Fatalf("clone %d repeats %s", i, v)
+			}
+			seen[v] = true
+		}
+	}
+	if got := p.tpl.restored.Load(); got != n {
+		t.Fatalf("%d of %d starts were restored from the template", got, n)
+	}
+	t.Logf("clones (accelerator %s), medians over %d: create+start+wait+logs of the probe %v; launch->process-started %v",
+		p.accelerator(ctx), n, median(calls), median(toStarted))
+
+	// A device state QEMU rejects, with a manifest that matches it.
+	key := filepath.Base(dir)
+	writeTemplate(t, dir, key, shape, []byte("QEVM garbage"))
+	if out := run(strings.Repeat("f0", 32)); !strings.Contains(out, "f0f0f0") {
+		t.Fatalf("cold boot after a failed restore: output %q", out)
+	}
+	if got := p.tpl.restored.Load(); got != n {
+		t.Fatalf("restored count %d after a failed restore, want %d", got, n)
+	}
+}
+
+// TestConformanceTemplates runs the compute suite with templates on; the
+// template is built once and shared by every subtest's provider, so
+// every start without volumes is a clone.
+func TestConformanceTemplates(t *testing.T) {
+	tplDir := t.TempDir()
+	edit := func(c *Config) { c.Templates, c.TemplateDir = true, tplDir }
+	p := newRealProvider(t, t.TempDir(), edit)
+	if _, err := p.tpl.ensure(context.Background(), templateShape{CPUs: p.cfg.CPUs, MemoryMB: p.cfg.MemoryMB}); err != nil {
+		t.Fatal(err)
+	}
+	var restored []*templates
+	computetest.Run(t, computetest.RootPerTest(func(t *testing.T, root string) compute.Provider {
+		p := newRealProvider(t, root, edit)
+		restored = append(restored, p.tpl)
+		return p
+	}), testImage, computetest.WithVolume(suiteVolume))
+	var n int64
+	for _, tp := range restored {
+		n += tp.restored.Load()
+	}
+	t.Logf("%d starts restored from the template", n)
+	if n == 0 {
+		t.Fatal("no start was restored from the template")
+	}
+}
