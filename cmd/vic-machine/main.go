@@ -78,6 +78,20 @@ func binDir() string {
 	return filepath.Dir(exe)
 }
 
+// defaultKernelDir is the bundle's kernel/ beside this executable when it
+// has one, else the cache scripts/setup.sh fills.
+func defaultKernelDir() string {
+	if d := filepath.Join(binDir(), "kernel"); fileExists(filepath.Join(d, "vmlinuz")) {
+		return d
+	}
+	return "/var/cache/vch/kernel"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 type stringList []string
 
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
@@ -163,7 +177,7 @@ func create(ctx context.Context, args []string) error {
 	fs.StringVar(&o.BindAddr, "bind", "0.0.0.0", "Docker API listen address")
 	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
 	fs.StringVar(&o.Tether, "tether", filepath.Join(binDir(), "tether"), "tether binary (static)")
-	fs.StringVar(&o.KernelDir, "kernel-dir", "/var/cache/vch/kernel", "guest kernel fetched by scripts/fetch-kernel.sh")
+	fs.StringVar(&o.KernelDir, "kernel-dir", defaultKernelDir(), "guest kernel: kernel/ beside vic-machine (the bundle's), else what scripts/fetch-kernel.sh fetched")
 	fs.StringVar(&o.Accel, "accel", "auto", "accelerator for container VMs: auto, kvm or tcg")
 	fs.StringVar(&memory, "container-memory", "512M", "default memory of a container VM")
 	fs.IntVar(&o.CPUs, "container-cpus", 1, "default vCPUs of a container VM")
