@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/vchproject/vch/internal/version.Version=$(VERSION) \
            -X github.com/vchproject/vch/internal/version.BuildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 NAME    ?= default
 
-.PHONY: all build run setup test lint unit e2e bench flake clean dockerpy
+.PHONY: all build run setup test lint unit e2e bench flake clean dockerpy bundle
 
 all: build
 
@@ -19,6 +19,11 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vchd ./cmd/vchd
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vic-machine ./cmd/vic-machine
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/tether ./cmd/tether
+	$(GO) build -o bin/mkimage ./cmd/mkimage
+
+# vic-bundle.tar.gz: what a user downloads, as VIC's bundle was.
+bundle: build
+	scripts/bundle.sh dist/vic-bundle.tar.gz
 
 setup:
 	scripts/setup.sh

@@ -121,6 +121,20 @@ func binDir() string {
 	return filepath.Dir(exe)
 }
 
+// defaultKernelDir is the bundle's kernel/ beside this executable when it
+// has one, else the cache scripts/setup.sh fills.
+func defaultKernelDir() string {
+	if d := filepath.Join(binDir(), "kernel"); fileExists(filepath.Join(d, "vmlinuz")) {
+		return d
+	}
+	return local.DefaultKernelDir
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 type stringList []string
 
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
@@ -207,7 +221,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.StringVar(&o.BindAddr, "bind", local.DefaultBind, "Docker API listen address")
 	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
 	fs.StringVar(&o.Tether, "tether", filepath.Join(binDir(), "tether"), "tether binary (static)")
-	fs.StringVar(&o.KernelDir, "kernel-dir", local.DefaultKernelDir, "guest kernel fetched by scripts/fetch-kernel.sh")
+	fs.StringVar(&o.KernelDir, "kernel-dir", defaultKernelDir(), "guest kernel: kernel/ beside vic-machine (the bundle's), else what scripts/fetch-kernel.sh fetched")
 	fs.StringVar(&o.Accel, "accel", local.DefaultAccel, "accelerator for container VMs: auto, kvm or tcg")
 	fs.StringVar(&memory, "container-memory", "512M", "default memory of a container VM")
 	fs.IntVar(&o.CPUs, "container-cpus", local.DefaultCPUs, "default vCPUs of a container VM")
