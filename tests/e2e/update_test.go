@@ -11,7 +11,7 @@ import (
 func TestUpdate(t *testing.T) {
 	name, _ := runningContainer(t)
 	r := docker(t, "update", "--restart", "on-failure:2", "-m", "300m", "--cpus", "2", name)
-	if r.Exit != 0 || !strings.Contains(r.Stderr, "next starts") {
+	if r.Exit != 0 || !strings.Contains(r.Stdout+r.Stderr, "next starts") {
 		t.Fatalf("update: %s", r)
 	}
 	got := strings.TrimSpace(mustDocker(t, "inspect", "--format",
