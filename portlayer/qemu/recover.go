@@ -62,6 +62,15 @@ func (p *Provider) recover() error {
 		}
 		var proc Process = deadProcess{}
 		adopted := adoptProcess(dir, p.cfg.QEMU)
+		if adopted != nil && rec.State != compute.StateRunning {
+			// A start that vchd's death cut short: nobody was told the
+			// container runs, and no run can be resumed half-way. The VM
+			// goes, and the container is exited (restart policies apply).
+			p.log.Info("killing the VM of a start that a vchd restart interrupted", zap.String("id", v.id), zap.Int("pid", adopted.Pid()))
+			_ = adopted.Kill()
+			adopted.Wait()
+			adopted = nil
+		}
 		if adopted != nil {
 			proc = adopted
 		}
