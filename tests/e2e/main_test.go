@@ -166,10 +166,22 @@ func docker(t *testing.T, args ...string) result {
 // dockerIn runs docker with stdin.
 func dockerIn(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	r, err := runDocker(nil, dockerEnv(), stdin, args...)
+	if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return r
+}
+
+// runDocker runs the docker CLI (after the prefix argv, e.g. nsenter's)
+// with environ and stdin, bounded by 3 minutes. A non-zero exit is in the
+// result; err is for a CLI that could not run at all.
+func runDocker(prefix, environ []string, stdin string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = dockerEnv()
+	argv := append(append(append([]string{}, prefix...), "docker"), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = environ
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {
@@ -179,10 +191,9 @@ func dockerIn(t *testing.T, stdin string, args ...string) result {
 	r := result{Stdout: out.String(), Stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.Exit = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("docker %v: %v", args, err)
+		err = nil
 	}
-	return r
+	return r, err
 }
 
 // mustDocker fails the test unless docker exits 0; it returns stdout.

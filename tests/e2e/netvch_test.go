@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -118,26 +117,25 @@ func (v *netVCH) vicMachine(args ...string) (string, error) {
 	return string(b), err
 }
 
-// docker runs the docker CLI inside the namespace.
-func (v *netVCH) docker(t testing.TB, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + v.ns.Path, "--", "docker"}, args...)...)
+// nsenter is the argv prefix that runs a command in v's namespace.
+func (v *netVCH) nsenter() []string { return []string{"nsenter", "--net=" + v.ns.Path, "--"} }
+
+// environ is the docker CLI's environment for v.
+func (v *netVCH) environ() []string {
 	e := []string{}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DOCKER_") {
 			e = append(e, kv)
 		}
 	}
-	cmd.Env = append(e, "DOCKER_HOST="+v.host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+v.certs, "DOCKER_CONFIG="+env.config)
-	var o, eb strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &eb
-	err := cmd.Run()
-	r := result{Stdout: o.String(), Stderr: eb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Exit = ee.ExitCode()
-	} else if err != nil {
+	return append(e, "DOCKER_HOST="+v.host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+v.certs, "DOCKER_CONFIG="+env.config)
+}
+
+// docker runs the docker CLI inside the namespace.
+func (v *netVCH) docker(t testing.TB, args ...string) result {
+	t.Helper()
+	r, err := runDocker(v.nsenter(), v.environ(), "", args...)
+	if err != nil {
 		t.Fatalf("docker %v: %v", args, err)
 	}
 	return r

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/tests/fixture"
@@ -20,20 +19,8 @@ import (
 // DOCKER_CERT_PATH as vic-machine create prints them).
 func dockerWith(t *testing.T, ex map[string]string, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	cmd.Env = append(dockerEnv(), "DOCKER_HOST="+ex["DOCKER_HOST"], "DOCKER_CERT_PATH="+ex["DOCKER_CERT_PATH"])
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Exit = ee.ExitCode()
-	} else if err != nil {
+	r, err := runDocker(nil, append(dockerEnv(), "DOCKER_HOST="+ex["DOCKER_HOST"], "DOCKER_CERT_PATH="+ex["DOCKER_CERT_PATH"]), stdin, args...)
+	if err != nil {
 		t.Fatalf("docker %v: %v", args, err)
 	}
 	return r

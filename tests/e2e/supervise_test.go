@@ -44,23 +44,8 @@ func killWait(t *testing.T, pid int) {
 // dockerNS runs the docker CLI against v without a *testing.T, so that
 // goroutines may call it.
 func (v *netVCH) dockerNS(args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + v.ns.Path, "--", "docker"}, args...)...)
-	e := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DOCKER_") {
-			e = append(e, kv)
-		}
-	}
-	cmd.Env = append(e, "DOCKER_HOST="+v.host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+v.certs, "DOCKER_CONFIG="+env.config)
-	var o, eb strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &eb
-	err := cmd.Run()
-	r := result{Stdout: o.String(), Stderr: eb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Exit = ee.ExitCode()
-	} else if err != nil {
+	r, err := runDocker(v.nsenter(), v.environ(), "", args...)
+	if err != nil {
 		r.Exit, r.Stderr = -1, err.Error()
 	}
 	return r
