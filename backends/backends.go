@@ -61,6 +61,8 @@ type Config struct {
 
 	DefaultMemoryMB int64 // for containers created without --memory
 	DefaultCPUs     int   // for containers created without --cpus
+	// Limits are the VCH-wide limits docker info shows.
+	Limits system.Limits
 	// ContainerNameConvention names container VMs ({name}, {id}).
 	ContainerNameConvention string
 
@@ -138,7 +140,7 @@ func New(cfg Config) (*Backends, error) {
 	sys := system.New(system.Config{
 		ID: engineID, Name: cfg.Name, Root: cfg.Root, Runtime: cfg.Runtime,
 		Version: cfg.Version, GitCommit: cfg.GitCommit, BuildTime: cfg.BuildTime,
-		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels,
+		APIVersion: cfg.APIVersion, MinAPIVersion: cfg.MinAPIVersion, Labels: cfg.Labels, Limits: cfg.Limits,
 		Containers: cfg.Compute, Images: cfg.Images, VolumeStores: stores, Registries: cfg.Images, Registry: cfg.Registry,
 		Events: ev,
 	})

@@ -39,6 +39,17 @@ type Config struct {
 	Registry     RegistryInfo
 	Events       *events.Service // the VCH's event log (GET /events)
 	DiskUsage    DiskUsageSources
+	// Limits are the VCH-wide resource limits.
+	Limits Limits
+}
+
+// Limits are the VCH-wide limits as docker info reports them: CPUs and
+// total memory are the VCH's (as VIC reported its resource pool), and
+// Status rows are listed with the driver status.
+type Limits struct {
+	NCPU     int   // CPUs the VCH may use; 0: the host's
+	MemTotal int64 // bytes; 0: the host's
+	Status   [][2]string
 }
 
 // RegistryInfo is the VCH's registry settings, shown by docker info.
@@ -111,6 +122,13 @@ func (b *Backend) SystemInfo(ctx context.Context) (*system.Info, error) {
 		CDISpecDirs:        []string{},
 		Warnings:           []string{},
 	}
+	if l := b.cfg.Limits; l.NCPU > 0 && l.NCPU < info.NCPU {
+		info.NCPU = l.NCPU
+	}
+	if l := b.cfg.Limits; l.MemTotal > 0 && l.MemTotal < info.MemTotal {
+		info.MemTotal = l.MemTotal
+	}
+	info.DriverStatus = append(info.DriverStatus, b.cfg.Limits.Status...)
 	if b.cfg.VolumeStores != nil {
 		var labels []string
 		for _, st := range b.cfg.VolumeStores() {

@@ -18,6 +18,7 @@ import (
 	"github.com/vchproject/vch/daemon"
 	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/internal/version"
+	"github.com/vchproject/vch/machine/limits"
 	"github.com/vchproject/vch/machine/lockfile"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
@@ -52,6 +53,13 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		return err
 	}
 	log.Info("starting vchd", zap.String("version", version.Version), zap.String("api", cfg.APIAddr))
+	host, err := limits.ReadHost()
+	if err != nil {
+		return err
+	}
+	if err := joinCgroup(cfg, host, log); err != nil {
+		return err
+	}
 
 	policy, err := registryPolicy(cfg.Registry)
 	if err != nil {
@@ -139,6 +147,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		BuildTime:       version.BuildTime,
 		DefaultMemoryMB: cfg.MemoryMB,
 		DefaultCPUs:     cfg.CPUs,
+		Limits:          systemLimits(cfg.Limits, host),
 
 		ContainerNameConvention: cfg.ContainerNameConvention,
 	})

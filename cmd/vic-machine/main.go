@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/vchproject/vch/internal/version"
+	"github.com/vchproject/vch/machine/limits"
 	"github.com/vchproject/vch/machine/local"
+	"github.com/vchproject/vch/machine/vchconfig"
 )
 
 const usage = `Usage: vic-machine COMMAND [options]
@@ -158,6 +160,7 @@ func configure(ctx context.Context, args []string) error {
 	fs.Var(&mirrors, "registry-mirror", "replaces the Docker Hub mirrors: http[s]://host[:port] (repeatable)")
 	fs.BoolVar(&debug, "debug", false, "debug logging in vchd and the tethers (--debug=false turns it off)")
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	lf := limitFlags(fs)
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -185,6 +188,19 @@ func configure(ctx context.Context, args []string) error {
 			o.Mirrors = mirrors
 		}
 	})
+	fs.Visit(func(f *flag.Flag) {
+		if lf.owns(f.Name) {
+			// apply cannot fail here: the probe below parsed the values.
+			o.SetLimits = func(l *vchconfig.Limits) { _ = lf.apply(fs, l) }
+		}
+	})
+	if o.SetLimits != nil {
+		// Bad values show before anything is touched.
+		var probe vchconfig.Limits
+		if err := lf.apply(fs, &probe); err != nil {
+			return err
+		}
+	}
 	if len(registryCAs) > 0 && o.ClearRegistryCA {
 		return fmt.Errorf("--registry-ca and --no-registry-ca contradict each other")
 	}
@@ -243,7 +259,11 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
 	fs.StringVar(&o.BridgeRange, "bridge-network-range", local.DefaultBridgeRange, "range the bridge network's /16 is taken from")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	lf := limitFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return o, err
+	}
+	if err := lf.apply(fs, &o.Limits); err != nil {
 		return o, err
 	}
 	o.TLSCNames = cnames
@@ -386,6 +406,13 @@ func inspect(args []string) error {
 		}
 	}
 	row("Container VM limits", fmt.Sprintf("%d vCPU, %d MiB memory, %s writable layer (defaults per container)", c.CPUs, c.MemoryMB, humanSize(c.BaseImageSize)))
+	host, err := limits.ReadHost()
+	if err != nil {
+		return err
+	}
+	for _, r := range limits.Rows(c.Limits, host) {
+		row(r[0], r[1])
+	}
 	if c.ContainerNameConvention != "" {
 		row("Container name convention", c.ContainerNameConvention)
 	}

@@ -62,6 +62,24 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	if cfg.BridgeNetworkRange != "" && cfg.BridgeNetworkRange != DefaultBridgeRange {
 		add("--bridge-network-range", cfg.BridgeNetworkRange)
 	}
+	if l := cfg.Limits; !l.CPU.IsZero() {
+		add("--cpu", l.CPU.String())
+	}
+	if l := cfg.Limits; !l.CPUReservation.IsZero() {
+		add("--cpu-reservation", l.CPUReservation.String())
+	}
+	if cfg.Limits.CPUShares != "" {
+		add("--cpu-shares", cfg.Limits.CPUShares)
+	}
+	if cfg.Limits.MemoryMB != 0 {
+		add("--memory", fmt.Sprintf("%dMB", cfg.Limits.MemoryMB))
+	}
+	if cfg.Limits.MemoryReservation != 0 {
+		add("--memory-reservation", fmt.Sprintf("%dMB", cfg.Limits.MemoryReservation))
+	}
+	if cfg.Limits.MemoryShares != "" {
+		add("--memory-shares", cfg.Limits.MemoryShares)
+	}
 	add("--insecure-registry", cfg.Registry.Insecure...)
 	add("--whitelist-registry", cfg.Registry.Whitelist...)
 	add("--registry-mirror", cfg.Registry.Mirrors...)

@@ -28,7 +28,10 @@ type ConfigureOptions struct {
 	ClearRegistryCA              bool
 	// VolumeStores are added; a label the VCH has must keep its path.
 	VolumeStores []vchconfig.VolumeStore
-	Timeout      time.Duration
+	// SetLimits, when non-nil, changes the VCH-wide limits: it edits a
+	// copy of the VCH's current ones.
+	SetLimits func(*vchconfig.Limits)
+	Timeout   time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -59,6 +62,17 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 	caPEM, err := validateRegistry(next.Registry, o.RegistryCAs)
 	if err != nil {
 		return false, err
+	}
+	if o.SetLimits != nil {
+		o.SetLimits(&next.Limits)
+		if next.Limits != cfg.Limits {
+			if err := validateLimits(next.Limits, next.MemoryMB); err != nil {
+				return false, err
+			}
+			if err := checkLimitsInUse(cfg, next.Limits); err != nil {
+				return false, err
+			}
+		}
 	}
 	var newStores []vchconfig.VolumeStore
 	for _, s := range o.VolumeStores {
@@ -139,7 +153,7 @@ func checkVolumeStores(stores []vchconfig.VolumeStore) ([]vchconfig.VolumeStore,
 }
 
 func sameConfig(a, b *vchconfig.Config) bool {
-	return a.Debug == b.Debug &&
+	return a.Debug == b.Debug && a.Limits == b.Limits &&
 		slices.Equal(a.Registry.Insecure, b.Registry.Insecure) &&
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&

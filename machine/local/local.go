@@ -78,6 +78,8 @@ type CreateOptions struct {
 	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
 	Registry    vchconfig.Registry
 	RegistryCAs []string
+	// Limits cap the whole VCH (cgroup over vchd and its VMs).
+	Limits vchconfig.Limits
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -158,6 +160,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 			stopVCHD(root, 5*time.Second)
 			killVMs(root)
 			_ = netlocal.Destroy(filepath.Join(root, "network"))
+			removeCgroup(root)
 			if existed {
 				_ = removeExcept(root, storePaths(root, o.VolumeStores))
 			} else {
@@ -242,6 +245,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		BridgeNetworkRange:      o.BridgeRange,
 		Registry:                o.Registry,
 		RegistryCAFiles:         o.RegistryCAs,
+		Limits:                  o.Limits,
 	}
 }
 
@@ -292,6 +296,9 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 		if err := vchconfig.ValidateNameConvention(o.NameConvention); err != nil {
 			return nil, err
 		}
+	}
+	if err := validateLimits(o.Limits, o.MemoryMB); err != nil {
+		return nil, err
 	}
 	if len(o.TLSCAs) > 0 && o.NoTLS {
 		return nil, fmt.Errorf("--tls-ca needs TLS: drop --no-tls, or drop --tls-ca")
@@ -587,6 +594,7 @@ func Delete(o DeleteOptions) ([]vchconfig.VolumeStore, error) {
 	if err := netlocal.Destroy(filepath.Join(root, "network")); err != nil {
 		return nil, fmt.Errorf("remove the VCH's networks: %w", err)
 	}
+	removeCgroup(root)
 	if o.Force {
 		for _, s := range stores {
 			if err := os.RemoveAll(volumelocal.VolumesDir(s.Path)); err != nil {

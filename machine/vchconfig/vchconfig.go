@@ -27,6 +27,9 @@ const (
 	PidFile = "vchd.pid"
 	// SupervisorLockFile is held by the VCH's supervisor process.
 	SupervisorLockFile = "supervisor.lock"
+	// CgroupFile records the cgroup of the VCH's processes (vchd and
+	// its container VMs), written by vchd.
+	CgroupFile = "cgroup.json"
 	// LogFile is vchd's (and its supervisor's) log.
 	LogFile = "vchd.log"
 )
@@ -92,10 +95,49 @@ type Config struct {
 	// (CIDR); empty: 172.16.0.0/12.
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
 
+	// Limits cap the whole VCH: all its container VMs (and vchd) share
+	// them through one cgroup.
+	Limits Limits `json:"limits,omitempty"`
+
 	Registry Registry `json:"registry,omitempty"`
 	// RegistryCAFiles are the --registry-ca files as given at create
 	// (their content is in Registry.CAFile).
 	RegistryCAFiles []string `json:"registryCAFiles,omitempty"`
+}
+
+// Limits are the VCH-wide resource settings of VIC's resource pool. Zero
+// values mean no limit, no reservation and normal shares.
+type Limits struct {
+	CPU               CPU    `json:"cpu,omitempty"`
+	CPUReservation    CPU    `json:"cpuReservation,omitempty"`
+	CPUShares         string `json:"cpuShares,omitempty"` // low, normal, high or a number
+	MemoryMB          int64  `json:"memoryMB,omitempty"`
+	MemoryReservation int64  `json:"memoryReservationMB,omitempty"` // MB
+	MemoryShares      string `json:"memoryShares,omitempty"`        // low, normal, high or a number
+}
+
+// CPU is an amount of CPU as given: MHz (VIC's unit) or thousandths of a
+// core. At most one is set; both zero: none.
+type CPU struct {
+	MHz        int64 `json:"mhz,omitempty"`
+	MilliCores int64 `json:"milliCores,omitempty"`
+}
+
+// IsZero reports an unset amount.
+func (c CPU) IsZero() bool { return c.MHz == 0 && c.MilliCores == 0 }
+
+// String renders c the way vic-machine accepts it: "2000MHz", "1.5cores".
+func (c CPU) String() string {
+	switch {
+	case c.MHz != 0:
+		return fmt.Sprintf("%dMHz", c.MHz)
+	case c.MilliCores == 1000:
+		return "1core"
+	case c.MilliCores%1000 == 0:
+		return fmt.Sprintf("%dcores", c.MilliCores/1000)
+	default:
+		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(c.MilliCores)/1000), "0"), ".") + "cores"
+	}
 }
 
 // VolumeStore is one --volume-store PATH:LABEL.
