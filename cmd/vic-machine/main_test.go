@@ -36,6 +36,9 @@ func TestInspectConfigRecreates(t *testing.T) {
 			"--insecure-registry", "10.0.0.0/8", "--whitelist-registry", "*.example.com", "--registry-mirror", "https://mirror.example.com",
 			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel"},
 		{"--name", "notls", "--state-dir", "/srv/vch", "--no-tls", "--base-image-size", "1536M"},
+		{"--name", "limits", "--state-dir", "/srv/vch", "--cpu", "2000", "--cpu-reservation", "0.5cores", "--cpu-shares", "low",
+			"--memory", "4G", "--memory-reservation", "512", "--memory-shares", "3000"},
+		{"--name", "cores", "--state-dir", "/srv/vch", "--cpu", "1.25cores", "--cpu-reservation", "1GHz", "--memory-shares", "high"},
 	} {
 		want := configOf(t, args)
 		line := local.CommandLine(want)
@@ -55,7 +58,8 @@ func TestInspectConfigRecreates(t *testing.T) {
 
 // A bad flag is one line that says what to do; nothing else happens.
 func TestBadFlagsOneLine(t *testing.T) {
-	for _, args := range [][]string{{"--bogus"}, {"--api-port", "x"}, {"stray"}, {"--container-memory", "lots"}} {
+	for _, args := range [][]string{{"--bogus"}, {"--api-port", "x"}, {"stray"}, {"--container-memory", "lots"},
+		{"--cpu", "fast"}, {"--memory", "-1"}, {"--cpu-shares", "medium"}, {"--memory-reservation", "2X"}} {
 		_, err := parseCreate(args)
 		if err == nil {
 			t.Fatalf("create %q accepted", args)
@@ -63,5 +67,14 @@ func TestBadFlagsOneLine(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, "\n") {
 			t.Errorf("create %q: more than one line: %q", args, msg)
 		}
+	}
+}
+
+// The limit flags land in the config in their canonical units.
+func TestLimitFlags(t *testing.T) {
+	c := configOf(t, []string{"--name", "l", "--cpu", "2.5GHz", "--memory", "2G", "--cpu-shares", "normal", "--memory-shares", "HIGH"})
+	want := vchconfig.Limits{CPU: vchconfig.CPU{MHz: 2500}, MemoryMB: 2048, MemoryShares: "high"}
+	if c.Limits != want {
+		t.Errorf("limits %+v, want %+v", c.Limits, want)
 	}
 }

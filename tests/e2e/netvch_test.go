@@ -37,7 +37,9 @@ const (
 	netOutAddr  = "10.201.0.2"
 )
 
-func newNetVCH(t testing.TB) *netVCH {
+// newNetVCH creates the VCH; createArgs are more vic-machine create
+// options (given last, they win over the defaults here).
+func newNetVCH(t testing.TB, createArgs ...string) *netVCH {
 	t.Helper()
 	ns, err := fixture.NewNetns("vchnet")
 	if err != nil {
@@ -74,7 +76,7 @@ func newNetVCH(t testing.TB) *netVCH {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := v.vicMachine("create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M")
+	b, err := v.vicMachine(append([]string{"create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M"}, createArgs...)...)
 	if err != nil {
 		t.Fatalf("vic-machine create in %s: %v\n%s", ns.Name, err, b)
 	}
