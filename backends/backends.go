@@ -18,6 +18,7 @@ import (
 	"github.com/vchproject/vch/backends/image"
 	netbackend "github.com/vchproject/vch/backends/network"
 	"github.com/vchproject/vch/backends/reference"
+	"github.com/vchproject/vch/backends/syslog"
 	"github.com/vchproject/vch/backends/system"
 	volumebackend "github.com/vchproject/vch/backends/volume"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
@@ -61,6 +62,9 @@ type Config struct {
 
 	DefaultMemoryMB int64 // for containers created without --memory
 	DefaultCPUs     int   // for containers created without --cpus
+	// SyslogAddress, udp://host:port or tcp://host:port, also receives
+	// every container's output; "": none.
+	SyslogAddress string
 	// Limits are the VCH-wide limits docker info shows.
 	Limits system.Limits
 	// ContainerNameConvention names container VMs ({name}, {id}).
@@ -76,6 +80,7 @@ type Backends struct {
 	system     *system.Backend
 	volumes    *volumebackend.Backend
 	networks   *netbackend.Backend
+	stopSyslog context.CancelFunc
 }
 
 // New builds the backends and rebuilds their indexes from the port layer.
@@ -149,6 +154,17 @@ func New(cfg Config) (*Backends, error) {
 	if cfg.Network != nil {
 		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf, containers)
 	}
+	if cfg.SyslogAddress != "" {
+		fw, err := syslog.New(syslog.Config{Address: cfg.SyslogAddress, Hostname: cfg.Name, Source: cfg.Compute,
+			Events: ev, NameOf: containers.NameOf, Logger: cfg.Logger.Named("syslog")})
+		if err != nil {
+			containers.Close()
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		bs.stopSyslog = cancel
+		go fw.Run(ctx)
+	}
 	return bs, nil
 }
 
@@ -181,7 +197,12 @@ func (b *Backends) Networks() networkrouter.Backend {
 }
 
 // Close stops background work (AutoRemove watchers).
-func (b *Backends) Close() { b.containers.Close() }
+func (b *Backends) Close() {
+	if b.stopSyslog != nil {
+		b.stopSyslog()
+	}
+	b.containers.Close()
+}
 
 // loadEngineID returns the VCH's stable ID, creating it on first use.
 func loadEngineID(path string) (string, error) {

@@ -148,6 +148,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		DefaultMemoryMB: cfg.MemoryMB,
 		DefaultCPUs:     cfg.CPUs,
 		Limits:          systemLimits(cfg.Limits, host),
+		SyslogAddress:   cfg.SyslogAddress,
 
 		ContainerNameConvention: cfg.ContainerNameConvention,
 	})

@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vchproject/vch/backends/syslog"
 	"github.com/vchproject/vch/internal/version"
 	"github.com/vchproject/vch/machine/limits"
 	"github.com/vchproject/vch/machine/local"
@@ -160,6 +161,7 @@ func configure(ctx context.Context, args []string) error {
 	fs.Var(&mirrors, "registry-mirror", "replaces the Docker Hub mirrors: http[s]://host[:port] (repeatable)")
 	fs.BoolVar(&debug, "debug", false, "debug logging in vchd and the tethers (--debug=false turns it off)")
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	syslogAddr := fs.String("syslog-address", "", "replaces the syslog server of container output: udp://host:port or tcp://host:port; empty: none")
 	lf := limitFlags(fs)
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -186,6 +188,8 @@ func configure(ctx context.Context, args []string) error {
 			o.Whitelist = whitelist
 		case "registry-mirror":
 			o.Mirrors = mirrors
+		case "syslog-address":
+			o.SyslogAddress = syslogAddr
 		}
 	})
 	fs.Visit(func(f *flag.Flag) {
@@ -259,12 +263,18 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
 	fs.StringVar(&o.BridgeRange, "bridge-network-range", local.DefaultBridgeRange, "range the bridge network's /16 is taken from")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	fs.StringVar(&o.SyslogAddress, "syslog-address", "", "also send container output to this syslog server: udp://host:port or tcp://host:port (RFC 5424)")
 	lf := limitFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return o, err
 	}
 	if err := lf.apply(fs, &o.Limits); err != nil {
 		return o, err
+	}
+	if o.SyslogAddress != "" {
+		if _, _, err := syslog.ParseAddress(o.SyslogAddress); err != nil {
+			return o, err
+		}
 	}
 	o.TLSCNames = cnames
 	o.TLSCAs = tlsCAs
@@ -429,6 +439,9 @@ func inspect(args []string) error {
 		bridge = local.DefaultBridgeRange
 	}
 	row("Bridge network range", bridge)
+	if c.SyslogAddress != "" {
+		row("Syslog", c.SyslogAddress+" (container output, RFC 5424)")
+	}
 	if r := c.Registry; len(r.Insecure)+len(r.Whitelist)+len(r.Mirrors) > 0 || r.CAFile != "" {
 		row("Insecure registries", strings.Join(r.Insecure, ", "))
 		row("Registry whitelist", strings.Join(r.Whitelist, ", "))

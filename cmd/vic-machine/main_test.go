@@ -37,7 +37,7 @@ func TestInspectConfigRecreates(t *testing.T) {
 			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel"},
 		{"--name", "notls", "--state-dir", "/srv/vch", "--no-tls", "--base-image-size", "1536M"},
 		{"--name", "limits", "--state-dir", "/srv/vch", "--cpu", "2000", "--cpu-reservation", "0.5cores", "--cpu-shares", "low",
-			"--memory", "4G", "--memory-reservation", "512", "--memory-shares", "3000"},
+			"--memory", "4G", "--memory-reservation", "512", "--memory-shares", "3000", "--syslog-address", "tcp://10.0.0.1:6514"},
 		{"--name", "cores", "--state-dir", "/srv/vch", "--cpu", "1.25cores", "--cpu-reservation", "1GHz", "--memory-shares", "high"},
 	} {
 		want := configOf(t, args)
@@ -59,7 +59,7 @@ func TestInspectConfigRecreates(t *testing.T) {
 // A bad flag is one line that says what to do; nothing else happens.
 func TestBadFlagsOneLine(t *testing.T) {
 	for _, args := range [][]string{{"--bogus"}, {"--api-port", "x"}, {"stray"}, {"--container-memory", "lots"},
-		{"--cpu", "fast"}, {"--memory", "-1"}, {"--cpu-shares", "medium"}, {"--memory-reservation", "2X"}} {
+		{"--cpu", "fast"}, {"--memory", "-1"}, {"--cpu-shares", "medium"}, {"--memory-reservation", "2X"}, {"--syslog-address", "10.0.0.1:514"}} {
 		_, err := parseCreate(args)
 		if err == nil {
 			t.Fatalf("create %q accepted", args)

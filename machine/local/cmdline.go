@@ -80,6 +80,9 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	if cfg.Limits.MemoryShares != "" {
 		add("--memory-shares", cfg.Limits.MemoryShares)
 	}
+	if cfg.SyslogAddress != "" {
+		add("--syslog-address", cfg.SyslogAddress)
+	}
 	add("--insecure-registry", cfg.Registry.Insecure...)
 	add("--whitelist-registry", cfg.Registry.Whitelist...)
 	add("--registry-mirror", cfg.Registry.Mirrors...)

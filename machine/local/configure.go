@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vchproject/vch/backends/syslog"
 	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/machine/vchconfig"
 )
@@ -31,7 +32,10 @@ type ConfigureOptions struct {
 	// SetLimits, when non-nil, changes the VCH-wide limits: it edits a
 	// copy of the VCH's current ones.
 	SetLimits func(*vchconfig.Limits)
-	Timeout   time.Duration
+	// SyslogAddress, when non-nil, replaces the syslog address ("":
+	// forward nothing).
+	SyslogAddress *string
+	Timeout       time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -73,6 +77,14 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 				return false, err
 			}
 		}
+	}
+	if o.SyslogAddress != nil {
+		if *o.SyslogAddress != "" {
+			if _, _, err := syslog.ParseAddress(*o.SyslogAddress); err != nil {
+				return false, err
+			}
+		}
+		next.SyslogAddress = *o.SyslogAddress
 	}
 	var newStores []vchconfig.VolumeStore
 	for _, s := range o.VolumeStores {
@@ -153,7 +165,7 @@ func checkVolumeStores(stores []vchconfig.VolumeStore) ([]vchconfig.VolumeStore,
 }
 
 func sameConfig(a, b *vchconfig.Config) bool {
-	return a.Debug == b.Debug && a.Limits == b.Limits &&
+	return a.Debug == b.Debug && a.Limits == b.Limits && a.SyslogAddress == b.SyslogAddress &&
 		slices.Equal(a.Registry.Insecure, b.Registry.Insecure) &&
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vchproject/vch/backends/syslog"
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
@@ -80,6 +81,8 @@ type CreateOptions struct {
 	RegistryCAs []string
 	// Limits cap the whole VCH (cgroup over vchd and its VMs).
 	Limits vchconfig.Limits
+	// SyslogAddress also receives container output ("": none).
+	SyslogAddress string
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -246,6 +249,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		Registry:                o.Registry,
 		RegistryCAFiles:         o.RegistryCAs,
 		Limits:                  o.Limits,
+		SyslogAddress:           o.SyslogAddress,
 	}
 }
 
@@ -299,6 +303,11 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 	}
 	if err := validateLimits(o.Limits, o.MemoryMB); err != nil {
 		return nil, err
+	}
+	if o.SyslogAddress != "" {
+		if _, _, err := syslog.ParseAddress(o.SyslogAddress); err != nil {
+			return nil, err
+		}
 	}
 	if len(o.TLSCAs) > 0 && o.NoTLS {
 		return nil, fmt.Errorf("--tls-ca needs TLS: drop --no-tls, or drop --tls-ca")

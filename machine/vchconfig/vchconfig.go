@@ -86,6 +86,10 @@ type Config struct {
 
 	Debug bool `json:"debug,omitempty"`
 
+	// SyslogAddress (udp://host:port or tcp://host:port) also receives
+	// the containers' output; empty: none.
+	SyslogAddress string `json:"syslogAddress,omitempty"`
+
 	// ContainerNameConvention names container VMs and their processes,
 	// e.g. "myteam-{name}" ({name}: the container's name, {id}: its short
 	// ID); empty: the provider's default.
