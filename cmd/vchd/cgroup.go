@@ -2,13 +2,16 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends/system"
 	"github.com/vchproject/vch/internal/cgroup"
+	"github.com/vchproject/vch/machine/firewall"
 	"github.com/vchproject/vch/machine/limits"
 	"github.com/vchproject/vch/machine/vchconfig"
 )
@@ -58,4 +61,21 @@ func systemLimits(l vchconfig.Limits, h limits.Host) system.Limits {
 		out.NCPU = int((h.MilliCores(l.CPU) + 999) / 1000)
 	}
 	return out
+}
+
+// applyFirewall restores the API port's firewall rule of vic-machine
+// update firewall.
+func applyFirewall(cfg *vchconfig.Config) error {
+	_, p, err := net.SplitHostPort(cfg.APIAddr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return err
+	}
+	if err := firewall.Apply(cfg.Firewall, cfg.Name, port); err != nil {
+		return fmt.Errorf("firewall rule of the API port: %w", err)
+	}
+	return nil
 }

@@ -60,6 +60,11 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	if err := joinCgroup(cfg, host, log); err != nil {
 		return err
 	}
+	if cfg.Firewall != "" { // after a reboot the rule is gone
+		if err := applyFirewall(cfg); err != nil {
+			return err
+		}
+	}
 
 	policy, err := registryPolicy(cfg.Registry)
 	if err != nil {

@@ -36,6 +36,10 @@ Commands:
   start     start the daemon of an existing VCH (and its supervisor)
   stop      stop the daemon of a VCH; container VMs keep running
   configure change an existing VCH's settings (its containers keep running)
+  update    update firewall --allow|--deny: open or close the VCH's API port
+            in the host firewall
+  upgrade   move a VCH to this vic-machine's binaries (containers keep
+            running); --rollback goes back to the binaries it ran before
   version   print vic-machine's version
 
 Run 'vic-machine COMMAND -h' for a command's options.
@@ -64,6 +68,10 @@ func main() {
 		err = configure(ctx, os.Args[2:])
 	case "stop":
 		err = stopVCH(os.Args[2:])
+	case "update":
+		err = update(os.Args[2:])
+	case "upgrade":
+		err = upgrade(ctx, os.Args[2:])
 	case "supervise":
 		err = supervise(ctx, os.Args[2:])
 	case "version", "--version":

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vchproject/vch/backends/syslog"
 	"github.com/vchproject/vch/machine/certs"
+	"github.com/vchproject/vch/machine/firewall"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
 	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
@@ -604,6 +605,11 @@ func Delete(o DeleteOptions) ([]vchconfig.VolumeStore, error) {
 		return nil, fmt.Errorf("remove the VCH's networks: %w", err)
 	}
 	removeCgroup(root)
+	if cfg.Firewall != "" {
+		if err := firewall.Remove(cfg.Name); err != nil {
+			return nil, fmt.Errorf("remove the VCH's firewall rule: %w", err)
+		}
+	}
 	if o.Force {
 		for _, s := range stores {
 			if err := os.RemoveAll(volumelocal.VolumesDir(s.Path)); err != nil {

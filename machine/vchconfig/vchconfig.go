@@ -90,6 +90,10 @@ type Config struct {
 	// the containers' output; empty: none.
 	SyslogAddress string `json:"syslogAddress,omitempty"`
 
+	// Firewall is the host firewall policy of the API port set by
+	// vic-machine update firewall: "allow", "deny" or "" (no rule).
+	Firewall string `json:"firewall,omitempty"`
+
 	// ContainerNameConvention names container VMs and their processes,
 	// e.g. "myteam-{name}" ({name}: the container's name, {id}: its short
 	// ID); empty: the provider's default.
