@@ -357,7 +357,16 @@ func shape(n network.Network) dnetwork.Inspect {
 	}
 	maps.Copy(out.Options, n.Options)
 	maps.Copy(out.Labels, n.Labels)
-	if !n.UserDefined {
+	if n.Container {
+		out.Options = map[string]string{
+			"com.docker.network.bridge.name": n.Bridge,
+			"vch.container-network.ip-range": n.RangeFrom.String() + "-" + n.RangeTo.String(),
+			"vch.container-network.firewall": n.Firewall,
+		}
+		for i, d := range n.DNS {
+			out.Options[fmt.Sprintf("vch.container-network.dns.%d", i)] = d.String()
+		}
+	} else if !n.UserDefined {
 		out.Options = map[string]string{
 			"com.docker.network.bridge.name":                 n.Bridge,
 			"com.docker.network.bridge.default_bridge":       "true",

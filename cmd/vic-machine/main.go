@@ -19,6 +19,7 @@ import (
 
 	"github.com/vchproject/vch/internal/version"
 	"github.com/vchproject/vch/machine/local"
+	"github.com/vchproject/vch/machine/vchconfig"
 )
 
 const usage = `Usage: vic-machine COMMAND [options]
@@ -157,6 +158,7 @@ func configure(ctx context.Context, args []string) error {
 	fs.Var(&whitelist, "whitelist-registry", "replaces the registry whitelist: host[:port], CIDR or *.domain (repeatable)")
 	fs.Var(&mirrors, "registry-mirror", "replaces the Docker Hub mirrors: http[s]://host[:port] (repeatable)")
 	fs.BoolVar(&debug, "debug", false, "debug logging in vchd and the tethers (--debug=false turns it off)")
+	cn := containerNetworkFlags(fs)
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -196,6 +198,11 @@ func configure(ctx context.Context, args []string) error {
 		}
 		o.VolumeStores = append(o.VolumeStores, vs)
 	}
+	nets, err := cn.parse()
+	if err != nil {
+		return err
+	}
+	o.ContainerNetworks = nets
 	changed, err := local.Configure(ctx, o)
 	if err != nil {
 		return err
@@ -243,7 +250,12 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
 	fs.StringVar(&o.BridgeRange, "bridge-network-range", local.DefaultBridgeRange, "range the bridge network's /16 is taken from")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
+	cn := containerNetworkFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.ContainerNetworks, err = cn.parse(); err != nil {
 		return o, err
 	}
 	o.TLSCNames = cnames
@@ -402,6 +414,13 @@ func inspect(args []string) error {
 		bridge = local.DefaultBridgeRange
 	}
 	row("Bridge network range", bridge)
+	for _, n := range c.ContainerNetworks {
+		dns := ""
+		if len(n.DNS) > 0 {
+			dns = ", DNS " + strings.Join(n.DNS, " ")
+		}
+		row("Container network "+n.Alias, fmt.Sprintf("bridge %s, gateway %s, addresses %s%s, firewall %s", n.Bridge, n.Gateway, n.IPRange, dns, n.Firewall))
+	}
 	if r := c.Registry; len(r.Insecure)+len(r.Whitelist)+len(r.Mirrors) > 0 || r.CAFile != "" {
 		row("Insecure registries", strings.Join(r.Insecure, ", "))
 		row("Registry whitelist", strings.Join(r.Whitelist, ", "))
@@ -470,4 +489,21 @@ func supervise(ctx context.Context, args []string) error {
 		return fmt.Errorf("--root is required")
 	}
 	return local.Supervise(ctx, *root, *vchd)
+}
+
+// cnFlags are the --container-network* options of create and configure.
+type cnFlags struct{ nets, ranges, gateways, dns, firewalls stringList }
+
+func containerNetworkFlags(fs *flag.FlagSet) *cnFlags {
+	c := &cnFlags{}
+	fs.Var(&c.nets, "container-network", "BRIDGE[:alias]: a host bridge (made if missing) containers join directly with --network alias, reachable without NAT (repeatable)")
+	fs.Var(&c.ranges, "container-network-ip-range", "alias:FROM-TO: the addresses containers get on that network")
+	fs.Var(&c.gateways, "container-network-gateway", "alias:GW/PREFIX: the network's gateway and subnet")
+	fs.Var(&c.dns, "container-network-dns", "alias:IP: a name server of that network (repeatable)")
+	fs.Var(&c.firewalls, "container-network-firewall", "alias:LEVEL: closed, outbound, published (the default: published ports only), peers or open")
+	return c
+}
+
+func (c *cnFlags) parse() ([]vchconfig.ContainerNetwork, error) {
+	return vchconfig.ParseContainerNetworks(c.nets, c.ranges, c.gateways, c.dns, c.firewalls)
 }

@@ -28,7 +28,10 @@ type ConfigureOptions struct {
 	ClearRegistryCA              bool
 	// VolumeStores are added; a label the VCH has must keep its path.
 	VolumeStores []vchconfig.VolumeStore
-	Timeout      time.Duration
+	// ContainerNetworks are added, or replace the VCH's network of the
+	// same alias.
+	ContainerNetworks []vchconfig.ContainerNetwork
+	Timeout           time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -58,6 +61,17 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 	}
 	caPEM, err := validateRegistry(next.Registry, o.RegistryCAs)
 	if err != nil {
+		return false, err
+	}
+	next.ContainerNetworks = slices.Clone(cfg.ContainerNetworks)
+	for _, n := range o.ContainerNetworks {
+		if i := slices.IndexFunc(next.ContainerNetworks, func(x vchconfig.ContainerNetwork) bool { return x.Alias == n.Alias }); i >= 0 {
+			next.ContainerNetworks[i] = n
+		} else {
+			next.ContainerNetworks = append(next.ContainerNetworks, n)
+		}
+	}
+	if err := checkContainerNetworks(next.ContainerNetworks, next.BridgeNetworkRange); err != nil {
 		return false, err
 	}
 	var newStores []vchconfig.VolumeStore
@@ -144,5 +158,9 @@ func sameConfig(a, b *vchconfig.Config) bool {
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&
 		a.Registry.CAFile == b.Registry.CAFile &&
-		slices.Equal(a.VolumeStores, b.VolumeStores)
+		slices.Equal(a.VolumeStores, b.VolumeStores) &&
+		slices.EqualFunc(a.ContainerNetworks, b.ContainerNetworks, func(x, y vchconfig.ContainerNetwork) bool {
+			return x.Bridge == y.Bridge && x.Alias == y.Alias && x.IPRange == y.IPRange && x.Gateway == y.Gateway &&
+				x.Firewall == y.Firewall && slices.Equal(x.DNS, y.DNS)
+		})
 }

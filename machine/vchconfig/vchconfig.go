@@ -92,6 +92,10 @@ type Config struct {
 	// (CIDR); empty: 172.16.0.0/12.
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
 
+	// ContainerNetworks are host bridges containers join directly
+	// (--container-network and its companions).
+	ContainerNetworks []ContainerNetwork `json:"containerNetworks,omitempty"`
+
 	Registry Registry `json:"registry,omitempty"`
 	// RegistryCAFiles are the --registry-ca files as given at create
 	// (their content is in Registry.CAFile).

@@ -39,6 +39,12 @@ const (
 
 func newNetVCH(t testing.TB) *netVCH {
 	t.Helper()
+	return newNetVCHWith(t)
+}
+
+// newNetVCHWith is newNetVCH with more vic-machine create options.
+func newNetVCHWith(t testing.TB, createArgs ...string) *netVCH {
+	t.Helper()
 	ns, err := fixture.NewNetns("vchnet")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +80,7 @@ func newNetVCH(t testing.TB) *netVCH {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := v.vicMachine("create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M")
+	b, err := v.vicMachine(append([]string{"create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M"}, createArgs...)...)
 	if err != nil {
 		t.Fatalf("vic-machine create in %s: %v\n%s", ns.Name, err, b)
 	}
