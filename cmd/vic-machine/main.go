@@ -198,11 +198,15 @@ func configure(ctx context.Context, args []string) error {
 		}
 		o.VolumeStores = append(o.VolumeStores, vs)
 	}
-	nets, err := cn.parse()
-	if err != nil {
-		return err
+	if cn.given() {
+		v, err := local.Inspect(o.StateDir, o.Name)
+		if err != nil {
+			return err
+		}
+		if o.ContainerNetworks, err = vchconfig.EditContainerNetworks(v.Config.ContainerNetworks, cn.nets, cn.ranges, cn.gateways, cn.dns, cn.firewalls); err != nil {
+			return err
+		}
 	}
-	o.ContainerNetworks = nets
 	changed, err := local.Configure(ctx, o)
 	if err != nil {
 		return err
@@ -496,12 +500,16 @@ type cnFlags struct{ nets, ranges, gateways, dns, firewalls stringList }
 
 func containerNetworkFlags(fs *flag.FlagSet) *cnFlags {
 	c := &cnFlags{}
-	fs.Var(&c.nets, "container-network", "BRIDGE[:alias]: a host bridge (made if missing) containers join directly with --network alias, reachable without NAT (repeatable)")
+	fs.Var(&c.nets, "container-network", "BRIDGE[:alias]: a host bridge (made if missing) containers join directly with --network alias, reachable without NAT (repeatable; configure adds one or replaces the alias's)")
 	fs.Var(&c.ranges, "container-network-ip-range", "alias:FROM-TO: the addresses containers get on that network")
 	fs.Var(&c.gateways, "container-network-gateway", "alias:GW/PREFIX: the network's gateway and subnet")
 	fs.Var(&c.dns, "container-network-dns", "alias:IP: a name server of that network (repeatable)")
 	fs.Var(&c.firewalls, "container-network-firewall", "alias:LEVEL: closed, outbound, published (the default: published ports only), peers or open")
 	return c
+}
+
+func (c *cnFlags) given() bool {
+	return len(c.nets)+len(c.ranges)+len(c.gateways)+len(c.dns)+len(c.firewalls) > 0
 }
 
 func (c *cnFlags) parse() ([]vchconfig.ContainerNetwork, error) {

@@ -76,64 +76,78 @@ func (c ContainerNetwork) Validate() error {
 	return err
 }
 
-// ParseContainerNetworks reads the --container-network* options: nets
-// are BRIDGE[:alias] (the alias defaults to the bridge's name), the
-// others alias:VALUE and must name an alias of nets. Two networks may not
-// share a bridge, an alias or overlapping subnets.
+// ParseContainerNetworks reads the --container-network* options of
+// create: nets are BRIDGE[:alias] (the alias defaults to the bridge's
+// name), the others alias:VALUE naming an alias of nets. Two networks may
+// not share a bridge, an alias or overlapping subnets.
 func ParseContainerNetworks(nets, ranges, gateways, dns, firewalls []string) ([]ContainerNetwork, error) {
-	var out []ContainerNetwork
-	byAlias := map[string]int{}
+	return EditContainerNetworks(nil, nets, ranges, gateways, dns, firewalls)
+}
+
+// EditContainerNetworks applies the --container-network* options of
+// configure to a VCH's networks (base): a --container-network adds a
+// network or replaces the one of its alias; the other options set a value
+// of a network given or already there (--container-network-dns replaces
+// the network's list). It returns the networks the options touched.
+func EditContainerNetworks(base []ContainerNetwork, nets, ranges, gateways, dns, firewalls []string) ([]ContainerNetwork, error) {
+	out := slices.Clone(base)
+	touched := map[string]bool{}
+	fresh := map[string]bool{}
+	index := func(alias string) int {
+		return slices.IndexFunc(out, func(c ContainerNetwork) bool { return c.Alias == alias })
+	}
 	for _, v := range nets {
 		br, alias, ok := strings.Cut(v, ":")
 		if !ok {
 			alias = br
 		}
-		if _, dup := byAlias[alias]; dup {
+		if fresh[alias] {
 			return nil, fmt.Errorf("--container-network %s: alias %s is given twice", v, alias)
 		}
-		for _, o := range out {
-			if o.Bridge == br {
-				return nil, fmt.Errorf("--container-network %s: bridge %s is already network %s", v, br, o.Alias)
-			}
+		fresh[alias], touched[alias] = true, true
+		c := ContainerNetwork{Bridge: br, Alias: alias}
+		if i := index(alias); i >= 0 {
+			out[i] = c
+		} else {
+			out = append(out, c)
 		}
-		byAlias[alias] = len(out)
-		out = append(out, ContainerNetwork{Bridge: br, Alias: alias})
 	}
-	set := func(flag string, vals []string, apply func(c *ContainerNetwork, v string) error) error {
+	given := map[string]bool{}
+	set := func(flag string, vals []string, apply func(c *ContainerNetwork, v string)) error {
 		for _, kv := range vals {
 			alias, v, ok := strings.Cut(kv, ":")
 			if !ok || v == "" {
 				return fmt.Errorf("--%s %q: want alias:VALUE", flag, kv)
 			}
-			i, known := byAlias[alias]
-			if !known {
+			i := index(alias)
+			if i < 0 {
 				return fmt.Errorf("--%s %s: no --container-network has the alias %s", flag, kv, alias)
 			}
-			if err := apply(&out[i], v); err != nil {
-				return fmt.Errorf("--%s %s: %w", flag, kv, err)
+			if flag != "container-network-dns" && given[flag+"\x00"+alias] {
+				return fmt.Errorf("--%s %s: given twice for network %s", flag, kv, alias)
 			}
+			first := !given[flag+"\x00"+alias]
+			given[flag+"\x00"+alias], touched[alias] = true, true
+			if first && flag == "container-network-dns" {
+				out[i].DNS = nil
+			}
+			apply(&out[i], v)
 		}
 		return nil
 	}
-	once := func(field *string, v string) error {
-		if *field != "" {
-			return fmt.Errorf("given twice for this network")
-		}
-		*field = v
-		return nil
-	}
-	if err := set("container-network-ip-range", ranges, func(c *ContainerNetwork, v string) error { return once(&c.IPRange, v) }); err != nil {
+	if err := set("container-network-ip-range", ranges, func(c *ContainerNetwork, v string) { c.IPRange = v }); err != nil {
 		return nil, err
 	}
-	if err := set("container-network-gateway", gateways, func(c *ContainerNetwork, v string) error { return once(&c.Gateway, v) }); err != nil {
+	if err := set("container-network-gateway", gateways, func(c *ContainerNetwork, v string) { c.Gateway = v }); err != nil {
 		return nil, err
 	}
-	if err := set("container-network-dns", dns, func(c *ContainerNetwork, v string) error { c.DNS = append(c.DNS, v); return nil }); err != nil {
+	if err := set("container-network-dns", dns, func(c *ContainerNetwork, v string) { c.DNS = append(c.DNS, v) }); err != nil {
 		return nil, err
 	}
-	if err := set("container-network-firewall", firewalls, func(c *ContainerNetwork, v string) error { return once(&c.Firewall, v) }); err != nil {
+	if err := set("container-network-firewall", firewalls, func(c *ContainerNetwork, v string) { c.Firewall = v }); err != nil {
 		return nil, err
 	}
+	var res []ContainerNetwork
 	for i := range out {
 		if out[i].Firewall == "" {
 			out[i].Firewall = DefaultFirewall
@@ -141,8 +155,14 @@ func ParseContainerNetworks(nets, ranges, gateways, dns, firewalls []string) ([]
 		if err := out[i].Validate(); err != nil {
 			return nil, err
 		}
+		if touched[out[i].Alias] {
+			res = append(res, out[i])
+		}
 	}
-	return out, CheckContainerNetworks(out)
+	if err := CheckContainerNetworks(out); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // CheckContainerNetworks refuses networks that share a bridge, an alias

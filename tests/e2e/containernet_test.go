@@ -186,6 +186,23 @@ func TestContainerNetworks(t *testing.T) {
 		}
 	})
 
+	t.Run("Configure", func(t *testing.T) {
+		// vic-machine configure changes a network's level in place.
+		if b, err := v.vicMachine("configure", "--name", v.name, "--container-network-firewall", "closed:open"); err != nil {
+			t.Fatalf("vic-machine configure: %v\n%s", err, b)
+		}
+		if got := strings.TrimSpace(v.must(t, "network", "inspect", "-f", `{{index .Options "vch.container-network.firewall"}}`, "closed")); got != "open" {
+			t.Fatalf("level after configure: %q", got)
+		}
+		ip := web(t, "reopened", "closed")
+		if !hostGets("http://" + ip + ":8081/") {
+			t.Fatal("closed network configured open: unpublished port not reachable")
+		}
+		if b, err := v.vicMachine("inspect", "config", "--name", v.name); err != nil || !strings.Contains(b, "--container-network-firewall closed:open") {
+			t.Fatalf("inspect config: %v\n%s", err, b)
+		}
+	})
+
 	t.Run("SeedDemo", func(t *testing.T) {
 		const page = "hello from nginx on a container network\n"
 		ngx, err := fixture.NginxImage(fixture.DebRoot, demoNginxConf, map[string][]byte{"index.html": []byte(page)})
@@ -228,6 +245,36 @@ done;`)
 		}
 		if n := activeLeases(t, v); n != 0 {
 			t.Fatalf("%d leases after the demo's containers were removed", n)
+		}
+	})
+
+	t.Run("UserNetworkNothingLeft", func(t *testing.T) {
+		taps0, bridges0, rules0, chains0 := hostLeftovers(t, v)
+		v.must(t, "network", "create", "--subnet", "10.211.0.0/24", "leaky")
+		t.Cleanup(func() { v.docker(t, "rm", "-f", "lk1", "lk2"); v.docker(t, "network", "rm", "leaky") })
+		v.must(t, "run", "-d", "--name", "lk1", "--network", "leaky", "-p", "8086:80", img, "sh", "-c", webCmd)
+		v.must(t, "run", "-d", "--name", "lk2", "-p", "8087:80", img, "sh", "-c", webCmd)
+		v.must(t, "network", "connect", "leaky", "lk2")
+		waitFetch(t, v.ns, "http://127.0.0.1:8086/", "hello-from-vch")
+		waitFetch(t, v.ns, "http://127.0.0.1:8087/", "hello-from-vch")
+		taps, bridges, rules, chains := hostLeftovers(t, v)
+		if taps == 0 || bridges != bridges0+1 || rules <= rules0 || chains != chains0 {
+			t.Fatalf("while running: %d taps, %d bridges (%d before), %d rules (%d before), %d chains (%d before)", taps, bridges, bridges0, rules, rules0, chains, chains0)
+		}
+		v.must(t, "network", "disconnect", "leaky", "lk2")
+		v.must(t, "rm", "-f", "lk1", "lk2")
+		v.must(t, "network", "rm", "leaky")
+		poll(t, "taps, bridges, rules and chains as before the user network", func() bool {
+			taps, bridges, rules, chains = hostLeftovers(t, v)
+			return taps == taps0 && bridges == bridges0 && rules == rules0 && chains == chains0
+		})
+		if n := activeLeases(t, v); n != 0 {
+			t.Fatalf("%d leases left", n)
+		}
+		for _, port := range []string{"8086", "8087"} {
+			if _, err := fetch(v.ns, "http://127.0.0.1:"+port+"/"); err == nil {
+				t.Fatalf("port %s still served after rm", port)
+			}
 		}
 	})
 
