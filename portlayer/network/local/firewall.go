@@ -167,9 +167,15 @@ func setupContainerHost(n network.Network) (made bool, err error) {
 	if err := enableBridgeNetfilter(); err != nil {
 		return made, err
 	}
-	// The chains must exist before the jumps to them.
-	if err := iptablesRestore(restoreInput([]network.Network{n}, nil)); err != nil {
-		return made, err
+	// The chains must exist before the jumps to them. Existing ones keep
+	// their rules (a restarted vchd: running containers stay filtered
+	// until syncFirewall rewrites them).
+	for _, c := range []string{chainIn(n), chainOut(n)} {
+		if iptables("-t", "mangle", "-n", "-L", c) != nil {
+			if err := iptables("-t", "mangle", "-N", c); err != nil {
+				return made, err
+			}
+		}
 	}
 	return made, ensureRules(containerRules(n))
 }
