@@ -112,9 +112,10 @@ func New(cfg Config) (*Backends, error) {
 		return nil, err
 	}
 	// One event log for the VCH: every backend publishes to it, GET
-	// /events reads it. The network backend publishes through the same
-	// EventLogger shape (create, connect, disconnect, destroy) once it
-	// takes one.
+	// /events reads it. Networks: the network backend logs create and
+	// destroy, the container backend connect and disconnect (at start,
+	// at the end of a run, and on a running container's connect and
+	// disconnect, as dockerd).
 	ev := events.New(0)
 	images := image.New(cfg.Images, refs, cfg.Compute, cfg.Logger.Named("images"))
 	images.SetEvents(ev)
@@ -153,6 +154,7 @@ func New(cfg Config) (*Backends, error) {
 	bs := &Backends{containers: containers, images: images, system: sys, volumes: vols}
 	if cfg.Network != nil {
 		bs.networks = netbackend.New(cfg.Network, cfg.Compute, containers.NameOf, containers)
+		bs.networks.SetEvents(ev)
 	}
 	if cfg.SyslogAddress != "" {
 		fw, err := syslog.New(syslog.Config{Address: cfg.SyslogAddress, Hostname: cfg.Name, Source: cfg.Compute,

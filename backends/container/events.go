@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/network"
 )
 
 // EventLogger records docker events (backends/events implements it).
@@ -41,6 +42,31 @@ func actor(id string, m *Meta, extra map[string]string) events.Actor {
 // event logs a container event.
 func (b *Backend) event(id string, m *Meta, action events.Action, extra map[string]string) {
 	b.events.Log(events.ContainerEventType, action, actor(id, m, extra))
+}
+
+// networkEvent logs a network event as dockerd does: the actor is the
+// network, with the container, the network's name and driver.
+func (b *Backend) networkEvent(n network.Network, id string, action events.Action) {
+	b.events.Log(events.NetworkEventType, action, events.Actor{ID: n.ID, Attributes: map[string]string{
+		"container": id, "name": n.Name, "type": n.Driver,
+	}})
+}
+
+// networkEvents logs action (connect at start, disconnect when the run
+// ends) for every network the container is on.
+func (b *Backend) networkEvents(ctx context.Context, id string, action events.Action) {
+	if b.net == nil {
+		return
+	}
+	eps, err := b.net.Endpoints(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return
+	}
+	for _, ep := range eps {
+		if n, err := b.net.Network(context.WithoutCancel(ctx), ep.Network); err == nil {
+			b.networkEvent(n, id, action)
+		}
+	}
 }
 
 // eventByID logs a container event, reading the container's Meta for its
@@ -91,6 +117,7 @@ func (b *Backend) died(ctx context.Context, id string, st compute.Status) {
 		extra["execDuration"] = strconv.Itoa(int(st.FinishedAt.Sub(st.StartedAt).Seconds()))
 	}
 	b.event(id, m, events.ActionDie, extra)
+	b.networkEvents(ctx, id, events.ActionDisconnect)
 	if m != nil {
 		b.volumeEvents(id, m, events.ActionUnmount)
 	}

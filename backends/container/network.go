@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	dnetwork "github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"go.uber.org/zap"
@@ -198,6 +199,7 @@ func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dn
 			}
 			return err
 		}
+		b.networkEvent(n, id, events.ActionConnect)
 	}
 	return b.updateMeta(ctx, id, func(m *Meta) {
 		if m.NetworkingConfig == nil {
@@ -252,6 +254,9 @@ func (b *Backend) NetworkDisconnect(ctx context.Context, ref, netRef string, for
 	}
 	if err := b.net.Leave(ctx, id, n.ID); err != nil {
 		return err
+	}
+	if running && eps[i].Active {
+		b.networkEvent(n, id, events.ActionDisconnect)
 	}
 	return b.updateMeta(ctx, id, func(m *Meta) {
 		if m.NetworkingConfig != nil {

@@ -42,6 +42,7 @@ func startFailure(err error) (code int, classed error) {
 // started logs the start of a run and the mounts of its volumes, and
 // begins its healthchecks.
 func (b *Backend) started(id string, m *Meta) {
+	b.networkEvents(b.ctx, id, events.ActionConnect)
 	b.event(id, m, events.ActionStart, nil)
 	b.volumeEvents(id, m, events.ActionMount)
 	b.startHealth(id, m, b.now())

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	dnetwork "github.com/docker/docker/api/types/network"
 
@@ -40,13 +41,33 @@ type Backend struct {
 	names   Names
 	conn    Connector
 	now     func() time.Time
+	events  EventLogger
+}
+
+// EventLogger records docker events (backends/events implements it).
+type EventLogger interface {
+	Log(typ events.Type, action events.Action, actor events.Actor)
+}
+
+type noEvents struct{}
+
+func (noEvents) Log(events.Type, events.Action, events.Actor) {}
+
+// SetEvents makes the backend log network create and destroy to l (the
+// container backend logs connect and disconnect).
+func (b *Backend) SetEvents(l EventLogger) { b.events = l }
+
+// event logs a network event as dockerd does: the network is the actor,
+// with its name and driver.
+func (b *Backend) event(n network.Network, action events.Action) {
+	b.events.Log(events.NetworkEventType, action, events.Actor{ID: n.ID, Attributes: map[string]string{"name": n.Name, "type": n.Driver}})
 }
 
 var _ networkrouter.Backend = (*Backend)(nil)
 
 // New returns the network backend; conn may be nil (connect answers 501).
 func New(p network.Provider, c compute.Inspector, names Names, conn Connector) *Backend {
-	return &Backend{net: p, mgr: p, eps: p, compute: c, names: names, conn: conn, now: time.Now}
+	return &Backend{net: p, mgr: p, eps: p, compute: c, names: names, conn: conn, now: time.Now, events: noEvents{}}
 }
 
 // NetworkConnect answers docker network connect.
@@ -85,6 +106,7 @@ func (b *Backend) NetworkCreate(ctx context.Context, req dnetwork.CreateRequest)
 	if err != nil {
 		return dnetwork.CreateResponse{}, err
 	}
+	b.event(n, events.ActionCreate)
 	return dnetwork.CreateResponse{ID: n.ID}, nil
 }
 
@@ -147,7 +169,15 @@ func createSpec(req dnetwork.CreateRequest) (network.NetworkSpec, error) {
 
 // NetworkRemove answers docker network rm.
 func (b *Backend) NetworkRemove(ctx context.Context, nameOrID string) error {
-	return b.mgr.RemoveNetwork(ctx, nameOrID)
+	n, err := b.net.Network(ctx, nameOrID)
+	if err != nil {
+		return err
+	}
+	if err := b.mgr.RemoveNetwork(ctx, n.ID); err != nil {
+		return err
+	}
+	b.event(n, events.ActionDestroy)
+	return nil
 }
 
 // NetworksPrune removes user-defined networks no container is on
@@ -185,6 +215,7 @@ func (b *Backend) NetworksPrune(ctx context.Context, f filters.Args) (dnetwork.P
 			}
 			return rep, err
 		}
+		b.event(n, events.ActionDestroy)
 		rep.NetworksDeleted = append(rep.NetworksDeleted, n.Name)
 	}
 	return rep, nil
@@ -357,7 +388,16 @@ func shape(n network.Network) dnetwork.Inspect {
 	}
 	maps.Copy(out.Options, n.Options)
 	maps.Copy(out.Labels, n.Labels)
-	if !n.UserDefined {
+	if n.Container {
+		out.Options = map[string]string{
+			"com.docker.network.bridge.name": n.Bridge,
+			"vch.container-network.ip-range": n.RangeFrom.String() + "-" + n.RangeTo.String(),
+			"vch.container-network.firewall": n.Firewall,
+		}
+		for i, d := range n.DNS {
+			out.Options[fmt.Sprintf("vch.container-network.dns.%d", i)] = d.String()
+		}
+	} else if !n.UserDefined {
 		out.Options = map[string]string{
 			"com.docker.network.bridge.name":                 n.Bridge,
 			"com.docker.network.bridge.default_bridge":       "true",

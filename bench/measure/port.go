@@ -24,6 +24,7 @@ func Port() Measurement {
 	return Measurement{
 		Name: "port",
 		Define: func(env *Env) {
+			env.Report.Define(sec, "port.ready", "`docker run -d -p` until nginx answers through the port", "s", report.Lower)
 			env.Report.Define(sec, "port.rps", fmt.Sprintf("HTTP GET / to nginx through `-p`, %d connections", loadConns), "req/s", report.Higher)
 		},
 		Run: func(ctx context.Context, env *Env, t *harness.Target) error {
@@ -36,6 +37,7 @@ func Port() Measurement {
 			if t.Name == report.VCH {
 				port++
 			}
+			begin := time.Now()
 			if _, err := t.CLI(ctx, "run", "-d", "--name", "bench-nginx", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), env.Images.Nginx); err != nil {
 				if t.Name == report.VCH {
 					na(env, t, "port.rps", fmt.Sprintf("`-p` failed: %v", err))
@@ -51,6 +53,7 @@ func Port() Measurement {
 				}
 				return err
 			}
+			set(env, t, "port.ready", time.Since(begin).Seconds())
 			// a short warm-up, then the measured load
 			if _, err := Load(ctx, url, loadConns, time.Second, loadMaxRequests); err != nil {
 				return err

@@ -21,6 +21,7 @@ import (
 	"github.com/vchproject/vch/machine/limits"
 	"github.com/vchproject/vch/machine/lockfile"
 	"github.com/vchproject/vch/machine/vchconfig"
+	"github.com/vchproject/vch/portlayer/network"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
 	"github.com/vchproject/vch/portlayer/qemu"
 	"github.com/vchproject/vch/portlayer/qemu/initramfs"
@@ -104,10 +105,22 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 			return fmt.Errorf("bridge network range: %w", err)
 		}
 	}
+	var containerNets []network.ContainerNetworkSpec
+	for _, c := range cfg.ContainerNetworks {
+		gw, from, to, dns, err := c.Parsed()
+		if err != nil {
+			return err
+		}
+		containerNets = append(containerNets, network.ContainerNetworkSpec{
+			Name: c.Alias, Bridge: c.Bridge, Gateway: gw, RangeFrom: from, RangeTo: to, DNS: dns, Firewall: c.Firewall,
+		})
+	}
 	nets, err := netlocal.New(netlocal.Config{
 		Root:   filepath.Join(cfg.Root, "network"),
 		Range:  bridgeRange,
 		Logger: log.Named("network"),
+
+		ContainerNetworks: containerNets,
 	})
 	if err != nil {
 		return fmt.Errorf("network: %w", err)

@@ -168,6 +168,7 @@ func configure(ctx context.Context, args []string) error {
 	fs.Var(&whitelist, "whitelist-registry", "replaces the registry whitelist: host[:port], CIDR or *.domain (repeatable)")
 	fs.Var(&mirrors, "registry-mirror", "replaces the Docker Hub mirrors: http[s]://host[:port] (repeatable)")
 	fs.BoolVar(&debug, "debug", false, "debug logging in vchd and the tethers (--debug=false turns it off)")
+	cn := containerNetworkFlags(fs)
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	syslogAddr := fs.String("syslog-address", "", "replaces the syslog server of container output: udp://host:port or tcp://host:port; empty: none")
 	lf := limitFlags(fs)
@@ -224,6 +225,15 @@ func configure(ctx context.Context, args []string) error {
 		}
 		o.VolumeStores = append(o.VolumeStores, vs)
 	}
+	if cn.given() {
+		v, err := local.Inspect(o.StateDir, o.Name)
+		if err != nil {
+			return err
+		}
+		if o.ContainerNetworks, err = vchconfig.EditContainerNetworks(v.Config.ContainerNetworks, cn.nets, cn.ranges, cn.gateways, cn.dns, cn.firewalls); err != nil {
+			return err
+		}
+	}
 	changed, err := local.Configure(ctx, o)
 	if err != nil {
 		return err
@@ -273,6 +283,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	fs.StringVar(&o.SyslogAddress, "syslog-address", "", "also send container output to this syslog server: udp://host:port or tcp://host:port (RFC 5424)")
 	lf := limitFlags(fs)
+	cn := containerNetworkFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return o, err
 	}
@@ -283,6 +294,10 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 		if _, _, err := syslog.ParseAddress(o.SyslogAddress); err != nil {
 			return o, err
 		}
+	}
+	var err error
+	if o.ContainerNetworks, err = cn.parse(); err != nil {
+		return o, err
 	}
 	o.TLSCNames = cnames
 	o.TLSCAs = tlsCAs
@@ -450,6 +465,13 @@ func inspect(args []string) error {
 	if c.SyslogAddress != "" {
 		row("Syslog", c.SyslogAddress+" (container output, RFC 5424)")
 	}
+	for _, n := range c.ContainerNetworks {
+		dns := ""
+		if len(n.DNS) > 0 {
+			dns = ", DNS " + strings.Join(n.DNS, " ")
+		}
+		row("Container network "+n.Alias, fmt.Sprintf("bridge %s, gateway %s, addresses %s%s, firewall %s", n.Bridge, n.Gateway, n.IPRange, dns, n.Firewall))
+	}
 	if r := c.Registry; len(r.Insecure)+len(r.Whitelist)+len(r.Mirrors) > 0 || r.CAFile != "" {
 		row("Insecure registries", strings.Join(r.Insecure, ", "))
 		row("Registry whitelist", strings.Join(r.Whitelist, ", "))
@@ -518,4 +540,25 @@ func supervise(ctx context.Context, args []string) error {
 		return fmt.Errorf("--root is required")
 	}
 	return local.Supervise(ctx, *root, *vchd)
+}
+
+// cnFlags are the --container-network* options of create and configure.
+type cnFlags struct{ nets, ranges, gateways, dns, firewalls stringList }
+
+func containerNetworkFlags(fs *flag.FlagSet) *cnFlags {
+	c := &cnFlags{}
+	fs.Var(&c.nets, "container-network", "BRIDGE[:alias]: a host bridge (made if missing) containers join directly with --network alias, reachable without NAT (repeatable; configure adds one or replaces the alias's)")
+	fs.Var(&c.ranges, "container-network-ip-range", "alias:FROM-TO: the addresses containers get on that network")
+	fs.Var(&c.gateways, "container-network-gateway", "alias:GW/PREFIX: the network's gateway and subnet")
+	fs.Var(&c.dns, "container-network-dns", "alias:IP: a name server of that network (repeatable)")
+	fs.Var(&c.firewalls, "container-network-firewall", "alias:LEVEL: closed, outbound, published (the default: published ports only), peers or open")
+	return c
+}
+
+func (c *cnFlags) given() bool {
+	return len(c.nets)+len(c.ranges)+len(c.gateways)+len(c.dns)+len(c.firewalls) > 0
+}
+
+func (c *cnFlags) parse() ([]vchconfig.ContainerNetwork, error) {
+	return vchconfig.ParseContainerNetworks(c.nets, c.ranges, c.gateways, c.dns, c.firewalls)
 }

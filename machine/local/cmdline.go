@@ -83,6 +83,17 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	if cfg.SyslogAddress != "" {
 		add("--syslog-address", cfg.SyslogAddress)
 	}
+	for _, n := range cfg.ContainerNetworks {
+		add("--container-network", n.Bridge+":"+n.Alias)
+		add("--container-network-ip-range", n.Alias+":"+n.IPRange)
+		add("--container-network-gateway", n.Alias+":"+n.Gateway)
+		for _, d := range n.DNS {
+			add("--container-network-dns", n.Alias+":"+d)
+		}
+		if n.Firewall != "" && n.Firewall != vchconfig.DefaultFirewall {
+			add("--container-network-firewall", n.Alias+":"+n.Firewall)
+		}
+	}
 	add("--insecure-registry", cfg.Registry.Insecure...)
 	add("--whitelist-registry", cfg.Registry.Whitelist...)
 	add("--registry-mirror", cfg.Registry.Mirrors...)

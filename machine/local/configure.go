@@ -35,7 +35,10 @@ type ConfigureOptions struct {
 	// SyslogAddress, when non-nil, replaces the syslog address ("":
 	// forward nothing).
 	SyslogAddress *string
-	Timeout       time.Duration
+	// ContainerNetworks are added, or replace the VCH's network of the
+	// same alias.
+	ContainerNetworks []vchconfig.ContainerNetwork
+	Timeout           time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -85,6 +88,17 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 			}
 		}
 		next.SyslogAddress = *o.SyslogAddress
+	}
+	next.ContainerNetworks = slices.Clone(cfg.ContainerNetworks)
+	for _, n := range o.ContainerNetworks {
+		if i := slices.IndexFunc(next.ContainerNetworks, func(x vchconfig.ContainerNetwork) bool { return x.Alias == n.Alias }); i >= 0 {
+			next.ContainerNetworks[i] = n
+		} else {
+			next.ContainerNetworks = append(next.ContainerNetworks, n)
+		}
+	}
+	if err := checkContainerNetworks(next.ContainerNetworks, next.BridgeNetworkRange); err != nil {
+		return false, err
 	}
 	var newStores []vchconfig.VolumeStore
 	for _, s := range o.VolumeStores {
@@ -170,5 +184,9 @@ func sameConfig(a, b *vchconfig.Config) bool {
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&
 		a.Registry.CAFile == b.Registry.CAFile &&
-		slices.Equal(a.VolumeStores, b.VolumeStores)
+		slices.Equal(a.VolumeStores, b.VolumeStores) &&
+		slices.EqualFunc(a.ContainerNetworks, b.ContainerNetworks, func(x, y vchconfig.ContainerNetwork) bool {
+			return x.Bridge == y.Bridge && x.Alias == y.Alias && x.IPRange == y.IPRange && x.Gateway == y.Gateway &&
+				x.Firewall == y.Firewall && slices.Equal(x.DNS, y.DNS)
+		})
 }

@@ -84,6 +84,8 @@ type CreateOptions struct {
 	Limits vchconfig.Limits
 	// SyslogAddress also receives container output ("": none).
 	SyslogAddress string
+	// ContainerNetworks are the --container-network* options, parsed.
+	ContainerNetworks []vchconfig.ContainerNetwork
 }
 
 // Env is what a docker user exports to reach a VCH.
@@ -247,6 +249,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 
 		ContainerNameConvention: o.NameConvention,
 		BridgeNetworkRange:      o.BridgeRange,
+		ContainerNetworks:       o.ContainerNetworks,
 		Registry:                o.Registry,
 		RegistryCAFiles:         o.RegistryCAs,
 		Limits:                  o.Limits,
@@ -286,6 +289,9 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 		if name, other := rangeOwner(base, pfx); name != "" {
 			return nil, fmt.Errorf("--bridge-network-range %s overlaps %s of VCH %q: choose a range that does not overlap", o.BridgeRange, other, name)
 		}
+	}
+	if err := checkContainerNetworks(o.ContainerNetworks, o.BridgeRange); err != nil {
+		return nil, err
 	}
 	for _, s := range o.VolumeStores {
 		if err := checkStorePath(s); err != nil {
@@ -799,4 +805,27 @@ func validateRegistry(r vchconfig.Registry, caFiles []string) ([]byte, error) {
 		}
 	}
 	return readCAs("--registry-ca", "a CA that signs your registries' certificates", caFiles)
+}
+
+// checkContainerNetworks refuses container networks that conflict with
+// each other or lie in the bridge network range (bridge networks' /16s
+// come from there).
+func checkContainerNetworks(nets []vchconfig.ContainerNetwork, bridgeRange string) error {
+	if bridgeRange == "" {
+		bridgeRange = DefaultBridgeRange
+	}
+	br, err := netip.ParsePrefix(bridgeRange)
+	if err != nil {
+		return fmt.Errorf("bridge network range %q: %w", bridgeRange, err)
+	}
+	for _, n := range nets {
+		if err := n.Validate(); err != nil {
+			return err
+		}
+		gw, _, _, _, _ := n.Parsed()
+		if gw.Masked().Overlaps(br) {
+			return fmt.Errorf("container network %s: subnet %s overlaps the bridge network range %s: choose a subnet outside it (or another --bridge-network-range)", n.Alias, gw.Masked(), br)
+		}
+	}
+	return vchconfig.CheckContainerNetworks(nets)
 }

@@ -106,6 +106,9 @@ type Config struct {
 	// Limits cap the whole VCH: all its container VMs (and vchd) share
 	// them through one cgroup.
 	Limits Limits `json:"limits,omitempty"`
+	// ContainerNetworks are host bridges containers join directly
+	// (--container-network and its companions).
+	ContainerNetworks []ContainerNetwork `json:"containerNetworks,omitempty"`
 
 	Registry Registry `json:"registry,omitempty"`
 	// RegistryCAFiles are the --registry-ca files as given at create

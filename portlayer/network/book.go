@@ -44,7 +44,7 @@ type BookState struct {
 func NewBook(nets ...Network) (*Book, error) {
 	b := &Book{pools: map[string]*Pool{}, eps: map[string][]*Endpoint{}}
 	for _, n := range nets {
-		p, err := NewRangePool(n.Subnet, n.Gateway, n.IPRange)
+		p, err := poolOf(n)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)
 		}
@@ -52,6 +52,138 @@ func NewBook(nets ...Network) (*Book, error) {
 		b.pools[n.ID] = p
 	}
 	return b, nil
+}
+
+func poolOf(n Network) (*Pool, error) {
+	if n.Container {
+		return NewSpanPool(n.Subnet, n.Gateway, n.RangeFrom, n.RangeTo)
+	}
+	return NewRangePool(n.Subnet, n.Gateway, n.IPRange)
+}
+
+// containerNet tells whether the network with ID id is a container
+// network.
+func (b *Book) containerNet(id string) bool {
+	for _, n := range b.networks {
+		if n.ID == id {
+			return n.Container
+		}
+	}
+	return false
+}
+
+// ValidateContainerNetwork checks one container network's settings
+// (without regard to other networks).
+func ValidateContainerNetwork(s ContainerNetworkSpec) error {
+	bad := func(format string, a ...any) error {
+		return errdefs.InvalidParameter(fmt.Sprintf("container network %s: ", s.Name) + fmt.Sprintf(format, a...))
+	}
+	switch {
+	case s.Name == "" || strings.ContainsAny(s.Name, " /:\t"):
+		return errdefs.InvalidParameter(fmt.Sprintf("container network %q: the alias must be a non-empty name without spaces, '/' or ':'", s.Name))
+	case s.Name == BridgeName || s.Name == "host" || s.Name == "none":
+		return bad("%s is docker's own network name: give the container network another alias", s.Name)
+	case s.Bridge == "" || len(s.Bridge) > 15 || strings.ContainsAny(s.Bridge, " /:"):
+		return bad("host bridge %q: want an interface name of at most 15 characters", s.Bridge)
+	case !s.Gateway.IsValid() || !s.Gateway.Addr().Is4():
+		return bad("an IPv4 gateway GW/PREFIX is needed (--container-network-gateway %s:GW/PREFIX)", s.Name)
+	case !s.RangeFrom.IsValid() || !s.RangeTo.IsValid():
+		return bad("an address range is needed (--container-network-ip-range %s:FROM-TO)", s.Name)
+	}
+	if s.Firewall != "" && !slices.Contains(FirewallLevels, s.Firewall) {
+		return bad("firewall level %q: want one of %s", s.Firewall, strings.Join(FirewallLevels, ", "))
+	}
+	if _, err := NewSpanPool(s.Gateway.Masked(), s.Gateway.Addr(), s.RangeFrom, s.RangeTo); err != nil {
+		return bad("%v", err)
+	}
+	if s.Gateway.Addr() == s.Gateway.Masked().Addr() || s.Gateway.Addr() == lastAddr(s.Gateway) {
+		return bad("gateway %s is not a host address of %s", s.Gateway.Addr(), s.Gateway.Masked())
+	}
+	return nil
+}
+
+// SetContainerNetworks makes the book's container networks those of
+// specs: new ones are added (IDs from NewID), the firewall level and name
+// servers of existing ones updated, their addressing too while nobody is
+// joined to them. Those no longer configured are removed and returned,
+// unless containers are joined to them: those stay (in kept) until the
+// containers are removed. On error the book is unchanged.
+func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Network, kept []string, err error) {
+	next := &Book{networks: slices.Clone(b.networks), pools: maps.Clone(b.pools), eps: b.eps}
+	want := map[string]bool{}
+	for _, s := range specs {
+		if err := ValidateContainerNetwork(s); err != nil {
+			return nil, nil, err
+		}
+		if want[s.Name] {
+			return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("container network %s is configured twice", s.Name))
+		}
+		want[s.Name] = true
+		if s.Firewall == "" {
+			s.Firewall = FirewallPublished
+		}
+		n := Network{
+			Name: s.Name, Driver: ContainerDriver, Subnet: s.Gateway.Masked(), Gateway: s.Gateway.Addr(),
+			Bridge: s.Bridge, Container: true, RangeFrom: s.RangeFrom, RangeTo: s.RangeTo,
+			DNS: slices.Clone(s.DNS), Firewall: s.Firewall, Created: time.Now().UTC(),
+		}
+		i := slices.IndexFunc(next.networks, func(x Network) bool { return x.Name == s.Name })
+		if i >= 0 && !next.networks[i].Container {
+			return nil, nil, errdefs.Conflict(fmt.Sprintf("container network %s: network with name %s already exists", s.Name, s.Name))
+		}
+		for _, have := range next.networks {
+			if have.Name == s.Name {
+				continue
+			}
+			if have.Subnet.Overlaps(n.Subnet) {
+				return nil, nil, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("container network %s: Pool overlaps with other one on this address space: %s overlaps %s of network %s", s.Name, n.Subnet, have.Subnet, have.Name))
+			}
+			if have.Bridge == n.Bridge {
+				return nil, nil, errdefs.Conflict(fmt.Sprintf("container network %s: bridge %s is already network %s's", s.Name, n.Bridge, have.Name))
+			}
+		}
+		if i < 0 {
+			n.ID = NewID()
+			p, _ := poolOf(n)
+			next.networks = append(next.networks, n)
+			next.pools[n.ID] = p
+			continue
+		}
+		old := next.networks[i]
+		n.ID, n.Created, n.OwnBridge = old.ID, old.Created, old.OwnBridge
+		if n.Subnet != old.Subnet || n.Gateway != old.Gateway || n.RangeFrom != old.RangeFrom || n.RangeTo != old.RangeTo || n.Bridge != old.Bridge {
+			if users := b.Users(old.ID); len(users) > 0 {
+				return nil, nil, errdefs.Conflict(fmt.Sprintf("container network %s: %d containers are on it; its bridge, gateway and range can change once they are removed", s.Name, len(users)))
+			}
+			p, _ := poolOf(n)
+			next.pools[n.ID] = p
+		}
+		next.networks[i] = n
+	}
+	var out []Network
+	for _, n := range next.networks {
+		if n.Container && !want[n.Name] {
+			if len(b.Users(n.ID)) > 0 {
+				kept = append(kept, n.Name)
+			} else {
+				removed = append(removed, n)
+				delete(next.pools, n.ID)
+				continue
+			}
+		}
+		out = append(out, n)
+	}
+	b.networks, b.pools = out, next.pools
+	return removed, kept, nil
+}
+
+// SetOwnBridge records that the provider made network id's host bridge.
+func (b *Book) SetOwnBridge(id string) {
+	for i := range b.networks {
+		if b.networks[i].ID == id {
+			b.networks[i].OwnBridge = true
+		}
+	}
 }
 
 // LoadBook rebuilds a Book from its state, re-claiming active leases.
@@ -300,6 +432,9 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 		if err := validBinding(pb); err != nil {
 			return Endpoint{}, err
 		}
+		if n.Container && pb.HostPort != 0 && pb.HostPort != pb.ContainerPort && (pb.HostPortEnd == 0 || pb.ContainerPort < pb.HostPort || pb.ContainerPort > pb.HostPortEnd) {
+			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("container network %s publishes a container's own ports: -p %d:%d maps to another port; use -p %d:%d", n.Name, pb.HostPort, pb.ContainerPort, pb.ContainerPort, pb.ContainerPort))
+		}
 	}
 	if spec.IPv4.IsValid() {
 		if !n.UserDefined {
@@ -439,6 +574,12 @@ func (b *Book) Activate(container, network, mac string, pb PortBinder) (compute.
 // (there the DNS only forwards, and --dns goes to resolv.conf as given,
 // as docker does).
 func offeredDNS(n Network, ep *Endpoint) []netip.Addr {
+	if n.Container {
+		if len(ep.Upstreams) > 0 {
+			return nil // --dns goes to resolv.conf as given
+		}
+		return slices.Clone(n.DNS) // its own name servers
+	}
 	if !n.UserDefined && len(ep.Upstreams) > 0 {
 		return nil
 	}
@@ -478,6 +619,14 @@ func (b *Book) activate(ep *Endpoint, pb PortBinder) error {
 	ep.Gateway = n.Gateway
 	ep.MAC = MACFor(addr)
 	ep.Bound = nil
+	if n.Container {
+		// The container's own address is reachable: -p opens its port
+		// in the network's firewall, no host port is taken.
+		for _, want := range ep.Ports {
+			ep.Bound = append(ep.Bound, PortBinding{Proto: want.Proto, ContainerPort: want.ContainerPort, HostIP: addr, HostPort: want.ContainerPort})
+		}
+		return nil
+	}
 	for _, want := range ep.Ports {
 		got, err := b.bind(*ep, want, pb)
 		if err != nil {
@@ -519,6 +668,9 @@ func (b *Book) bind(ep Endpoint, want PortBinding, pb PortBinder) (PortBinding, 
 func (b *Book) inUse(want PortBinding) bool {
 	for _, eps := range b.eps {
 		for _, ep := range eps {
+			if b.containerNet(ep.Network) {
+				continue // no host port
+			}
 			for _, have := range ep.Bound {
 				if have.Proto == want.Proto && have.HostPort == want.HostPort &&
 					(!have.HostIP.IsValid() || !want.HostIP.IsValid() || have.HostIP == want.HostIP) {
@@ -531,8 +683,10 @@ func (b *Book) inUse(want PortBinding) bool {
 }
 
 func (b *Book) deactivate(ep *Endpoint, pb PortBinder) {
-	for _, bd := range ep.Bound {
-		pb.Unbind(*ep, bd)
+	if !b.containerNet(ep.Network) {
+		for _, bd := range ep.Bound {
+			pb.Unbind(*ep, bd)
+		}
 	}
 	if ep.Address.IsValid() {
 		if p := b.pools[ep.Network]; p != nil {

@@ -13,7 +13,8 @@ import (
 type Pool struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
-	dynamic netip.Prefix          // where Allocate looks: subnet or the IP range
+	lo, hi  netip.Addr            // where Allocate looks: subnet, IP range or span
+	dynName string                // lo..hi as the user gave it, for errors
 	leases  map[netip.Addr]string // address -> owner
 }
 
@@ -25,7 +26,8 @@ func NewPool(subnet netip.Prefix, gateway netip.Addr) (*Pool, error) {
 	if !subnet.Contains(gateway) {
 		return nil, errdefs.InvalidParameter(fmt.Sprintf("gateway %s is not in subnet %s", gateway, subnet))
 	}
-	return &Pool{subnet: subnet.Masked(), gateway: gateway, dynamic: subnet.Masked(), leases: map[netip.Addr]string{}}, nil
+	sub := subnet.Masked()
+	return &Pool{subnet: sub, gateway: gateway, lo: sub.Addr(), hi: lastAddr(sub), dynName: sub.String(), leases: map[netip.Addr]string{}}, nil
 }
 
 // NewRangePool is NewPool whose Allocate takes addresses from ipRange
@@ -38,14 +40,28 @@ func NewRangePool(subnet netip.Prefix, gateway netip.Addr, ipRange netip.Prefix)
 	if !ipRange.Addr().Is4() || ipRange.Bits() < p.subnet.Bits() || !p.subnet.Contains(ipRange.Addr()) {
 		return nil, errdefs.InvalidParameter(fmt.Sprintf("ip-range %s is not in subnet %s", ipRange, subnet))
 	}
-	p.dynamic = ipRange.Masked()
+	r := ipRange.Masked()
+	p.lo, p.hi, p.dynName = r.Addr(), lastAddr(r), r.String()
+	return p, nil
+}
+
+// NewSpanPool is NewPool whose Allocate takes addresses from..to only
+// (a container network's --container-network-ip-range FROM-TO).
+func NewSpanPool(subnet netip.Prefix, gateway, from, to netip.Addr) (*Pool, error) {
+	p, err := NewPool(subnet, gateway)
+	if err != nil {
+		return nil, err
+	}
+	if !p.subnet.Contains(from) || !p.subnet.Contains(to) || to.Less(from) {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("ip range %s-%s is not an ascending range in subnet %s", from, to, subnet))
+	}
+	p.lo, p.hi, p.dynName = from, to, from.String()+"-"+to.String()
 	return p, nil
 }
 
 // Allocate leases the lowest free address to owner.
 func (p *Pool) Allocate(owner string) (netip.Addr, error) {
-	last := lastAddr(p.dynamic)
-	for a := p.dynamic.Addr(); a.IsValid() && !last.Less(a); a = a.Next() {
+	for a := p.lo; a.IsValid() && !p.hi.Less(a); a = a.Next() {
 		if !p.usable(a) {
 			continue
 		}
@@ -54,7 +70,7 @@ func (p *Pool) Allocate(owner string) (netip.Addr, error) {
 			return a, nil
 		}
 	}
-	return netip.Addr{}, errdefs.Conflict(fmt.Sprintf("no available IPv4 addresses on this network's address pools: %s", p.dynamic))
+	return netip.Addr{}, errdefs.Conflict(fmt.Sprintf("no available IPv4 addresses on this network's address pools: %s", p.dynName))
 }
 
 // usable: in the subnet, neither its network nor broadcast address, not

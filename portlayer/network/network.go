@@ -72,6 +72,54 @@ type Network struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Options     map[string]string `json:"options,omitempty"`
 	Created     time.Time         `json:"created"`
+
+	// Container networks (VIC's "Direct"; vic-machine
+	// --container-network): the VCH's configuration makes them, they are
+	// reachable without NAT, dynamic addresses come from
+	// RangeFrom..RangeTo, their name servers are DNS (vchd serves none on
+	// them), -p opens the container's own port rather than a host port,
+	// and Firewall is the level enforced for their containers.
+	Container bool         `json:"container,omitempty"`
+	RangeFrom netip.Addr   `json:"rangeFrom,omitzero"`
+	RangeTo   netip.Addr   `json:"rangeTo,omitzero"`
+	DNS       []netip.Addr `json:"dns,omitempty"`
+	Firewall  string       `json:"firewall,omitempty"`
+	// OwnBridge: the provider made the host bridge (so it removes it);
+	// a bridge that existed before is left as found.
+	OwnBridge bool `json:"ownBridge,omitempty"`
+}
+
+// Firewall levels of a container network, from strictest to most open.
+const (
+	// FirewallClosed: no traffic to or from the containers.
+	FirewallClosed = "closed"
+	// FirewallOutbound: connections from the containers only.
+	FirewallOutbound = "outbound"
+	// FirewallPublished: outbound, and inbound to published ports (-p).
+	FirewallPublished = "published"
+	// FirewallPeers: only with the other containers of the network.
+	FirewallPeers = "peers"
+	// FirewallOpen: everything.
+	FirewallOpen = "open"
+)
+
+// FirewallLevels are the valid levels; the default is FirewallPublished.
+var FirewallLevels = []string{FirewallClosed, FirewallOutbound, FirewallPublished, FirewallPeers, FirewallOpen}
+
+// ContainerDriver is the driver docker sees for container networks
+// (VIC's name for them).
+const ContainerDriver = "external"
+
+// ContainerNetworkSpec is one container network of the VCH's
+// configuration.
+type ContainerNetworkSpec struct {
+	Name      string       // the alias docker users see, e.g. "public"
+	Bridge    string       // host bridge; made if missing
+	Gateway   netip.Prefix // GW/PREFIX: the gateway and the subnet
+	RangeFrom netip.Addr
+	RangeTo   netip.Addr
+	DNS       []netip.Addr
+	Firewall  string // "": FirewallPublished
 }
 
 // NetworkSpec is what CreateNetwork makes: zero Subnet picks a free /16,

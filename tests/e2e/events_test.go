@@ -183,3 +183,45 @@ func TestEventsStream(t *testing.T) {
 	mustDocker(t, "rm", name)
 	poll(t, "destroy in the stream", func() bool { return actions() == "create,start,die,destroy" })
 }
+
+// Network events in docker's shape: create and destroy of user-defined
+// networks, connect at a container's start and on network connect of a
+// running container, disconnect on network disconnect and at the end of
+// its run.
+func TestNetworkEvents(t *testing.T) {
+	img := pulled(t)
+	net1, net2, c := uniqueName(t)+"-n1", uniqueName(t)+"-n2", uniqueName(t)+"-c"
+	since := time.Now().Add(-time.Second)
+	id1 := strings.TrimSpace(mustDocker(t, "network", "create", net1))
+	id2 := strings.TrimSpace(mustDocker(t, "network", "create", net2))
+	t.Cleanup(func() { docker(t, "rm", "-f", c); docker(t, "network", "rm", net1, net2) })
+	cid := strings.TrimSpace(mustDocker(t, "run", "-d", "--name", c, "--network", net1, img, "sleep", "1000"))
+	mustDocker(t, "network", "connect", net2, c)
+	mustDocker(t, "network", "disconnect", net2, c)
+	mustDocker(t, "stop", "-t", "1", c)
+	mustDocker(t, "rm", c)
+	mustDocker(t, "network", "rm", net1, net2)
+	until := time.Now().Add(time.Second)
+
+	window := []string{"events", "--since", unixArg(since), "--until", unixArg(until), "--format", "{{json .}}", "--filter", "type=network"}
+	for _, n := range []struct{ name, id string }{{net1, id1}, {net2, id2}} {
+		evs := parseEvents(t, mustDocker(t, append(window, "--filter", "network="+n.name)...))
+		if got := eventActions(evs); got != "create,connect,disconnect,destroy" {
+			t.Fatalf("events of network %s: %s", n.name, got)
+		}
+		for i, e := range evs {
+			a := e.Actor.Attributes
+			if e.Type != "network" || e.Scope != "local" || e.Actor.ID != n.id || a["name"] != n.name || a["type"] != "bridge" {
+				t.Fatalf("event %d of %s: %+v", i, n.name, e)
+			}
+			if (e.Action == "connect" || e.Action == "disconnect") && a["container"] != cid {
+				t.Fatalf("%s event of %s names container %q, want %s", e.Action, n.name, a["container"], cid)
+			}
+		}
+	}
+	// By ID too, and the event filter.
+	evs := parseEvents(t, mustDocker(t, append(window, "--filter", "network="+id1, "--filter", "event=connect")...))
+	if got := eventActions(evs); got != "connect" {
+		t.Fatalf("network=ID, event=connect: %s", got)
+	}
+}

@@ -41,6 +41,12 @@ const (
 // options (given last, they win over the defaults here).
 func newNetVCH(t testing.TB, createArgs ...string) *netVCH {
 	t.Helper()
+	return newNetVCHWith(t)
+}
+
+// newNetVCHWith is newNetVCH with more vic-machine create options.
+func newNetVCHWith(t testing.TB, createArgs ...string) *netVCH {
+	t.Helper()
 	ns, err := fixture.NewNetns("vchnet")
 	if err != nil {
 		t.Fatal(err)

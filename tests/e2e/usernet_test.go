@@ -143,12 +143,12 @@ func TestUserNetworks(t *testing.T) {
 		}
 		// From another network: neither the name nor the address.
 		r = v.docker(t, "run", "--rm", "--network", "back", img, "sh", "-c",
-			"nslookup -type=a web; echo; wget -T 3 -q -O - http://"+webIP+"/ && echo REACHED")
+			"nslookup -type=a web; echo; timeout -s KILL 10 wget -q -O - http://"+webIP+"/ && echo REACHED")
 		if strings.Contains(r.Stdout, webIP) || strings.Contains(r.Stdout, "REACHED") {
 			t.Fatalf("back reaches front: %s", r)
 		}
 		// Nor from the default bridge.
-		r = v.docker(t, "run", "--rm", img, "sh", "-c", "wget -T 3 -q -O - http://"+webIP+"/ && echo REACHED")
+		r = v.docker(t, "run", "--rm", img, "sh", "-c", "timeout -s KILL 10 wget -q -O - http://"+webIP+"/ && echo REACHED")
 		if strings.Contains(r.Stdout, "REACHED") {
 			t.Fatalf("bridge reaches front: %s", r)
 		}
@@ -177,7 +177,7 @@ func TestUserNetworks(t *testing.T) {
 
 	t.Run("InternalAndExhausted", func(t *testing.T) {
 		serveRemoteAddr(t, v.out, netOutAddr+":8010")
-		r := v.docker(t, "run", "--rm", "--network", "priv", img, "sh", "-c", "wget -T 3 -q -O - http://"+netOutAddr+":8010/ && echo REACHED")
+		r := v.docker(t, "run", "--rm", "--network", "priv", img, "sh", "-c", "timeout -s KILL 10 wget -q -O - http://"+netOutAddr+":8010/ && echo REACHED")
 		if strings.Contains(r.Stdout, "REACHED") {
 			t.Fatalf("internal network reaches outside: %s", r)
 		}

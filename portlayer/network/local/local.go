@@ -41,6 +41,9 @@ type Config struct {
 	// DNSUpstreams are the resolvers user-defined networks' DNS forwards
 	// to (host:port); nil: the host's /etc/resolv.conf.
 	DNSUpstreams []string
+	// ContainerNetworks are the VCH's container networks (vic-machine
+	// --container-network); the state follows them at every start.
+	ContainerNetworks []network.ContainerNetworkSpec
 }
 
 // Provider is the local network provider.
@@ -87,7 +90,31 @@ func New(cfg Config) (*Provider, error) {
 	if p.book, err = network.LoadBook(*st); err != nil {
 		return nil, err
 	}
+	removed, kept, err := p.book.SetContainerNetworks(cfg.ContainerNetworks)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range removed {
+		if err := teardownContainerHost(n); err != nil {
+			p.log.Warn("remove container network", zap.String("name", n.Name), zap.Error(err))
+		}
+		p.log.Info("removed container network", zap.String("name", n.Name))
+	}
+	for _, name := range kept {
+		p.log.Warn("container network no longer configured is kept while containers are on it", zap.String("name", name))
+	}
 	for _, n := range p.book.Networks() {
+		if n.Container {
+			made, err := setupContainerHost(n)
+			if made {
+				p.book.SetOwnBridge(n.ID)
+			}
+			if err != nil {
+				p.stopDNS()
+				return nil, fmt.Errorf("container network %s: %w", n.Name, err)
+			}
+			continue // its name servers are its own
+		}
 		if err := setupHost(n); err != nil {
 			p.stopDNS()
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)
@@ -103,6 +130,10 @@ func New(cfg Config) (*Provider, error) {
 		}
 	}
 	if err := p.save(); err != nil {
+		p.stopDNS()
+		return nil, err
+	}
+	if err := p.syncFirewall(); err != nil {
 		p.stopDNS()
 		return nil, err
 	}
@@ -204,6 +235,9 @@ func setupHost(n network.Network) error {
 
 // teardownHost removes a network's bridge and rules.
 func teardownHost(n network.Network) error {
+	if n.Container {
+		return teardownContainerHost(n)
+	}
 	var errs []error
 	if link, err := netlink.LinkByName(n.Bridge); err == nil {
 		if err := netlink.LinkDel(link); err != nil {
@@ -273,6 +307,9 @@ func (p *Provider) commit() {
 func (p *Provider) rebind() {
 	for _, c := range p.book.Containers() {
 		for _, ep := range p.book.Endpoints(c) {
+			if n, err := p.book.Network(ep.Network); err != nil || n.Container {
+				continue // a container network's ports are the container's own
+			}
 			for _, b := range ep.Bound {
 				if _, err := (*binder)(p).Bind(ep, b); err != nil {
 					p.log.Warn("re-create port binding", zap.String("container", c), zap.Stringer("binding", b), zap.Error(err))
@@ -446,6 +483,7 @@ func (p *Provider) Leave(_ context.Context, container, net string) error {
 	defer p.mu.Unlock()
 	err := p.book.Leave(container, net, (*binder)(p))
 	p.commit()
+	p.syncFirewallOrWarn()
 	return err
 }
 
@@ -468,17 +506,27 @@ func (p *Provider) Attach(_ context.Context, id string) ([]compute.NIC, error) {
 		return nil, errdefs.Unavailable("network provider closed")
 	}
 	nics, err := p.book.Attach(id, (*binder)(p))
+	if err == nil {
+		// The firewall holds before the VM can send a packet.
+		if err = p.syncFirewall(); err != nil {
+			p.book.Detach(id, (*binder)(p))
+			p.syncFirewallOrWarn()
+		}
+	}
 	p.commit()
+	if err != nil {
+		return nil, err
+	}
 	for i := range nics {
 		nics[i] = p.withDNS(nics[i])
 	}
-	return nics, err
+	return nics, nil
 }
 
 // withDNS drops the name server of a NIC whose network has no DNS server
 // running (the default bridge's could not bind). Call with p.mu held.
 func (p *Provider) withDNS(nic compute.NIC) compute.NIC {
-	if n, err := p.book.Network(nic.Network); err == nil && p.dns[n.ID] == nil {
+	if n, err := p.book.Network(nic.Network); err == nil && !n.Container && p.dns[n.ID] == nil {
 		nic.DNS = nil
 	}
 	return nic
@@ -488,6 +536,12 @@ func (p *Provider) Activate(_ context.Context, container, net, mac string) (comp
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	nic, err := p.book.Activate(container, net, mac, (*binder)(p))
+	if err == nil {
+		if err = p.syncFirewall(); err != nil {
+			_ = p.book.Leave(container, net, (*binder)(p))
+			p.syncFirewallOrWarn()
+		}
+	}
 	if err == nil {
 		p.commit()
 		nic = p.withDNS(nic)
@@ -500,8 +554,41 @@ func (p *Provider) Detach(_ context.Context, id string) error {
 	defer p.mu.Unlock()
 	if p.book.Detach(id, (*binder)(p)) {
 		p.commit()
+		p.syncFirewallOrWarn()
 	}
 	return nil
+}
+
+// syncFirewall rewrites the firewall chains of every container network
+// for the containers active on it now. Call with p.mu held.
+func (p *Provider) syncFirewall() error {
+	var nets []network.Network
+	for _, n := range p.book.Networks() {
+		if n.Container {
+			nets = append(nets, n)
+		}
+	}
+	if len(nets) == 0 {
+		return nil
+	}
+	members := map[string][]firewallMember{}
+	for _, c := range p.book.Containers() {
+		for _, ep := range p.book.Endpoints(c) {
+			if ep.Active && ep.Address.IsValid() {
+				members[ep.Network] = append(members[ep.Network], firewallMember{addr: ep.Address.Addr(), ports: ep.Bound})
+			}
+		}
+	}
+	if err := iptablesRestore(restoreInput(nets, members)); err != nil {
+		return fmt.Errorf("container network firewall: %w", err)
+	}
+	return nil
+}
+
+func (p *Provider) syncFirewallOrWarn() {
+	if err := p.syncFirewall(); err != nil {
+		p.log.Error("container network firewall", zap.Error(err))
+	}
 }
 
 // Close stops the listeners; leases and bindings stay recorded for the

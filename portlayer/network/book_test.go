@@ -1,0 +1,125 @@
+package network
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/vchproject/vch/errdefs"
+)
+
+// hostPorts is a PortBinder that counts host ports.
+type hostPorts struct{ bound int }
+
+func (h *hostPorts) Bind(_ Endpoint, b PortBinding) (PortBinding, error) {
+	h.bound++
+	return b, nil
+}
+func (h *hostPorts) Unbind(Endpoint, PortBinding) { h.bound-- }
+
+func publicSpec() ContainerNetworkSpec {
+	return ContainerNetworkSpec{
+		Name: "public", Bridge: "br-pub", Gateway: netip.MustParsePrefix("10.3.0.1/24"),
+		RangeFrom: netip.MustParseAddr("10.3.0.10"), RangeTo: netip.MustParseAddr("10.3.0.11"),
+		DNS: []netip.Addr{netip.MustParseAddr("10.3.0.2")},
+	}
+}
+
+func TestContainerNetworks(t *testing.T) {
+	br := Network{ID: NewID(), Name: BridgeName, Driver: "bridge", Subnet: netip.MustParsePrefix("172.16.0.0/16"), Gateway: netip.MustParseAddr("172.16.0.1"), Bridge: "vchb0"}
+	b, err := NewBook(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{publicSpec()}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := b.Network("public")
+	if err != nil || !pub.Container || pub.Driver != ContainerDriver || pub.Firewall != FirewallPublished || pub.Subnet.String() != "10.3.0.0/24" {
+		t.Fatalf("public: %+v, %v", pub, err)
+	}
+	hp := &hostPorts{}
+	web := PortBinding{Proto: "tcp", ContainerPort: 80, HostPort: 80}
+	// Three containers publish port 80: no host port is taken, each
+	// container's own address carries it; the range holds two.
+	for i, c := range []string{"a", "b"} {
+		if _, err := b.Join(c, EndpointSpec{Network: "public", Ports: []PortBinding{web}}); err != nil {
+			t.Fatal(err)
+		}
+		nics, err := b.Attach(c, hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := netip.MustParseAddr("10.3.0.10")
+		if i == 1 {
+			want = want.Next()
+		}
+		if len(nics) != 1 || nics[0].Address.Addr() != want || nics[0].Gateway != pub.Gateway || len(nics[0].DNS) != 1 || nics[0].DNS[0].String() != "10.3.0.2" {
+			t.Fatalf("NIC of %s: %+v", c, nics)
+		}
+		ep := b.Endpoints(c)[0]
+		if len(ep.Bound) != 1 || ep.Bound[0].HostIP != want || ep.Bound[0].HostPort != 80 {
+			t.Fatalf("bound of %s: %+v", c, ep.Bound)
+		}
+	}
+	if hp.bound != 0 {
+		t.Fatalf("%d host ports bound for a container network", hp.bound)
+	}
+	if _, err := b.Join("c", EndpointSpec{Network: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Attach("c", hp); !errdefs.IsConflict(err) {
+		t.Fatalf("exhausted range: %v", err)
+	}
+	// The bridge network still has its host port 80.
+	if _, err := b.Join("d", EndpointSpec{Network: BridgeName, Ports: []PortBinding{web}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Attach("d", hp); err != nil || hp.bound != 1 {
+		t.Fatalf("bridge -p 80:80 beside container networks: %v (%d bound)", err, hp.bound)
+	}
+	// Another host port than the container's is refused at join.
+	if _, err := b.Join("e", EndpointSpec{Network: "public", Ports: []PortBinding{{Proto: "tcp", ContainerPort: 80, HostPort: 8080}}}); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("-p 8080:80 on a container network: %v", err)
+	}
+
+	// Reconfiguration: the level changes in place; addressing cannot
+	// while containers are on it; removal waits for them.
+	s := publicSpec()
+	s.Firewall = FirewallOpen
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{s}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.Network("public"); n.ID != pub.ID || n.Firewall != FirewallOpen {
+		t.Fatalf("after level change: %+v", n)
+	}
+	s.Gateway = netip.MustParsePrefix("10.3.0.1/16")
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{s}); !errdefs.IsConflict(err) {
+		t.Fatalf("readdressing a used network: %v", err)
+	}
+	if removed, kept, err := b.SetContainerNetworks(nil); err != nil || len(removed) != 0 || len(kept) != 1 {
+		t.Fatalf("unconfiguring a used network: %v %v %v", removed, kept, err)
+	}
+	for _, c := range []string{"a", "b", "c"} {
+		if err := b.Leave(c, "", hp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if removed, _, err := b.SetContainerNetworks(nil); err != nil || len(removed) != 1 || removed[0].ID != pub.ID {
+		t.Fatalf("unconfiguring an unused network: %v %v", removed, err)
+	}
+	if _, err := b.Network("public"); !errdefs.IsNotFound(err) {
+		t.Fatalf("public after removal: %v", err)
+	}
+
+	// Conflicts with other networks.
+	s = publicSpec()
+	s.Name = BridgeName
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{s}); err == nil {
+		t.Fatal("a container network called bridge")
+	}
+	s = publicSpec()
+	s.Gateway, s.RangeFrom, s.RangeTo = netip.MustParsePrefix("172.16.5.1/24"), netip.MustParseAddr("172.16.5.10"), netip.MustParseAddr("172.16.5.20")
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{s}); !errdefs.IsForbidden(err) {
+		t.Fatalf("overlapping the bridge network: %v", err)
+	}
+}
