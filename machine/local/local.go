@@ -584,6 +584,13 @@ func Delete(o DeleteOptions) ([]vchconfig.VolumeStore, error) {
 	}
 	stopVCHD(root, 10*time.Second)
 	killVMs(root)
+	// Shared volumes are mounted on the host while the VCH lives; no
+	// mount may outlive it (nor may RemoveAll walk into one).
+	for _, s := range stores {
+		if err := volumelocal.Unmount(s.Path); err != nil {
+			return nil, fmt.Errorf("volume store %s: %w", s.Label, err)
+		}
+	}
 	if err := netlocal.Destroy(filepath.Join(root, "network")); err != nil {
 		return nil, fmt.Errorf("remove the VCH's networks: %w", err)
 	}
