@@ -83,7 +83,7 @@ type Mount struct {
 	// Source is an absolute host directory for a bind mount (Volume
 	// empty); the caller has checked that the VCH allows it.
 	Source   string `json:"source,omitempty"`
-	Path     string `json:"path"`   // absolute path in the container
+	Path     string `json:"path"` // absolute path in the container
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	// CopyImage fills an empty volume with the image's content at Path
 	// when it is first mounted (docker's copy-up of VOLUME content).

@@ -46,7 +46,7 @@ type Config struct {
 	// VirtioFSD serves shared volumes and bind mounts to VMs;
 	// empty means DefaultVirtioFSD.
 	VirtioFSD string
-	Accel    string // AccelAuto, AccelKVM or AccelTCG
+	Accel     string // AccelAuto, AccelKVM or AccelTCG
 	// TBSizeMB caps TCG's translation cache per VM (QEMU's default is
 	// much larger and dominates a small VM's memory); 0 means
 	// DefaultTBSizeMB, < 0 QEMU's own default.
