@@ -28,6 +28,9 @@ type ConfigureOptions struct {
 	ClearRegistryCA              bool
 	// VolumeStores are added; a label the VCH has must keep its path.
 	VolumeStores []vchconfig.VolumeStore
+	// BindAllow replaces the directories bind mounts may come from when
+	// non-nil (empty: none).
+	BindAllow []string
 	Timeout      time.Duration
 }
 
@@ -55,6 +58,11 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 	}
 	if o.Mirrors != nil {
 		next.Registry.Mirrors = o.Mirrors
+	}
+	if o.BindAllow != nil {
+		if next.BindAllow, err = CheckBindAllow(o.BindAllow); err != nil {
+			return false, err
+		}
 	}
 	caPEM, err := validateRegistry(next.Registry, o.RegistryCAs)
 	if err != nil {
@@ -144,5 +152,6 @@ func sameConfig(a, b *vchconfig.Config) bool {
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&
 		a.Registry.CAFile == b.Registry.CAFile &&
-		slices.Equal(a.VolumeStores, b.VolumeStores)
+		slices.Equal(a.VolumeStores, b.VolumeStores) &&
+		slices.Equal(a.BindAllow, b.BindAllow)
 }

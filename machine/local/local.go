@@ -62,6 +62,8 @@ type CreateOptions struct {
 	Templates bool
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
+	// BindAllow: host directories containers may bind mount from.
+	BindAllow []string
 	TLSCNames    []string
 	// TLSCAs are PEM files of CAs whose client certificates the VCH
 	// accepts besides its own CA's (--tls-ca).
@@ -169,6 +171,9 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err != nil {
 		return env, err
 	}
+	if o.BindAllow, err = CheckBindAllow(o.BindAllow); err != nil {
+		return env, err
+	}
 	certDir := filepath.Join(root, "certs")
 	names, ips := certs.HostSANs()
 	names = append(names, o.TLSCNames...)
@@ -231,6 +236,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		CPUs:          o.CPUs,
 		BaseImageSize: o.BaseImage,
 		VolumeStores:  stores,
+		BindAllow:     o.BindAllow,
 		Debug:         o.Debug,
 
 		TCGTBSizeMB: o.TCGTBSizeMB,
