@@ -141,6 +141,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		DefaultCPUs:     cfg.CPUs,
 
 		ContainerNameConvention: cfg.ContainerNameConvention,
+		BindAllow:               cfg.BindAllow,
 	})
 	if err != nil {
 		return fmt.Errorf("docker backends: %w", err)
