@@ -69,6 +69,8 @@ type Config struct {
 	Limits system.Limits
 	// ContainerNameConvention names container VMs ({name}, {id}).
 	ContainerNameConvention string
+	// BindAllow: host directories containers may bind mount from.
+	BindAllow []string
 
 	Registry system.RegistryInfo // registry settings, for docker info
 }
@@ -139,6 +141,7 @@ func New(cfg Config) (*Backends, error) {
 		DefaultCPUs:     cfg.DefaultCPUs,
 		Events:          ev,
 		NameConvention:  cfg.ContainerNameConvention,
+		BindAllow:       cfg.BindAllow,
 	})
 	if err != nil {
 		return nil, err

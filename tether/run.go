@@ -252,11 +252,21 @@ func (t *tether) mountContainer(disks map[string]string) error {
 			return err
 		}
 	}
-	if len(t.cfg.Volumes) > 0 {
-		want := make([]string, 0, len(t.cfg.Volumes))
-		for _, v := range t.cfg.Volumes {
+	var want []string
+	virtiofs := false
+	for _, v := range t.cfg.Volumes {
+		if v.Tag != "" {
+			virtiofs = true
+		} else {
 			want = append(want, v.Serial)
 		}
+	}
+	if virtiofs {
+		if err := loadModules(proto.VirtioFSModules, t.log); err != nil {
+			return err
+		}
+	}
+	if len(want) > 0 {
 		if disks, err = waitFor(func() (map[string]string, error) {
 			return findByName("/sys/block/vd*", "serial")
 		}, want, deviceTimeout); err != nil {

@@ -55,23 +55,35 @@ func mountVolumes(m *mountStack, root string, c *proto.Config, dev func(serial s
 			continue
 		}
 		v := it.vol
-		stage, ok := staged[v.Serial]
+		key := v.Serial
+		if v.Tag != "" {
+			key = v.Tag
+		}
+		stage, ok := staged[key]
 		if !ok {
-			d, err := dev(v.Serial)
-			if err != nil {
-				return err
+			stage = filepath.Join(volumeStage, key)
+			if v.Tag != "" {
+				// A shared volume or host directory: the host's
+				// virtiofsd serves it.
+				if err := m.mount(v.Tag, stage, "virtiofs", unix.MS_NOATIME, ""); err != nil {
+					return err
+				}
+			} else {
+				d, err := dev(v.Serial)
+				if err != nil {
+					return err
+				}
+				if d == "" {
+					return fmt.Errorf("volume disk %s for %s is missing", v.Serial, v.Path)
+				}
+				if err := m.mount(d, stage, "ext4", unix.MS_NOATIME, ""); err != nil {
+					return err
+				}
 			}
-			if d == "" {
-				return fmt.Errorf("volume disk %s for %s is missing", v.Serial, v.Path)
-			}
-			stage = filepath.Join(volumeStage, v.Serial)
-			if err := m.mount(d, stage, "ext4", unix.MS_NOATIME, ""); err != nil {
-				return err
-			}
-			staged[v.Serial] = stage
+			staged[key] = stage
 			// mkfs leaves lost+found; a fresh docker volume is empty.
 			lf := filepath.Join(stage, "lost+found")
-			if empty, _ := isEmptyVolume(stage); empty {
+			if empty, _ := isEmptyVolume(stage); empty && !v.HostDir {
 				os.Remove(lf)
 				if v.CopyImage {
 					if err := copyTree(target, stage); err != nil {

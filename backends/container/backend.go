@@ -35,6 +35,9 @@ type Config struct {
 	// {id} (vic-machine create --container-name-convention); "": the
 	// provider's default name.
 	NameConvention string
+	// BindAllow are the host directories bind mounts may come from
+	// (vic-machine --bind-allow); none: bind mounts are refused (403).
+	BindAllow []string
 	Now            func() time.Time // nil: time.Now
 	Events         EventLogger      // nil: events are not recorded
 }

@@ -31,8 +31,9 @@ type Volumes interface {
 
 // MountRecord is one mount of a container as kept in Meta.
 type MountRecord struct {
-	Type        string `json:"type"` // "volume" or "tmpfs"
+	Type        string `json:"type"` // "volume", "bind" or "tmpfs"
 	Name        string `json:"name,omitempty"`
+	Source      string `json:"source,omitempty"` // bind: the host directory as given
 	Destination string `json:"destination"`
 	RW          bool   `json:"rw"`
 	Mode        string `json:"mode,omitempty"`
@@ -49,8 +50,19 @@ type wantedVolume struct {
 	labels map[string]string
 }
 
-func bindsUnsupported(src string) error {
-	return errdefs.NotImplemented(fmt.Sprintf("bind mounts of host directories (%s) are not supported by this VCH yet: use a volume", src))
+// bindMode reads a -v bind's mode (ro, rw, propagation and SELinux
+// labels, which a VM has no use for).
+func bindMode(rec *MountRecord, mode string) error {
+	for _, o := range strings.Split(mode, ",") {
+		switch o {
+		case "ro":
+			rec.RW = false
+		case "rw", "z", "Z", "private", "rprivate", "shared", "rshared", "slave", "rslave", "":
+		default:
+			return errdefs.InvalidParameter(fmt.Sprintf("invalid mode: %s", mode))
+		}
+	}
+	return nil
 }
 
 // parseMounts reads -v (Binds), --mount, --tmpfs and the anonymous volumes
@@ -82,12 +94,23 @@ func parseMounts(hc *container.HostConfig, cfg *container.Config) ([]wantedVolum
 			return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("invalid volume specification: '%s'", bind))
 		}
 		src := parts[0]
-		if strings.HasPrefix(src, "/") || strings.HasPrefix(src, ".") {
-			return nil, nil, bindsUnsupported(src)
+		if strings.HasPrefix(src, ".") {
+			return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("invalid volume specification: '%s': a bind mount's host path must be absolute", bind))
 		}
 		d, err := claim(parts[1])
 		if err != nil {
 			return nil, nil, err
+		}
+		if strings.HasPrefix(src, "/") {
+			r := MountRecord{Type: "bind", Source: src, Destination: d, RW: true, Mode: ""}
+			if len(parts) == 3 {
+				r.Mode = parts[2]
+				if err := bindMode(&r, parts[2]); err != nil {
+					return nil, nil, err
+				}
+			}
+			tmpfs = append(tmpfs, r)
+			continue
 		}
 		w := wantedVolume{rec: MountRecord{Type: "volume", Name: src, Destination: d, RW: true, Mode: "z"}}
 		if len(parts) == 3 {
@@ -142,7 +165,14 @@ func parseMounts(hc *container.HostConfig, cfg *container.Config) ([]wantedVolum
 			}
 			tmpfs = append(tmpfs, MountRecord{Type: "tmpfs", Destination: d, RW: !m.ReadOnly, Options: strings.Join(opts, ",")})
 		case mount.TypeBind:
-			return nil, nil, bindsUnsupported(m.Source)
+			if !path.IsAbs(m.Source) {
+				return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", m.Source))
+			}
+			d, err := claim(m.Target)
+			if err != nil {
+				return nil, nil, err
+			}
+			tmpfs = append(tmpfs, MountRecord{Type: "bind", Source: m.Source, Destination: d, RW: !m.ReadOnly})
 		default:
 			return nil, nil, errdefs.InvalidParameter(fmt.Sprintf("mount type %q is not supported by this VCH", m.Type))
 		}
@@ -224,6 +254,16 @@ func (b *Backend) prepareMounts(ctx context.Context, hc *container.HostConfig, c
 		mounts = append(mounts, compute.Mount{Volume: name, Path: r.Destination, ReadOnly: !r.RW, CopyImage: !r.NoCopy})
 	}
 	for _, t := range tmps {
+		if t.Type == "bind" {
+			src, err := b.bindSource(t.Source)
+			if err != nil {
+				undo()
+				return nil, nil, nil, func() {}, err
+			}
+			recs = append(recs, t)
+			mounts = append(mounts, compute.Mount{Source: src, Path: t.Destination, ReadOnly: !t.RW})
+			continue
+		}
 		recs = append(recs, t)
 		tmpfs = append(tmpfs, compute.Tmpfs{Path: t.Destination, Options: t.Options})
 	}
@@ -256,6 +296,9 @@ func (b *Backend) inspectMounts(ctx context.Context, m *Meta) []container.MountP
 			if b.cfg.Volumes != nil {
 				mp.Source = b.cfg.Volumes.Location(ctx, r.Name)
 			}
+		}
+		if r.Type == "bind" {
+			mp.Source, mp.Propagation = r.Source, mount.PropagationRPrivate
 		}
 		out = append(out, mp)
 	}

@@ -1,6 +1,9 @@
 package container
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
@@ -34,8 +37,13 @@ func TestParseMounts(t *testing.T) {
 			want: []MountRecord{{Type: "tmpfs", Destination: "/run", Options: "size=64m,ro"}}},
 		{name: "--mount tmpfs", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/t", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o1777}}}},
 			want: []MountRecord{{Type: "tmpfs", Destination: "/t", RW: true, Options: "size=1048576,mode=1777"}}},
-		{name: "bind", hc: container.HostConfig{Binds: []string{"/etc:/x"}}, class: errdefs.IsNotImplemented},
-		{name: "--mount bind", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/etc", Target: "/x"}}}, class: errdefs.IsNotImplemented},
+		{name: "bind", hc: container.HostConfig{Binds: []string{"/srv/a:/x", "/srv/b:/y:ro,z"}},
+			want: []MountRecord{{Type: "bind", Source: "/srv/a", Destination: "/x", RW: true}, {Type: "bind", Source: "/srv/b", Destination: "/y", Mode: "ro,z"}}},
+		{name: "--mount bind", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/etc", Target: "/x", ReadOnly: true}}},
+			want: []MountRecord{{Type: "bind", Source: "/etc", Destination: "/x"}}},
+		{name: "bind relative", hc: container.HostConfig{Binds: []string{"./here:/x"}}, class: errdefs.IsInvalidParameter},
+		{name: "--mount bind relative", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "here", Target: "/x"}}}, class: errdefs.IsInvalidParameter},
+		{name: "bind bad mode", hc: container.HostConfig{Binds: []string{"/srv/a:/x:nocopy"}}, class: errdefs.IsInvalidParameter},
 		{name: "duplicate", hc: container.HostConfig{Binds: []string{"a1:/x", "b1:/x/"}}, class: errdefs.IsInvalidParameter},
 		{name: "duplicate tmpfs", hc: container.HostConfig{Binds: []string{"a1:/x"}, Tmpfs: map[string]string{"/x": ""}}, class: errdefs.IsInvalidParameter},
 		{name: "relative", hc: container.HostConfig{Binds: []string{"a1:x"}}, class: errdefs.IsInvalidParameter},
@@ -68,5 +76,58 @@ func TestParseMounts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// bindSource: only directories under an allowed root, symlinks resolved
+// and checked again; refusals are 403 and say why.
+func TestBindSource(t *testing.T) {
+	root := t.TempDir()
+	allowed := filepath.Join(root, "allowed")
+	outside := filepath.Join(root, "outside")
+	for _, d := range []string{filepath.Join(allowed, "sub"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(allowed, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(allowed, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub", filepath.Join(allowed, "inside")); err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{cfg: Config{BindAllow: []string{allowed}}}
+	for _, tc := range []struct {
+		src   string
+		want  string
+		class func(error) bool
+		text  string
+	}{
+		{src: allowed, want: allowed},
+		{src: allowed + "/sub/", want: filepath.Join(allowed, "sub")},
+		{src: filepath.Join(allowed, "inside"), want: filepath.Join(allowed, "sub")},
+		{src: outside, class: errdefs.IsForbidden, text: "is not under a directory this VCH allows"},
+		{src: allowed + "/../outside", class: errdefs.IsForbidden, text: "is not under"},
+		{src: filepath.Join(allowed, "escape"), class: errdefs.IsForbidden, text: "its target " + outside},
+		{src: filepath.Join(allowed, "missing"), class: errdefs.IsInvalidParameter, text: "bind source path does not exist"},
+		{src: filepath.Join(allowed, "file"), class: errdefs.IsInvalidParameter, text: "only directories"},
+	} {
+		got, err := b.bindSource(tc.src)
+		if tc.class == nil {
+			if err != nil || got != tc.want {
+				t.Errorf("bindSource(%s) = %q, %v; want %q", tc.src, got, err, tc.want)
+			}
+			continue
+		}
+		if !tc.class(err) || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("bindSource(%s) = %q, %v; want an error with %q", tc.src, got, err, tc.text)
+		}
+	}
+	none := &Backend{}
+	if _, err := none.bindSource(allowed); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), "--bind-allow") {
+		t.Errorf("without allowed roots: %v", err)
 	}
 }

@@ -196,7 +196,7 @@ func (b *Backend) users(ctx context.Context) (map[string][]string, error) {
 	for _, c := range cs {
 		seen := map[string]bool{}
 		for _, m := range c.Spec.Mounts {
-			if !seen[m.Volume] {
+			if m.Volume != "" && !seen[m.Volume] {
 				seen[m.Volume] = true
 				out[m.Volume] = append(out[m.Volume], c.Spec.ID)
 			}

@@ -169,6 +169,7 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		SyslogAddress:   cfg.SyslogAddress,
 
 		ContainerNameConvention: cfg.ContainerNameConvention,
+		BindAllow:               cfg.BindAllow,
 	})
 	if err != nil {
 		return fmt.Errorf("docker backends: %w", err)

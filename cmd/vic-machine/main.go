@@ -156,12 +156,13 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func configure(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("configure", flag.ExitOnError)
 	o := local.ConfigureOptions{}
-	var vstores, insecure, registryCAs, whitelist, mirrors stringList
+	var vstores, insecure, registryCAs, whitelist, mirrors, bindAllow stringList
 	var debug bool
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
 	fs.StringVar(&o.VCHD, "vchd", filepath.Join(binDir(), "vchd"), "vchd binary")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL to add (repeatable); existing stores stay")
+	fs.Var(&bindAllow, "bind-allow", "replaces the host directories containers may bind mount from (repeatable; --bind-allow= allows none)")
 	fs.Var(&insecure, "insecure-registry", "replaces the insecure registries: host[:port] or CIDR (repeatable)")
 	fs.Var(&registryCAs, "registry-ca", "replaces the trusted registry CAs: PEM file (repeatable)")
 	fs.BoolVar(&o.ClearRegistryCA, "no-registry-ca", false, "trust only the system's CAs for registries")
@@ -186,7 +187,7 @@ func configure(ctx context.Context, args []string) error {
 		}
 		return out
 	}
-	insecure, whitelist, mirrors = nonEmpty(insecure), nonEmpty(whitelist), nonEmpty(mirrors)
+	insecure, whitelist, mirrors, bindAllow = nonEmpty(insecure), nonEmpty(whitelist), nonEmpty(mirrors), nonEmpty(bindAllow)
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "debug":
@@ -199,6 +200,8 @@ func configure(ctx context.Context, args []string) error {
 			o.Mirrors = mirrors
 		case "syslog-address":
 			o.SyslogAddress = syslogAddr
+		case "bind-allow":
+			o.BindAllow = bindAllow
 		}
 	})
 	fs.Visit(func(f *flag.Flag) {
@@ -251,7 +254,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs := newFlags("create")
 	o := local.CreateOptions{Version: version.Version}
 	var memory, baseImage string
-	var cnames, tlsCAs, vstores, insecure, registryCAs, whitelist, mirrors stringList
+	var cnames, tlsCAs, vstores, insecure, registryCAs, whitelist, mirrors, bindAllow stringList
 	var timeout time.Duration
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.StateDir, "state-dir", "", "base directory of VCHs (default $VCH_STATE_DIR or "+local.DefaultStateDir+")")
@@ -269,6 +272,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.BoolVar(&o.KSM, "ksm", false, "turn the host's KSM daemon on when vchd starts (host-wide: /sys/kernel/mm/ksm/run=1); merges identical guest pages")
 	fs.BoolVar(&o.Templates, "vm-templates", false, "PROTOTYPE: start containers without networks or volumes as copy-on-write clones of a saved template VM")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
+	fs.Var(&bindAllow, "bind-allow", "host directory (absolute) under which containers may bind mount, -v /host/dir:/path (repeatable; default: no bind mounts)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
 	fs.Var(&tlsCAs, "tls-ca", "PEM file of a CA whose client certificates are accepted, besides the VCH's own (repeatable)")
 	fs.Var(&insecure, "insecure-registry", "registry (host[:port] or CIDR) reached with unverified TLS or HTTP (repeatable)")
@@ -301,6 +305,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	}
 	o.TLSCNames = cnames
 	o.TLSCAs = tlsCAs
+	o.BindAllow = bindAllow
 	for _, v := range vstores {
 		vs, err := local.ParseVolumeStore(v)
 		if err != nil {
@@ -456,6 +461,11 @@ func inspect(args []string) error {
 	}
 	for _, s := range stores {
 		row("Volume store "+s.Label, s.Path)
+	}
+	if len(c.BindAllow) > 0 {
+		row("Bind mounts allowed under", strings.Join(c.BindAllow, ", "))
+	} else {
+		row("Bind mounts allowed under", "(none)")
 	}
 	bridge := c.BridgeNetworkRange
 	if bridge == "" {

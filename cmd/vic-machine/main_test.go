@@ -34,7 +34,7 @@ func TestInspectConfigRecreates(t *testing.T) {
 			"--container-cpus", "2", "--base-image-size", "2G", "--volume-store", "/data/vols:default", "--volume-store", "/data/other vols:other",
 			"--tls-cname", "vch.example.com", "--tls-ca", "/etc/ssl/team ca.pem", "--no-tlsverify", "--debug", "--container-name-convention", "team-{name}-{id}", "--bridge-network-range", "10.10.0.0/16",
 			"--insecure-registry", "10.0.0.0/8", "--whitelist-registry", "*.example.com", "--registry-mirror", "https://mirror.example.com",
-			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel"},
+			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel", "--bind-allow", "/srv/data", "--bind-allow", "/home/shared dir"},
 		{"--name", "notls", "--state-dir", "/srv/vch", "--no-tls", "--base-image-size", "1536M"},
 		{"--name", "limits", "--state-dir", "/srv/vch", "--cpu", "2000", "--cpu-reservation", "0.5cores", "--cpu-shares", "low",
 			"--memory", "4G", "--memory-reservation", "512", "--memory-shares", "3000", "--syslog-address", "tcp://10.0.0.1:6514"},

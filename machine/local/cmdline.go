@@ -51,6 +51,7 @@ func CommandLine(cfg *vchconfig.Config) []string {
 			add("--volume-store", s.Path+":"+s.Label)
 		}
 	}
+	add("--bind-allow", cfg.BindAllow...)
 	add("--tls-cname", cfg.TLSCNames...)
 	add("--tls-ca", cfg.TLSCAFiles...)
 	on("--no-tls", cfg.NoTLS)

@@ -38,7 +38,10 @@ type ConfigureOptions struct {
 	// ContainerNetworks are added, or replace the VCH's network of the
 	// same alias.
 	ContainerNetworks []vchconfig.ContainerNetwork
-	Timeout           time.Duration
+	// BindAllow replaces the directories bind mounts may come from when
+	// non-nil (empty: none).
+	BindAllow []string
+	Timeout   time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -65,6 +68,11 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 	}
 	if o.Mirrors != nil {
 		next.Registry.Mirrors = o.Mirrors
+	}
+	if o.BindAllow != nil {
+		if next.BindAllow, err = CheckBindAllow(o.BindAllow); err != nil {
+			return false, err
+		}
 	}
 	caPEM, err := validateRegistry(next.Registry, o.RegistryCAs)
 	if err != nil {
@@ -188,5 +196,6 @@ func sameConfig(a, b *vchconfig.Config) bool {
 		slices.EqualFunc(a.ContainerNetworks, b.ContainerNetworks, func(x, y vchconfig.ContainerNetwork) bool {
 			return x.Bridge == y.Bridge && x.Alias == y.Alias && x.IPRange == y.IPRange && x.Gateway == y.Gateway &&
 				x.Firewall == y.Firewall && slices.Equal(x.DNS, y.DNS)
-		})
+		}) &&
+		slices.Equal(a.BindAllow, b.BindAllow)
 }

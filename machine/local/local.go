@@ -64,6 +64,8 @@ type CreateOptions struct {
 	Templates bool
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
+	// BindAllow: host directories containers may bind mount from.
+	BindAllow []string
 	TLSCNames    []string
 	// TLSCAs are PEM files of CAs whose client certificates the VCH
 	// accepts besides its own CA's (--tls-ca).
@@ -178,6 +180,9 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	if err != nil {
 		return env, err
 	}
+	if o.BindAllow, err = CheckBindAllow(o.BindAllow); err != nil {
+		return env, err
+	}
 	certDir := filepath.Join(root, "certs")
 	names, ips := certs.HostSANs()
 	names = append(names, o.TLSCNames...)
@@ -240,6 +245,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		CPUs:          o.CPUs,
 		BaseImageSize: o.BaseImage,
 		VolumeStores:  stores,
+		BindAllow:     o.BindAllow,
 		Debug:         o.Debug,
 
 		TCGTBSizeMB: o.TCGTBSizeMB,
@@ -607,6 +613,13 @@ func Delete(o DeleteOptions) ([]vchconfig.VolumeStore, error) {
 	}
 	stopVCHD(root, 10*time.Second)
 	killVMs(root)
+	// Shared volumes are mounted on the host while the VCH lives; no
+	// mount may outlive it (nor may RemoveAll walk into one).
+	for _, s := range stores {
+		if err := volumelocal.Unmount(s.Path); err != nil {
+			return nil, fmt.Errorf("volume store %s: %w", s.Label, err)
+		}
+	}
 	if err := netlocal.Destroy(filepath.Join(root, "network")); err != nil {
 		return nil, fmt.Errorf("remove the VCH's networks: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -87,4 +88,28 @@ func checkStorePath(s vchconfig.VolumeStore) error {
 		}
 		p = parent
 	}
+}
+
+// CheckBindAllow validates the directories bind mounts may come from
+// (vic-machine --bind-allow): absolute, existing directories; it returns
+// them cleaned, without duplicates. vchd resolves symlinks at each use.
+func CheckBindAllow(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("--bind-allow %s: the path must be absolute", p)
+		}
+		c := filepath.Clean(p)
+		fi, err := os.Stat(c)
+		if err != nil {
+			return nil, fmt.Errorf("--bind-allow %s: %w", p, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("--bind-allow %s: not a directory", p)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

@@ -83,6 +83,9 @@ type Config struct {
 	// VolumeStores are where volumes live; the one labelled "default"
 	// holds anonymous volumes.
 	VolumeStores []VolumeStore `json:"volumeStores,omitempty"`
+	// BindAllow are the host directories under which containers may bind
+	// mount (-v /host/dir:/path, --mount type=bind); none: no bind mounts.
+	BindAllow []string `json:"bindAllow,omitempty"`
 
 	Debug bool `json:"debug,omitempty"`
 

@@ -72,12 +72,18 @@ type Process struct {
 	ConsoleSize [2]uint16 `json:"consoleSize,omitempty"`
 }
 
-// Mount puts a volume at Path in the container. A provider attaches each
-// volume once per VM, however many paths it is mounted at, and refuses to
-// start a VM on a volume that another running VM of it holds (ErrConflict).
+// Mount puts a volume, or a host directory (Source, a bind mount), at Path
+// in the container. A provider attaches each volume once per VM, however
+// many paths it is mounted at. Shared volumes (portlayer/volume) can be
+// mounted by any number of running VMs; a provider refuses to start a VM
+// on an unshared volume that another running VM of it holds
+// (ErrVolumeInUse).
 type Mount struct {
-	Volume   string `json:"volume"` // volume name
-	Path     string `json:"path"`   // absolute path in the container
+	Volume string `json:"volume,omitempty"` // volume name
+	// Source is an absolute host directory for a bind mount (Volume
+	// empty); the caller has checked that the VCH allows it.
+	Source   string `json:"source,omitempty"`
+	Path     string `json:"path"` // absolute path in the container
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	// CopyImage fills an empty volume with the image's content at Path
 	// when it is first mounted (docker's copy-up of VOLUME content).
@@ -94,7 +100,7 @@ type Tmpfs struct {
 // ErrVolumeInUse is why Start refuses a container one of whose volumes a
 // running VM holds (class errdefs.ErrConflict). It is a failed start, not a
 // start racing another one.
-var ErrVolumeInUse = errdefs.Conflict("this VCH cannot yet share a volume between running containers")
+var ErrVolumeInUse = errdefs.Conflict("a volume made before this VCH shared volumes is mounted by one running container at a time")
 
 // HostEntry is one /etc/hosts line.
 type HostEntry struct {

@@ -25,6 +25,7 @@ type launchSpec struct {
 	RW       string
 	Config   string
 	Volumes  []volumeDisk
+	Shares   []fsShare // virtiofs; RAM then shared (memory.go)
 	Ctl      string
 	QMP      string
 	PidFile  string
@@ -77,6 +78,7 @@ func qemuArgs(s launchSpec) []string {
 	args = append(args, drive("rw", s.RW, false, proto.DiskRW)...)
 	args = append(args, drive("config", s.Config, true, proto.DiskConfig)...)
 	args = append(args, volumeArgs(s.Volumes)...)
+	args = append(args, shareArgs(s.Shares)...)
 	args = append(args,
 		"-device", "virtio-serial-device",
 		"-chardev", "socket,id=ctl,path="+s.Ctl+",server=on,wait=off",

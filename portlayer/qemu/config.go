@@ -43,7 +43,10 @@ type Config struct {
 	MemoryMB int64 // default memory per VM
 	DiskSize int64 // default writable layer size in bytes (sparse)
 	QEMU     string
-	Accel    string // AccelAuto, AccelKVM or AccelTCG
+	// VirtioFSD serves shared volumes and bind mounts to VMs;
+	// empty means DefaultVirtioFSD.
+	VirtioFSD string
+	Accel     string // AccelAuto, AccelKVM or AccelTCG
 	// TBSizeMB caps TCG's translation cache per VM (QEMU's default is
 	// much larger and dominates a small VM's memory); 0 means
 	// DefaultTBSizeMB, < 0 QEMU's own default.
@@ -90,6 +93,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.QEMU == "" {
 		c.QEMU = DefaultQEMU
+	}
+	if c.VirtioFSD == "" {
+		c.VirtioFSD = DefaultVirtioFSD
 	}
 	switch c.Accel {
 	case "":

@@ -114,6 +114,8 @@ type Boot struct {
 
 	imagePath   string
 	volumeDisks []volumeDisk
+	shares      []fsShare // virtiofs shares (volumes.go)
+	daemons     []Process // their virtiofsds (virtiofs.go)
 	volumes     []proto.VolumeMount
 	tmpfs       []proto.TmpfsMount
 	nics        []compute.NIC

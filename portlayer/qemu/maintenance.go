@@ -255,13 +255,14 @@ func (p *Provider) bootMaintenance(ctx context.Context, v *vm) (*ssh.Client, fun
 	args := qemuArgs(launchSpec{
 		Accel: p.accelerator(ctx), TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
-		Image: b.imagePath, RW: fileRW, Config: fileMaintConfig, Volumes: b.volumeDisks,
+		Image: b.imagePath, RW: fileRW, Config: fileMaintConfig, Volumes: b.volumeDisks, Shares: b.shares,
 		Ctl: fileMaintCtl, QMP: fileMaintQMP, PidFile: fileMaintPid, Console: fileMaintConsole, Log: fileMaintLog,
 	})
 	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: args, Dir: v.dir, Output: filepath.Join(v.dir, fileMaintOut)})
 	if err != nil {
 		return fail(err)
 	}
+	b.reapShares(proc)
 	exited := make(chan struct{})
 	go func() {
 		proc.Wait()

@@ -37,7 +37,7 @@ func validGuestMemory(s string) error {
 
 // machineArg is the -M value for the backing.
 func machineArg(s launchSpec) string {
-	if s.GuestMemory == GuestMemoryMemfd || s.Template.RAMFile != "" {
+	if s.GuestMemory == GuestMemoryMemfd || s.Template.RAMFile != "" || len(s.Shares) > 0 {
 		return "microvm,memory-backend=" + memoryID
 	}
 	return "microvm"
@@ -54,6 +54,9 @@ func memoryArgs(s launchSpec) []string {
 		}
 		return []string{"-object", "memory-backend-file,id=" + memoryID + size +
 			",mem-path=" + qemuEscape(s.Template.RAMFile) + ",share=" + share}
+	case len(s.Shares) > 0:
+		// virtiofsd maps guest RAM to serve the virtqueues.
+		return []string{"-object", "memory-backend-memfd,id=" + memoryID + size + ",share=on"}
 	case s.GuestMemory == GuestMemoryMemfd:
 		return []string{"-object", "memory-backend-memfd,id=" + memoryID + size + ",share=off"}
 	}

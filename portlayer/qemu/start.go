@@ -189,7 +189,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		Name:  safeVMName(v.spec.Name),
 		Accel: accel, TBSizeMB: p.cfg.TBSizeMB, CPUs: cpus, MemoryMB: mem,
 		Kernel: p.cfg.Kernel, Initrd: p.cfg.Initrd, TSCkHz: p.tscKHz(ctx), Extra: p.cfg.KernelArgs,
-		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks,
+		Image: b.imagePath, RW: fileRW, Config: fileConfig, Volumes: b.volumeDisks, Shares: b.shares,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
 		NICs: append(slices.Clone(b.nics), b.spares...), GuestMemory: p.cfg.GuestMemory,
 	}
@@ -222,6 +222,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 		p.mu.Unlock()
 		return err
 	}
+	b.reapShares(proc)
 	b.log.Info("VM launched", zap.Int("pid", proc.Pid()), zap.String("accel", accel))
 	r := newRunState(p, v, proc, logStart, hostKey)
 	p.mu.Lock()

@@ -542,7 +542,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // back to a cold boot.
 func stepLaunchOrClone(ctx context.Context, b *Boot) error {
 	p := b.p
-	if p.tpl == nil || len(b.nics) > 0 || len(b.volumeDisks) > 0 {
+	if p.tpl == nil || len(b.nics) > 0 || len(b.volumeDisks) > 0 || len(b.shares) > 0 {
 		return stepLaunch(ctx, b)
 	}
 	shape := templateShape{CPUs: b.v.spec.CPUs, MemoryMB: b.v.spec.MemoryMB}

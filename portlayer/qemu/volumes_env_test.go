@@ -18,10 +18,17 @@ const suiteVolume = "suite-vol"
 // (made once per root: restarts reopen it).
 func suiteVolumes(t *testing.T, root string) volume.Attacher {
 	t.Helper()
-	p, err := local.New([]volume.Store{{Label: volume.DefaultStore, Path: filepath.Join(root, "volume-store")}}, nil)
+	store := filepath.Join(root, "volume-store")
+	p, err := local.New([]volume.Store{{Label: volume.DefaultStore, Path: store}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shared volume is mounted on the host from its first attach.
+	t.Cleanup(func() {
+		if err := local.Unmount(store); err != nil {
+			t.Error(err)
+		}
+	})
 	_, err = p.Create(context.Background(), volume.CreateOptions{Name: suiteVolume, Capacity: 16 << 20})
 	if err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Fatal(err)

@@ -38,6 +38,12 @@ type Volume struct {
 	// Location is where the volume lives in its store (a host path for
 	// the local provider).
 	Location string `json:"location"`
+	// Shared volumes hold a file system that only the host writes
+	// blocks to; VMs reach its files through Attachment.Dir, so any
+	// number of running containers can mount one at once. Volumes made
+	// before sharing existed are not shared: one VM at a time attaches
+	// their disk.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // CreateOptions define a new volume.
@@ -61,10 +67,23 @@ type Reader interface {
 	Stores() []Store
 }
 
-// Attacher gives what a VM attaches to mount a volume: for the local
-// provider the path of a raw ext4 disk image.
+// Attachment is what a VM attaches to mount a volume: exactly one of Disk
+// and Dir is set.
+type Attachment struct {
+	// Disk is a raw ext4 image that one VM at a time attaches as a
+	// block device (a volume that is not Shared).
+	Disk string
+	// Dir is a host directory with the volume's files, which any
+	// number of VMs share at once (a Shared volume). Writes past the
+	// volume's capacity fail with ENOSPC.
+	Dir string
+}
+
+// Attacher gives what a VM attaches to mount a volume. For a shared
+// volume it makes the directory available (the local provider mounts the
+// volume's file system on the host once) until the volume is removed.
 type Attacher interface {
-	Disk(ctx context.Context, name string) (string, error)
+	Attach(ctx context.Context, name string) (Attachment, error)
 }
 
 // Remover deletes volumes.

@@ -324,22 +324,45 @@ func TestAnonymousVolumesMountsAndPrune(t *testing.T) {
 	}
 }
 
-// A block volume cannot be mounted by two VMs at once: a second running
-// user gets a clear 409 instead of a corrupted file system.
-func TestVolumeSecondRunningUserRefused(t *testing.T) {
+// One named volume mounted by several running containers at once (what
+// compose files do): each sees the others' writes, both directions, a
+// third container sees both, and the capacity still holds.
+func TestVolumeSharedByRunningContainers(t *testing.T) {
 	img := pulled(t)
 	vol := uniqueName(t)
-	first := vol + "-first"
-	mustDocker(t, "run", "-d", "--name", first, "-v", vol+":/v", img, "sleep", "600")
+	mustDocker(t, "volume", "create", "--opt", "Capacity=64MB", "--name", vol)
 	defer docker(t, "volume", "rm", "-f", vol)
-	defer docker(t, "rm", "-f", first)
-	r := docker(t, "run", "--rm", "-v", vol+":/v", img, "true")
-	if r.Exit == 0 || !strings.Contains(r.Stderr, "is in use by running container") {
-		t.Fatalf("second running user: %s", r)
+	a, b := vol+"-a", vol+"-b"
+	mustDocker(t, "run", "-d", "--name", a, "-v", vol+":/shared", img, "sleep", "600")
+	defer docker(t, "rm", "-f", a)
+	mustDocker(t, "run", "-d", "--name", b, "-v", vol+":/data", img, "sleep", "600")
+	defer docker(t, "rm", "-f", b)
+	for _, c := range []string{a, b} {
+		if st := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Status}}", c)); st != "running" {
+			t.Fatalf("%s is %s, want both running", c, st)
+		}
 	}
-	mustDocker(t, "rm", "-f", first)
-	if got := mustDocker(t, "run", "--rm", "-v", vol+":/v", img, "echo", "ok"); got != "ok\n" {
-		t.Fatalf("after the first stopped: %q", got)
+	mustDocker(t, "exec", a, "sh", "-c", "echo from-a > /shared/a.txt")
+	var got string
+	poll(t, "b to see a's file", func() bool {
+		got = docker(t, "exec", b, "cat", "/data/a.txt").Stdout
+		return got == "from-a\n"
+	})
+	mustDocker(t, "exec", b, "sh", "-c", "echo from-b > /data/b.txt; echo more >> /data/a.txt")
+	poll(t, "a to see b's writes", func() bool {
+		got = docker(t, "exec", a, "cat", "/shared/b.txt", "/shared/a.txt").Stdout
+		return got == "from-b\nfrom-a\nmore\n"
+	})
+	if got := mustDocker(t, "run", "--rm", "-v", vol+":/v", img, "cat", "/v/a.txt", "/v/b.txt"); got != "from-a\nmore\nfrom-b\n" {
+		t.Fatalf("a third container reads %q", got)
+	}
+	r := docker(t, "exec", b, "dd", "if=/dev/zero", "of=/data/big", "bs=1M", "count=128")
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "No space left on device") {
+		t.Fatalf("writing 128 MB into a shared 64 MB volume: %s", r)
+	}
+	mustDocker(t, "exec", a, "rm", "/shared/big")
+	if r := docker(t, "volume", "rm", vol); r.Exit == 0 || !strings.Contains(r.Stderr, "volume is in use") {
+		t.Fatalf("rm of a volume two running containers use: %s", r)
 	}
 }
 

@@ -201,18 +201,32 @@ type Interface struct {
 // VolumeSerialPrefix starts the serial of every volume disk.
 const VolumeSerialPrefix = "vch-vol-"
 
+// VirtioFSModules are the modules (file names under /lib/modules, in load
+// order) a VM with a virtiofs mount needs; the initramfs packs them
+// without loading them at boot.
+var VirtioFSModules = []string{"fuse.ko", "virtiofs.ko"}
+
+// FSTag is the virtiofs tag of the i-th shared file system of a VM.
+func FSTag(i int) string { return fmt.Sprintf("vch-fs-%d", i) }
+
 // VolumeSerial is the virtio serial of the i-th volume disk of a VM.
 func VolumeSerial(i int) string { return fmt.Sprintf("%s%d", VolumeSerialPrefix, i) }
 
-// VolumeMount mounts the ext4 volume disk with serial Serial at Path in
-// the container. A disk mounted at several paths appears once per path.
+// VolumeMount mounts the ext4 volume disk with serial Serial, or the
+// virtiofs file system tagged Tag (a shared volume or a host directory),
+// at Path in the container. A volume mounted at several paths appears
+// once per path.
 type VolumeMount struct {
-	Serial   string `json:"serial"`
+	Serial   string `json:"serial,omitempty"`
+	Tag      string `json:"tag,omitempty"`
 	Path     string `json:"path"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	// CopyImage: if the volume holds nothing yet, copy the image's
 	// content at Path into it before mounting it there.
 	CopyImage bool `json:"copyImage,omitempty"`
+	// HostDir: Tag is a host directory (a bind mount), mounted as it is
+	// (no lost+found clean-up, no copy-up).
+	HostDir bool `json:"hostDir,omitempty"`
 }
 
 // TmpfsMount mounts a tmpfs at Path with mount(8) Options.

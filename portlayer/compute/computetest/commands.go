@@ -19,6 +19,12 @@ var (
 	// run writes "new\n" to stdout and creates /suite-data; every later run
 	// of the same container writes "kept\n". Exits 0.
 	CmdPersist = []string{"sh", "-c", "if test -f /suite-data; then echo kept; else echo new; touch /suite-data; fi"}
+	// CmdShareFirst and CmdShareSecond talk through a volume at /v that
+	// both mount while running: the first writes /v/one and waits for
+	// /v/two, the second waits for /v/one and writes /v/two; each prints
+	// what it read ("two\n" and "one\n") and exits 0.
+	CmdShareFirst  = []string{"sh", "-c", "echo one > /v/one.tmp; mv /v/one.tmp /v/one; while ! test -f /v/two; do sleep 0.2; done; cat /v/two"}
+	CmdShareSecond = []string{"sh", "-c", "while ! test -f /v/one; do sleep 0.2; done; cat /v/one; echo two > /v/two.tmp; mv /v/two.tmp /v/two"}
 	// CmdMissing names no executable: Start fails, as docker's
 	// `exec: "...": executable file not found in $PATH`.
 	CmdMissing = []string{"vch-suite-no-such-command"}

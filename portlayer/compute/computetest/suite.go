@@ -79,7 +79,7 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		{"Archive", s.archive, false},
 		{"WritableLayerKept", s.writableLayerKept, !s.disks},
 		{"Restart", s.restartProvider, !s.restart},
-		{"VolumeExclusive", s.volumeExclusive, false},
+		{"VolumeShared", s.volumeShared, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

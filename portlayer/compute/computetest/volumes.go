@@ -2,42 +2,37 @@ package computetest
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/vchproject/vch/portlayer/compute"
 )
 
-// WithVolume tells the suite that the provider can attach a volume named
-// name (for the qemu provider: its volume.Attacher holds it), which turns
-// on the VolumeExclusive test.
+// WithVolume tells the suite that the provider can attach a shared volume
+// named name (for the qemu provider: its volume.Attacher holds it), which
+// turns on the VolumeShared test.
 func WithVolume(name string) Option { return func(s *suite) { s.volume = name } }
 
-// volumeExclusive: a volume held by a running VM cannot be mounted by a
-// second running VM (ErrVolumeInUse); once the first is off it can.
-func (s *suite) volumeExclusive(ctx context.Context, t *testing.T, p compute.Provider) {
+// volumeShared: two running VMs mount one volume at once and each sees
+// the other's writes (CmdShareFirst waits for CmdShareSecond's file and
+// the other way round, so both run at the same time).
+func (s *suite) volumeShared(ctx context.Context, t *testing.T, p compute.Provider) {
 	if s.volume == "" {
 		t.Skip("the provider under test was given no volume (computetest.WithVolume)")
 	}
-	mount := func(path string) func(*compute.Spec) {
-		return func(sp *compute.Spec) {
-			sp.Mounts = []compute.Mount{{Volume: s.volume, Path: path}}
-		}
+	mount := func(sp *compute.Spec) {
+		sp.Mounts = []compute.Mount{{Volume: s.volume, Path: "/v"}}
 	}
-	first := s.create(ctx, t, p, CmdSleep, mount("/v"))
-	second := s.create(ctx, t, p, CmdTrue, mount("/w"))
+	first := s.create(ctx, t, p, CmdShareFirst, mount)
+	second := s.create(ctx, t, p, CmdShareSecond, mount)
 	startOK(ctx, t, p, first)
-	if err := p.Start(ctx, second); !errors.Is(err, compute.ErrVolumeInUse) {
-		t.Fatalf("second start on a held volume: %v, want ErrVolumeInUse", err)
-	}
-	if c := inspect(ctx, t, p, second); c.Status.State == compute.StateRunning {
-		t.Fatalf("refused container runs: %+v", c.Status)
-	}
-	if err := p.Kill(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(ctx, t, p, first, compute.WaitNotRunning)
-	if st := run(ctx, t, p, second); st.ExitCode != 0 {
-		t.Fatalf("second after the first stopped: %+v", st)
+	startOK(ctx, t, p, second)
+	for _, c := range []struct {
+		id, want string
+	}{{first, "two\n"}, {second, "one\n"}} {
+		st := waitFor(ctx, t, p, c.id, compute.WaitNotRunning)
+		out, errOut, _ := logs(ctx, t, p, c.id, compute.LogOptions{Tail: -1})
+		if st.ExitCode != 0 || out != c.want {
+			t.Fatalf("container %s: exit %d, stdout %q (stderr %q), want %q", c.id, st.ExitCode, out, errOut, c.want)
+		}
 	}
 }

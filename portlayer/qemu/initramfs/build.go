@@ -24,8 +24,9 @@ var mountPoints = []string{
 
 // Build writes an uncompressed newc archive: tetherPath as /init, the
 // modules under /lib/modules and modules.order listing them in the given
-// order.
-func Build(w io.Writer, tetherPath string, modules []kernel.Module) error {
+// order, and the extra modules under /lib/modules too but not in the order
+// (the tether loads them when a VM needs them).
+func Build(w io.Writer, tetherPath string, modules, extra []kernel.Module) error {
 	c := &newcWriter{w: w}
 	for _, d := range mountPoints {
 		c.Dir(d, 0o755)
@@ -41,6 +42,11 @@ func Build(w io.Writer, tetherPath string, modules []kernel.Module) error {
 			return err
 		}
 		order.WriteString(m.FileName() + "\n")
+	}
+	for _, m := range extra {
+		if err := addFile(c, ModulesDir+"/"+m.FileName(), 0o644, m.Path); err != nil {
+			return err
+		}
 	}
 	c.File(ModuleOrder, 0o644, int64(order.Len()), strings.NewReader(order.String()))
 	if err := c.Close(); err != nil {

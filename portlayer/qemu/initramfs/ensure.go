@@ -15,7 +15,7 @@ import (
 
 // formatVersion changes whenever Build's output changes for the same
 // inputs, so stale cached archives are not reused.
-const formatVersion = "vch-initramfs-1"
+const formatVersion = "vch-initramfs-2"
 
 // Ensure returns the path of an initramfs in dir for the tether binary at
 // tetherPath and the kernel in kernelDir (kernel.DefaultModules), building it
@@ -30,7 +30,11 @@ func Ensure(dir, tetherPath, kernelDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum, err := contentHash(tetherPath, mods)
+	extra, err := onDemand(k, mods)
+	if err != nil {
+		return "", err
+	}
+	sum, err := contentHash(tetherPath, append(append([]kernel.Module(nil), mods...), extra...))
 	if err != nil {
 		return "", err
 	}
@@ -47,7 +51,7 @@ func Ensure(dir, tetherPath, kernelDir string) (string, error) {
 	}
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	err = Build(bw, tetherPath, mods)
+	err = Build(bw, tetherPath, mods, extra)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -97,4 +101,24 @@ func contentHash(tetherPath string, mods []kernel.Module) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// onDemand resolves kernel.OnDemandModules, leaving out what mods (loaded
+// at boot) already has.
+func onDemand(k *kernel.Kernel, mods []kernel.Module) ([]kernel.Module, error) {
+	all, err := k.Modules(kernel.OnDemandModules)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, m := range mods {
+		have[m.Name] = true
+	}
+	var out []kernel.Module
+	for _, m := range all {
+		if !have[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }

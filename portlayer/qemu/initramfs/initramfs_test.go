@@ -35,7 +35,7 @@ func fakeInputs(t *testing.T) (string, []kernel.Module) {
 func TestBuildReadBack(t *testing.T) {
 	tether, mods := fakeInputs(t)
 	var buf bytes.Buffer
-	if err := Build(&buf, tether, mods); err != nil {
+	if err := Build(&buf, tether, mods, nil); err != nil {
 		t.Fatal(err)
 	}
 	if buf.Len()%4 != 0 {

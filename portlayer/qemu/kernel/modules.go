@@ -22,6 +22,11 @@ var DefaultModules = []string{
 	"virtio_blk", "overlay",
 }
 
+// OnDemandModules are packed into the initramfs but loaded by the tether
+// only when a VM needs them: fuse and virtiofs for shared volumes and
+// host directories (tether/proto.VirtioFSModules lists their files).
+var OnDemandModules = []string{"fuse", "virtiofs"}
+
 // Module is one loadable module file.
 type Module struct {
 	// Name is the module name, e.g. virtio_blk.

@@ -1,10 +1,12 @@
 // Package fake is an in-memory volume.Provider for tests of the layers
-// above the port layer. It passes volumetest; its disks are not real files.
+// above the port layer. It passes volumetest; a volume is a plain directory
+// under its store's path, made at the first Attach, without a capacity.
 package fake
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -53,7 +55,7 @@ func (p *Provider) Create(ctx context.Context, opts volume.CreateOptions) (volum
 		return volume.Volume{}, fmt.Errorf("volume %s: %w", opts.Name, errdefs.ErrAlreadyExists)
 	}
 	v := volume.Volume{Name: opts.Name, Store: s.Label, Capacity: opts.Capacity, Labels: opts.Labels,
-		Options: opts.Options, Created: time.Now().UTC().Truncate(time.Second), Location: s.Path + "/" + opts.Name}
+		Options: opts.Options, Created: time.Now().UTC().Truncate(time.Second), Location: s.Path + "/" + opts.Name, Shared: true}
 	p.vols[v.Name] = v
 	return v, nil
 }
@@ -81,22 +83,30 @@ func (p *Provider) List(ctx context.Context) ([]volume.Volume, error) {
 	return out, nil
 }
 
-// Disk returns a name that stands for the volume's disk.
-func (p *Provider) Disk(ctx context.Context, name string) (string, error) {
+// Attach makes the volume's directory (under its store's path) and
+// returns it. The fake does not enforce capacity.
+func (p *Provider) Attach(ctx context.Context, name string) (volume.Attachment, error) {
 	v, err := p.Get(ctx, name)
 	if err != nil {
-		return "", err
+		return volume.Attachment{}, err
 	}
-	return "fake:" + v.Location, nil
+	if err := os.MkdirAll(v.Location, 0o700); err != nil {
+		return volume.Attachment{}, fmt.Errorf("volume %s: %w", name, err)
+	}
+	return volume.Attachment{Dir: v.Location}, nil
 }
 
 // Remove forgets a volume.
 func (p *Provider) Remove(ctx context.Context, name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.vols[name]; !ok {
+	v, ok := p.vols[name]
+	if !ok {
 		return volume.NotFound(name)
 	}
 	delete(p.vols, name)
+	if err := os.RemoveAll(v.Location); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
 	return nil
 }

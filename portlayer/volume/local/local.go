@@ -1,8 +1,14 @@
 // Package local keeps volumes on the host: each volume is a sparse ext4
-// image file of its capacity, made by the host (mkfs.ext4) and never
-// mounted by it, in STORE/volumes/NAME/ beside a volume.json record. The
-// qemu provider attaches the image to a VM as a virtio-blk disk, so the
-// capacity is the file system's size and is enforced by the guest kernel.
+// image file of its capacity, made by the host (mkfs.ext4), in
+// STORE/volumes/NAME/ beside a volume.json record. A volume is Shared: the
+// first Attach mounts the image on the host at STORE/volumes/NAME/fs (a
+// loop mount) and every VM reaches the files there through virtiofs, so
+// only the host kernel ever writes the image's blocks and the capacity is
+// the file system's size (ENOSPC past it). The mount stays until the
+// volume is removed or vic-machine delete calls Unmount. Volumes made
+// before sharing (no "shared" in their record) keep their old form: the
+// qemu provider attaches their image to one VM at a time as a virtio-blk
+// disk, and the host never mounts it (a guest wrote its blocks).
 //
 // Create is atomic (the volume is built in a temporary directory and
 // renamed into place); New rebuilds the index from the stores, so volumes
@@ -50,6 +56,8 @@ type Provider struct {
 	mu   sync.Mutex
 	vols map[string]volume.Volume
 	busy map[string]bool // names being created or removed
+
+	mountMu sync.Mutex // serializes host mounts and unmounts
 }
 
 var _ volume.Provider = (*Provider)(nil)
@@ -160,6 +168,7 @@ func (p *Provider) Create(ctx context.Context, opts volume.CreateOptions) (volum
 		Name: opts.Name, Store: s.Label, Capacity: opts.Capacity,
 		Labels: opts.Labels, Options: opts.Options,
 		Created: time.Now().UTC().Truncate(time.Second), Location: final,
+		Shared: true,
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -217,13 +226,31 @@ func (p *Provider) List(ctx context.Context) ([]volume.Volume, error) {
 	return out, nil
 }
 
-// Disk returns the path of the volume's ext4 image.
-func (p *Provider) Disk(ctx context.Context, name string) (string, error) {
+// Attach returns the host directory of a shared volume (mounting its
+// file system on the host if it is not yet) or the ext4 image of an old
+// unshared one.
+func (p *Provider) Attach(ctx context.Context, name string) (volume.Attachment, error) {
 	v, err := p.Get(ctx, name)
 	if err != nil {
-		return "", err
+		return volume.Attachment{}, err
 	}
-	return filepath.Join(v.Location, diskFile), nil
+	disk := filepath.Join(v.Location, diskFile)
+	if !v.Shared {
+		return volume.Attachment{Disk: disk}, nil
+	}
+	p.mu.Lock()
+	busy := p.busy[name]
+	p.mu.Unlock()
+	if busy {
+		return volume.Attachment{}, errdefs.Conflict(fmt.Sprintf("volume %s is being created or removed", name))
+	}
+	dir := filepath.Join(v.Location, mountDir)
+	p.mountMu.Lock()
+	defer p.mountMu.Unlock()
+	if err := hostMount(ctx, disk, dir); err != nil {
+		return volume.Attachment{}, fmt.Errorf("volume %s: %w", name, err)
+	}
+	return volume.Attachment{Dir: dir}, nil
 }
 
 // Remove deletes the volume and its data.
@@ -245,6 +272,14 @@ func (p *Provider) Remove(ctx context.Context, name string) error {
 		delete(p.busy, name)
 		p.mu.Unlock()
 	}()
+	if v.Shared {
+		p.mountMu.Lock()
+		err := hostUnmount(filepath.Join(v.Location, mountDir))
+		p.mountMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("remove volume %s: %w", name, err)
+		}
+	}
 	// Rename first so a crash never leaves half a volume under its name.
 	trash := filepath.Join(filepath.Dir(v.Location), trashPref+name)
 	if err := os.Rename(v.Location, trash); err != nil {

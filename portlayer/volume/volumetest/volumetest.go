@@ -14,6 +14,7 @@ package volumetest
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -46,7 +47,8 @@ func Run(t *testing.T, factory Factory) {
 		{"UnknownStore", unknownStore},
 		{"InvalidInput", invalidInput},
 		{"RemoveAndReuse", removeAndReuse},
-		{"Disk", disk},
+		{"Attach", attach},
+		{"SharedFiles", sharedFiles},
 		{"Reopen", reopen},
 	}
 	for _, tc := range tests {
@@ -183,10 +185,10 @@ func removeAndReuse(ctx context.Context, t *testing.T, in Instance) {
 	}
 }
 
-func disk(ctx context.Context, t *testing.T, in Instance) {
+func attach(ctx context.Context, t *testing.T, in Instance) {
 	p := in.Provider
-	if _, err := p.Disk(ctx, "none"); !errdefs.IsNotFound(err) {
-		t.Fatalf("Disk of unknown volume: %v, want not found", err)
+	if _, err := p.Attach(ctx, "none"); !errdefs.IsNotFound(err) {
+		t.Fatalf("Attach of unknown volume: %v, want not found", err)
 	}
 	if _, err := p.Create(ctx, volume.CreateOptions{Name: "d1", Capacity: 16 << 20}); err != nil {
 		t.Fatal(err)
@@ -194,13 +196,78 @@ func disk(ctx context.Context, t *testing.T, in Instance) {
 	if _, err := p.Create(ctx, volume.CreateOptions{Name: "d2", Capacity: 16 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	a, err1 := p.Disk(ctx, "d1")
-	b, err2 := p.Disk(ctx, "d2")
+	a, err1 := p.Attach(ctx, "d1")
+	b, err2 := p.Attach(ctx, "d2")
 	if err := errors.Join(err1, err2); err != nil {
 		t.Fatal(err)
 	}
-	if a == "" || a == b {
-		t.Fatalf("Disk = %q and %q, want two distinct disks", a, b)
+	// New volumes are shared: a directory, never a raw disk.
+	if a.Dir == "" || a.Disk != "" || b.Dir == "" || a.Dir == b.Dir {
+		t.Fatalf("Attach = %+v and %+v, want two distinct directories", a, b)
+	}
+	for _, n := range []string{"d1", "d2"} {
+		v, err := p.Get(ctx, n)
+		if err != nil || !v.Shared {
+			t.Fatalf("Get(%s) = %+v, %v: want a shared volume", n, v, err)
+		}
+	}
+}
+
+// sharedFiles: every Attach of a volume gives the same files (what two
+// running containers see), a removed volume's files are gone, and a new
+// volume of the same name starts empty.
+func sharedFiles(ctx context.Context, t *testing.T, in Instance) {
+	p := in.Provider
+	if _, err := p.Create(ctx, volume.CreateOptions{Name: "shared", Capacity: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Attach(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a.Dir, "from-a"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Attach(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(b.Dir, "from-a"))
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("second attachment reads %q, %v; want the first one's write", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Dir, "from-b"), []byte("back"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(a.Dir, "from-b")); err != nil || string(got) != "back" {
+		t.Fatalf("first attachment reads %q, %v; want the second one's write", got, err)
+	}
+	if in.Reopen != nil {
+		q := in.Reopen()
+		c, err := q.Attach(ctx, "shared")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(filepath.Join(c.Dir, "from-b")); err != nil || string(got) != "back" {
+			t.Fatalf("after reopen reads %q, %v", got, err)
+		}
+		p = q
+	}
+	if err := p.Remove(ctx, "shared"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Create(ctx, volume.CreateOptions{Name: "shared", Capacity: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Attach(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "from-a")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a new volume of a removed one's name has its files: %v", err)
+	}
+	if err := p.Remove(ctx, "shared"); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,65 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vchproject/vch/errdefs"
+)
+
+// bindSource checks a bind mount's host directory against the VCH's
+// allowed roots (vic-machine --bind-allow) and returns it with every
+// symlink resolved, which is what the VM is given. The path as written
+// must be under an allowed root (so nothing is told about other host
+// paths), and so must the resolved one (a symlink cannot lead out).
+func (b *Backend) bindSource(src string) (string, error) {
+	src = filepath.Clean(src)
+	if len(b.cfg.BindAllow) == 0 {
+		return "", errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("bind mount of %s refused: this VCH allows no bind mounts of host directories (vic-machine configure --bind-allow DIR allows them under DIR); use a volume", src))
+	}
+	roots := make([]string, 0, 2*len(b.cfg.BindAllow))
+	for _, a := range b.cfg.BindAllow {
+		roots = append(roots, filepath.Clean(a))
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			roots = append(roots, r)
+		}
+	}
+	refuse := func(what string) error {
+		return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("bind mount of %s refused: %s is not under a directory this VCH allows (%s)", src, what, strings.Join(b.cfg.BindAllow, ", ")))
+	}
+	if !under(src, roots) {
+		return "", refuse(src)
+	}
+	real, err := filepath.EvalSymlinks(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", errdefs.InvalidParameter(fmt.Sprintf("invalid mount config for type \"bind\": bind source path does not exist: %s", src))
+	}
+	if err != nil {
+		return "", errdefs.InvalidParameter(fmt.Sprintf("invalid mount config for type \"bind\": %v", err))
+	}
+	if !under(real, roots) {
+		return "", refuse("its target " + real)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", errdefs.InvalidParameter(fmt.Sprintf("invalid mount config for type \"bind\": %v", err))
+	}
+	if !fi.IsDir() {
+		return "", errdefs.InvalidParameter(fmt.Sprintf("bind mount of %s: only directories can be bind mounted on this VCH, not files", src))
+	}
+	return real, nil
+}
+
+// under reports whether p is one of roots or inside one.
+func under(p string, roots []string) bool {
+	for _, r := range roots {
+		if p == r || strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}

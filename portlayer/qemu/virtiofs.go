@@ -1,0 +1,105 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DefaultVirtioFSD is the virtiofsd that Debian's QEMU 7.2 ships (package
+// qemu-system-common).
+const DefaultVirtioFSD = "/usr/lib/qemu/virtiofsd"
+
+// shareSocketWait bounds how long a virtiofsd may take to listen.
+const shareSocketWait = 30 * time.Second
+
+// startShares launches one virtiofsd per share of b, detached from vchd
+// like QEMU, and waits until each listens on its socket. Each serves one
+// VM: it exits when that QEMU disconnects, and is killed when the VM's
+// process ends (reapShares) or the start fails (undo). The daemon's
+// namespace sandbox (pivot_root into the directory) keeps a guest from
+// reaching host paths outside it, symlinks included.
+func (b *Boot) startShares(ctx context.Context) error {
+	for _, s := range b.shares {
+		sock := filepath.Join(b.v.dir, s.Socket)
+		if err := removeIfExists(sock); err != nil {
+			return err
+		}
+		out := strings.TrimSuffix(s.Socket, ".sock") + ".out"
+		proc, err := execRunner{}.Start(ProcessSpec{
+			Path: b.p.cfg.VirtioFSD,
+			Args: []string{
+				"--socket-path=" + s.Socket,
+				"-o", "source=" + s.Dir,
+				"-o", "cache=auto",
+				"-o", "sandbox=namespace",
+				"-o", "log_level=warn",
+			},
+			Dir:    b.v.dir,
+			Output: filepath.Join(b.v.dir, out),
+		})
+		if err != nil {
+			return fmt.Errorf("container %s: virtiofsd for %s: %w", b.v.id, s.Dir, err)
+		}
+		b.daemons = append(b.daemons, proc)
+		b.PushUndo(func() error {
+			err := proc.Kill()
+			proc.Wait()
+			return err
+		})
+		if err := awaitSocket(ctx, sock, proc); err != nil {
+			msg, _ := os.ReadFile(filepath.Join(b.v.dir, out))
+			return fmt.Errorf("container %s: virtiofsd for %s: %w: %s", b.v.id, s.Dir, err, strings.TrimSpace(string(msg)))
+		}
+	}
+	return nil
+}
+
+// reapShares kills b's virtiofsds once vmProc has ended (normally they
+// are gone by then: QEMU's disconnect ends them).
+func (b *Boot) reapShares(vmProc Process) {
+	if len(b.daemons) == 0 {
+		return
+	}
+	daemons := b.daemons
+	log := b.log
+	go func() {
+		vmProc.Wait()
+		for _, d := range daemons {
+			if err := d.Kill(); err != nil {
+				log.Warn("virtiofsd kill", zap.Error(err))
+			}
+			d.Wait()
+		}
+	}()
+}
+
+// awaitSocket waits until path exists as a socket or proc ends.
+func awaitSocket(ctx context.Context, path string, proc Process) error {
+	ctx, cancel := context.WithTimeout(ctx, shareSocketWait)
+	defer cancel()
+	exited := make(chan struct{})
+	go func() {
+		proc.Wait()
+		close(exited)
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before listening")
+		case <-ctx.Done():
+			return fmt.Errorf("no socket %s: %w", path, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
