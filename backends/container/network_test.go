@@ -367,3 +367,38 @@ func TestRenameUpdatesDNSNames(t *testing.T) {
 		t.Fatalf("DNS names after rename: %+v", eps)
 	}
 }
+
+// TestReconnectKeepsPorts: compose v1 creates a container on the
+// project's network, disconnects it and connects it again (with its short
+// ID as one more alias) before the start; its -p bindings must survive.
+func TestReconnectKeepsPorts(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "proj_default"}); err != nil {
+		t.Fatal(err)
+	}
+	hc := &container.HostConfig{NetworkMode: "proj_default", PortBindings: nat.PortMap{"80/tcp": {{HostIP: "", HostPort: "8080"}}}}
+	cfg := container.Config{Cmd: []string{"sleep"}, ExposedPorts: nat.PortSet{"80/tcp": {}}}
+	id := e.create("proj_web_1", cfg, hc)
+	if err := e.b.NetworkDisconnect(ctx, "proj_web_1", "proj_default", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkConnect(ctx, "proj_web_1", "proj_default", &dnetwork.EndpointSettings{Aliases: []string{"web", id[:12]}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkConnect(ctx, "proj_web_1", "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.start("proj_web_1")
+	ns := e.inspect("proj_web_1").NetworkSettings
+	if p := ns.Ports["80/tcp"]; len(p) != 1 || p[0].HostPort != "8080" {
+		t.Fatalf("80/tcp after disconnect and connect: %+v", ns.Ports)
+	}
+	eps, _ := nets.Endpoints(ctx, id)
+	if len(eps) != 2 || len(eps[0].Ports) != 1 || len(eps[1].Ports) != 0 {
+		t.Fatalf("endpoints: %+v", eps)
+	}
+}
