@@ -129,17 +129,7 @@ func (c composeCLI) run(t *testing.T, args ...string) result {
 	} else {
 		cmd = exec.CommandContext(ctx, "docker", append([]string{"compose"}, append(base, args...)...)...)
 	}
-	cmd.Dir = c.dir
-	// The seed's environment: the docker lines vic-machine prints plus
-	// COMPOSE_TLS_VERSION. Python's requests would verify against these
-	// bundles instead of DOCKER_CERT_PATH (see FIELD-NOTES).
-	var e []string
-	for _, kv := range dockerEnv() {
-		if !strings.HasPrefix(kv, "REQUESTS_CA_BUNDLE=") && !strings.HasPrefix(kv, "CURL_CA_BUNDLE=") {
-			e = append(e, kv)
-		}
-	}
-	cmd.Env = append(e, "COMPOSE_TLS_VERSION=TLSv1_2", "COMPOSE_INTERACTIVE_NO_CLI=1")
+	cmd.Dir, cmd.Env = c.dir, c.environ()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -150,6 +140,20 @@ func (c composeCLI) run(t *testing.T, args ...string) result {
 		t.Fatalf("compose %s %v: %v", c.name, args, err)
 	}
 	return r
+}
+
+// environ is the seed's environment: the docker lines vic-machine prints
+// plus COMPOSE_TLS_VERSION. Python's requests would verify against
+// REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE instead of DOCKER_CERT_PATH (see
+// FIELD-NOTES), and a user's machine normally sets neither.
+func (c composeCLI) environ() []string {
+	var e []string
+	for _, kv := range dockerEnv() {
+		if !strings.HasPrefix(kv, "REQUESTS_CA_BUNDLE=") && !strings.HasPrefix(kv, "CURL_CA_BUNDLE=") && !strings.HasPrefix(kv, "COMPOSE_") {
+			e = append(e, kv)
+		}
+	}
+	return append(e, "COMPOSE_TLS_VERSION=TLSv1_2", "COMPOSE_INTERACTIVE_NO_CLI=1")
 }
 
 func (c composeCLI) must(t *testing.T, args ...string) string {
