@@ -258,7 +258,7 @@ func TestComposeBadInput(t *testing.T) {
 		{"pidhost", `    pid: host
 `, "--pid host is not supported by a VCH"},
 		{"build", `    build: .
-`, "build"},
+`, "VIC does not build images"},
 	}
 	for _, c := range composeVersions(t, "bad") {
 		t.Run(c.name, func(t *testing.T) {
