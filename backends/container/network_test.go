@@ -402,3 +402,41 @@ func TestReconnectKeepsPorts(t *testing.T) {
 		t.Fatalf("endpoints: %+v", eps)
 	}
 }
+
+// TestLinksOnUserNetwork: compose v1's `run` links the one-off container
+// to the service's running containers; on a user-defined network the
+// link's alias resolves (in /etc/hosts) to the target's address there.
+// On the default bridge links stay a 501, and a target that is not
+// running on a shared network is refused.
+func TestLinksOnUserNetwork(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "proj_default"}); err != nil {
+		t.Fatal(err)
+	}
+	user := func(links ...string) *container.HostConfig {
+		return &container.HostConfig{NetworkMode: "proj_default", Links: links}
+	}
+	e.create("proj_app_1", container.Config{Cmd: []string{"sleep"}}, user())
+	create := func(name string, hc *container.HostConfig) error {
+		_, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{Name: name, Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: hc})
+		return err
+	}
+	if err := create("early", user("proj_app_1:app_1")); !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), "not running") {
+		t.Fatalf("link to a created container: %v", err)
+	}
+	e.start("proj_app_1")
+	ip := e.inspect("proj_app_1").NetworkSettings.Networks["proj_default"].IPAddress
+	id := e.create("proj_app_run_1", container.Config{Cmd: []string{"true"}}, user("proj_app_1:app_1", "proj_app_1:proj_app_1"))
+	c, err := e.pl.Inspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Spec.Hosts) != 2 || c.Spec.Hosts[0].IP != ip || strings.Join(c.Spec.Hosts[0].Names, " ") != "app_1 proj_app_1" ||
+		strings.Join(c.Spec.Hosts[1].Names, " ") != "proj_app_1" {
+		t.Fatalf("hosts %+v, want app_1 and proj_app_1 at %s", c.Spec.Hosts, ip)
+	}
+	if err := create("onbridge", &container.HostConfig{Links: []string{"proj_app_1:app"}}); !errdefs.IsNotImplemented(err) {
+		t.Fatalf("link on the default bridge: %v", err)
+	}
+}

@@ -14,8 +14,8 @@ func unsupportedHostConfig(hc *container.HostConfig, networking bool) error {
 	switch {
 	case !networking && (len(hc.PortBindings) > 0 || hc.PublishAllPorts):
 		return errdefs.NotImplemented("publishing ports (-p, -P) is not supported by this VCH yet")
-	case len(hc.Links) > 0:
-		return errdefs.NotImplemented("legacy container links (--link) are not supported by this VCH: put the containers on a user-defined network (docker network create) and reach them by name")
+	case !networking && len(hc.Links) > 0:
+		return errLinks
 	case hc.Privileged:
 		return errdefs.NotImplemented("privileged containers (--privileged) are not supported by a VCH: a container is a VM and has no host devices or host kernel to reach")
 	case len(hc.Devices) > 0 || len(hc.DeviceRequests) > 0 || len(hc.DeviceCgroupRules) > 0:
