@@ -24,6 +24,7 @@ var unsupported = []struct{ prefix, what string }{
 	{"/secrets", "swarm secrets"},
 	{"/configs", "swarm configs"},
 	{"/plugins", "plugins"},
-	{"/session", "build sessions"},
+	{"/session", "build sessions (VIC does not build images: build elsewhere and push)"},
+	{"/grpc", "BuildKit builds (VIC does not build images: build elsewhere and push)"},
 	{"/distribution", "distribution inspect"},
 }

@@ -137,6 +137,11 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 			return container.CreateResponse{}, err
 		}
 	}
+	links, err := b.linkHosts(ctx, hc.Links, eps)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	hosts = append(hosts, links...)
 
 	mounts, vmounts, tmpfs, undoMounts, err := b.prepareMounts(ctx, hc, cfg)
 	if err != nil {

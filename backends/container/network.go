@@ -183,9 +183,20 @@ func (b *Backend) NetworkConnect(ctx context.Context, ref, netRef string, es *dn
 	if err != nil {
 		return err
 	}
+	published := false
 	for _, ep := range eps {
 		if ep.Network == n.ID {
 			return alreadyJoined(name, n.Name)
+		}
+		published = published || len(ep.Ports) > 0
+	}
+	if !published {
+		// The container's -p bindings belong to its HostConfig, not to a
+		// network: when no endpoint carries them (compose v1 disconnects
+		// the container from its only network and connects it again with
+		// more aliases before the start), the network joined now does.
+		if spec.Ports, err = portBindings(m.HostConfig, m.Config); err != nil {
+			return err
 		}
 	}
 	if _, err := b.net.Join(ctx, id, spec); err != nil {

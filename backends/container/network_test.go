@@ -367,3 +367,76 @@ func TestRenameUpdatesDNSNames(t *testing.T) {
 		t.Fatalf("DNS names after rename: %+v", eps)
 	}
 }
+
+// TestReconnectKeepsPorts: compose v1 creates a container on the
+// project's network, disconnects it and connects it again (with its short
+// ID as one more alias) before the start; its -p bindings must survive.
+func TestReconnectKeepsPorts(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "proj_default"}); err != nil {
+		t.Fatal(err)
+	}
+	hc := &container.HostConfig{NetworkMode: "proj_default", PortBindings: nat.PortMap{"80/tcp": {{HostIP: "", HostPort: "8080"}}}}
+	cfg := container.Config{Cmd: []string{"sleep"}, ExposedPorts: nat.PortSet{"80/tcp": {}}}
+	id := e.create("proj_web_1", cfg, hc)
+	if err := e.b.NetworkDisconnect(ctx, "proj_web_1", "proj_default", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkConnect(ctx, "proj_web_1", "proj_default", &dnetwork.EndpointSettings{Aliases: []string{"web", id[:12]}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.NetworkConnect(ctx, "proj_web_1", "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.start("proj_web_1")
+	ns := e.inspect("proj_web_1").NetworkSettings
+	if p := ns.Ports["80/tcp"]; len(p) != 1 || p[0].HostPort != "8080" {
+		t.Fatalf("80/tcp after disconnect and connect: %+v", ns.Ports)
+	}
+	eps, _ := nets.Endpoints(ctx, id)
+	if len(eps) != 2 || len(eps[0].Ports) != 1 || len(eps[1].Ports) != 0 {
+		t.Fatalf("endpoints: %+v", eps)
+	}
+}
+
+// TestLinksOnUserNetwork: compose v1's `run` links the one-off container
+// to the service's running containers; on a user-defined network the
+// link's alias resolves (in /etc/hosts) to the target's address there.
+// On the default bridge links stay a 501, and a target that is not
+// running on a shared network is refused.
+func TestLinksOnUserNetwork(t *testing.T) {
+	e, nets := newNetEnv(t)
+	ctx := context.Background()
+	if _, err := nets.CreateNetwork(ctx, pnetwork.NetworkSpec{Name: "proj_default"}); err != nil {
+		t.Fatal(err)
+	}
+	user := func(links ...string) *container.HostConfig {
+		return &container.HostConfig{NetworkMode: "proj_default", Links: links}
+	}
+	e.create("proj_app_1", container.Config{Cmd: []string{"sleep"}}, user())
+	create := func(name string, hc *container.HostConfig) error {
+		_, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{Name: name, Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: hc})
+		return err
+	}
+	if err := create("early", user("proj_app_1:app_1")); !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), "not running") {
+		t.Fatalf("link to a created container: %v", err)
+	}
+	e.start("proj_app_1")
+	ip := e.inspect("proj_app_1").NetworkSettings.Networks["proj_default"].IPAddress
+	id := e.create("proj_app_run_1", container.Config{Cmd: []string{"true"}}, user("proj_app_1:app_1", "proj_app_1:proj_app_1"))
+	c, err := e.pl.Inspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Spec.Hosts) != 2 || c.Spec.Hosts[0].IP != ip || strings.Join(c.Spec.Hosts[0].Names, " ") != "app_1 proj_app_1" ||
+		strings.Join(c.Spec.Hosts[1].Names, " ") != "proj_app_1" {
+		t.Fatalf("hosts %+v, want app_1 and proj_app_1 at %s", c.Spec.Hosts, ip)
+	}
+	if err := create("onbridge", &container.HostConfig{Links: []string{"proj_app_1:app"}}); !errdefs.IsNotImplemented(err) {
+		t.Fatalf("link on the default bridge: %v", err)
+	}
+}

@@ -90,12 +90,14 @@ func createOptions(name, driver string, opts, labels map[string]string) (volume.
 		switch {
 		case strings.EqualFold(k, OptVolumeStore):
 			o.Store = v
+			o.Options[OptVolumeStore] = v
 		case strings.EqualFold(k, OptCapacity):
 			c, err := ParseCapacity(v)
 			if err != nil {
 				return o, err
 			}
 			o.Capacity = c
+			o.Options[OptCapacity] = FormatCapacity(c)
 		default:
 			return o, errdefs.InvalidParameter(fmt.Sprintf("invalid option key: %q (this VCH takes %s and %s)", k, OptVolumeStore, OptCapacity))
 		}
@@ -106,8 +108,10 @@ func createOptions(name, driver string, opts, labels map[string]string) (volume.
 	if o.Capacity == 0 {
 		o.Capacity = volume.DefaultCapacity
 	}
-	o.Options[OptVolumeStore] = o.Store
-	o.Options[OptCapacity] = FormatCapacity(o.Capacity)
+	// Options are what the user asked for, as docker keeps them; the
+	// defaults applied show in the volume's Status. docker-compose 1.x
+	// compares a volume's Options with the compose file's driver_opts and
+	// refuses to go on if the volume has an option the file lacks.
 	return o, nil
 }
 

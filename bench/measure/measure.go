@@ -19,6 +19,9 @@ type Images struct {
 	Busybox string
 	Big     string // ~100 MB, several layers
 	Nginx   string // "" when no nginx image could be built
+	// The compose app's images: nginx proxying to "app", the app
+	// (busybox httpd + redis-cli), redis. "" when they could not be built.
+	ComposeWeb, ComposeApp, ComposeRedis string
 }
 
 // Env is what every measurement gets.
@@ -38,6 +41,9 @@ type Env struct {
 	// NewRegistry starts an empty registry (in the benchmark's
 	// namespace) and returns its address and how to stop it.
 	NewRegistry func() (addr string, stop func(), err error)
+	// Compose is the Compose v2 binary (standalone); "" skips the compose
+	// figure.
+	Compose string
 }
 
 // Measurement is one figure family of the benchmark. It has either Run,
@@ -52,7 +58,7 @@ type Measurement struct {
 
 // All lists the measurements in the order they run.
 func All() []Measurement {
-	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push(), Cp()}
+	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push(), Cp(), Compose()}
 }
 
 // set records a figure, logging it.

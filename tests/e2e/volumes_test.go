@@ -117,7 +117,9 @@ func TestVolumeStoresCreateInspectLsRm(t *testing.T) {
 	plain := name + "-plain"
 	mustDocker(t, "volume", "create", plain)
 	defer docker(t, "volume", "rm", "-f", plain)
-	if p := volumeInspect(t, plain); p.Options["VolumeStore"] != "default" || p.Options["Capacity"] != "1GB" {
+	// Options keep what the user gave (none: docker-compose 1.x compares
+	// them with driver_opts); the defaults applied are in Status.
+	if p := volumeInspect(t, plain); len(p.Options) != 0 || p.Status["VolumeStore"] != "default" || p.Status["Capacity"] != "1GB" {
 		t.Fatalf("defaults: %+v", p)
 	}
 	mb := name + "-mb"
@@ -280,7 +282,7 @@ func TestAnonymousVolumesMountsAndPrune(t *testing.T) {
 	if len(anon) != 2 || anon["/data"] == "" || anon["/scratch"] == "" {
 		t.Fatalf("anonymous volumes: %+v", mounts)
 	}
-	if v := volumeInspect(t, anon["/data"]); v.Options["VolumeStore"] != "default" {
+	if v := volumeInspect(t, anon["/data"]); v.Status["VolumeStore"] != "default" {
 		t.Fatalf("anonymous volume not in the default store: %+v", v)
 	}
 	if v := volumeInspect(t, named); v.Options["Capacity"] != "32MB" {

@@ -62,8 +62,48 @@ func prepareImages(ctx context.Context, log *zap.Logger, stack *harness.Stack, o
 		return imgs, fmt.Errorf("push nginx: %w", err)
 	}
 	imgs.Nginx = reg.Addr + "/bench/nginx:latest"
+
+	// The compose app (nginx → app → redis) from the same Debian packages.
+	type build struct {
+		repo string
+		img  func() (*fixture.Image, error)
+		ref  *string
+	}
+	for _, b := range []build{
+		{"bench/compose-web", func() (*fixture.Image, error) { return fixture.NginxImage(o.nginxRoot, proxyConf, nil) }, &imgs.ComposeWeb},
+		{"bench/compose-app", func() (*fixture.Image, error) { return fixture.AppImage(o.nginxRoot) }, &imgs.ComposeApp},
+		{"bench/compose-redis", func() (*fixture.Image, error) { return fixture.RedisImage(o.nginxRoot) }, &imgs.ComposeRedis},
+	} {
+		img, err := b.img()
+		if err != nil {
+			log.Warn("no compose app image", zap.String("repo", b.repo), zap.Error(err))
+			imgs.ComposeWeb, imgs.ComposeApp, imgs.ComposeRedis = "", "", ""
+			return imgs, nil
+		}
+		if err := fixture.Push(ctx, reg.Addr, b.repo, "latest", img); err != nil {
+			return imgs, fmt.Errorf("push %s: %w", b.repo, err)
+		}
+		*b.ref = reg.Addr + "/" + b.repo + ":latest"
+	}
 	return imgs, nil
 }
+
+// proxyConf makes nginx the compose app's front: a reverse proxy to the
+// service "app".
+const proxyConf = `user root;
+daemon off;
+worker_processes 1;
+error_log stderr;
+pid /run/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 80;
+        location / { proxy_pass http://app:8080; }
+    }
+}
+`
 
 // emptyRegistry starts registries with no content under work, one
 // directory each, for the push measurement.
