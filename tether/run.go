@@ -279,7 +279,7 @@ func (t *tether) mountContainer(disks map[string]string) error {
 // runProcess starts the main process, forwards its output, waits for it
 // and returns its exit code once all output is written.
 func (t *tether) runProcess() (int, error) {
-	pl, err := plan(rootMount, t.cfg)
+	pl, err := plan(rootMount, t.cfg, false)
 	if err != nil {
 		t.proc.failed(err)
 		return 0, err

@@ -63,6 +63,9 @@ type Process struct {
 	Args       []string `json:"args"` // Args[0] is looked up in PATH of Env inside the container
 	Env        []string `json:"env,omitempty"`
 	User       string   `json:"user,omitempty"` // user[:group], names or numbers, resolved in the guest
+	// GroupAdd are supplementary groups (names or numbers, resolved in
+	// the guest) for the main process and every exec (docker's --group-add).
+	GroupAdd []string `json:"groupAdd,omitempty"`
 	WorkingDir string   `json:"workingDir,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"`
