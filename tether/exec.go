@@ -39,9 +39,9 @@ func (e execer) Exec(spec proto.ExecSpec) (control.ExecProcess, error) {
 		return nil, errNotStarted
 	}
 	cfg := *t.cfg
-	cfg.Process = proto.Process{Args: spec.Args, Env: spec.Env, User: spec.User, WorkingDir: spec.WorkingDir,
+	cfg.Process = proto.Process{Args: spec.Args, Env: spec.Env, User: spec.User, GroupAdd: t.cfg.Process.GroupAdd, WorkingDir: spec.WorkingDir,
 		Tty: spec.Tty, OpenStdin: spec.OpenStdin}
-	pl, err := plan(rootMount, &cfg)
+	pl, err := plan(rootMount, &cfg, true)
 	if err != nil {
 		return nil, err
 	}

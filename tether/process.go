@@ -142,10 +142,11 @@ type execPlan struct {
 	user userdb.Exec
 }
 
-// plan resolves user, environment, working directory (created if missing)
-// and the command inside root. Its errors carry docker's exit codes
-// (execspec.ExitCode).
-func plan(root string, c *proto.Config) (*execPlan, error) {
+// plan resolves user, environment, working directory and the command
+// inside root. The main process's working directory is created if
+// missing (as dockerd does); an exec's must exist (runc's chdir error,
+// exit 126). Its errors carry docker's exit codes (execspec.ExitCode).
+func plan(root string, c *proto.Config, exec bool) (*execPlan, error) {
 	pr := c.Process
 	if len(pr.Args) == 0 {
 		return nil, &execspec.Error{Msg: "no command specified", ExitCode: execspec.ExitStartFailed}
@@ -170,6 +171,9 @@ func plan(root string, c *proto.Config) (*execPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := u.AddGroups(pr.GroupAdd, groups); err != nil {
+		return nil, err
+	}
 	env := execspec.Env(pr.Env, c.Hostname, u.Home, pr.Tty)
 	dir := pr.WorkingDir
 	if dir == "" {
@@ -180,7 +184,15 @@ func plan(root string, c *proto.Config) (*execPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(hostDir, 0o755); err != nil {
+	if exec {
+		if fi, err := os.Stat(hostDir); err != nil || !fi.IsDir() {
+			why := "no such file or directory"
+			if err == nil {
+				why = "not a directory"
+			}
+			return nil, &execspec.Error{Msg: fmt.Sprintf("chdir to cwd (%q) set in config.json failed: %s", dir, why), ExitCode: execspec.ExitNotExecutable}
+		}
+	} else if err := os.MkdirAll(hostDir, 0o755); err != nil {
 		return nil, fmt.Errorf("working directory %s: %w", dir, err)
 	}
 	pathEnv, _ := execspec.Lookup(env, "PATH")

@@ -20,6 +20,7 @@ import (
 	"github.com/vchproject/vch/tether/control"
 	"github.com/vchproject/vch/tether/execspec"
 	"github.com/vchproject/vch/tether/proto"
+	"github.com/vchproject/vch/tether/stats"
 )
 
 // deviceTimeout bounds the wait for disks and ports to appear (TCG boots
@@ -36,6 +37,7 @@ type tether struct {
 	proc   *mainProcess
 	cfg    *proto.Config
 	goSig  *goSignal // set in a clone of a template VM
+	cpu    *stats.Sampler
 
 	// sessions: archive sessions hold it shared; powerOff takes it, so it
 	// waits for them, and stopping refuses new ones.
@@ -135,6 +137,8 @@ func (t *tether) run() (int, error) {
 	}
 	srv.Exec = execer{t}
 	srv.Top = t.top
+	t.cpu = stats.NewSampler("/proc", time.Now)
+	go t.cpu.Run(context.Background(), stats.SampleEvery)
 	srv.Stats = t.stats
 	srv.NIC = func(r proto.NICRequest) error { return configureNIC(r, t.log) }
 	srv.Archive = archiver{t}
@@ -285,7 +289,7 @@ func (t *tether) mountContainer(disks map[string]string) error {
 // runProcess starts the main process, forwards its output, waits for it
 // and returns its exit code once all output is written.
 func (t *tether) runProcess() (int, error) {
-	pl, err := plan(rootMount, t.cfg)
+	pl, err := plan(rootMount, t.cfg, false)
 	if err != nil {
 		t.proc.failed(err)
 		return 0, err

@@ -6,7 +6,6 @@ import (
 
 	"github.com/vchproject/vch/tether/proto"
 	"github.com/vchproject/vch/tether/ps"
-	"github.com/vchproject/vch/tether/stats"
 	"github.com/vchproject/vch/tether/userdb"
 )
 
@@ -16,7 +15,7 @@ func (t *tether) stats() (proto.StatsReply, error) {
 	if err != nil {
 		return proto.StatsReply{}, err
 	}
-	return stats.Sample("/proc", "/sys", len(procs))
+	return t.cpu.Sample("/sys", len(procs))
 }
 
 // top lists the container's processes for docker top, with user and group

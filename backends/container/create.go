@@ -180,7 +180,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		ID:    id,
 		Image: img.ID,
 		Process: compute.Process{
-			Args: append([]string{path}, args...), Env: processEnv(cfg), User: cfg.User,
+			Args: append([]string{path}, args...), Env: processEnv(cfg), User: cfg.User, GroupAdd: hc.GroupAdd,
 			WorkingDir: cfg.WorkingDir, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 			ConsoleSize: consoleSize(cfg.Tty, hc.ConsoleSize),
 		},

@@ -201,13 +201,16 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 	}
 	var streamOut io.Writer
 	if !sc.Detach && sc.Streams != nil {
-		in, out, err := sc.Streams(cfg.Tty)
+		// The start request's Tty, not the exec's, says whether the
+		// stream is multiplexed (as dockerd: docker-py starts a TTY exec
+		// without it and reads frames, stdout and stderr in one).
+		in, out, err := sc.Streams(sc.Tty)
 		if err != nil {
 			x.finish(126, b.now())
 			close(x.started)
 			return err
 		}
-		stdout, stderr := outputs(out, cfg.Tty)
+		stdout, stderr := outputs(out, sc.Tty)
 		streamOut = stdout
 		if x.opts.AttachStdout {
 			cfg.Stdout = stdout

@@ -65,11 +65,22 @@ func TestExecSemantics(t *testing.T) {
 	// A missing command: docker's text in the stream, 127 in inspect.
 	xid, _ = e.b.ExecCreate(ctx, "web", &container.ExecOptions{Cmd: []string{"missing"}, AttachStdout: true, Tty: true})
 	s = streams{}
-	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Streams: s.fn}); err != nil {
+	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Tty: true, Streams: s.fn}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "OCI runtime exec failed: exec failed: unable to start container process: exec: \"missing\": executable file not found in $PATH: unknown\r\n"; string(s.bytes()) != want {
 		t.Fatalf("stream %q, want %q", s.bytes(), want)
+	}
+	// docker-py starts a TTY exec without Tty in the start request and
+	// reads frames: dockerd then frames the TTY's output as stdout.
+	xid, _ = e.b.ExecCreate(ctx, "web", &container.ExecOptions{Cmd: []string{"missing"}, AttachStdout: true, Tty: true})
+	s = streams{}
+	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Streams: s.fn}); err != nil {
+		t.Fatal(err)
+	}
+	var fout, ferr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&fout, &ferr, bytes.NewReader(s.bytes())); err != nil || s.tty || !strings.HasPrefix(fout.String(), "OCI runtime exec failed") {
+		t.Fatalf("framed stream %q (raw %v): %v", s.bytes(), s.tty, err)
 	}
 	if ei, _ = e.b.ExecInspect(ctx, xid); ei.ExitCode == nil || *ei.ExitCode != 127 {
 		t.Fatalf("missing command: %+v", ei)
@@ -107,7 +118,7 @@ func TestExecSemantics(t *testing.T) {
 	defer pw.Close()
 	go io.WriteString(pw, "typed\n\x18")
 	s = streams{in: pr}
-	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Streams: s.fn}); err != nil {
+	if err := e.b.ExecStart(ctx, xid, execrouter.StartConfig{Tty: true, Streams: s.fn}); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(s.bytes()); got != "typed\n" {

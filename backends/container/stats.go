@@ -52,8 +52,11 @@ func (l *lastSamples) swap(id string, s *compute.Stats) (compute.Stats, bool) {
 // VM, in docker's StatsResponse shape. Each sample carries the previous
 // one as precpu_stats, so the CLI's CPU % is the VM's busy share over the
 // interval times its CPUs (a vCPU kept busy shows about 100 %). Without
-// stream, two samples a second apart give the answer (as dockerd's
-// collector does), unless one-shot asks for one at once. A container
+// stream, precpu_stats is the guest's own sample of 1–2 s before (the
+// tether samples its CPU counters every second), so one round trip
+// answers over an interval measured in the guest; a provider without one
+// falls back to the previous request's sample or a second sample. One-shot
+// answers with one sample and no precpu_stats, as dockerd does. A container
 // that is not running reports zeros; a paused one its last counters.
 func (b *Backend) ContainerStats(ctx context.Context, name string, cfg containerrouter.StatsConfig) error {
 	c, m, err := b.lookup(ctx, name)
@@ -97,6 +100,14 @@ func (b *Backend) ContainerStats(ctx context.Context, name string, cfg container
 			b.samples.swap(id, nil)
 			return write(nil)
 		}
+		if cur.Pre != nil {
+			// The guest's own earlier sample: one round trip, and an
+			// interval the guest measured (a loaded host that delays the
+			// VM or the request cannot shrink it to nothing).
+			b.samples.swap(id, cur)
+			prev = preStats(cur.Pre)
+			return write(cur)
+		}
 		if old, ok := b.samples.swap(id, cur); ok && cur.Read.Sub(old.Read) >= statsMinGap && cur.Read.Sub(old.Read) <= statsMaxAge && old.CPUAll <= cur.CPUAll {
 			prev = &old
 			return write(cur)
@@ -110,6 +121,9 @@ func (b *Backend) ContainerStats(ctx context.Context, name string, cfg container
 		}
 		b.samples.swap(id, cur)
 		return write(cur)
+	}
+	if cur != nil && cur.Pre != nil {
+		prev = preStats(cur.Pre) // the first sample has a CPU share too
 	}
 	for {
 		if err := write(cur); err != nil {
@@ -136,6 +150,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// preStats is a sample that has only the CPU counters of pre.
+func preStats(pre *compute.CPUSample) *compute.Stats {
+	return &compute.Stats{Read: pre.Read, CPUTotal: pre.CPUTotal, CPUUser: pre.CPUUser, CPUSystem: pre.CPUSystem,
+		CPUAll: pre.CPUAll, PerCPU: pre.PerCPU, CPUs: len(pre.PerCPU)}
 }
 
 // cpuStats is docker's CPUStats of a sample (zero for none).

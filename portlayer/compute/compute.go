@@ -60,9 +60,12 @@ type Spec struct {
 
 // Process is what the tether runs as the container's main process.
 type Process struct {
-	Args       []string `json:"args"` // Args[0] is looked up in PATH of Env inside the container
-	Env        []string `json:"env,omitempty"`
-	User       string   `json:"user,omitempty"` // user[:group], names or numbers, resolved in the guest
+	Args []string `json:"args"` // Args[0] is looked up in PATH of Env inside the container
+	Env  []string `json:"env,omitempty"`
+	User string   `json:"user,omitempty"` // user[:group], names or numbers, resolved in the guest
+	// GroupAdd are supplementary groups (names or numbers, resolved in
+	// the guest) for the main process and every exec (docker's --group-add).
+	GroupAdd   []string `json:"groupAdd,omitempty"`
 	WorkingDir string   `json:"workingDir,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"`

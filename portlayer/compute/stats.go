@@ -27,6 +27,18 @@ type Stats struct {
 	Networks map[string]NetStats
 	Disks    []DiskStats
 	Pids     uint64
+
+	// Pre is an earlier sample of the CPU counters that the guest took
+	// itself (nil if none): docker's precpu_stats over an interval the
+	// guest measured, so one request gives a CPU share.
+	Pre *CPUSample
+}
+
+// CPUSample is the CPU part of an earlier sample.
+type CPUSample struct {
+	Read                                 time.Time // host clock: Stats.Read less the guest-measured age
+	CPUTotal, CPUUser, CPUSystem, CPUAll uint64
+	PerCPU                               []uint64
 }
 
 // NetStats are one guest interface's counters.

@@ -117,7 +117,7 @@ func stepConfigDisk(ctx context.Context, b *Boot) error {
 		DNSSearch:  s.DNSSearch,
 		DNSOptions: s.DNSOptions,
 		Process: proto.Process{
-			Args: s.Process.Args, Env: s.Process.Env, User: s.Process.User,
+			Args: s.Process.Args, Env: s.Process.Env, User: s.Process.User, GroupAdd: s.Process.GroupAdd,
 			WorkingDir: s.Process.WorkingDir, Tty: s.Process.Tty,
 			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
 			ConsoleSize: s.Process.ConsoleSize,

@@ -51,6 +51,10 @@ func fromProto(s proto.StatsReply, read time.Time) compute.Stats {
 			TxBytes: n.TxBytes, TxPackets: n.TxPackets, TxErrors: n.TxErrors, TxDropped: n.TxDropped,
 		}
 	}
+	if pre := s.Pre; pre != nil {
+		out.Pre = &compute.CPUSample{Read: read.Add(-time.Duration(pre.AgeNs)), CPUTotal: pre.CPUTotal, CPUUser: pre.CPUUser,
+			CPUSystem: pre.CPUSystem, CPUAll: pre.CPUAll, PerCPU: pre.PerCPU}
+	}
 	for _, d := range s.Disks {
 		out.Disks = append(out.Disks, compute.DiskStats{Name: d.Name, Major: d.Major, Minor: d.Minor,
 			Reads: d.Reads, Writes: d.Writes, ReadBytes: d.ReadBytes, WriteBytes: d.WriteBytes})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // statsRow is `docker stats --format '{{json .}}'`.
@@ -32,13 +34,10 @@ func percent(t *testing.T, s string) float64 {
 
 // docker stats --no-stream: a busy loop shows about one vCPU, memory
 // usage and the VM's limit, network and block I/O and the process count,
-// all measured in the guest.
+// all measured in the guest. The CPU share is over an interval the guest
+// measured (the tether's own previous sample is precpu_stats), so a
+// loaded host that delays the VM or the request does not skew it.
 func TestStatsNoStream(t *testing.T) {
-	// Known open: on the shared TCG host of the last run the busy loop did
-	// not show above 50 % (or every first sample missed the CLI's 2 s)
-	// within 90 s; TestStatsStream proves the plumbing. Unskip once the
-	// cause is measured.
-	t.Skip("busy-loop CPU % not yet confirmed on a loaded TCG host (issue 8)")
 	img := pulled(t)
 	busy := uniqueName(t) + "-busy"
 	idle := uniqueName(t) + "-idle"
@@ -47,38 +46,51 @@ func TestStatsNoStream(t *testing.T) {
 	mustDocker(t, "run", "-d", "--name", idle, img, "sh", "-c", "sleep 1000 & sleep 1000 & wait")
 	defer docker(t, "rm", "-f", idle)
 
+	// The API answer: precpu_stats is a real earlier sample, about a
+	// second before (guest clock), with the CPU counters behind.
+	var api container.StatsResponse
+	apiJSON(t, "GET", "/containers/"+busy+"/stats?stream=false", nil, 200, &api)
+	window := api.Read.Sub(api.PreRead)
+	if api.PreCPUStats.SystemUsage == 0 || api.PreCPUStats.SystemUsage >= api.CPUStats.SystemUsage ||
+		api.PreCPUStats.CPUUsage.TotalUsage > api.CPUStats.CPUUsage.TotalUsage || window < 500*time.Millisecond || window > 10*time.Second {
+		t.Fatalf("precpu_stats %+v read %v preread %v, cpu_stats %+v", api.PreCPUStats, api.Read, api.PreRead, api.CPUStats)
+	}
+	if api.CPUStats.OnlineCPUs < 1 || api.MemoryStats.Limit == 0 || api.PidsStats.Current != 1 {
+		t.Fatalf("stats %+v", api)
+	}
+
 	rows := map[string]statsRow{}
-	// The first samples can fall on the boot; a busy loop keeps its vCPU
-	// busy, so poll until it shows (a broad band: TCG steals some).
-	poll(t, "the busy loop in stats", func() bool {
+	// The first samples can span the boot; poll until the busy loop's
+	// vCPU and the idle VM have settled (broad bands), then check the rest.
+	tries := 0
+	poll(t, "the busy loop near 100% and the idle container near 0% in stats", func() bool {
+		tries++
 		r := docker(t, "stats", "--no-stream", "--format", "{{json .}}", busy, idle)
 		if r.Exit != 0 {
-			// The CLI gives a sample 2 s; the first one of a container
-			// takes two round trips to a guest that boots or spins on a
-			// loaded host. Later ones answer from the previous sample.
+			// The CLI gives a container 2 s to answer; a VM that a
+			// loaded host has not scheduled may miss that once.
 			if strings.Contains(r.Stderr, "timeout waiting for stats") {
+				t.Logf("try %d: %s", tries, strings.TrimSpace(r.Stderr))
 				return false
 			}
 			t.Fatalf("stats: %s", r)
 		}
-		out := r.Stdout
 		rows = map[string]statsRow{}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 			var r statsRow
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				t.Fatalf("stats line %q: %v", line, err)
 			}
 			rows[r.Name] = r
 		}
-		return percent(t, rows[busy].CPUPerc) > 50
+		bp, ip := percent(t, rows[busy].CPUPerc), percent(t, rows[idle].CPUPerc)
+		t.Logf("try %d: busy %.2f%% idle %.2f%%", tries, bp, ip)
+		if bp > 110 {
+			t.Fatalf("busy loop on one vCPU shows %.1f%%: %+v", bp, rows)
+		}
+		return bp >= 70 && ip <= 20
 	})
 	b, i := rows[busy], rows[idle]
-	if p := percent(t, b.CPUPerc); p > 110 {
-		t.Fatalf("busy loop on one vCPU shows %.1f%%", p)
-	}
-	if p := percent(t, i.CPUPerc); p > 30 {
-		t.Fatalf("idle container shows %.1f%% CPU", p)
-	}
 	// "12.5MiB / 237.6MiB": the limit is the guest's memory (a bit under -m).
 	usage, limit, ok := strings.Cut(b.MemUsage, " / ")
 	if !ok || !strings.HasSuffix(limit, "MiB") || strings.HasPrefix(usage, "0B") {

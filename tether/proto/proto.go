@@ -246,6 +246,7 @@ type Process struct {
 	Args       []string `json:"args"`
 	Env        []string `json:"env,omitempty"`
 	User       string   `json:"user,omitempty"`
+	GroupAdd   []string `json:"groupAdd,omitempty"` // supplementary groups for it and every exec
 	WorkingDir string   `json:"workingDir,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"`

@@ -7,7 +7,10 @@ package proto
 const ReqStats = "vch-stats"
 
 // StatsReply is one sample of the guest's counters. CPU times are in
-// nanoseconds since boot.
+// nanoseconds since boot. Pre is an earlier sample of the CPU counters
+// that the tether took itself, usually 1–2 s before (guest clock), so a
+// single request yields a CPU share over a real interval (docker's
+// precpu_stats); nil if the tether has none yet.
 type StatsReply struct {
 	CPUTotal  uint64   `json:"cpuTotal"`  // non-idle time of all CPUs
 	CPUUser   uint64   `json:"cpuUser"`   // user and nice
@@ -24,6 +27,19 @@ type StatsReply struct {
 	Networks map[string]NetStats `json:"networks,omitempty"` // by interface, lo left out
 	Disks    []DiskStats         `json:"disks,omitempty"`    // whole disks
 	Pids     uint64              `json:"pids"`               // the container's processes
+
+	Pre *CPUSample `json:"pre,omitempty"`
+}
+
+// CPUSample is the CPU part of an earlier sample; AgeNs is how long
+// before the reply's counters it was taken, by the guest's monotonic clock.
+type CPUSample struct {
+	AgeNs     int64    `json:"ageNs"`
+	CPUTotal  uint64   `json:"cpuTotal"`
+	CPUUser   uint64   `json:"cpuUser"`
+	CPUSystem uint64   `json:"cpuSystem"`
+	CPUAll    uint64   `json:"cpuAll"`
+	PerCPU    []uint64 `json:"perCPU"`
 }
 
 // NetStats are one interface's counters.

@@ -1,9 +1,13 @@
 package stats
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/vchproject/vch/tether/proto"
 )
 
 func write(t *testing.T, root, rel, content string) {
@@ -70,5 +74,53 @@ HugePages_Total:       0
 	}
 	if _, err := Sample(t.TempDir(), sys, 0); err == nil {
 		t.Fatal("no /proc/stat, no error")
+	}
+}
+
+// The sampler's Pre is the newest background sample at least PreMin old
+// (else the oldest), with its age by the sampler's clock.
+func TestSamplerPre(t *testing.T) {
+	proc := t.TempDir()
+	now := time.Unix(1000, 0)
+	s := NewSampler(proc, func() time.Time { return now })
+	write(t, proc, "meminfo", "MemTotal: 1000 kB\n")
+	stat := func(user, idle int) {
+		write(t, proc, "stat", fmt.Sprintf("cpu  %d 0 0 %d 0 0 0 0 0 0\ncpu0 %d 0 0 %d 0 0 0 0 0 0\n", user, idle, user, idle))
+	}
+	cur := func() proto.StatsReply {
+		r, err := s.Sample(t.TempDir(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	stat(100, 100)
+	if r := cur(); r.Pre != nil {
+		t.Fatalf("pre before any background sample: %+v", r.Pre)
+	}
+	if err := s.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(300 * time.Millisecond)
+	stat(130, 100)
+	if r := cur(); r.Pre == nil || r.Pre.AgeNs != int64(300*time.Millisecond) || r.Pre.CPUTotal != 100*jiffy {
+		t.Fatalf("only sample: %+v", r.Pre)
+	}
+	for i := 0; i < 3; i++ { // ticks at +0.3 s, +1.3 s, +2.3 s
+		if err := s.Tick(); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second)
+		stat(130+100*(i+1), 100)
+	}
+	// now +3.3 s: the tick at +2.3 s is exactly 1 s old.
+	r := cur()
+	if r.Pre == nil || r.Pre.AgeNs != int64(time.Second) || r.CPUTotal-r.Pre.CPUTotal != 100*jiffy || r.CPUAll-r.Pre.CPUAll != 100*jiffy {
+		t.Fatalf("pre %+v of %+v", r.Pre, r)
+	}
+	// Counters that went backwards (a different boot) give none.
+	stat(1, 1)
+	if r := cur(); r.Pre != nil {
+		t.Fatalf("pre of smaller counters: %+v", r.Pre)
 	}
 }

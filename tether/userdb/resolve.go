@@ -65,6 +65,34 @@ func Resolve(spec string, users []User, groups []Group) (Exec, error) {
 	return e, nil
 }
 
+// AddGroups adds docker's --group-add entries (group names or numbers)
+// to e's supplementary groups, each once. An unknown name is an
+// errdefs.ErrInvalidParameter class error with runc's wording.
+func (e *Exec) AddGroups(add []string, groups []Group) error {
+	have := map[uint32]bool{}
+	for _, g := range e.Groups {
+		have[g] = true
+	}
+	for _, a := range add {
+		var gid uint32
+		if n, err := strconv.ParseUint(a, 10, 32); err == nil {
+			gid = uint32(n)
+		} else {
+			g, ok := findGroup(groups, a)
+			if !ok {
+				//lint:ignore ST1005 runc's text, as dockerd reports it
+				return fmt.Errorf("Unable to find group %s: no matching entries in group file: %w", a, errdefs.ErrInvalidParameter)
+			}
+			gid = uint32(g.GID)
+		}
+		if !have[gid] {
+			have[gid] = true
+			e.Groups = append(e.Groups, gid)
+		}
+	}
+	return nil
+}
+
 func findUID(users []User, uid int) (User, bool) {
 	for _, u := range users {
 		if u.UID == uid {

@@ -82,3 +82,22 @@ func TestResolveWithoutFiles(t *testing.T) {
 		t.Fatalf("named user without passwd: %v", err)
 	}
 }
+
+// --group-add: names and numbers, each group once, an unknown name fails.
+func TestAddGroups(t *testing.T) {
+	groups, err := ParseGroup(strings.NewReader(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Exec{Name: "app", UID: 1000, GID: 1000, Groups: []uint32{10, 44}}
+	if err := e.AddGroups([]string{"video", "bin", "1234", "1234"}, groups); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{10, 44, 1, 1234}; !reflect.DeepEqual(e.Groups, want) {
+		t.Fatalf("groups %v, want %v", e.Groups, want)
+	}
+	err = e.AddGroups([]string{"nosuch"}, groups)
+	if !errdefs.IsInvalidParameter(err) || !strings.HasPrefix(err.Error(), "Unable to find group nosuch: no matching entries in group file") {
+		t.Fatalf("unknown group: %v", err)
+	}
+}
