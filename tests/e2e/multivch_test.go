@@ -58,7 +58,7 @@ func TestTwoVCHsIsolated(t *testing.T) {
 		t.Fatalf("container of VCH a got %q, not from 172.16.0.0/16", ipA)
 	}
 	// Reachable inside its own VCH.
-	if got := a.must(t, "run", "--rm", img, "wget", "-T", "10", "-qO-", "http://"+ipA+"/"); !strings.Contains(got, "hello-from-vch") {
+	if got := a.must(t, "run", "--rm", img, "wget", "-q", "-O", "-", "http://"+ipA+"/"); !strings.Contains(got, "hello-from-vch") {
 		t.Fatalf("web from a container of the same VCH: %q", got)
 	}
 	// Not visible from the other VCH...
@@ -73,7 +73,7 @@ func TestTwoVCHsIsolated(t *testing.T) {
 	if ipB := strings.TrimSpace(b.must(t, "inspect", "--format", "{{.NetworkSettings.IPAddress}}", "probe")); !strings.HasPrefix(ipB, "172.17.") {
 		t.Errorf("container of VCH b got %q, not from 172.17.0.0/16", ipB)
 	}
-	r := b.docker(t, "exec", "probe", "sh", "-c", "wget -T 5 -qO- http://"+ipA+"/ && echo REACHED")
+	r := b.docker(t, "exec", "probe", "sh", "-c", "wget -T 3 -q -O - http://"+ipA+"/ && echo REACHED")
 	if strings.Contains(r.Stdout, "REACHED") || strings.Contains(r.Stdout, "hello-from-vch") {
 		t.Fatalf("a container of VCH b reached VCH a's web server: %s", r)
 	}
