@@ -57,10 +57,11 @@ func TestTwoVCHsIsolated(t *testing.T) {
 	if !strings.HasPrefix(ipA, "172.16.") {
 		t.Fatalf("container of VCH a got %q, not from 172.16.0.0/16", ipA)
 	}
-	// Reachable inside its own VCH.
-	if got := a.must(t, "run", "--rm", img, "wget", "-q", "-O", "-", "http://"+ipA+"/"); !strings.Contains(got, "hello-from-vch") {
-		t.Fatalf("web from a container of the same VCH: %q", got)
-	}
+	// Reachable inside its own VCH (once httpd listens).
+	a.must(t, "run", "-d", "--name", "probea", img, "sleep", "1000")
+	poll(t, "web from a container of the same VCH", func() bool {
+		return strings.Contains(a.docker(t, "exec", "probea", "wget", "-q", "-O", "-", "http://"+ipA+"/").Stdout, "hello-from-vch")
+	})
 	// Not visible from the other VCH...
 	if ps := b.must(t, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(ps, "web") {
 		t.Errorf("VCH b lists VCH a's container:\n%s", ps)
@@ -118,7 +119,7 @@ func TestTwoVCHsIsolated(t *testing.T) {
 	if out, _ := a.vicMachine("ls"); strings.Contains(out, c.name) || !strings.Contains(out, a.name) || !strings.Contains(out, b.name) {
 		t.Errorf("ls:\n%s", out)
 	}
-	a.must(t, "rm", "-f", "web")
+	a.must(t, "rm", "-f", "web", "probea")
 }
 
 func freePortOrFail(t *testing.T) int {
