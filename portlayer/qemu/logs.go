@@ -266,16 +266,22 @@ func (p *Provider) feedStdin(ctx context.Context, v *vm, stdin io.Reader, exitsA
 		defer close(copied)
 		_, _ = io.Copy(detachable{ctx, ch}, stdin)
 	}()
+	closeStdin := func() {
+		// The tether closes the process's stdin only on an EOF it was
+		// told about first (a bare EOF is a lost connection).
+		_, _ = ch.SendRequest(proto.ReqStdinEOF, true, nil)
+		_ = ch.CloseWrite()
+	}
 	select {
 	case <-copied:
 		if ctx.Err() == nil || stdinOnce {
-			_ = ch.CloseWrite()
+			closeStdin()
 		}
 	case <-ctx.Done():
 		// Detached: the process keeps its stdin (docker's semantics)
 		// unless the container asked for stdin once.
 		if stdinOnce {
-			_ = ch.CloseWrite()
+			closeStdin()
 		}
 	}
 }

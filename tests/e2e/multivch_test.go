@@ -57,10 +57,11 @@ func TestTwoVCHsIsolated(t *testing.T) {
 	if !strings.HasPrefix(ipA, "172.16.") {
 		t.Fatalf("container of VCH a got %q, not from 172.16.0.0/16", ipA)
 	}
-	// Reachable inside its own VCH.
-	if got := a.must(t, "run", "--rm", img, "wget", "-T", "10", "-qO-", "http://"+ipA+"/"); !strings.Contains(got, "hello-from-vch") {
-		t.Fatalf("web from a container of the same VCH: %q", got)
-	}
+	// Reachable inside its own VCH (once httpd listens).
+	a.must(t, "run", "-d", "--name", "probea", img, "sleep", "1000")
+	poll(t, "web from a container of the same VCH", func() bool {
+		return strings.Contains(a.docker(t, "exec", "probea", "wget", "-q", "-O", "-", "http://"+ipA+"/").Stdout, "hello-from-vch")
+	})
 	// Not visible from the other VCH...
 	if ps := b.must(t, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(ps, "web") {
 		t.Errorf("VCH b lists VCH a's container:\n%s", ps)
@@ -73,7 +74,7 @@ func TestTwoVCHsIsolated(t *testing.T) {
 	if ipB := strings.TrimSpace(b.must(t, "inspect", "--format", "{{.NetworkSettings.IPAddress}}", "probe")); !strings.HasPrefix(ipB, "172.17.") {
 		t.Errorf("container of VCH b got %q, not from 172.17.0.0/16", ipB)
 	}
-	r := b.docker(t, "exec", "probe", "sh", "-c", "wget -T 5 -qO- http://"+ipA+"/ && echo REACHED")
+	r := b.docker(t, "exec", "probe", "sh", "-c", "wget -T 3 -q -O - http://"+ipA+"/ && echo REACHED")
 	if strings.Contains(r.Stdout, "REACHED") || strings.Contains(r.Stdout, "hello-from-vch") {
 		t.Fatalf("a container of VCH b reached VCH a's web server: %s", r)
 	}
@@ -118,7 +119,7 @@ func TestTwoVCHsIsolated(t *testing.T) {
 	if out, _ := a.vicMachine("ls"); strings.Contains(out, c.name) || !strings.Contains(out, a.name) || !strings.Contains(out, b.name) {
 		t.Errorf("ls:\n%s", out)
 	}
-	a.must(t, "rm", "-f", "web")
+	a.must(t, "rm", "-f", "web", "probea")
 }
 
 func freePortOrFail(t *testing.T) int {

@@ -309,9 +309,23 @@ func (s *Server) handleStdin(nc ssh.NewChannel) {
 	if err != nil {
 		return
 	}
-	go ssh.DiscardRequests(reqs)
+	var closeAsked atomic.Bool
+	go func() {
+		for r := range reqs {
+			ok := r.Type == proto.ReqStdinEOF
+			if ok {
+				closeAsked.Store(true)
+			}
+			if r.WantReply {
+				_ = r.Reply(ok, nil)
+			}
+		}
+	}()
 	_, err = io.Copy(w, ch)
-	if err == nil && closeOnEOF {
+	// Only an EOF the host asked for closes stdin: a connection that
+	// broke (vchd killed) also reads as EOF, and the process must keep
+	// its stdin for the next vchd's attach.
+	if err == nil && closeOnEOF && closeAsked.Load() {
 		w.Close()
 	}
 	ch.Close()

@@ -295,15 +295,33 @@ func TestServe(t *testing.T) {
 			t.Fatal("unknown channel accepted")
 		}
 		if session == 1 {
+			// A bare EOF (what a vchd that died leaves) keeps the
+			// process's stdin open: the later EOF closes it once.
+			bare, breqs, err := client.OpenChannel(proto.ChanStdin, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go ssh.DiscardRequests(breqs)
+			io.WriteString(bare, "bare\n")
+			bare.CloseWrite()
+			io.Copy(io.Discard, bare) // until the tether is done with it
+			select {
+			case <-proc.stdin.closed:
+				t.Fatal("a bare EOF closed the process's stdin")
+			default:
+			}
 			ch, reqs, err := client.OpenChannel(proto.ChanStdin, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			go ssh.DiscardRequests(reqs)
 			io.WriteString(ch, "hello\n")
+			if ok, err := ch.SendRequest(proto.ReqStdinEOF, true, nil); !ok || err != nil {
+				t.Fatalf("stdin EOF request: %v %v", ok, err)
+			}
 			ch.CloseWrite()
 			<-proc.stdin.closed
-			if got := proc.stdin.data.String(); got != "hello\n" {
+			if got := proc.stdin.data.String(); got != "bare\nhello\n" {
 				t.Fatalf("stdin got %q", got)
 			}
 			proc.noStdin = true

@@ -109,9 +109,14 @@ const (
 	ReqTime = "vch-time"
 	// ReqState: no payload; the reply payload is a StateReply.
 	ReqState = "vch-state"
-	// ChanStdin: data written to it goes to the main process's stdin; the
-	// host's CloseWrite (EOF) closes that stdin.
+	// ChanStdin: data written to it goes to the main process's stdin. The
+	// host closes that stdin with the channel request ReqStdinEOF (wait
+	// for its reply) and then CloseWrite; an EOF without it is a lost
+	// connection (vchd died) and leaves the process's stdin open.
 	ChanStdin = "vch-stdin"
+	// ReqStdinEOF: a request on a ChanStdin channel: the EOF that follows
+	// closes the main process's stdin.
+	ReqStdinEOF = "vch-stdin-eof"
 )
 
 // SignalRequest is the payload of ReqSignal.
