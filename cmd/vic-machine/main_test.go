@@ -36,6 +36,10 @@ func TestInspectConfigRecreates(t *testing.T) {
 			"--insecure-registry", "10.0.0.0/8", "--whitelist-registry", "*.example.com", "--registry-mirror", "https://mirror.example.com",
 			"--registry-ca", "/etc/ssl/reg ca.pem", "--accel", "tcg", "--kernel-dir", "/opt/kernel"},
 		{"--name", "notls", "--state-dir", "/srv/vch", "--no-tls", "--base-image-size", "1536M"},
+		{"--name", "direct", "--state-dir", "/srv/vch", "--container-network", "br-pub:public", "--container-network-ip-range", "public:10.3.0.10-10.3.0.99",
+			"--container-network-gateway", "public:10.3.0.1/24", "--container-network-dns", "public:10.3.0.2", "--container-network-dns", "public:10.3.0.3",
+			"--container-network", "br-lab", "--container-network-ip-range", "br-lab:10.4.0.10-10.4.0.20", "--container-network-gateway", "br-lab:10.4.0.1/24",
+			"--container-network-firewall", "br-lab:peers"},
 	} {
 		want := configOf(t, args)
 		line := local.CommandLine(want)
