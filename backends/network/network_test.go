@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	dnetwork "github.com/docker/docker/api/types/network"
 
@@ -152,5 +153,48 @@ func TestCreateRemovePrune(t *testing.T) {
 	}
 	if got := names(filters.NewArgs()); got != "bridge" {
 		t.Fatalf("after rm and prune: %q", got)
+	}
+}
+
+// recorder is an EventLogger that keeps what it is given.
+type recorder struct{ evs []string }
+
+func (r *recorder) Log(typ events.Type, action events.Action, actor events.Actor) {
+	r.evs = append(r.evs, string(typ)+" "+string(action)+" "+actor.ID+" "+actor.Attributes["name"]+" "+actor.Attributes["type"])
+}
+
+// create, rm and prune log docker's network create and destroy; refused
+// requests log nothing.
+func TestNetworkEvents(t *testing.T) {
+	ctx := context.Background()
+	b := New(nfake.New(), cfake.New(), func(string) string { return "/web" }, nil)
+	rec := &recorder{}
+	b.SetEvents(rec)
+	a, err := b.NetworkCreate(ctx, dnetwork.CreateRequest{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.NetworkCreate(ctx, dnetwork.CreateRequest{Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.NetworkCreate(ctx, dnetwork.CreateRequest{Name: "a"}); err == nil {
+		t.Fatal("second create of a")
+	}
+	if err := b.NetworkRemove(ctx, "bridge"); err == nil {
+		t.Fatal("rm bridge")
+	}
+	if err := b.NetworkRemove(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.NetworksPrune(ctx, filters.NewArgs()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"network create " + a.ID + " a bridge", "network create " + c.ID + " c bridge",
+		"network destroy " + a.ID + " a bridge", "network destroy " + c.ID + " c bridge",
+	}
+	if strings.Join(rec.evs, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(rec.evs, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -184,6 +184,12 @@ func TestContainerNetworks(t *testing.T) {
 		if containerGets(t, "closed1", "http://10.210.5.1:"+hostPort+"/", "from=") {
 			t.Fatal("closed level: outbound connection made")
 		}
+		// A restarted vchd keeps the running container filtered.
+		restartVCHD(t, v)
+		up(t, "closed1")
+		if hostGets("http://" + ip + ":80/") {
+			t.Fatal("closed level after a vchd restart: inbound connection accepted")
+		}
 	})
 
 	t.Run("Configure", func(t *testing.T) {
