@@ -141,6 +141,8 @@ func (t *tether) run() (int, error) {
 	go t.cpu.Run(context.Background(), stats.SampleEvery)
 	srv.Stats = t.stats
 	srv.NIC = func(r proto.NICRequest) error { return configureNIC(r, t.log) }
+	fz := &freezer{}
+	srv.Freeze, srv.Thaw = fz.freeze, fz.thaw
 	srv.Archive = archiver{t}
 	if t.cfg.Maintenance {
 		srv.PowerOff = t.powerOff

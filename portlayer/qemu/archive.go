@@ -115,8 +115,13 @@ func (p *Provider) archiveClient(ctx context.Context, id string) (*ssh.Client, f
 		}
 		switch {
 		case v.run != nil && v.rec.Paused:
+			r := v.run
 			p.mu.Unlock()
-			return nil, nil, pausedError(id)
+			client, release, err := p.pausedArchiveClient(ctx, r)
+			if errors.Is(err, errNotPaused) {
+				continue
+			}
+			return client, release, err
 		case v.run != nil && v.rec.State == compute.StateRunning:
 			r := v.run
 			p.mu.Unlock()

@@ -116,6 +116,7 @@ type Boot struct {
 	volumeDisks []volumeDisk
 	shares      []fsShare // virtiofs shares (volumes.go)
 	daemons     []Process // their virtiofsds (virtiofs.go)
+	roBinds     []string  // read-only host views they serve
 	volumes     []proto.VolumeMount
 	tmpfs       []proto.TmpfsMount
 	nics        []compute.NIC

@@ -42,6 +42,10 @@ type runState struct {
 	ctl controlConn
 
 	qmpMu sync.Mutex // one QMP client at a time (pause, unpause)
+	// frozen: the tether stopped the container's processes before this
+	// vchd paused the VM (guarded by qmpMu), so an archive call may run
+	// the VM for a while (pause.go).
+	frozen bool
 }
 
 func newRunState(p *Provider, v *vm, proc Process, logStart int64, hostKey string) *runState {

@@ -2,10 +2,14 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/tether/proto"
@@ -34,7 +38,16 @@ func (p *Provider) Pause(ctx context.Context, id string) error {
 	if p.isPaused(id) {
 		return errdefs.Conflict(fmt.Sprintf("Container %s is already paused", id))
 	}
+	// The processes stop first, so that docker cp can run the VM
+	// while they stay stopped (pausedArchiveClient).
+	r.frozen = false
+	if err := p.request(ctx, id, proto.ReqFreeze, nil); err != nil {
+		p.log.Warn("freeze before pause; docker cp will refuse while paused", zap.String("id", id), zap.Error(err))
+	} else {
+		r.frozen = true
+	}
 	if err := qmp(ctx, p.dial, filepath.Join(r.v.dir, fileQMP), "stop"); err != nil {
+		p.thawProcesses(ctx, r)
 		return fmt.Errorf("container %s: pause: %v: %w", id, err, errdefs.ErrUnavailable)
 	}
 	return p.setPaused(r, true)
@@ -67,7 +80,63 @@ func (p *Provider) thaw(ctx context.Context, r *runState) error {
 	if err := p.request(ctx, id, proto.ReqTime, proto.TimeRequest{UnixNano: p.clock.Now().UnixNano()}); err != nil {
 		p.log.Warn("resync guest clock after unpause", zap.String("id", id), zap.Error(err))
 	}
+	p.thawProcesses(ctx, r)
 	return nil
+}
+
+// thawProcesses continues the processes a pause stopped; called with
+// r.qmpMu held and the VM running.
+func (p *Provider) thawProcesses(ctx context.Context, r *runState) {
+	if !r.frozen {
+		return
+	}
+	r.frozen = false
+	if err := p.request(ctx, r.v.id, proto.ReqThaw, nil); err != nil {
+		p.log.Warn("thaw after unpause", zap.String("id", r.v.id), zap.Error(err))
+	}
+}
+
+// errNotPaused: the container was unpaused meanwhile; look again.
+var errNotPaused = errors.New("not paused any more")
+
+// pausedArchiveClient serves docker cp on a paused container as docker
+// does: the VM's vCPUs run (QMP cont) for the length of the archive call
+// while the container's processes stay stopped (frozen at pause), then
+// the VM is stopped again. The pause lock is held throughout, so unpause
+// and kill wait for the copy.
+func (p *Provider) pausedArchiveClient(ctx context.Context, r *runState) (*ssh.Client, func(), error) {
+	id := r.v.id
+	r.qmpMu.Lock()
+	if !p.isPaused(id) {
+		r.qmpMu.Unlock()
+		return nil, nil, errNotPaused
+	}
+	if !r.frozen {
+		r.qmpMu.Unlock()
+		return nil, nil, pausedError(id)
+	}
+	qmpPath := filepath.Join(r.v.dir, fileQMP)
+	if err := qmp(ctx, p.dial, qmpPath, "cont"); err != nil {
+		r.qmpMu.Unlock()
+		return nil, nil, fmt.Errorf("container %s: run the paused VM for the copy: %v: %w", id, err, errdefs.ErrUnavailable)
+	}
+	var once sync.Once
+	restop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := qmp(ctx, p.dial, qmpPath, "stop"); err != nil {
+				p.log.Warn("pause again after docker cp", zap.String("id", id), zap.Error(err))
+			}
+			r.qmpMu.Unlock()
+		})
+	}
+	client, err := r.ctl.get(ctx, r)
+	if err != nil {
+		restop()
+		return nil, nil, fmt.Errorf("container %s: archive: %v: %w", id, err, errdefs.ErrUnavailable)
+	}
+	return client, restop, nil
 }
 
 // thawIfPaused continues the VM of id if it is paused (before a signal).

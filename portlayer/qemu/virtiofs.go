@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultVirtioFSD is the virtiofsd that Debian's QEMU 7.2 ships (package
@@ -30,7 +32,17 @@ func (b *Boot) startShares(ctx context.Context) error {
 		if err := removeIfExists(sock); err != nil {
 			return err
 		}
-		out := strings.TrimSuffix(s.Socket, ".sock") + ".out"
+		base := strings.TrimSuffix(s.Socket, ".sock")
+		out := base + ".out"
+		if s.ReadOnly {
+			ro, err := roBind(s.Dir, filepath.Join(b.v.dir, base+".ro"))
+			if err != nil {
+				return fmt.Errorf("container %s: %w", b.v.id, err)
+			}
+			b.roBinds = append(b.roBinds, ro)
+			b.PushUndo(func() error { return unbind(ro) })
+			s.Dir = ro
+		}
 		proc, err := execRunner{}.Start(ProcessSpec{
 			Path: b.p.cfg.VirtioFSD,
 			Args: []string{
@@ -66,7 +78,7 @@ func (b *Boot) reapShares(vmProc Process) {
 	if len(b.daemons) == 0 {
 		return
 	}
-	daemons := b.daemons
+	daemons, binds := b.daemons, b.roBinds
 	log := b.log
 	go func() {
 		vmProc.Wait()
@@ -76,7 +88,39 @@ func (b *Boot) reapShares(vmProc Process) {
 			}
 			d.Wait()
 		}
+		for _, r := range binds {
+			if err := unbind(r); err != nil {
+				log.Warn("read-only bind", zap.Error(err))
+			}
+		}
 	}()
+}
+
+// roBind makes a read-only bind mount of dir at at (not recursive: mounts
+// below dir stay out of it).
+func roBind(dir, at string) (string, error) {
+	if err := os.MkdirAll(at, 0o700); err != nil {
+		return "", fmt.Errorf("read-only view of %s: %w", dir, err)
+	}
+	if err := unix.Mount(dir, at, "", unix.MS_BIND, ""); err != nil {
+		return "", fmt.Errorf("read-only view of %s: %w", dir, err)
+	}
+	if err := unix.Mount("", at, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		_ = unix.Unmount(at, unix.MNT_DETACH)
+		return "", fmt.Errorf("read-only view of %s: %w", dir, err)
+	}
+	return at, nil
+}
+
+// unbind detaches a roBind mount and removes its mount point.
+func unbind(at string) error {
+	if err := unix.Unmount(at, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", at, err)
+	}
+	if err := os.Remove(at); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // awaitSocket waits until path exists as a socket or proc ends.

@@ -75,6 +75,9 @@ type fsShare struct {
 	Dir    string
 	Tag    string
 	Socket string
+	// ReadOnly: every mount of it in the VM is read-only, so the host
+	// serves it read-only (a guest's root could remount its own view).
+	ReadOnly bool
 }
 
 // stepVolumes attaches each distinct volume or host directory once: a
@@ -89,6 +92,7 @@ func stepVolumes(ctx context.Context, b *Boot) error {
 	}
 	type attached struct {
 		serial, tag string
+		share       int // index in b.shares, -1 for a disk
 	}
 	seen := map[string]attached{}
 	var exclusive []string
@@ -99,8 +103,10 @@ func stepVolumes(ctx context.Context, b *Boot) error {
 		}
 		a, ok := seen[key]
 		if !ok {
+			a.share = -1
 			switch {
 			case m.Source != "":
+				a.share = len(b.shares)
 				a.tag = b.addShare(m.Source)
 			default:
 				if b.p.cfg.Volumes == nil {
@@ -111,6 +117,7 @@ func stepVolumes(ctx context.Context, b *Boot) error {
 					return fmt.Errorf("container %s: volume %s: %w", b.v.id, m.Volume, err)
 				}
 				if att.Dir != "" {
+					a.share = len(b.shares)
 					a.tag = b.addShare(att.Dir)
 				} else {
 					a.serial = proto.VolumeSerial(len(b.volumeDisks))
@@ -119,6 +126,12 @@ func stepVolumes(ctx context.Context, b *Boot) error {
 				}
 			}
 			seen[key] = a
+			if a.share >= 0 {
+				b.shares[a.share].ReadOnly = true
+			}
+		}
+		if a.share >= 0 && !m.ReadOnly {
+			b.shares[a.share].ReadOnly = false
 		}
 		b.volumes = append(b.volumes, proto.VolumeMount{
 			Serial: a.serial, Tag: a.tag, Path: path.Clean(m.Path), ReadOnly: m.ReadOnly,

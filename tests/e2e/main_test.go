@@ -30,6 +30,9 @@ var env struct {
 	bbImage  *fixture.Image
 	// volStores maps volume store labels to their paths.
 	volStores map[string]string
+	// bindRoot is the host directory the VCH allows bind mounts under
+	// (vic-machine --bind-allow).
+	bindRoot string
 }
 
 // TestMain runs the suite in a network namespace of its own (the VCHs'
@@ -80,8 +83,12 @@ func setup() error {
 	}
 	env.name = "e2e"
 	env.volStores = map[string]string{"default": filepath.Join(tmp, "vs-default"), "other": filepath.Join(tmp, "vs other")}
+	env.bindRoot = filepath.Join(tmp, "binds")
+	if err := os.MkdirAll(env.bindRoot, 0o755); err != nil {
+		return err
+	}
 	out, err := vicMachine("create", "--name", env.name, "--api-port", fmt.Sprint(env.port), "--bind", "127.0.0.1", "--container-memory", "256M",
-		"--volume-store", env.volStores["default"]+":default", "--volume-store", env.volStores["other"]+":other")
+		"--volume-store", env.volStores["default"]+":default", "--volume-store", env.volStores["other"]+":other", "--bind-allow", env.bindRoot)
 	if err != nil {
 		return fmt.Errorf("vic-machine create: %v\n%s", err, out)
 	}

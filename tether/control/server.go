@@ -50,6 +50,9 @@ type Server struct {
 	Archive Archiver
 	// PowerOff answers proto.ReqPowerOff (maintenance VMs); nil refuses it.
 	PowerOff func()
+	// Freeze and Thaw stop and continue the container's processes
+	// (ReqFreeze, ReqThaw); nil: refused.
+	Freeze, Thaw func() error
 
 	// HelloInterval is how often the hello line is repeated (100 ms).
 	HelloInterval time.Duration
@@ -287,6 +290,17 @@ func (s *Server) request(typ string, payload []byte) (bool, []byte) {
 			return fail(errors.New("power off is only for maintenance VMs"))
 		}
 		go s.PowerOff()
+	case proto.ReqFreeze, proto.ReqThaw:
+		fn := s.Freeze
+		if typ == proto.ReqThaw {
+			fn = s.Thaw
+		}
+		if fn == nil {
+			return fail(errors.New(typ + " is not available"))
+		}
+		if err := fn(); err != nil {
+			return fail(err)
+		}
 	case proto.ReqState:
 		b, err := json.Marshal(s.proc.State())
 		if err != nil {

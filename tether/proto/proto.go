@@ -109,6 +109,12 @@ const (
 	ReqTime = "vch-time"
 	// ReqState: no payload; the reply payload is a StateReply.
 	ReqState = "vch-state"
+	// ReqFreeze: no payload; stops (SIGSTOP) every process of the
+	// container, the tether excepted, before the host pauses the VM, so
+	// the host can run the VM for an archive call while the container
+	// stays paused. ReqThaw continues them (SIGCONT).
+	ReqFreeze = "vch-freeze"
+	ReqThaw   = "vch-thaw"
 	// ChanStdin: data written to it goes to the main process's stdin. The
 	// host closes that stdin with the channel request ReqStdinEOF (wait
 	// for its reply) and then CloseWrite; an EOF without it is a lost

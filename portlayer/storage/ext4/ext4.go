@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // Make creates the ext4 image path of size bytes. If fromDir is not empty
@@ -34,8 +36,17 @@ func Make(ctx context.Context, path string, size int64, fromDir, label string) (
 	if err := f.Close(); err != nil {
 		return err
 	}
-	args := []string{"-q", "-F", "-t", "ext4", "-m", "0",
-		"-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard"}
+	// The file is new and sparse, so all zeros: assume_storage_prezeroed
+	// (e2fsprogs 1.47) marks every inode table zeroed without writing
+	// it, so neither mkfs nor the guest kernel's lazy init thread fills
+	// them (an 8 GB layer stays about 4 MB on disk instead of growing
+	// by about 130 MB at its first mount). Older e2fsprogs get the lazy
+	// options, and the guest then zeroes the tables in the background.
+	extended := "assume_storage_prezeroed=1,nodiscard"
+	if !prezeroedSupported(ctx) {
+		extended = "lazy_itable_init=1,lazy_journal_init=1,nodiscard"
+	}
+	args := []string{"-q", "-F", "-t", "ext4", "-m", "0", "-E", extended}
 	if label != "" {
 		args = append(args, "-L", label)
 	}
@@ -49,4 +60,25 @@ func Make(ctx context.Context, path string, size int64, fromDir, label string) (
 		return fmt.Errorf("mkfs.ext4 %s: %w: %s", path, err, out)
 	}
 	return nil
+}
+
+var (
+	prezeroedOnce sync.Once
+	prezeroedOK   bool
+)
+
+// prezeroedSupported tells whether this mkfs.ext4 knows
+// assume_storage_prezeroed (e2fsprogs >= 1.47); its -V prints the version.
+func prezeroedSupported(ctx context.Context) bool {
+	prezeroedOnce.Do(func() {
+		out, _ := exec.CommandContext(ctx, "mkfs.ext4", "-V").CombinedOutput()
+		var major, minor int
+		for _, f := range strings.Fields(string(out)) {
+			if _, err := fmt.Sscanf(f, "%d.%d", &major, &minor); err == nil {
+				break
+			}
+		}
+		prezeroedOK = major > 1 || (major == 1 && minor >= 47)
+	})
+	return prezeroedOK
 }
