@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vchproject/vch/tests/fixture"
 )
 
 // docker-py's integration tests, from the release Debian ships as
@@ -56,7 +58,11 @@ func TestDockerPy(t *testing.T) {
 	if out, err := archive.CombinedOutput(); err != nil {
 		t.Fatalf("docker-py %s tests from %s (set DOCKER_PY_SRC to a docker-py git checkout): %v\n%s", dockerPyRelease, src, err, out)
 	}
-	if err := env.registry.Push(context.Background(), "library/alpine", "3.10", env.bbImage); err != nil {
+	img, err := alpineLike()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.registry.Push(context.Background(), "library/alpine", "3.10", img); err != nil {
 		t.Fatal(err)
 	}
 	port, err := freePort()
@@ -135,6 +141,22 @@ func TestDockerPy(t *testing.T) {
 	if passed == 0 {
 		t.Fatal("no test passed")
 	}
+}
+
+// alpineLike is the busybox fixture with alpine 3.10's system accounts
+// in /etc/passwd and /etc/group (the suite runs commands as postgres,
+// uid 70, which alpine has), and alpine's Cmd.
+func alpineLike() (*fixture.Image, error) {
+	l, err := fixture.BuildLayer([]fixture.Entry{
+		{Path: "etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/ash\nbin:x:1:1:bin:/bin:/sbin/nologin\ndaemon:x:2:2:daemon:/sbin:/sbin/nologin\n" +
+			"nobody:x:65534:65534:nobody:/:/sbin/nologin\npostgres:x:70:70::/var/lib/postgresql:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")},
+		{Path: "etc/group", Data: []byte("root:x:0:root\nbin:x:1:root,bin,daemon\ndaemon:x:2:root,bin,daemon\nwheel:x:10:root\n" +
+			"postgres:x:70:\nnogroup:x:65533:\nnobody:x:65534:\napp:x:1000:\n")},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fixture.WithLayer(env.bbImage, fixture.ImageConfig{Cmd: []string{"/bin/sh"}}, l)
 }
 
 // readDeselect reads "test-id  # reason" lines; a line without a reason
