@@ -124,6 +124,12 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		if env.Volumes != nil {
 			vc.Volumes = env.Volumes
 		}
+		if na, ok := env.Network.(compute.NetworkAttacher); ok {
+			vc.Network = na
+		}
+		if pg := cfg.VSphere.BridgePortGroup; pg != "" {
+			vc.PortGroups = map[string]string{network.BridgeName: pg}
+		}
 		return vscompute.New(vc)
 	})
 	return r

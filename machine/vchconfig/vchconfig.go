@@ -130,6 +130,9 @@ type VSphere struct {
 	Folder     string `json:"folder,omitempty"` // VM folder; empty: the datacenter's
 	// ImageDatastore holds the container VMs' files.
 	ImageDatastore string `json:"imageDatastore"`
+	// BridgePortGroup is the port group of the "bridge" network's NICs;
+	// other networks' NICs go to the port group of their host-side name.
+	BridgePortGroup string `json:"bridgePortGroup,omitempty"`
 	// BootISO is the datastore path of the bootstrap ISO, if uploaded.
 	BootISO string `json:"bootISO,omitempty"`
 	// TaskTimeoutSeconds bounds each vSphere task; 0: 5 minutes.

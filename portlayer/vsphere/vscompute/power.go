@@ -36,10 +36,29 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	defer p.release(id)
 	now := time.Now().UTC()
 	c.rec = record{Running: true, StartedAt: now, Boot: []compute.Step{{Name: "launch", At: now}}}
+	var nics []compute.NIC
+	if p.cfg.Network != nil {
+		if nics, err = p.cfg.Network.Attach(ctx, id); err != nil {
+			p.failedStart(ctx, c, err)
+			return err
+		}
+	}
+	nicChanges, err := p.nicChanges(ctx, c, nics)
+	if err != nil {
+		p.failedStart(ctx, c, err)
+		return err
+	}
+	nicsVal, err := encode(nics)
+	if err != nil {
+		return err
+	}
 	cpus, mem := int32(p.cpus(c.spec)), p.memory(c.spec)
 	if err := p.writeRecord(ctx, c, func(cs *types.VirtualMachineConfigSpec) {
 		cs.NumCPUs, cs.MemoryMB = cpus, mem
+		cs.DeviceChange = nicChanges
+		cs.ExtraConfig = append(cs.ExtraConfig, &types.OptionValue{Key: KeyNICs, Value: nicsVal})
 	}); err != nil {
+		p.failedStart(ctx, c, err)
 		return err
 	}
 	vmo := object.NewVirtualMachine(p.s.Client, c.ref)
@@ -69,6 +88,7 @@ func (p *Provider) failedStart(ctx context.Context, c *vm, cause error) {
 			_ = p.s.Wait(ctx, "container "+c.spec.ID+": power off after a failed start", task)
 		}
 	}
+	p.detach(ctx, c.spec.ID)
 	c.rec.Running = false
 	c.rec.Exited = true
 	c.rec.ExitCode = 128
@@ -99,6 +119,7 @@ func (p *Provider) Kill(ctx context.Context, id string) error {
 	if err := p.s.Wait(ctx, "container "+id+": power off", task); err != nil {
 		return err
 	}
+	p.detach(ctx, id)
 	c.rec.Running = false
 	if !c.rec.Exited || c.rec.FinishedAt.Before(c.rec.StartedAt) {
 		c.rec.Exited, c.rec.ExitCode = true, 137

@@ -65,11 +65,18 @@ type Config struct {
 	Datastore string
 	// BootISO, if set, is the datastore path of the bootstrap ISO (kernel +
 	// tether) the VMs boot from a CD-ROM.
-	BootISO  string
-	Volumes  VolumeDisks // nil: containers cannot mount volumes
-	CPUs     int         // default vCPUs
-	MemoryMB int64       // default memory
-	Logger   *zap.Logger
+	BootISO string
+	Volumes VolumeDisks // nil: containers cannot mount volumes
+	// Network gives starting VMs their NICs (Attach) and hears of ended
+	// runs (Detach); nil: containers have no NICs.
+	Network compute.NetworkAttacher
+	// PortGroups maps the port layer's network names to port groups
+	// ("bridge" -> the VCH's bridge port group); a network not in it
+	// uses its host-side name (compute.NIC.Bridge) as the port group.
+	PortGroups map[string]string
+	CPUs       int   // default vCPUs
+	MemoryMB   int64 // default memory
+	Logger     *zap.Logger
 }
 
 // Provider implements compute.Provider on vSphere.
@@ -517,4 +524,12 @@ func (p *Provider) release(id string) {
 	p.mu.Lock()
 	delete(p.busy, id)
 	p.mu.Unlock()
+}
+
+// WithNetwork returns a provider like p whose VMs get NICs from na.
+func (p *Provider) WithNetwork(na compute.NetworkAttacher) *Provider {
+	cfg := p.cfg
+	cfg.Network = na
+	q, _ := New(cfg)
+	return q
 }
