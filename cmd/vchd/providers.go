@@ -130,7 +130,7 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		if pg := cfg.VSphere.BridgePortGroup; pg != "" {
 			vc.PortGroups = map[string]string{network.BridgeName: pg}
 		}
-		return vscompute.New(vc)
+		return vscompute.Open(ctx, vc)
 	})
 	return r
 }

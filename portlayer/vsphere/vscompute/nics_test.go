@@ -120,3 +120,59 @@ func TestConformanceNetwork(t *testing.T) {
 		return p.WithNetwork(na)
 	}, "sha256:00", computetest.WithoutProcess("the vSphere tether transport is not built", "DetachAfterExit", "DetachAfterStartFailure", "AttachFailureFailsStart"))
 }
+
+// TestOpenDetachesLostRuns: a VM that was powered off while no vchd ran
+// (here: by someone else) is an ended run when the provider opens: its
+// endpoint is released and the run recorded as exited 255.
+func TestOpenDetachesLostRuns(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	nets := netfake.New()
+	cfg := vscompute.Config{
+		Session: sim.Session(t), VCH: "lost", Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),
+		Network: nets, PortGroups: map[string]string{network.BridgeName: "DC0_DVPG0"},
+	}
+	p, err := vscompute.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := hexID('6')
+	if err := p.Create(ctx, spec(id, "lost")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nets.Join(ctx, id, network.EndpointSpec{Network: network.BridgeName}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := sim.Session(t).Finder.VirtualMachine(ctx, "lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := vm.PowerOff(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Session = sim.Session(t) // the restarted vchd's
+	q, err := vscompute.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eps, _ := nets.Endpoints(ctx, id); len(eps) != 1 || eps[0].Active {
+		t.Fatalf("endpoint after recovery %+v, want inactive", eps)
+	}
+	c, err := q.Inspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status.State != compute.StateExited || c.Status.ExitCode != 255 || c.Status.FinishedAt.IsZero() {
+		t.Fatalf("recovered status %+v", c.Status)
+	}
+	if err := q.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}

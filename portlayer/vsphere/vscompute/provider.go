@@ -169,7 +169,7 @@ func (v *vm) status() compute.Status {
 		// off and the record, or an operator): exited, code unknown.
 		st.State = compute.StateExited
 		st.ExitCode = 255
-		st.Error = "the VM powered off without reporting an exit code"
+		st.Error = errLost
 	case v.rec.StartedAt.IsZero():
 		st.State = compute.StateCreated
 	default:

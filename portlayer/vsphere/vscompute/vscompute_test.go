@@ -281,7 +281,19 @@ func TestConflicts(t *testing.T) {
 	if err := p.Kill(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+	// WaitRemoved returns once the VM is destroyed.
+	removed := make(chan error, 1)
+	go func() {
+		_, err := p.Wait(ctx, id, compute.WaitRemoved)
+		removed <- err
+	}()
+	for p.(interface{ Waiters(string) int }).Waiters(id) == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := p.Remove(ctx, id); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatalf("wait removed: %v", err)
 	}
 }
