@@ -5,12 +5,15 @@ import (
 	"errors"
 
 	"github.com/vmware/govmomi/fault"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vchproject/vch/errdefs"
 )
 
-// Classify gives a vSphere error its errdefs class, keeping its text. The
+// Classify gives a vSphere error its errdefs class, keeping its text. An
+// inventory name the finder does not know is ErrNotFound, one it finds
+// twice ErrInvalidParameter. Otherwise the
 // first fault in err's tree that has a class decides; a fault without one
 // (SystemError, a host that dropped the call, ...) is ErrUnavailable: vSphere
 // could not do it now. Errors that already carry a class, and context
@@ -18,6 +21,15 @@ import (
 func Classify(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || classed(err) {
 		return err
+	}
+	var nf *find.NotFoundError
+	var dnf *find.DefaultNotFoundError
+	var multi *find.MultipleFoundError
+	switch {
+	case errors.As(err, &nf), errors.As(err, &dnf):
+		return errdefs.New(errdefs.ErrNotFound, err.Error())
+	case errors.As(err, &multi):
+		return errdefs.New(errdefs.ErrInvalidParameter, err.Error()+": use an inventory path")
 	}
 	class := errdefs.ErrUnavailable
 	fault.In(err, func(f types.BaseMethodFault, _ string, _ []types.LocalizableMessage) bool {
