@@ -68,6 +68,12 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		env.OnClose(nets.Close)
 		return nets, nil
 	})
+	// none: no container networking (a vSphere VCH until a vsphere
+	// network provider exists: local's bridges would be on the vchd host,
+	// which vSphere VMs are not on).
+	r.Network("none", func(ctx context.Context, env *registry.Env) (network.Provider, error) {
+		return nil, nil
+	})
 	r.Compute("qemu", func(ctx context.Context, env *registry.Env) (compute.Provider, error) {
 		k, err := kernel.Find(cfg.KernelDir)
 		if err != nil {
