@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,14 +20,7 @@ import (
 	"github.com/vchproject/vch/machine/limits"
 	"github.com/vchproject/vch/machine/lockfile"
 	"github.com/vchproject/vch/machine/vchconfig"
-	"github.com/vchproject/vch/portlayer/network"
-	netlocal "github.com/vchproject/vch/portlayer/network/local"
-	"github.com/vchproject/vch/portlayer/qemu"
-	"github.com/vchproject/vch/portlayer/qemu/initramfs"
-	"github.com/vchproject/vch/portlayer/qemu/kernel"
 	"github.com/vchproject/vch/portlayer/storage/local"
-	"github.com/vchproject/vch/portlayer/volume"
-	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
 )
 
 // run wires the layers of one VCH: image store and compute provider (the
@@ -67,99 +59,27 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 		}
 	}
 
-	policy, err := registryPolicy(cfg.Registry)
+	// The port layer: the providers the config names (qemu and local
+	// unless it says otherwise).
+	pl, err := newRegistry(cfg).Open(ctx, providerNames(cfg), log)
 	if err != nil {
 		return err
 	}
-	images, err := local.New(filepath.Join(cfg.Root, "images"), log.Named("storage"), local.WithRegistryPolicy(policy))
-	if err != nil {
-		return fmt.Errorf("image store: %w", err)
-	}
-	var stores []volume.Store
-	if len(cfg.VolumeStores) == 0 { // a VCH made before volume stores existed
-		cfg.VolumeStores = []vchconfig.VolumeStore{{Path: filepath.Join(cfg.Root, "volumes"), Label: volume.DefaultStore}}
-	}
-	for _, s := range cfg.VolumeStores {
-		stores = append(stores, volume.Store{Label: s.Label, Path: s.Path})
-	}
-	volumes, err := volumelocal.New(stores, log.Named("volumes"))
-	if err != nil {
-		return fmt.Errorf("volume stores: %w", err)
-	}
-	k, err := kernel.Find(cfg.KernelDir)
-	if err != nil {
-		return fmt.Errorf("guest kernel: %w", err)
-	}
-	initrd, err := initramfs.Ensure(filepath.Join(cfg.Root, "boot"), cfg.TetherPath, cfg.KernelDir)
-	if err != nil {
-		return fmt.Errorf("tether initramfs: %w", err)
-	}
-	if cfg.KSM {
-		if err := enableKSM(log); err != nil {
-			return err
+	defer func() {
+		if err := pl.Close(); err != nil {
+			log.Warn("closing the port layer", zap.Error(err))
 		}
-	}
-	var bridgeRange netip.Prefix
-	if cfg.BridgeNetworkRange != "" {
-		if bridgeRange, err = netip.ParsePrefix(cfg.BridgeNetworkRange); err != nil {
-			return fmt.Errorf("bridge network range: %w", err)
-		}
-	}
-	var containerNets []network.ContainerNetworkSpec
-	for _, c := range cfg.ContainerNetworks {
-		gw, from, to, dns, err := c.Parsed()
-		if err != nil {
-			return err
-		}
-		containerNets = append(containerNets, network.ContainerNetworkSpec{
-			Name: c.Alias, Bridge: c.Bridge, Gateway: gw, RangeFrom: from, RangeTo: to, DNS: dns, Firewall: c.Firewall,
-		})
-	}
-	nets, err := netlocal.New(netlocal.Config{
-		Root:   filepath.Join(cfg.Root, "network"),
-		Range:  bridgeRange,
-		Logger: log.Named("network"),
-
-		ContainerNetworks: containerNets,
-	})
-	if err != nil {
-		return fmt.Errorf("network: %w", err)
-	}
-	// Close stops the port proxies; leases stay for the next vchd.
-	defer nets.Close()
-	compute, err := qemu.New(qemu.Config{
-		Root:     filepath.Join(cfg.Root, "containers"),
-		Kernel:   k.Vmlinuz,
-		Initrd:   initrd,
-		Images:   images,
-		Volumes:  volumes,
-		Logger:   log.Named("qemu"),
-		CPUs:     cfg.CPUs,
-		MemoryMB: cfg.MemoryMB,
-		DiskSize: cfg.BaseImageSize,
-		Accel:    cfg.Accel,
-		Debug:    cfg.Debug,
-		Network:  nets,
-		TBSizeMB: cfg.TCGTBSizeMB,
-
-		GuestMemory: cfg.GuestMemory,
-		Templates:   cfg.Templates,
-	})
-	if err != nil {
-		return fmt.Errorf("qemu provider: %w", err)
-	}
-	// Close detaches from the VMs; they keep running for the next vchd.
-	defer compute.Close()
+	}()
 	b, err := backends.New(backends.Config{
 		Name:            cfg.Name,
 		Root:            filepath.Join(cfg.Root, "docker"),
-		Compute:         compute,
-		Network:         nets,
-		Images:          images,
-		Volumes:         volumes,
+		Compute:         pl.Compute,
+		Network:         pl.Network,
+		Images:          pl.Images,
+		Volumes:         pl.Volumes,
 		Registry:        system.RegistryInfo{Insecure: cfg.Registry.Insecure, Whitelist: cfg.Registry.Whitelist, Mirrors: cfg.Registry.Mirrors},
 		Logger:          log.Named("backends"),
-		Runtime:         "qemu",
+		Runtime:         providerNames(cfg).WithDefaults().Compute,
 		Version:         version.Version,
 		GitCommit:       version.GitCommit,
 		BuildTime:       version.BuildTime,

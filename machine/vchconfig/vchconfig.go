@@ -117,6 +117,47 @@ type Config struct {
 	// RegistryCAFiles are the --registry-ca files as given at create
 	// (their content is in Registry.CAFile).
 	RegistryCAFiles []string `json:"registryCAFiles,omitempty"`
+
+	// Providers names the port layer's implementations (see
+	// portlayer/registry); empty names: qemu compute, local stores and
+	// network.
+	Providers Providers `json:"providers,omitempty"`
+	// VSphere is where a VCH whose providers are "vsphere" lives.
+	VSphere *VSphere `json:"vsphere,omitempty"`
+}
+
+// Providers names one implementation per kind of port-layer provider.
+type Providers struct {
+	Compute string `json:"compute,omitempty"` // qemu, vsphere
+	Images  string `json:"images,omitempty"`  // local
+	Volumes string `json:"volumes,omitempty"` // local, vsphere
+	Network string `json:"network,omitempty"` // local, none
+}
+
+// VSphere places a VCH on vCenter/ESXi. On vSphere the VolumeStores'
+// paths are datastore paths, "[datastore] folder".
+type VSphere struct {
+	// URL is the SDK endpoint, https://host/sdk; User and Password log
+	// in (the password may also come from VCH_VSPHERE_PASSWORD).
+	URL      string `json:"url"`
+	User     string `json:"user"`
+	Password string `json:"password,omitempty"`
+	// Thumbprint is the endpoint certificate's SHA-1 thumbprint; Insecure
+	// skips verification (tests against govmomi's simulator).
+	Thumbprint string `json:"thumbprint,omitempty"`
+	Insecure   bool   `json:"insecure,omitempty"`
+	Datacenter string `json:"datacenter"`       // inventory path, /DC0
+	Pool       string `json:"pool"`             // the VCH's resource pool
+	Folder     string `json:"folder,omitempty"` // VM folder; empty: the datacenter's
+	// ImageDatastore holds the container VMs' files.
+	ImageDatastore string `json:"imageDatastore"`
+	// BridgePortGroup is the port group of the "bridge" network's NICs;
+	// other networks' NICs go to the port group of their host-side name.
+	BridgePortGroup string `json:"bridgePortGroup,omitempty"`
+	// BootISO is the datastore path of the bootstrap ISO, if uploaded.
+	BootISO string `json:"bootISO,omitempty"`
+	// TaskTimeoutSeconds bounds each vSphere task; 0: 5 minutes.
+	TaskTimeoutSeconds int `json:"taskTimeoutSeconds,omitempty"`
 }
 
 // Limits are the VCH-wide resource settings of VIC's resource pool. Zero

@@ -122,8 +122,12 @@ const (
 
 // Status is the last known runtime state of a container VM.
 type Status struct {
-	State      State     `json:"state"`
-	Pid        int       `json:"pid,omitempty"` // host pid of the VM process while it runs
+	State State `json:"state"`
+	// Pid identifies the running main process as the provider knows it,
+	// for display only (docker inspect's State.Pid): qemu gives the host
+	// pid of the VM's QEMU, vsphere the guest pid the tether reports (0
+	// until it does). Nothing may signal or wait on it as a host pid.
+	Pid        int       `json:"pid,omitempty"`
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
 	ExitCode   int       `json:"exitCode"`

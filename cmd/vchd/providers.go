@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vchproject/vch/machine/vchconfig"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/network"
+	netlocal "github.com/vchproject/vch/portlayer/network/local"
+	"github.com/vchproject/vch/portlayer/qemu"
+	"github.com/vchproject/vch/portlayer/qemu/initramfs"
+	"github.com/vchproject/vch/portlayer/qemu/kernel"
+	"github.com/vchproject/vch/portlayer/registry"
+	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/portlayer/storage/local"
+	"github.com/vchproject/vch/portlayer/volume"
+	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
+	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/portlayer/vsphere/vsvolume"
+)
+
+// providerNames is the registry's choice for cfg.
+func providerNames(cfg *vchconfig.Config) registry.Names {
+	p := cfg.Providers
+	return registry.Names{Compute: p.Compute, Images: p.Images, Volumes: p.Volumes, Network: p.Network}
+}
+
+// newRegistry registers every provider this vchd links, over cfg.
+func newRegistry(cfg *vchconfig.Config) *registry.Registry {
+	r := registry.New()
+	r.Images("local", func(ctx context.Context, env *registry.Env) (storage.Store, error) {
+		policy, err := registryPolicy(cfg.Registry)
+		if err != nil {
+			return nil, err
+		}
+		return local.New(filepath.Join(cfg.Root, "images"), env.Log.Named("storage"), local.WithRegistryPolicy(policy))
+	})
+	r.Volumes("local", func(ctx context.Context, env *registry.Env) (volume.Provider, error) {
+		return volumelocal.New(volumeStores(cfg), env.Log.Named("volumes"))
+	})
+	r.Volumes("vsphere", func(ctx context.Context, env *registry.Env) (volume.Provider, error) {
+		s, err := vsphereSession(ctx, cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return vsvolume.New(ctx, s, volumeStores(cfg), env.Log.Named("volumes"))
+	})
+	r.Network("local", func(ctx context.Context, env *registry.Env) (network.Provider, error) {
+		var bridgeRange netip.Prefix
+		if cfg.BridgeNetworkRange != "" {
+			var err error
+			if bridgeRange, err = netip.ParsePrefix(cfg.BridgeNetworkRange); err != nil {
+				return nil, fmt.Errorf("bridge network range: %w", err)
+			}
+		}
+		var containerNets []network.ContainerNetworkSpec
+		for _, c := range cfg.ContainerNetworks {
+			gw, from, to, dns, err := c.Parsed()
+			if err != nil {
+				return nil, err
+			}
+			containerNets = append(containerNets, network.ContainerNetworkSpec{
+				Name: c.Alias, Bridge: c.Bridge, Gateway: gw, RangeFrom: from, RangeTo: to, DNS: dns, Firewall: c.Firewall,
+			})
+		}
+		nets, err := netlocal.New(netlocal.Config{
+			Root:   filepath.Join(cfg.Root, "network"),
+			Range:  bridgeRange,
+			Logger: env.Log.Named("network"),
+
+			ContainerNetworks: containerNets,
+		})
+		if err != nil {
+			return nil, err
+		}
+		// Close stops the port proxies; leases stay for the next vchd.
+		env.OnClose(nets.Close)
+		return nets, nil
+	})
+	// none: no container networking (a vSphere VCH until a vsphere
+	// network provider exists: local's bridges would be on the vchd host,
+	// which vSphere VMs are not on).
+	r.Network("none", func(ctx context.Context, env *registry.Env) (network.Provider, error) {
+		return nil, nil
+	})
+	r.Compute("qemu", func(ctx context.Context, env *registry.Env) (compute.Provider, error) {
+		k, err := kernel.Find(cfg.KernelDir)
+		if err != nil {
+			return nil, fmt.Errorf("guest kernel: %w", err)
+		}
+		initrd, err := initramfs.Ensure(filepath.Join(cfg.Root, "boot"), cfg.TetherPath, cfg.KernelDir)
+		if err != nil {
+			return nil, fmt.Errorf("tether initramfs: %w", err)
+		}
+		if cfg.KSM {
+			if err := enableKSM(env.Log); err != nil {
+				return nil, err
+			}
+		}
+		qc := qemu.Config{
+			Root:     filepath.Join(cfg.Root, "containers"),
+			Kernel:   k.Vmlinuz,
+			Initrd:   initrd,
+			Images:   env.Images,
+			Logger:   env.Log.Named("qemu"),
+			CPUs:     cfg.CPUs,
+			MemoryMB: cfg.MemoryMB,
+			DiskSize: cfg.BaseImageSize,
+			Accel:    cfg.Accel,
+			Debug:    cfg.Debug,
+			TBSizeMB: cfg.TCGTBSizeMB,
+
+			GuestMemory: cfg.GuestMemory,
+			Templates:   cfg.Templates,
+		}
+		if env.Volumes != nil {
+			qc.Volumes = env.Volumes
+		}
+		if na, ok := env.Network.(compute.NetworkAttacher); ok {
+			qc.Network = na
+		}
+		p, err := qemu.New(qc)
+		if err != nil {
+			return nil, err
+		}
+		// Close detaches from the VMs; they keep running for the next vchd.
+		env.OnClose(p.Close)
+		return p, nil
+	})
+	r.Compute("vsphere", func(ctx context.Context, env *registry.Env) (compute.Provider, error) {
+		s, err := vsphereSession(ctx, cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		vc := vscompute.Config{
+			Session: s, VCH: cfg.Name, Datastore: cfg.VSphere.ImageDatastore, BootISO: cfg.VSphere.BootISO,
+			CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Logger: env.Log.Named("vsphere"),
+		}
+		if env.Volumes != nil {
+			vc.Volumes = env.Volumes
+		}
+		if na, ok := env.Network.(compute.NetworkAttacher); ok {
+			vc.Network = na
+		}
+		if pg := cfg.VSphere.BridgePortGroup; pg != "" {
+			vc.PortGroups = map[string]string{network.BridgeName: pg}
+		}
+		return vscompute.Open(ctx, vc)
+	})
+	return r
+}
+
+// volumeStores: the configured stores, or ROOT/volumes as "default" for a
+// VCH made before volume stores existed.
+func volumeStores(cfg *vchconfig.Config) []volume.Store {
+	if len(cfg.VolumeStores) == 0 {
+		return []volume.Store{{Path: filepath.Join(cfg.Root, "volumes"), Label: volume.DefaultStore}}
+	}
+	var stores []volume.Store
+	for _, s := range cfg.VolumeStores {
+		stores = append(stores, volume.Store{Label: s.Label, Path: s.Path})
+	}
+	return stores
+}
+
+// vsphereSession is the one vSphere session the VCH's vsphere providers
+// share, logged out when they close.
+func vsphereSession(ctx context.Context, cfg *vchconfig.Config, env *registry.Env) (*vsession.Session, error) {
+	v, err := env.Shared("vsphere", func() (any, func() error, error) {
+		vs := cfg.VSphere
+		if vs == nil {
+			return nil, nil, fmt.Errorf("the VCH's config has no vsphere section")
+		}
+		u, err := url.Parse(vs.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vsphere URL: %w", err)
+		}
+		password := vs.Password
+		if password == "" {
+			password = os.Getenv("VCH_VSPHERE_PASSWORD")
+		}
+		u.User = url.UserPassword(vs.User, password)
+		s, err := vsession.Open(ctx, vsession.Config{
+			URL: u.String(), Thumbprint: vs.Thumbprint, Insecure: vs.Insecure,
+			Datacenter: vs.Datacenter, Pool: vs.Pool, Folder: vs.Folder,
+			TaskTimeout: time.Duration(vs.TaskTimeoutSeconds) * time.Second,
+		}, env.Log.Named("vsphere"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() error { return s.Close(context.Background()) }, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*vsession.Session), nil
+}

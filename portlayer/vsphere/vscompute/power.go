@@ -1,0 +1,264 @@
+package vscompute
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/vim25/types"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+)
+
+// Start records the start, sizes the VM from its definition and powers it
+// on. A failed power on is recorded as an exited run with its error and
+// returned with its class (vsession.Classify; a task that never finishes
+// is ErrUnavailable).
+func (p *Provider) Start(ctx context.Context, id string) error {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch c.power {
+	case types.VirtualMachinePowerStatePoweredOn:
+		return fmt.Errorf("container %s is already running: %w", id, errdefs.ErrNotModified)
+	case types.VirtualMachinePowerStateSuspended:
+		return errdefs.Conflict(fmt.Sprintf("container %s is paused, unpause the container before stopping or killing", id))
+	}
+	if err := p.claim(id); err != nil {
+		return err
+	}
+	defer p.release(id)
+	now := time.Now().UTC()
+	c.rec = record{Running: true, StartedAt: now, Boot: []compute.Step{{Name: "launch", At: now}}}
+	var nics []compute.NIC
+	if p.cfg.Network != nil {
+		if nics, err = p.cfg.Network.Attach(ctx, id); err != nil {
+			p.failedStart(ctx, c, err)
+			return err
+		}
+	}
+	nicChanges, err := p.nicChanges(ctx, c, nics)
+	if err != nil {
+		p.failedStart(ctx, c, err)
+		return err
+	}
+	nicsVal, err := encode(nics)
+	if err != nil {
+		return err
+	}
+	cpus, mem := int32(p.cpus(c.spec)), p.memory(c.spec)
+	if err := p.writeRecord(ctx, c, func(cs *types.VirtualMachineConfigSpec) {
+		cs.NumCPUs, cs.MemoryMB = cpus, mem
+		cs.DeviceChange = nicChanges
+		cs.ExtraConfig = append(cs.ExtraConfig, &types.OptionValue{Key: KeyNICs, Value: nicsVal})
+	}); err != nil {
+		p.failedStart(ctx, c, err)
+		return err
+	}
+	vmo := object.NewVirtualMachine(p.s.Client, c.ref)
+	task, err := vmo.PowerOn(ctx)
+	if err == nil {
+		err = p.s.Wait(ctx, "container "+id+": power on", task)
+	} else {
+		err = fmt.Errorf("container %s: power on: %w", id, vsession.Classify(err))
+	}
+	if err != nil {
+		p.failedStart(ctx, c, err)
+		return err
+	}
+	c.rec.Boot = append(c.rec.Boot, compute.Step{Name: "powered-on", At: time.Now().UTC()})
+	if err := p.writeRecord(ctx, c); err != nil {
+		p.log.Warn("boot step not recorded", zap.String("id", id), zap.Error(err))
+	}
+	return nil
+}
+
+// failedStart records a start that did not power the VM on, and makes
+// sure it is off (a task that timed out may still complete).
+func (p *Provider) failedStart(ctx context.Context, c *vm, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	if now, err := p.get(ctx, c.ref); err == nil && now.power == types.VirtualMachinePowerStatePoweredOn {
+		if task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOff(ctx); err == nil {
+			_ = p.s.Wait(ctx, "container "+c.spec.ID+": power off after a failed start", task)
+		}
+	}
+	p.detach(ctx, c.spec.ID)
+	c.rec.Running = false
+	c.rec.Exited = true
+	c.rec.ExitCode = 128
+	c.rec.Error = cause.Error()
+	c.rec.FinishedAt = time.Now().UTC()
+	if err := p.writeRecord(ctx, c); err != nil {
+		p.log.Warn("failed start not recorded", zap.String("id", c.spec.ID), zap.Error(err))
+	}
+}
+
+// Kill powers the VM off now: exit code 137.
+func (p *Provider) Kill(ctx context.Context, id string) error {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.power == types.VirtualMachinePowerStatePoweredOff {
+		return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
+	}
+	if err := p.claim(id); err != nil {
+		return err
+	}
+	defer p.release(id)
+	task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOff(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: power off: %w", id, vsession.Classify(err))
+	}
+	if err := p.s.Wait(ctx, "container "+id+": power off", task); err != nil {
+		return err
+	}
+	p.detach(ctx, id)
+	c.rec.Running = false
+	if !c.rec.Exited || c.rec.FinishedAt.Before(c.rec.StartedAt) {
+		c.rec.Exited, c.rec.ExitCode = true, 137
+	}
+	c.rec.FinishedAt = time.Now().UTC()
+	c.rec.GuestPid = 0
+	c.rec.Boot = append(c.rec.Boot, compute.Step{Name: "powered-off", At: c.rec.FinishedAt})
+	return p.writeRecord(context.WithoutCancel(ctx), c)
+}
+
+// Pause suspends the VM; Unpause powers it on again.
+func (p *Provider) Pause(ctx context.Context, id string) error {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.power != types.VirtualMachinePowerStatePoweredOn {
+		return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
+	}
+	task, err := object.NewVirtualMachine(p.s.Client, c.ref).Suspend(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: suspend: %w", id, vsession.Classify(err))
+	}
+	return p.s.Wait(ctx, "container "+id+": suspend", task)
+}
+
+// Unpause resumes a suspended VM.
+func (p *Provider) Unpause(ctx context.Context, id string) error {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.power != types.VirtualMachinePowerStateSuspended {
+		return errdefs.Conflict(fmt.Sprintf("Container %s is not paused", id))
+	}
+	task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOn(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: resume: %w", id, vsession.Classify(err))
+	}
+	return p.s.Wait(ctx, "container "+id+": resume", task)
+}
+
+// Waiters counts Wait calls blocked on id (see computetest).
+func (p *Provider) Waiters(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiters[id]
+}
+
+// Wait follows the VM's power state through the PropertyCollector.
+func (p *Provider) Wait(ctx context.Context, id string, cond compute.WaitCondition) (compute.Status, error) {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return compute.Status{}, err
+	}
+	p.mu.Lock()
+	p.waiters[id]++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.waiters[id]--; p.waiters[id] == 0 {
+			delete(p.waiters, id)
+		}
+		p.mu.Unlock()
+	}()
+	switch cond {
+	case compute.WaitRemoved:
+		err := p.waitPower(ctx, c.ref, func(types.VirtualMachinePowerState) bool { return false })
+		if errdefs.IsNotFound(err) {
+			st := c.status()
+			return st, nil
+		}
+		return compute.Status{}, err
+	case compute.WaitNextExit:
+		if c.power == types.VirtualMachinePowerStatePoweredOff {
+			if err := p.waitPower(ctx, c.ref, func(s types.VirtualMachinePowerState) bool { return s != types.VirtualMachinePowerStatePoweredOff }); err != nil {
+				return compute.Status{}, err
+			}
+		}
+	}
+	if err := p.waitPower(ctx, c.ref, func(s types.VirtualMachinePowerState) bool { return s == types.VirtualMachinePowerStatePoweredOff }); err != nil {
+		return compute.Status{}, err
+	}
+	// The power state changes before Kill records the exit; wait for the
+	// record too (bounded: a VM powered off by someone else has none).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		now, err := p.get(ctx, c.ref)
+		if err != nil {
+			return compute.Status{}, err
+		}
+		if !now.rec.Running || time.Now().After(deadline) {
+			return now.status(), nil
+		}
+		if err := p.waitChange(ctx, c.ref, KeyStatus); err != nil {
+			return compute.Status{}, err
+		}
+	}
+}
+
+// waitPower blocks until done(powerState) or the VM is gone (NotFound).
+func (p *Provider) waitPower(ctx context.Context, ref types.ManagedObjectReference, done func(types.VirtualMachinePowerState) bool) error {
+	pc := property.DefaultCollector(p.s.Client)
+	err := property.Wait(ctx, pc, ref, []string{"runtime.powerState"}, func(changes []types.PropertyChange) bool {
+		for _, ch := range changes {
+			if ch.Op == types.PropertyChangeOpRemove {
+				return true
+			}
+			if s, ok := ch.Val.(types.VirtualMachinePowerState); ok && done(s) {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return fmt.Errorf("VM %s: %w", ref.Value, vsession.Classify(err))
+	}
+	if _, err := p.get(ctx, ref); errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// waitChange returns after the next change of an extraConfig key (or at
+// most a second later: extraConfig changes are reported as a whole).
+func (p *Provider) waitChange(ctx context.Context, ref types.ManagedObjectReference, _ string) error {
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	pc := property.DefaultCollector(p.s.Client)
+	first := true
+	err := property.Wait(wctx, pc, ref, []string{"config.extraConfig"}, func([]types.PropertyChange) bool {
+		if first { // the initial state
+			first = false
+			return false
+		}
+		return true
+	})
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,541 @@
+// Package vscompute is the vSphere compute provider: one VM per container
+// in the VCH's resource pool, its definition and the status the power
+// state cannot tell kept in the VM's own extraConfig (guestinfo keys, the
+// tether's config source on vSphere). Every read asks vSphere through the
+// PropertyCollector, so a restarted vchd finds everything where it left
+// it; nothing lives only in this process.
+//
+// Keys (names and values keep to [A-Za-z0-9._=-]: govmomi's simulator
+// passes guestinfo keys unquoted to docker create):
+//
+//	guestinfo.vch.vch     the VCH's ID (two VCHs may share a pool)
+//	guestinfo.vch.id      the container ID
+//	guestinfo.vch.spec    base64url(JSON compute.Spec)
+//	guestinfo.vch.status  base64url(JSON record): started/finished times,
+//	                      exit code, error, boot steps, the guest pid
+//
+// What needs a process inside the VM (signals, streams, exec, top, stats,
+// archive) goes over the tether's control channel, which on vSphere is a
+// network serial port to the VCH's serial concentrator; that transport is
+// not built yet, so those calls answer ErrNotImplemented (see
+// docs/architecture.md).
+package vscompute
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+	"go.uber.org/zap"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/volume"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+)
+
+// extraConfig keys.
+const (
+	KeyVCH    = "guestinfo.vch.vch"
+	KeyID     = "guestinfo.vch.id"
+	KeySpec   = "guestinfo.vch.spec"
+	KeyStatus = "guestinfo.vch.status"
+)
+
+// VolumeDisks gives what a VM attaches for a volume; on vSphere the
+// attachment's Disk is the datastore path of the volume's VMDK
+// ("[ds] folder/NAME.vmdk"), as vsvolume.Provider gives it.
+type VolumeDisks interface {
+	Attach(ctx context.Context, name string) (volume.Attachment, error)
+}
+
+// Config of the provider.
+type Config struct {
+	Session *vsession.Session
+	// VCH tells this VCH's VMs from others in the pool ([A-Za-z0-9_.-]).
+	VCH string
+	// Datastore holds the VMs' files (the image store's datastore).
+	Datastore string
+	// BootISO, if set, is the datastore path of the bootstrap ISO (kernel +
+	// tether) the VMs boot from a CD-ROM.
+	BootISO string
+	Volumes VolumeDisks // nil: containers cannot mount volumes
+	// Network gives starting VMs their NICs (Attach) and hears of ended
+	// runs (Detach); nil: containers have no NICs.
+	Network compute.NetworkAttacher
+	// PortGroups maps the port layer's network names to port groups
+	// ("bridge" -> the VCH's bridge port group); a network not in it
+	// uses its host-side name (compute.NIC.Bridge) as the port group.
+	PortGroups map[string]string
+	CPUs       int   // default vCPUs
+	MemoryMB   int64 // default memory
+	Logger     *zap.Logger
+}
+
+// Provider implements compute.Provider on vSphere.
+type Provider struct {
+	cfg Config
+	s   *vsession.Session
+	log *zap.Logger
+
+	mu      sync.Mutex
+	waiters map[string]int
+	busy    map[string]bool // ids with a power operation in flight
+}
+
+// New returns a provider; it reads nothing until asked.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Session == nil || cfg.Datastore == "" || !namePattern.MatchString(cfg.VCH) {
+		return nil, fmt.Errorf("vsphere compute: Session, Datastore and a VCH name of [A-Za-z0-9_.-] are required: %w", errdefs.ErrInvalidParameter)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.MemoryMB == 0 {
+		cfg.MemoryMB = 256
+	}
+	return &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, waiters: map[string]int{}, busy: map[string]bool{}}, nil
+}
+
+// Close does nothing: the VMs and their state stay on vSphere.
+func (p *Provider) Close() error { return nil }
+
+var (
+	idPattern   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+)
+
+// record is what the power state cannot tell, kept in KeyStatus.
+type record struct {
+	// Running: the last start succeeded and no exit was recorded since.
+	Running    bool           `json:"running,omitempty"`
+	StartedAt  time.Time      `json:"startedAt"`
+	FinishedAt time.Time      `json:"finishedAt"`
+	ExitCode   int            `json:"exitCode"`
+	Exited     bool           `json:"exited,omitempty"` // ExitCode is known
+	Error      string         `json:"error,omitempty"`
+	GuestPid   int            `json:"guestPid,omitempty"` // reported by the tether
+	Boot       []compute.Step `json:"boot,omitempty"`
+}
+
+// vm is one container VM as read from vSphere.
+type vm struct {
+	ref    types.ManagedObjectReference
+	name   string
+	power  types.VirtualMachinePowerState
+	spec   compute.Spec
+	rec    record
+	hasRec bool
+}
+
+func encode(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func decode(s string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// status derives the docker-facing status from the power state and the
+// record.
+func (v *vm) status() compute.Status {
+	st := compute.Status{StartedAt: v.rec.StartedAt, FinishedAt: v.rec.FinishedAt, ExitCode: v.rec.ExitCode, Error: v.rec.Error, Boot: v.rec.Boot}
+	switch {
+	case v.power == types.VirtualMachinePowerStatePoweredOn || v.power == types.VirtualMachinePowerStateSuspended:
+		st.State = compute.StateRunning
+		st.Paused = v.power == types.VirtualMachinePowerStateSuspended
+		st.Pid = v.rec.GuestPid
+		st.FinishedAt = time.Time{}
+	case v.rec.Running && !v.rec.Exited:
+		// Powered off behind our back (a vchd death between the power
+		// off and the record, or an operator): exited, code unknown.
+		st.State = compute.StateExited
+		st.ExitCode = 255
+		st.Error = errLost
+	case v.rec.StartedAt.IsZero():
+		st.State = compute.StateCreated
+	default:
+		st.State = compute.StateExited
+	}
+	return st
+}
+
+var vmProps = []string{"name", "config.extraConfig", "runtime.powerState"}
+
+// list reads every VM of this VCH in the pool.
+func (p *Provider) list(ctx context.Context) ([]*vm, error) {
+	v, err := view.NewManager(p.s.Client).CreateContainerView(ctx, p.s.Pool.Reference(), []string{"VirtualMachine"}, true)
+	if err != nil {
+		return nil, fmt.Errorf("container VMs: %w", vsession.Classify(err))
+	}
+	defer func() { _ = v.Destroy(context.WithoutCancel(ctx)) }()
+	var mos []mo.VirtualMachine
+	if err := v.Retrieve(ctx, []string{"VirtualMachine"}, vmProps, &mos); err != nil {
+		return nil, fmt.Errorf("container VMs: %w", vsession.Classify(err))
+	}
+	var out []*vm
+	for i := range mos {
+		if c := p.fromMO(&mos[i]); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (p *Provider) fromMO(m *mo.VirtualMachine) *vm {
+	if m.Config == nil {
+		return nil
+	}
+	kv := map[string]string{}
+	for _, o := range m.Config.ExtraConfig {
+		if ov := o.GetOptionValue(); ov != nil {
+			if s, ok := ov.Value.(string); ok {
+				kv[ov.Key] = s
+			}
+		}
+	}
+	if kv[KeyVCH] != p.cfg.VCH || kv[KeyID] == "" {
+		return nil
+	}
+	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState}
+	if err := decode(kv[KeySpec], &c.spec); err != nil {
+		p.log.Warn("container VM with an unreadable spec", zap.String("vm", m.Name), zap.Error(err))
+		return nil
+	}
+	if s := kv[KeyStatus]; s != "" {
+		if err := decode(s, &c.rec); err != nil {
+			p.log.Warn("container VM with an unreadable status", zap.String("vm", m.Name), zap.Error(err))
+		} else {
+			c.hasRec = true
+		}
+	}
+	return c
+}
+
+// find reads one container's VM.
+func (p *Provider) find(ctx context.Context, id string) (*vm, error) {
+	all, err := p.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.spec.ID == id {
+			return c, nil
+		}
+	}
+	return nil, errdefs.NotFound(fmt.Sprintf("No such container: %s", id))
+}
+
+// get reads one VM by reference (after find), for fresh properties.
+func (p *Provider) get(ctx context.Context, ref types.ManagedObjectReference) (*vm, error) {
+	var m mo.VirtualMachine
+	if err := object.NewVirtualMachine(p.s.Client, ref).Properties(ctx, ref, vmProps, &m); err != nil {
+		return nil, vsession.Classify(err)
+	}
+	c := p.fromMO(&m)
+	if c == nil {
+		return nil, errdefs.NotFound(fmt.Sprintf("VM %s is no container VM of this VCH", ref.Value))
+	}
+	return c, nil
+}
+
+func vmName(spec compute.Spec) string {
+	if spec.Name != "" {
+		return spec.Name
+	}
+	return spec.ID[:12]
+}
+
+// Create makes the VM, powered off, with the definition in extraConfig.
+func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
+	if !idPattern.MatchString(spec.ID) {
+		return fmt.Errorf("container id %q: want 64 lowercase hex digits: %w", spec.ID, errdefs.ErrInvalidParameter)
+	}
+	if len(spec.Process.Args) == 0 {
+		return errdefs.InvalidParameter("No command specified")
+	}
+	if spec.CPUs < 0 || spec.MemoryMB < 0 || spec.DiskSize < 0 {
+		return fmt.Errorf("container %s: negative resources: %w", spec.ID, errdefs.ErrInvalidParameter)
+	}
+	if spec.Name != "" && !namePattern.MatchString(spec.Name) {
+		return fmt.Errorf("container %s: VM name %q: use [A-Za-z0-9_.-]: %w", spec.ID, spec.Name, errdefs.ErrInvalidParameter)
+	}
+	all, err := p.list(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if c.spec.ID == spec.ID {
+			return fmt.Errorf("container %s: %w", spec.ID, errdefs.ErrAlreadyExists)
+		}
+		if c.name == vmName(spec) {
+			// vCenter refuses it too (DuplicateName); the simulator does not.
+			return errdefs.New(errdefs.ErrAlreadyExists, fmt.Sprintf("container %s: VM name %s is taken by container %s", spec.ID, c.name, c.spec.ID))
+		}
+	}
+	specVal, err := encode(spec)
+	if err != nil {
+		return err
+	}
+	devices, err := p.devices(ctx, spec)
+	if err != nil {
+		return err
+	}
+	cs := types.VirtualMachineConfigSpec{
+		Name:     vmName(spec),
+		GuestId:  string(types.VirtualMachineGuestOsIdentifierOtherLinux64Guest),
+		NumCPUs:  int32(p.cpus(spec)),
+		MemoryMB: p.memory(spec),
+		Files:    &types.VirtualMachineFileInfo{VmPathName: "[" + p.cfg.Datastore + "]"},
+		ExtraConfig: []types.BaseOptionValue{
+			&types.OptionValue{Key: KeyVCH, Value: p.cfg.VCH},
+			&types.OptionValue{Key: KeyID, Value: spec.ID},
+			&types.OptionValue{Key: KeySpec, Value: specVal},
+		},
+		DeviceChange: devices,
+	}
+	task, err := p.s.Folder.CreateVM(ctx, cs, p.s.Pool, nil)
+	if err != nil {
+		return fmt.Errorf("container %s: create VM: %w", spec.ID, vsession.Classify(err))
+	}
+	return p.s.Wait(ctx, "container "+spec.ID+": create VM", task)
+}
+
+func (p *Provider) cpus(spec compute.Spec) int {
+	if spec.CPUs > 0 {
+		return spec.CPUs
+	}
+	return p.cfg.CPUs
+}
+
+func (p *Provider) memory(spec compute.Spec) int64 {
+	if spec.MemoryMB > 0 {
+		return spec.MemoryMB
+	}
+	return p.cfg.MemoryMB
+}
+
+// devices: a PVSCSI controller with one independent-persistent disk per
+// distinct volume (kept when the VM is destroyed), and the bootstrap ISO.
+func (p *Provider) devices(ctx context.Context, spec compute.Spec) ([]types.BaseVirtualDeviceConfigSpec, error) {
+	var list object.VirtualDeviceList
+	scsi, err := list.CreateSCSIController("pvscsi")
+	if err != nil {
+		return nil, err
+	}
+	list = append(list, scsi)
+	ctrl := scsi.(types.BaseVirtualController)
+	seen := map[string]bool{}
+	for _, m := range spec.Mounts {
+		if seen[m.Volume] {
+			continue
+		}
+		seen[m.Volume] = true
+		if p.cfg.Volumes == nil {
+			return nil, errdefs.NotImplemented("this VCH has no volume stores")
+		}
+		att, err := p.cfg.Volumes.Attach(ctx, m.Volume)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: volume %s: %w", spec.ID, m.Volume, err)
+		}
+		if att.Disk == "" {
+			return nil, errdefs.NotImplemented(fmt.Sprintf("volume %s: only disk volumes attach to vSphere VMs", m.Volume))
+		}
+		path := att.Disk
+		d := list.CreateDisk(ctrl, types.ManagedObjectReference{}, path)
+		b := d.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		b.DiskMode = string(types.VirtualDiskModeIndependent_persistent)
+		b.Datastore = nil
+		list = append(list, d)
+	}
+	if p.cfg.BootISO != "" {
+		ide, err := list.CreateIDEController()
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, ide)
+		cd, err := list.CreateCdrom(ide.(*types.VirtualIDEController))
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, list.InsertIso(cd, p.cfg.BootISO))
+	}
+	return list.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
+}
+
+// Update replaces the definition's Meta.
+func (p *Provider) Update(ctx context.Context, id string, meta []byte) error {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.spec.Meta = meta
+	return p.writeSpec(ctx, c)
+}
+
+func (p *Provider) writeSpec(ctx context.Context, c *vm) error {
+	val, err := encode(c.spec)
+	if err != nil {
+		return err
+	}
+	return p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: KeySpec, Value: val}}})
+}
+
+func (p *Provider) writeRecord(ctx context.Context, c *vm, extra ...func(*types.VirtualMachineConfigSpec)) error {
+	val, err := encode(c.rec)
+	if err != nil {
+		return err
+	}
+	cs := types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: KeyStatus, Value: val}}}
+	for _, e := range extra {
+		e(&cs)
+	}
+	return p.reconfigure(ctx, c, cs)
+}
+
+func (p *Provider) reconfigure(ctx context.Context, c *vm, cs types.VirtualMachineConfigSpec) error {
+	task, err := object.NewVirtualMachine(p.s.Client, c.ref).Reconfigure(ctx, cs)
+	if err != nil {
+		return fmt.Errorf("container %s: reconfigure: %w", c.spec.ID, vsession.Classify(err))
+	}
+	return p.s.Wait(ctx, "container "+c.spec.ID+": reconfigure", task)
+}
+
+// Inspect reads one container.
+func (p *Provider) Inspect(ctx context.Context, id string) (compute.Container, error) {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return compute.Container{}, err
+	}
+	return compute.Container{Spec: c.spec, Status: c.status()}, nil
+}
+
+// List reads every container of this VCH, by ID.
+func (p *Provider) List(ctx context.Context) ([]compute.Container, error) {
+	all, err := p.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]compute.Container, 0, len(all))
+	for _, c := range all {
+		out = append(out, compute.Container{Spec: c.spec, Status: c.status()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Spec.ID < out[j].Spec.ID })
+	return out, nil
+}
+
+// SetResources changes the definition; the VM gets the new size at its
+// next start (a running one keeps its size, as with qemu).
+func (p *Provider) SetResources(ctx context.Context, id string, r compute.Resources) error {
+	if r.CPUs < 0 || r.MemoryMB < 0 {
+		return errdefs.InvalidParameter("negative CPUs or memory")
+	}
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.CPUs > 0 {
+		c.spec.CPUs = r.CPUs
+	}
+	if r.MemoryMB > 0 {
+		c.spec.MemoryMB = r.MemoryMB
+	}
+	return p.writeSpec(ctx, c)
+}
+
+// Remove destroys a VM that is not running; volume disks are independent
+// and stay.
+func (p *Provider) Remove(ctx context.Context, id string) error {
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.status().State == compute.StateRunning {
+		return errdefs.Conflict(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", id))
+	}
+	if err := p.claim(id); err != nil {
+		return err
+	}
+	defer p.release(id)
+	if err := p.detachVolumes(ctx, c); err != nil {
+		return err
+	}
+	task, err := object.NewVirtualMachine(p.s.Client, c.ref).Destroy(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: destroy VM: %w", id, vsession.Classify(err))
+	}
+	return p.s.Wait(ctx, "container "+id+": destroy VM", task)
+}
+
+// detachVolumes removes the volume disks from the VM's definition (not
+// from the datastore), so destroying the VM cannot delete them.
+func (p *Provider) detachVolumes(ctx context.Context, c *vm) error {
+	if len(c.spec.Mounts) == 0 {
+		return nil
+	}
+	devs, err := object.NewVirtualMachine(p.s.Client, c.ref).Device(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: devices: %w", c.spec.ID, vsession.Classify(err))
+	}
+	disks := devs.Select(func(d types.BaseVirtualDevice) bool {
+		disk, ok := d.(*types.VirtualDisk)
+		if !ok {
+			return false
+		}
+		b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		return ok && b.DiskMode == string(types.VirtualDiskModeIndependent_persistent)
+	})
+	if len(disks) == 0 {
+		return nil
+	}
+	changes, err := disks.ConfigSpec(types.VirtualDeviceConfigSpecOperationRemove)
+	if err != nil {
+		return err
+	}
+	return p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{DeviceChange: changes})
+}
+
+// claim marks id busy with a power operation; a second one is refused.
+func (p *Provider) claim(id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.busy[id] {
+		return errdefs.Conflict(fmt.Sprintf("container %s is starting or stopping", id))
+	}
+	p.busy[id] = true
+	return nil
+}
+
+func (p *Provider) release(id string) {
+	p.mu.Lock()
+	delete(p.busy, id)
+	p.mu.Unlock()
+}
+
+// WithNetwork returns a provider like p whose VMs get NICs from na.
+func (p *Provider) WithNetwork(na compute.NetworkAttacher) *Provider {
+	cfg := p.cfg
+	cfg.Network = na
+	q, _ := New(cfg)
+	return q
+}

@@ -1,0 +1,299 @@
+package vscompute_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/compute/computetest"
+	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+)
+
+// needsTether lists the suite's cases that need a process in the VM:
+// its output, exit code, signals or a session with the tether.
+var needsTether = []string{
+	"ExitCode", "StartRunning", "StartFailure", "LogsSeparateStreams", "LogsTail", "LogsFollow",
+	"AttachBeforeStart", "AttachRunning", "SignalTerm", "Resize", "WaitConditions",
+	"ExecStreams", "ExecStdin", "ExecIdentity", "ExecTTY", "ExecSignal", "ExecBig", "ExecErrors",
+	"PauseUnpause", "Top", "Stats", "Archive", "WritableLayerKept", "Restart", "VolumeExclusive",
+}
+
+var vchSeq atomic.Int64
+
+// open returns a factory whose providers share one VCH name per subtest
+// (a second call for the same t is a vchd restart: a new session).
+func open(t *testing.T) computetest.Factory {
+	sim := vsimtest.Shared(t)
+	names := map[*testing.T]string{}
+	return func(t *testing.T) compute.Provider {
+		name, ok := names[t]
+		if !ok {
+			name = "vch" + time.Now().UTC().Format("150405") + "-" + itoa(vchSeq.Add(1))
+			names[t] = name
+		}
+		p, err := vscompute.New(vscompute.Config{Session: sim.Session(t), VCH: name, Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
+func itoa(n int64) string {
+	const digits = "0123456789"
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{digits[n%10]}, b...)
+	}
+	return string(b)
+}
+
+// TestConformance runs the compute suite on the simulator. The cases in
+// needsTether are skipped with their reason (see docs/architecture.md).
+func TestConformance(t *testing.T) {
+	computetest.Run(t, open(t), "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		computetest.WithTimeout(3*time.Minute),
+		computetest.WithoutProcess("the vSphere tether transport (guestinfo config + serial control channel) is not built", needsTether...))
+}
+
+func spec(id, name string) compute.Spec {
+	return compute.Spec{ID: id, Name: name, Image: "sha256:00", Process: compute.Process{Args: []string{"sleep", "600"}}, Meta: []byte(`{"name":"x"}`)}
+}
+
+func hexID(c byte) string { return strings.Repeat(string(c), 64) }
+
+// TestRecoveryFromVSphere: a new provider (a restarted vchd, a new
+// session) reads every container's definition and state back from the
+// VMs' own properties; a VM powered off behind vchd's back is exited.
+func TestRecoveryFromVSphere(t *testing.T) {
+	ctx := context.Background()
+	f := open(t)
+	p := f(t)
+	for _, c := range []struct{ id, name string }{{hexID('a'), "rec-created"}, {hexID('b'), "rec-running"}, {hexID('c'), "rec-killed"}, {hexID('d'), "rec-lost"}} {
+		if err := p.Create(ctx, spec(c.id, c.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{hexID('b'), hexID('c'), hexID('d')} {
+		if err := p.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Kill(ctx, hexID('c')); err != nil {
+		t.Fatal(err)
+	}
+	before, err := p.Inspect(ctx, hexID('b'))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone powers "rec-lost" off without vchd.
+	sess := vsimtest.Shared(t).Session(t)
+	vm, err := sess.Finder.VirtualMachine(ctx, "rec-lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := vm.PowerOff(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	q := f(t) // the restart
+	want := map[string]compute.State{hexID('a'): compute.StateCreated, hexID('b'): compute.StateRunning, hexID('c'): compute.StateExited, hexID('d'): compute.StateExited}
+	list, err := q.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(want) {
+		t.Fatalf("after restart %d containers, want %d", len(list), len(want))
+	}
+	for _, c := range list {
+		if c.Status.State != want[c.Spec.ID] {
+			t.Errorf("%s: %s, want %s", c.Spec.Name, c.Status.State, want[c.Spec.ID])
+		}
+	}
+	b, _ := q.Inspect(ctx, hexID('b'))
+	if !b.Status.StartedAt.Equal(before.Status.StartedAt) || string(b.Spec.Meta) != `{"name":"x"}` {
+		t.Fatalf("running container after restart %+v, before %+v", b, before)
+	}
+	if c, _ := q.Inspect(ctx, hexID('c')); c.Status.ExitCode != 137 {
+		t.Fatalf("killed container after restart: %+v", c.Status)
+	}
+	if d, _ := q.Inspect(ctx, hexID('d')); d.Status.ExitCode != 255 || d.Status.Error == "" {
+		t.Fatalf("container powered off behind vchd: %+v", d.Status)
+	}
+	// Controllable after the restart.
+	if err := q.Kill(ctx, hexID('b')); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := q.Wait(ctx, hexID('b'), compute.WaitNotRunning); err != nil || st.ExitCode != 137 {
+		t.Fatalf("wait after kill: %+v %v", st, err)
+	}
+	for _, id := range []string{hexID('a'), hexID('b'), hexID('c'), hexID('d')} {
+		if err := q.Remove(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestVMShape: the VM is in the VCH's pool, named by the name convention,
+// with the definition in guestinfo extraConfig and a PVSCSI controller.
+func TestVMShape(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)(t)
+	id := hexID('e')
+	if err := p.Create(ctx, spec(id, "web-"+id[:12])); err != nil {
+		t.Fatal(err)
+	}
+	sess := vsimtest.Shared(t).Session(t)
+	vm, err := sess.Finder.VirtualMachine(ctx, "web-"+id[:12])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := vm.ResourcePool(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pool.Reference() != sess.Pool.Reference() {
+		t.Fatalf("VM in pool %s, want the VCH's %s", pool.Reference(), sess.Pool.Reference())
+	}
+	devs, err := vm.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs.SelectByType((*typesPVSCSI)(nil))) != 1 {
+		t.Fatalf("devices %v: want one PVSCSI controller", devs)
+	}
+	var keys []string
+	var mvm mvmT
+	if err := vm.Properties(ctx, vm.Reference(), []string{"config.extraConfig"}, &mvm); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range mvm.Config.ExtraConfig {
+		k := o.GetOptionValue().Key
+		if strings.HasPrefix(k, "guestinfo.vch.") {
+			keys = append(keys, k)
+			v, _ := o.GetOptionValue().Value.(string)
+			if strings.ContainsAny(v, " '\"$`\\;&|<>(){}*?!#~") {
+				t.Errorf("%s = %q holds a character the shell would mangle", k, v)
+			}
+		}
+	}
+	if strings.Join(keys, ",") == "" || !contains(keys, vscompute.KeySpec) || !contains(keys, vscompute.KeyID) {
+		t.Fatalf("guestinfo keys %v", keys)
+	}
+	if err := p.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPowerOnFault: vSphere refusing the power on (a fault the simulator
+// injects) fails Start with the fault's class, records the failed run,
+// and the container can be started again and removed.
+func TestPowerOnFault(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	p := open(t)(t)
+	id := hexID('f')
+	if err := p.Create(ctx, spec(id, "fault-poweron")); err != nil {
+		t.Fatal(err)
+	}
+	rule := &simulator.FaultInjectionRule{
+		MethodName: "PowerOnVM_Task", ObjectType: "VirtualMachine", ObjectName: "fault-poweron",
+		Probability: 1, FaultType: simulator.FaultTypeInsufficientResourcesFault,
+		Message: "not enough memory in the pool", MaxCount: 1, Enabled: true,
+	}
+	sim.Model.Service.AddFaultRule(rule)
+	err := p.Start(ctx, id)
+	if !errdefs.IsUnavailable(err) || !strings.Contains(err.Error(), "not enough memory") {
+		t.Fatalf("start with an injected fault: %v, want Unavailable naming the fault", err)
+	}
+	c, err := p.Inspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status.State != compute.StateExited || c.Status.Error == "" {
+		t.Fatalf("status after a failed power on: %+v", c.Status)
+	}
+	if err := p.Start(ctx, id); err != nil {
+		t.Fatalf("start after the fault cleared: %v", err)
+	}
+	if err := p.Kill(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConflicts: a VM name the folder has already, a second start, the
+// removal of a running VM, pause and unpause get their classes.
+func TestConflicts(t *testing.T) {
+	ctx := context.Background()
+	p := open(t)(t)
+	id := hexID('9')
+	if err := p.Create(ctx, spec(id, "conflicts")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Create(ctx, spec(hexID('8'), "conflicts")); !errdefs.IsAlreadyExists(err) {
+		t.Fatalf("create with a taken VM name: %v, want AlreadyExists", err)
+	}
+	if err := p.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, id); !errdefs.IsNotModified(err) {
+		t.Fatalf("second start: %v, want NotModified", err)
+	}
+	if err := p.Remove(ctx, id); !errdefs.IsConflict(err) {
+		t.Fatalf("remove running: %v, want Conflict", err)
+	}
+	if err := p.Pause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := p.Inspect(ctx, id); !c.Status.Paused || c.Status.State != compute.StateRunning {
+		t.Fatalf("paused status %+v", c.Status)
+	}
+	if err := p.Unpause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Kill(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// WaitRemoved returns once the VM is destroyed.
+	removed := make(chan error, 1)
+	go func() {
+		_, err := p.Wait(ctx, id, compute.WaitRemoved)
+		removed <- err
+	}()
+	for p.(interface{ Waiters(string) int }).Waiters(id) == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatalf("wait removed: %v", err)
+	}
+}
