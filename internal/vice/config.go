@@ -50,6 +50,9 @@ type Storage struct {
 	Volumes []VolumeStore `vice:"volume"`
 	// BaseImageSize is each container's writable layer, bytes.
 	BaseImageSize int64 `vice:"baseimagesize"`
+	// Made are the topmost folders create made, "[ds] path" (delete
+	// removes them unless a kept volume store or another VCH is inside).
+	Made []string `vice:"made"`
 }
 
 // Datastore is a folder on a datastore.
@@ -66,7 +69,8 @@ func (d Datastore) DSPath() string {
 	return "[" + d.Datastore + "] " + d.Path
 }
 
-// VolumeStore is a labelled datastore folder holding volumes.
+// VolumeStore is a labelled datastore folder; its volumes live under
+// PATH/volumes/NAME/.
 type VolumeStore struct {
 	Label     string `vice:"label"`
 	Datastore string `vice:"datastore"`

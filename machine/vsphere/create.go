@@ -65,6 +65,13 @@ type planned struct {
 	endpoint      types.VirtualMachineConfigSpec
 	imageDir      string // folder under imageDS
 	volumeDirs    map[string]string
+	// folders to make, in order, with the topmost missing one of each.
+	folders []folder
+}
+
+type folder struct {
+	ds       *object.Datastore
+	dir, top string // top "" when dir exists
 }
 
 // Create makes a VCH. All checks come first and change nothing; a failure
@@ -138,6 +145,10 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 		}
 		p.volumeDS[vs.Label] = ds
 		p.volumeDirs[vs.Label] = path.Join(vs.Path, "volumes")
+	}
+
+	if err := s.planFolders(ctx, p); err != nil {
+		return nil, err
 	}
 
 	// Networks.
@@ -244,7 +255,7 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 		Datacenter: s.Datacenter.InventoryPath, ComputeResource: place.Parent.InventoryPath,
 		Pool: place.Parent.InventoryPath + "/" + o.Name, PoolKind: "pool",
 		Ops:     ops,
-		Storage: vice.Storage{Image: vice.Datastore{Datastore: imgDS, Path: p.imageDir}, Volumes: stores, BaseImageSize: o.BaseImageSize},
+		Storage: vice.Storage{Image: vice.Datastore{Datastore: imgDS, Path: p.imageDir}, Volumes: stores, BaseImageSize: o.BaseImageSize, Made: p.made()},
 		Network: vice.Network{Bridge: pgs["--bridge-network"], Public: pgs["--public-network"], Client: pgs["--client-network"],
 			Management: pgs["--management-network"], BridgeRange: o.BridgeRange, Containers: cnets},
 		Resources: vice.Resources{CPU: o.CPU, Memory: o.Memory},
@@ -337,13 +348,8 @@ func (s *Session) make(ctx context.Context, p *planned, u *undoStack) (*VCH, err
 	u.push("endpoint VM "+vm.Reference().Value, func(ctx context.Context) error { return destroyVM(ctx, vm) })
 	log.Info("endpoint VM created", zap.String("vm", vm.Reference().Value))
 
-	if err := s.mkdir(ctx, p.imageDS, p.imageDir, u); err != nil {
-		return nil, fmt.Errorf("image store: %w", err)
-	}
-	for _, vs := range p.cfg.Storage.Volumes {
-		if err := s.mkdir(ctx, p.volumeDS[vs.Label], p.volumeDirs[vs.Label], u); err != nil {
-			return nil, fmt.Errorf("volume store %s: %w", vs.Label, err)
-		}
+	if err := s.mkdirs(ctx, p, u); err != nil {
+		return nil, fmt.Errorf("image and volume stores: %w", err)
 	}
 	if p.cfg.Ops.GrantPerms {
 		if err := s.grantOps(ctx, p, rp.Reference(), u); err != nil {
@@ -357,27 +363,90 @@ func (s *Session) make(ctx context.Context, p *planned, u *undoStack) (*VCH, err
 	return &VCH{ID: vm.Reference().Value, Path: p.place.Parent.InventoryPath, Config: p.cfg, VM: vm, Pool: rp.Reference(), PowerState: types.VirtualMachinePowerStatePoweredOn}, nil
 }
 
-// mkdir makes folder dir on ds with its parents and pushes the removal of
-// the topmost folder it made.
-func (s *Session) mkdir(ctx context.Context, ds *object.Datastore, dir string, u *undoStack) error {
-	parts := strings.Split(dir, "/")
-	top := ""
-	for i := range parts {
-		p := strings.Join(parts[:i+1], "/")
-		if _, err := ds.Stat(ctx, p); err != nil {
-			top = p
-			break
+// planFolders finds, for the image store and each volume store, the
+// topmost folder that does not exist yet.
+func (s *Session) planFolders(ctx context.Context, p *planned) error {
+	add := func(ds *object.Datastore, dir string) {
+		parts := strings.Split(dir, "/")
+		f := folder{ds: ds, dir: dir}
+		for i := range parts {
+			sub := strings.Join(parts[:i+1], "/")
+			if _, err := ds.Stat(ctx, sub); err != nil {
+				f.top = sub
+				break
+			}
+		}
+		p.folders = append(p.folders, f)
+	}
+	add(p.imageDS, p.imageDir)
+	for _, vs := range p.sortedLabels() {
+		add(p.volumeDS[vs], p.volumeDirs[vs])
+	}
+	return nil
+}
+
+func (p *planned) sortedLabels() []string {
+	var l []string
+	for k := range p.volumeDS {
+		l = append(l, k)
+	}
+	sortStrings(l)
+	return l
+}
+
+// made lists the topmost folders create makes, "[ds] path", once each.
+func (p *planned) made() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range p.folders {
+		if f.top == "" {
+			continue
+		}
+		x := f.ds.Path(f.top)
+		for y := range seen {
+			if x == y || strings.HasPrefix(x, y+"/") {
+				x = ""
+				break
+			}
+		}
+		if x != "" && !seen[x] {
+			seen[x] = true
+			out = append(out, x)
 		}
 	}
-	if top == "" {
-		return nil
+	return out
+}
+
+// mkdirs makes the planned folders with their parents and pushes the
+// removal of each topmost folder made.
+func (s *Session) mkdirs(ctx context.Context, p *planned, u *undoStack) error {
+	fm := object.NewFileManager(s.Client)
+	pushed := map[string]bool{}
+	for _, f := range p.folders {
+		if f.top == "" {
+			continue
+		}
+		full := f.ds.Path(f.dir)
+		if _, err := f.ds.Stat(ctx, f.dir); err == nil {
+			continue // made with an earlier one
+		}
+		if err := fm.MakeDirectory(ctx, full, s.Datacenter, true); err != nil {
+			return fmt.Errorf("make folder %s: %w", full, err)
+		}
+		for _, top := range p.made() {
+			if !pushed[top] && (f.ds.Path(f.top) == top || strings.HasPrefix(f.ds.Path(f.top), top+"/")) {
+				pushed[top] = true
+				t := top
+				u.push("folder "+t, func(ctx context.Context) error {
+					task, err := fm.DeleteDatastoreFile(ctx, t, s.Datacenter)
+					if err != nil {
+						return err
+					}
+					return task.WaitEx(ctx)
+				})
+			}
+		}
 	}
-	fm := ds.NewFileManager(s.Datacenter, true)
-	full := ds.Path(dir)
-	if err := object.NewFileManager(s.Client).MakeDirectory(ctx, full, s.Datacenter, true); err != nil {
-		return fmt.Errorf("make folder %s: %w", full, err)
-	}
-	u.push("folder "+ds.Path(top), func(ctx context.Context) error { return fm.Delete(ctx, top) })
 	return nil
 }
 

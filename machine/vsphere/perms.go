@@ -70,10 +70,19 @@ func (s *Session) grantOps(ctx context.Context, p *planned, pool types.ManagedOb
 	if r := roles.ByName(OpsRole); r != nil {
 		roleID = r.RoleId
 	} else {
-		roleID, err = am.AddRole(ctx, OpsRole, opsPrivileges)
-		if err != nil {
+		if _, err = am.AddRole(ctx, OpsRole, opsPrivileges); err != nil {
 			return fmt.Errorf("add role %s: %w", OpsRole, err)
 		}
+		// Read the ID back by name (not every server returns it).
+		roles, err = am.RoleList(ctx)
+		if err != nil {
+			return fmt.Errorf("list roles: %w", err)
+		}
+		r := roles.ByName(OpsRole)
+		if r == nil {
+			return fmt.Errorf("role %s missing after it was added", OpsRole)
+		}
+		roleID = r.RoleId
 		id := roleID
 		u.push("role "+OpsRole, func(ctx context.Context) error { return am.RemoveRole(ctx, id, false) })
 	}
@@ -83,11 +92,11 @@ func (s *Session) grantOps(ctx context.Context, p *planned, pool types.ManagedOb
 	}
 	user := p.cfg.Ops.User
 	for _, e := range ents {
-		perm := types.Permission{Principal: user, RoleId: roleID, Propagate: e.Type == "ResourcePool"}
+		ent := e
+		perm := types.Permission{Entity: &ent, Principal: user, RoleId: roleID, Propagate: e.Type == "ResourcePool"}
 		if err := am.SetEntityPermissions(ctx, e, []types.Permission{perm}); err != nil {
 			return fmt.Errorf("permission on %s: %w", e.Value, err)
 		}
-		ent := e
 		u.push("permission of "+user+" on "+e.Value, func(ctx context.Context) error {
 			return am.RemoveEntityPermission(ctx, ent, user, false)
 		})

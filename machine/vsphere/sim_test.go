@@ -19,7 +19,7 @@ const (
 
 // sim is a vCenter (govmomi's simulator, VPX model: DC0, cluster DC0_C0
 // with 3 hosts, standalone host DC0_H0, datastore LocalDS_0, port groups
-// "VM Network" and DC0_DVPG0) served over TLS on 127.0.0.1 with a password.
+// "VM Network", DC0_DVPG0 and DC0_DVPG1) served over TLS on 127.0.0.1 with a password.
 type sim struct {
 	model      *simulator.Model
 	server     *simulator.Server
@@ -31,6 +31,7 @@ type sim struct {
 func newSim(t *testing.T) *sim {
 	t.Helper()
 	m := simulator.VPX()
+	m.Portgroup = 2
 	if err := m.Create(); err != nil {
 		t.Fatal(err)
 	}
