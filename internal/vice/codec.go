@@ -140,6 +140,9 @@ func decode(kv map[string]string, path string, v reflect.Value, aead cipher.AEAD
 		if err != nil || n < 0 || n > 1024 {
 			return fmt.Errorf("vice: %s.count: bad value %q", path, s)
 		}
+		if n == 0 {
+			return nil
+		}
 		l := reflect.MakeSlice(v.Type(), n, n)
 		for i := 0; i < n; i++ {
 			if err := decode(kv, path+"."+strconv.Itoa(i), l.Index(i), aead); err != nil {

@@ -3,7 +3,6 @@ package vsphere
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -157,6 +156,3 @@ func (s *Session) poolChildVMs(ctx context.Context, pool types.ManagedObjectRefe
 	sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
 	return vms, nil
 }
-
-// base is the last element of an inventory path.
-func base(p string) string { return path.Base(p) }

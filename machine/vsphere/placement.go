@@ -164,7 +164,7 @@ func ParseDatastorePath(s string) (ds, folder string, err error) {
 		return "", "", fmt.Errorf("%q names no datastore: use DATASTORE[/PATH]", s)
 	}
 	if strings.Contains(folder, "..") {
-		return "", "", fmt.Errorf("%q: the path may not contain ..", s)
+		return "", "", fmt.Errorf("%q: the path may not climb out of the datastore", s)
 	}
 	return ds, folder, nil
 }
