@@ -378,7 +378,9 @@ func (s *Session) planFolders(ctx context.Context, p *planned) error {
 		}
 		p.folders = append(p.folders, f)
 	}
-	add(p.imageDS, p.imageDir)
+	if p.imageDS != nil {
+		add(p.imageDS, p.imageDir)
+	}
 	for _, vs := range p.sortedLabels() {
 		add(p.volumeDS[vs], p.volumeDirs[vs])
 	}
