@@ -1,6 +1,8 @@
 // Command vic-machine manages the lifecycle of Virtual Container Hosts:
 // create, delete, ls, inspect, start, stop, version (and supervise, the
-// supervisor process that create and start run).
+// supervisor process that create and start run). With --target the VCH is
+// on vSphere (machine/vsphere): create, delete, ls, inspect, configure,
+// upgrade and update firewall.
 package main
 
 import (
@@ -33,7 +35,15 @@ Commands:
   start     start the daemon of an existing VCH (and its supervisor)
   stop      stop the daemon of a VCH; container VMs keep running
   configure change an existing VCH's settings (its containers keep running)
+  upgrade   move a vSphere VCH to this vic-machine's version (--rollback undoes it)
+  update firewall --allow|--deny
+            open or close the ESXi hosts' firewall for container VMs' serial ports
   version   print vic-machine's version
+
+With --target HOST/DATACENTER (vCenter or ESXi) create, delete, ls,
+inspect, configure and upgrade act on VCHs on vSphere; without it, on this
+machine. The vSphere password comes from --password, $VIC_MACHINE_PASSWORD,
+$GOVC_PASSWORD or the terminal.
 
 Run 'vic-machine COMMAND -h' for a command's options.
 `
@@ -46,19 +56,44 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var err error
+	vs := hasTarget(os.Args[2:])
 	switch os.Args[1] {
 	case "create":
-		err = create(ctx, os.Args[2:])
+		if vs {
+			err = createVSphere(ctx, os.Args[2:])
+		} else {
+			err = create(ctx, os.Args[2:])
+		}
 	case "delete":
-		err = del(os.Args[2:])
+		if vs {
+			err = deleteVSphere(ctx, os.Args[2:])
+		} else {
+			err = del(os.Args[2:])
+		}
 	case "ls":
-		err = ls(os.Args[2:])
+		if vs {
+			err = lsVSphere(ctx, os.Args[2:])
+		} else {
+			err = ls(os.Args[2:])
+		}
 	case "inspect":
-		err = inspect(os.Args[2:])
+		if vs {
+			err = inspectVSphere(ctx, os.Args[2:])
+		} else {
+			err = inspect(os.Args[2:])
+		}
+	case "upgrade":
+		err = upgrade(ctx, os.Args[2:])
+	case "update":
+		err = update(ctx, os.Args[2:])
 	case "start":
 		err = start(ctx, os.Args[2:])
 	case "configure":
-		err = configure(ctx, os.Args[2:])
+		if vs {
+			err = configureVSphere(ctx, os.Args[2:])
+		} else {
+			err = configure(ctx, os.Args[2:])
+		}
 	case "stop":
 		err = stopVCH(os.Args[2:])
 	case "supervise":
