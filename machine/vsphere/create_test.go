@@ -5,12 +5,11 @@ import (
 	"errors"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -314,7 +313,61 @@ func TestCreateFailureMidwayRollsBack(t *testing.T) {
 			}
 		})
 	}
-	_ = context.Background
-	_ = os.Getenv
-	_ = reflect.DeepEqual
+}
+
+// A create whose vSphere call hangs past the deadline (--timeout) stops
+// and still removes everything it made.
+func TestCreateInterruptedRollsBack(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	before := inventory(t, s)
+	sm.service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: "PowerOnVM_Task", ObjectType: "*", ObjectName: "*",
+		Probability: 1, MaxCount: 1, Delay: 8000, FaultType: simulator.FaultTypeGeneric, Message: "late", Enabled: true})
+	defer sm.service.ClearFaultRules()
+	ctx, cancel := context.WithTimeout(ctxT(t), 3*time.Second)
+	defer cancel()
+	_, err := s.Create(ctx, baseOptions("slow"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("create past its deadline: %v", err)
+	}
+	if gone, added := diff(before, inventory(t, s)); len(gone)+len(added) > 0 {
+		t.Errorf("interrupted create left the target changed: gone %q, added %q", gone, added)
+	}
+}
+
+// --compute-resource takes a cluster, a standalone host or a pool.
+func TestResolveCompute(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	ctx := ctxT(t)
+	for in, want := range map[string]struct {
+		parent string
+		hosts  int
+	}{
+		"DC0_C0":               {"/DC0/host/DC0_C0/Resources", 3},
+		"DC0_H0":               {"/DC0/host/DC0_H0/Resources", 1},
+		"DC0_C0/Resources":     {"/DC0/host/DC0_C0/Resources", 3},
+		"/DC0/host/DC0_C0":     {"/DC0/host/DC0_C0/Resources", 3},
+		"DC0_C0/Resources/rp1": {"/DC0/host/DC0_C0/Resources/rp1", 3},
+		"DC0_C0/rp1":           {"/DC0/host/DC0_C0/Resources/rp1", 3},
+	} {
+		if in == "DC0_C0/Resources/rp1" || in == "DC0_C0/rp1" {
+			if _, err := s.Finder.ResourcePool(ctx, "DC0_C0/Resources/rp1"); err != nil {
+				pool, err := s.Finder.ResourcePool(ctx, "DC0_C0/Resources")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := pool.Create(ctx, "rp1", poolSpec(vice.Resources{})); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		p, err := s.ResolveCompute(ctx, in)
+		if err != nil || p.Parent.InventoryPath != want.parent || len(p.Hosts) != want.hosts {
+			t.Errorf("ResolveCompute(%q) = %+v, %v; want %+v", in, p, err, want)
+		}
+	}
+	if _, err := s.ResolveCompute(ctx, ""); err == nil || !strings.Contains(err.Error(), "choose one with --compute-resource") {
+		t.Errorf("no --compute-resource with two compute resources: %v", err)
+	}
 }
