@@ -120,18 +120,58 @@ func withSession(ctx context.Context, t *targetFlags, fn func(context.Context, *
 
 // allocFlags are --cpu, --cpu-reservation, --cpu-shares (or memory).
 type allocFlags struct {
-	limit, reservation int64
-	shares             string
+	what                       string
+	limit, reservation, shares string
 }
 
-func (a *allocFlags) add(fs *flag.FlagSet, what, unit string) {
-	fs.Int64Var(&a.limit, what, 0, what+" limit of the VCH's resource pool, "+unit+" (0: unlimited)")
-	fs.Int64Var(&a.reservation, what+"-reservation", 0, what+" reservation of the VCH's resource pool, "+unit)
+func (a *allocFlags) add(fs *flag.FlagSet, what string) {
+	a.what = what
+	unit := "MB as in VIC (2048) or a size (2G)"
+	if what == "cpu" {
+		unit = "MHz as in VIC (2000, 2000MHz, 2.5GHz)"
+	}
+	fs.StringVar(&a.limit, what, "0", what+" limit of the VCH's resource pool: "+unit+"; 0: unlimited")
+	fs.StringVar(&a.reservation, what+"-reservation", "0", what+" reservation of the VCH's resource pool: "+unit)
 	fs.StringVar(&a.shares, what+"-shares", "normal", what+" shares of the VCH's resource pool: low, normal, high or a number")
 }
 
-func (a *allocFlags) value() vice.Allocation {
-	return vice.Allocation{Limit: a.limit, Reservation: a.reservation, Shares: a.shares}
+func (a *allocFlags) value() (vice.Allocation, error) {
+	lim, err := a.parse(a.what, a.limit)
+	if err != nil {
+		return vice.Allocation{}, err
+	}
+	res, err := a.parse(a.what+"-reservation", a.reservation)
+	if err != nil {
+		return vice.Allocation{}, err
+	}
+	return vice.Allocation{Limit: lim, Reservation: res, Shares: a.shares}, nil
+}
+
+// parse reads MHz (cpu) or MB (memory).
+func (a *allocFlags) parse(flagName, s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		return n, nil
+	}
+	if a.what == "cpu" {
+		l := strings.ToLower(s)
+		for _, u := range []struct {
+			suffix string
+			mult   float64
+		}{{"ghz", 1000}, {"mhz", 1}} {
+			if strings.HasSuffix(l, u.suffix) {
+				if f, err := strconv.ParseFloat(strings.TrimSuffix(l, u.suffix), 64); err == nil && f >= 0 {
+					return int64(f * u.mult), nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("--%s %q: give MHz (2000, 2000MHz or 2.5GHz); a vSphere resource pool has no cores", flagName, s)
+	}
+	n, err := parseSize(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("--%s %q: give MB (2048) or a size (2G)", flagName, s)
+	}
+	return n >> 20, nil
 }
 
 // cnetFlags are the --container-network family.
@@ -169,8 +209,8 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 	fs.StringVar(&o.Client, "client-network", "", "port group Docker clients reach the VCH on (default: the public network)")
 	fs.StringVar(&o.Management, "management-network", "", "port group the VCH reaches vSphere on (default: the public network)")
 	cn.add(fs)
-	cpu.add(fs, "cpu", "MHz")
-	mem.add(fs, "memory", "MB")
+	cpu.add(fs, "cpu")
+	mem.add(fs, "memory")
 	fs.StringVar(&o.OpsUser, "ops-user", "", "vSphere user the VCH acts as (default: --user)")
 	fs.StringVar(&o.OpsPassword, "ops-password", "", "password of --ops-user")
 	fs.BoolVar(&o.OpsGrantPerms, "ops-grant-perms", false, "grant --ops-user the permissions the VCH needs (role "+vsphere.OpsRole+")")
@@ -185,8 +225,13 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 		return nil, o, err
 	}
 	o.VolumeStores = vstores
-	o.CPU, o.Memory = cpu.value(), mem.value()
 	var err error
+	if o.CPU, err = cpu.value(); err != nil {
+		return nil, o, err
+	}
+	if o.Memory, err = mem.value(); err != nil {
+		return nil, o, err
+	}
 	if o.ContainerNetworks, err = cn.value(); err != nil {
 		return nil, o, err
 	}
@@ -370,8 +415,8 @@ func configureVSphere(ctx context.Context, args []string) error {
 	var n nameFlags
 	n.add(fs)
 	var cpu, mem allocFlags
-	cpu.add(fs, "cpu", "MHz")
-	mem.add(fs, "memory", "MB")
+	cpu.add(fs, "cpu")
+	mem.add(fs, "memory")
 	var cn cnetFlags
 	cn.add(fs)
 	var vstores stringList
@@ -389,17 +434,25 @@ func configureVSphere(ctx context.Context, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cpuA, err := cpu.value()
+	if err != nil {
+		return err
+	}
+	memA, err := mem.value()
+	if err != nil {
+		return err
+	}
 	return withSession(ctx, t, func(ctx context.Context, s *vsphere.Session) error {
 		v, err := s.Find(ctx, n.name, n.id)
 		if err != nil {
 			return err
 		}
 		if set["cpu"] || set["cpu-reservation"] || set["cpu-shares"] {
-			a := merge(v.Config.Resources.CPU, cpu, set, "cpu")
+			a := merge(v.Config.Resources.CPU, cpuA, set, "cpu")
 			o.CPU = &a
 		}
 		if set["memory"] || set["memory-reservation"] || set["memory-shares"] {
-			a := merge(v.Config.Resources.Memory, mem, set, "memory")
+			a := merge(v.Config.Resources.Memory, memA, set, "memory")
 			o.Memory = &a
 		}
 		if set["ops-user"] {
@@ -425,15 +478,15 @@ func configureVSphere(ctx context.Context, args []string) error {
 }
 
 // merge applies the flags given to an allocation.
-func merge(a vice.Allocation, f allocFlags, set map[string]bool, what string) vice.Allocation {
+func merge(a, f vice.Allocation, set map[string]bool, what string) vice.Allocation {
 	if set[what] {
-		a.Limit = f.limit
+		a.Limit = f.Limit
 	}
 	if set[what+"-reservation"] {
-		a.Reservation = f.reservation
+		a.Reservation = f.Reservation
 	}
 	if set[what+"-shares"] {
-		a.Shares = f.shares
+		a.Shares = f.Shares
 	}
 	return a
 }

@@ -122,7 +122,7 @@ func TestVSphereCLI(t *testing.T) {
 	create := []string{"create", "--name", "vch02", "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0",
 		"--volume-store", "LocalDS_0/vols:default", "--bridge-network", "DC0_DVPG0", "--public-network", "VM Network",
 		"--container-network", "VM Network:public", "--container-network-gateway", "VM Network:10.9.0.1/24",
-		"--cpu", "2000", "--memory-reservation", "256", "--memory-shares", "high", "--container-name-convention", "team-{name}"}
+		"--cpu", "2GHz", "--memory-reservation", "256M", "--memory-shares", "high", "--container-name-convention", "team-{name}"}
 	out := c.ok(create...)
 	if !regexp.MustCompile(`^Completed successfully: VCH vch02 created: endpoint VM vm-\d+ in /DC0/host/DC0_C0/Resources/vch02\n$`).MatchString(out) {
 		t.Errorf("create printed %q", out)
@@ -151,6 +151,7 @@ func TestVSphereCLI(t *testing.T) {
 	}
 	line := strings.TrimSpace(c.ok("inspect", "config", "--name", "vch02"))
 
+	c.fails("a vSphere resource pool has no cores", append([]string{"configure", "--name", "vch02", "--cpu", "2cores"}, base...)...)
 	if out = c.ok("configure", "--name", "vch02", "--cpu", "3000", "--volume-store", "LocalDS_0/more:more"); !strings.Contains(out, "reconfigured") {
 		t.Errorf("configure: %q", out)
 	}
