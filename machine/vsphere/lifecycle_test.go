@@ -3,11 +3,14 @@ package vsphere
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/vmware/govmomi/fault"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vchproject/vch/internal/vice"
 )
@@ -135,11 +138,21 @@ func TestUpgradeRollback(t *testing.T) {
 		t.Error("rollback kept the snapshot")
 	}
 	// A power-on that fails after the new version was written reverts.
+	// Only the first power-on fails: the exclusion filter counts under its
+	// own lock (the simulator's MaxCount is read racily).
+	var mu sync.Mutex
+	calls := 0
 	sm.service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: "PowerOnVM_Task", ObjectType: "*", ObjectName: "*",
-		Probability: 1, MaxCount: 1, FaultType: simulator.FaultTypeGeneric, Message: "injected power on", Enabled: true})
+		Probability: 1, FaultType: simulator.FaultTypeInsufficientResourcesFault, Message: "injected power on", Enabled: true,
+		ExclusionPropertyFilter: func(mo.Reference) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return calls > 1
+		}})
 	err := s.Upgrade(ctx, got, "v0.0.3", false)
 	sm.service.ClearFaultRules()
-	if err == nil || !strings.Contains(err.Error(), "reverted to v0.0.1-test") {
+	if !fault.Is(err, &types.InsufficientResourcesFault{}) || !strings.Contains(err.Error(), "reverted to v0.0.1-test") {
 		t.Fatalf("failed upgrade: %v", err)
 	}
 	if got = find(); got.Config.Version != "v0.0.1-test" || got.PowerState != "poweredOn" {
