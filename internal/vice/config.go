@@ -42,6 +42,9 @@ type Ops struct {
 	// GrantPerms: vic-machine granted the user its permissions.
 	GrantPerms bool   `vice:"grantperms"`
 	Role       string `vice:"role"`
+	// Granted are the objects (Type:value) vic-machine gave the user the
+	// role on, besides the VCH's pool; delete takes back only these.
+	Granted []string `vice:"granted"`
 }
 
 // Storage places images and volumes on datastores.

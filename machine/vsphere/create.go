@@ -227,6 +227,9 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 	}
 	if ops.GrantPerms {
 		ops.Role = OpsRole
+		if ops.Granted, err = s.planGrants(ctx, p, ops.User); err != nil {
+			return nil, err
+		}
 	}
 
 	if o.ContainerCPUs == 0 {

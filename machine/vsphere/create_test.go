@@ -374,3 +374,83 @@ func TestResolveCompute(t *testing.T) {
 		t.Errorf("no --compute-resource with two compute resources: %v", err)
 	}
 }
+
+// --ops-grant-perms leaves the user's own permissions alone, and deleting
+// one of two VCHs of the same ops user keeps what the other needs.
+func TestOpsPermissionsShared(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	ctx := ctxT(t)
+	am := object.NewAuthorizationManager(s.Client)
+	ds, err := s.Finder.Datastore(ctx, "LocalDS_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user = "ops@vsphere.local"
+	dsRef := ds.Reference()
+	if err := am.SetEntityPermissions(ctx, dsRef, []types.Permission{{Entity: &dsRef, Principal: user, RoleId: -2}}); err != nil {
+		t.Fatal(err)
+	}
+	perms := func() map[string]int32 {
+		t.Helper()
+		all, err := am.RetrieveAllPermissions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int32{}
+		for _, p := range all {
+			if p.Principal == user && p.Entity != nil {
+				out[p.Entity.Type+":"+p.Entity.Value] = p.RoleId
+			}
+		}
+		return out
+	}
+	mk := func(name, bridge string) *VCH {
+		o := baseOptions(name)
+		o.Bridge = bridge
+		o.OpsUser, o.OpsPassword, o.OpsGrantPerms = user, "pw", true
+		v, err := s.Create(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a := mk("vch-a", "DC0_DVPG0")
+	b := mk("vch-b", "DC0_DVPG1")
+	net, err := s.Finder.Network(ctx, "VM Network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	netKey := net.Reference().Type + ":" + net.Reference().Value
+	roles, err := am.RoleList(ctx)
+	if err != nil || roles.ByName(OpsRole) == nil {
+		t.Fatalf("role %s: %v", OpsRole, err)
+	}
+	ops := roles.ByName(OpsRole).RoleId
+	has := func(p map[string]int32, k string) bool { r, ok := p[k]; return ok && r == ops }
+	p := perms()
+	if p["Datastore:"+dsRef.Value] != -2 {
+		t.Errorf("the user's own ReadOnly on LocalDS_0 became role %d", p["Datastore:"+dsRef.Value])
+	}
+	if !has(p, netKey) || !has(p, "ResourcePool:"+a.Pool.Value) || !has(p, "ResourcePool:"+b.Pool.Value) {
+		t.Errorf("grants missing: %v", p)
+	}
+	va, _ := s.Find(ctx, "vch-a", "")
+	if _, err := s.Delete(ctx, va, false); err != nil {
+		t.Fatal(err)
+	}
+	p = perms()
+	if !has(p, netKey) || !has(p, "ResourcePool:"+b.Pool.Value) || p["Datastore:"+dsRef.Value] != -2 {
+		t.Errorf("deleting vch-a took vch-b's grants or the user's own: %v", p)
+	}
+	if _, ok := p["ResourcePool:"+a.Pool.Value]; ok {
+		t.Errorf("vch-a's pool permission stayed: %v", p)
+	}
+	vb, _ := s.Find(ctx, "vch-b", "")
+	if _, err := s.Delete(ctx, vb, false); err != nil {
+		t.Fatal(err)
+	}
+	if p = perms(); len(p) != 1 || p["Datastore:"+dsRef.Value] != -2 {
+		t.Errorf("after both deletes the user has %v; want only its own ReadOnly on LocalDS_0", p)
+	}
+}

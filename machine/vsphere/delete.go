@@ -149,8 +149,9 @@ func (s *Session) removeFolder(ctx context.Context, ds *object.Datastore, dir st
 	return nil
 }
 
-// revokeOps removes the ops user's permissions on the objects no other
-// VCH granted it (datastores and port groups may be shared).
+// revokeOps removes the ops user's permissions vic-machine gave for this
+// VCH (its pool and Ops.Granted), but those another VCH of the same user
+// was also granted.
 func (s *Session) revokeOps(ctx context.Context, v *VCH) error {
 	c := v.Config
 	others, err := s.List(ctx)
@@ -162,49 +163,24 @@ func (s *Session) revokeOps(ctx context.Context, v *VCH) error {
 		if o.ID == v.ID || o.Config == nil || !o.Config.Ops.GrantPerms || o.Config.Ops.User != c.Ops.User {
 			continue
 		}
-		for _, r := range s.configEntities(ctx, o.Config) {
-			shared[r.Value] = true
+		for _, g := range o.Config.Ops.Granted {
+			shared[g] = true
 		}
 	}
 	am := object.NewAuthorizationManager(s.Client)
-	var errs []error
-	for _, r := range append(s.configEntities(ctx, c), v.Pool) {
-		if shared[r.Value] {
-			continue
+	refs := []types.ManagedObjectReference{v.Pool}
+	for _, g := range c.Ops.Granted {
+		if !shared[g] {
+			refs = append(refs, parseRef(g))
 		}
+	}
+	var errs []error
+	for _, r := range refs {
 		if err := am.RemoveEntityPermission(ctx, r, c.Ops.User, false); err != nil && !isNotFoundFault(err) {
 			errs = append(errs, fmt.Errorf("permission of %s on %s: %w", c.Ops.User, r.Value, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// configEntities are the objects a VCH's config grants the ops user (but
-// its pool, which goes with the VCH).
-func (s *Session) configEntities(ctx context.Context, c *vice.Config) []types.ManagedObjectReference {
-	var out []types.ManagedObjectReference
-	dss := []string{c.Storage.Image.Datastore}
-	for _, vs := range c.Storage.Volumes {
-		dss = append(dss, vs.Datastore)
-	}
-	for _, name := range dss {
-		if ds, err := s.Finder.Datastore(ctx, name); err == nil {
-			out = append(out, ds.Reference())
-		}
-	}
-	pgs := []vice.PortGroup{c.Network.Bridge, c.Network.Public, c.Network.Client, c.Network.Management}
-	for _, cn := range c.Network.Containers {
-		pgs = append(pgs, cn.PortGroup)
-	}
-	for _, pg := range pgs {
-		if n, err := s.Finder.Network(ctx, pg.Name); err == nil {
-			out = append(out, n.Reference())
-		}
-	}
-	if folders, err := s.Datacenter.Folders(ctx); err == nil {
-		out = append(out, folders.VmFolder.Reference())
-	}
-	return out
 }
 
 func isNotFoundFault(err error) bool {

@@ -3,6 +3,7 @@ package vsphere
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
@@ -27,25 +28,26 @@ var opsPrivileges = []string{
 	"VirtualMachine.State.CreateSnapshot", "VirtualMachine.State.RemoveSnapshot",
 }
 
-// opsEntities are where the ops user gets OpsRole: the VCH's pool
-// (propagated to its VMs), its datastores and port groups, and the
-// datacenter's VM folder (container VMs are created there).
-func (s *Session) opsEntities(ctx context.Context, p *planned, pool types.ManagedObjectReference) ([]types.ManagedObjectReference, error) {
+// planGrants lists the objects to give the ops user OpsRole on (besides
+// the VCH's new pool): the datastores, port groups and the datacenter's VM
+// folder (container VMs are made there), leaving out those where the user
+// already has a permission of its own (another role), which vic-machine
+// must not replace or, at delete, take away.
+func (s *Session) planGrants(ctx context.Context, p *planned, user string) ([]string, error) {
+	var refs []types.ManagedObjectReference
 	seen := map[types.ManagedObjectReference]bool{}
-	var out []types.ManagedObjectReference
 	add := func(r types.ManagedObjectReference) {
 		if !seen[r] {
 			seen[r] = true
-			out = append(out, r)
+			refs = append(refs, r)
 		}
 	}
-	add(pool)
 	add(p.imageDS.Reference())
-	for _, ds := range p.volumeDS {
-		add(ds.Reference())
+	for _, l := range p.sortedLabels() {
+		add(p.volumeDS[l].Reference())
 	}
-	for _, r := range p.netRefs {
-		add(r)
+	for _, n := range p.nets {
+		add(n.Reference())
 	}
 	for _, r := range p.containerRefs {
 		add(r)
@@ -55,11 +57,42 @@ func (s *Session) opsEntities(ctx context.Context, p *planned, pool types.Manage
 		return nil, fmt.Errorf("folders of %s: %w", s.Datacenter.Name(), err)
 	}
 	add(folders.VmFolder.Reference())
+	am := object.NewAuthorizationManager(s.Client)
+	roles, err := am.RoleList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	opsID := int32(-1 << 20)
+	if r := roles.ByName(OpsRole); r != nil {
+		opsID = r.RoleId
+	}
+	var out []string
+	for _, r := range refs {
+		perms, err := am.RetrieveEntityPermissions(ctx, r, false)
+		if err != nil {
+			return nil, fmt.Errorf("permissions on %s: %w", r.Value, err)
+		}
+		has := false
+		for _, pm := range perms {
+			// OpsRole there is another VCH's grant: shared, not the user's own.
+			if pm.Principal == user && !pm.Group && pm.RoleId != opsID {
+				has = true
+			}
+		}
+		if !has {
+			out = append(out, r.Type+":"+r.Value)
+		}
+	}
 	return out, nil
 }
 
+func parseRef(s string) types.ManagedObjectReference {
+	t, v, _ := strings.Cut(s, ":")
+	return types.ManagedObjectReference{Type: t, Value: v}
+}
+
 // grantOps makes OpsRole if missing and gives it to the ops user on the
-// VCH's objects, pushing the undo of each change.
+// VCH's pool and the planned objects, pushing the undo of each change.
 func (s *Session) grantOps(ctx context.Context, p *planned, pool types.ManagedObjectReference, u *undoStack) error {
 	am := object.NewAuthorizationManager(s.Client)
 	roles, err := am.RoleList(ctx)
@@ -86,9 +119,9 @@ func (s *Session) grantOps(ctx context.Context, p *planned, pool types.ManagedOb
 		id := roleID
 		u.push("role "+OpsRole, func(ctx context.Context) error { return am.RemoveRole(ctx, id, false) })
 	}
-	ents, err := s.opsEntities(ctx, p, pool)
-	if err != nil {
-		return err
+	ents := []types.ManagedObjectReference{pool}
+	for _, g := range p.cfg.Ops.Granted {
+		ents = append(ents, parseRef(g))
 	}
 	user := p.cfg.Ops.User
 	for _, e := range ents {
