@@ -78,6 +78,9 @@ func (s *Session) Configure(ctx context.Context, v *VCH, o ConfigureOptions) (bo
 		changed = true
 	}
 	if o.OpsUser != nil && *o.OpsUser != c.Ops.User {
+		if c.Ops.GrantPerms {
+			return false, fmt.Errorf("--ops-user: VCH %s's permissions were granted to %s at create; delete and create it again to grant them to %s", c.Name, c.Ops.User, *o.OpsUser)
+		}
 		if o.OpsPassword == nil || *o.OpsPassword == "" {
 			return false, fmt.Errorf("--ops-user %s needs --ops-password", *o.OpsUser)
 		}

@@ -132,13 +132,20 @@ func Connect(ctx context.Context, o ConnectOptions) (*Session, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "443")
 	}
-	tp, err := checkCertificate(ctx, addr, o.Thumbprint, o.Timeout)
+	tp, leaf, err := checkCertificate(ctx, addr, o.Thumbprint, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
 	u := &url.URL{Scheme: "https", Host: o.Target.Host, Path: "/sdk"}
 	sc := soap.NewClient(u, false)
 	sc.SetThumbprint(addr, tp)
+	// Trust the checked certificate itself too, so each connection
+	// verifies at the first handshake (the thumbprint stays the fallback
+	// when the name does not match).
+	if roots, err := x509.SystemCertPool(); err == nil {
+		roots.AddCert(leaf)
+		sc.DefaultTransport().TLSClientConfig.RootCAs = roots
+	}
 	sc.Timeout = o.Timeout
 	vc, err := vim25.NewClient(ctx, sc)
 	if err != nil {
@@ -210,25 +217,25 @@ func (s *Session) chooseDatacenter(ctx context.Context) error {
 
 // checkCertificate returns the server certificate's SHA-1 thumbprint
 // once it is trusted: by the system's CAs or by the thumbprint given.
-func checkCertificate(ctx context.Context, addr, given string, timeout time.Duration) (string, error) {
+func checkCertificate(ctx context.Context, addr, given string, timeout time.Duration) (string, *x509.Certificate, error) {
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: &tls.Config{InsecureSkipVerify: true}}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", addr, err)
+		return "", nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
 	_ = conn.Close()
 	if len(certs) == 0 {
-		return "", fmt.Errorf("connect to %s: the server sent no certificate", addr)
+		return "", nil, fmt.Errorf("connect to %s: the server sent no certificate", addr)
 	}
 	leaf := certs[0]
 	sha1 := soap.ThumbprintSHA1(leaf)
 	if given != "" {
 		g := strings.ToUpper(strings.TrimSpace(given))
 		if g == sha1 || g == soap.ThumbprintSHA256(leaf) {
-			return sha1, nil
+			return sha1, leaf, nil
 		}
-		return "", &ThumbprintError{Host: addr, Thumbprint: sha1, Given: given}
+		return "", nil, &ThumbprintError{Host: addr, Thumbprint: sha1, Given: given}
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	inter := x509.NewCertPool()
@@ -236,9 +243,9 @@ func checkCertificate(ctx context.Context, addr, given string, timeout time.Dura
 		inter.AddCert(c)
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Intermediates: inter}); err != nil {
-		return "", &ThumbprintError{Host: addr, Thumbprint: sha1, Cause: err}
+		return "", nil, &ThumbprintError{Host: addr, Thumbprint: sha1, Cause: err}
 	}
-	return sha1, nil
+	return sha1, leaf, nil
 }
 
 func isLoginFault(err error) bool {
