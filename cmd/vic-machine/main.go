@@ -43,7 +43,8 @@ Commands:
 With --target HOST/DATACENTER (vCenter or ESXi) create, delete, ls,
 inspect, configure and upgrade act on VCHs on vSphere; without it, on this
 machine. The vSphere password comes from --password, $VIC_MACHINE_PASSWORD,
-$GOVC_PASSWORD or the terminal.
+$GOVC_PASSWORD or the terminal. 'vic-machine COMMAND --target x -h' lists
+a command's vSphere options.
 
 Run 'vic-machine COMMAND -h' for a command's options.
 `

@@ -364,6 +364,7 @@ func printVSphere(v *vsphere.VCH) {
 		row("Previous version", c.PreviousVersion+" (vic-machine upgrade --rollback returns to it)")
 	}
 	row("Endpoint VM", string(v.PowerState))
+	row("Docker endpoint", "none yet: the endpoint VM has no appliance image to boot (not built in this version)")
 	row("Target", c.Target+" (thumbprint "+c.Thumbprint+")")
 	alloc := func(a vice.Allocation, unit string) string {
 		lim := "unlimited"
