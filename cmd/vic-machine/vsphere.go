@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -221,6 +222,8 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 	fs.IntVar(&o.EndpointCPUs, "endpoint-cpu", 1, "vCPUs of the endpoint VM")
 	fs.StringVar(&emem, "endpoint-memory", "2048M", "memory of the endpoint VM")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in the VCH")
+	fs.StringVar(&o.ApplianceISO, "appliance-iso", bundleFile("appliance.iso"), "endpoint VM's boot image, uploaded to its folder (default: appliance.iso beside vic-machine, if there)")
+	fs.StringVar(&o.BootstrapISO, "bootstrap-iso", bundleFile("bootstrap.iso"), "container VMs' boot image, uploaded to the endpoint VM's folder (default: bootstrap.iso beside vic-machine, if there)")
 	if err := parse(fs, args); err != nil {
 		return nil, o, err
 	}
@@ -255,6 +258,9 @@ func createVSphere(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.ApplianceISO == "" {
+		fmt.Fprintln(os.Stderr, "WARNING: no appliance.iso beside vic-machine and no --appliance-iso: the endpoint VM gets no boot media")
+	}
 	return withSession(ctx, t, func(ctx context.Context, s *vsphere.Session) error {
 		v, err := s.Create(ctx, o)
 		if err != nil {
@@ -263,6 +269,14 @@ func createVSphere(ctx context.Context, args []string) error {
 		fmt.Printf("Completed successfully: VCH %s created: endpoint VM %s in %s/%s\n", o.Name, v.ID, v.Path, o.Name)
 		return nil
 	})
+}
+
+// bundleFile is name beside this executable if it exists, else "".
+func bundleFile(name string) string {
+	if p := filepath.Join(binDir(), name); fileExists(p) {
+		return p
+	}
+	return ""
 }
 
 // nameFlags pick one VCH.
@@ -364,7 +378,13 @@ func printVSphere(v *vsphere.VCH) {
 		row("Previous version", c.PreviousVersion+" (vic-machine upgrade --rollback returns to it)")
 	}
 	row("Endpoint VM", string(v.PowerState))
-	row("Docker endpoint", "none yet: the endpoint VM has no appliance image to boot (not built in this version)")
+	row("Docker endpoint", "none yet: the appliance does not report one in this version")
+	if c.ISO.Appliance != "" {
+		row("Appliance ISO", c.ISO.Appliance)
+	}
+	if c.ISO.Bootstrap != "" {
+		row("Bootstrap ISO", c.ISO.Bootstrap)
+	}
 	row("Target", c.Target+" (thumbprint "+c.Thumbprint+")")
 	alloc := func(a vice.Allocation, unit string) string {
 		lim := "unlimited"

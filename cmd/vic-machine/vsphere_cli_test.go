@@ -119,13 +119,17 @@ func TestVSphereCLI(t *testing.T) {
 		t.Errorf("ls with GOVC_PASSWORD and --user: %q %q", out, errs)
 	}
 
+	iso := filepath.Join(t.TempDir(), "appliance.iso")
+	if err := os.WriteFile(iso, []byte("not really an ISO"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	create := []string{"create", "--name", "vch02", "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0",
 		"--volume-store", "LocalDS_0/vols:default", "--bridge-network", "DC0_DVPG0", "--public-network", "VM Network",
 		"--container-network", "VM Network:public", "--container-network-gateway", "VM Network:10.9.0.1/24",
 		"--container-network-ip-range", "VM Network:10.9.0.100-10.9.0.200", "--container-network-dns", "VM Network:10.9.0.2",
 		"--container-network-firewall", "VM Network:published", "--client-network", "DC0_DVPG1", "--bridge-network-range", "10.200.0.0/16",
 		"--cpu", "2GHz", "--memory-reservation", "256M", "--memory-shares", "high", "--container-name-convention", "team-{name}",
-		"--container-memory", "1G", "--container-cpus", "2", "--base-image-size", "4G", "--debug"}
+		"--container-memory", "1G", "--container-cpus", "2", "--base-image-size", "4G", "--debug", "--appliance-iso", iso}
 	out := c.ok(create...)
 	if !regexp.MustCompile(`^Completed successfully: VCH vch02 created: endpoint VM vm-\d+ in /DC0/host/DC0_C0/Resources/vch02\n$`).MatchString(out) {
 		t.Errorf("create printed %q", out)
@@ -149,7 +153,7 @@ func TestVSphereCLI(t *testing.T) {
 	for _, want := range []string{"Name: vch02", "Path: /DC0/host/DC0_C0/Resources", "CPU: limit 2000 MHz", "Memory: limit unlimited, reservation 256 MB, shares high",
 		"Bridge network: DC0_DVPG0 (10.200.0.0/16)", "Client network: DC0_DVPG1",
 		"Container network public: VM Network gateway 10.9.0.1/24, range 10.9.0.100-10.9.0.200, dns 10.9.0.2, firewall published",
-		"Container VM defaults: 2 vCPU, 1024 MiB memory, 4 GiB writable layer", "Container name convention: team-{name}", "Volume store default: [LocalDS_0] vols", "Endpoint VM: poweredOn"} {
+		"Container VM defaults: 2 vCPU, 1024 MiB memory, 4 GiB writable layer", "Container name convention: team-{name}", "Volume store default: [LocalDS_0] vols", "Endpoint VM: poweredOn", "Appliance ISO: [LocalDS_0] vch02/appliance.iso"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect lacks %q:\n%s", want, out)
 		}

@@ -28,11 +28,22 @@ type Config struct {
 	Resources Resources `vice:"resources"`
 	Container Container `vice:"container"`
 
+	// ISO are the endpoint VM's folder's boot images, "[ds] NAME/x.iso"
+	// ("" when vic-machine had none to upload).
+	ISO ISO `vice:"iso"`
+
 	Debug bool `vice:"debug"`
 	// CreatedAt is RFC 3339, UTC.
 	CreatedAt string `vice:"created"`
 	// Upgrade holds what an upgrade replaced, for `upgrade --rollback`.
 	PreviousVersion string `vice:"previousversion"`
+}
+
+// ISO names the uploaded images: the appliance the endpoint VM boots and
+// the bootstrap image container VMs boot.
+type ISO struct {
+	Appliance string `vice:"appliance"`
+	Bootstrap string `vice:"bootstrap"`
 }
 
 // Ops is the vSphere user the VCH acts as.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path"
 	"regexp"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap"
 
@@ -47,6 +49,9 @@ type CreateOptions struct {
 	EndpointMemoryMB  int64
 	Debug             bool
 	Version           string
+	// ApplianceISO and BootstrapISO are local files uploaded to the
+	// endpoint VM's folder ("" : none); the endpoint boots the appliance.
+	ApplianceISO, BootstrapISO string
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$`)
@@ -67,6 +72,8 @@ type planned struct {
 	volumeDirs    map[string]string
 	// folders to make, in order, with the topmost missing one of each.
 	folders []folder
+	// isoFiles maps a datastore path of cfg.ISO to the local file.
+	isoFiles map[string]string
 }
 
 type folder struct {
@@ -247,6 +254,20 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 	if o.EndpointMemoryMB == 0 {
 		o.EndpointMemoryMB = 2048
 	}
+	var isos vice.ISO
+	for _, f := range []struct {
+		flag, file string
+		dst        *string
+	}{{"--appliance-iso", o.ApplianceISO, &isos.Appliance}, {"--bootstrap-iso", o.BootstrapISO, &isos.Bootstrap}} {
+		if f.file == "" {
+			continue
+		}
+		if st, err := os.Stat(f.file); err != nil || !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s %s: not a readable file", f.flag, f.file)
+		}
+		*f.dst = p.imageDS.Path(o.Name + "/" + strings.TrimSuffix(strings.TrimPrefix(f.flag, "--"), "-iso") + ".iso")
+	}
+	p.isoFiles = map[string]string{isos.Appliance: o.ApplianceISO, isos.Bootstrap: o.BootstrapISO}
 	if o.BridgeRange == "" {
 		o.BridgeRange = "172.16.0.0/12"
 	}
@@ -263,6 +284,7 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 			Management: pgs["--management-network"], BridgeRange: o.BridgeRange, Containers: cnets},
 		Resources: vice.Resources{CPU: o.CPU, Memory: o.Memory},
 		Container: vice.Container{NameConvention: o.NameConvention, CPUs: o.ContainerCPUs, MemoryMB: o.ContainerMemoryMB},
+		ISO:       isos,
 		Debug:     o.Debug,
 		CreatedAt: time.Now().UTC().Format(time.RFC3339),
 	}
@@ -351,6 +373,9 @@ func (s *Session) make(ctx context.Context, p *planned, u *undoStack) (*VCH, err
 	u.push("endpoint VM "+vm.Reference().Value, func(ctx context.Context) error { return destroyVM(ctx, vm) })
 	log.Info("endpoint VM created", zap.String("vm", vm.Reference().Value))
 
+	if err := s.uploadISOs(ctx, p, vm); err != nil {
+		return nil, err
+	}
 	if err := s.mkdirs(ctx, p, u); err != nil {
 		return nil, fmt.Errorf("image and volume stores: %w", err)
 	}
@@ -364,6 +389,50 @@ func (s *Session) make(ctx context.Context, p *planned, u *undoStack) (*VCH, err
 	}
 	log.Info("endpoint VM powered on")
 	return &VCH{ID: vm.Reference().Value, Path: p.place.Parent.InventoryPath, Config: p.cfg, VM: vm, Pool: rp.Reference(), PowerState: types.VirtualMachinePowerStatePoweredOn}, nil
+}
+
+// uploadISOs copies the ISOs into the endpoint VM's folder (removed with
+// the VM) and puts the appliance in a CD-ROM drive of the VM.
+func (s *Session) uploadISOs(ctx context.Context, p *planned, vm *object.VirtualMachine) error {
+	for _, dst := range []string{p.cfg.ISO.Appliance, p.cfg.ISO.Bootstrap} {
+		if dst == "" {
+			continue
+		}
+		var dp object.DatastorePath
+		dp.FromString(dst)
+		if err := p.imageDS.UploadFile(ctx, p.isoFiles[dst], dp.Path, &soap.DefaultUpload); err != nil {
+			return fmt.Errorf("upload %s to %s: %w", p.isoFiles[dst], dst, err)
+		}
+	}
+	if p.cfg.ISO.Appliance == "" {
+		return nil
+	}
+	devices, err := vm.Device(ctx)
+	if err != nil {
+		return fmt.Errorf("devices of endpoint VM: %w", err)
+	}
+	ide := devices.PickController((*types.VirtualIDEController)(nil))
+	if ide == nil {
+		c, err := devices.CreateIDEController()
+		if err != nil {
+			return fmt.Errorf("IDE controller: %w", err)
+		}
+		if err := vm.AddDevice(ctx, c); err != nil {
+			return fmt.Errorf("add IDE controller: %w", err)
+		}
+		if devices, err = vm.Device(ctx); err != nil {
+			return fmt.Errorf("devices of endpoint VM: %w", err)
+		}
+		ide = devices.PickController((*types.VirtualIDEController)(nil))
+	}
+	cd, err := devices.CreateCdrom(ide.(*types.VirtualIDEController))
+	if err != nil {
+		return fmt.Errorf("CD-ROM: %w", err)
+	}
+	if err := vm.AddDevice(ctx, devices.InsertIso(cd, p.cfg.ISO.Appliance)); err != nil {
+		return fmt.Errorf("add CD-ROM with %s: %w", p.cfg.ISO.Appliance, err)
+	}
+	return nil
 }
 
 // planFolders finds, for the image store and each volume store, the

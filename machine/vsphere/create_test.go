@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -128,6 +129,12 @@ func TestCreateListDelete(t *testing.T) {
 
 	o := baseOptions("vch02")
 	o.OpsUser, o.OpsPassword, o.OpsGrantPerms = "ops@vsphere.local", "0ps-pass", true
+	o.ApplianceISO, o.BootstrapISO = filepath.Join(t.TempDir(), "appliance.iso"), filepath.Join(t.TempDir(), "bootstrap.iso")
+	for _, f := range []string{o.ApplianceISO, o.BootstrapISO} {
+		if err := os.WriteFile(f, []byte("iso "+f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	o.ContainerNetworks = []vice.ContainerNetwork{{PortGroup: vice.PortGroup{Name: "VM Network"}, Alias: "public", Gateway: "10.1.0.1/24"}}
 	v, err := s.Create(ctx, o)
 	if err != nil {
@@ -149,6 +156,17 @@ func TestCreateListDelete(t *testing.T) {
 		len(c.Network.Containers) != 1 || c.Network.Containers[0].PortGroup.ID == "" {
 		t.Errorf("config %+v", c)
 	}
+	if c.ISO.Appliance != "[LocalDS_0] vch02/appliance.iso" || c.ISO.Bootstrap != "[LocalDS_0] vch02/bootstrap.iso" {
+		t.Errorf("ISOs %+v", c.ISO)
+	}
+	devices, err := got.VM.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cds := devices.SelectByType((*types.VirtualCdrom)(nil))
+	if len(cds) != 1 || cds[0].GetVirtualDevice().Backing.(*types.VirtualCdromIsoBackingInfo).FileName != c.ISO.Appliance {
+		t.Errorf("endpoint VM CD-ROMs: %v", cds)
+	}
 	for k, val := range got.ExtraConfig {
 		if strings.Contains(val, "0ps-pass") {
 			t.Errorf("%s holds the ops password in clear", k)
@@ -167,7 +185,7 @@ func TestCreateListDelete(t *testing.T) {
 		t.Errorf("endpoint VM is %s", got.PowerState)
 	}
 	_, added := diff(before, inventory(t, s))
-	for _, want := range []string{"entity ResourcePool vch02", "entity VirtualMachine vch02", "file [LocalDS_0] vch/VIC/" + filepath.Base(filepath.Dir(c.Storage.Image.Path)) + "/images",
+	for _, want := range []string{"entity ResourcePool vch02", "entity VirtualMachine vch02", "file [LocalDS_0] vch02/appliance.iso", "file [LocalDS_0] vch02/bootstrap.iso", "file [LocalDS_0] vch/VIC/" + filepath.Base(filepath.Dir(c.Storage.Image.Path)) + "/images",
 		"file [LocalDS_0] vols/volumes", "role " + OpsRole, "permission ops@vsphere.local on " + got.Pool.Value} {
 		if !contains(added, want) {
 			t.Errorf("create did not make %q; it made %q", want, added)
@@ -267,6 +285,7 @@ func TestCreateRefusalsChangeNothing(t *testing.T) {
 		{"VM name taken", func(o *CreateOptions) { o.Name = "DC0_H0_VM0" }, "a VM named DC0_H0_VM0 already exists"},
 		{"bad shares", func(o *CreateOptions) { o.CPU.Shares = "lots" }, `--cpu-shares "lots"`},
 		{"ops perms without user", func(o *CreateOptions) { o.OpsGrantPerms = true }, "--ops-grant-perms needs --ops-user"},
+		{"missing ISO", func(o *CreateOptions) { o.ApplianceISO = "/nonexistent/appliance.iso" }, "--appliance-iso /nonexistent/appliance.iso: not a readable file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := baseOptions("second")
@@ -292,7 +311,7 @@ func TestCreateFailureMidwayRollsBack(t *testing.T) {
 	s := sm.connect(t)
 	ctx := ctxT(t)
 	before := inventory(t, s)
-	for _, method := range []string{"PowerOnVM_Task", "MakeDirectory", "SetEntityPermissions", "CreateVM_Task"} {
+	for _, method := range []string{"PowerOnVM_Task", "MakeDirectory", "SetEntityPermissions", "CreateVM_Task", "ReconfigVM_Task"} {
 		t.Run(method, func(t *testing.T) {
 			sm.service.ClearFaultRules()
 			sm.service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: method, ObjectType: "*", ObjectName: "*",
@@ -301,6 +320,10 @@ func TestCreateFailureMidwayRollsBack(t *testing.T) {
 			o := baseOptions("midway")
 			o.VolumeStores = append(o.VolumeStores, "LocalDS_0/more/nested:second")
 			o.OpsUser, o.OpsPassword, o.OpsGrantPerms = "ops@vsphere.local", "x", true
+			o.ApplianceISO = filepath.Join(t.TempDir(), "a.iso")
+			if err := os.WriteFile(o.ApplianceISO, []byte("iso"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			_, err := s.Create(ctx, o)
 			if err == nil || !strings.Contains(err.Error(), "injected "+method) {
 				t.Fatalf("create with a failing %s: %v", method, err)
