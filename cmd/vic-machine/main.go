@@ -1,8 +1,7 @@
 // Command vic-machine manages the lifecycle of Virtual Container Hosts:
 // create, delete, ls, inspect, start, stop, version (and supervise, the
 // supervisor process that create and start run). With --target the VCH is
-// on vSphere (machine/vsphere): create, delete, ls, inspect, configure,
-// upgrade and update firewall.
+// on vSphere (machine/vsphere, cmd/vic-machine/vsphere.go).
 package main
 
 import (
@@ -35,16 +34,13 @@ Commands:
   start     start the daemon of an existing VCH (and its supervisor)
   stop      stop the daemon of a VCH; container VMs keep running
   configure change an existing VCH's settings (its containers keep running)
-  upgrade   move a vSphere VCH to this vic-machine's version (--rollback undoes it)
-  update firewall --allow|--deny
-            open or close the ESXi hosts' firewall for container VMs' serial ports
   version   print vic-machine's version
 
 With --target HOST/DATACENTER (vCenter or ESXi) create, delete, ls,
-inspect, configure and upgrade act on VCHs on vSphere; without it, on this
-machine. The vSphere password comes from --password, $VIC_MACHINE_PASSWORD,
-$GOVC_PASSWORD or the terminal. 'vic-machine COMMAND --target x -h' lists
-a command's vSphere options.
+inspect, configure, upgrade [--rollback] and update firewall --allow|--deny
+act on VCHs on vSphere; without it, on this machine. The vSphere password
+comes from --password, $VIC_MACHINE_PASSWORD, $GOVC_PASSWORD or the
+terminal. 'vic-machine COMMAND --target x -h' lists the vSphere options.
 
 Run 'vic-machine COMMAND -h' for a command's options.
 `
@@ -56,45 +52,24 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if done, err := vsphereCommand(ctx, os.Args[1], os.Args[2:]); done {
+		exitVSphere(os.Args[1], err)
+		return
+	}
 	var err error
-	vs := hasTarget(os.Args[2:])
 	switch os.Args[1] {
 	case "create":
-		if vs {
-			err = createVSphere(ctx, os.Args[2:])
-		} else {
-			err = create(ctx, os.Args[2:])
-		}
+		err = create(ctx, os.Args[2:])
 	case "delete":
-		if vs {
-			err = deleteVSphere(ctx, os.Args[2:])
-		} else {
-			err = del(os.Args[2:])
-		}
+		err = del(os.Args[2:])
 	case "ls":
-		if vs {
-			err = lsVSphere(ctx, os.Args[2:])
-		} else {
-			err = ls(os.Args[2:])
-		}
+		err = ls(os.Args[2:])
 	case "inspect":
-		if vs {
-			err = inspectVSphere(ctx, os.Args[2:])
-		} else {
-			err = inspect(os.Args[2:])
-		}
-	case "upgrade":
-		err = upgrade(ctx, os.Args[2:])
-	case "update":
-		err = update(ctx, os.Args[2:])
+		err = inspect(os.Args[2:])
 	case "start":
 		err = start(ctx, os.Args[2:])
 	case "configure":
-		if vs {
-			err = configureVSphere(ctx, os.Args[2:])
-		} else {
-			err = configure(ctx, os.Args[2:])
-		}
+		err = configure(ctx, os.Args[2:])
 	case "stop":
 		err = stopVCH(os.Args[2:])
 	case "supervise":

@@ -22,6 +22,42 @@ import (
 	"github.com/vchproject/vch/machine/vsphere"
 )
 
+// vsphereCommand runs cmd against vSphere when args hold --target and
+// reports whether it did; other commands go to the local target.
+func vsphereCommand(ctx context.Context, cmd string, args []string) (bool, error) {
+	if !hasTarget(args) {
+		return false, nil
+	}
+	switch cmd {
+	case "create":
+		return true, createVSphere(ctx, args)
+	case "delete":
+		return true, deleteVSphere(ctx, args)
+	case "ls":
+		return true, lsVSphere(ctx, args)
+	case "inspect":
+		return true, inspectVSphere(ctx, args)
+	case "configure":
+		return true, configureVSphere(ctx, args)
+	case "upgrade":
+		return true, upgradeVSphere(ctx, args)
+	case "update":
+		return true, updateVSphere(ctx, args)
+	case "start", "stop":
+		return true, fmt.Errorf("%s is for VCHs on this machine: a vSphere VCH's endpoint VM is powered on by create and upgrade", cmd)
+	}
+	return false, nil
+}
+
+// exitVSphere ends vic-machine as main does for local commands.
+func exitVSphere(cmd string, err error) {
+	if err == nil || errors.Is(err, errHelp) {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "vic-machine %s failed: %v\n", cmd, err)
+	os.Exit(1)
+}
+
 // hasTarget tells whether a command is for a vSphere target.
 func hasTarget(args []string) bool {
 	for _, a := range args {
@@ -512,10 +548,7 @@ func merge(a, f vice.Allocation, set map[string]bool, what string) vice.Allocati
 	return a
 }
 
-func upgrade(ctx context.Context, args []string) error {
-	if !hasTarget(args) && !containsHelp(args) {
-		return fmt.Errorf("upgrade is for VCHs on vSphere (--target); a local VCH runs the vchd beside vic-machine: stop and start it")
-	}
+func upgradeVSphere(ctx context.Context, args []string) error {
 	fs := newFlags("upgrade")
 	t := &targetFlags{}
 	t.add(fs)
@@ -546,17 +579,8 @@ func upgrade(ctx context.Context, args []string) error {
 	})
 }
 
-func containsHelp(args []string) bool {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			return true
-		}
-	}
-	return false
-}
-
-// update firewall --allow|--deny.
-func update(ctx context.Context, args []string) error {
+// updateVSphere is update firewall --allow|--deny on the ESXi hosts.
+func updateVSphere(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "firewall" {
 		return fmt.Errorf("usage: vic-machine update firewall --target HOST/DC --compute-resource CLUSTER --allow|--deny")
 	}
