@@ -1,6 +1,7 @@
 // Command vic-machine manages the lifecycle of Virtual Container Hosts:
 // create, delete, ls, inspect, start, stop, version (and supervise, the
-// supervisor process that create and start run).
+// supervisor process that create and start run). With --target the VCH is
+// on vSphere (machine/vsphere, cmd/vic-machine/vsphere.go).
 package main
 
 import (
@@ -42,6 +43,12 @@ Commands:
             running); --rollback goes back to the binaries it ran before
   version   print vic-machine's version
 
+With --target HOST/DATACENTER (vCenter or ESXi) create, delete, ls,
+inspect, configure, upgrade [--rollback] and update firewall --allow|--deny
+act on VCHs on vSphere; without it, on this machine. The vSphere password
+comes from --password, $VIC_MACHINE_PASSWORD, $GOVC_PASSWORD or the
+terminal. 'vic-machine COMMAND --target x -h' lists the vSphere options.
+
 Run 'vic-machine COMMAND -h' for a command's options.
 `
 
@@ -52,6 +59,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if done, err := vsphereCommand(ctx, os.Args[1], os.Args[2:]); done {
+		exitVSphere(os.Args[1], err)
+		return
+	}
 	var err error
 	switch os.Args[1] {
 	case "create":

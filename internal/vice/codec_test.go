@@ -1,0 +1,79 @@
+package vice
+
+import (
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func sample() *Config {
+	return &Config{
+		Name: "vch02", Version: "v1.2.3", Target: "vc.example.com", Thumbprint: "AA:BB",
+		Datacenter: "/DC0", ComputeResource: "/DC0/host/DC0_C0/Resources", Pool: "/DC0/host/DC0_C0/Resources/vch02", PoolKind: "pool",
+		Ops: Ops{User: "ops@vsphere.local", Password: "s3cr3t p@ss", GrantPerms: true, Role: "vch-ops"},
+		Storage: Storage{Image: Datastore{Datastore: "LocalDS_0", Path: "vch02/images"},
+			Volumes:       []VolumeStore{{Label: "default", Datastore: "LocalDS_0", Path: "volumes"}, {Label: "fast", Datastore: "ssd", Path: "v"}},
+			BaseImageSize: 8 << 30},
+		Network: Network{Bridge: PortGroup{Name: "DC0_DVPG0", ID: "dvportgroup-11"}, Public: PortGroup{Name: "VM Network", ID: "network-7"},
+			Containers: []ContainerNetwork{{PortGroup: PortGroup{Name: "web"}, Alias: "public", Gateway: "10.0.0.1/24", DNS: []string{"10.0.0.2", "10.0.0.3"}}}},
+		Resources: Resources{CPU: Allocation{Limit: 2000, Reservation: 500, Shares: "high"}, Memory: Allocation{Limit: 4096, Shares: "normal"}},
+		Container: Container{NameConvention: "team-{name}", CPUs: 2, MemoryMB: 512},
+		Debug:     true,
+	}
+}
+
+// What Encode writes, Decode reads back; secrets never appear in clear.
+func TestRoundTrip(t *testing.T) {
+	key, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sample()
+	kv, err := Encode(c, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	safe := regexp.MustCompile(`^guestinfo\.vice\.[a-z0-9.]+$`)
+	for k, v := range kv {
+		if !safe.MatchString(k) {
+			t.Errorf("key %q has characters a shell would mangle", k)
+		}
+		if strings.Contains(v, "s3cr3t") {
+			t.Errorf("%s holds the password in clear: %q", k, v)
+		}
+	}
+	if kv["guestinfo.vice.network.container.0.dns.1"] != "10.0.0.3" || kv["guestinfo.vice.storage.volume.count"] != "2" {
+		t.Errorf("layout differs from the documented one: %v", Keys(kv))
+	}
+	got, err := Decode(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", got, c)
+	}
+}
+
+// A wrong key or a tampered secret is an error naming the key, never a
+// wrong password handed on.
+func TestDecodeRefusesBadSecrets(t *testing.T) {
+	key, _ := NewKey()
+	kv, err := Encode(sample(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewKey()
+	kv[KeyKey] = other
+	if _, err := Decode(kv); err == nil || !strings.Contains(err.Error(), "guestinfo.vice.secret.password") {
+		t.Errorf("decoded with another key: %v", err)
+	}
+	if _, err := Decode(map[string]string{"guestinfo.other": "x"}); err != ErrNotVCH {
+		t.Errorf("not a VCH: %v", err)
+	}
+	kv[KeyKey] = key
+	kv["guestinfo.vice.resources.cpu.limit"] = "lots"
+	if _, err := Decode(kv); err == nil || !strings.Contains(err.Error(), "resources.cpu.limit") {
+		t.Errorf("bad number: %v", err)
+	}
+}

@@ -1,0 +1,216 @@
+package vsphere
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vmware/govmomi/fault"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vchproject/vch/internal/vice"
+)
+
+// configure changes pool settings, adds stores and container networks and
+// the ops password, all read back from vSphere; a refused change changes
+// nothing.
+func TestConfigure(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	ctx := ctxT(t)
+	v, err := s.Create(ctx, baseOptions("cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func() *VCH {
+		t.Helper()
+		got, err := s.Find(ctx, "cfg", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	pass, debug := "new-secret", true
+	changed, err := s.Configure(ctx, find(), ConfigureOptions{
+		CPU:                  &vice.Allocation{Limit: 3000, Reservation: 1000, Shares: "low"},
+		AddVolumeStores:      []string{"LocalDS_0/fast/store:fast"},
+		AddContainerNetworks: []vice.ContainerNetwork{{PortGroup: vice.PortGroup{Name: "VM Network"}, Alias: "public"}},
+		OpsPassword:          &pass, Debug: &debug,
+	})
+	if err != nil || !changed {
+		t.Fatalf("configure: %v %v", changed, err)
+	}
+	got := find()
+	c := got.Config
+	if c.Resources.CPU.Limit != 3000 || c.Ops.Password != "new-secret" || !c.Debug || len(c.Storage.Volumes) != 2 ||
+		len(c.Network.Containers) != 1 || c.Network.Containers[0].PortGroup.ID == "" || c.Name != "cfg" || c.Network.Bridge.Name != "DC0_DVPG0" {
+		t.Errorf("config after configure: %+v", c)
+	}
+	var rp mo.ResourcePool
+	if err := s.propertiesOf(ctx, v.Pool, []string{"config"}, &rp); err != nil {
+		t.Fatal(err)
+	}
+	if *rp.Config.CpuAllocation.Limit != 3000 || *rp.Config.CpuAllocation.Reservation != 1000 || *rp.Config.MemoryAllocation.Limit != 4096 {
+		t.Errorf("pool after configure: cpu %+v memory %+v", rp.Config.CpuAllocation, rp.Config.MemoryAllocation)
+	}
+	if !contains(inventory(t, s), "file [LocalDS_0] fast/store/volumes") {
+		t.Error("new volume store folder not made")
+	}
+	if changed, err := s.Configure(ctx, find(), ConfigureOptions{Debug: &debug}); err != nil || changed {
+		t.Errorf("configure with nothing new: %v %v", changed, err)
+	}
+
+	before := inventory(t, s)
+	for _, o := range []ConfigureOptions{
+		{AddVolumeStores: []string{"LocalDS_0/x:fast"}},
+		{AddVolumeStores: []string{"nods/x:other"}},
+		{Memory: &vice.Allocation{Reservation: 1 << 20}},
+		{AddContainerNetworks: []vice.ContainerNetwork{{PortGroup: vice.PortGroup{Name: "DC0_DVPG0"}, Alias: "b"}}},
+	} {
+		if _, err := s.Configure(ctx, find(), o); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("configure %+v: %v", o, err)
+		}
+	}
+	// A failing reconfigure of the VM undoes the pool change and folders.
+	sm.service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: "ReconfigVM_Task", ObjectType: "*", ObjectName: "*",
+		Probability: 1, FaultType: simulator.FaultTypeGeneric, Message: "injected reconfigure", Enabled: true})
+	_, err = s.Configure(ctx, find(), ConfigureOptions{CPU: &vice.Allocation{Limit: 500}, AddVolumeStores: []string{"LocalDS_0/late:late"}})
+	sm.service.ClearFaultRules()
+	if err == nil || !strings.Contains(err.Error(), "injected reconfigure") {
+		t.Fatalf("configure with a failing reconfigure: %v", err)
+	}
+	if gone, added := diff(before, inventory(t, s)); len(gone)+len(added) > 0 {
+		t.Errorf("refused configures changed the target: gone %q added %q", gone, added)
+	}
+	if err := s.propertiesOf(ctx, v.Pool, []string{"config"}, &rp); err != nil {
+		t.Fatal(err)
+	}
+	if *rp.Config.CpuAllocation.Limit != 3000 {
+		t.Errorf("pool cpu limit %d after a failed configure", *rp.Config.CpuAllocation.Limit)
+	}
+}
+
+// upgrade records the new version under a snapshot; --rollback restores
+// the old one; both refuse when there is nothing to do.
+func TestUpgradeRollback(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	ctx := ctxT(t)
+	if _, err := s.Create(ctx, baseOptions("up")); err != nil {
+		t.Fatal(err)
+	}
+	find := func() *VCH {
+		t.Helper()
+		got, err := s.Find(ctx, "up", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if err := s.Upgrade(ctx, find(), "v0.0.1-test", false); !errors.Is(err, ErrUpToDate) {
+		t.Errorf("upgrade to the same version: %v", err)
+	}
+	if err := s.Rollback(ctx, find()); !errors.Is(err, ErrNoUpgrade) {
+		t.Errorf("rollback without upgrade: %v", err)
+	}
+	if err := s.Upgrade(ctx, find(), "v0.0.2", false); err != nil {
+		t.Fatal(err)
+	}
+	got := find()
+	if got.Config.Version != "v0.0.2" || got.Config.PreviousVersion != "v0.0.1-test" || got.PowerState != "poweredOn" {
+		t.Errorf("after upgrade: %s (was %s), %s", got.Config.Version, got.Config.PreviousVersion, got.PowerState)
+	}
+	if snap, err := got.VM.FindSnapshot(ctx, "vch-upgrade from v0.0.1-test"); err != nil || snap == nil {
+		t.Errorf("upgrade snapshot: %v", err)
+	}
+	if err := s.Rollback(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	got = find()
+	if got.Config.Version != "v0.0.1-test" || got.Config.PreviousVersion != "" || got.PowerState != "poweredOn" {
+		t.Errorf("after rollback: %s (previous %q), %s", got.Config.Version, got.Config.PreviousVersion, got.PowerState)
+	}
+	if snap, _ := got.VM.FindSnapshot(ctx, "vch-upgrade from v0.0.1-test"); snap != nil {
+		t.Error("rollback kept the snapshot")
+	}
+	// A power-on that fails after the new version was written reverts.
+	// Only the first power-on fails: the exclusion filter counts under its
+	// own lock (the simulator's MaxCount is read racily).
+	var mu sync.Mutex
+	calls := 0
+	sm.service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: "PowerOnVM_Task", ObjectType: "*", ObjectName: "*",
+		Probability: 1, FaultType: simulator.FaultTypeInsufficientResourcesFault, Message: "injected power on", Enabled: true,
+		ExclusionPropertyFilter: func(mo.Reference) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return calls > 1
+		}})
+	err := s.Upgrade(ctx, got, "v0.0.3", false)
+	sm.service.ClearFaultRules()
+	if !fault.Is(err, &types.InsufficientResourcesFault{}) || !strings.Contains(err.Error(), "reverted to v0.0.1-test") {
+		t.Fatalf("failed upgrade: %v", err)
+	}
+	if got = find(); got.Config.Version != "v0.0.1-test" || got.PowerState != "poweredOn" {
+		t.Errorf("after a failed upgrade: %s, %s", got.Config.Version, got.PowerState)
+	}
+}
+
+// update firewall --allow/--deny toggles the vSPC ruleset on every host
+// of the cluster.
+func TestUpdateFirewall(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	ctx := ctxT(t)
+	state := func() map[string]bool {
+		t.Helper()
+		out := map[string]bool{}
+		place, err := s.ResolveCompute(ctx, "DC0_C0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range place.Hosts {
+			var h mo.HostSystem
+			if err := s.propertiesOf(ctx, ref, []string{"name", "configManager.firewallSystem"}, &h); err != nil {
+				t.Fatal(err)
+			}
+			info, err := object.NewHostFirewallSystem(s.Client, *h.ConfigManager.FirewallSystem).Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[h.Name] = pickRuleset(info.Ruleset).Enabled
+		}
+		return out
+	}
+	initially := state()
+	defer func() {
+		for _, on := range initially {
+			_, _ = s.UpdateFirewall(ctx, "DC0_C0", on)
+			break
+		}
+	}()
+	hosts, err := s.UpdateFirewall(ctx, "DC0_C0", true)
+	if err != nil || len(hosts) != 3 || hosts[0].Ruleset != "vSPC" {
+		t.Fatalf("allow: %+v %v", hosts, err)
+	}
+	for h, on := range state() {
+		if !on {
+			t.Errorf("host %s: vSPC still disabled", h)
+		}
+	}
+	if _, err := s.UpdateFirewall(ctx, "DC0_C0", false); err != nil {
+		t.Fatal(err)
+	}
+	for h, on := range state() {
+		if on {
+			t.Errorf("host %s: vSPC still enabled", h)
+		}
+	}
+	if _, err := s.UpdateFirewall(ctx, "nested-vSAN", true); err == nil || !strings.Contains(err.Error(), "unknown compute resource") {
+		t.Errorf("unknown cluster: %v", err)
+	}
+}

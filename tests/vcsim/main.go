@@ -1,0 +1,52 @@
+// Command vcsim serves govmomi's vCenter simulator (the VPX model: DC0,
+// cluster DC0_C0 of 3 hosts, standalone host DC0_H0, datastore LocalDS_0,
+// port groups "VM Network" and DC0_DVPG0…) over TLS, for driving a built
+// vic-machine against a vCenter in tests and by hand. It prints one line,
+// "HOST:PORT THUMBPRINT", then serves until stdin closes or a signal.
+//
+//	go run ./tests/vcsim -user administrator@vsphere.local -password secret
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/soap"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to serve on")
+	user := flag.String("user", "administrator@vsphere.local", "the only user that may log in")
+	password := flag.String("password", "secret", "its password")
+	portgroups := flag.Int("portgroups", 2, "distributed port groups (DC0_DVPG0…)")
+	flag.Parse()
+
+	m := simulator.VPX()
+	m.Portgroup = *portgroups
+	if err := m.Create(); err != nil {
+		fmt.Fprintln(os.Stderr, "vcsim:", err)
+		os.Exit(1)
+	}
+	defer m.Remove()
+	m.Service.TLS = new(tls.Config)
+	m.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*user, *password)}
+	s := m.Service.NewServer()
+	defer s.Close()
+	fmt.Printf("%s %s\n", s.URL.Host, soap.ThumbprintSHA1(s.Certificate()))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	<-ctx.Done()
+}
