@@ -28,6 +28,10 @@ import (
 type Instance struct {
 	Provider volume.Provider
 	Reopen   func() volume.Provider
+	// DiskVolumes says the provider's volumes are disks that one VM at a
+	// time attaches (vSphere VMDKs), never shared directories: Attach
+	// and SharedFiles then hold it to that contract instead.
+	DiskVolumes bool
 }
 
 // Factory makes an instance over stores.
@@ -201,6 +205,18 @@ func attach(ctx context.Context, t *testing.T, in Instance) {
 	if err := errors.Join(err1, err2); err != nil {
 		t.Fatal(err)
 	}
+	if in.DiskVolumes {
+		// A disk per volume, never a directory, and never shared.
+		if a.Disk == "" || a.Dir != "" || b.Disk == "" || b.Dir != "" || a.Disk == b.Disk {
+			t.Fatalf("Attach = %+v and %+v, want two distinct disks", a, b)
+		}
+		for _, n := range []string{"d1", "d2"} {
+			if v, err := p.Get(ctx, n); err != nil || v.Shared {
+				t.Fatalf("Get(%s) = %+v, %v: want a volume that is not shared", n, v, err)
+			}
+		}
+		return
+	}
 	// New volumes are shared: a directory, never a raw disk.
 	if a.Dir == "" || a.Disk != "" || b.Dir == "" || a.Dir == b.Dir {
 		t.Fatalf("Attach = %+v and %+v, want two distinct directories", a, b)
@@ -217,6 +233,10 @@ func attach(ctx context.Context, t *testing.T, in Instance) {
 // running containers see), a removed volume's files are gone, and a new
 // volume of the same name starts empty.
 func sharedFiles(ctx context.Context, t *testing.T, in Instance) {
+	if in.DiskVolumes {
+		sameDisk(ctx, t, in)
+		return
+	}
 	p := in.Provider
 	if _, err := p.Create(ctx, volume.CreateOptions{Name: "shared", Capacity: 16 << 20}); err != nil {
 		t.Fatal(err)
@@ -265,6 +285,47 @@ func sharedFiles(ctx context.Context, t *testing.T, in Instance) {
 	}
 	if _, err := os.Stat(filepath.Join(c.Dir, "from-a")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a new volume of a removed one's name has its files: %v", err)
+	}
+	if err := p.Remove(ctx, "shared"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameDisk is SharedFiles for disk volumes: every Attach of a volume
+// names the same disk, also after a reopen; a removed volume has none,
+// and a new volume of its name attaches again.
+func sameDisk(ctx context.Context, t *testing.T, in Instance) {
+	p := in.Provider
+	if _, err := p.Create(ctx, volume.CreateOptions{Name: "shared", Capacity: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	a, err1 := p.Attach(ctx, "shared")
+	b, err2 := p.Attach(ctx, "shared")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if a.Disk == "" || a != b {
+		t.Fatalf("two Attach calls = %+v and %+v, want the same disk", a, b)
+	}
+	if in.Reopen != nil {
+		q := in.Reopen()
+		c, err := q.Attach(ctx, "shared")
+		if err != nil || c != a {
+			t.Fatalf("after reopen Attach = %+v, %v; want %+v", c, err, a)
+		}
+		p = q
+	}
+	if err := p.Remove(ctx, "shared"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Attach(ctx, "shared"); !errdefs.IsNotFound(err) {
+		t.Fatalf("Attach of a removed volume: %v, want not found", err)
+	}
+	if _, err := p.Create(ctx, volume.CreateOptions{Name: "shared", Capacity: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := p.Attach(ctx, "shared"); err != nil || c.Disk == "" {
+		t.Fatalf("Attach of a new volume of the name = %+v, %v", c, err)
 	}
 	if err := p.Remove(ctx, "shared"); err != nil {
 		t.Fatal(err)

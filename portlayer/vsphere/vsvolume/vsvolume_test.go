@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 			}
 			return p
 		}
-		return volumetest.Instance{Provider: open(), Reopen: open}
+		return volumetest.Instance{Provider: open(), Reopen: open, DiskVolumes: true}
 	})
 }
 
