@@ -31,7 +31,7 @@ type ConfigureOptions struct {
 	// BindAllow replaces the directories bind mounts may come from when
 	// non-nil (empty: none).
 	BindAllow []string
-	Timeout      time.Duration
+	Timeout   time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
