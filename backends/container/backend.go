@@ -38,8 +38,8 @@ type Config struct {
 	// BindAllow are the host directories bind mounts may come from
 	// (vic-machine --bind-allow); none: bind mounts are refused (403).
 	BindAllow []string
-	Now            func() time.Time // nil: time.Now
-	Events         EventLogger      // nil: events are not recorded
+	Now       func() time.Time // nil: time.Now
+	Events    EventLogger      // nil: events are not recorded
 }
 
 // Backend implements the daemon's container.Backend.

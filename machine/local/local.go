@@ -66,7 +66,7 @@ type CreateOptions struct {
 	VolumeStores []vchconfig.VolumeStore
 	// BindAllow: host directories containers may bind mount from.
 	BindAllow []string
-	TLSCNames    []string
+	TLSCNames []string
 	// TLSCAs are PEM files of CAs whose client certificates the VCH
 	// accepts besides its own CA's (--tls-ca).
 	TLSCAs   []string

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/compute/computetest"
@@ -18,8 +20,23 @@ func TestFake(t *testing.T) {
 	computetest.Run(t, func(t *testing.T) compute.Provider {
 		p := fake.New()
 		builtinSh := p.Programs["sh"]
+		vol := &sharedFiles{files: map[string]bool{}}
 		p.Programs["sh"] = func(proc *fake.Proc) int {
 			switch strings.Join(proc.Args, " ") {
+			case strings.Join(computetest.CmdShareFirst, " "):
+				vol.put("one")
+				if !vol.await("two", proc.Killed) {
+					return 137
+				}
+				io.WriteString(proc.Stdout, "two\n")
+				return 0
+			case strings.Join(computetest.CmdShareSecond, " "):
+				if !vol.await("one", proc.Killed) {
+					return 137
+				}
+				io.WriteString(proc.Stdout, "one\n")
+				vol.put("two")
+				return 0
 			case strings.Join(computetest.CmdOutErr, " "):
 				io.WriteString(proc.Stdout, "out\n")
 				io.WriteString(proc.Stderr, "err\n")
@@ -61,4 +78,35 @@ func TestFakeNetwork(t *testing.T) {
 		p.Network = na
 		return p
 	}, "sha256:fake")
+}
+
+// sharedFiles stands for the suite's shared volume in the fake's sh.
+type sharedFiles struct {
+	mu    sync.Mutex
+	files map[string]bool
+}
+
+func (s *sharedFiles) put(name string) {
+	s.mu.Lock()
+	s.files[name] = true
+	s.mu.Unlock()
+}
+
+// await polls for name as the suite's script does (every 0.2 s).
+func (s *sharedFiles) await(name string, killed <-chan struct{}) bool {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		ok := s.files[name]
+		s.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-killed:
+			return false
+		case <-tick.C:
+		}
+	}
 }

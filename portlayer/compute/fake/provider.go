@@ -167,10 +167,6 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 		p.mu.Unlock()
 		return fmt.Errorf("container %s is already running: %w", id, errdefs.ErrNotModified)
 	}
-	if err := p.volumeHeld(v); err != nil {
-		p.mu.Unlock()
-		return err
-	}
 	proc := v.c.Spec.Process
 	prog, ok := p.Programs[path.Base(proc.Args[0])]
 	if !ok {
