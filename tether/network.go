@@ -8,6 +8,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -65,8 +66,27 @@ func setupNIC(nic proto.Interface, log *zap.Logger) error {
 			return fmt.Errorf("address %s: %w", nic.Address, err)
 		}
 	}
+	if nic.Address6 != "" {
+		addr, err := netlink.ParseAddr(nic.Address6)
+		if err != nil {
+			return err
+		}
+		addr.Flags |= unix.IFA_F_NODAD // the address is ours alone (IPAM): usable at once
+		if err := netlink.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("address %s: %w", nic.Address6, err)
+		}
+	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("up: %w", err)
+	}
+	if nic.Gateway6 != "" {
+		gw := net.ParseIP(nic.Gateway6)
+		if gw == nil {
+			return fmt.Errorf("bad IPv6 gateway %q", nic.Gateway6)
+		}
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: gw}); err != nil {
+			return fmt.Errorf("IPv6 default route via %s: %w", gw, err)
+		}
 	}
 	if nic.Gateway != "" {
 		gw := net.ParseIP(nic.Gateway)
@@ -100,7 +120,7 @@ func linkByMAC(mac net.HardwareAddr) (netlink.Link, error) {
 // an address and comes up, or loses its addresses and goes down.
 func configureNIC(r proto.NICRequest, log *zap.Logger) error {
 	nic := r.Interface
-	nic.Gateway = "" // the first network keeps the default route
+	nic.Gateway, nic.Gateway6 = "", "" // the first network keeps the default routes
 	if r.Up {
 		return setupNIC(nic, log)
 	}

@@ -428,6 +428,9 @@ func (b *Backend) networkSettings(ctx context.Context, id string, m *Meta) *cont
 			es.IPAddress = ep.Address.Addr().String()
 			es.IPPrefixLen = ep.Address.Bits()
 			es.Gateway = ep.Gateway.String()
+			if ep.Address6.IsValid() {
+				es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.Address6.Addr().String(), ep.Address6.Bits(), ep.Gateway6.String()
+			}
 			if n.Name == network.BridgeName {
 				ns.DefaultNetworkSettings = defaultSettings(es)
 			}

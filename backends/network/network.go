@@ -125,24 +125,46 @@ func createSpec(req dnetwork.CreateRequest) (network.NetworkSpec, error) {
 	switch {
 	case req.Scope != "" && req.Scope != "local":
 		return network.NetworkSpec{}, errdefs.NotImplemented(fmt.Sprintf("network scope %s is not supported by this VCH: only local", req.Scope))
-	case req.EnableIPv6 != nil && *req.EnableIPv6:
-		return network.NetworkSpec{}, errdefs.NotImplemented("IPv6 networks are not supported by this VCH")
 	case req.Ingress || req.ConfigOnly || req.ConfigFrom != nil:
 		return network.NetworkSpec{}, errdefs.NotImplemented("swarm and config-only networks are not supported by this VCH")
 	}
 	spec := network.NetworkSpec{
 		Name: req.Name, Driver: req.Driver, Internal: req.Internal,
 		Labels: maps.Clone(req.Labels), Options: maps.Clone(req.Options),
+		IPv6: req.EnableIPv6 != nil && *req.EnableIPv6,
 	}
 	if ipam := req.IPAM; ipam != nil {
 		if ipam.Driver != "" && ipam.Driver != "default" {
 			return network.NetworkSpec{}, errdefs.NotFound(fmt.Sprintf("plugin %q not found", ipam.Driver))
 		}
-		if len(ipam.Config) > 1 {
+		var v4 []dnetwork.IPAMConfig
+		for _, c := range ipam.Config {
+			p, err := netip.ParsePrefix(c.Subnet)
+			if err != nil || !p.Addr().Is6() {
+				v4 = append(v4, c)
+				continue
+			}
+			if !spec.IPv6 {
+				return network.NetworkSpec{}, errdefs.InvalidParameter(fmt.Sprintf("IPv6 subnet %s needs --ipv6", c.Subnet))
+			}
+			if spec.Subnet6.IsValid() {
+				return network.NetworkSpec{}, errdefs.NotImplemented("this VCH takes at most one IPv6 subnet per network")
+			}
+			if c.IPRange != "" || len(c.AuxAddress) > 0 {
+				return network.NetworkSpec{}, errdefs.NotImplemented("IPv6 ip-range and aux-address are not supported by this VCH")
+			}
+			spec.Subnet6 = p
+			if c.Gateway != "" {
+				if spec.Gateway6, err = netip.ParseAddr(c.Gateway); err != nil || !p.Contains(spec.Gateway6) {
+					return network.NetworkSpec{}, errdefs.InvalidParameter(fmt.Sprintf("invalid IPv6 gateway %s: not an address of %s", c.Gateway, c.Subnet))
+				}
+			}
+		}
+		if len(v4) > 1 {
 			return network.NetworkSpec{}, errdefs.NotImplemented("this VCH takes at most one subnet per network")
 		}
-		if len(ipam.Config) == 1 {
-			c := ipam.Config[0]
+		if len(v4) == 1 {
+			c := v4[0]
 			var err error
 			if c.Subnet != "" {
 				if spec.Subnet, err = netip.ParsePrefix(c.Subnet); err != nil {
@@ -378,10 +400,14 @@ func shape(n network.Network) dnetwork.Inspect {
 	if n.IPRange.IsValid() {
 		cfg.IPRange = n.IPRange.String()
 	}
+	cfgs := []dnetwork.IPAMConfig{cfg}
+	if n.Subnet6.IsValid() {
+		cfgs = append(cfgs, dnetwork.IPAMConfig{Subnet: n.Subnet6.String(), Gateway: n.Gateway6.String()})
+	}
 	out := dnetwork.Inspect{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver,
-		EnableIPv4: true, Internal: n.Internal,
-		IPAM:       dnetwork.IPAM{Driver: "default", Options: map[string]string{}, Config: []dnetwork.IPAMConfig{cfg}},
+		EnableIPv4: true, EnableIPv6: n.Subnet6.IsValid(), Internal: n.Internal,
+		IPAM:       dnetwork.IPAM{Driver: "default", Options: map[string]string{}, Config: cfgs},
 		Containers: map[string]dnetwork.EndpointResource{},
 		Options:    map[string]string{},
 		Labels:     map[string]string{},

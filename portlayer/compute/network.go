@@ -14,8 +14,12 @@ type NIC struct {
 	MAC     string       // 02:42:..., unique per NIC
 	Address netip.Prefix // the guest's address and prefix length; zero: link only
 	Gateway netip.Addr   // default route; zero: none
-	DNS     []netip.Addr // name servers the network offers (its embedded DNS)
-	MTU     int          // 0: the driver's default
+	// Address6 and Gateway6 are the IPv6 address and default route of a
+	// NIC on an IPv6-enabled network.
+	Address6 netip.Prefix
+	Gateway6 netip.Addr
+	DNS      []netip.Addr // name servers the network offers (its embedded DNS)
+	MTU      int          // 0: the driver's default
 }
 
 // MaxNICs is how many NICs a container VM has: its networks' NICs plus

@@ -30,7 +30,8 @@ type PortBinder interface {
 // guards it with its own lock and persists State().
 type Book struct {
 	networks []Network
-	pools    map[string]*Pool // network ID -> pool
+	pools    map[string]*Pool  // network ID -> pool
+	pools6   map[string]*Pool6 // network ID -> IPv6 pool (IPv6 networks)
 	eps      map[string][]*Endpoint
 }
 
@@ -42,7 +43,7 @@ type BookState struct {
 
 // NewBook returns a Book of nets (no endpoints).
 func NewBook(nets ...Network) (*Book, error) {
-	b := &Book{pools: map[string]*Pool{}, eps: map[string][]*Endpoint{}}
+	b := &Book{pools: map[string]*Pool{}, pools6: map[string]*Pool6{}, eps: map[string][]*Endpoint{}}
 	for _, n := range nets {
 		p, err := poolOf(n)
 		if err != nil {
@@ -50,6 +51,11 @@ func NewBook(nets ...Network) (*Book, error) {
 		}
 		b.networks = append(b.networks, n)
 		b.pools[n.ID] = p
+		if n.Subnet6.IsValid() {
+			if b.pools6[n.ID], err = NewPool6(n.Subnet6, n.Gateway6); err != nil {
+				return nil, fmt.Errorf("network %s: %w", n.Name, err)
+			}
+		}
 	}
 	return b, nil
 }
@@ -109,7 +115,7 @@ func ValidateContainerNetwork(s ContainerNetworkSpec) error {
 // unless containers are joined to them: those stay (in kept) until the
 // containers are removed. On error the book is unchanged.
 func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Network, kept []string, err error) {
-	next := &Book{networks: slices.Clone(b.networks), pools: maps.Clone(b.pools), eps: b.eps}
+	next := &Book{networks: slices.Clone(b.networks), pools: maps.Clone(b.pools), pools6: b.pools6, eps: b.eps}
 	want := map[string]bool{}
 	for _, s := range specs {
 		if err := ValidateContainerNetwork(s); err != nil {
@@ -198,6 +204,13 @@ func LoadBook(s BookState) (*Book, error) {
 				if p := b.pools[ep.Network]; p != nil {
 					if err := p.Claim(ep.Address.Addr(), c); err != nil {
 						return nil, fmt.Errorf("reload lease of %s: %w", c, err)
+					}
+				}
+			}
+			if ep.Active && ep.Address6.IsValid() {
+				if p := b.pools6[ep.Network]; p != nil {
+					if err := p.Claim(ep.Address6.Addr(), c); err != nil {
+						return nil, fmt.Errorf("reload IPv6 lease of %s: %w", c, err)
 					}
 				}
 			}
@@ -313,8 +326,31 @@ func (b *Book) CreateNetwork(spec NetworkSpec, id, bridge string, auto []netip.P
 	if n.Gateway == n.Subnet.Addr() || n.Gateway == lastAddr(n.Subnet) {
 		return Network{}, errdefs.InvalidParameter(fmt.Sprintf("gateway %s is not a host address of %s", n.Gateway, n.Subnet))
 	}
+	var p6 *Pool6
+	if spec.IPv6 {
+		n.Subnet6, n.Gateway6 = spec.Subnet6.Masked(), spec.Gateway6
+		if !n.Subnet6.IsValid() {
+			n.Subnet6 = ULASubnet(n.ID)
+		}
+		if !n.Gateway6.IsValid() {
+			n.Gateway6 = n.Subnet6.Addr().Next()
+		}
+		for _, have := range b.networks {
+			if have.Subnet6.IsValid() && have.Subnet6.Overlaps(n.Subnet6) {
+				return Network{}, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("Pool overlaps with other one on this address space: %s overlaps %s of network %s", n.Subnet6, have.Subnet6, have.Name))
+			}
+		}
+		if p6, err = NewPool6(n.Subnet6, n.Gateway6); err != nil {
+			return Network{}, err
+		}
+	} else if spec.Subnet6.IsValid() || spec.Gateway6.IsValid() {
+		return Network{}, errdefs.InvalidParameter("an IPv6 subnet or gateway needs --ipv6")
+	}
 	b.networks = append(b.networks, n)
 	b.pools[n.ID] = p
+	if p6 != nil {
+		b.pools6[n.ID] = p6
+	}
 	return n, nil
 }
 
@@ -333,6 +369,7 @@ func (b *Book) RemoveNetwork(nameOrID string) (Network, error) {
 	}
 	b.networks = slices.DeleteFunc(b.networks, func(x Network) bool { return x.ID == n.ID })
 	delete(b.pools, n.ID)
+	delete(b.pools6, n.ID)
 	return n, nil
 }
 
@@ -529,9 +566,10 @@ func (b *Book) Attach(container string, pb PortBinder) ([]compute.NIC, error) {
 			return nil, err
 		}
 		n, _ := b.Network(ep.Network)
-		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address}
+		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address, Address6: ep.Address6}
 		if i == 0 && !n.Internal {
 			nic.Gateway = ep.Gateway // one default route: the first network's
+			nic.Gateway6 = ep.Gateway6
 		}
 		nic.DNS = offeredDNS(n, ep)
 		nics = append(nics, nic)
@@ -560,7 +598,7 @@ func (b *Book) Activate(container, network, mac string, pb PortBinder) (compute.
 		if mac != "" {
 			ep.MAC = mac
 		}
-		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address}
+		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address, Address6: ep.Address6}
 		nic.DNS = offeredDNS(n, ep)
 		return nic, nil
 	}
@@ -619,6 +657,14 @@ func (b *Book) activate(ep *Endpoint, pb PortBinder) error {
 	ep.Gateway = n.Gateway
 	ep.MAC = MACFor(addr)
 	ep.Bound = nil
+	if p6 := b.pools6[n.ID]; p6 != nil {
+		a6, err := p6.Allocate(ep.Container)
+		if err != nil {
+			b.deactivate(ep, pb)
+			return err
+		}
+		ep.Address6, ep.Gateway6 = netip.PrefixFrom(a6, n.Subnet6.Bits()), n.Gateway6
+	}
 	if n.Container {
 		// The container's own address is reachable: -p opens its port
 		// in the network's firewall, no host port is taken.
@@ -693,8 +739,14 @@ func (b *Book) deactivate(ep *Endpoint, pb PortBinder) {
 			p.Release(ep.Address.Addr())
 		}
 	}
+	if ep.Address6.IsValid() {
+		if p := b.pools6[ep.Network]; p != nil {
+			p.Release(ep.Address6.Addr())
+		}
+	}
 	ep.Active, ep.Bound, ep.MAC = false, nil, ""
 	ep.Address, ep.Gateway = netip.Prefix{}, netip.Addr{}
+	ep.Address6, ep.Gateway6 = netip.Prefix{}, netip.Addr{}
 }
 
 // Leases counts the addresses leased on every network.

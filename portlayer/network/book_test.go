@@ -123,3 +123,54 @@ func TestContainerNetworks(t *testing.T) {
 		t.Fatalf("overlapping the bridge network: %v", err)
 	}
 }
+
+// An IPv6-enabled network gives every endpoint an address of its IPv6
+// subnet too, released with the IPv4 one.
+func TestIPv6Network(t *testing.T) {
+	b, err := NewBook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto := []netip.Prefix{netip.MustParsePrefix("172.18.0.0/16")}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "bad", Subnet6: netip.MustParsePrefix("fd00:1::/64")}, "", "vchnbad", auto); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("IPv6 subnet without IPv6: %v", err)
+	}
+	n, err := b.CreateNetwork(NetworkSpec{Name: "v6", IPv6: true, Subnet6: netip.MustParsePrefix("fd00:1::/64")}, "", "vchnv6", auto)
+	if err != nil || n.Gateway6.String() != "fd00:1::1" {
+		t.Fatalf("create: %+v %v", n, err)
+	}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "v6b", IPv6: true, Subnet6: netip.MustParsePrefix("fd00:1::/48")}, "", "vchnv6b", []netip.Prefix{netip.MustParsePrefix("172.19.0.0/16")}); !errdefs.IsForbidden(err) {
+		t.Fatalf("overlapping IPv6 subnet: %v", err)
+	}
+	a, err := b.CreateNetwork(NetworkSpec{Name: "auto", IPv6: true}, "", "vchnauto", []netip.Prefix{netip.MustParsePrefix("172.20.0.0/16")})
+	if err != nil || a.Subnet6 != ULASubnet(a.ID) || a.Subnet6.Bits() != 64 || a.Subnet6.Addr().As16()[0] != 0xfd {
+		t.Fatalf("auto IPv6 subnet: %+v %v", a, err)
+	}
+	hp := &hostPorts{}
+	for i, c := range []string{"c1", "c2"} {
+		if _, err := b.Join(c, EndpointSpec{Network: "v6"}); err != nil {
+			t.Fatal(err)
+		}
+		nics, err := b.Attach(c, hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"fd00:1::2/64", "fd00:1::3/64"}[i]
+		if len(nics) != 1 || nics[0].Address6.String() != want || nics[0].Gateway6.String() != "fd00:1::1" || !nics[0].Address.Addr().Is4() {
+			t.Fatalf("NIC of %s: %+v", c, nics)
+		}
+	}
+	b.Detach("c1", hp)
+	if ep := b.Endpoints("c1")[0]; ep.Address6.IsValid() {
+		t.Fatalf("IPv6 address kept after detach: %+v", ep)
+	}
+	// Reload keeps c2's lease; c1 gets the freed ::2 again.
+	b2, err := LoadBook(b.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nics, err := b2.Attach("c1", hp)
+	if err != nil || nics[0].Address6.String() != "fd00:1::2/64" {
+		t.Fatalf("after reload: %+v %v", nics, err)
+	}
+}

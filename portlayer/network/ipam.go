@@ -139,3 +139,67 @@ func PortAllocatedError(b PortBinding) error {
 	}
 	return errdefs.Conflict(fmt.Sprintf("Bind for %s:%d failed: port is already allocated", ip, b.HostPort))
 }
+
+// Pool6 hands out the addresses of one IPv6 subnet, from its ::2 upwards
+// (never the subnet-router anycast address ::0 or the gateway).
+type Pool6 struct {
+	subnet  netip.Prefix
+	gateway netip.Addr
+	leases  map[netip.Addr]string
+}
+
+// maxPool6Scan bounds how far Allocate looks (a /64 is never scanned
+// whole).
+const maxPool6Scan = 1 << 16
+
+// NewPool6 returns an empty pool of subnet with gateway reserved.
+func NewPool6(subnet netip.Prefix, gateway netip.Addr) (*Pool6, error) {
+	if !subnet.Addr().Is6() || subnet.Addr().Is4In6() || subnet.Bits() > 120 {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("IPv6 subnet %s: an IPv6 prefix of at most /120 is needed", subnet))
+	}
+	if !subnet.Contains(gateway) || gateway == subnet.Masked().Addr() {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("IPv6 gateway %s is not a host address of %s", gateway, subnet))
+	}
+	return &Pool6{subnet: subnet.Masked(), gateway: gateway, leases: map[netip.Addr]string{}}, nil
+}
+
+// Allocate leases the lowest free address to owner.
+func (p *Pool6) Allocate(owner string) (netip.Addr, error) {
+	a := p.subnet.Addr().Next()
+	for i := 0; i < maxPool6Scan && p.subnet.Contains(a); i, a = i+1, a.Next() {
+		if _, taken := p.leases[a]; taken || a == p.gateway {
+			continue
+		}
+		p.leases[a] = owner
+		return a, nil
+	}
+	return netip.Addr{}, errdefs.Conflict(fmt.Sprintf("no available IPv6 addresses on this network's address pools: %s", p.subnet))
+}
+
+// Claim leases a to owner (a persisted lease).
+func (p *Pool6) Claim(a netip.Addr, owner string) error {
+	if !p.subnet.Contains(a) || a == p.gateway || a == p.subnet.Addr() {
+		return errdefs.InvalidParameter(fmt.Sprintf("address %s is not usable in %s", a, p.subnet))
+	}
+	if o, taken := p.leases[a]; taken && o != owner {
+		return errdefs.Conflict(fmt.Sprintf("Address already in use: %s", a))
+	}
+	p.leases[a] = owner
+	return nil
+}
+
+// Release frees a.
+func (p *Pool6) Release(a netip.Addr) { delete(p.leases, a) }
+
+// ULASubnet is the /64 of fd00::/8 an IPv6 network without a given subnet
+// gets: fd, 40 bits of its ID (the global ID), subnet 0.
+func ULASubnet(id string) netip.Prefix {
+	var b [16]byte
+	b[0] = 0xfd
+	for i := 0; i < 5 && 2*i+1 < len(id); i++ {
+		var v byte
+		fmt.Sscanf(id[2*i:2*i+2], "%02x", &v)
+		b[1+i] = v
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
+}

@@ -72,6 +72,10 @@ type Network struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Options     map[string]string `json:"options,omitempty"`
 	Created     time.Time         `json:"created"`
+	// Subnet6 and Gateway6 are set on an IPv6-enabled network (docker's
+	// --ipv6): every endpoint also gets an address of Subnet6.
+	Subnet6  netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
 
 	// Container networks (VIC's "Direct"; vic-machine
 	// --container-network): the VCH's configuration makes them, they are
@@ -133,6 +137,11 @@ type NetworkSpec struct {
 	Internal bool
 	Labels   map[string]string
 	Options  map[string]string
+	// IPv6 enables IPv6: Subnet6 (zero: a /64 of fd00::/8 derived from the
+	// network's ID) and Gateway6 (zero: its ::1).
+	IPv6     bool
+	Subnet6  netip.Prefix
+	Gateway6 netip.Addr
 }
 
 // PortBinding publishes ContainerPort on the host.
@@ -186,6 +195,9 @@ type Endpoint struct {
 	Address netip.Prefix  `json:"address,omitzero"`
 	Gateway netip.Addr    `json:"gateway,omitzero"`
 	Bound   []PortBinding `json:"bound,omitempty"` // with the host ports in use
+	// On an IPv6-enabled network, while active.
+	Address6 netip.Prefix `json:"address6,omitzero"`
+	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
 }
 
 // Scopes reads networks.

@@ -98,7 +98,7 @@ func (p *Provider) PlugNIC(ctx context.Context, id string, configure func(mac st
 		return fmt.Errorf("container %s: connect spare NIC %d: %w", id, i, err)
 	}
 	gi := guestInterfaces([]compute.NIC{nic})[0]
-	gi.MAC, gi.Gateway = mac, ""
+	gi.MAC, gi.Gateway, gi.Gateway6 = mac, "", ""
 	if err := p.request(ctx, id, proto.ReqNIC, proto.NICRequest{Interface: gi, Up: true}); err != nil {
 		_ = netlink.LinkSetNoMaster(tap)
 		return err
@@ -216,6 +216,12 @@ func guestInterfaces(nics []compute.NIC) []proto.Interface {
 		}
 		if n.Gateway.IsValid() {
 			gi.Gateway = n.Gateway.String()
+		}
+		if n.Address6.IsValid() {
+			gi.Address6 = n.Address6.String()
+		}
+		if n.Gateway6.IsValid() {
+			gi.Gateway6 = n.Gateway6.String()
 		}
 		out = append(out, gi)
 	}

@@ -207,6 +207,9 @@ type Interface struct {
 	Address string `json:"address,omitempty"` // CIDR, e.g. 172.16.0.2/16; empty: link up only
 	Gateway string `json:"gateway,omitempty"` // default route via this address
 	MTU     int    `json:"mtu,omitempty"`     // 0: the driver's default
+	// Address6 (CIDR) and Gateway6: IPv6 on an IPv6-enabled network.
+	Address6 string `json:"address6,omitempty"`
+	Gateway6 string `json:"gateway6,omitempty"`
 }
 
 // VolumeSerialPrefix starts the serial of every volume disk.

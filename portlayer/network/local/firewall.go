@@ -39,7 +39,7 @@ func chainOut(n network.Network) string { return "vcho-" + n.ID[:10] }
 func containerRules(n network.Network) []rule {
 	br := n.Bridge
 	tag := []string{"-m", "comment", "--comment", "vch:" + br}
-	r := func(table, chain string, spec ...string) rule { return rule{table, chain, append(spec, tag...)} }
+	r := func(table, chain string, spec ...string) rule { return rule{table, chain, append(spec, tag...), false} }
 	return []rule{
 		r("mangle", "FORWARD", "-o", br, "-j", chainIn(n)),
 		r("mangle", "OUTPUT", "-o", br, "-j", chainIn(n)),

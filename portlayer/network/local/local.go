@@ -22,6 +22,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/internal/atomicfile"
@@ -223,6 +224,19 @@ func setupHost(n network.Network) error {
 	}
 	if err := netlink.AddrReplace(link, addr); err != nil {
 		return fmt.Errorf("bridge %s address %s: %w", n.Bridge, addr, err)
+	}
+	if n.Subnet6.IsValid() {
+		a6, err := netlink.ParseAddr(netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()).String())
+		if err != nil {
+			return err
+		}
+		a6.Flags |= unix.IFA_F_NODAD
+		if err := netlink.AddrReplace(link, a6); err != nil {
+			return fmt.Errorf("bridge %s address %s: %w", n.Bridge, a6, err)
+		}
+		if err := enableForwarding6(); err != nil {
+			return err
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bridge %s up: %w", n.Bridge, err)

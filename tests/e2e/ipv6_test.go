@@ -1,0 +1,61 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestIPv6Networks: docker network create --ipv6 gives containers an IPv6
+// address of the network's subnet besides their IPv4 one, reachable from
+// the network's other containers and from the host; a network without a
+// given subnet gets a /64 of fd00::/8; nothing is left in ip6tables after
+// the networks are removed.
+func TestIPv6Networks(t *testing.T) {
+	pulled(t)
+	v := newNetVCH(t)
+	img := env.busybox
+	v.must(t, "pull", img)
+	v.must(t, "network", "create", "--ipv6", "--subnet", "fd00:77::/64", "v6net")
+	t.Cleanup(func() { v.docker(t, "network", "rm", "v6net", "v6auto") })
+	got := strings.TrimSpace(v.must(t, "network", "inspect", "-f", "{{.EnableIPv6}}{{range .IPAM.Config}} {{.Subnet}} {{.Gateway}}{{end}}", "v6net"))
+	if !strings.HasPrefix(got, "true ") || !strings.HasSuffix(got, " fd00:77::/64 fd00:77::1") {
+		t.Fatalf("network inspect v6net: %q", got)
+	}
+	v.must(t, "run", "-d", "--name", "w6", "--network", "v6net", img, "sh", "-c", webCmd)
+	t.Cleanup(func() { v.docker(t, "rm", "-f", "w6") })
+	got = strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.Networks.v6net.GlobalIPv6Address}}/{{.NetworkSettings.Networks.v6net.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.v6net.IPv6Gateway}}", "w6"))
+	if got != "fd00:77::2/64 fd00:77::1" {
+		t.Fatalf("IPv6 of w6: %q", got)
+	}
+	// The host reaches it over IPv6 (the bridge holds the gateway).
+	waitFetch(t, v.ns, "http://[fd00:77::2]/", "hello-from-vch")
+	// Another container of the network too, with its own address and
+	// default route.
+	r := v.docker(t, "run", "--rm", "--network", "v6net", img, "sh", "-c",
+		"ip -6 -o addr show scope global; ip -6 route show default; wget -q -O - http://[fd00:77::2]/")
+	if r.Exit != 0 || !strings.Contains(r.Stdout, "inet6 fd00:77::3/64") || !strings.Contains(r.Stdout, "default via fd00:77::1") ||
+		!strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
+		t.Fatalf("from a second container: %s", r)
+	}
+
+	v.must(t, "network", "create", "--ipv6", "v6auto")
+	got = strings.TrimSpace(v.must(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", "v6auto"))
+	if f := strings.Fields(got); len(f) != 2 || !strings.HasPrefix(f[1], "fd") || !strings.HasSuffix(f[1], "::/64") {
+		t.Fatalf("v6auto subnets: %q", got)
+	}
+	// Isolation holds for IPv6 too.
+	r = v.docker(t, "run", "--rm", "--network", "v6auto", img, "sh", "-c", "timeout -s KILL 10 wget -q -O - http://[fd00:77::2]/ && echo REACHED")
+	if strings.Contains(r.Stdout, "REACHED") {
+		t.Fatalf("v6auto reaches v6net: %s", r)
+	}
+
+	v.must(t, "rm", "-f", "w6")
+	v.must(t, "network", "rm", "v6net", "v6auto")
+	save, err := v.ns.Run("ip6tables-save")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(save, "vch:"); n != 0 {
+		t.Fatalf("%d ip6tables rules left:\n%s", n, save)
+	}
+}
