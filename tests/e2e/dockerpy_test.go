@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"encoding/xml"
@@ -145,13 +146,15 @@ func TestDockerPy(t *testing.T) {
 
 // alpineLike is the busybox fixture with alpine 3.10's system accounts
 // in /etc/passwd and /etc/group (the suite runs commands as postgres,
-// uid 70, which alpine has), and alpine's Cmd.
+// uid 70, which alpine has), alpine's /var/opt (an exec's working
+// directory in the suite) and alpine's Cmd.
 func alpineLike() (*fixture.Image, error) {
 	l, err := fixture.BuildLayer([]fixture.Entry{
 		{Path: "etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/ash\nbin:x:1:1:bin:/bin:/sbin/nologin\ndaemon:x:2:2:daemon:/sbin:/sbin/nologin\n" +
 			"nobody:x:65534:65534:nobody:/:/sbin/nologin\npostgres:x:70:70::/var/lib/postgresql:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")},
 		{Path: "etc/group", Data: []byte("root:x:0:root\nbin:x:1:root,bin,daemon\ndaemon:x:2:root,bin,daemon\nwheel:x:10:root\n" +
 			"postgres:x:70:\nnogroup:x:65533:\nnobody:x:65534:\napp:x:1000:\n")},
+		{Path: "var/opt", Type: tar.TypeDir, Mode: 0o755},
 	})
 	if err != nil {
 		return nil, err
