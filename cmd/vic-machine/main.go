@@ -228,6 +228,9 @@ func configure(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if !given(fs, "vchd") {
+		o.VCHD = local.VCHDFor(o.StateDir, o.Name, o.VCHD, version.Version)
+	}
 	if len(registryCAs) > 0 && o.ClearRegistryCA {
 		return fmt.Errorf("--registry-ca and --no-registry-ca contradict each other")
 	}
@@ -523,6 +526,9 @@ func start(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if !given(fs, "vchd") { // a rolled-back VCH keeps its kept vchd
+		o.VCHD = local.VCHDFor(o.StateDir, o.Name, o.VCHD, version.Version)
+	}
 	if err := local.Start(ctx, o); err != nil {
 		return err
 	}
@@ -582,4 +588,11 @@ func (c *cnFlags) given() bool {
 
 func (c *cnFlags) parse() ([]vchconfig.ContainerNetwork, error) {
 	return vchconfig.ParseContainerNetworks(c.nets, c.ranges, c.gateways, c.dns, c.firewalls)
+}
+
+// given reports whether a flag was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }

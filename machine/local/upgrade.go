@@ -158,3 +158,23 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// VCHDFor is the vchd a VCH runs on: the copy kept by its last upgrade
+// when it was rolled back to that copy's version, else installed (the
+// installation's vchd, of version installedVersion).
+func VCHDFor(stateDir, name, installed, installedVersion string) string {
+	root := filepath.Join(StateDir(stateDir), name)
+	v := versionOf(root)
+	if v == installedVersion {
+		return installed
+	}
+	keep := filepath.Join(root, upgradeDir)
+	kept, err := os.ReadFile(filepath.Join(keep, "version"))
+	if err != nil || strings.TrimSpace(string(kept)) != v {
+		return installed
+	}
+	if _, err := os.Stat(filepath.Join(keep, "vchd")); err != nil {
+		return installed
+	}
+	return filepath.Join(keep, "vchd")
+}

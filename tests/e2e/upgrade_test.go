@@ -125,5 +125,15 @@ func TestUpgradeAndRollback(t *testing.T) {
 		t.Errorf("container after rollback: %q, before %q", got, started)
 	}
 	v.must(t, "run", "--rm", img, "true")
+	// stop and start keep the rolled-back vchd.
+	if out, err := v.vicMachine("stop", "--name", v.name); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	if out, err := v.vicMachine("start", "--name", v.name); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pidOf(t, filepath.Join(v.root, "vchd.pid")))); exe != filepath.Join(v.root, "upgrade", "vchd") {
+		t.Errorf("vchd after stop and start of a rolled-back VCH runs %s", exe)
+	}
 	v.must(t, "rm", "-f", "keeper")
 }
