@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/docker/api/types/events"
 
+	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 )
@@ -109,6 +110,12 @@ func (b *Backend) died(ctx context.Context, id string, st compute.Status) {
 	}
 	d.last[id] = st.StartedAt
 	_, m, err := b.read(context.WithoutCancel(ctx), id)
+	if errdefs.IsNotFound(err) {
+		// Removed meanwhile: a monitor that saw the run end before the
+		// removal comes late. Its die was logged before the destroy
+		// (rm needs a stopped container); a second one would follow it.
+		return
+	}
 	if err != nil {
 		m = nil
 	}

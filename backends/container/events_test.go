@@ -129,3 +129,46 @@ func TestKillEventsAndSingleDie(t *testing.T) {
 		t.Fatalf("want destroy right after the one die, got %+v", m)
 	}
 }
+
+// A monitor that saw a run end before the container was removed, and
+// only gets to log it afterwards, logs nothing: no die after destroy (it
+// made TestContainerEvents see "die" of a removed container).
+func TestNoDieAfterDestroy(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.create("gone", container.Config{Cmd: []string{"sleep"}}, nil)
+	e.start("gone")
+	if err := e.b.ContainerStop(ctx, "gone", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := e.b.lookup(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := c.Status
+	if err := e.b.ContainerRemove(ctx, "gone", false, false); err != nil {
+		t.Fatal(err)
+	}
+	_, sub := e.events.Subscribe(time.Time{}, events.Filter{})
+	defer sub.Close()
+	e.b.died(ctx, c.Spec.ID, ended)
+	if got := drain(sub); len(got) != 0 {
+		t.Fatalf("events after the late die: %+v, want none", got)
+	}
+}
+
+// drain takes what sub has queued now, without waiting.
+func drain(sub *events.Subscription) []eventtypes.Message {
+	var out []eventtypes.Message
+	for {
+		select {
+		case m, ok := <-sub.C():
+			if !ok {
+				return out
+			}
+			out = append(out, m)
+		default:
+			return out
+		}
+	}
+}
