@@ -54,12 +54,22 @@ func TestGroup(t *testing.T) {
 		}
 	}
 	// A busy loop in the group: it is counted and throttled.
-	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	// It waits to be moved before it execs: cgroup v1 memory charges do
+	// not move with a task, so only pages it maps after the move (the
+	// new program's) are counted in the group.
+	cmd := exec.Command("sh", "-c", "read go; exec sh -c 'while :; do :; done'")
+	moved, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := moved.Write([]byte("go\n")); err != nil {
 		t.Fatal(err)
 	}
 	pids, err := g.Procs()
