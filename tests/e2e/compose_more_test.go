@@ -238,7 +238,7 @@ networks:
 			if id, _ := serviceContainer(t, c.project, "client"); id != clientID {
 				t.Fatal("client was recreated though its configuration did not change")
 			}
-			if out := c.must(t, "exec", "-T", "db", "printenv", "LEVEL"); strings.TrimSpace(out) != "two" {
+			if out := c.must(t, "exec", "-T", "db", "sh", "-c", "echo $LEVEL"); strings.TrimSpace(out) != "two" {
 				t.Fatalf("LEVEL in the recreated db: %q", out)
 			}
 			events("db's start event", isEvent("start", "db", newDB))

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/versions"
 
 	"github.com/vchproject/vch/daemon/httputils"
 	"github.com/vchproject/vch/errdefs"
@@ -102,6 +104,12 @@ func (r *router) inspect(ctx context.Context, w http.ResponseWriter, _ *http.Req
 	img, err := r.b.ImageInspect(ctx, vars["name"])
 	if err != nil {
 		return err
+	}
+	if v := httputils.VersionFromContext(ctx); img.ContainerConfig == nil && v != "" && versions.LessThan(v, "1.45") {
+		// Before 1.45 docker always sent ContainerConfig (empty for
+		// images not built by a container); docker-compose 1.x reads
+		// its Volumes when it recreates a container.
+		img.ContainerConfig = &container.Config{}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, img)
 }
