@@ -105,11 +105,15 @@ func (r *router) inspect(ctx context.Context, w http.ResponseWriter, _ *http.Req
 	if err != nil {
 		return err
 	}
-	if v := httputils.VersionFromContext(ctx); img.ContainerConfig == nil && v != "" && versions.LessThan(v, "1.45") {
-		// Before 1.45 docker always sent ContainerConfig (empty for
-		// images not built by a container); docker-compose 1.x reads
-		// its Volumes when it recreates a container.
-		img.ContainerConfig = &container.Config{}
+	// Before 1.45 docker always sent ContainerConfig (empty for images
+	// not built by a container); docker-compose 1.x reads its Volumes
+	// when it recreates a container.
+	if v := httputils.VersionFromContext(ctx); v != "" && versions.LessThan(v, "1.45") {
+		//lint:ignore SA1019 the field is part of the API below 1.45, which this branch serves
+		if img.ContainerConfig == nil {
+			//lint:ignore SA1019 as above
+			img.ContainerConfig = &container.Config{}
+		}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, img)
 }
