@@ -9,7 +9,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/versions"
 
 	"github.com/vchproject/vch/daemon/httputils"
 	"github.com/vchproject/vch/errdefs"
@@ -105,15 +104,14 @@ func (r *router) inspect(ctx context.Context, w http.ResponseWriter, _ *http.Req
 	if err != nil {
 		return err
 	}
-	// Before 1.45 docker always sent ContainerConfig (empty for images
-	// not built by a container); docker-compose 1.x reads its Volumes
-	// when it recreates a container.
-	if v := httputils.VersionFromContext(ctx); v != "" && versions.LessThan(v, "1.45") {
-		//lint:ignore SA1019 the field is part of the API below 1.45, which this branch serves
-		if img.ContainerConfig == nil {
-			//lint:ignore SA1019 as above
-			img.ContainerConfig = &container.Config{}
-		}
+	// docker sent ContainerConfig (empty for images not built by a
+	// container) below API 1.45. docker-compose 1.x negotiates the
+	// daemon's newest version and still reads ContainerConfig.Volumes
+	// when it recreates a container, so it is sent at every version.
+	//lint:ignore SA1019 the field is part of the API compose v1 reads
+	if img.ContainerConfig == nil {
+		//lint:ignore SA1019 as above
+		img.ContainerConfig = &container.Config{}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, img)
 }
