@@ -381,6 +381,15 @@ func TestPullStreamError(t *testing.T) {
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"Id":"127.0.0.1:5000/busybox:latest"`) {
 		t.Fatalf("inspect by registry name: %d %s", w.Code, w.Body.String())
 	}
+	// ContainerConfig at every version: compose v1 negotiates 1.45 and reads it.
+	w = do(t, h, http.MethodGet, "/v1.39/images/127.0.0.1:5000/busybox:latest/json", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ContainerConfig":{`) {
+		t.Fatalf("inspect at 1.39: %d %s", w.Code, w.Body.String())
+	}
+	w = do(t, h, http.MethodGet, "/v1.45/images/127.0.0.1:5000/busybox:latest/json", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ContainerConfig":{`) {
+		t.Fatalf("inspect at 1.45: %d %s", w.Code, w.Body.String())
+	}
 }
 
 // TLS: only clients with a certificate from the VCH's CA, over TLS >= 1.2.

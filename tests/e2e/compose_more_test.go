@@ -238,7 +238,7 @@ networks:
 			if id, _ := serviceContainer(t, c.project, "client"); id != clientID {
 				t.Fatal("client was recreated though its configuration did not change")
 			}
-			if out := c.must(t, "exec", "-T", "db", "printenv", "LEVEL"); strings.TrimSpace(out) != "two" {
+			if out := c.must(t, "exec", "-T", "db", "sh", "-c", "echo $LEVEL"); strings.TrimSpace(out) != "two" {
 				t.Fatalf("LEVEL in the recreated db: %q", out)
 			}
 			events("db's start event", isEvent("start", "db", newDB))
@@ -277,9 +277,18 @@ services:
     image: %s
     command: ["sleep", "600"]
 %s`, image, tc.service))
+				want := tc.want
+				if tc.name == "build" && c.name == "v2" {
+					// Compose v2 builds through buildx, whose default
+					// builder here is the docker-container driver: it
+					// asks the VCH to pull moby/buildkit and run it
+					// privileged. The daemon's answer (the pull's error
+					// offline, else the privileged 501) is what shows.
+					want = "Error response from daemon"
+				}
 				r := c.run(t, "up", "-d")
 				out := r.Stdout + r.Stderr
-				if r.Exit == 0 || !strings.Contains(out, tc.want) {
+				if r.Exit == 0 || !strings.Contains(out, want) {
 					t.Fatalf("%s: up -d: %s", tc.name, r)
 				}
 				t.Logf("%s, compose %s: exit %d: %s", tc.name, c.name, r.Exit, lastLines(out, 2))

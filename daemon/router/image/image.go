@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/vchproject/vch/daemon/httputils"
@@ -102,6 +103,15 @@ func (r *router) inspect(ctx context.Context, w http.ResponseWriter, _ *http.Req
 	img, err := r.b.ImageInspect(ctx, vars["name"])
 	if err != nil {
 		return err
+	}
+	// docker sent ContainerConfig (empty for images not built by a
+	// container) below API 1.45. docker-compose 1.x negotiates the
+	// daemon's newest version and still reads ContainerConfig.Volumes
+	// when it recreates a container, so it is sent at every version.
+	//lint:ignore SA1019 the field is part of the API compose v1 reads
+	if img.ContainerConfig == nil {
+		//lint:ignore SA1019 as above
+		img.ContainerConfig = &container.Config{}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, img)
 }
