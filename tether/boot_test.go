@@ -248,6 +248,10 @@ func writeStdin(t *testing.T, c *ssh.Client, data string, eof bool) {
 		t.Fatal(err)
 	}
 	if eof {
+		// The EOF is announced first; a bare one is a lost host.
+		if ok, err := ch.SendRequest(proto.ReqStdinEOF, true, nil); err != nil || !ok {
+			t.Fatalf("stdin EOF request: %v %v", ok, err)
+		}
 		ch.CloseWrite()
 	}
 }

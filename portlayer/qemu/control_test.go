@@ -121,6 +121,11 @@ func TestHandshakeWithTether(t *testing.T) {
 	if b := <-g.stdin; string(b) != "hi\n" {
 		t.Fatalf("guest stdin got %q", b)
 	}
+	// The host announces the EOF first: a bare EOF is a lost connection
+	// (vchd died), which leaves the process's stdin open.
+	if ok, err := ch.SendRequest(proto.ReqStdinEOF, true, nil); err != nil || !ok {
+		t.Fatalf("stdin EOF request: %v %v", ok, err)
+	}
 	if err := ch.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
