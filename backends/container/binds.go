@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/compute"
 )
 
 // bindSource checks a bind mount's host directory against the VCH's
@@ -62,4 +63,24 @@ func under(p string, roots []string) bool {
 		}
 	}
 	return false
+}
+
+// checkBinds checks c's bind mounts again before a run: the VCH may have
+// narrowed --bind-allow since create, and a directory on the way may have
+// been replaced by a symlink that leads out. Each must still resolve, under
+// an allowed root, to the directory the VM was given at create.
+func (b *Backend) checkBinds(c compute.Container) error {
+	for _, mt := range c.Spec.Mounts {
+		if mt.Volume != "" || mt.Source == "" {
+			continue
+		}
+		real, err := b.bindSource(mt.Source)
+		if err != nil {
+			return err
+		}
+		if real != mt.Source {
+			return errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("bind mount of %s refused: it now leads to %s", mt.Source, real))
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,41 @@ func TestBindSource(t *testing.T) {
 	none := &Backend{}
 	if _, err := none.bindSource(allowed); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), "--bind-allow") {
 		t.Errorf("without allowed roots: %v", err)
+	}
+}
+
+// Binds are checked again at every start: a directory swapped for a
+// symlink that leads out, or a root no longer allowed, stops the start
+// with a 403 and the VM is never given the directory.
+func TestBindCheckedAtStart(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	root := t.TempDir()
+	allowed, outside := filepath.Join(root, "allowed"), filepath.Join(root, "outside")
+	for _, d := range []string{filepath.Join(allowed, "data"), filepath.Join(allowed, "kept"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.b.cfg.BindAllow = []string{allowed}
+	e.create("swapped", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{Binds: []string{filepath.Join(allowed, "data") + ":/data"}})
+	e.create("kept", container.Config{Cmd: []string{"sleep"}}, &container.HostConfig{Binds: []string{filepath.Join(allowed, "kept") + ":/data"}})
+	if err := os.Remove(filepath.Join(allowed, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(allowed, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.ContainerStart(ctx, "swapped"); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), outside) {
+		t.Fatalf("start after the swap: %v, want 403 naming %s", err, outside)
+	}
+	e.start("kept")
+	if err := e.b.ContainerKill(ctx, "kept", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.wait("kept", container.WaitConditionNotRunning)
+	e.b.cfg.BindAllow = []string{filepath.Join(root, "elsewhere")}
+	if err := e.b.ContainerStart(ctx, "kept"); !errdefs.IsForbidden(err) {
+		t.Fatalf("start after --bind-allow narrowed: %v, want 403", err)
 	}
 }

@@ -68,6 +68,9 @@ func (b *Backend) ContainerStart(ctx context.Context, name string) error {
 			return err
 		}
 	}
+	if err := b.checkBinds(c); err != nil {
+		return err
+	}
 	if err := b.pl.Start(ctx, id); err != nil {
 		if errdefs.IsNotModified(err) {
 			return errdefs.New(errdefs.ErrNotModified, "container is already running")

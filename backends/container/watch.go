@@ -137,7 +137,13 @@ func (b *Backend) restartPending(log *zap.Logger, id string, exitCode int, p *pe
 		b.clearRestarting(id, p)
 		return false
 	}
-	err := b.pl.Start(b.ctx, id)
+	// Binds are checked again at every run (checkBinds).
+	var err error
+	if c, ierr := b.pl.Inspect(b.ctx, id); ierr != nil {
+		err = ierr
+	} else if err = b.checkBinds(c); err == nil {
+		err = b.pl.Start(b.ctx, id)
+	}
 	canceled := b.clearRestarting(id, p)
 	if err != nil && !errdefs.IsNotModified(err) {
 		code, _ := startFailure(err)
