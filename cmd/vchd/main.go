@@ -37,7 +37,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *configPath, log); err != nil {
+	if err := run(ctx, *configPath, log, runOptions{}); err != nil {
 		log.Error("vchd failed", zap.Error(err))
 		fmt.Fprintln(os.Stderr, "vchd:", err)
 		var already *alreadyRunningError

@@ -25,7 +25,15 @@ import (
 
 // run wires the layers of one VCH: image store and compute provider (the
 // port layer), the docker personality (backends) and the API server.
-func run(ctx context.Context, configPath string, log *zap.Logger) error {
+// runOptions change how run treats the process it runs in.
+type runOptions struct {
+	// inProcess: run serves a VCH inside a process that is not a vchd
+	// of its own (a test). The VCH's cgroup is then not joined: joining
+	// moves the whole process, and its group would outlive it.
+	inProcess bool
+}
+
+func run(ctx context.Context, configPath string, log *zap.Logger, o runOptions) error {
 	cfg, err := vchconfig.Load(configPath)
 	if err != nil {
 		return err
@@ -50,8 +58,10 @@ func run(ctx context.Context, configPath string, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := joinCgroup(cfg, host, log); err != nil {
-		return err
+	if !o.inProcess {
+		if err := joinCgroup(cfg, host, log); err != nil {
+			return err
+		}
 	}
 	if cfg.Firewall != "" { // after a reboot the rule is gone
 		if err := applyFirewall(cfg); err != nil {

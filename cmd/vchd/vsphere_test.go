@@ -99,7 +99,7 @@ func startVSphereVCH(t *testing.T, name, convention string) (*vsimtest.Sim, func
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfgPath, zaptest.NewLogger(t)) }()
+	go func() { done <- run(ctx, cfgPath, zaptest.NewLogger(t), runOptions{inProcess: true}) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil && ctx.Err() == nil {
