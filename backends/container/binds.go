@@ -17,7 +17,11 @@ import (
 // symlink resolved, which is what the VM is given. The path as written
 // must be under an allowed root (so nothing is told about other host
 // paths), and so must the resolved one (a symlink cannot lead out).
-func (b *Backend) bindSource(src string) (string, error) {
+//
+// With makeMissing (a -v bind) a missing directory is made, as docker
+// does, but only below an existing directory that itself resolves under
+// an allowed root.
+func (b *Backend) bindSource(src string, makeMissing bool) (string, error) {
 	src = filepath.Clean(src)
 	if len(b.cfg.BindAllow) == 0 {
 		return "", errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("bind mount of %s refused: this VCH allows no bind mounts of host directories (vic-machine configure --bind-allow DIR allows them under DIR); use a volume", src))
@@ -36,6 +40,14 @@ func (b *Backend) bindSource(src string) (string, error) {
 		return "", refuse(src)
 	}
 	real, err := filepath.EvalSymlinks(src)
+	if errors.Is(err, fs.ErrNotExist) && makeMissing {
+		if err = makeBindDir(src, roots, refuse); errdefs.IsForbidden(err) {
+			return "", err
+		} else if err != nil {
+			return "", errdefs.InvalidParameter(fmt.Sprintf("invalid mount config for type \"bind\": making %s: %v", src, err))
+		}
+		real, err = filepath.EvalSymlinks(src)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", errdefs.InvalidParameter(fmt.Sprintf("invalid mount config for type \"bind\": bind source path does not exist: %s", src))
 	}
@@ -53,6 +65,30 @@ func (b *Backend) bindSource(src string) (string, error) {
 		return "", errdefs.InvalidParameter(fmt.Sprintf("bind mount of %s: only directories can be bind mounted on this VCH, not files", src))
 	}
 	return real, nil
+}
+
+// makeBindDir makes the missing directory src: below its nearest existing
+// ancestor, which must resolve under one of roots (so a symlink on the way
+// cannot lead the new directories out).
+func makeBindDir(src string, roots []string, refuse func(string) error) error {
+	anc, rest := src, ""
+	for {
+		if _, err := os.Lstat(anc); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		rest = filepath.Join(filepath.Base(anc), rest)
+		anc = filepath.Dir(anc)
+	}
+	real, err := filepath.EvalSymlinks(anc)
+	if err != nil {
+		return err
+	}
+	if !under(real, roots) {
+		return refuse("its target " + filepath.Join(real, rest))
+	}
+	return os.MkdirAll(filepath.Join(real, rest), 0o755)
 }
 
 // under reports whether p is one of roots or inside one.
@@ -74,7 +110,7 @@ func (b *Backend) checkBinds(c compute.Container) error {
 		if mt.Volume != "" || mt.Source == "" {
 			continue
 		}
-		real, err := b.bindSource(mt.Source)
+		real, err := b.bindSource(mt.Source, false)
 		if err != nil {
 			return err
 		}

@@ -40,6 +40,10 @@ type MountRecord struct {
 	Anonymous   bool   `json:"anonymous,omitempty"`
 	NoCopy      bool   `json:"noCopy,omitempty"`
 	Options     string `json:"options,omitempty"` // tmpfs options
+	// MakeSource: a -v bind whose missing host directory is made at
+	// create, as docker does (--mount refuses a missing one). Only the
+	// create that parsed it acts on it.
+	MakeSource bool `json:"-"`
 }
 
 // wantedVolume is a volume mount before its volume exists.
@@ -102,7 +106,7 @@ func parseMounts(hc *container.HostConfig, cfg *container.Config) ([]wantedVolum
 			return nil, nil, err
 		}
 		if strings.HasPrefix(src, "/") {
-			r := MountRecord{Type: "bind", Source: src, Destination: d, RW: true, Mode: ""}
+			r := MountRecord{Type: "bind", Source: src, Destination: d, RW: true, Mode: "", MakeSource: true}
 			if len(parts) == 3 {
 				r.Mode = parts[2]
 				if err := bindMode(&r, parts[2]); err != nil {
@@ -255,7 +259,7 @@ func (b *Backend) prepareMounts(ctx context.Context, hc *container.HostConfig, c
 	}
 	for _, t := range tmps {
 		if t.Type == "bind" {
-			src, err := b.bindSource(t.Source)
+			src, err := b.bindSource(t.Source, t.MakeSource)
 			if err != nil {
 				undo()
 				return nil, nil, nil, func() {}, err

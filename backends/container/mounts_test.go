@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func TestBindSource(t *testing.T) {
 		{src: filepath.Join(allowed, "missing"), class: errdefs.IsInvalidParameter, text: "bind source path does not exist"},
 		{src: filepath.Join(allowed, "file"), class: errdefs.IsInvalidParameter, text: "only directories"},
 	} {
-		got, err := b.bindSource(tc.src)
+		got, err := b.bindSource(tc.src, false)
 		if tc.class == nil {
 			if err != nil || got != tc.want {
 				t.Errorf("bindSource(%s) = %q, %v; want %q", tc.src, got, err, tc.want)
@@ -128,7 +129,7 @@ func TestBindSource(t *testing.T) {
 		}
 	}
 	none := &Backend{}
-	if _, err := none.bindSource(allowed); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), "--bind-allow") {
+	if _, err := none.bindSource(allowed, false); !errdefs.IsForbidden(err) || !strings.Contains(err.Error(), "--bind-allow") {
 		t.Errorf("without allowed roots: %v", err)
 	}
 }
@@ -166,5 +167,42 @@ func TestBindCheckedAtStart(t *testing.T) {
 	e.b.cfg.BindAllow = []string{filepath.Join(root, "elsewhere")}
 	if err := e.b.ContainerStart(ctx, "kept"); !errdefs.IsForbidden(err) {
 		t.Fatalf("start after --bind-allow narrowed: %v, want 403", err)
+	}
+}
+
+// A -v bind's missing directory is made, as docker does, but only below
+// an existing directory that resolves under an allowed root; --mount's is
+// refused (TestBindSource).
+func TestBindSourceMakesMissing(t *testing.T) {
+	root := t.TempDir()
+	allowed, outside := filepath.Join(root, "allowed"), filepath.Join(root, "outside")
+	for _, d := range []string{allowed, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(allowed, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{cfg: Config{BindAllow: []string{allowed}}}
+	want := filepath.Join(allowed, "new", "deeper")
+	if got, err := b.bindSource(want, true); err != nil || got != want {
+		t.Fatalf("bindSource of a missing dir = %q, %v; want it made", got, err)
+	}
+	if fi, err := os.Stat(want); err != nil || !fi.IsDir() {
+		t.Fatalf("made directory: %v, %v", fi, err)
+	}
+	_, err := b.bindSource(filepath.Join(allowed, "escape", "made"), true)
+	if !errdefs.IsForbidden(err) {
+		t.Fatalf("missing dir behind a symlink that leads out: %v, want 403", err)
+	}
+	if _, serr := os.Stat(filepath.Join(outside, "made")); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("a directory was made outside the allowed root: %v", serr)
+	}
+	if _, err := b.bindSource(filepath.Join(root, "elsewhere", "x"), true); !errdefs.IsForbidden(err) {
+		t.Fatalf("missing dir outside the roots: %v, want 403", err)
+	}
+	if _, serr := os.Stat(filepath.Join(root, "elsewhere")); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("a directory was made outside the allowed roots: %v", serr)
 	}
 }

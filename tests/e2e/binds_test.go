@@ -79,4 +79,22 @@ func TestBindMounts(t *testing.T) {
 	if r.Exit == 0 || !strings.Contains(r.Stderr, "its target /etc is not under") {
 		t.Fatalf("bind through an escaping symlink: %s", r)
 	}
+	// A missing directory: -v makes it (docker's behaviour), --mount
+	// refuses it, and nothing is made behind a symlink that leads out.
+	made := filepath.Join(dir, "made", "deeper")
+	mustDocker(t, "run", "--rm", "-v", made+":/h", img, "sh", "-c", "echo hi > /h/f")
+	if b, err := os.ReadFile(filepath.Join(made, "f")); err != nil || string(b) != "hi\n" {
+		t.Fatalf("-v of a missing directory: host reads %q, %v", b, err)
+	}
+	r = docker(t, "run", "--rm", "--mount", "type=bind,source="+filepath.Join(dir, "absent")+",target=/h", img, "true")
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "bind source path does not exist") {
+		t.Fatalf("--mount of a missing directory: %s", r)
+	}
+	r = docker(t, "run", "--rm", "-v", filepath.Join(dir, "escape", "vch-made")+":/h", img, "true")
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "is not under") {
+		t.Fatalf("-v of a missing directory behind an escaping symlink: %s", r)
+	}
+	if _, err := os.Stat("/etc/vch-made"); !os.IsNotExist(err) {
+		t.Fatalf("a directory was made under /etc: %v", err)
+	}
 }
