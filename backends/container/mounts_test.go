@@ -40,7 +40,7 @@ func TestParseMounts(t *testing.T) {
 		{name: "--mount tmpfs", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/t", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o1777}}}},
 			want: []MountRecord{{Type: "tmpfs", Destination: "/t", RW: true, Options: "size=1048576,mode=1777"}}},
 		{name: "bind", hc: container.HostConfig{Binds: []string{"/srv/a:/x", "/srv/b:/y:ro,z"}},
-			want: []MountRecord{{Type: "bind", Source: "/srv/a", Destination: "/x", RW: true}, {Type: "bind", Source: "/srv/b", Destination: "/y", Mode: "ro,z"}}},
+			want: []MountRecord{{Type: "bind", Source: "/srv/a", Destination: "/x", RW: true, MakeSource: true}, {Type: "bind", Source: "/srv/b", Destination: "/y", Mode: "ro,z", MakeSource: true}}},
 		{name: "--mount bind", hc: container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/etc", Target: "/x", ReadOnly: true}}},
 			want: []MountRecord{{Type: "bind", Source: "/etc", Destination: "/x"}}},
 		{name: "bind relative", hc: container.HostConfig{Binds: []string{"./here:/x"}}, class: errdefs.IsInvalidParameter},
