@@ -49,7 +49,7 @@ unit:
 
 # End-to-end: the real docker CLI against a real VCH built from bin/.
 e2e: build
-	$(GO) test -count=1 -p 1 -timeout 30m ./tests/e2e/...
+	$(GO) test -count=1 -p 1 -timeout 45m ./tests/e2e/...
 
 # docker-py's own integration tests (containers, exec) against a VCH; needs
 # a docker-py git checkout in DOCKER_PY_SRC (see tests/e2e/dockerpy_test.go).
