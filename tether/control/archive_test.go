@@ -146,7 +146,8 @@ func TestArchiveChannel(t *testing.T) {
 	if r := s.next(t); r.Error != "" || r.Stat == nil || !r.Stat.Mode.IsDir() {
 		t.Fatalf("put target: %+v", r)
 	}
-	go func() { io.Copy(s.ch, &in); s.ch.CloseWrite() }()
+	// The goroutine gets this channel, not s, which the test reuses.
+	go func(ch ssh.Channel) { io.Copy(ch, &in); ch.CloseWrite() }(s.ch)
 	if r := s.next(t); r.Error != "" {
 		t.Fatalf("put: %+v", r)
 	}
@@ -179,7 +180,8 @@ func TestArchiveChannel(t *testing.T) {
 	tw.Close()
 	s, _ = openArchive(t, client, proto.ArchiveSpec{Op: proto.ArchivePut, Path: "/dst"})
 	s.next(t)
-	go func() { io.Copy(s.ch, &bad); s.ch.CloseWrite() }()
+	// The goroutine gets this channel, not s, which the test reuses.
+	go func(ch ssh.Channel) { io.Copy(ch, &bad); ch.CloseWrite() }(s.ch)
 	if r := s.next(t); r.Kind != proto.ArchiveInvalid {
 		t.Fatalf("hostile put: %+v", r)
 	}
