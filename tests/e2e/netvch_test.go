@@ -41,7 +41,7 @@ const (
 // options (given last, they win over the defaults here).
 func newNetVCH(t testing.TB, createArgs ...string) *netVCH {
 	t.Helper()
-	return newNetVCHWith(t)
+	return newNetVCHWith(t, createArgs...)
 }
 
 // newNetVCHWith is newNetVCH with more vic-machine create options.
