@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# docker-context.sh: put into dist/context/ what the root Dockerfile needs
+# besides the sources, so that `docker build .` runs offline:
+#   dist/context/vendor  the module sources (go mod vendor; the build
+#                        stage uses -mod=vendor and GOPROXY=off)
+#   dist/context/kernel  the guest kernel tree that make bundle packs
+#                        (scripts/fetch-kernel.sh's cache; hard links
+#                        where the file system allows, else a copy)
+# Run it again after go.mod changes or a new kernel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+kernel=${VCH_KERNEL_DIR:-/var/cache/vch/kernel}
+for f in "$kernel/vmlinuz" "$kernel/version"; do
+	[ -e "$f" ] || { echo "docker-context: missing $f (run scripts/setup.sh)" >&2; exit 1; }
+done
+ctx=dist/context
+mkdir -p dist
+tmp=$(mktemp -d dist/.context.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+go mod vendor -o "$tmp/vendor"
+cp -al "$kernel" "$tmp/kernel" 2>/dev/null || { rm -rf "$tmp/kernel"; cp -a "$kernel" "$tmp/kernel"; }
+rm -rf "$ctx"
+mv "$tmp" "$ctx"
+trap - EXIT
+echo "docker-context: $ctx ($(du -sh "$ctx" | cut -f1)) holds vendor/ and kernel/ ($(cat "$ctx/kernel/version"))"
