@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/vchproject/vch/internal/version.Version=$(VERSION) \
            -X github.com/vchproject/vch/internal/version.BuildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 NAME    ?= default
 
-.PHONY: all build run setup test lint unit e2e bench flake clean dockerpy bundle
+.PHONY: all build run setup test lint unit e2e bench flake clean dockerpy bundle docker-context
 
 all: build
 
@@ -24,6 +24,11 @@ build:
 # vic-bundle.tar.gz: what a user downloads, as VIC's bundle was.
 bundle: build
 	scripts/bundle.sh dist/vic-bundle.tar.gz
+
+# dist/context: the vendored modules and the guest kernel that the root
+# Dockerfile builds the same bundle from, offline (see README).
+docker-context:
+	scripts/docker-context.sh
 
 setup:
 	scripts/setup.sh

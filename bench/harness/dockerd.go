@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/bench/report"
+	"github.com/vchproject/vch/tests/fixture"
 )
 
 // DockerdConfig places a private Docker Engine.
@@ -26,7 +27,8 @@ type DockerdConfig struct {
 }
 
 // StartDockerd starts dockerd (with its own managed containerd) with its
-// own data root, exec root, pidfile, socket and bridge, and pushes its
+// own data root, exec root, pidfile, socket and bridge (the flags of
+// fixture.DockerdArgs, which the tests' dockerd uses too), and pushes its
 // teardown. dockerd gets --iptables=false: both daemons share one
 // namespace, and dockerd's FORWARD policy DROP would otherwise cut vch's
 // forwarded traffic; published ports to 127.0.0.1 go through docker-proxy
@@ -41,16 +43,7 @@ func StartDockerd(ctx context.Context, log *zap.Logger, stack *Stack, cfg Docker
 	stack.Push("remove dockerd cgroup parent", func(context.Context) error { return removeCgroups(cgroupRoot, cfg.CgroupParent) })
 	sock := filepath.Join(cfg.Dir, "docker.sock")
 	d, err := StartDaemon(log, "dockerd", filepath.Join(cfg.Dir, "dockerd.log"),
-		"--data-root", filepath.Join(cfg.Dir, "data"),
-		"--exec-root", filepath.Join(cfg.Dir, "exec"),
-		"--pidfile", filepath.Join(cfg.Dir, "dockerd.pid"),
-		"-H", "unix://"+sock,
-		"--bip", cfg.Bip,
-		"--iptables=false", "--ip-masq=false",
-		"--insecure-registry", "127.0.0.0/8",
-		"--log-level", "warn",
-		"--cgroup-parent", cfg.CgroupParent,
-	)
+		fixture.DockerdArgs(cfg.Dir, cfg.Bip, cfg.CgroupParent)...)
 	if err != nil {
 		return nil, err
 	}
