@@ -123,6 +123,11 @@ func TestDockerfileBuildsBundle(t *testing.T) {
 	out := run(20*time.Minute, "", "build", "--network", "none", "--build-arg", "GO_IMAGE="+goImage,
 		"--build-arg", "VERSION="+version, "--build-arg", "COMMIT=e2e", "-t", "vic-bundle:e2e", env.repo)
 	t.Logf("docker build took %s", time.Since(buildStart).Round(time.Second))
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "Sending build context") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
 	if !strings.Contains(out, "Successfully tagged vic-bundle:e2e") {
 		t.Fatalf("docker build did not tag the image:\n%s", out)
 	}
