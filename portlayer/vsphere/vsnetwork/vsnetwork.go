@@ -65,7 +65,8 @@ type Config struct {
 	State string
 	// BridgePortGroup is the bridge network's port group.
 	BridgePortGroup string
-	// BridgeRange is the bridge network's subnet (zero: 172.16.0.0/16);
+	// BridgeRange is the bridge network's subnet, or where its /16 comes
+	// from if larger (zero: network.DefaultBridgeRange, so 172.16.0.0/16);
 	// user-defined networks take /16s of network.DefaultBridgeRange.
 	BridgeRange       netip.Prefix
 	ContainerNetworks []ContainerNetwork
@@ -164,9 +165,12 @@ func token(pg string) string {
 func (p *Provider) bridgeNetwork() network.Network {
 	subnet := p.cfg.BridgeRange
 	if !subnet.IsValid() {
-		subnet = network.SubnetsOf(network.DefaultBridgeRange, 16)[0]
+		subnet = network.DefaultBridgeRange
 	}
 	subnet = subnet.Masked()
+	if subnet.Bits() < 16 {
+		subnet = network.SubnetsOf(subnet, 16)[0]
+	}
 	return network.Network{
 		ID: network.NewID(), Name: network.BridgeName, Driver: "bridge",
 		Subnet: subnet, Gateway: subnet.Addr().Next(), Bridge: p.cfg.BridgePortGroup,
