@@ -211,6 +211,37 @@ func TestVSphereContainerThroughDockerCLI(t *testing.T) {
 	if _, ok := nics[0].GetVirtualDevice().Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); !ok {
 		t.Fatalf("NIC backing %T, want the distributed port group", nics[0].GetVirtualDevice().Backing)
 	}
+	// network connect while running hot-adds a NIC on the network's port
+	// group; disconnect removes it.
+	netID := must("network", "create", "back")
+	must("network", "connect", "back", "web")
+	backMAC := must("inspect", "--format", "{{.NetworkSettings.Networks.back.MacAddress}}", "web")
+	backPG, err := sess.Finder.Network(ctx, "vsctr-"+netID[:12])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs, err = vm.Device(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nics = devs.SelectByType((*types.VirtualVmxnet3)(nil))
+	found := false
+	for _, n := range nics {
+		card := n.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+		if b, ok := card.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok && card.MacAddress == backMAC && b.Port.PortgroupKey == backPG.Reference().Value {
+			found = true
+		}
+	}
+	if len(nics) != 2 || !found || backMAC == "" {
+		t.Fatalf("after network connect: %d NICs, none with MAC %q on %s", len(nics), backMAC, backPG.Reference().Value)
+	}
+	must("network", "disconnect", "back", "web")
+	if devs, err = vm.Device(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(devs.SelectByType((*types.VirtualVmxnet3)(nil))); n != 1 {
+		t.Fatalf("after network disconnect: %d NICs", n)
+	}
+	must("network", "rm", "back")
 	must("kill", "web")
 	if out := must("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "web"); out != "exited 137" {
 		t.Fatalf("state after kill %q", out)

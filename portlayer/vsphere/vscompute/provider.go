@@ -138,6 +138,7 @@ type vm struct {
 	spec   compute.Spec
 	rec    record
 	hasRec bool
+	nics   string // KeyNICs as stored
 }
 
 func encode(v any) (string, error) {
@@ -217,7 +218,7 @@ func (p *Provider) fromMO(m *mo.VirtualMachine) *vm {
 	if kv[KeyVCH] != p.cfg.VCH || kv[KeyID] == "" {
 		return nil
 	}
-	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState}
+	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState, nics: kv[KeyNICs]}
 	if err := decode(kv[KeySpec], &c.spec); err != nil {
 		p.log.Warn("container VM with an unreadable spec", zap.String("vm", m.Name), zap.Error(err))
 		return nil
