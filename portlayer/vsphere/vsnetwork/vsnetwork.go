@@ -13,7 +13,9 @@
 //     port groups named in the VCH's configuration.
 //
 // Addresses, endpoints and DNS names are the shared network.Book;
-// published ports are forwarders on the VCH endpoint. The book is kept
+// published ports are forwarders on the VCH endpoint, and each bridge or
+// user-defined network's DNS is served on its gateway where that is an
+// address of this host (the endpoint VM's leg on the port group). The book is kept
 // on the datastore, "[ds] FOLDER/network.json", written after every
 // change, so a restarted vchd (or another endpoint VM) finds leases and
 // networks as they were.
@@ -25,12 +27,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vmware/govmomi/object"
@@ -43,6 +47,7 @@ import (
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
+	"github.com/vchproject/vch/portlayer/network/nameserver"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 )
 
@@ -70,7 +75,10 @@ type Config struct {
 	// user-defined networks take /16s of network.DefaultBridgeRange.
 	BridgeRange       netip.Prefix
 	ContainerNetworks []ContainerNetwork
-	Logger            *zap.Logger
+	// DNSUpstreams are host:port resolvers the networks' DNS forwards
+	// other names to; nil: /etc/resolv.conf's.
+	DNSUpstreams []string
+	Logger       *zap.Logger
 }
 
 // Provider implements network.Provider on port groups.
@@ -84,7 +92,8 @@ type Provider struct {
 	mu     sync.Mutex
 	book   *network.Book
 	fwd    map[string]*forwarder
-	pgs    map[string]string // host-side token of a container network -> port group
+	dns    map[string]*nameserver.Server // network ID -> its DNS
+	pgs    map[string]string             // host-side token of a container network -> port group
 	closed bool
 }
 
@@ -104,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if !dp.FromString(cfg.State) {
 		return nil, errdefs.InvalidParameter(fmt.Sprintf("vsphere network provider: state %q is no datastore path: use \"[datastore] folder\"", cfg.State))
 	}
-	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, fwd: map[string]*forwarder{}, pgs: map[string]string{}}
+	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, fwd: map[string]*forwarder{}, pgs: map[string]string{}, dns: map[string]*nameserver.Server{}}
 	var err error
 	if p.ds, err = p.s.Finder.Datastore(ctx, dp.Datastore); err != nil {
 		return nil, fmt.Errorf("vsphere network state: datastore %q: %w", dp.Datastore, vsession.Classify(err))
@@ -151,7 +160,45 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	p.rebind()
+	for _, n := range p.book.Networks() {
+		p.serveDNS(n)
+	}
 	return p, nil
+}
+
+// serveDNS starts the DNS server of a bridge or user-defined network on
+// its gateway, if that address is this host's: the VCH endpoint VM's leg
+// on the network's port group. Elsewhere (a vchd that is no endpoint VM)
+// nothing can serve it and the server is left out. Call with p.mu held
+// or before use.
+func (p *Provider) serveDNS(n network.Network) {
+	if n.Container || p.dns[n.ID] != nil {
+		return
+	}
+	srv, err := nameserver.Start(nameserver.Config{
+		Addr: netip.AddrPortFrom(n.Gateway, 53), Resolver: resolver{p}, Upstreams: p.cfg.DNSUpstreams,
+		Logger: p.log.Named("dns").With(zap.String("network", n.Name)),
+	})
+	if err != nil {
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			p.log.Debug("no DNS: the network's gateway is not an address of this host", zap.String("network", n.Name), zap.Stringer("gateway", n.Gateway))
+		} else {
+			p.log.Warn("no DNS on the network", zap.String("network", n.Name), zap.Error(err))
+		}
+		return
+	}
+	p.dns[n.ID] = srv
+}
+
+// resolver answers the DNS servers; it takes p.mu itself.
+type resolver struct{ p *Provider }
+
+func (r resolver) Resolve(ctx context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
+	return r.p.Resolve(ctx, from, name)
+}
+
+func (r resolver) Upstreams(ctx context.Context, from netip.Addr) []netip.AddrPort {
+	return r.p.Upstreams(ctx, from)
 }
 
 // token is the book's host-side name of a container network's port
@@ -316,6 +363,7 @@ func (p *Provider) CreateNetwork(ctx context.Context, spec network.NetworkSpec) 
 		}
 		return network.Network{}, err
 	}
+	p.serveDNS(n)
 	return n, nil
 }
 
@@ -358,6 +406,12 @@ func (p *Provider) destroyPortGroup(ctx context.Context, name string) error {
 // RemoveNetwork destroys the port group, then forgets the network (a
 // failed destroy keeps it, so the removal can be tried again).
 func (p *Provider) RemoveNetwork(ctx context.Context, nameOrID string) error {
+	var stop *nameserver.Server
+	defer func() {
+		if stop != nil {
+			stop.Close() // unlocked: its handlers take p.mu
+		}
+	}()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, err := p.book.Network(nameOrID)
@@ -376,6 +430,8 @@ func (p *Provider) RemoveNetwork(ctx context.Context, nameOrID string) error {
 		}
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
+	stop = p.dns[n.ID]
+	delete(p.dns, n.ID)
 	p.commit(ctx)
 	return nil
 }
@@ -472,11 +528,19 @@ func (p *Provider) Detach(ctx context.Context, id string) error {
 // next vchd.
 func (p *Provider) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
 	for k, f := range p.fwd {
 		f.close()
 		delete(p.fwd, k)
+	}
+	var servers []*nameserver.Server
+	for id, srv := range p.dns {
+		servers = append(servers, srv)
+		delete(p.dns, id)
+	}
+	p.mu.Unlock()
+	for _, srv := range servers {
+		srv.Close() // unlocked: their handlers take p.mu
 	}
 	return nil
 }

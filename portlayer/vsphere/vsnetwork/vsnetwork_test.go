@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/miekg/dns"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/errdefs"
@@ -197,5 +198,63 @@ func TestPortForwards(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", eps[0].Bound[0].HostPort)); err == nil {
 		t.Fatal("the forward outlived the detach")
+	}
+}
+
+// The networks' DNS is served on their gateways where those are this
+// host's addresses (the endpoint VM's legs): here the bridge on
+// 127.78.0.0/16 and a user-defined network on 127.79.0.0/16, both on
+// loopback. A container's name answers from a container on the same
+// network only; the server goes with the network.
+func TestDNSOnGateways(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	cfg := config(t, sim.Session(t))
+	cfg.BridgeRange = netip.MustParsePrefix("127.78.0.0/16")
+	cfg.DNSUpstreams = []string{"127.0.0.1:9"} // never reached: only known names are asked
+	p := open(t, cfg)
+	if _, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "back", Subnet: netip.MustParsePrefix("127.79.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		c1 = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+		c2 = "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
+	)
+	for _, j := range []struct {
+		c    string
+		spec network.EndpointSpec
+	}{
+		{c1, network.EndpointSpec{Network: "back", DNSNames: []string{"web"}}},
+		{c2, network.EndpointSpec{Network: "back", DNSNames: []string{"db"}}},
+	} {
+		if _, err := p.Join(ctx, j.c, j.spec); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Attach(ctx, j.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := func(from, server, name string) (*dns.Msg, error) {
+		c := &dns.Client{Net: "udp", Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := c.Exchange(m, net.JoinHostPort(server, "53"))
+		return r, err
+	}
+	r, err := ask("127.79.0.2", "127.79.0.1", "db")
+	if err != nil || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.79.0.3" {
+		t.Fatalf("db from web: %v, %v", r, err)
+	}
+	if err := p.Leave(ctx, c1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Leave(ctx, c2, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveNetwork(ctx, "back"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ask("127.79.0.2", "127.79.0.1", "db"); err == nil {
+		t.Fatal("the removed network's DNS still answers")
 	}
 }
