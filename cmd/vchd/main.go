@@ -19,6 +19,7 @@ import (
 func main() {
 	configPath := flag.String("config", "", "path of the VCH's config.json (written by vic-machine create)")
 	debug := flag.Bool("debug", false, "log at debug level")
+	viceEnv := flag.Bool("vice-env", false, "vSphere endpoint: --config is the appliance's settings and the VCH's config is the guestinfo.vice keys in VMX_GUESTINFO_* variables")
 	flag.Parse()
 	if *configPath == "" {
 		fmt.Fprintln(os.Stderr, "vchd: --config is required")
@@ -35,6 +36,13 @@ func main() {
 	}
 	defer func() { _ = log.Sync() }()
 
+	if *viceEnv {
+		if *configPath, err = viceConfig(*configPath, os.Environ()); err != nil {
+			log.Error("vchd failed", zap.Error(err))
+			fmt.Fprintln(os.Stderr, "vchd:", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *configPath, log, runOptions{}); err != nil {

@@ -23,6 +23,7 @@ import (
 	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/portlayer/vsphere/vsnetwork"
 	"github.com/vchproject/vch/portlayer/vsphere/vsvolume"
 )
 
@@ -84,9 +85,25 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		env.OnClose(nets.Close)
 		return nets, nil
 	})
-	// none: no container networking (a vSphere VCH until a vsphere
-	// network provider exists: local's bridges would be on the vchd host,
-	// which vSphere VMs are not on).
+	r.Network("vsphere", func(ctx context.Context, env *registry.Env) (network.Provider, error) {
+		s, err := vsphereSession(ctx, cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		nc, err := vsphereNetworkConfig(cfg, s)
+		if err != nil {
+			return nil, err
+		}
+		nc.Logger = env.Log.Named("network")
+		nets, err := vsnetwork.New(ctx, nc)
+		if err != nil {
+			return nil, err
+		}
+		// Close stops the port forwards; leases stay for the next vchd.
+		env.OnClose(nets.Close)
+		return nets, nil
+	})
+	// none: no container networking.
 	r.Network("none", func(ctx context.Context, env *registry.Env) (network.Provider, error) {
 		return nil, nil
 	})
@@ -201,4 +218,34 @@ func vsphereSession(ctx context.Context, cfg *vchconfig.Config, env *registry.En
 		return nil, err
 	}
 	return v.(*vsession.Session), nil
+}
+
+// vsphereNetworkConfig places the VCH's networks: the bridge on
+// vsphere.bridgePortGroup, container networks on the port groups their
+// bridge field names, the book in the VCH's folder on the image datastore.
+func vsphereNetworkConfig(cfg *vchconfig.Config, s *vsession.Session) (vsnetwork.Config, error) {
+	vs := cfg.VSphere
+	nc := vsnetwork.Config{
+		Session: s, VCH: cfg.Name, BridgePortGroup: vs.BridgePortGroup,
+		State: "[" + vs.ImageDatastore + "] " + cfg.Name,
+	}
+	if vs.BridgePortGroup == "" {
+		return nc, fmt.Errorf("the vsphere network provider needs vsphere.bridgePortGroup")
+	}
+	if cfg.BridgeNetworkRange != "" {
+		var err error
+		if nc.BridgeRange, err = netip.ParsePrefix(cfg.BridgeNetworkRange); err != nil {
+			return nc, fmt.Errorf("bridge network range: %w", err)
+		}
+	}
+	for _, c := range cfg.ContainerNetworks {
+		gw, from, to, dns, err := c.Parsed()
+		if err != nil {
+			return nc, err
+		}
+		nc.ContainerNetworks = append(nc.ContainerNetworks, vsnetwork.ContainerNetwork{PortGroup: c.Bridge, Spec: network.ContainerNetworkSpec{
+			Name: c.Alias, Gateway: gw, RangeFrom: from, RangeTo: to, DNS: dns, Firewall: c.Firewall,
+		}})
+	}
+	return nc, nil
 }

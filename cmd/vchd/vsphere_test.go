@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/machine/vchconfig"
@@ -60,12 +61,25 @@ func TestVSphereVolumesThroughDockerCLI(t *testing.T) {
 	if out := must("ps", "-a", "-q"); out != "" {
 		t.Errorf("ps -a on a new vSphere VCH: %q", out)
 	}
+	// Networks are port groups: a user-defined one is made on the
+	// bridge's distributed switch and removed with the network.
+	if out := must("network", "ls", "--format", "{{.Name}} {{.Driver}}"); out != "bridge bridge" {
+		t.Errorf("network ls %q", out)
+	}
+	id := must("network", "create", "back")
+	pg := "vsvch-" + id[:12]
+	if _, err := sim.Session(t).Finder.Network(context.Background(), pg); err != nil {
+		t.Errorf("the network's port group %s: %v", pg, err)
+	}
+	must("network", "rm", "back")
+	if _, err := sim.Session(t).Finder.Network(context.Background(), pg); err == nil {
+		t.Errorf("port group %s is still there after network rm", pg)
+	}
 }
 
 // startVSphereVCH runs vchd on the shared simulator with the vsphere
-// compute and volume providers, local images and no networking (the local
-// network provider would make Linux bridges on this host) and returns a
-// docker CLI runner for it.
+// compute, volume and network providers (bridge on DC0_DVPG0) and local
+// images, and returns a docker CLI runner for it.
 func startVSphereVCH(t *testing.T, name, convention string) (*vsimtest.Sim, func(args ...string) (string, error)) {
 	t.Helper()
 	docker, err := exec.LookPath("docker")
@@ -88,9 +102,10 @@ func startVSphereVCH(t *testing.T, name, convention string) (*vsimtest.Sim, func
 	cfg := vchconfig.Config{
 		Name: name, Root: root, ContainerNameConvention: convention, APIAddr: addr, NoTLS: true, CPUs: 1, MemoryMB: 256,
 		VolumeStores: []vchconfig.VolumeStore{{Label: "default", Path: "[LocalDS_0] " + name}, {Label: "fast", Path: "[LocalDS_0] " + name + "-fast"}},
-		Providers:    vchconfig.Providers{Compute: "vsphere", Volumes: "vsphere", Network: "none"},
+		Providers:    vchconfig.Providers{Compute: "vsphere", Volumes: "vsphere", Network: "vsphere"},
 		VSphere: &vchconfig.VSphere{URL: u.String(), User: user, Password: pass, Insecure: true,
-			Datacenter: "/DC0", Pool: "/DC0/host/DC0_C0/Resources", ImageDatastore: "LocalDS_0"},
+			Datacenter: "/DC0", Pool: "/DC0/host/DC0_C0/Resources", ImageDatastore: "LocalDS_0",
+			BridgePortGroup: "DC0_DVPG0"},
 	}
 	b, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(root, "config.json")
@@ -183,6 +198,50 @@ func TestVSphereContainerThroughDockerCLI(t *testing.T) {
 	if p := power(); p != "poweredOn" {
 		t.Fatalf("VM %s after start", p)
 	}
+	// Its NIC is a vmxnet3 on the bridge port group with the endpoint's MAC.
+	mac := must("inspect", "--format", "{{.NetworkSettings.Networks.bridge.MacAddress}}", "web")
+	devs, err := vm.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nics := devs.SelectByType((*types.VirtualVmxnet3)(nil))
+	if mac == "" || len(nics) != 1 || nics[0].(types.BaseVirtualEthernetCard).GetVirtualEthernetCard().MacAddress != mac {
+		t.Fatalf("the VM's NICs %d, want one with MAC %s", len(nics), mac)
+	}
+	if _, ok := nics[0].GetVirtualDevice().Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); !ok {
+		t.Fatalf("NIC backing %T, want the distributed port group", nics[0].GetVirtualDevice().Backing)
+	}
+	// network connect while running hot-adds a NIC on the network's port
+	// group; disconnect removes it.
+	netID := must("network", "create", "back")
+	must("network", "connect", "back", "web")
+	backMAC := must("inspect", "--format", "{{.NetworkSettings.Networks.back.MacAddress}}", "web")
+	backPG, err := sess.Finder.Network(ctx, "vsctr-"+netID[:12])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs, err = vm.Device(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nics = devs.SelectByType((*types.VirtualVmxnet3)(nil))
+	found := false
+	for _, n := range nics {
+		card := n.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+		if b, ok := card.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok && card.MacAddress == backMAC && b.Port.PortgroupKey == backPG.Reference().Value {
+			found = true
+		}
+	}
+	if len(nics) != 2 || !found || backMAC == "" {
+		t.Fatalf("after network connect: %d NICs, none with MAC %q on %s", len(nics), backMAC, backPG.Reference().Value)
+	}
+	must("network", "disconnect", "back", "web")
+	if devs, err = vm.Device(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(devs.SelectByType((*types.VirtualVmxnet3)(nil))); n != 1 {
+		t.Fatalf("after network disconnect: %d NICs", n)
+	}
+	must("network", "rm", "back")
 	must("kill", "web")
 	if out := must("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "web"); out != "exited 137" {
 		t.Fatalf("state after kill %q", out)

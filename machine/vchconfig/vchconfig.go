@@ -131,7 +131,7 @@ type Providers struct {
 	Compute string `json:"compute,omitempty"` // qemu, vsphere
 	Images  string `json:"images,omitempty"`  // local
 	Volumes string `json:"volumes,omitempty"` // local, vsphere
-	Network string `json:"network,omitempty"` // local, none
+	Network string `json:"network,omitempty"` // local, vsphere, none
 }
 
 // VSphere places a VCH on vCenter/ESXi. On vSphere the VolumeStores'

@@ -39,22 +39,11 @@ func (p *Provider) nicChanges(ctx context.Context, c *vm, nics []compute.NIC) ([
 	}
 	var added object.VirtualDeviceList
 	for _, nic := range nics {
-		pg := p.portGroup(nic)
-		ref, err := p.s.Finder.Network(ctx, pg)
-		if err != nil {
-			return nil, fmt.Errorf("container %s: network %s: port group %q: %w", c.spec.ID, nic.Network, pg, vsession.Classify(err))
-		}
-		backing, err := ref.EthernetCardBackingInfo(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("container %s: port group %q: %w", c.spec.ID, pg, vsession.Classify(err))
-		}
-		dev, err := added.CreateEthernetCard("vmxnet3", backing)
+		dev, err := p.ethernetCard(ctx, c, nic)
 		if err != nil {
 			return nil, err
 		}
-		card := dev.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
-		card.AddressType = string(types.VirtualEthernetCardMacTypeManual)
-		card.MacAddress = nic.MAC
+		dev.GetVirtualDevice().Key = added.NewKey() // distinct temporary keys
 		added = append(added, dev)
 	}
 	add, err := added.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
@@ -62,6 +51,28 @@ func (p *Provider) nicChanges(ctx context.Context, c *vm, nics []compute.NIC) ([
 		return nil, err
 	}
 	return append(changes, add...), nil
+}
+
+// ethernetCard is a vmxnet3 NIC on nic's port group with nic's MAC
+// (manual address).
+func (p *Provider) ethernetCard(ctx context.Context, c *vm, nic compute.NIC) (types.BaseVirtualDevice, error) {
+	pg := p.portGroup(nic)
+	ref, err := p.s.Finder.Network(ctx, pg)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: network %s: port group %q: %w", c.spec.ID, nic.Network, pg, vsession.Classify(err))
+	}
+	backing, err := ref.EthernetCardBackingInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: port group %q: %w", c.spec.ID, pg, vsession.Classify(err))
+	}
+	dev, err := object.VirtualDeviceList{}.CreateEthernetCard("vmxnet3", backing)
+	if err != nil {
+		return nil, err
+	}
+	card := dev.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+	card.AddressType = string(types.VirtualEthernetCardMacTypeManual)
+	card.MacAddress = nic.MAC
+	return dev, nil
 }
 
 // detach tells networking that the run ended; it logs what fails (the

@@ -79,6 +79,13 @@ type Config struct {
 	CPUs       int   // default vCPUs
 	MemoryMB   int64 // default memory
 	Logger     *zap.Logger
+	// Backing, for govmomi's simulator only, backs each VM with a docker
+	// container: the image and arguments of the simulator's RUN.container
+	// key (which it joins into a shell command unquoted). The container
+	// shares the network namespace of the simulator's dockerd
+	// (RUN.network host) and gets the VM's guestinfo keys as VMX_GUESTINFO_*
+	// variables, as the tether would read them through the backdoor.
+	Backing []string
 }
 
 // Provider implements compute.Provider on vSphere.
@@ -138,6 +145,7 @@ type vm struct {
 	spec   compute.Spec
 	rec    record
 	hasRec bool
+	nics   string // KeyNICs as stored
 }
 
 func encode(v any) (string, error) {
@@ -217,7 +225,7 @@ func (p *Provider) fromMO(m *mo.VirtualMachine) *vm {
 	if kv[KeyVCH] != p.cfg.VCH || kv[KeyID] == "" {
 		return nil
 	}
-	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState}
+	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState, nics: kv[KeyNICs]}
 	if err := decode(kv[KeySpec], &c.spec); err != nil {
 		p.log.Warn("container VM with an unreadable spec", zap.String("vm", m.Name), zap.Error(err))
 		return nil
@@ -313,6 +321,16 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 			&types.OptionValue{Key: KeySpec, Value: specVal},
 		},
 		DeviceChange: devices,
+	}
+	if len(p.cfg.Backing) > 0 {
+		run, err := json.Marshal(p.cfg.Backing)
+		if err != nil {
+			return err
+		}
+		cs.ExtraConfig = append(cs.ExtraConfig,
+			&types.OptionValue{Key: "RUN.container", Value: string(run)},
+			&types.OptionValue{Key: "RUN.network", Value: "host"},
+			&types.OptionValue{Key: "RUN.mountdmi", Value: "false"})
 	}
 	task, err := p.s.Folder.CreateVM(ctx, cs, p.s.Pool, nil)
 	if err != nil {

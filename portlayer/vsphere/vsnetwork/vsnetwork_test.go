@@ -1,0 +1,260 @@
+package vsnetwork_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/miekg/dns"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/network"
+	"github.com/vchproject/vch/portlayer/network/networktest"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+	"github.com/vchproject/vch/portlayer/vsphere/vsnetwork"
+)
+
+var seq atomic.Int64
+
+// config is a fresh VCH on the shared simulator: its own name and state
+// folder, the bridge on the distributed port group DC0_DVPG0.
+func config(t *testing.T, s *vsession.Session) vsnetwork.Config {
+	n := seq.Add(1)
+	return vsnetwork.Config{
+		Session: s, VCH: fmt.Sprintf("vchnet%d", n), State: fmt.Sprintf("[LocalDS_0] vchnet%d", n),
+		BridgePortGroup: "DC0_DVPG0", Logger: zaptest.NewLogger(t),
+	}
+}
+
+func open(t *testing.T, cfg vsnetwork.Config) *vsnetwork.Provider {
+	t.Helper()
+	p, err := vsnetwork.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func TestConformance(t *testing.T) {
+	sim := vsimtest.Shared(t)
+	networktest.Run(t, func(t *testing.T) networktest.Instance {
+		cfg := config(t, sim.Session(t))
+		p := open(t, cfg)
+		return networktest.Instance{Provider: p, Reopen: func(t *testing.T) network.Provider {
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// A new session too, as a restarted vchd has.
+			cfg.Session = sim.Session(t)
+			return open(t, cfg)
+		}}
+	})
+}
+
+// A user-defined network is a distributed port group on the bridge's
+// switch, gone again with the network; its NICs are on it.
+func TestUserNetworkIsPortGroup(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	s := sim.Session(t)
+	cfg := config(t, s)
+	p := open(t, cfg)
+	n, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "front"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := cfg.VCH + "-" + n.ID[:12]
+	if n.Bridge != pg {
+		t.Fatalf("network's port group %q, want %q", n.Bridge, pg)
+	}
+	if _, err := s.Finder.Network(ctx, pg); err != nil {
+		t.Fatalf("port group %s: %v", pg, err)
+	}
+	const c = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	if _, err := p.Join(ctx, c, network.EndpointSpec{Network: "front"}); err != nil {
+		t.Fatal(err)
+	}
+	nics, err := p.Attach(ctx, c)
+	if err != nil || len(nics) != 1 || nics[0].Bridge != pg {
+		t.Fatalf("NICs %+v, %v", nics, err)
+	}
+	if err := p.Leave(ctx, c, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveNetwork(ctx, "front"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Finder.Network(ctx, pg); err == nil {
+		t.Fatalf("port group %s still there", pg)
+	}
+}
+
+// A container network is an existing port group, even one whose name is
+// no interface name; an unknown port group fails the open, naming it.
+func TestContainerNetworkPortGroup(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	cfg := config(t, sim.Session(t))
+	cfg.ContainerNetworks = []vsnetwork.ContainerNetwork{{PortGroup: "VM Network", Spec: network.ContainerNetworkSpec{
+		Name: "public", Gateway: netip.MustParsePrefix("10.9.0.1/24"),
+		RangeFrom: netip.MustParseAddr("10.9.0.100"), RangeTo: netip.MustParseAddr("10.9.0.110"),
+	}}}
+	p := open(t, cfg)
+	n, err := p.Network(ctx, "public")
+	if err != nil || n.Driver != network.ContainerDriver || !n.Container {
+		t.Fatalf("container network %+v, %v", n, err)
+	}
+	const c = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	if _, err := p.Join(ctx, c, network.EndpointSpec{Network: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	nics, err := p.Attach(ctx, c)
+	if err != nil || len(nics) != 1 || nics[0].Bridge != "VM Network" || nics[0].Address.Addr() != netip.MustParseAddr("10.9.0.100") {
+		t.Fatalf("NICs %+v, %v", nics, err)
+	}
+
+	bad := config(t, sim.Session(t))
+	bad.ContainerNetworks = []vsnetwork.ContainerNetwork{{PortGroup: "no such pg", Spec: cfg.ContainerNetworks[0].Spec}}
+	if _, err := vsnetwork.New(ctx, bad); !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "no such pg") {
+		t.Fatalf("unknown port group: %v", err)
+	}
+	bad = config(t, sim.Session(t))
+	bad.BridgePortGroup = "missing-bridge"
+	if _, err := vsnetwork.New(ctx, bad); !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "missing-bridge") {
+		t.Fatalf("unknown bridge port group: %v", err)
+	}
+}
+
+// A standard (non-distributed) bridge port group has no switch to make
+// user-defined networks' port groups on: one clear error, nothing booked.
+func TestUserNetworkNeedsDistributedSwitch(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	cfg := config(t, sim.Session(t))
+	cfg.BridgePortGroup = "VM Network"
+	p := open(t, cfg)
+	if _, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "x"}); !errdefs.IsNotImplemented(err) || !strings.Contains(err.Error(), "distributed") {
+		t.Fatalf("create on a standard port group: %v", err)
+	}
+	if _, err := p.Network(ctx, "x"); !errdefs.IsNotFound(err) {
+		t.Fatalf("failed create left the network: %v", err)
+	}
+}
+
+// A published port forwards to the endpoint's address. The bridge is put
+// on 127.77.0.0/16 so the "container" is a loopback listener.
+func TestPortForwards(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	cfg := config(t, sim.Session(t))
+	cfg.BridgeRange = netip.MustParsePrefix("127.77.0.0/16")
+	p := open(t, cfg)
+	l, err := net.Listen("tcp4", "127.77.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "hello from the container\n")
+			_ = c.Close()
+		}
+	}()
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	const c = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	if _, err := p.Join(ctx, c, network.EndpointSpec{Network: network.BridgeName, Ports: []network.PortBinding{{Proto: "tcp", ContainerPort: port, HostIP: netip.MustParseAddr("127.0.0.1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Attach(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	eps, err := p.Endpoints(ctx, c)
+	if err != nil || len(eps) != 1 || eps[0].Address.Addr() != netip.MustParseAddr("127.77.0.2") || len(eps[0].Bound) != 1 {
+		t.Fatalf("endpoints %+v, %v", eps, err)
+	}
+	conn, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", eps[0].Bound[0].HostPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	got, err := io.ReadAll(conn)
+	if err != nil || string(got) != "hello from the container\n" {
+		t.Fatalf("through the forward: %q, %v", got, err)
+	}
+	if err := p.Detach(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", eps[0].Bound[0].HostPort)); err == nil {
+		t.Fatal("the forward outlived the detach")
+	}
+}
+
+// The networks' DNS is served on their gateways where those are this
+// host's addresses (the endpoint VM's legs): here the bridge on
+// 127.78.0.0/16 and a user-defined network on 127.79.0.0/16, both on
+// loopback. A container's name answers from a container on the same
+// network only; the server goes with the network.
+func TestDNSOnGateways(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	cfg := config(t, sim.Session(t))
+	cfg.BridgeRange = netip.MustParsePrefix("127.78.0.0/16")
+	cfg.DNSUpstreams = []string{"127.0.0.1:9"} // never reached: only known names are asked
+	p := open(t, cfg)
+	if _, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "back", Subnet: netip.MustParsePrefix("127.79.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		c1 = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+		c2 = "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2"
+	)
+	for _, j := range []struct {
+		c    string
+		spec network.EndpointSpec
+	}{
+		{c1, network.EndpointSpec{Network: "back", DNSNames: []string{"web"}}},
+		{c2, network.EndpointSpec{Network: "back", DNSNames: []string{"db"}}},
+	} {
+		if _, err := p.Join(ctx, j.c, j.spec); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Attach(ctx, j.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := func(from, server, name string) (*dns.Msg, error) {
+		c := &dns.Client{Net: "udp", Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := c.Exchange(m, net.JoinHostPort(server, "53"))
+		return r, err
+	}
+	r, err := ask("127.79.0.2", "127.79.0.1", "db")
+	if err != nil || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.79.0.3" {
+		t.Fatalf("db from web: %v, %v", r, err)
+	}
+	if err := p.Leave(ctx, c1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Leave(ctx, c2, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveNetwork(ctx, "back"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ask("127.79.0.2", "127.79.0.1", "db"); err == nil {
+		t.Fatal("the removed network's DNS still answers")
+	}
+}

@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+
+	"github.com/vchproject/vch/internal/vice"
+	"github.com/vchproject/vch/machine/certs"
+	"github.com/vchproject/vch/machine/vchconfig"
+)
+
+// TestVSphereVCHFromGuestinfo: the built vic-machine creates a VCH on a
+// simulated vCenter (tests/vcsim, TLS, thumbprint, password); the built
+// vchd serves it with --vice-env from the endpoint VM's guestinfo (as
+// the VMX_GUESTINFO_* variables a docker-backed simulator VM gets) and
+// the appliance's own settings; the docker CLI over TLS then works on
+// the vsphere providers: networks are port groups, volumes are VMDKs,
+// containers are VMs in the VCH's pool.
+func TestVSphereVCHFromGuestinfo(t *testing.T) {
+	const user, pass = "administrator@vsphere.local", "E2e-s3cret"
+	dir := t.TempDir()
+	sim := filepath.Join(dir, "vcsim")
+	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
+		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
+	}
+	vcsim := exec.Command(sim, "-user", user, "-password", pass)
+	stdin, err := vcsim.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := vcsim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcsim.Stderr = os.Stderr
+	if err := vcsim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stdin.Close(); _ = vcsim.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("vcsim: %v", err)
+	}
+	host, tp, _ := strings.Cut(strings.TrimSpace(line), " ")
+
+	name := "vse2e"
+	create := exec.Command(filepath.Join(env.repo, "bin", "vic-machine"), "create", "--name", name, "--compute-resource", "DC0_C0",
+		"--image-store", "LocalDS_0", "--volume-store", "LocalDS_0/"+name+"-vols:default", "--bridge-network", "DC0_DVPG0",
+		"--container-network", "VM Network:public", "--container-network-gateway", "VM Network:10.9.0.1/24",
+		"--container-network-ip-range", "VM Network:10.9.0.100-10.9.0.200", "--container-name-convention", name+"-{name}",
+		"--target", user+"@"+host+"/DC0", "--thumbprint", tp)
+	create.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("vic-machine create: %v\n%s", err, out)
+	}
+
+	ctx := context.Background()
+	u, err := soap.ParseURL("https://" + host + "/sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := soap.NewClient(u, false)
+	sc.SetThumbprint(u.Host, tp)
+	vc, err := vim25.NewClient(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.NewManager(vc).Login(ctx, url.UserPassword(user, pass)); err != nil {
+		t.Fatal(err)
+	}
+	finder := find.NewFinder(vc, true)
+	dc, err := finder.Datacenter(ctx, "/DC0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	finder.SetDatacenter(dc)
+	endpoint, err := finder.VirtualMachine(ctx, name)
+	if err != nil {
+		t.Fatalf("the endpoint VM: %v", err)
+	}
+	var m mo.VirtualMachine
+	if err := property.DefaultCollector(vc).RetrieveOne(ctx, endpoint.Reference(), []string{"config.extraConfig"}, &m); err != nil {
+		t.Fatal(err)
+	}
+	kv := map[string]string{}
+	for _, o := range m.Config.ExtraConfig {
+		if ov := o.GetOptionValue(); ov != nil {
+			if s, ok := ov.Value.(string); ok {
+				kv[ov.Key] = s
+			}
+		}
+	}
+
+	// The appliance: root, API address, TLS files.
+	certDir := filepath.Join(dir, "certs")
+	if err := certs.Generate(certDir, filepath.Join(dir, "ca-key.pem"), certs.Options{CommonName: name}); err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	a := vchconfig.Appliance{Root: filepath.Join(dir, "root"), APIAddr: addr, User: user,
+		CACert: filepath.Join(certDir, certs.CA), ServerCert: filepath.Join(certDir, certs.ServerCert), ServerKey: filepath.Join(certDir, certs.ServerKey)}
+	ab, _ := json.Marshal(a)
+	appliance := filepath.Join(dir, "appliance.json")
+	if err := os.WriteFile(appliance, ab, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vchd := exec.Command(filepath.Join(env.repo, "bin", "vchd"), "--vice-env", "--config", appliance)
+	vchd.Env = append(append(os.Environ(), "VCH_VSPHERE_PASSWORD="+pass, "VMX_GUESTINFO=true"), vice.ToEnv(kv)...)
+	logf, err := os.Create(filepath.Join(dir, "vchd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vchd.Stdout, vchd.Stderr = logf, logf
+	if err := vchd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- vchd.Wait() }()
+	t.Cleanup(func() {
+		_ = vchd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
+			_ = vchd.Process.Kill()
+			<-exited
+		}
+		_ = logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("vchd log:\n%s", b)
+		}
+	})
+	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DOCKER_HOST=tcp://" + addr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certDir, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}
+	must := func(args ...string) string {
+		t.Helper()
+		r, err := runDocker(nil, environ, "", args...)
+		if err != nil || r.Exit != 0 {
+			t.Fatalf("docker %s: %v %s", strings.Join(args, " "), err, r)
+		}
+		return strings.TrimSpace(r.Stdout)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		if r, err := runDocker(nil, environ, "", "version"); err == nil && r.Exit == 0 {
+			break
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("vchd ended: %v\n%s", err, b)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("vchd's API never answered over TLS")
+		}
+	}
+	if got := must("info", "--format", "{{.DefaultRuntime}}"); got != "vsphere" {
+		t.Errorf("runtime %q", got)
+	}
+	if got := must("network", "ls", "--format", "{{.Name}} {{.Driver}}"); got != "bridge bridge\npublic external" {
+		t.Errorf("network ls %q", got)
+	}
+	must("volume", "create", "--opt", "Capacity=16MB", "data")
+	if got := must("volume", "ls", "--format", "{{.Name}}"); got != "data" {
+		t.Errorf("volume ls %q", got)
+	}
+	must("pull", env.busybox)
+	must("create", "--name", "web", "--network", "public", "-v", "data:/data", env.busybox, "sleep", "600")
+	if _, err := finder.VirtualMachine(ctx, name+"-web"); err != nil {
+		t.Fatalf("the container's VM: %v", err)
+	}
+	must("start", "web")
+	if got := must("inspect", "--format", "{{.State.Status}} {{.NetworkSettings.Networks.public.IPAddress}}", "web"); got != "running 10.9.0.100" {
+		t.Errorf("inspect %q", got)
+	}
+	must("rm", "-f", "web")
+	if _, err := finder.VirtualMachine(ctx, name+"-web"); err == nil {
+		t.Fatal("the container's VM outlived docker rm -f")
+	}
+}
