@@ -478,3 +478,27 @@ func TestLinksOnBridge(t *testing.T) {
 		t.Errorf("link variables show in the container's Config.Env: %v", cfg.Env)
 	}
 }
+
+// TestMACAddress: --mac-address (Config.MacAddress from clients below API
+// 1.44, EndpointSettings.MacAddress above) is the NIC's MAC and shows in
+// inspect; one that does not parse is dockerd's 400.
+func TestMACAddress(t *testing.T) {
+	e, _ := newNetEnv(t)
+	ctx := context.Background()
+	//lint:ignore SA1019 the field old clients send
+	e.create("old", container.Config{Cmd: []string{"sleep"}, MacAddress: "02:42:AC:11:00:0A"}, nil)
+	if got := e.inspect("old").NetworkSettings.Networks["bridge"].MacAddress; got != "02:42:ac:11:00:0a" {
+		t.Errorf("created: MacAddress %q", got)
+	}
+	e.start("old")
+	ns := e.inspect("old").NetworkSettings
+	//lint:ignore SA1019 docker-py reads the top-level field
+	if ns.Networks["bridge"].MacAddress != "02:42:ac:11:00:0a" || ns.MacAddress != "02:42:ac:11:00:0a" {
+		t.Errorf("running: %+v", ns.Networks["bridge"])
+	}
+	_, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{Name: "bad", Config: &container.Config{Image: "busybox", Cmd: []string{"true"}},
+		NetworkingConfig: &dnetwork.NetworkingConfig{EndpointsConfig: map[string]*dnetwork.EndpointSettings{"bridge": {MacAddress: "02:42:zz"}}}})
+	if !errdefs.IsInvalidParameter(err) || err.Error() != "invalid MAC address 02:42:zz" {
+		t.Errorf("bad MAC: %v", err)
+	}
+}

@@ -115,6 +115,17 @@ func TestDockerPy(t *testing.T) {
 	}
 	cmd.Env = append(e, "DOCKER_HOST="+ex["DOCKER_HOST"], "DOCKER_CERT_PATH="+ex["DOCKER_CERT_PATH"], "DOCKER_TLS_VERIFY=1",
 		"PYTHONPATH="+filepath.Join(env.repo, "tests", "dockerpy"), "PYTHONDONTWRITEBYTECODE=1", "TMPDIR="+tmp)
+	// The images are there before the suite starts, as on a developer's
+	// daemon: docker-py's conftest would otherwise pull alpine:3.10 with a
+	// stream whose socket requests leaves unclosed, and the
+	// ResourceWarning it raises later fails whichever test is running.
+	for _, ref := range []string{"alpine:3.10", "alpine:latest"} {
+		pull := exec.CommandContext(ctx, "docker", "pull", "-q", ref)
+		pull.Env = cmd.Env
+		if out, err := pull.CombinedOutput(); err != nil {
+			t.Fatalf("docker pull %s: %v\n%s", ref, err, out)
+		}
+	}
 	logPath := filepath.Join(os.TempDir(), "vch-dockerpy.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
