@@ -57,7 +57,8 @@ func validateLogConfig(lc container.LogConfig) error {
 	ok, known := dockerLogDrivers[lc.Type]
 	switch {
 	case !known:
-		return errdefs.InvalidParameter(fmt.Sprintf("logger: no log driver named '%s' is registered", lc.Type))
+		// dockerd 20.10's text (it looks for a logging plugin of that name)
+		return errdefs.InvalidParameter(fmt.Sprintf("error looking up logging plugin %s: plugin %q not found", lc.Type, lc.Type))
 	case !ok:
 		return errdefs.NotImplemented(fmt.Sprintf("log driver %q is not supported by a VCH: it keeps container output for docker logs (json-file, local or none); to forward it to syslog, give the VCH vic-machine create --syslog-address", lc.Type))
 	}

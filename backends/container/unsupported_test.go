@@ -40,7 +40,7 @@ func TestValidateLogConfig(t *testing.T) {
 			t.Errorf("%+v: %v", ok, err)
 		}
 	}
-	if err := validateLogConfig(container.LogConfig{Type: "asdf"}); !errdefs.IsInvalidParameter(err) || err.Error() != "logger: no log driver named 'asdf' is registered" {
+	if err := validateLogConfig(container.LogConfig{Type: "asdf"}); !errdefs.IsInvalidParameter(err) || err.Error() != `error looking up logging plugin asdf: plugin "asdf" not found` {
 		t.Errorf("asdf: %v", err)
 	}
 	if err := validateLogConfig(container.LogConfig{Type: "json-file", Config: map[string]string{"mode": "fast"}}); !errdefs.IsInvalidParameter(err) || err.Error() != "logger: logging mode not supported: fast" {
