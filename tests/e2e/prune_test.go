@@ -15,15 +15,17 @@ func TestPrune(t *testing.T) {
 	img := pulled(t)
 	base := uniqueName(t)
 	gone, kept, up := base+"-gone", base+"-kept", base+"-up"
-	mustDocker(t, "create", "--name", gone, "--label", "e2e.prune="+base, img, "true")
+	// gone ran and wrote 100 kB to its writable layer: prune reports
+	// that space reclaimed.
+	mustDocker(t, "run", "--name", gone, "--label", "e2e.prune="+base, img, "sh", "-c", "head -c 100000 /dev/zero > /big")
 	mustDocker(t, "create", "--name", kept, img, "true")
 	defer docker(t, "rm", "-f", kept)
 	mustDocker(t, "run", "-d", "--name", up, "--label", "e2e.prune="+base, img, "sleep", "1000")
 	defer docker(t, "rm", "-f", up)
 
 	out := mustDocker(t, "container", "prune", "-f", "--filter", "label=e2e.prune="+base)
-	if !strings.Contains(out, "Deleted Containers:") {
-		t.Fatalf("container prune printed %q", out)
+	if !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "Total reclaimed space: 10") {
+		t.Fatalf("container prune printed %q, want about 100 kB reclaimed", out)
 	}
 	if r := docker(t, "inspect", gone); r.Exit == 0 {
 		t.Fatal("the stopped labelled container survived prune")
