@@ -129,6 +129,9 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	if hc.CPUShares != 0 {
+		warnings = append(warnings, sharesWarning)
+	}
 	id := newID()
 	var eps []pnetwork.EndpointSpec
 	if b.net != nil {
