@@ -126,7 +126,10 @@ func TestDockerPy(t *testing.T) {
 			t.Fatalf("docker pull %s: %v\n%s", ref, err, out)
 		}
 	}
-	logPath := filepath.Join(os.TempDir(), "vch-dockerpy.log")
+	logPath := os.Getenv("DOCKER_PY_LOG")
+	if logPath == "" {
+		logPath = filepath.Join(os.TempDir(), "vch-dockerpy.log")
+	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
