@@ -477,6 +477,19 @@ func TestLinksOnBridge(t *testing.T) {
 	if cfg := e.inspect("web").Config; strings.Contains(strings.Join(cfg.Env, " "), "MY_DB_NAME") {
 		t.Errorf("link variables show in the container's Config.Env: %v", cfg.Env)
 	}
+	// docker rm --link web/my-db drops the link from web's configuration.
+	if err := e.b.ContainerRemoveLink(ctx, "web/nope"); !errdefs.IsNotFound(err) {
+		t.Errorf("rm --link of a link web lacks: %v", err)
+	}
+	if err := e.b.ContainerRemoveLink(ctx, "/web/my-db"); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.inspect("web").HostConfig.Links; len(l) != 0 {
+		t.Errorf("links after rm --link: %v", l)
+	}
+	if err := e.b.ContainerRemoveLink(ctx, "web"); !errdefs.IsConflict(err) {
+		t.Errorf("rm --link of a container name: %v", err)
+	}
 }
 
 // TestMACAddress: --mac-address (Config.MacAddress from clients below API
