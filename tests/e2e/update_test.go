@@ -29,8 +29,8 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("MemTotal after -m 300m: %v", mem)
 	}
 	// --cpu-shares is kept with a warning (the CLI prints it on stdout;
-	// docker-py's update test reads
-	// it back); a CPU quota a VM cannot express is a 501.
+	// docker-py's update test reads the value back); a CPU quota a VM
+	// cannot express is a 501.
 	if r := docker(t, "update", "--cpu-shares", "512", name); r.Exit != 0 || !strings.Contains(r.Stdout+r.Stderr, "recorded but not applied") {
 		t.Fatalf("--cpu-shares: %s", r)
 	}
