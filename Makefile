@@ -58,6 +58,8 @@ e2e: build
 
 # docker-py's own integration tests (containers, exec) against a VCH; needs
 # a docker-py git checkout in DOCKER_PY_SRC (see tests/e2e/dockerpy_test.go).
+# A chunk: DOCKER_PY_FILES="tests/integration/api_exec_test.py" and/or
+# DOCKER_PY_K (pytest -k); pytest's output goes to DOCKER_PY_LOG.
 dockerpy: build
 	$(GO) test -tags dockerpy -count=1 -p 1 -timeout 60m -run TestDockerPy -v ./tests/e2e/
 

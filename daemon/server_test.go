@@ -57,6 +57,8 @@ func (f *fakeContainers) ContainerStop(context.Context, string, *int, string) er
 	return errdefs.ErrNotModified
 }
 func (f *fakeContainers) ContainerKill(context.Context, string, string) error { return nil }
+func (f *fakeContainers) ContainerRemoveLink(context.Context, string) error   { return nil }
+
 func (f *fakeContainers) ContainerRemove(_ context.Context, n string, _, _ bool) error {
 	return errdefs.NotFound("No such container: " + n)
 }

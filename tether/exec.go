@@ -20,6 +20,14 @@ import (
 // the pipe or TTY open must not hold the session forever.
 const execDrainIdle = 500 * time.Millisecond
 
+// ptyLineWait is how long an exec's pty reader waits for the rest of a
+// line it read part of. The terminal's output processing hands a line's
+// text and its "\r\n" (ONLCR) to the master in two pieces, and in a TCG
+// guest the reader often wakes in between; clients that read a TTY
+// exec's stream chunk by chunk (docker-py's exec_start(stream=True))
+// then see "hello out" and "\r\n" where dockerd gives "hello out\r\n".
+const ptyLineWait = 10 * time.Millisecond
+
 // execer starts docker exec processes in the container's root with the
 // main process's user, environment and path resolution (control.Execer).
 // They are children of PID 1, reaped by the one reaper, which hands their
@@ -114,7 +122,7 @@ func (x *execProcess) adopt(s *stdio) error {
 		x.pty = m
 		x.outs = []*os.File{m}
 		x.files = []*os.File{m}
-		x.stdout = &drainReader{f: m, exited: x.exited}
+		x.stdout = &drainReader{f: m, exited: x.exited, pty: true}
 		if s.stdin != nil {
 			x.stdin = nopCloser{m}
 		}
@@ -200,19 +208,46 @@ func (x *execProcess) Close() error {
 type drainReader struct {
 	f      *os.File
 	exited <-chan struct{}
+	// pty: f is a pty master, whose reads wait ptyLineWait for the rest
+	// of a partly read line.
+	pty     bool
+	pending error // an error met while completing a line, for the next Read
 }
 
 func (d *drainReader) Read(b []byte) (int, error) {
+	if err := d.pending; err != nil {
+		d.pending = nil
+		return 0, err
+	}
+	exited := false
 	select {
 	case <-d.exited:
 		// A deadline that passed while the caller was busy writing
 		// must not cut off data already in the pipe.
 		_ = d.f.SetReadDeadline(time.Now().Add(execDrainIdle))
+		exited = true
 	default:
 	}
 	n, err := d.f.Read(b)
-	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, unix.EIO)) {
-		err = io.EOF
+	if err == nil && d.pty && n > 0 && n < len(b) && b[n-1] != '\n' {
+		_ = d.f.SetReadDeadline(time.Now().Add(ptyLineWait))
+		m, err2 := d.f.Read(b[n:])
+		n += m
+		if !exited {
+			_ = d.f.SetReadDeadline(time.Time{}) // the next Read sets the drain deadline once exited
+		}
+		if err2 != nil && !errors.Is(err2, os.ErrDeadlineExceeded) {
+			d.pending = drainErr(err2)
+		}
 	}
-	return n, err
+	return n, drainErr(err)
+}
+
+// drainErr is the end of an exec's stream for a read that timed out after
+// the exit, or EIO from a pty master whose slave is closed.
+func drainErr(err error) error {
+	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, unix.EIO)) {
+		return io.EOF
+	}
+	return err
 }

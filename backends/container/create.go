@@ -109,6 +109,9 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if err := unsupportedHostConfig(hc, b.net != nil); err != nil {
 		return container.CreateResponse{}, err
 	}
+	if err := validateLogConfig(hc.LogConfig); err != nil {
+		return container.CreateResponse{}, err
+	}
 	img, err := b.cfg.Images.Resolve(ctx, req.Config.Image)
 	if err != nil {
 		return container.CreateResponse{}, err
@@ -126,6 +129,9 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	if hc.CPUShares != 0 {
+		warnings = append(warnings, sharesWarning)
+	}
 	id := newID()
 	var eps []pnetwork.EndpointSpec
 	if b.net != nil {
@@ -137,11 +143,11 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 			return container.CreateResponse{}, err
 		}
 	}
-	links, err := b.linkHosts(ctx, hc.Links, eps)
+	links, err := b.resolveLinks(ctx, hc.Links, eps)
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
-	hosts = append(hosts, links...)
+	hosts = append(hosts, linkHosts(links)...)
 
 	mounts, vmounts, tmpfs, undoMounts, err := b.prepareMounts(ctx, hc, cfg)
 	if err != nil {
@@ -180,7 +186,7 @@ func (b *Backend) ContainerCreate(ctx context.Context, req containerrouter.Creat
 		ID:    id,
 		Image: img.ID,
 		Process: compute.Process{
-			Args: append([]string{path}, args...), Env: processEnv(cfg), User: cfg.User, GroupAdd: hc.GroupAdd,
+			Args: append([]string{path}, args...), Env: processEnv(cfg, linkEnv(name, links)), User: cfg.User, GroupAdd: hc.GroupAdd,
 			WorkingDir: cfg.WorkingDir, Tty: cfg.Tty, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 			ConsoleSize: consoleSize(cfg.Tty, hc.ConsoleSize),
 		},

@@ -228,7 +228,11 @@ func (b *Backend) ExecStart(ctx context.Context, id string, sc execrouter.StartC
 		close(x.started)
 		var se *compute.ExecStartError
 		if errors.As(err, &se) {
-			x.finish(se.ExitCode, b.now())
+			// dockerd 20.10 (Debian's docker.io, measured) gives every
+			// exec that cannot start exit code 126, a missing command
+			// included (docker-py 5.0.3's exec_run test expects it);
+			// only a container's main process gets 127.
+			x.finish(126, b.now())
 			err = errdefs.InvalidParameter(execStartFailure(se.Msg))
 		} else {
 			x.finish(126, b.now())

@@ -262,10 +262,11 @@ func TestAutoRemove(t *testing.T) {
 func TestRemove(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.create("rm", container.Config{Cmd: []string{"sleep"}}, nil)
+	id := e.create("rm", container.Config{Cmd: []string{"sleep"}}, nil)
 	e.start("rm")
+	// dockerd 20.10's text (docker-py 5.0.3 looks for "You cannot remove ")
 	wantErr(t, e.b.ContainerRemove(ctx, "rm", false, false), errdefs.IsConflict,
-		`cannot remove container "rm": container is running: stop the container before removing or force remove`)
+		"You cannot remove a running container "+id+". Stop the container before attempting removal or force remove")
 	if err := e.b.ContainerRemove(ctx, "rm", true, false); err != nil {
 		t.Fatal(err)
 	}

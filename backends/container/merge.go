@@ -105,12 +105,14 @@ func entrypointAndArgs(entrypoint, cmd []string) (string, []string) {
 }
 
 // processEnv is the environment the main process gets: docker's PATH and
-// HOSTNAME (and TERM with a TTY) overridden by the container's Env.
-func processEnv(cfg *container.Config) []string {
+// HOSTNAME (and TERM with a TTY), then the legacy links' variables,
+// overridden by the container's Env.
+func processEnv(cfg *container.Config, links []string) []string {
 	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + cfg.Hostname}
 	if cfg.Tty {
 		env = append(env, "TERM=xterm")
 	}
+	env = append(env, links...)
 	for _, e := range cfg.Env {
 		key, _, _ := strings.Cut(e, "=")
 		replaced := false

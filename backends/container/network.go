@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sort"
@@ -39,6 +40,12 @@ func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.
 	if err := applyEndpointSettings(spec, nc.EndpointsConfig[string(mode)]); err != nil {
 		return nil, err
 	}
+	//lint:ignore SA1019 clients below API 1.44 (docker-py 5, compose v1) send --mac-address in Config; dockerd applies it to the first network
+	if mac := cfg.MacAddress; spec.MACAddress == "" && mac != "" {
+		if err := setMAC(spec, mac); err != nil {
+			return nil, err
+		}
+	}
 	ports, err := portBindings(hc, cfg)
 	if err != nil {
 		return nil, err
@@ -47,13 +54,29 @@ func endpointSpec(hc *container.HostConfig, cfg *container.Config, nc *dnetwork.
 	return spec, nil
 }
 
-// applyEndpointSettings takes docker's per-network settings: aliases and
-// the static IPv4 address.
+// setMAC takes a requested MAC address (--mac-address), with dockerd's
+// 400 for one that does not parse.
+func setMAC(spec *network.EndpointSpec, mac string) error {
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 {
+		return errdefs.InvalidParameter(fmt.Sprintf("invalid MAC address %s", mac))
+	}
+	spec.MACAddress = hw.String()
+	return nil
+}
+
+// applyEndpointSettings takes docker's per-network settings: aliases,
+// the static IPv4 address and the MAC address.
 func applyEndpointSettings(spec *network.EndpointSpec, es *dnetwork.EndpointSettings) error {
 	if es == nil {
 		return nil
 	}
 	spec.Aliases = append(spec.Aliases, es.Aliases...)
+	if es.MacAddress != "" {
+		if err := setMAC(spec, es.MacAddress); err != nil {
+			return err
+		}
+	}
 	if c := es.IPAMConfig; c != nil {
 		if c.IPv6Address != "" {
 			return errdefs.NotImplemented("IPv6 addresses are not supported by this VCH")
@@ -439,7 +462,7 @@ func (b *Backend) networkSettings(ctx context.Context, id string, m *Meta) *cont
 				ns.Ports[p] = append(ns.Ports[p], nat.PortBinding{HostIP: hostIP(bd), HostPort: strconv.Itoa(int(bd.HostPort))})
 			}
 		} else {
-			es.MacAddress = ""
+			es.MacAddress = ep.MACAddress // the requested one, as dockerd shows it
 		}
 		ns.Networks[n.Name] = es
 	}

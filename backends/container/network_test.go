@@ -436,7 +436,82 @@ func TestLinksOnUserNetwork(t *testing.T) {
 		strings.Join(c.Spec.Hosts[1].Names, " ") != "proj_app_1" {
 		t.Fatalf("hosts %+v, want app_1 and proj_app_1 at %s", c.Spec.Hosts, ip)
 	}
-	if err := create("onbridge", &container.HostConfig{Links: []string{"proj_app_1:app"}}); !errdefs.IsNotImplemented(err) {
-		t.Fatalf("link on the default bridge: %v", err)
+	if err := create("onbridge", &container.HostConfig{Links: []string{"proj_app_1:app"}}); !errdefs.IsInvalidParameter(err) || !strings.Contains(err.Error(), "not running") {
+		t.Fatalf("link on the default bridge to a container on another network: %v", err)
+	}
+}
+
+// TestLinksOnBridge: docker's legacy links on the default bridge give
+// the linking container the target's address in /etc/hosts and docker's
+// environment variables (ALIAS_NAME, ALIAS_PORT_*, ALIAS_ENV_*), which
+// the container's own Env overrides.
+func TestLinksOnBridge(t *testing.T) {
+	e, _ := newNetEnv(t)
+	ctx := context.Background()
+	e.create("db", container.Config{Cmd: []string{"sleep"}, Hostname: "dbhost", Env: []string{"FOO=1", "HOME=/root"},
+		ExposedPorts: nat.PortSet{"5432/tcp": {}, "53/udp": {}}}, nil)
+	e.start("db")
+	ip := e.inspect("db").NetworkSettings.Networks["bridge"].IPAddress
+	id := e.create("web", container.Config{Cmd: []string{"env"}, Env: []string{"MY_DB_ENV_FOO=mine"}}, &container.HostConfig{Links: []string{"db:my-db"}})
+	c, err := e.pl.Inspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Spec.Hosts) != 1 || c.Spec.Hosts[0].IP != ip || strings.Join(c.Spec.Hosts[0].Names, " ") != "my-db dbhost db" {
+		t.Fatalf("hosts %+v, want my-db dbhost db at %s", c.Spec.Hosts, ip)
+	}
+	env := strings.Join(c.Spec.Process.Env, "\n") + "\n"
+	for _, want := range []string{
+		"MY_DB_PORT=udp://" + ip + ":53\n",
+		"MY_DB_PORT_5432_TCP=tcp://" + ip + ":5432\n", "MY_DB_PORT_5432_TCP_ADDR=" + ip + "\n",
+		"MY_DB_PORT_5432_TCP_PORT=5432\n", "MY_DB_PORT_5432_TCP_PROTO=tcp\n", "MY_DB_PORT_53_UDP=udp://" + ip + ":53\n",
+		"MY_DB_NAME=/web/my-db\n", "MY_DB_ENV_FOO=mine\n",
+	} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %q:\n%s", want, env)
+		}
+	}
+	if strings.Contains(env, "MY_DB_ENV_HOME") || strings.Contains(env, "MY_DB_ENV_FOO=1") {
+		t.Errorf("env has the target's HOME or the overridden FOO:\n%s", env)
+	}
+	if cfg := e.inspect("web").Config; strings.Contains(strings.Join(cfg.Env, " "), "MY_DB_NAME") {
+		t.Errorf("link variables show in the container's Config.Env: %v", cfg.Env)
+	}
+	// docker rm --link web/my-db drops the link from web's configuration.
+	if err := e.b.ContainerRemoveLink(ctx, "web/nope"); !errdefs.IsNotFound(err) {
+		t.Errorf("rm --link of a link web lacks: %v", err)
+	}
+	if err := e.b.ContainerRemoveLink(ctx, "/web/my-db"); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.inspect("web").HostConfig.Links; len(l) != 0 {
+		t.Errorf("links after rm --link: %v", l)
+	}
+	if err := e.b.ContainerRemoveLink(ctx, "web"); !errdefs.IsConflict(err) {
+		t.Errorf("rm --link of a container name: %v", err)
+	}
+}
+
+// TestMACAddress: --mac-address (Config.MacAddress from clients below API
+// 1.44, EndpointSettings.MacAddress above) is the NIC's MAC and shows in
+// inspect; one that does not parse is dockerd's 400.
+func TestMACAddress(t *testing.T) {
+	e, _ := newNetEnv(t)
+	ctx := context.Background()
+	//lint:ignore SA1019 the field old clients send
+	e.create("old", container.Config{Cmd: []string{"sleep"}, MacAddress: "02:42:AC:11:00:0A"}, nil)
+	if got := e.inspect("old").NetworkSettings.Networks["bridge"].MacAddress; got != "02:42:ac:11:00:0a" {
+		t.Errorf("created: MacAddress %q", got)
+	}
+	e.start("old")
+	ns := e.inspect("old").NetworkSettings
+	//lint:ignore SA1019 docker-py reads the top-level field
+	if ns.Networks["bridge"].MacAddress != "02:42:ac:11:00:0a" || ns.MacAddress != "02:42:ac:11:00:0a" {
+		t.Errorf("running: %+v", ns.Networks["bridge"])
+	}
+	_, err := e.b.ContainerCreate(ctx, containerrouter.CreateConfig{Name: "bad", Config: &container.Config{Image: "busybox", Cmd: []string{"true"}},
+		NetworkingConfig: &dnetwork.NetworkingConfig{EndpointsConfig: map[string]*dnetwork.EndpointSettings{"bridge": {MacAddress: "02:42:zz"}}}})
+	if !errdefs.IsInvalidParameter(err) || err.Error() != "invalid MAC address 02:42:zz" {
+		t.Errorf("bad MAC: %v", err)
 	}
 }

@@ -34,11 +34,20 @@ func (b *Backend) ContainersPrune(ctx context.Context, args dfilters.Args) (*con
 		if err != nil || !f.Match(m.Created, m.Config.Labels) {
 			continue
 		}
+		// SpaceReclaimed is the removed containers' writable layers, as
+		// docker counts it (their SizeRw).
+		sz, err := b.pl.Sizes(ctx, id)
+		if err != nil {
+			b.log.Debug("prune: container size", zap.String("id", id), zap.Error(err))
+		}
 		if err := b.removeContainer(ctx, id, false); err != nil {
 			b.log.Warn("prune: remove container", zap.String("id", id), zap.Error(err))
 			continue
 		}
 		rep.ContainersDeleted = append(rep.ContainersDeleted, id)
+		if sz.RW > 0 {
+			rep.SpaceReclaimed += uint64(sz.RW)
+		}
 	}
 	b.events.Log(events.ContainerEventType, events.ActionPrune, events.Actor{Attributes: map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)}})
 	return rep, nil

@@ -95,7 +95,7 @@ func TestEntrypointArgsAndEnv(t *testing.T) {
 	if p != "sh" || a == nil || len(a) != 0 {
 		t.Fatalf("%s %#v", p, a)
 	}
-	env := processEnv(&container.Config{Hostname: "h", Tty: true, Env: []string{"PATH=/mine", "X=1"}})
+	env := processEnv(&container.Config{Hostname: "h", Tty: true, Env: []string{"PATH=/mine", "X=1"}}, nil)
 	if got := strings.Join(env, " "); got != "PATH=/mine HOSTNAME=h TERM=xterm X=1" {
 		t.Fatalf("env %q", got)
 	}

@@ -23,13 +23,17 @@ func (b *Backend) ContainerRemove(ctx context.Context, name string, force, remov
 	id := c.Spec.ID
 	if b.isRestarting(id) {
 		if !force {
-			return errdefs.Conflict(fmt.Sprintf("cannot remove container %q: container is restarting: stop the container before removing or force remove", name))
+			return removeRunningError("restarting", id)
 		}
 		b.cancelRestart(id)
 	}
 	if c.Status.State == compute.StateRunning {
 		if !force {
-			return errdefs.Conflict(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", name))
+			state := "running"
+			if c.Status.Paused {
+				state = "paused"
+			}
+			return removeRunningError(state, id)
 		}
 		ctx = context.WithoutCancel(ctx)
 		if err := b.markStopped(ctx, id, true); err != nil {
@@ -54,6 +58,60 @@ func (b *Backend) ContainerRemove(ctx context.Context, name string, force, remov
 		return fmt.Errorf("cannot remove container %q: %w", name, err)
 	}
 	b.log.Info("removed container", zap.String("id", id))
+	return nil
+}
+
+// removeRunningError is dockerd 20.10's refusal to remove a container
+// that runs (Debian's docker.io, measured; docker-py 5.0.3 looks for
+// "You cannot remove ").
+func removeRunningError(state, id string) error {
+	procedure := "Stop the container before attempting removal or force remove"
+	if state == "paused" {
+		procedure = "Unpause and then stop the container before attempting removal or force remove"
+	}
+	return errdefs.Conflict(fmt.Sprintf("You cannot remove a %s container %s. %s", state, id, procedure))
+}
+
+// ContainerRemoveLink is docker rm --link PARENT/ALIAS: the legacy link
+// ALIAS leaves PARENT's configuration (its next create-time resolution,
+// inspect's HostConfig.Links); a running VM keeps the variables and hosts
+// entry it booted with, as a running process keeps its environment.
+func (b *Backend) ContainerRemoveLink(ctx context.Context, name string) error {
+	full := "/" + strings.TrimPrefix(name, "/")
+	i := strings.LastIndex(full, "/")
+	parent, alias := full[:i], full[i+1:]
+	if parent == "" {
+		return errdefs.Conflict("Conflict, cannot remove the default link name of the container")
+	}
+	id, err := b.lookupID(parent)
+	if err != nil {
+		return errdefs.NotFound("No such container: " + name)
+	}
+	found := false
+	err = b.updateMeta(ctx, id, func(m *Meta) {
+		var keep []string
+		for _, l := range m.HostConfig.Links {
+			_, a, _ := strings.Cut(l, ":")
+			if j := strings.LastIndex(a, "/"); j >= 0 {
+				a = a[j+1:]
+			}
+			if a == "" {
+				a = strings.TrimPrefix(l, "/")
+			}
+			if a == alias {
+				found = true
+				continue
+			}
+			keep = append(keep, l)
+		}
+		m.HostConfig.Links = keep
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errdefs.NotFound("No such container: " + name)
+	}
 	return nil
 }
 

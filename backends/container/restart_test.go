@@ -146,7 +146,7 @@ func TestRestartPolicy(t *testing.T) {
 		t.Fatalf("ps restarting: %+v %v", list, err)
 	}
 	wantErr(t, e.b.ContainerRemove(ctx, "always", false, false), errdefs.IsConflict,
-		`cannot remove container "always": container is restarting: stop the container before removing or force remove`)
+		"You cannot remove a restarting container "+ad+". Stop the container before attempting removal or force remove")
 	if err := e.b.ContainerStart(ctx, "always"); !errdefs.IsNotModified(err) {
 		t.Fatalf("start restarting: %v", err)
 	}

@@ -117,11 +117,31 @@ func (b *Backend) ContainerLogs(ctx context.Context, name string, cfg containerr
 		case e.Stream == "stderr":
 			w = stderr
 		}
-		if _, err := w.Write(lw.format(e)); err != nil {
-			return err
+		// One write per line: docker's json-file keeps a message per
+		// line and sends each in a frame of its own, and clients that
+		// stream logs (docker-py's run(stream=True)) yield per frame.
+		for _, line := range splitAfterNewlines(lw.format(e)) {
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// splitAfterNewlines cuts b after every newline; a last piece without
+// one stays a piece of its own.
+func splitAfterNewlines(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := bytes.IndexByte(b, '\n') + 1
+		if n == 0 {
+			n = len(b)
+		}
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out
 }
 
 // logWriter prefixes every line with its time, as docker logs -t does.

@@ -133,6 +133,14 @@ func TestLogs(t *testing.T) {
 	if o, er := logs(containerrouter.LogsConfig{ShowStdout: true, ShowStderr: true, Tail: -1}); o != "one\ntwo\n" || er != "bad\n" {
 		t.Fatalf("logs %q %q", o, er)
 	}
+	// A frame per line, as docker's json-file sends them.
+	fs := &streams{}
+	if err := e.b.ContainerLogs(ctx, "lg", containerrouter.LogsConfig{ShowStdout: true, Tail: -1, Streams: fs.fn}); err != nil {
+		t.Fatal(err)
+	}
+	if b := fs.bytes(); len(b) != 2*8+8 || b[0] != 1 || b[7] != 4 || string(b[8:12]) != "one\n" || b[12] != 1 || b[19] != 4 || string(b[20:]) != "two\n" {
+		t.Fatalf("frames %q, want one per line", b)
+	}
 	if o, er := logs(containerrouter.LogsConfig{ShowStderr: true, Tail: -1}); o != "" || er != "bad\n" {
 		t.Fatalf("stderr only %q %q", o, er)
 	}

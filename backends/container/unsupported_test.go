@@ -31,3 +31,22 @@ func TestUnsupportedHostConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateLogConfig: dockerd's 400 and text for a driver it does not
+// know or a bad mode; its other built-in drivers are a 501 here.
+func TestValidateLogConfig(t *testing.T) {
+	for _, ok := range []container.LogConfig{{}, {Type: "json-file", Config: map[string]string{"max-file": "100"}}, {Type: "none"}, {Type: "local", Config: map[string]string{"mode": "non-blocking"}}} {
+		if err := validateLogConfig(ok); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+	if err := validateLogConfig(container.LogConfig{Type: "asdf"}); !errdefs.IsInvalidParameter(err) || err.Error() != `error looking up logging plugin asdf: plugin "asdf" not found` {
+		t.Errorf("asdf: %v", err)
+	}
+	if err := validateLogConfig(container.LogConfig{Type: "json-file", Config: map[string]string{"mode": "fast"}}); !errdefs.IsInvalidParameter(err) || err.Error() != "logger: logging mode not supported: fast" {
+		t.Errorf("mode fast: %v", err)
+	}
+	if err := validateLogConfig(container.LogConfig{Type: "gelf"}); !errdefs.IsNotImplemented(err) {
+		t.Errorf("gelf: %v", err)
+	}
+}

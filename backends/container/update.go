@@ -15,6 +15,12 @@ import (
 // is fixed while it runs.
 const resizeWarning = "the new memory and CPU limits apply when the container's VM next starts: restart the container (docker restart) to apply them now"
 
+// sharesWarning goes with --cpu-shares, at create and update: the value
+// is kept (inspect shows it, as docker-py and compose expect) but a VCH
+// does not weight its VMs' CPU time against each other, as dockerd warns
+// and carries on where the kernel lacks CPU shares.
+const sharesWarning = "--cpu-shares is recorded but not applied: a VCH does not weight container VMs' CPU time against each other; size a container with --cpus instead"
+
 // ContainerUpdate is docker update: the restart policy takes effect at
 // once; memory (-m) and CPUs (--cpus) size the VM from its next start.
 // Limits a VM cannot express (shares, quotas, cpusets, blkio, pids, swap)
@@ -43,6 +49,13 @@ func (b *Backend) ContainerUpdate(ctx context.Context, name string, u *container
 			return resp, err
 		}
 	}
+	if u.CPUShares != 0 {
+		if u.CPUShares < 0 {
+			return resp, errdefs.InvalidParameter("invalid CPU shares: must be positive")
+		}
+		hc.CPUShares = u.CPUShares
+		resp.Warnings = append(resp.Warnings, sharesWarning)
+	}
 	var res compute.Resources
 	if u.Memory != 0 {
 		if u.Memory < 6<<20 {
@@ -68,7 +81,7 @@ func (b *Backend) ContainerUpdate(ctx context.Context, name string, u *container
 	}
 	if err := b.updateMeta(ctx, id, func(m *Meta) {
 		m.HostConfig.RestartPolicy = hc.RestartPolicy
-		m.HostConfig.Memory, m.HostConfig.NanoCPUs = hc.Memory, hc.NanoCPUs
+		m.HostConfig.Memory, m.HostConfig.NanoCPUs, m.HostConfig.CPUShares = hc.Memory, hc.NanoCPUs, hc.CPUShares
 	}); err != nil {
 		return resp, err
 	}
@@ -80,8 +93,6 @@ func (b *Backend) ContainerUpdate(ctx context.Context, name string, u *container
 func unsupportedUpdate(r container.Resources) error {
 	var what string
 	switch {
-	case r.CPUShares != 0:
-		what = "--cpu-shares"
 	case r.CPUPeriod != 0 || r.CPUQuota != 0 || r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0:
 		what = "CPU quotas and periods"
 	case r.CpusetCpus != "" || r.CpusetMems != "":

@@ -32,8 +32,14 @@ func TestContainerUpdate(t *testing.T) {
 	if hc := e.inspect("web").HostConfig; hc.Memory != 512<<20 || hc.NanoCPUs != 2e9 || hc.RestartPolicy.Name != container.RestartPolicyOnFailure {
 		t.Fatalf("host config after resize: %+v", hc.Resources)
 	}
-	if _, err := e.b.ContainerUpdate(ctx, "web", &container.UpdateConfig{Resources: container.Resources{CPUShares: 512}}); !errdefs.IsNotImplemented(err) {
-		t.Fatalf("cpu shares: %v", err)
+	if r, err := e.b.ContainerUpdate(ctx, "web", &container.UpdateConfig{Resources: container.Resources{CPUShares: 512}}); err != nil || len(r.Warnings) != 1 || r.Warnings[0] != sharesWarning {
+		t.Fatalf("cpu shares: %+v %v", r, err)
+	}
+	if hc := e.inspect("web").HostConfig; hc.CPUShares != 512 {
+		t.Fatalf("CpuShares after update: %d", hc.CPUShares)
+	}
+	if _, err := e.b.ContainerUpdate(ctx, "web", &container.UpdateConfig{Resources: container.Resources{CPUQuota: 50000}}); !errdefs.IsNotImplemented(err) {
+		t.Fatalf("cpu quota: %v", err)
 	}
 	if _, err := e.b.ContainerUpdate(ctx, "web", &container.UpdateConfig{RestartPolicy: container.RestartPolicy{Name: "sometimes"}}); !errdefs.IsInvalidParameter(err) {
 		t.Fatalf("bad policy: %v", err)

@@ -58,7 +58,7 @@ type Measurement struct {
 
 // All lists the measurements in the order they run.
 func All() []Measurement {
-	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push(), Cp(), Compose(), Volume()}
+	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push(), Cp(), Compose(), Volume(), Stats()}
 }
 
 // set records a figure, logging it.

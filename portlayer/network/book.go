@@ -484,7 +484,7 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 	ep := &Endpoint{
 		ID: NewID(), Container: container, Network: n.ID, Aliases: slices.Clone(spec.Aliases),
 		DNSNames: slices.Clone(spec.DNSNames), Ports: slices.Clone(spec.Ports), IPv4: spec.IPv4,
-		Upstreams: slices.Clone(spec.Upstreams),
+		Upstreams: slices.Clone(spec.Upstreams), MACAddress: spec.MACAddress,
 	}
 	b.eps[container] = append(b.eps[container], ep)
 	return cloneEndpoint(*ep), nil
@@ -656,6 +656,9 @@ func (b *Book) activate(ep *Endpoint, pb PortBinder) error {
 	ep.Address = netip.PrefixFrom(addr, n.Subnet.Bits())
 	ep.Gateway = n.Gateway
 	ep.MAC = MACFor(addr)
+	if ep.MACAddress != "" {
+		ep.MAC = ep.MACAddress
+	}
 	ep.Bound = nil
 	if p6 := b.pools6[n.ID]; p6 != nil {
 		a6, err := p6.Allocate(ep.Container)

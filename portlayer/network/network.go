@@ -177,6 +177,9 @@ type EndpointSpec struct {
 	// network's DNS forwards this container's other queries to them
 	// instead of the host's.
 	Upstreams []netip.Addr `json:"upstreams,omitempty"`
+	// MACAddress is a MAC requested for the NIC (docker's
+	// --mac-address); empty: one derived from the address (MACFor).
+	MACAddress string `json:"macAddress,omitempty"`
 }
 
 // Endpoint is one container's membership of one network.
@@ -189,6 +192,8 @@ type Endpoint struct {
 	Ports     []PortBinding `json:"ports,omitempty"` // as requested
 	IPv4      netip.Addr    `json:"ipv4,omitzero"`   // static address requested
 	Upstreams []netip.Addr  `json:"upstreams,omitempty"`
+	// MACAddress is the MAC requested (EndpointSpec.MACAddress).
+	MACAddress string `json:"macAddress,omitempty"`
 	// Set while active (between Attach and Detach).
 	Active  bool          `json:"active,omitempty"`
 	MAC     string        `json:"mac,omitempty"`

@@ -51,8 +51,10 @@ func TestExecOutputAndExitCodes(t *testing.T) {
 	if r.Exit != 3 || r.Stdout != "out\n" || r.Stderr != "err\n" {
 		t.Fatalf("exec with stderr and exit 3: %s", r)
 	}
+	// dockerd 20.10 (Debian's docker.io) exits 126 for any exec that
+	// cannot start, a missing command included.
 	r = docker(t, "exec", name, "no-such-command")
-	if r.Exit != 127 || !strings.Contains(r.Stdout+r.Stderr, `exec: "no-such-command": executable file not found in $PATH`) {
+	if r.Exit != 126 || !strings.Contains(r.Stdout+r.Stderr, `exec: "no-such-command": executable file not found in $PATH`) {
 		t.Fatalf("exec of a missing command: %s", r)
 	}
 	// The container is untouched by its execs.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,15 +16,17 @@ func TestPrune(t *testing.T) {
 	img := pulled(t)
 	base := uniqueName(t)
 	gone, kept, up := base+"-gone", base+"-kept", base+"-up"
-	mustDocker(t, "create", "--name", gone, "--label", "e2e.prune="+base, img, "true")
+	// gone ran and wrote 100 kB to its writable layer: prune reports
+	// that space reclaimed.
+	mustDocker(t, "run", "--name", gone, "--label", "e2e.prune="+base, img, "sh", "-c", "head -c 100000 /dev/zero > /big")
 	mustDocker(t, "create", "--name", kept, img, "true")
 	defer docker(t, "rm", "-f", kept)
 	mustDocker(t, "run", "-d", "--name", up, "--label", "e2e.prune="+base, img, "sleep", "1000")
 	defer docker(t, "rm", "-f", up)
 
 	out := mustDocker(t, "container", "prune", "-f", "--filter", "label=e2e.prune="+base)
-	if !strings.Contains(out, "Deleted Containers:") {
-		t.Fatalf("container prune printed %q", out)
+	if !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "Total reclaimed space: 10") {
+		t.Fatalf("container prune printed %q, want about 100 kB reclaimed", out)
 	}
 	if r := docker(t, "inspect", gone); r.Exit == 0 {
 		t.Fatal("the stopped labelled container survived prune")
@@ -64,7 +67,9 @@ func TestPrune(t *testing.T) {
 }
 
 // docker-py's defects: logs --tail counts lines; inspect has LogConfig.Type
-// and Runtime; --link is refused with what to do instead.
+// and Runtime; legacy links on the default bridge give docker's variables
+// and hosts entry, and rm --link drops one; an unknown log driver is
+// dockerd's 400; --mac-address is the guest NIC's MAC.
 func TestLogsTailInspectDefaultsLinks(t *testing.T) {
 	img := pulled(t)
 	name := uniqueName(t)
@@ -79,8 +84,32 @@ func TestLogsTailInspectDefaultsLinks(t *testing.T) {
 	if out := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}} {{.HostConfig.Runtime}}", name)); out != "json-file runc" {
 		t.Fatalf("inspect defaults: %q", out)
 	}
-	r := docker(t, "create", "--link", name+":db", img, "true")
-	if r.Exit == 0 || !strings.Contains(r.Stderr, "--link") || !strings.Contains(r.Stderr, "user-defined network") {
-		t.Fatalf("--link: %s", r)
+	if r := docker(t, "create", "--link", name+":db", img, "true"); r.Exit == 0 || !strings.Contains(r.Stderr, "not running") {
+		t.Fatalf("--link to a stopped container: %s", r)
+	}
+	target, linker := name+"-db", name+"-web"
+	mustDocker(t, "run", "-d", "--name", target, "-e", "FOO=1", "--expose", "5432", img, "sleep", "1000")
+	defer docker(t, "rm", "-f", target)
+	ip := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.NetworkSettings.IPAddress}}", target))
+	out := mustDocker(t, "run", "--name", linker, "--link", target+":db", img, "sh", "-c", "env; cat /etc/hosts")
+	defer docker(t, "rm", "-f", linker)
+	for _, want := range []string{"DB_NAME=/" + linker + "/db\n", "DB_ENV_FOO=1\n", "DB_PORT=tcp://" + ip + ":5432\n",
+		"DB_PORT_5432_TCP_ADDR=" + ip + "\n", "DB_PORT_5432_TCP_PORT=5432\n", "DB_PORT_5432_TCP_PROTO=tcp\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--link: output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ip) + `\s+db\s.*` + regexp.QuoteMeta(target)).MatchString(out) {
+		t.Errorf("--link: no hosts entry for db at %s:\n%s", ip, out)
+	}
+	mustDocker(t, "rm", "--link", linker+"/db")
+	if l := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.HostConfig.Links}}", linker)); l != "[]" {
+		t.Errorf("links after rm --link: %s", l)
+	}
+	if r := docker(t, "create", "--log-driver", "asdf", img, "true"); r.Exit == 0 || !strings.Contains(r.Stderr, `error looking up logging plugin asdf: plugin "asdf" not found`) {
+		t.Errorf("--log-driver asdf: %s", r)
+	}
+	if out := strings.TrimSpace(mustDocker(t, "run", "--rm", "--mac-address", "02:42:ac:11:00:0a", img, "cat", "/sys/class/net/eth0/address")); out != "02:42:ac:11:00:0a" {
+		t.Errorf("--mac-address: the guest's eth0 has %q", out)
 	}
 }

@@ -57,7 +57,7 @@ func parseFlags(args []string) (options, error) {
 	flag.StringVar(&o.work, "workdir", "", "scratch directory for daemons' data (bench/run makes one)")
 	flag.StringVar(&o.netns, "netns", "", "bound network namespace this process runs in (bench/run makes one)")
 	flag.StringVar(&o.repo, "repo", ".", "root of the vch checkout")
-	flag.StringVar(&only, "only", "", "comma-separated measurements to run: run,boot,memory,list,create,pull,port,exec,push,cp,compose,volume (default all)")
+	flag.StringVar(&only, "only", "", "comma-separated measurements to run: run,boot,memory,list,create,pull,port,exec,push,cp,compose,volume,stats (default all)")
 	flag.StringVar(&targets, "targets", "dockerd,vch", "targets to measure")
 	flag.IntVar(&o.runs, "runs", 10, "repetitions of each timing (medians and p90s are over these)")
 	flag.StringVar(&memCounts, "mem-counts", "1,10,50", "numbers of idle containers for the memory figure")

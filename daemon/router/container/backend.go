@@ -68,6 +68,8 @@ type stateBackend interface {
 	ContainerStop(ctx context.Context, name string, timeout *int, signal string) error
 	ContainerKill(ctx context.Context, name string, signal string) error
 	ContainerRemove(ctx context.Context, name string, force, removeVolumes bool) error
+	// ContainerRemoveLink removes the legacy link PARENT/ALIAS (rm --link).
+	ContainerRemoveLink(ctx context.Context, name string) error
 	ContainerRename(ctx context.Context, oldName, newName string) error
 	// ContainerUpdate changes the restart policy and the VM's resources.
 	ContainerUpdate(ctx context.Context, name string, u *container.UpdateConfig) (container.UpdateResponse, error)

@@ -291,6 +291,13 @@ func (r *router) stats(ctx context.Context, w http.ResponseWriter, req *http.Req
 }
 
 func (r *router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if httputils.BoolValue(req, "link") {
+		if err := r.b.ContainerRemoveLink(ctx, vars["name"]); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	if err := r.b.ContainerRemove(ctx, vars["name"], httputils.BoolValue(req, "force"), httputils.BoolValue(req, "v")); err != nil {
 		return err
 	}
