@@ -133,10 +133,10 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 		if len(spec.Aliases) > 0 {
 			return network.Network{}, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
 		}
-		if spec.IPv4.IsValid() {
+		if spec.IPv4.IsValid() && !n.Container {
 			return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
 		}
-		return n, nil
+		return n, nil // a container network's --ip: Join checks its range
 	}
 	if spec.IPv4.IsValid() && !n.SubnetGiven {
 		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")

@@ -474,10 +474,12 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 		}
 	}
 	if spec.IPv4.IsValid() {
-		if !n.UserDefined {
+		if !n.UserDefined && !n.Container {
 			return Endpoint{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
 		}
-		if p := b.pools[n.ID]; p == nil || !p.usable(spec.IPv4) {
+		// On a container network only the VCH's own range is its to
+		// give: the rest of the subnet belongs to other hosts.
+		if p := b.pools[n.ID]; p == nil || !p.usable(spec.IPv4) || n.Container && !p.InRange(spec.IPv4) {
 			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", spec.IPv4))
 		}
 	}
