@@ -40,6 +40,21 @@ func TestNetworking(t *testing.T) {
 		}
 	})
 
+	t.Run("AnnouncedAtBoot", func(t *testing.T) {
+		// The guest sends a gratuitous ARP as its NIC comes up and the
+		// bridge accepts it: the host knows the container's MAC before
+		// anything is sent to it (no ARP round for the first packet to a
+		// published port). An idle container sends nothing else.
+		v.must(t, "run", "-d", "--name", "garp", img, "sleep", "600")
+		defer v.docker(t, "rm", "-f", "garp")
+		ip := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "garp"))
+		mac := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.MacAddress}}", "garp"))
+		poll(t, "a neighbour entry "+ip+" -> "+mac+" on the host", func() bool {
+			out, err := v.ns.Run("ip", "neigh", "show", ip)
+			return err == nil && strings.Contains(out, "lladdr "+mac)
+		})
+	})
+
 	t.Run("PublishAndNAT", func(t *testing.T) {
 		v.must(t, "run", "-d", "--name", "web", "-p", "8080:80", img, "sh", "-c", webCmd)
 		defer v.docker(t, "rm", "-f", "web")

@@ -118,17 +118,22 @@ func delDNAT(chain string, b network.PortBinding, backend netip.AddrPort) error 
 	return err
 }
 
-// enableRouteLocalnet lets packets from 127.0.0.0/8 that a DNAT rule sent
-// to a container leave through the bridge (the kernel drops them as
-// martians otherwise).
-func enableRouteLocalnet(bridge string) error {
-	path := "/proc/sys/net/ipv4/conf/" + bridge + "/route_localnet"
-	b, err := os.ReadFile(path)
-	if err == nil && strings.TrimSpace(string(b)) == "1" {
-		return nil
-	}
-	if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("route_localnet on %s: %w", bridge, err)
+// tuneBridge sets the bridge's IPv4 settings for published ports:
+// route_localnet lets packets from 127.0.0.0/8 that a DNAT rule sent to a
+// container leave through the bridge (the kernel drops them as martians
+// otherwise); arp_accept takes the gratuitous ARP a container VM sends as
+// its NIC comes up (the tether sets arp_notify), so the first packet to a
+// new container needs no ARP round.
+func tuneBridge(bridge string) error {
+	for _, key := range []string{"route_localnet", "arp_accept"} {
+		path := "/proc/sys/net/ipv4/conf/" + bridge + "/" + key
+		b, err := os.ReadFile(path)
+		if err == nil && strings.TrimSpace(string(b)) == "1" {
+			continue
+		}
+		if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
+			return fmt.Errorf("%s on %s: %w", key, bridge, err)
+		}
 	}
 	return nil
 }

@@ -249,7 +249,7 @@ func setupHost(n network.Network) error {
 	if err := enableForwarding(); err != nil {
 		return err
 	}
-	if err := enableRouteLocalnet(n.Bridge); err != nil {
+	if err := tuneBridge(n.Bridge); err != nil {
 		return err
 	}
 	return ensureRules(rules(n))
