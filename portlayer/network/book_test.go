@@ -218,3 +218,41 @@ func TestContainerNetworkStaticIP(t *testing.T) {
 		t.Fatalf("the same --ip twice: %v", err)
 	}
 }
+
+// TestStaticIPv6: --ip6 takes that address of the network's IPv6 subnet;
+// outside it, on the gateway or on a network without IPv6 it is refused at
+// join, and taken twice it is refused at attach.
+func TestStaticIPv6(t *testing.T) {
+	b, err := NewBook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "v6", IPv6: true, Subnet6: netip.MustParsePrefix("fd00:1::/64")}, "", "vchnv6", []netip.Prefix{netip.MustParsePrefix("172.18.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "v4"}, "", "vchnv4", []netip.Prefix{netip.MustParsePrefix("172.19.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ net, addr string }{{"v6", "fd00:2::5"}, {"v6", "fd00:1::1"}, {"v6", "fd00:1::"}, {"v4", "fd00:1::5"}} {
+		if _, err := b.Join("x", EndpointSpec{Network: bad.net, IPv6: netip.MustParseAddr(bad.addr)}); !errdefs.IsInvalidParameter(err) {
+			t.Fatalf("--ip6 %s on %s: %v", bad.addr, bad.net, err)
+		}
+	}
+	hp := &hostPorts{}
+	static := netip.MustParseAddr("fd00:1::99")
+	for _, c := range []string{"a", "b"} {
+		if _, err := b.Join(c, EndpointSpec{Network: "v6", IPv6: static}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nics, err := b.Attach("a", hp)
+	if err != nil || nics[0].Address6.Addr() != static {
+		t.Fatalf("--ip6 %s: %+v %v", static, nics, err)
+	}
+	if _, err := b.Attach("b", hp); !errdefs.IsConflict(err) {
+		t.Fatalf("the same --ip6 twice: %v", err)
+	}
+	if ep := b.Endpoints("b")[0]; ep.Active || ep.Address.IsValid() {
+		t.Fatalf("a refused attach keeps an address: %+v", ep)
+	}
+}
