@@ -3,6 +3,7 @@ package tether
 import (
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -23,6 +24,15 @@ func setupNetwork(ifs []proto.Interface, log *zap.Logger) error {
 	}
 	if err := netlink.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("network: lo up: %w", err)
+	}
+	// Announce each address as its NIC comes up (a gratuitous ARP): the
+	// host's pending neighbour entry resolves at once, so a connection
+	// to a published port made during boot is not held back until the
+	// host's next ARP probe.
+	if len(ifs) > 0 {
+		if err := os.WriteFile("/proc/sys/net/ipv4/conf/all/arp_notify", []byte("1\n"), 0o644); err != nil {
+			log.Debug("arp_notify", zap.Error(err))
+		}
 	}
 	for _, nic := range ifs {
 		if err := setupNIC(nic, log); err != nil {

@@ -79,7 +79,11 @@ func applyEndpointSettings(spec *network.EndpointSpec, es *dnetwork.EndpointSett
 	}
 	if c := es.IPAMConfig; c != nil {
 		if c.IPv6Address != "" {
-			return errdefs.NotImplemented("IPv6 addresses are not supported by this VCH")
+			a, err := netip.ParseAddr(c.IPv6Address)
+			if err != nil || !a.Is6() || a.Is4In6() {
+				return errdefs.InvalidParameter(fmt.Sprintf("invalid IPv6 address: %s", c.IPv6Address))
+			}
+			spec.IPv6 = a
 		}
 		if c.IPv4Address != "" {
 			a, err := netip.ParseAddr(c.IPv4Address)
@@ -156,10 +160,10 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 		if len(spec.Aliases) > 0 {
 			return network.Network{}, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
 		}
-		if spec.IPv4.IsValid() {
+		if spec.IPv4.IsValid() && !n.Container || spec.IPv6.IsValid() {
 			return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
 		}
-		return n, nil
+		return n, nil // a container network's --ip: Join checks its range
 	}
 	if spec.IPv4.IsValid() && !n.SubnetGiven {
 		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")

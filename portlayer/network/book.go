@@ -474,16 +474,27 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 		}
 	}
 	if spec.IPv4.IsValid() {
+		if !n.UserDefined && !n.Container {
+			return Endpoint{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
+		}
+		// On a container network only the VCH's own range is its to
+		// give: the rest of the subnet belongs to other hosts.
+		if p := b.pools[n.ID]; p == nil || !p.usable(spec.IPv4) || n.Container && !p.InRange(spec.IPv4) {
+			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", spec.IPv4))
+		}
+	}
+	if spec.IPv6.IsValid() {
 		if !n.UserDefined {
 			return Endpoint{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
 		}
-		if p := b.pools[n.ID]; p == nil || !p.usable(spec.IPv4) {
-			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", spec.IPv4))
+		a := spec.IPv6
+		if !n.Subnet6.IsValid() || !n.Subnet6.Contains(a) || a == n.Gateway6 || a == n.Subnet6.Masked().Addr() {
+			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", a))
 		}
 	}
 	ep := &Endpoint{
 		ID: NewID(), Container: container, Network: n.ID, Aliases: slices.Clone(spec.Aliases),
-		DNSNames: slices.Clone(spec.DNSNames), Ports: slices.Clone(spec.Ports), IPv4: spec.IPv4,
+		DNSNames: slices.Clone(spec.DNSNames), Ports: slices.Clone(spec.Ports), IPv4: spec.IPv4, IPv6: spec.IPv6,
 		Upstreams: slices.Clone(spec.Upstreams), MACAddress: spec.MACAddress,
 	}
 	b.eps[container] = append(b.eps[container], ep)
@@ -661,7 +672,12 @@ func (b *Book) activate(ep *Endpoint, pb PortBinder) error {
 	}
 	ep.Bound = nil
 	if p6 := b.pools6[n.ID]; p6 != nil {
-		a6, err := p6.Allocate(ep.Container)
+		a6, err := ep.IPv6, error(nil)
+		if a6.IsValid() {
+			err = p6.Claim(a6, ep.Container)
+		} else {
+			a6, err = p6.Allocate(ep.Container)
+		}
 		if err != nil {
 			b.deactivate(ep, pb)
 			return err

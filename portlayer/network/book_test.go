@@ -174,3 +174,85 @@ func TestIPv6Network(t *testing.T) {
 		t.Fatalf("after reload: %+v %v", nics, err)
 	}
 }
+
+// TestContainerNetworkStaticIP: --ip on a container network takes an
+// address of the VCH's range, and nothing outside it.
+func TestContainerNetworkStaticIP(t *testing.T) {
+	br := Network{ID: NewID(), Name: BridgeName, Driver: "bridge", Subnet: netip.MustParsePrefix("172.16.0.0/16"), Gateway: netip.MustParseAddr("172.16.0.1"), Bridge: "vchb0"}
+	b, err := NewBook(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{publicSpec()}); err != nil {
+		t.Fatal(err)
+	}
+	hp := &hostPorts{}
+	for _, out := range []string{"10.3.0.9", "10.3.0.12", "10.3.1.10", "10.3.0.1"} {
+		if _, err := b.Join("x", EndpointSpec{Network: "public", IPv4: netip.MustParseAddr(out)}); !errdefs.IsInvalidParameter(err) {
+			t.Fatalf("--ip %s outside the range: %v", out, err)
+		}
+	}
+	if len(b.Endpoints("x")) != 0 {
+		t.Fatalf("a refused --ip left an endpoint: %+v", b.Endpoints("x"))
+	}
+	static := netip.MustParseAddr("10.3.0.11")
+	if _, err := b.Join("a", EndpointSpec{Network: "public", IPv4: static}); err != nil {
+		t.Fatal(err)
+	}
+	nics, err := b.Attach("a", hp)
+	if err != nil || len(nics) != 1 || nics[0].Address.Addr() != static {
+		t.Fatalf("--ip %s: %+v, %v", static, nics, err)
+	}
+	// The next dynamic address skips it.
+	if _, err := b.Join("b", EndpointSpec{Network: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	if nics, err := b.Attach("b", hp); err != nil || nics[0].Address.Addr() != netip.MustParseAddr("10.3.0.10") {
+		t.Fatalf("dynamic beside --ip: %+v, %v", nics, err)
+	}
+	// A second container asking for it is refused while the first runs.
+	if _, err := b.Join("c", EndpointSpec{Network: "public", IPv4: static}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Attach("c", hp); !errdefs.IsConflict(err) {
+		t.Fatalf("the same --ip twice: %v", err)
+	}
+}
+
+// TestStaticIPv6: --ip6 takes that address of the network's IPv6 subnet;
+// outside it, on the gateway or on a network without IPv6 it is refused at
+// join, and taken twice it is refused at attach.
+func TestStaticIPv6(t *testing.T) {
+	b, err := NewBook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "v6", IPv6: true, Subnet6: netip.MustParsePrefix("fd00:1::/64")}, "", "vchnv6", []netip.Prefix{netip.MustParsePrefix("172.18.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "v4"}, "", "vchnv4", []netip.Prefix{netip.MustParsePrefix("172.19.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ net, addr string }{{"v6", "fd00:2::5"}, {"v6", "fd00:1::1"}, {"v6", "fd00:1::"}, {"v4", "fd00:1::5"}} {
+		if _, err := b.Join("x", EndpointSpec{Network: bad.net, IPv6: netip.MustParseAddr(bad.addr)}); !errdefs.IsInvalidParameter(err) {
+			t.Fatalf("--ip6 %s on %s: %v", bad.addr, bad.net, err)
+		}
+	}
+	hp := &hostPorts{}
+	static := netip.MustParseAddr("fd00:1::99")
+	for _, c := range []string{"a", "b"} {
+		if _, err := b.Join(c, EndpointSpec{Network: "v6", IPv6: static}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nics, err := b.Attach("a", hp)
+	if err != nil || nics[0].Address6.Addr() != static {
+		t.Fatalf("--ip6 %s: %+v %v", static, nics, err)
+	}
+	if _, err := b.Attach("b", hp); !errdefs.IsConflict(err) {
+		t.Fatalf("the same --ip6 twice: %v", err)
+	}
+	if ep := b.Endpoints("b")[0]; ep.Active || ep.Address.IsValid() {
+		t.Fatalf("a refused attach keeps an address: %+v", ep)
+	}
+}

@@ -79,6 +79,12 @@ func (p *Pool) usable(a netip.Addr) bool {
 	return p.subnet.Contains(a) && a != p.subnet.Addr() && a != lastAddr(p.subnet) && a != p.gateway
 }
 
+// InRange tells whether a is a usable address inside the range Allocate
+// takes from (a container network's --container-network-ip-range).
+func (p *Pool) InRange(a netip.Addr) bool {
+	return p.usable(a) && !a.Less(p.lo) && !p.hi.Less(a)
+}
+
 // Claim leases a to owner (a static address, or a persisted lease).
 func (p *Pool) Claim(a netip.Addr, owner string) error {
 	if !p.usable(a) {

@@ -173,6 +173,9 @@ type EndpointSpec struct {
 	Ports    []PortBinding `json:"ports,omitempty"`
 	// IPv4 is a static address (docker's --ip); zero: the next free one.
 	IPv4 netip.Addr `json:"ipv4,omitzero"`
+	// IPv6 is a static IPv6 address (docker's --ip6) on an IPv6-enabled
+	// network; zero: the next free one.
+	IPv6 netip.Addr `json:"ipv6,omitzero"`
 	// Upstreams are the container's own name servers (--dns): the
 	// network's DNS forwards this container's other queries to them
 	// instead of the host's.
@@ -191,6 +194,7 @@ type Endpoint struct {
 	DNSNames  []string      `json:"dnsNames,omitempty"`
 	Ports     []PortBinding `json:"ports,omitempty"` // as requested
 	IPv4      netip.Addr    `json:"ipv4,omitzero"`   // static address requested
+	IPv6      netip.Addr    `json:"ipv6,omitzero"`   // static IPv6 address requested
 	Upstreams []netip.Addr  `json:"upstreams,omitempty"`
 	// MACAddress is the MAC requested (EndpointSpec.MACAddress).
 	MACAddress string `json:"macAddress,omitempty"`

@@ -148,6 +148,19 @@ func TestContainerNetworks(t *testing.T) {
 		}
 	})
 
+	t.Run("StaticIP", func(t *testing.T) {
+		// --ip takes an address of the VCH's range on a container
+		// network; the rest of the subnet is other hosts'.
+		ip := web(t, "fixed1", "open", "--ip", "10.210.2.15")
+		if ip != "10.210.2.15" || !hostGets("http://10.210.2.15:80/") {
+			t.Fatalf("--ip 10.210.2.15 on open: address %q, or not reachable there", ip)
+		}
+		r := v.docker(t, "run", "--rm", "--network", "open", "--ip", "10.210.2.30", img, "true")
+		if r.Exit == 0 || !strings.Contains(r.Stderr, "no configured subnet or ip-range contain the IP address 10.210.2.30") {
+			t.Fatalf("--ip outside the range: %s", r)
+		}
+	})
+
 	t.Run("Outbound", func(t *testing.T) {
 		ip := web(t, "out1", "outbound", "-p", "80:80")
 		if !containerGets(t, "out1", "http://10.210.3.1:"+hostPort+"/", "from="+ip+"\n") {

@@ -37,6 +37,16 @@ func TestIPv6Networks(t *testing.T) {
 		!strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
 		t.Fatalf("from a second container: %s", r)
 	}
+	// --ip6 gives that address; one outside the subnet is refused.
+	r = v.docker(t, "run", "--rm", "--network", "v6net", "--ip6", "fd00:77::50", img, "sh", "-c",
+		"ip -6 -o addr show scope global; wget -q -O - http://[fd00:77::2]/")
+	if r.Exit != 0 || !strings.Contains(r.Stdout, "inet6 fd00:77::50/64") || !strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
+		t.Fatalf("--ip6 fd00:77::50: %s", r)
+	}
+	r = v.docker(t, "run", "--rm", "--network", "v6net", "--ip6", "fd00:78::5", img, "true")
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "no configured subnet or ip-range contain the IP address fd00:78::5") {
+		t.Fatalf("--ip6 outside the subnet: %s", r)
+	}
 
 	v.must(t, "network", "create", "--ipv6", "v6auto")
 	got = strings.TrimSpace(v.must(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", "v6auto"))

@@ -40,6 +40,21 @@ func TestNetworking(t *testing.T) {
 		}
 	})
 
+	t.Run("AnnouncedAtBoot", func(t *testing.T) {
+		// The guest sends a gratuitous ARP as its NIC comes up and the
+		// bridge accepts it: the host knows the container's MAC before
+		// anything is sent to it (no ARP round for the first packet to a
+		// published port). An idle container sends nothing else.
+		v.must(t, "run", "-d", "--name", "garp", img, "sleep", "600")
+		defer v.docker(t, "rm", "-f", "garp")
+		ip := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "garp"))
+		mac := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.MacAddress}}", "garp"))
+		poll(t, "a neighbour entry "+ip+" -> "+mac+" on the host", func() bool {
+			out, err := v.ns.Run("ip", "neigh", "show", ip)
+			return err == nil && strings.Contains(out, "lladdr "+mac)
+		})
+	})
+
 	t.Run("PublishAndNAT", func(t *testing.T) {
 		v.must(t, "run", "-d", "--name", "web", "-p", "8080:80", img, "sh", "-c", webCmd)
 		defer v.docker(t, "rm", "-f", "web")
@@ -197,7 +212,7 @@ func TestNetworking(t *testing.T) {
 			t.Fatalf("%d leases after rm", n)
 		}
 		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 5 {
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != vchBaseRules {
 			t.Fatalf("after rm: %d taps, %d bridges, %d rules (the bridge and its rules stay with the VCH)", taps, bridges, rules)
 		}
 	})
@@ -236,7 +251,8 @@ func TestNetworking(t *testing.T) {
 	t.Run("DeleteLeavesNothing", func(t *testing.T) {
 		v.must(t, "run", "-d", "--name", "left", "-p", "8083:80", img, "sh", "-c", webCmd)
 		waitFetch(t, v.ns, "http://127.0.0.1:8083/", "hello-from-vch")
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 4 || bridges != 1 || rules != 5 { // a NIC and 3 spares
+		// a NIC and 3 spares; the VCH's rules and the port's DNAT rule
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 4 || bridges != 1 || rules != vchBaseRules+1 {
 			t.Fatalf("while running: %d taps, %d bridges, %d rules", taps, bridges, rules)
 		}
 		if out, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
@@ -246,6 +262,9 @@ func TestNetworking(t *testing.T) {
 		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 0 || rules != 0 {
 			t.Fatalf("after delete: %d taps, %d bridges, %d rules", taps, bridges, rules)
 		}
+		if save, err := v.ns.Run("iptables-save", "-t", "nat"); err != nil || strings.Contains(save, ":VCH-") {
+			t.Fatalf("the VCH's nat chain left after delete (%v):\n%s", err, save)
+		}
 		if _, err := fetch(v.ns, "http://127.0.0.1:8083/"); err == nil {
 			t.Fatal("port 8083 served after delete")
 		}
@@ -254,6 +273,12 @@ func TestNetworking(t *testing.T) {
 		}
 	})
 }
+
+// vchBaseRules is how many iptables rules a VCH with only its default
+// bridge holds: the bridge's masquerade and 4 forwarding rules, the 2 jumps
+// into its DNAT chain for published ports and the masquerade of loopback
+// connections to published ports.
+const vchBaseRules = 8
 
 // activeLeases counts the addresses the VCH's network state holds.
 func activeLeases(t *testing.T, v *netVCH) int {

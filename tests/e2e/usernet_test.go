@@ -278,7 +278,7 @@ func TestUserNetworks(t *testing.T) {
 			t.Fatalf("after prune: %q", got)
 		}
 		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != 5 {
+		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 1 || rules != vchBaseRules {
 			t.Fatalf("after prune: %d taps, %d bridges, %d rules", taps, bridges, rules)
 		}
 		if out, _ := v.ns.Run("ip", "-o", "link", "show"); strings.Contains(out, ": vchn") {

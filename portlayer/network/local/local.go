@@ -1,8 +1,8 @@
 // Package local is the network provider of a VCH on one Linux host: the
 // NAT network "bridge" is a Linux bridge with the network's gateway
 // address, outbound traffic is masqueraded (iptables), and published ports
-// are served by a userland proxy in vchd that forwards to the container's
-// address. IPAM and endpoints are persisted in Root/network.json.
+// are DNAT rules to the container's address, with a userland proxy in vchd
+// that holds the port and serves what the rules leave (dnat.go). IPAM and endpoints are persisted in Root/network.json.
 package local
 
 import (
@@ -53,6 +53,7 @@ type Provider struct {
 	log     *zap.Logger
 	mu      sync.Mutex
 	book    *network.Book
+	chain   string                        // nat chain of the DNAT rules (dnat.go)
 	proxies map[string]*proxy             // endpoint ID + binding -> proxy
 	dns     map[string]*nameserver.Server // network ID -> its DNS
 	closed  bool
@@ -76,7 +77,7 @@ func New(cfg Config) (*Provider, error) {
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("network state dir: %w", err)
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, proxies: map[string]*proxy{}, dns: map[string]*nameserver.Server{}}
+	p := &Provider{cfg: cfg, log: cfg.Logger, chain: natChain(cfg.Root), proxies: map[string]*proxy{}, dns: map[string]*nameserver.Server{}}
 	st, err := loadState(cfg.Root)
 	if err != nil {
 		return nil, err
@@ -135,6 +136,10 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	if err := p.syncFirewall(); err != nil {
+		p.stopDNS()
+		return nil, err
+	}
+	if err := ensureNATChain(p.chain); err != nil {
 		p.stopDNS()
 		return nil, err
 	}
@@ -244,6 +249,9 @@ func setupHost(n network.Network) error {
 	if err := enableForwarding(); err != nil {
 		return err
 	}
+	if err := tuneBridge(n.Bridge); err != nil {
+		return err
+	}
 	return ensureRules(rules(n))
 }
 
@@ -273,6 +281,9 @@ func Destroy(root string) error {
 		return err
 	}
 	var errs []error
+	if err := deleteNATChain(natChain(root)); err != nil {
+		errs = append(errs, err)
+	}
 	for _, n := range st.Networks {
 		if err := teardownHost(n); err != nil {
 			errs = append(errs, err)
@@ -629,7 +640,8 @@ func (p *Provider) Counts() (leases, proxies int) {
 	return p.book.Leases(), len(p.proxies)
 }
 
-// binder makes bindings real with proxies. Used with p.mu held.
+// binder makes bindings real: a DNAT rule for the data path and a proxy
+// that holds the port (dnat.go). Used with p.mu held.
 type binder Provider
 
 func proxyKey(ep network.Endpoint, b network.PortBinding) string {
@@ -638,8 +650,13 @@ func proxyKey(ep network.Endpoint, b network.PortBinding) string {
 
 func (bd *binder) Bind(ep network.Endpoint, b network.PortBinding) (network.PortBinding, error) {
 	p := (*Provider)(bd)
-	px, got, err := listen(b, netip.AddrPortFrom(ep.Address.Addr(), b.ContainerPort), p.log)
+	backend := netip.AddrPortFrom(ep.Address.Addr(), b.ContainerPort)
+	px, got, err := listen(b, backend, p.log)
 	if err != nil {
+		return network.PortBinding{}, err
+	}
+	if err := addDNAT(p.chain, got, backend); err != nil {
+		px.close()
 		return network.PortBinding{}, err
 	}
 	p.proxies[proxyKey(ep, got)] = px
@@ -648,6 +665,9 @@ func (bd *binder) Bind(ep network.Endpoint, b network.PortBinding) (network.Port
 
 func (bd *binder) Unbind(ep network.Endpoint, b network.PortBinding) {
 	p := (*Provider)(bd)
+	if err := delDNAT(p.chain, b, netip.AddrPortFrom(ep.Address.Addr(), b.ContainerPort)); err != nil {
+		p.log.Warn("withdraw published port", zap.Stringer("binding", b), zap.Error(err))
+	}
 	if px := p.proxies[proxyKey(ep, b)]; px != nil {
 		px.close()
 		delete(p.proxies, proxyKey(ep, b))

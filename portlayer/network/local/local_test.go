@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -102,9 +103,11 @@ func TestHostSetupAndDestroy(t *testing.T) {
 	}
 }
 
-// TestProxyForwards publishes a port of an endpoint whose address is put on
-// the bridge itself (no VM), and talks to it through 127.0.0.1.
-func TestProxyForwards(t *testing.T) {
+// TestPublishForwards publishes a port of an endpoint whose address is put on
+// the bridge itself (no VM), and talks to it through 127.0.0.1: the kernel
+// forwards (DNAT), so the server sees the client's own address, not the
+// proxy's.
+func TestPublishForwards(t *testing.T) {
 	root := t.TempDir()
 	p := open(t, root)
 	t.Cleanup(func() { p.Close(); Destroy(root) })
@@ -129,12 +132,14 @@ func TestProxyForwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	peers := make(chan string, 4)
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			peers <- c.RemoteAddr().(*net.TCPAddr).IP.String()
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
@@ -165,7 +170,13 @@ func TestProxyForwards(t *testing.T) {
 	got, _ := io.ReadAll(conn)
 	conn.Close()
 	if string(got) != "ping" {
-		t.Fatalf("tcp through proxy: %q", got)
+		t.Fatalf("tcp through the published port: %q", got)
+	}
+	if peer := <-peers; peer != "127.0.0.1" {
+		t.Fatalf("the server saw %s, not the client's 127.0.0.1: not forwarded by DNAT", peer)
+	}
+	if rs := iptablesSave(t); !strings.Contains(rs, fmt.Sprintf("-p tcp -m tcp --dport %d -m comment --comment \"vch:port\" -j DNAT --to-destination %s:7000", tcpPort, nics[0].Address.Addr())) {
+		t.Fatalf("no DNAT rule for %d:\n%s", tcpPort, rs)
 	}
 	uc, err := net.Dial("udp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), udpPort).String())
 	if err != nil {
@@ -177,7 +188,7 @@ func TestProxyForwards(t *testing.T) {
 	buf := make([]byte, 100)
 	n, err := uc.Read(buf)
 	if err != nil || string(buf[:n]) != "re:dns" {
-		t.Fatalf("udp through proxy: %q %v", buf[:n], err)
+		t.Fatalf("udp through the published port: %q %v", buf[:n], err)
 	}
 	if err := p.Detach(ctx, c); err != nil {
 		t.Fatal(err)
@@ -187,6 +198,9 @@ func TestProxyForwards(t *testing.T) {
 	}
 	if leases, proxies := p.Counts(); leases != 0 || proxies != 0 {
 		t.Fatalf("after detach: %d leases, %d proxies", leases, proxies)
+	}
+	if rs := iptablesSave(t); strings.Contains(rs, "vch:port") {
+		t.Fatalf("DNAT rules left after Detach:\n%s", rs)
 	}
 }
 
