@@ -29,6 +29,7 @@ import (
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/network/nameserver"
+	"github.com/vchproject/vch/portlayer/network/portproxy"
 )
 
 // stateFile holds the Book beside the VCH's other state.
@@ -54,7 +55,7 @@ type Provider struct {
 	mu      sync.Mutex
 	book    *network.Book
 	chain   string                        // nat chain of the DNAT rules (dnat.go)
-	proxies map[string]*proxy             // endpoint ID + binding -> proxy
+	proxies map[string]*portproxy.Proxy   // endpoint ID + binding -> proxy
 	dns     map[string]*nameserver.Server // network ID -> its DNS
 	closed  bool
 }
@@ -77,7 +78,7 @@ func New(cfg Config) (*Provider, error) {
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("network state dir: %w", err)
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, chain: natChain(cfg.Root), proxies: map[string]*proxy{}, dns: map[string]*nameserver.Server{}}
+	p := &Provider{cfg: cfg, log: cfg.Logger, chain: natChain(cfg.Root), proxies: map[string]*portproxy.Proxy{}, dns: map[string]*nameserver.Server{}}
 	st, err := loadState(cfg.Root)
 	if err != nil {
 		return nil, err
@@ -623,7 +624,7 @@ func (p *Provider) Close() error {
 	p.closed = true
 	servers := p.takeDNS()
 	for k, px := range p.proxies {
-		px.close()
+		px.Close()
 		delete(p.proxies, k)
 	}
 	p.mu.Unlock()
@@ -651,12 +652,12 @@ func proxyKey(ep network.Endpoint, b network.PortBinding) string {
 func (bd *binder) Bind(ep network.Endpoint, b network.PortBinding) (network.PortBinding, error) {
 	p := (*Provider)(bd)
 	backend := netip.AddrPortFrom(ep.Address.Addr(), b.ContainerPort)
-	px, got, err := listen(b, backend, p.log)
+	px, got, err := portproxy.Listen(b, backend, p.log)
 	if err != nil {
 		return network.PortBinding{}, err
 	}
 	if err := addDNAT(p.chain, got, backend); err != nil {
-		px.close()
+		px.Close()
 		return network.PortBinding{}, err
 	}
 	p.proxies[proxyKey(ep, got)] = px
@@ -669,7 +670,7 @@ func (bd *binder) Unbind(ep network.Endpoint, b network.PortBinding) {
 		p.log.Warn("withdraw published port", zap.Stringer("binding", b), zap.Error(err))
 	}
 	if px := p.proxies[proxyKey(ep, b)]; px != nil {
-		px.close()
+		px.Close()
 		delete(p.proxies, proxyKey(ep, b))
 	}
 }

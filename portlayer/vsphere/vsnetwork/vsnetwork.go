@@ -48,6 +48,7 @@ import (
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/network/nameserver"
+	"github.com/vchproject/vch/portlayer/network/portproxy"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 )
 
@@ -91,7 +92,7 @@ type Provider struct {
 
 	mu     sync.Mutex
 	book   *network.Book
-	fwd    map[string]*forwarder
+	fwd    map[string]*portproxy.Proxy
 	dns    map[string]*nameserver.Server // network ID -> its DNS
 	pgs    map[string]string             // host-side token of a container network -> port group
 	closed bool
@@ -113,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if !dp.FromString(cfg.State) {
 		return nil, errdefs.InvalidParameter(fmt.Sprintf("vsphere network provider: state %q is no datastore path: use \"[datastore] folder\"", cfg.State))
 	}
-	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, fwd: map[string]*forwarder{}, pgs: map[string]string{}, dns: map[string]*nameserver.Server{}}
+	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, fwd: map[string]*portproxy.Proxy{}, pgs: map[string]string{}, dns: map[string]*nameserver.Server{}}
 	var err error
 	if p.ds, err = p.s.Finder.Datastore(ctx, dp.Datastore); err != nil {
 		return nil, fmt.Errorf("vsphere network state: datastore %q: %w", dp.Datastore, vsession.Classify(err))
@@ -530,7 +531,7 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	for k, f := range p.fwd {
-		f.close()
+		f.Close()
 		delete(p.fwd, k)
 	}
 	var servers []*nameserver.Server
@@ -552,7 +553,7 @@ func fwdKey(ep network.Endpoint, b network.PortBinding) string { return ep.ID + 
 
 func (bd *binder) Bind(ep network.Endpoint, b network.PortBinding) (network.PortBinding, error) {
 	p := (*Provider)(bd)
-	f, got, err := forward(b, netip.AddrPortFrom(ep.Address.Addr(), b.ContainerPort), p.log)
+	f, got, err := portproxy.Listen(b, netip.AddrPortFrom(ep.Address.Addr(), b.ContainerPort), p.log)
 	if err != nil {
 		return network.PortBinding{}, err
 	}
@@ -563,7 +564,7 @@ func (bd *binder) Bind(ep network.Endpoint, b network.PortBinding) (network.Port
 func (bd *binder) Unbind(ep network.Endpoint, b network.PortBinding) {
 	p := (*Provider)(bd)
 	if f := p.fwd[fwdKey(ep, b)]; f != nil {
-		f.close()
+		f.Close()
 		delete(p.fwd, fwdKey(ep, b))
 	}
 }

@@ -1,10 +1,15 @@
-package local
+// Package portproxy is a userland port forwarder: a listener on the host
+// that relays TCP connections and UDP sessions to a container's address.
+// Network providers use it for published ports (the local provider next to
+// its DNAT rules, the vSphere provider on the VCH endpoint).
+package portproxy
 
 import (
 	"errors"
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -17,10 +22,9 @@ import (
 // udpIdle ends a UDP session without traffic.
 const udpIdle = 60 * time.Second
 
-// proxy is one published port: a listener on the host that forwards to
-// the container's address. It serves 127.0.0.1 and every other host
-// address alike, so no NAT rule is needed for loopback.
-type proxy struct {
+// Proxy is one published port: a listener on the host that forwards to
+// the container's address.
+type Proxy struct {
 	log     *zap.Logger
 	backend string // ip:port of the container
 	tcp     net.Listener
@@ -31,14 +35,16 @@ type proxy struct {
 	closed  bool
 }
 
-// listen binds b on the host; b.HostPort 0 picks a free port.
-func listen(b network.PortBinding, backend netip.AddrPort, log *zap.Logger) (*proxy, network.PortBinding, error) {
+// Listen binds b on the host and forwards what arrives to backend;
+// b.HostPort 0 picks a free port, which the returned binding carries. A
+// port that is taken gives network.PortAllocatedError.
+func Listen(b network.PortBinding, backend netip.AddrPort, log *zap.Logger) (*Proxy, network.PortBinding, error) {
 	host := "0.0.0.0"
 	if b.HostIP.IsValid() {
 		host = b.HostIP.String()
 	}
-	addr := net.JoinHostPort(host, itoa(int(b.HostPort)))
-	p := &proxy{log: log, backend: backend.String(), conns: map[io.Closer]bool{}}
+	addr := net.JoinHostPort(host, strconv.Itoa(int(b.HostPort)))
+	p := &Proxy{log: log, backend: backend.String(), conns: map[io.Closer]bool{}}
 	switch b.Proto {
 	case "tcp":
 		l, err := net.Listen("tcp4", addr)
@@ -62,6 +68,8 @@ func listen(b network.PortBinding, backend netip.AddrPort, log *zap.Logger) (*pr
 		b.HostPort = uint16(c.LocalAddr().(*net.UDPAddr).Port)
 		p.wg.Add(1)
 		go p.serveUDP()
+	default:
+		return nil, b, errors.New("unknown protocol " + b.Proto)
 	}
 	return p, b, nil
 }
@@ -73,7 +81,7 @@ func bindError(b network.PortBinding, err error) error {
 	return err
 }
 
-func (p *proxy) track(c io.Closer) bool {
+func (p *Proxy) track(c io.Closer) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -84,15 +92,15 @@ func (p *proxy) track(c io.Closer) bool {
 	return true
 }
 
-func (p *proxy) untrack(c io.Closer) {
+func (p *Proxy) untrack(c io.Closer) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
 	c.Close()
 }
 
-// close stops listening and cuts every forwarded connection.
-func (p *proxy) close() {
+// Close stops listening and cuts every forwarded connection.
+func (p *Proxy) Close() {
 	p.mu.Lock()
 	p.closed = true
 	for c := range p.conns {
@@ -108,7 +116,7 @@ func (p *proxy) close() {
 	p.wg.Wait()
 }
 
-func (p *proxy) serveTCP() {
+func (p *Proxy) serveTCP() {
 	defer p.wg.Done()
 	for {
 		c, err := p.tcp.Accept()
@@ -123,7 +131,7 @@ func (p *proxy) serveTCP() {
 	}
 }
 
-func (p *proxy) forwardTCP(in *net.TCPConn) {
+func (p *Proxy) forwardTCP(in *net.TCPConn) {
 	defer p.wg.Done()
 	defer p.untrack(in)
 	out, err := net.DialTimeout("tcp4", p.backend, 10*time.Second)
@@ -147,7 +155,7 @@ func (p *proxy) forwardTCP(in *net.TCPConn) {
 	<-done
 }
 
-func (p *proxy) serveUDP() {
+func (p *Proxy) serveUDP() {
 	defer p.wg.Done()
 	sessions := map[string]*net.UDPConn{}
 	var smu sync.Mutex
