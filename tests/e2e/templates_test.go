@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,9 +145,12 @@ func TestTemplateClones(t *testing.T) {
 	v.awaitTemplates(t, 1)
 
 	seen := map[string]string{}
+	var cloneRuns []time.Duration // for the log only: no timed assertions
 	for i := 0; i < 10; i++ {
 		name := fmt.Sprintf("%s-%d", uniqueName(t), i)
+		began := time.Now()
 		lines := v.run(t, name)
+		cloneRuns = append(cloneRuns, time.Since(began))
 		if !v.restored(t, name) {
 			t.Fatalf("clone %d: the container was cold-booted, not restored from %v", i, v.templates())
 		}
@@ -165,12 +169,17 @@ func TestTemplateClones(t *testing.T) {
 		}
 	}
 
+	slices.Sort(cloneRuns)
+	t.Logf("docker run of the probe, 10 clones: median %v, max %v", cloneRuns[5], cloneRuns[9])
+
 	// No network: another shape (no NIC slots). The first start
 	// cold-boots and has its template built; the next is a clone.
 	name := uniqueName(t) + "-none"
+	began := time.Now()
 	if lines := v.run(t, name, "--network", "none"); len(lines) != 3 || lines[2] != "none" {
 		t.Fatalf("--network none: %q", lines)
 	}
+	t.Logf("docker run of the probe, cold boot (--network none): %v", time.Since(began))
 	dockerWith(t, v.ex, "", "rm", name)
 	v.awaitTemplates(t, 2)
 	name = uniqueName(t) + "-none2"
