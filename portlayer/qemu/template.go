@@ -193,6 +193,12 @@ func (t *templates) key(ctx context.Context, shape templateShape) (string, error
 	}
 	fmt.Fprintf(s, "%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s\x00", p.accelerator(ctx), p.cfg.TBSizeMB, shape.CPUs, shape.MemoryMB,
 		shape.NICs, p.tscKHz(ctx), strings.Join(p.cfg.KernelArgs, " "))
+	// The template's whole command line (devices and their options as this
+	// vchd builds them): a change of how VMs are launched makes a new
+	// template rather than a failed restore.
+	for _, a := range qemuArgs(p.templateBuildSpec(ctx, shape)) {
+		fmt.Fprintf(s, "%s\x00", a)
+	}
 	return hex.EncodeToString(s.Sum(nil))[:24], nil
 }
 
@@ -337,8 +343,7 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 			return fmt.Errorf("template: %w", err)
 		}
 	}
-	ls := p.templateSpec(ctx, shape, "image.img", "rw.img", "config.img")
-	ls.Template = templateLaunch{RAMFile: tplRAM, RAMShared: true, SerialSock: tplSerial}
+	ls := p.templateBuildSpec(ctx, shape)
 	// NIC slots: taps on no bridge, opened as a container's are (the
 	// backend's features, such as the vnet header, are part of the
 	// migrated state). A virtio-net device's MAC is migrated too, but the
@@ -356,7 +361,6 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 			return fmt.Errorf("template: NIC slot %d: %w", i, err)
 		}
 		taps = append(taps, f)
-		ls.NICs = append(ls.NICs, compute.NIC{MAC: templateMAC(i)})
 	}
 	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut), Files: taps})
 	if err != nil {
@@ -430,6 +434,16 @@ func (p *Provider) templateSpec(ctx context.Context, shape templateShape, image,
 		Image: image, RW: rw, Config: config,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
 	}
+}
+
+// templateBuildSpec is the launch spec of a template VM of shape.
+func (p *Provider) templateBuildSpec(ctx context.Context, shape templateShape) launchSpec {
+	ls := p.templateSpec(ctx, shape, "image.img", "rw.img", "config.img")
+	ls.Template = templateLaunch{RAMFile: tplRAM, RAMShared: true, SerialSock: tplSerial}
+	for i := 0; i < shape.NICs; i++ {
+		ls.NICs = append(ls.NICs, compute.NIC{MAC: templateMAC(i)})
+	}
+	return ls
 }
 
 // awaitConsole polls a console log for a marker line.
