@@ -284,7 +284,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.IntVar(&o.TCGTBSizeMB, "tcg-tb-size", 0, "MB of TCG translation cache per container VM (0: the default, 16; 64 boots about 0.4 s faster and costs about 50 MiB more per VM)")
 	fs.StringVar(&o.GuestMemory, "guest-memory", "", "how container VM RAM is backed: anon (QEMU's, transparent huge pages; the default) or memfd (4 KiB pages: about 6 MiB less per idle VM, about 0.45 s slower runs under TCG)")
 	fs.BoolVar(&o.KSM, "ksm", false, "turn the host's KSM daemon on when vchd starts (host-wide: /sys/kernel/mm/ksm/run=1); merges identical guest pages")
-	fs.BoolVar(&o.Templates, "vm-templates", false, "PROTOTYPE: start containers without networks or volumes as copy-on-write clones of a saved template VM")
+	fs.BoolVar(&o.Templates, "vm-templates", false, "PROTOTYPE: start containers without volumes as copy-on-write clones of a saved template VM (one per VM shape, the default one made when the VCH starts)")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
 	fs.Var(&bindAllow, "bind-allow", "host directory (absolute) under which containers may bind mount, -v /host/dir:/path (repeatable; default: no bind mounts)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")

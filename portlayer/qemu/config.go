@@ -54,7 +54,7 @@ type Config struct {
 	// GuestMemory backs guest RAM: GuestMemoryAnon or GuestMemoryMemfd;
 	// empty means DefaultGuestMemory.
 	GuestMemory string
-	// Templates starts eligible containers (no NICs, no volumes) as
+	// Templates starts eligible containers (no volumes) as
 	// copy-on-write clones of a saved template VM (template.go), falling
 	// back to a cold boot; off by default.
 	Templates bool

@@ -101,6 +101,15 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 	if err := p.recover(); err != nil {
 		return nil, err
 	}
+	if p.tpl != nil {
+		// The default shape's template (on a network, when there is one)
+		// is made ahead of time, so the first start is already a clone.
+		shape := templateShape{CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB}
+		if cfg.Network != nil {
+			shape.NICs = compute.MaxNICs
+		}
+		p.tpl.prebuild(shape)
+	}
 	return p, nil
 }
 

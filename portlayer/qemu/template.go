@@ -41,8 +41,10 @@ import (
 //
 // The device list must be the same at save and restore, so a template has
 // fixed slots: image, writable layer and config disks (placeholder files
-// in the template) and the virtio-serial ports. A container that needs
-// anything else (NICs, volume disks) or another VM shape is cold-booted.
+// in the template), the virtio-serial ports and, for containers on a
+// network, compute.MaxNICs NIC slots (the shape says how many: 0 or all).
+// A container with volume disks or shares is cold-booted; another shape
+// is cold-booted the first time, while its template is built.
 //
 // Files: Root/templates/<key>/{ram,state,manifest.json,...}. The key
 // hashes the template format, the kernel, the initramfs, the QEMU binary,
@@ -57,7 +59,7 @@ import (
 const StepRestored = "restored"
 
 // templateFormat changes whenever the template layout or device list does.
-const templateFormat = "vch-template-1"
+const templateFormat = "vch-template-2"
 
 // templateLaunch is the part of a QEMU command line that differs for
 // templates and clones.
@@ -92,6 +94,9 @@ func (t templateLaunch) args(console string) []string {
 type templateShape struct {
 	CPUs     int
 	MemoryMB int64
+	// NICs is the number of virtio-net slots: 0 (--network none) or
+	// compute.MaxNICs (the NICs plus the spares).
+	NICs int
 }
 
 // templateManifest is Root/templates/<key>/manifest.json.
@@ -186,8 +191,14 @@ func (t *templates) key(ctx context.Context, shape templateShape) (string, error
 		}
 		fmt.Fprintf(s, "%s\x00", h)
 	}
-	fmt.Fprintf(s, "%s\x00%d\x00%d\x00%d\x00%d\x00%s\x00", p.accelerator(ctx), p.cfg.TBSizeMB, shape.CPUs, shape.MemoryMB,
-		p.tscKHz(ctx), strings.Join(p.cfg.KernelArgs, " "))
+	fmt.Fprintf(s, "%s\x00%d\x00%d\x00%d\x00%d\x00%d\x00%s\x00", p.accelerator(ctx), p.cfg.TBSizeMB, shape.CPUs, shape.MemoryMB,
+		shape.NICs, p.tscKHz(ctx), strings.Join(p.cfg.KernelArgs, " "))
+	// The template's whole command line (devices and their options as this
+	// vchd builds them): a change of how VMs are launched makes a new
+	// template rather than a failed restore.
+	for _, a := range qemuArgs(p.templateBuildSpec(ctx, shape)) {
+		fmt.Fprintf(s, "%s\x00", a)
+	}
 	return hex.EncodeToString(s.Sum(nil))[:24], nil
 }
 
@@ -296,6 +307,20 @@ func (t *templates) lookup(ctx context.Context, shape templateShape) string {
 	return ""
 }
 
+// templateMAC is the MAC of a template's NIC slot i (locally
+// administered; 76:63:68 is "vch"). No clone keeps it.
+func templateMAC(i int) string { return fmt.Sprintf("02:76:63:68:00:%02x", i) }
+
+// prebuild makes sure, in the background, that shape has a template:
+// hashing the boot files and building take seconds, so New does not wait.
+func (t *templates) prebuild(shape templateShape) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.lookup(t.ctx, shape)
+	}()
+}
+
 // build boots a template VM to the tether's pause point and saves it.
 func (t *templates) build(ctx context.Context, key string, shape templateShape) (err error) {
 	p := t.p
@@ -318,9 +343,26 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 			return fmt.Errorf("template: %w", err)
 		}
 	}
-	ls := p.templateSpec(ctx, shape, "image.img", "rw.img", "config.img")
-	ls.Template = templateLaunch{RAMFile: tplRAM, RAMShared: true, SerialSock: tplSerial}
-	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut)})
+	ls := p.templateBuildSpec(ctx, shape)
+	// NIC slots: taps on no bridge, opened as a container's are (the
+	// backend's features, such as the vnet header, are part of the
+	// migrated state). A virtio-net device's MAC is migrated too, but the
+	// clone's driver resets the device when it probes it, and the reset
+	// loads the MAC of the clone's own command line.
+	var taps []*os.File
+	defer func() {
+		for _, f := range taps {
+			_ = f.Close()
+		}
+	}()
+	for i := 0; i < shape.NICs; i++ {
+		f, err := openTap(tapName("tpl"+key, i), "")
+		if err != nil {
+			return fmt.Errorf("template: NIC slot %d: %w", i, err)
+		}
+		taps = append(taps, f)
+	}
+	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut), Files: taps})
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
@@ -378,7 +420,7 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 		return fmt.Errorf("template: %w", err)
 	}
 	p.log.Info("template saved", zap.String("key", key), zap.Int64("memoryMB", shape.MemoryMB),
-		zap.Int("cpus", shape.CPUs), zap.Int64("stateBytes", size), zap.Duration("took", time.Since(start)))
+		zap.Int("cpus", shape.CPUs), zap.Int("nics", shape.NICs), zap.Int64("stateBytes", size), zap.Duration("took", time.Since(start)))
 	return nil
 }
 
@@ -392,6 +434,16 @@ func (p *Provider) templateSpec(ctx context.Context, shape templateShape, image,
 		Image: image, RW: rw, Config: config,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
 	}
+}
+
+// templateBuildSpec is the launch spec of a template VM of shape.
+func (p *Provider) templateBuildSpec(ctx context.Context, shape templateShape) launchSpec {
+	ls := p.templateSpec(ctx, shape, "image.img", "rw.img", "config.img")
+	ls.Template = templateLaunch{RAMFile: tplRAM, RAMShared: true, SerialSock: tplSerial}
+	for i := 0; i < shape.NICs; i++ {
+		ls.NICs = append(ls.NICs, compute.NIC{MAC: templateMAC(i)})
+	}
+	return ls
 }
 
 // awaitConsole polls a console log for a marker line.
@@ -542,10 +594,10 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // back to a cold boot.
 func stepLaunchOrClone(ctx context.Context, b *Boot) error {
 	p := b.p
-	if p.tpl == nil || len(b.nics) > 0 || len(b.volumeDisks) > 0 || len(b.shares) > 0 {
+	if p.tpl == nil || len(b.volumeDisks) > 0 || len(b.shares) > 0 {
 		return stepLaunch(ctx, b)
 	}
-	shape := templateShape{CPUs: b.v.spec.CPUs, MemoryMB: b.v.spec.MemoryMB}
+	shape := templateShape{CPUs: b.v.spec.CPUs, MemoryMB: b.v.spec.MemoryMB, NICs: len(b.nics) + len(b.spares)}
 	if shape.CPUs == 0 {
 		shape.CPUs = p.cfg.CPUs
 	}

@@ -95,6 +95,42 @@ func TestTemplateValidation(t *testing.T) {
 	}
 }
 
+// TestTemplateKey: the key is stable, and differs by shape (NIC slots
+// included) and by the launch options.
+func TestTemplateKey(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"vmlinuz", "initrd"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &Provider{log: zaptest.NewLogger(t), cfg: Config{QEMU: "sh", Kernel: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd"), Accel: AccelTCG, TBSizeMB: 16}}
+	p.tscOnce.Do(func() { p.tsc = 1000000 })
+	tp := newTemplates(p)
+	ctx := context.Background()
+	key := func(s templateShape) string {
+		t.Helper()
+		k, err := tp.key(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := templateShape{CPUs: 1, MemoryMB: 256}
+	nics := templateShape{CPUs: 1, MemoryMB: 256, NICs: compute.MaxNICs}
+	if key(base) != key(base) {
+		t.Fatal("the key of one shape changed between calls")
+	}
+	if key(base) == key(nics) || key(base) == key(templateShape{CPUs: 2, MemoryMB: 256}) {
+		t.Fatal("shapes with other NIC slots or vCPUs share a key")
+	}
+	before := key(nics)
+	p.cfg.TBSizeMB = 32
+	if key(nics) == before {
+		t.Fatal("another tb-size kept the key")
+	}
+}
+
 func TestQEMUArgsTemplate(t *testing.T) {
 	base := launchSpec{Accel: AccelTCG, MemoryMB: 256, CPUs: 1, Console: "console.log", GuestMemory: GuestMemoryMemfd}
 	tpl := base
