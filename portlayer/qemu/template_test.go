@@ -118,7 +118,7 @@ func TestTemplateKey(t *testing.T) {
 	}
 	base := templateShape{CPUs: 1, MemoryMB: 256}
 	nics := templateShape{CPUs: 1, MemoryMB: 256, NICs: compute.MaxNICs}
-	if key(base) != key(base) {
+	if first, again := key(base), key(base); first != again {
 		t.Fatal("the key of one shape changed between calls")
 	}
 	if key(base) == key(nics) || key(base) == key(templateShape{CPUs: 2, MemoryMB: 256}) {
