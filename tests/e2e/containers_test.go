@@ -155,7 +155,7 @@ func TestWaitRmCreateStart(t *testing.T) {
 	// rm -f of a running container.
 	mustDocker(t, "run", "-d", "--name", name, img, "sleep", "1000")
 	r = docker(t, "rm", name)
-	if r.Exit == 0 || !strings.Contains(r.Stderr, "container is running") {
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "You cannot remove a running container") {
 		t.Fatalf("rm running: %s", r)
 	}
 	mustDocker(t, "rm", "-f", name)
