@@ -61,6 +61,13 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 				return nil, fmt.Errorf("bridge network range: %w", err)
 			}
 		}
+		var bridge6 netip.Prefix
+		if cfg.BridgeNetworkIPv6Range != "" {
+			var err error
+			if bridge6, err = netip.ParsePrefix(cfg.BridgeNetworkIPv6Range); err != nil {
+				return nil, fmt.Errorf("bridge network IPv6 range: %w", err)
+			}
+		}
 		var containerNets []network.ContainerNetworkSpec
 		for _, c := range cfg.ContainerNetworks {
 			gw, from, to, dns, err := c.Parsed()
@@ -72,9 +79,10 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 			})
 		}
 		nets, err := netlocal.New(netlocal.Config{
-			Root:   filepath.Join(cfg.Root, "network"),
-			Range:  bridgeRange,
-			Logger: env.Log.Named("network"),
+			Root:       filepath.Join(cfg.Root, "network"),
+			Range:      bridgeRange,
+			BridgeIPv6: bridge6,
+			Logger:     env.Log.Named("network"),
 
 			ContainerNetworks: containerNets,
 		})

@@ -298,6 +298,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.StringVar(&o.NameConvention, "container-name-convention", "", "name of container VMs and their processes, with {name} and {id}, e.g. myteam-{name}")
 	fs.BoolVar(&o.Debug, "debug", false, "debug logging in vchd and the tethers")
 	fs.StringVar(&o.BridgeRange, "bridge-network-range", local.DefaultBridgeRange, "range the bridge network's /16 is taken from")
+	fs.StringVar(&o.BridgeIPv6Range, "bridge-network-ipv6-range", "", "IPv6 subnet of the bridge network, e.g. fd00:1::/64: containers on bridge get an IPv6 address too, outbound IPv6 is masqueraded (default: IPv4 only)")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	fs.StringVar(&o.SyslogAddress, "syslog-address", "", "also send container output to this syslog server: udp://host:port or tcp://host:port (RFC 5424)")
 	lf := limitFlags(fs)
@@ -486,6 +487,9 @@ func inspect(args []string) error {
 		bridge = local.DefaultBridgeRange
 	}
 	row("Bridge network range", bridge)
+	if c.BridgeNetworkIPv6Range != "" {
+		row("Bridge network IPv6", c.BridgeNetworkIPv6Range)
+	}
 	if c.SyslogAddress != "" {
 		row("Syslog", c.SyslogAddress+" (container output, RFC 5424)")
 	}

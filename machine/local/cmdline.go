@@ -63,6 +63,9 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	if cfg.BridgeNetworkRange != "" && cfg.BridgeNetworkRange != DefaultBridgeRange {
 		add("--bridge-network-range", cfg.BridgeNetworkRange)
 	}
+	if cfg.BridgeNetworkIPv6Range != "" {
+		add("--bridge-network-ipv6-range", cfg.BridgeNetworkIPv6Range)
+	}
 	if l := cfg.Limits; !l.CPU.IsZero() {
 		add("--cpu", l.CPU.String())
 	}

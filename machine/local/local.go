@@ -79,6 +79,8 @@ type CreateOptions struct {
 	Version        string // recorded for ls
 	// BridgeRange is the CIDR the bridge network's /16 comes from.
 	BridgeRange string
+	// BridgeIPv6Range is the bridge network's IPv6 subnet; empty: none.
+	BridgeIPv6Range string
 	// Registry settings; RegistryCAs are PEM files, copied into the VCH.
 	Registry    vchconfig.Registry
 	RegistryCAs []string
@@ -255,6 +257,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 
 		ContainerNameConvention: o.NameConvention,
 		BridgeNetworkRange:      o.BridgeRange,
+		BridgeNetworkIPv6Range:  o.BridgeIPv6Range,
 		ContainerNetworks:       o.ContainerNetworks,
 		Registry:                o.Registry,
 		RegistryCAFiles:         o.RegistryCAs,
@@ -295,6 +298,9 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 		if name, other := rangeOwner(base, pfx); name != "" {
 			return nil, fmt.Errorf("--bridge-network-range %s overlaps %s of VCH %q: choose a range that does not overlap", o.BridgeRange, other, name)
 		}
+	}
+	if err := checkBridgeIPv6(o.BridgeIPv6Range); err != nil {
+		return nil, err
 	}
 	if err := checkContainerNetworks(o.ContainerNetworks, o.BridgeRange); err != nil {
 		return nil, err
@@ -841,4 +847,20 @@ func checkContainerNetworks(nets []vchconfig.ContainerNetwork, bridgeRange strin
 		}
 	}
 	return vchconfig.CheckContainerNetworks(nets)
+}
+
+// checkBridgeIPv6 validates --bridge-network-ipv6-range: an IPv6 CIDR of
+// at most /120 (the bridge's ::1 is the gateway).
+func checkBridgeIPv6(r string) error {
+	if r == "" {
+		return nil
+	}
+	pfx, err := netip.ParsePrefix(r)
+	if err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() || pfx.Bits() > 120 {
+		return fmt.Errorf("--bridge-network-ipv6-range %q: an IPv6 CIDR of at most /120 is needed, e.g. fd00:1::/64", r)
+	}
+	if pfx.Masked() != pfx {
+		return fmt.Errorf("--bridge-network-ipv6-range %s: host bits are set; use %s", r, pfx.Masked())
+	}
+	return nil
 }

@@ -105,6 +105,9 @@ type Config struct {
 	// BridgeNetworkRange is where the bridge network's /16 comes from
 	// (CIDR); empty: 172.16.0.0/12.
 	BridgeNetworkRange string `json:"bridgeNetworkRange,omitempty"`
+	// BridgeNetworkIPv6Range is the bridge network's IPv6 subnet (CIDR,
+	// at most /120); empty: the bridge is IPv4-only.
+	BridgeNetworkIPv6Range string `json:"bridgeNetworkIPv6Range,omitempty"`
 
 	// Limits cap the whole VCH: all its container VMs (and vchd) share
 	// them through one cgroup.

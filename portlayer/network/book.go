@@ -183,6 +183,57 @@ func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Net
 	return removed, kept, nil
 }
 
+// SetBridgeIPv6 gives the default bridge network the IPv6 subnet (its
+// ::1 the gateway; zero: no IPv6), as dockerd's --ipv6 --fixed-cidr-v6.
+// It returns the bridge network as it was and whether it changed. The
+// subnet can change only while no container holds an IPv6 address of the
+// bridge (ErrConflict); one overlapping another network's IPv6 subnet is
+// ErrForbidden. On error the book is unchanged.
+func (b *Book) SetBridgeIPv6(subnet netip.Prefix) (old Network, changed bool, err error) {
+	i := slices.IndexFunc(b.networks, func(n Network) bool {
+		return n.Name == BridgeName && !n.UserDefined && !n.Container
+	})
+	if i < 0 {
+		return Network{}, false, errdefs.NotFound("network bridge not found")
+	}
+	old = b.networks[i]
+	subnet = subnet.Masked()
+	if subnet == old.Subnet6 {
+		return old, false, nil
+	}
+	var p6 *Pool6
+	gw := netip.Addr{}
+	if subnet.IsValid() {
+		gw = subnet.Addr().Next()
+		if p6, err = NewPool6(subnet, gw); err != nil {
+			return old, false, fmt.Errorf("bridge network IPv6: %w", err)
+		}
+		for _, have := range b.networks {
+			if have.ID != old.ID && have.Subnet6.IsValid() && have.Subnet6.Overlaps(subnet) {
+				return old, false, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("bridge network IPv6: Pool overlaps with other one on this address space: %s overlaps %s of network %s", subnet, have.Subnet6, have.Name))
+			}
+		}
+	}
+	held := 0
+	for _, eps := range b.eps {
+		for _, ep := range eps {
+			if ep.Network == old.ID && ep.Active && ep.Address6.IsValid() {
+				held++
+			}
+		}
+	}
+	if held > 0 {
+		return old, false, errdefs.Conflict(fmt.Sprintf("bridge network IPv6: %d running containers hold addresses of %s; it can change once they are stopped", held, old.Subnet6))
+	}
+	b.networks[i].Subnet6, b.networks[i].Gateway6 = subnet, gw
+	if p6 != nil {
+		b.pools6[old.ID] = p6
+	} else {
+		delete(b.pools6, old.ID)
+	}
+	return old, true, nil
+}
+
 // SetOwnBridge records that the provider made network id's host bridge.
 func (b *Book) SetOwnBridge(id string) {
 	for i := range b.networks {
@@ -387,14 +438,16 @@ func (b *Book) Users(id string) []string {
 	return out
 }
 
-// Resolve answers name for the container at address from: the addresses
-// of active endpoints called name on the networks that container is on.
+// Resolve answers name for the container at address from (any of its
+// IPv4 or IPv6 addresses): the addresses of active endpoints called name
+// on the networks that container is on, IPv4 and IPv6 (an endpoint on an
+// IPv6-enabled network has both).
 func (b *Book) Resolve(from netip.Addr, name string) ([]netip.Addr, error) {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	shared := map[string]bool{}
 	for _, eps := range b.eps {
 		for _, ep := range eps {
-			if ep.Active && ep.Address.Addr() == from {
+			if ep.Active && (ep.Address.Addr() == from || ep.Address6.IsValid() && ep.Address6.Addr() == from) {
 				for _, mine := range b.eps[ep.Container] {
 					if mine.Active {
 						shared[mine.Network] = true
@@ -412,6 +465,9 @@ func (b *Book) Resolve(from netip.Addr, name string) ([]netip.Addr, error) {
 			for _, n := range ep.DNSNames {
 				if strings.ToLower(n) == name {
 					out = append(out, ep.Address.Addr())
+					if ep.Address6.IsValid() {
+						out = append(out, ep.Address6.Addr())
+					}
 					break
 				}
 			}

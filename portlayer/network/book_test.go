@@ -148,7 +148,7 @@ func TestIPv6Network(t *testing.T) {
 	}
 	hp := &hostPorts{}
 	for i, c := range []string{"c1", "c2"} {
-		if _, err := b.Join(c, EndpointSpec{Network: "v6"}); err != nil {
+		if _, err := b.Join(c, EndpointSpec{Network: "v6", DNSNames: []string{c}}); err != nil {
 			t.Fatal(err)
 		}
 		nics, err := b.Attach(c, hp)
@@ -158,6 +158,13 @@ func TestIPv6Network(t *testing.T) {
 		want := []string{"fd00:1::2/64", "fd00:1::3/64"}[i]
 		if len(nics) != 1 || nics[0].Address6.String() != want || nics[0].Gateway6.String() != "fd00:1::1" || !nics[0].Address.Addr().Is4() {
 			t.Fatalf("NIC of %s: %+v", c, nics)
+		}
+	}
+	// DNS: both families of c2, for c1 asking from either address.
+	for _, from := range []netip.Addr{b.Endpoints("c1")[0].Address.Addr(), netip.MustParseAddr("fd00:1::2")} {
+		got, err := b.Resolve(from, "C2.")
+		if err != nil || len(got) != 2 || !got[0].Is4() || got[1].String() != "fd00:1::3" {
+			t.Fatalf("resolve c2 from %s: %v %v", from, got, err)
 		}
 	}
 	b.Detach("c1", hp)
@@ -254,5 +261,59 @@ func TestStaticIPv6(t *testing.T) {
 	}
 	if ep := b.Endpoints("b")[0]; ep.Active || ep.Address.IsValid() {
 		t.Fatalf("a refused attach keeps an address: %+v", ep)
+	}
+}
+
+// TestBridgeIPv6: the default bridge takes an IPv6 subnet (vic-machine
+// --bridge-network-ipv6-range); its endpoints get addresses of it, and it
+// changes only while no running container holds one.
+func TestBridgeIPv6(t *testing.T) {
+	br := Network{ID: NewID(), Name: BridgeName, Driver: "bridge", Subnet: netip.MustParsePrefix("172.16.0.0/16"), Gateway: netip.MustParseAddr("172.16.0.1"), Bridge: "vchb0"}
+	b, err := NewBook(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.SetBridgeIPv6(netip.MustParsePrefix("10.0.0.0/8")); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("IPv4 prefix: %v", err)
+	}
+	if _, err := b.CreateNetwork(NetworkSpec{Name: "v6", IPv6: true, Subnet6: netip.MustParsePrefix("fd00:9::/64")}, "", "vchnv6", []netip.Prefix{netip.MustParsePrefix("172.18.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.SetBridgeIPv6(netip.MustParsePrefix("fd00:9::/48")); !errdefs.IsForbidden(err) {
+		t.Fatalf("overlapping: %v", err)
+	}
+	old, changed, err := b.SetBridgeIPv6(netip.MustParsePrefix("fd00:1::/64"))
+	if err != nil || !changed || old.Subnet6.IsValid() {
+		t.Fatalf("set: %+v %v %v", old, changed, err)
+	}
+	if n, _ := b.Network(BridgeName); n.Gateway6.String() != "fd00:1::1" {
+		t.Fatalf("bridge after set: %+v", n)
+	}
+	if _, changed, err := b.SetBridgeIPv6(netip.MustParsePrefix("fd00:1::/64")); err != nil || changed {
+		t.Fatalf("same again: %v %v", changed, err)
+	}
+	hp := &hostPorts{}
+	if _, err := b.Join("c1", EndpointSpec{Network: BridgeName}); err != nil {
+		t.Fatal(err)
+	}
+	nics, err := b.Attach("c1", hp)
+	if err != nil || len(nics) != 1 || nics[0].Address6.String() != "fd00:1::2/64" || nics[0].Gateway6.String() != "fd00:1::1" {
+		t.Fatalf("attach: %+v %v", nics, err)
+	}
+	if _, _, err := b.SetBridgeIPv6(netip.Prefix{}); !errdefs.IsConflict(err) {
+		t.Fatalf("unset while held: %v", err)
+	}
+	// A reloaded book keeps the subnet and the lease.
+	b2, err := LoadBook(b.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.Detach("c1", hp)
+	if old, changed, err := b2.SetBridgeIPv6(netip.Prefix{}); err != nil || !changed || old.Subnet6.String() != "fd00:1::/64" {
+		t.Fatalf("unset: %+v %v %v", old, changed, err)
+	}
+	nics, err = b2.Attach("c1", hp)
+	if err != nil || nics[0].Address6.IsValid() {
+		t.Fatalf("attach without IPv6: %+v %v", nics, err)
 	}
 }

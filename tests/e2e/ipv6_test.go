@@ -32,10 +32,16 @@ func TestIPv6Networks(t *testing.T) {
 	// Another container of the network too, with its own address and
 	// default route.
 	r := v.docker(t, "run", "--rm", "--network", "v6net", img, "sh", "-c",
-		"ip -6 -o addr show scope global; ip -6 route show default; wget -q -O - http://[fd00:77::2]/")
+		"ip -6 -o addr show scope global; ip -6 route show default; nslookup -type=AAAA w6; nslookup -type=A w6; wget -q -O - http://[fd00:77::2]/")
 	if r.Exit != 0 || !strings.Contains(r.Stdout, "inet6 fd00:77::3/64") || !strings.Contains(r.Stdout, "default via fd00:77::1") ||
 		!strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
 		t.Fatalf("from a second container: %s", r)
+	}
+	// The network's DNS answers AAAA with w6's IPv6 address, and A with
+	// its IPv4 address only.
+	ip4 := strings.TrimSpace(v.must(t, "inspect", "-f", "{{.NetworkSettings.Networks.v6net.IPAddress}}", "w6"))
+	if strings.Count(r.Stdout, "Address: fd00:77::2\n") != 1 || strings.Count(r.Stdout, "Address: "+ip4+"\n") != 1 {
+		t.Fatalf("AAAA/A of w6: %s", r)
 	}
 	// --ip6 gives that address; one outside the subnet is refused.
 	r = v.docker(t, "run", "--rm", "--network", "v6net", "--ip6", "fd00:77::50", img, "sh", "-c",

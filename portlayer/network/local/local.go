@@ -46,6 +46,9 @@ type Config struct {
 	// ContainerNetworks are the VCH's container networks (vic-machine
 	// --container-network); the state follows them at every start.
 	ContainerNetworks []network.ContainerNetworkSpec
+	// BridgeIPv6 is the default bridge's IPv6 subnet (vic-machine
+	// --bridge-network-ipv6-range); zero: the bridge is IPv4-only.
+	BridgeIPv6 netip.Prefix
 }
 
 // Provider is the local network provider.
@@ -105,6 +108,15 @@ func New(cfg Config) (*Provider, error) {
 	}
 	for _, name := range kept {
 		p.log.Warn("container network no longer configured is kept while containers are on it", zap.String("name", name))
+	}
+	old, changed, err := p.book.SetBridgeIPv6(cfg.BridgeIPv6)
+	if err != nil {
+		return nil, err
+	}
+	if changed && old.Subnet6.IsValid() {
+		if err := teardownHost6(old); err != nil {
+			p.log.Warn("remove the bridge's former IPv6 subnet", zap.Stringer("subnet", old.Subnet6), zap.Error(err))
+		}
 	}
 	for _, n := range p.book.Networks() {
 		if n.Container {
@@ -268,6 +280,31 @@ func teardownHost(n network.Network) error {
 		}
 	}
 	if err := deleteRules(rules(n)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// teardownHost6 removes a network's IPv6 gateway address and ip6tables
+// rules, leaving its bridge and IPv4 rules.
+func teardownHost6(n network.Network) error {
+	var errs []error
+	if link, err := netlink.LinkByName(n.Bridge); err == nil {
+		a6, err := netlink.ParseAddr(netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()).String())
+		if err == nil {
+			err = netlink.AddrDel(link, a6)
+		}
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("bridge %s address %s: %w", n.Bridge, n.Gateway6, err))
+		}
+	}
+	var v6 []rule
+	for _, r := range rules(n) {
+		if r.v6 {
+			v6 = append(v6, r)
+		}
+	}
+	if err := deleteRules(v6); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -1,6 +1,6 @@
 // Package nameserver is the embedded DNS of user-defined networks: one
 // server per network listens on the network's gateway address, port 53,
-// UDP and TCP. It answers A queries for the names of containers (name,
+// UDP and TCP. It answers A and AAAA queries for the names of containers (name,
 // short ID, aliases) from the port layer's network.Resolver, which knows
 // who asks by the query's source address and answers only with containers
 // on networks the asker shares. Every other query is forwarded to the
@@ -117,11 +117,19 @@ func (s *Server) answer(remote net.Addr, proto string, req *dns.Msg) *dns.Msg {
 			resp.SetReply(req)
 			resp.Authoritative = true
 			resp.RecursionAvailable = true
-			if q.Qtype != dns.TypeAAAA {
-				for _, a := range addrs {
+			// A name known in one family only gets an empty answer
+			// (NODATA) in the other, not a forward.
+			for _, a := range addrs {
+				if a.Is4() && q.Qtype != dns.TypeAAAA {
 					resp.Answer = append(resp.Answer, &dns.A{
 						Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: TTL},
 						A:   net.IP(a.AsSlice()),
+					})
+				}
+				if a.Is6() && q.Qtype != dns.TypeA {
+					resp.Answer = append(resp.Answer, &dns.AAAA{
+						Hdr:  dns.RR_Header{Name: q.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: TTL},
+						AAAA: net.IP(a.AsSlice()),
 					})
 				}
 			}

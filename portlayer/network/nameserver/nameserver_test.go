@@ -14,7 +14,7 @@ import (
 // table resolves names for one asker, and gives it its own upstreams.
 type table struct {
 	asker netip.Addr
-	names map[string]netip.Addr
+	names map[string][]netip.Addr
 	ups   []netip.AddrPort
 }
 
@@ -27,7 +27,7 @@ func (tb table) Upstreams(_ context.Context, from netip.Addr) []netip.AddrPort {
 
 func (tb table) Resolve(_ context.Context, from netip.Addr, name string) ([]netip.Addr, error) {
 	if a, ok := tb.names[name]; ok && from == tb.asker {
-		return []netip.Addr{a}, nil
+		return a, nil
 	}
 	return nil, errdefs.NotFound("no such name")
 }
@@ -77,9 +77,9 @@ func ask(t *testing.T, proto string, at netip.AddrPort, name string, qtype uint1
 func TestAnswersForwardsAndFails(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	// An upstream that knows one name.
-	up := start(t, Config{Resolver: table{asker: lo, names: map[string]netip.Addr{"example.test.": netip.MustParseAddr("192.0.2.7")}}, Upstreams: []string{}})
+	up := start(t, Config{Resolver: table{asker: lo, names: map[string][]netip.Addr{"example.test.": addrs("192.0.2.7", "2001:db8::7")}}, Upstreams: []string{}})
 	at := start(t, Config{
-		Resolver:  table{asker: lo, names: map[string]netip.Addr{"web.": netip.MustParseAddr("10.77.0.2")}},
+		Resolver:  table{asker: lo, names: map[string][]netip.Addr{"web.": addrs("10.77.0.2"), "dual.": addrs("10.77.0.3", "fd00:77::3"), "six.": addrs("fd00:77::4")}},
 		Upstreams: []string{up.String()},
 	})
 	for _, proto := range []string{"udp", "tcp"} {
@@ -87,11 +87,26 @@ func TestAnswersForwardsAndFails(t *testing.T) {
 		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "10.77.0.2" || r.Answer[0].Header().Ttl != TTL {
 			t.Fatalf("%s web: %v", proto, r)
 		}
-		if r := ask(t, proto, at, "web", dns.TypeAAAA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 {
+		if r := ask(t, proto, at, "web", dns.TypeAAAA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || !r.Authoritative {
 			t.Fatalf("%s web AAAA: %v", proto, r)
 		}
 		if r := ask(t, proto, at, "example.test", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
 			t.Fatalf("%s forwarded: %v", proto, r)
+		}
+		if r := ask(t, proto, at, "example.test", dns.TypeAAAA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.AAAA).AAAA.String() != "2001:db8::7" {
+			t.Fatalf("%s forwarded AAAA: %v", proto, r)
+		}
+		// A container with both families: A gets the IPv4 address only,
+		// AAAA the IPv6 one only.
+		if r := ask(t, proto, at, "dual", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "10.77.0.3" {
+			t.Fatalf("%s dual A: %v", proto, r)
+		}
+		if r := ask(t, proto, at, "dual", dns.TypeAAAA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.AAAA).AAAA.String() != "fd00:77::3" || r.Answer[0].Header().Ttl != TTL {
+			t.Fatalf("%s dual AAAA: %v", proto, r)
+		}
+		// IPv6 only: A is NODATA (success, no answer), not a forward.
+		if r := ask(t, proto, at, "six", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || !r.Authoritative {
+			t.Fatalf("%s six A: %v", proto, r)
 		}
 	}
 	// The asker's own upstreams (--dns) come before the configured ones.
@@ -104,4 +119,12 @@ func TestAnswersForwardsAndFails(t *testing.T) {
 	if r := ask(t, "udp", none, "example.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("without upstreams: %v", r)
 	}
+}
+
+func addrs(ss ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out
 }
