@@ -13,5 +13,6 @@ func defaultSettings(es *dnetwork.EndpointSettings) container.DefaultNetworkSett
 	return container.DefaultNetworkSettings{
 		IPAddress: es.IPAddress, IPPrefixLen: es.IPPrefixLen, Gateway: es.Gateway,
 		MacAddress: es.MacAddress, EndpointID: es.EndpointID,
+		GlobalIPv6Address: es.GlobalIPv6Address, GlobalIPv6PrefixLen: es.GlobalIPv6PrefixLen, IPv6Gateway: es.IPv6Gateway,
 	}
 }

@@ -234,6 +234,16 @@ func (b *Book) SetBridgeIPv6(subnet netip.Prefix) (old Network, changed bool, er
 	return old, true, nil
 }
 
+// SetDNSAddr records where the provider serves DNS on container network
+// id (zero: nowhere).
+func (b *Book) SetDNSAddr(id string, a netip.Addr) {
+	for i := range b.networks {
+		if b.networks[i].ID == id {
+			b.networks[i].DNSAddr = a
+		}
+	}
+}
+
 // SetOwnBridge records that the provider made network id's host bridge.
 func (b *Book) SetOwnBridge(id string) {
 	for i := range b.networks {
@@ -682,6 +692,9 @@ func offeredDNS(n Network, ep *Endpoint) []netip.Addr {
 	if n.Container {
 		if len(ep.Upstreams) > 0 {
 			return nil // --dns goes to resolv.conf as given
+		}
+		if n.DNSAddr.IsValid() {
+			return []netip.Addr{n.DNSAddr} // the provider's, forwarding to n.DNS
 		}
 		return slices.Clone(n.DNS) // its own name servers
 	}

@@ -88,6 +88,11 @@ type Network struct {
 	RangeTo   netip.Addr   `json:"rangeTo,omitzero"`
 	DNS       []netip.Addr `json:"dns,omitempty"`
 	Firewall  string       `json:"firewall,omitempty"`
+	// DNSAddr is where the provider serves DNS on a container network
+	// (a host address on its bridge; zero: none, the containers use DNS
+	// directly). It answers the names of the network's containers and
+	// forwards the rest to DNS (or the host's resolvers).
+	DNSAddr netip.Addr `json:"dnsAddr,omitzero"`
 	// OwnBridge: the provider made the host bridge (so it removes it);
 	// a bridge that existed before is left as found.
 	OwnBridge bool `json:"ownBridge,omitempty"`

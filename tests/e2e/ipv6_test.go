@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,67 @@ func TestIPv6Networks(t *testing.T) {
 	}
 	if n := strings.Count(save, "vch:"); n != 0 {
 		t.Fatalf("%d ip6tables rules left:\n%s", n, save)
+	}
+}
+
+// TestIPv6Bridge: vic-machine --bridge-network-ipv6-range gives containers
+// on the default bridge an IPv6 address and gateway (inspect shows them),
+// they reach each other and the host over IPv6, outbound IPv6 is
+// masqueraded (ip6tables), and vic-machine delete leaves no ip6tables rule
+// and no IPv6 address of the bridge.
+func TestIPv6Bridge(t *testing.T) {
+	pulled(t)
+	v := newNetVCH(t, "--bridge-network-ipv6-range", "fd00:b1::/64")
+	img := env.busybox
+	v.must(t, "pull", img)
+	// IPv6 between the VCH's namespace and the outside one.
+	for _, args := range [][]string{
+		{"-n", v.ns.Name, "addr", "add", "fd99::1/64", "dev", "vh0", "nodad"},
+		{"-n", v.out.Name, "addr", "add", "fd99::2/64", "dev", "vo0", "nodad"},
+	} {
+		if b, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, b)
+		}
+	}
+	got := strings.TrimSpace(v.must(t, "network", "inspect", "-f", "{{.EnableIPv6}}{{range .IPAM.Config}} {{.Subnet}} {{.Gateway}}{{end}}", "bridge"))
+	if !strings.HasPrefix(got, "true ") || !strings.HasSuffix(got, " fd00:b1::/64 fd00:b1::1") {
+		t.Fatalf("network inspect bridge: %q", got)
+	}
+	v.must(t, "run", "-d", "--name", "b6", img, "sh", "-c", webCmd)
+	t.Cleanup(func() { v.docker(t, "rm", "-f", "b6") })
+	for _, f := range []string{
+		"{{.NetworkSettings.GlobalIPv6Address}}/{{.NetworkSettings.GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}}",
+		"{{.NetworkSettings.Networks.bridge.GlobalIPv6Address}}/{{.NetworkSettings.Networks.bridge.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.bridge.IPv6Gateway}}",
+	} {
+		if got := strings.TrimSpace(v.must(t, "inspect", "-f", f, "b6")); got != "fd00:b1::2/64 fd00:b1::1" {
+			t.Fatalf("inspect %s: %q", f, got)
+		}
+	}
+	waitFetch(t, v.ns, "http://[fd00:b1::2]/", "hello-from-vch")
+	serveRemoteAddr(t, v.out, "[fd99::2]:8000")
+	r := v.docker(t, "run", "--rm", img, "sh", "-c",
+		"ip -6 -o addr show scope global; ip -6 route show default; wget -q -O - http://[fd99::2]:8000/; wget -q -O - http://[fd00:b1::2]/")
+	if r.Exit != 0 || !strings.Contains(r.Stdout, "inet6 fd00:b1::3/64") || !strings.Contains(r.Stdout, "default via fd00:b1::1") ||
+		!strings.Contains(r.Stdout, "from=fd99::1\n") || !strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
+		t.Fatalf("from a second container (outbound IPv6 masqueraded to fd99::1): %s", r)
+	}
+	// --ip6 on the default bridge is docker's 400, as --ip there.
+	r = v.docker(t, "run", "--rm", "--ip6", "fd00:b1::50", img, "true")
+	if r.Exit == 0 || !strings.Contains(r.Stderr, "user specified IP address is supported on user defined networks only") {
+		t.Fatalf("--ip6 on bridge: %s", r)
+	}
+	v.must(t, "rm", "-f", "b6")
+	if b, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
+		t.Fatalf("vic-machine delete: %v\n%s", err, b)
+	}
+	save, err := v.ns.Run("ip6tables-save")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(save, "vch:"); n != 0 {
+		t.Fatalf("%d ip6tables rules left after delete:\n%s", n, save)
+	}
+	if addrs, err := v.ns.Run("ip", "-6", "-o", "addr"); err != nil || strings.Contains(addrs, "fd00:b1") {
+		t.Fatalf("IPv6 address left after delete: %v\n%s", err, addrs)
 	}
 }

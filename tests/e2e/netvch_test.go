@@ -191,7 +191,7 @@ func waitFetch(t *testing.T, ns *fixture.Netns, url, want string) {
 // serveRemoteAddr serves, inside ns, an HTTP page that is the client's address.
 func serveRemoteAddr(t *testing.T, ns *fixture.Netns, addr string) {
 	t.Helper()
-	l, err := ns.Listen("tcp4", addr)
+	l, err := ns.Listen("tcp", addr) // IPv4 or IPv6, as addr is
 	if err != nil {
 		t.Fatal(err)
 	}

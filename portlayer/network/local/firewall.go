@@ -61,7 +61,9 @@ type firewallMember struct {
 
 // chainRules are the rules of the two chains for level with the
 // network's active containers.
-func chainRules(level string, members []firewallMember) (in, out [][]string) {
+// dns, if valid, is vchd's DNS on the network: the containers' queries to
+// it pass at every level but closed.
+func chainRules(level string, members []firewallMember, dns netip.Addr) (in, out [][]string) {
 	established := []string{"-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"}
 	dropTo := func() {
 		for _, m := range members {
@@ -81,6 +83,11 @@ func chainRules(level string, members []firewallMember) (in, out [][]string) {
 	case network.FirewallPeers:
 		in = append(in, established)
 		out = append(out, established)
+		if dns.IsValid() {
+			for _, proto := range []string{"udp", "tcp"} {
+				out = append(out, []string{"-d", dns.String() + "/32", "-p", proto, "-m", proto, "--dport", "53", "-j", "RETURN"})
+			}
+		}
 		for _, m := range members {
 			in = append(in, []string{"-s", m.addr.String() + "/32", "-j", "RETURN"})
 			out = append(out, []string{"-d", m.addr.String() + "/32", "-j", "RETURN"})
@@ -110,7 +117,7 @@ func restoreInput(nets []network.Network, members map[string][]firewallMember) [
 		fmt.Fprintf(&b, ":%s - [0:0]\n:%s - [0:0]\n", chainIn(n), chainOut(n))
 	}
 	for _, n := range nets {
-		in, out := chainRules(n.Firewall, members[n.ID])
+		in, out := chainRules(n.Firewall, members[n.ID], n.DNSAddr)
 		for _, r := range in {
 			fmt.Fprintf(&b, "-A %s %s\n", chainIn(n), strings.Join(r, " "))
 		}

@@ -37,7 +37,7 @@ func TestFirewallChains(t *testing.T) {
 		{network.FirewallPeers, est + "\n-s 10.3.0.10/32 -j RETURN\n-s 10.3.0.11/32 -j RETURN\n" + dropIn,
 			est + "\n-d 10.3.0.10/32 -j RETURN\n-d 10.3.0.11/32 -j RETURN\n" + dropOut},
 	} {
-		in, out := chainRules(c.level, members)
+		in, out := chainRules(c.level, members, netip.Addr{})
 		if join(in) != c.in || join(out) != c.out {
 			t.Errorf("%s:\nin:\n%s\nout:\n%s", c.level, join(in), join(out))
 		}

@@ -128,7 +128,8 @@ func New(cfg Config) (*Provider, error) {
 				p.stopDNS()
 				return nil, fmt.Errorf("container network %s: %w", n.Name, err)
 			}
-			continue // its name servers are its own
+			p.startContainerDNS(n)
+			continue
 		}
 		if err := setupHost(n); err != nil {
 			p.stopDNS()
@@ -394,14 +395,72 @@ func (p *Provider) Network(_ context.Context, nameOrID string) (network.Network,
 	return p.book.Network(nameOrID)
 }
 
+// startContainerDNS serves DNS on a container network at the host's
+// address on its bridge (the gateway if the host holds it), forwarding
+// other names to the network's name servers (else the host's), and
+// records where (Network.DNSAddr). Without an address of the subnet on
+// the bridge, or if port 53 is taken there, the containers keep the
+// network's name servers (a warning). Call before use.
+func (p *Provider) startContainerDNS(n network.Network) {
+	addr := hostAddrOn(n)
+	if addr.IsValid() {
+		ups := p.cfg.DNSUpstreams
+		if len(n.DNS) > 0 {
+			ups = nil
+			for _, d := range n.DNS {
+				ups = append(ups, netip.AddrPortFrom(d, 53).String())
+			}
+		}
+		n.DNSAddr = addr
+		if err := p.startDNSAt(n, addr, ups); err != nil {
+			p.log.Warn("no DNS on the container network", zap.String("network", n.Name), zap.Error(err))
+			addr = netip.Addr{}
+		}
+	} else {
+		p.log.Info("no DNS on the container network: the host has no address of its subnet on the bridge", zap.String("network", n.Name), zap.String("bridge", n.Bridge))
+	}
+	p.book.SetDNSAddr(n.ID, addr)
+}
+
+// hostAddrOn is the host's IPv4 address on the container network's
+// bridge within its subnet, the gateway preferred; zero if none.
+func hostAddrOn(n network.Network) netip.Addr {
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return netip.Addr{}
+	}
+	var found netip.Addr
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP.To4())
+		if !ok || !n.Subnet.Contains(ip) {
+			continue
+		}
+		if ip == n.Gateway {
+			return ip
+		}
+		if !found.IsValid() {
+			found = ip
+		}
+	}
+	return found
+}
+
 // startDNS serves the embedded DNS of a user-defined network on its
 // gateway address. Call with p.mu held (or before use).
 func (p *Provider) startDNS(n network.Network) error {
+	return p.startDNSAt(n, n.Gateway, p.cfg.DNSUpstreams)
+}
+
+func (p *Provider) startDNSAt(n network.Network, addr netip.Addr, ups []string) error {
 	if p.dns[n.ID] != nil {
 		return nil
 	}
 	srv, err := nameserver.Start(nameserver.Config{
-		Addr: netip.AddrPortFrom(n.Gateway, 53), Resolver: resolver{p}, Upstreams: p.cfg.DNSUpstreams,
+		Addr: netip.AddrPortFrom(addr, 53), Resolver: resolver{p}, Upstreams: ups,
 		Logger: p.log.Named("dns").With(zap.String("network", n.Name)),
 	})
 	if err != nil {
