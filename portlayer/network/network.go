@@ -80,8 +80,8 @@ type Network struct {
 	// Container networks (VIC's "Direct"; vic-machine
 	// --container-network): the VCH's configuration makes them, they are
 	// reachable without NAT, dynamic addresses come from
-	// RangeFrom..RangeTo, their name servers are DNS (vchd serves none on
-	// them), -p opens the container's own port rather than a host port,
+	// RangeFrom..RangeTo, their upstream name servers are DNS (the
+	// provider's DNS at DNSAddr forwards to them), -p opens the container's own port rather than a host port,
 	// and Firewall is the level enforced for their containers.
 	Container bool         `json:"container,omitempty"`
 	RangeFrom netip.Addr   `json:"rangeFrom,omitzero"`
