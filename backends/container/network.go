@@ -160,14 +160,14 @@ func (b *Backend) checkEndpoint(ctx context.Context, spec *network.EndpointSpec,
 		if len(spec.Aliases) > 0 && !n.Container {
 			return network.Network{}, errdefs.InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
 		}
-		if spec.IPv4.IsValid() && !n.Container || spec.IPv6.IsValid() {
+		if (spec.IPv4.IsValid() || spec.IPv6.IsValid()) && !n.Container {
 			return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
 		}
 		if n.Container {
 			// The VCH's DNS on the container network answers these.
 			spec.DNSNames = dnsNames(name, id, spec.Aliases)
 		}
-		return n, nil // a container network's --ip: Join checks its range
+		return n, nil // a container network's --ip/--ip6: Join checks its range
 	}
 	if spec.IPv4.IsValid() && !n.SubnetGiven {
 		return network.Network{}, errdefs.InvalidParameter("user specified IP address is supported only when connecting to networks with user configured subnets")

@@ -74,8 +74,13 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 			if err != nil {
 				return nil, err
 			}
+			gw6, from6, to6, err := c.Parsed6()
+			if err != nil {
+				return nil, err
+			}
 			containerNets = append(containerNets, network.ContainerNetworkSpec{
 				Name: c.Alias, Bridge: c.Bridge, Gateway: gw, RangeFrom: from, RangeTo: to, DNS: dns, Firewall: c.Firewall,
+				Gateway6: gw6, RangeFrom6: from6, RangeTo6: to6,
 			})
 		}
 		nets, err := netlocal.New(netlocal.Config{

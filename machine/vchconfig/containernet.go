@@ -25,7 +25,42 @@ type ContainerNetwork struct {
 	Gateway  string   `json:"gateway"` // GW/PREFIX
 	DNS      []string `json:"dns,omitempty"`
 	Firewall string   `json:"firewall,omitempty"`
+	// IPRange6 and Gateway6 give the network IPv6 too (the IPv6 values
+	// of --container-network-ip-range and --container-network-gateway).
+	IPRange6 string `json:"ipRange6,omitempty"` // FROM-TO
+	Gateway6 string `json:"gateway6,omitempty"` // GW/PREFIX
 }
+
+// Parsed6 is the network's IPv6 settings (after Validate); zero values
+// for a network without IPv6.
+func (c ContainerNetwork) Parsed6() (gw netip.Prefix, from, to netip.Addr, err error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("container network %s: "+format, append([]any{c.Alias}, a...)...)
+	}
+	if c.Gateway6 == "" && c.IPRange6 == "" {
+		return gw, from, to, nil
+	}
+	if c.Gateway6 == "" || c.IPRange6 == "" {
+		return gw, from, to, bad("IPv6 needs both --container-network-gateway %s:GW6/PREFIX and --container-network-ip-range %s:FROM6-TO6", c.Alias, c.Alias)
+	}
+	if gw, err = netip.ParsePrefix(c.Gateway6); err != nil || !gw.Addr().Is6() || gw.Addr().Is4In6() || gw.Bits() > 120 {
+		return gw, from, to, bad("IPv6 gateway %q: want GW/PREFIX such as fd00:3::1/64 (prefix at most /120)", c.Gateway6)
+	}
+	a, b, ok := strings.Cut(c.IPRange6, "-")
+	from, err1 := netip.ParseAddr(strings.TrimSpace(a))
+	to, err2 := netip.ParseAddr(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || !from.Is6() || !to.Is6() || to.Less(from) {
+		return gw, from, to, bad("IPv6 ip range %q: want FROM-TO, ascending, such as fd00:3::10-fd00:3::99", c.IPRange6)
+	}
+	if !gw.Contains(from) || !gw.Contains(to) {
+		return gw, from, to, bad("IPv6 ip range %s is not inside the gateway's subnet %s", c.IPRange6, gw.Masked())
+	}
+	return gw, from, to, nil
+}
+
+// isIPv6Value tells an IPv6 value of --container-network-ip-range or
+// -gateway (it holds a ':') from an IPv4 one.
+func isIPv6Value(v string) bool { return strings.Contains(v, ":") }
 
 // Parsed is the network's settings as addresses (after Validate).
 func (c ContainerNetwork) Parsed() (gw netip.Prefix, from, to netip.Addr, dns []netip.Addr, err error) {
@@ -71,6 +106,9 @@ func (c ContainerNetwork) Validate() error {
 		return fmt.Errorf("--container-network %s:%s: %s is docker's own network name, give another alias", c.Bridge, c.Alias, c.Alias)
 	case c.Firewall != "" && !slices.Contains(FirewallLevels, c.Firewall):
 		return fmt.Errorf("--container-network-firewall %s:%s: want one of %s", c.Alias, c.Firewall, strings.Join(FirewallLevels, ", "))
+	}
+	if _, _, _, err := c.Parsed6(); err != nil {
+		return err
 	}
 	_, _, _, _, err := c.Parsed()
 	return err
@@ -123,11 +161,15 @@ func EditContainerNetworks(base []ContainerNetwork, nets, ranges, gateways, dns,
 			if i < 0 {
 				return fmt.Errorf("--%s %s: no --container-network has the alias %s", flag, kv, alias)
 			}
-			if flag != "container-network-dns" && given[flag+"\x00"+alias] {
+			key := flag + "\x00" + alias
+			if flag != "container-network-dns" && isIPv6Value(v) {
+				key += "\x006"
+			}
+			if flag != "container-network-dns" && given[key] {
 				return fmt.Errorf("--%s %s: given twice for network %s", flag, kv, alias)
 			}
-			first := !given[flag+"\x00"+alias]
-			given[flag+"\x00"+alias], touched[alias] = true, true
+			first := !given[key]
+			given[key], touched[alias] = true, true
 			if first && flag == "container-network-dns" {
 				out[i].DNS = nil
 			}
@@ -135,10 +177,30 @@ func EditContainerNetworks(base []ContainerNetwork, nets, ranges, gateways, dns,
 		}
 		return nil
 	}
-	if err := set("container-network-ip-range", ranges, func(c *ContainerNetwork, v string) { c.IPRange = v }); err != nil {
+	// An IPv6 value is its own setting: one IPv4 and one IPv6 value of
+	// each are allowed per network.
+	split := func(vals []string) (v4, v6 []string) {
+		for _, kv := range vals {
+			if _, v, _ := strings.Cut(kv, ":"); isIPv6Value(v) {
+				v6 = append(v6, kv)
+			} else {
+				v4 = append(v4, kv)
+			}
+		}
+		return v4, v6
+	}
+	r4, r6 := split(ranges)
+	g4, g6 := split(gateways)
+	if err := set("container-network-ip-range", r4, func(c *ContainerNetwork, v string) { c.IPRange = v }); err != nil {
 		return nil, err
 	}
-	if err := set("container-network-gateway", gateways, func(c *ContainerNetwork, v string) { c.Gateway = v }); err != nil {
+	if err := set("container-network-ip-range", r6, func(c *ContainerNetwork, v string) { c.IPRange6 = v }); err != nil {
+		return nil, err
+	}
+	if err := set("container-network-gateway", g4, func(c *ContainerNetwork, v string) { c.Gateway = v }); err != nil {
+		return nil, err
+	}
+	if err := set("container-network-gateway", g6, func(c *ContainerNetwork, v string) { c.Gateway6 = v }); err != nil {
 		return nil, err
 	}
 	if err := set("container-network-dns", dns, func(c *ContainerNetwork, v string) { c.DNS = append(c.DNS, v) }); err != nil {
@@ -179,6 +241,11 @@ func CheckContainerNetworks(nets []ContainerNetwork) error {
 				return fmt.Errorf("container networks %s and %s share the bridge %s", b.Alias, a.Alias, a.Bridge)
 			case ga.Masked().Overlaps(gb.Masked()):
 				return fmt.Errorf("container networks %s and %s have overlapping subnets %s and %s", b.Alias, a.Alias, gb.Masked(), ga.Masked())
+			}
+			ga6, _, _, _ := a.Parsed6()
+			gb6, _, _, _ := b.Parsed6()
+			if ga6.IsValid() && gb6.IsValid() && ga6.Masked().Overlaps(gb6.Masked()) {
+				return fmt.Errorf("container networks %s and %s have overlapping IPv6 subnets %s and %s", b.Alias, a.Alias, gb6.Masked(), ga6.Masked())
 			}
 		}
 	}

@@ -71,3 +71,38 @@ func TestEditContainerNetworks(t *testing.T) {
 		t.Fatalf("unknown alias: %v", err)
 	}
 }
+
+// IPv6 values of --container-network-ip-range and -gateway go to the
+// network's IPv6 settings, one of each family per network.
+func TestParseContainerNetworksIPv6(t *testing.T) {
+	nets, err := ParseContainerNetworks([]string{"br6:pub6"},
+		[]string{"pub6:10.3.0.10-10.3.0.20", "pub6:fd00:3::10-fd00:3::20"},
+		[]string{"pub6:fd00:3::1/64", "pub6:10.3.0.1/24"}, nil, nil)
+	if err != nil || len(nets) != 1 || nets[0].IPRange6 != "fd00:3::10-fd00:3::20" || nets[0].Gateway6 != "fd00:3::1/64" || nets[0].Gateway != "10.3.0.1/24" {
+		t.Fatalf("parse: %+v %v", nets, err)
+	}
+	gw, from, to, err := nets[0].Parsed6()
+	if err != nil || gw.String() != "fd00:3::1/64" || from.String() != "fd00:3::10" || to.String() != "fd00:3::20" {
+		t.Fatalf("Parsed6: %v %v %v %v", gw, from, to, err)
+	}
+	for _, c := range []struct {
+		ranges, gateways []string
+		want             string
+	}{
+		{[]string{"p:10.3.0.10-10.3.0.20", "p:fd00:3::10-fd00:3::20"}, []string{"p:10.3.0.1/24"}, "IPv6 needs both"},
+		{[]string{"p:10.3.0.10-10.3.0.20", "p:fd00:4::10-fd00:4::20"}, []string{"p:10.3.0.1/24", "p:fd00:3::1/64"}, "not inside the gateway's subnet"},
+		{[]string{"p:10.3.0.10-10.3.0.20", "p:fd00:3::10-fd00:3::20", "p:fd00:3::30-fd00:3::40"}, []string{"p:10.3.0.1/24", "p:fd00:3::1/64"}, "given twice"},
+		{[]string{"p:10.3.0.10-10.3.0.20", "p:fd00:3::20-fd00:3::10"}, []string{"p:10.3.0.1/24", "p:fd00:3::1/64"}, "ascending"},
+	} {
+		if _, err := ParseContainerNetworks([]string{"brp:p"}, c.ranges, c.gateways, nil, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%v %v: %v, want %q", c.ranges, c.gateways, err, c.want)
+		}
+	}
+	two := []ContainerNetwork{
+		{Bridge: "a", Alias: "a", IPRange: "10.3.0.10-10.3.0.20", Gateway: "10.3.0.1/24", IPRange6: "fd00:3::10-fd00:3::20", Gateway6: "fd00:3::1/64"},
+		{Bridge: "b", Alias: "b", IPRange: "10.4.0.10-10.4.0.20", Gateway: "10.4.0.1/24", IPRange6: "fd00:3:0:0:1::10-fd00:3:0:0:1::20", Gateway6: "fd00:3::1:0:0:1/48"},
+	}
+	if err := CheckContainerNetworks(two); err == nil || !strings.Contains(err.Error(), "overlapping IPv6 subnets") {
+		t.Fatalf("overlapping IPv6 subnets: %v", err)
+	}
+}

@@ -52,12 +52,19 @@ func NewBook(nets ...Network) (*Book, error) {
 		b.networks = append(b.networks, n)
 		b.pools[n.ID] = p
 		if n.Subnet6.IsValid() {
-			if b.pools6[n.ID], err = NewPool6(n.Subnet6, n.Gateway6); err != nil {
+			if b.pools6[n.ID], err = pool6Of(n); err != nil {
 				return nil, fmt.Errorf("network %s: %w", n.Name, err)
 			}
 		}
 	}
 	return b, nil
+}
+
+func pool6Of(n Network) (*Pool6, error) {
+	if n.Container && n.RangeFrom6.IsValid() {
+		return NewSpanPool6(n.Subnet6, n.Gateway6, n.RangeFrom6, n.RangeTo6)
+	}
+	return NewPool6(n.Subnet6, n.Gateway6)
 }
 
 func poolOf(n Network) (*Pool, error) {
@@ -115,7 +122,7 @@ func ValidateContainerNetwork(s ContainerNetworkSpec) error {
 // unless containers are joined to them: those stay (in kept) until the
 // containers are removed. On error the book is unchanged.
 func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Network, kept []string, err error) {
-	next := &Book{networks: slices.Clone(b.networks), pools: maps.Clone(b.pools), pools6: b.pools6, eps: b.eps}
+	next := &Book{networks: slices.Clone(b.networks), pools: maps.Clone(b.pools), pools6: maps.Clone(b.pools6), eps: b.eps}
 	want := map[string]bool{}
 	for _, s := range specs {
 		if err := ValidateContainerNetwork(s); err != nil {
@@ -133,6 +140,13 @@ func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Net
 			Bridge: s.Bridge, Container: true, RangeFrom: s.RangeFrom, RangeTo: s.RangeTo,
 			DNS: slices.Clone(s.DNS), Firewall: s.Firewall, Created: time.Now().UTC(),
 		}
+		if s.Gateway6.IsValid() {
+			n.Subnet6, n.Gateway6 = s.Gateway6.Masked(), s.Gateway6.Addr()
+			n.RangeFrom6, n.RangeTo6 = s.RangeFrom6, s.RangeTo6
+			if _, err := pool6Of(n); err != nil {
+				return nil, nil, fmt.Errorf("container network %s: %w", s.Name, err)
+			}
+		}
 		i := slices.IndexFunc(next.networks, func(x Network) bool { return x.Name == s.Name })
 		if i >= 0 && !next.networks[i].Container {
 			return nil, nil, errdefs.Conflict(fmt.Sprintf("container network %s: network with name %s already exists", s.Name, s.Name))
@@ -140,6 +154,9 @@ func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Net
 		for _, have := range next.networks {
 			if have.Name == s.Name {
 				continue
+			}
+			if n.Subnet6.IsValid() && have.Subnet6.IsValid() && have.Subnet6.Overlaps(n.Subnet6) {
+				return nil, nil, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("container network %s: Pool overlaps with other one on this address space: %s overlaps %s of network %s", s.Name, n.Subnet6, have.Subnet6, have.Name))
 			}
 			if have.Subnet.Overlaps(n.Subnet) {
 				return nil, nil, errdefs.New(errdefs.ErrForbidden, fmt.Sprintf("container network %s: Pool overlaps with other one on this address space: %s overlaps %s of network %s", s.Name, n.Subnet, have.Subnet, have.Name))
@@ -153,16 +170,24 @@ func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Net
 			p, _ := poolOf(n)
 			next.networks = append(next.networks, n)
 			next.pools[n.ID] = p
+			if n.Subnet6.IsValid() {
+				next.pools6[n.ID], _ = pool6Of(n)
+			}
 			continue
 		}
 		old := next.networks[i]
 		n.ID, n.Created, n.OwnBridge = old.ID, old.Created, old.OwnBridge
-		if n.Subnet != old.Subnet || n.Gateway != old.Gateway || n.RangeFrom != old.RangeFrom || n.RangeTo != old.RangeTo || n.Bridge != old.Bridge {
+		if n.Subnet != old.Subnet || n.Gateway != old.Gateway || n.RangeFrom != old.RangeFrom || n.RangeTo != old.RangeTo || n.Bridge != old.Bridge ||
+			n.Subnet6 != old.Subnet6 || n.Gateway6 != old.Gateway6 || n.RangeFrom6 != old.RangeFrom6 || n.RangeTo6 != old.RangeTo6 {
 			if users := b.Users(old.ID); len(users) > 0 {
 				return nil, nil, errdefs.Conflict(fmt.Sprintf("container network %s: %d containers are on it; its bridge, gateway and range can change once they are removed", s.Name, len(users)))
 			}
 			p, _ := poolOf(n)
 			next.pools[n.ID] = p
+			delete(next.pools6, n.ID)
+			if n.Subnet6.IsValid() {
+				next.pools6[n.ID], _ = pool6Of(n)
+			}
 		}
 		next.networks[i] = n
 	}
@@ -174,12 +199,13 @@ func (b *Book) SetContainerNetworks(specs []ContainerNetworkSpec) (removed []Net
 			} else {
 				removed = append(removed, n)
 				delete(next.pools, n.ID)
+				delete(next.pools6, n.ID)
 				continue
 			}
 		}
 		out = append(out, n)
 	}
-	b.networks, b.pools = out, next.pools
+	b.networks, b.pools, b.pools6 = out, next.pools, next.pools6
 	return removed, kept, nil
 }
 
@@ -550,11 +576,12 @@ func (b *Book) Join(container string, spec EndpointSpec) (Endpoint, error) {
 		}
 	}
 	if spec.IPv6.IsValid() {
-		if !n.UserDefined {
+		if !n.UserDefined && !n.Container {
 			return Endpoint{}, errdefs.InvalidParameter("user specified IP address is supported on user defined networks only")
 		}
 		a := spec.IPv6
-		if !n.Subnet6.IsValid() || !n.Subnet6.Contains(a) || a == n.Gateway6 || a == n.Subnet6.Masked().Addr() {
+		p6 := b.pools6[n.ID]
+		if !n.Subnet6.IsValid() || !n.Subnet6.Contains(a) || a == n.Gateway6 || a == n.Subnet6.Masked().Addr() || n.Container && (p6 == nil || !p6.InRange(a)) {
 			return Endpoint{}, errdefs.InvalidParameter(fmt.Sprintf("no configured subnet or ip-range contain the IP address %s", a))
 		}
 	}
@@ -837,10 +864,13 @@ func (b *Book) deactivate(ep *Endpoint, pb PortBinder) {
 	ep.Address6, ep.Gateway6 = netip.Prefix{}, netip.Addr{}
 }
 
-// Leases counts the addresses leased on every network.
+// Leases counts the addresses (IPv4 and IPv6) leased on every network.
 func (b *Book) Leases() int {
 	n := 0
 	for _, p := range b.pools {
+		n += len(p.leases)
+	}
+	for _, p := range b.pools6 {
 		n += len(p.leases)
 	}
 	return n

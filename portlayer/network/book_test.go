@@ -317,3 +317,53 @@ func TestBridgeIPv6(t *testing.T) {
 		t.Fatalf("attach without IPv6: %+v %v", nics, err)
 	}
 }
+
+// TestContainerNetworkIPv6: a container network with an IPv6 gateway and
+// range gives addresses of the range only; --ip6 outside it is refused.
+func TestContainerNetworkIPv6(t *testing.T) {
+	br := Network{ID: NewID(), Name: BridgeName, Driver: "bridge", Subnet: netip.MustParsePrefix("172.16.0.0/16"), Gateway: netip.MustParseAddr("172.16.0.1"), Bridge: "vchb0"}
+	b, err := NewBook(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := publicSpec()
+	s.Gateway6 = netip.MustParsePrefix("fd00:3::1/64")
+	s.RangeFrom6, s.RangeTo6 = netip.MustParseAddr("fd00:3::10"), netip.MustParseAddr("fd00:3::11")
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{s}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := b.Network("public")
+	if n.Subnet6.String() != "fd00:3::/64" || n.Gateway6.String() != "fd00:3::1" {
+		t.Fatalf("network: %+v", n)
+	}
+	if _, err := b.Join("x", EndpointSpec{Network: "public", IPv6: netip.MustParseAddr("fd00:3::50")}); !errdefs.IsInvalidParameter(err) {
+		t.Fatalf("--ip6 outside the range: %v", err)
+	}
+	hp := &hostPorts{}
+	for i, c := range []string{"c1", "c2"} {
+		if _, err := b.Join(c, EndpointSpec{Network: "public"}); err != nil {
+			t.Fatal(err)
+		}
+		nics, err := b.Attach(c, hp)
+		want := []string{"fd00:3::10/64", "fd00:3::11/64"}[i]
+		if err != nil || len(nics) != 1 || nics[0].Address6.String() != want || nics[0].Gateway6.String() != "fd00:3::1" {
+			t.Fatalf("attach %s: %+v %v", c, nics, err)
+		}
+	}
+	// The IPv6 range is exhausted: the third start fails and holds nothing.
+	if _, err := b.Join("c3", EndpointSpec{Network: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Attach("c3", hp); err == nil {
+		t.Fatal("third container got an address of a 2-address IPv6 range")
+	}
+	if n := b.Leases(); n != 4 {
+		t.Fatalf("%d leases (IPv4 and IPv6) after the refused start, want 4", n)
+	}
+	// Its addressing cannot change while containers are on it.
+	s.Gateway6 = netip.MustParsePrefix("fd00:4::1/64")
+	s.RangeFrom6, s.RangeTo6 = netip.MustParseAddr("fd00:4::10"), netip.MustParseAddr("fd00:4::11")
+	if _, _, err := b.SetContainerNetworks([]ContainerNetworkSpec{s}); !errdefs.IsConflict(err) {
+		t.Fatalf("change while in use: %v", err)
+	}
+}

@@ -152,6 +152,30 @@ type Pool6 struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
 	leases  map[netip.Addr]string
+	// from..to, if set, is where Allocate takes addresses (a container
+	// network's range; the rest of the subnet is other hosts').
+	from, to netip.Addr
+}
+
+// NewSpanPool6 is NewPool6 whose dynamic addresses are from..to.
+func NewSpanPool6(subnet netip.Prefix, gateway, from, to netip.Addr) (*Pool6, error) {
+	p, err := NewPool6(subnet, gateway)
+	if err != nil {
+		return nil, err
+	}
+	if !subnet.Contains(from) || !subnet.Contains(to) || to.Less(from) {
+		return nil, errdefs.InvalidParameter(fmt.Sprintf("IPv6 range %s-%s is not an ascending range of %s", from, to, subnet))
+	}
+	p.from, p.to = from, to
+	return p, nil
+}
+
+// InRange tells whether a is one of the pool's dynamic addresses.
+func (p *Pool6) InRange(a netip.Addr) bool {
+	if !p.from.IsValid() {
+		return p.subnet.Contains(a)
+	}
+	return !a.Less(p.from) && !p.to.Less(a)
 }
 
 // maxPool6Scan bounds how far Allocate looks (a /64 is never scanned
@@ -172,7 +196,10 @@ func NewPool6(subnet netip.Prefix, gateway netip.Addr) (*Pool6, error) {
 // Allocate leases the lowest free address to owner.
 func (p *Pool6) Allocate(owner string) (netip.Addr, error) {
 	a := p.subnet.Addr().Next()
-	for i := 0; i < maxPool6Scan && p.subnet.Contains(a); i, a = i+1, a.Next() {
+	if p.from.IsValid() {
+		a = p.from
+	}
+	for i := 0; i < maxPool6Scan && p.subnet.Contains(a) && p.InRange(a); i, a = i+1, a.Next() {
 		if _, taken := p.leases[a]; taken || a == p.gateway {
 			continue
 		}

@@ -83,11 +83,15 @@ type Network struct {
 	// RangeFrom..RangeTo, their upstream name servers are DNS (the
 	// provider's DNS at DNSAddr forwards to them), -p opens the container's own port rather than a host port,
 	// and Firewall is the level enforced for their containers.
-	Container bool         `json:"container,omitempty"`
-	RangeFrom netip.Addr   `json:"rangeFrom,omitzero"`
-	RangeTo   netip.Addr   `json:"rangeTo,omitzero"`
-	DNS       []netip.Addr `json:"dns,omitempty"`
-	Firewall  string       `json:"firewall,omitempty"`
+	Container bool       `json:"container,omitempty"`
+	RangeFrom netip.Addr `json:"rangeFrom,omitzero"`
+	RangeTo   netip.Addr `json:"rangeTo,omitzero"`
+	// RangeFrom6..RangeTo6: a container network's dynamic IPv6 addresses
+	// (with Subnet6/Gateway6).
+	RangeFrom6 netip.Addr   `json:"rangeFrom6,omitzero"`
+	RangeTo6   netip.Addr   `json:"rangeTo6,omitzero"`
+	DNS        []netip.Addr `json:"dns,omitempty"`
+	Firewall   string       `json:"firewall,omitempty"`
 	// DNSAddr is where the provider serves DNS on a container network
 	// (a host address on its bridge; zero: none, the containers use DNS
 	// directly). It answers the names of the network's containers and
@@ -129,6 +133,11 @@ type ContainerNetworkSpec struct {
 	RangeTo   netip.Addr
 	DNS       []netip.Addr
 	Firewall  string // "": FirewallPublished
+	// Gateway6 (GW/PREFIX) and RangeFrom6..RangeTo6 give the network
+	// IPv6 too; zero: IPv4 only.
+	Gateway6   netip.Prefix
+	RangeFrom6 netip.Addr
+	RangeTo6   netip.Addr
 }
 
 // NetworkSpec is what CreateNetwork makes: zero Subnet picks a free /16,

@@ -334,7 +334,7 @@ http {
 
 // hostLeftovers counts, in the VCH's namespace, taps (vt*), bridges a VCH
 // made (vch*, and the container network bridges of TestContainerNetworks,
-// cn*), iptables rules tagged vch: and vch firewall chains (vchi-/vcho-).
+// cn*), iptables and ip6tables rules tagged vch: and vch firewall chains (vchi-/vcho-).
 func hostLeftovers(t *testing.T, v *netVCH) (taps, bridges, rules, chains int) {
 	t.Helper()
 	links, err := v.ns.Run("ip", "-o", "link", "show")
@@ -354,13 +354,15 @@ func hostLeftovers(t *testing.T, v *netVCH) (taps, bridges, rules, chains int) {
 			bridges++
 		}
 	}
-	for _, table := range []string{"filter", "nat", "mangle"} {
-		save, err := v.ns.Run("iptables-save", "-t", table)
-		if err != nil {
-			t.Fatal(err)
+	for _, bin := range []string{"iptables-save", "ip6tables-save"} {
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			save, err := v.ns.Run(bin, "-t", table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules += strings.Count(save, "vch:")
+			chains += strings.Count(save, "\n:vchi-") + strings.Count(save, "\n:vcho-")
 		}
-		rules += strings.Count(save, "vch:")
-		chains += strings.Count(save, "\n:vchi-") + strings.Count(save, "\n:vcho-")
 	}
 	return taps, bridges, rules, chains
 }

@@ -123,7 +123,27 @@ func TestIPv6Bridge(t *testing.T) {
 	if r.Exit == 0 || !strings.Contains(r.Stderr, "user specified IP address is supported on user defined networks only") {
 		t.Fatalf("--ip6 on bridge: %s", r)
 	}
+	// vchd restarts with b6 running: b6 keeps its IPv6 address (the
+	// lease is re-claimed, the next container gets ::3 again).
+	taps0, bridges0, rules0, chains0 := hostLeftovers(t, v)
+	restartVCHD(t, v)
+	if taps, bridges, rules, chains := hostLeftovers(t, v); taps != taps0 || bridges != bridges0 || rules != rules0 || chains != chains0 {
+		t.Fatalf("after the restart: %d taps, %d bridges, %d rules, %d chains (before: %d %d %d %d)", taps, bridges, rules, chains, taps0, bridges0, rules0, chains0)
+	}
+	waitFetch(t, v.ns, "http://[fd00:b1::2]/", "hello-from-vch")
+	r = v.docker(t, "run", "--rm", img, "sh", "-c", "ip -6 -o addr show scope global; wget -q -O - http://[fd00:b1::2]/")
+	if r.Exit != 0 || !strings.Contains(r.Stdout, "inet6 fd00:b1::3/64") || !strings.HasSuffix(r.Stdout, "hello-from-vch\n") {
+		t.Fatalf("after the restart: %s", r)
+	}
 	v.must(t, "rm", "-f", "b6")
+	// Nothing but the bridge's own rules is left: no lease, no tap.
+	poll(t, "no taps and no leases after rm", func() bool {
+		taps, _, _, _ := hostLeftovers(t, v)
+		return taps == 0 && activeLeases(t, v) == 0
+	})
+	if _, bridges, rules, chains := hostLeftovers(t, v); bridges != bridges0 || rules != rules0 || chains != chains0 {
+		t.Fatalf("after rm: %d bridges, %d rules, %d chains (before: %d %d %d)", bridges, rules, chains, bridges0, rules0, chains0)
+	}
 	if b, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 		t.Fatalf("vic-machine delete: %v\n%s", err, b)
 	}
@@ -133,6 +153,9 @@ func TestIPv6Bridge(t *testing.T) {
 	}
 	if n := strings.Count(save, "vch:"); n != 0 {
 		t.Fatalf("%d ip6tables rules left after delete:\n%s", n, save)
+	}
+	if taps, bridges, rules, chains := hostLeftovers(t, v); taps+bridges+rules+chains != 0 {
+		t.Fatalf("after delete: %d taps, %d bridges, %d rules, %d chains", taps, bridges, rules, chains)
 	}
 	if addrs, err := v.ns.Run("ip", "-6", "-o", "addr"); err != nil || strings.Contains(addrs, "fd00:b1") {
 		t.Fatalf("IPv6 address left after delete: %v\n%s", err, addrs)

@@ -288,7 +288,10 @@ func activeLeases(t *testing.T, v *netVCH) int {
 		t.Fatal(err)
 	}
 	var st struct {
-		Endpoints map[string][]struct{ Active bool }
+		Endpoints map[string][]struct {
+			Active   bool
+			Address6 string
+		}
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
@@ -296,7 +299,7 @@ func activeLeases(t *testing.T, v *netVCH) int {
 	n := 0
 	for _, eps := range st.Endpoints {
 		for _, ep := range eps {
-			if ep.Active {
+			if ep.Active || ep.Address6 != "" { // an IPv6 lease counts too
 				n++
 			}
 		}
@@ -305,7 +308,7 @@ func activeLeases(t *testing.T, v *netVCH) int {
 }
 
 // hostNetCounts counts, in the VCH's namespace, its taps (vt*), bridges
-// (vchb*) and iptables rules (comment vch:).
+// (vchb*) and iptables and ip6tables rules (comment vch:).
 func hostNetCounts(t *testing.T, v *netVCH) (taps, bridges, rules int) {
 	t.Helper()
 	links, err := v.ns.Run("ip", "-o", "link", "show")
@@ -325,11 +328,14 @@ func hostNetCounts(t *testing.T, v *netVCH) (taps, bridges, rules int) {
 			bridges++
 		}
 	}
-	save, err := v.ns.Run("iptables-save")
-	if err != nil {
-		t.Fatal(err)
+	for _, bin := range []string{"iptables-save", "ip6tables-save"} {
+		save, err := v.ns.Run(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules += strings.Count(save, "vch:")
 	}
-	return taps, bridges, strings.Count(save, "vch:")
+	return taps, bridges, rules
 }
 
 func stopVCHD(t *testing.T, v *netVCH) {

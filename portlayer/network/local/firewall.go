@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/portlayer/network"
 )
@@ -40,7 +41,7 @@ func containerRules(n network.Network) []rule {
 	br := n.Bridge
 	tag := []string{"-m", "comment", "--comment", "vch:" + br}
 	r := func(table, chain string, spec ...string) rule { return rule{table, chain, append(spec, tag...), false} }
-	return []rule{
+	rs := []rule{
 		r("mangle", "FORWARD", "-o", br, "-j", chainIn(n)),
 		r("mangle", "OUTPUT", "-o", br, "-j", chainIn(n)),
 		r("mangle", "FORWARD", "-i", br, "-j", chainOut(n)),
@@ -51,7 +52,18 @@ func containerRules(n network.Network) []rule {
 		r("filter", "FORWARD", "-i", br, "-j", "ACCEPT"),
 		r("filter", "FORWARD", "-o", br, "-j", "ACCEPT"),
 	}
+	if n.Subnet6.IsValid() {
+		// The same in ip6tables: the firewall holds for IPv6 too.
+		for _, x := range rs[:len(rs):len(rs)] {
+			x.v6 = true
+			rs = append(rs, x)
+		}
+	}
+	return rs
 }
+
+// hostBits is a's host prefix: /32 or /128.
+func hostBits(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
 
 // firewallMember is one active container of a container network.
 type firewallMember struct {
@@ -67,7 +79,7 @@ func chainRules(level string, members []firewallMember, dns netip.Addr) (in, out
 	established := []string{"-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"}
 	dropTo := func() {
 		for _, m := range members {
-			in = append(in, []string{"-d", m.addr.String() + "/32", "-j", "DROP"})
+			in = append(in, []string{"-d", hostBits(m.addr), "-j", "DROP"})
 		}
 	}
 	switch level {
@@ -75,7 +87,7 @@ func chainRules(level string, members []firewallMember, dns netip.Addr) (in, out
 	case network.FirewallClosed:
 		dropTo()
 		for _, m := range members {
-			out = append(out, []string{"-s", m.addr.String() + "/32", "-j", "DROP"})
+			out = append(out, []string{"-s", hostBits(m.addr), "-j", "DROP"})
 		}
 	case network.FirewallOutbound:
 		in = append(in, established)
@@ -85,22 +97,22 @@ func chainRules(level string, members []firewallMember, dns netip.Addr) (in, out
 		out = append(out, established)
 		if dns.IsValid() {
 			for _, proto := range []string{"udp", "tcp"} {
-				out = append(out, []string{"-d", dns.String() + "/32", "-p", proto, "-m", proto, "--dport", "53", "-j", "RETURN"})
+				out = append(out, []string{"-d", hostBits(dns), "-p", proto, "-m", proto, "--dport", "53", "-j", "RETURN"})
 			}
 		}
 		for _, m := range members {
-			in = append(in, []string{"-s", m.addr.String() + "/32", "-j", "RETURN"})
-			out = append(out, []string{"-d", m.addr.String() + "/32", "-j", "RETURN"})
+			in = append(in, []string{"-s", hostBits(m.addr), "-j", "RETURN"})
+			out = append(out, []string{"-d", hostBits(m.addr), "-j", "RETURN"})
 		}
 		dropTo()
 		for _, m := range members {
-			out = append(out, []string{"-s", m.addr.String() + "/32", "-j", "DROP"})
+			out = append(out, []string{"-s", hostBits(m.addr), "-j", "DROP"})
 		}
 	default: // published
 		in = append(in, established)
 		for _, m := range members {
 			for _, p := range m.ports {
-				in = append(in, []string{"-d", m.addr.String() + "/32", "-p", p.Proto, "-m", p.Proto, "--dport", itoa(int(p.ContainerPort)), "-j", "RETURN"})
+				in = append(in, []string{"-d", hostBits(m.addr), "-p", p.Proto, "-m", p.Proto, "--dport", itoa(int(p.ContainerPort)), "-j", "RETURN"})
 			}
 		}
 		dropTo()
@@ -109,15 +121,32 @@ func chainRules(level string, members []firewallMember, dns netip.Addr) (in, out
 }
 
 // restoreInput is the iptables-restore text that (re)declares, and so
-// flushes, the chains of every network in nets and fills them.
-func restoreInput(nets []network.Network, members map[string][]firewallMember) []byte {
+// flushes, the chains of every network in nets and fills them; with v6 the
+// ip6tables-restore text of the IPv6 networks and addresses.
+func restoreInput(nets []network.Network, members map[string][]firewallMember, v6 bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("*mangle\n")
 	for _, n := range nets {
+		if v6 && !n.Subnet6.IsValid() {
+			continue
+		}
 		fmt.Fprintf(&b, ":%s - [0:0]\n:%s - [0:0]\n", chainIn(n), chainOut(n))
 	}
 	for _, n := range nets {
-		in, out := chainRules(n.Firewall, members[n.ID], n.DNSAddr)
+		if v6 && !n.Subnet6.IsValid() {
+			continue
+		}
+		var ms []firewallMember
+		for _, m := range members[n.ID] {
+			if m.addr.Is6() == v6 {
+				ms = append(ms, m)
+			}
+		}
+		dns := n.DNSAddr
+		if v6 {
+			dns = netip.Addr{}
+		}
+		in, out := chainRules(n.Firewall, ms, dns)
 		for _, r := range in {
 			fmt.Fprintf(&b, "-A %s %s\n", chainIn(n), strings.Join(r, " "))
 		}
@@ -129,11 +158,15 @@ func restoreInput(nets []network.Network, members map[string][]firewallMember) [
 	return b.Bytes()
 }
 
-func iptablesRestore(input []byte) error {
-	cmd := exec.Command("iptables-restore", "-w", "--noflush")
+func iptablesRestore(input []byte, v6 bool) error {
+	bin := "iptables-restore"
+	if v6 {
+		bin = "ip6tables-restore"
+	}
+	cmd := exec.Command(bin, "-w", "--noflush")
 	cmd.Stdin = bytes.NewReader(input)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("iptables-restore: %w: %s\ninput:\n%s", err, strings.TrimSpace(string(out)), input)
+		return fmt.Errorf("%s: %w: %s\ninput:\n%s", bin, err, strings.TrimSpace(string(out)), input)
 	}
 	return nil
 }
@@ -164,6 +197,24 @@ func setupContainerHost(n network.Network) (made bool, err error) {
 		if err := netlink.AddrReplace(link, addr); err != nil {
 			return made, fmt.Errorf("bridge %s address %s: %w", n.Bridge, addr, err)
 		}
+		if n.Subnet6.IsValid() {
+			a6, err := netlink.ParseAddr(netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()).String())
+			if err != nil {
+				return made, err
+			}
+			a6.Flags |= unix.IFA_F_NODAD
+			if err := netlink.AddrReplace(link, a6); err != nil {
+				return made, fmt.Errorf("bridge %s address %s: %w", n.Bridge, a6, err)
+			}
+		}
+	}
+	if n.Subnet6.IsValid() {
+		if err := enableForwarding6(); err != nil {
+			return made, err
+		}
+		if err := enableBridgeNetfilter6(); err != nil {
+			return made, err
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return made, fmt.Errorf("bridge %s up: %w", n.Bridge, err)
@@ -177,10 +228,16 @@ func setupContainerHost(n network.Network) (made bool, err error) {
 	// The chains must exist before the jumps to them. Existing ones keep
 	// their rules (a restarted vchd: running containers stay filtered
 	// until syncFirewall rewrites them).
-	for _, c := range []string{chainIn(n), chainOut(n)} {
-		if iptables("-t", "mangle", "-n", "-L", c) != nil {
-			if err := iptables("-t", "mangle", "-N", c); err != nil {
-				return made, err
+	bins := []string{"iptables"}
+	if n.Subnet6.IsValid() {
+		bins = append(bins, "ip6tables")
+	}
+	for _, bin := range bins {
+		for _, c := range []string{chainIn(n), chainOut(n)} {
+			if xtables(bin, "-t", "mangle", "-n", "-L", c) != nil {
+				if err := xtables(bin, "-t", "mangle", "-N", c); err != nil {
+					return made, err
+				}
 			}
 		}
 	}
@@ -194,10 +251,12 @@ func teardownContainerHost(n network.Network) error {
 	if err := deleteRules(containerRules(n)); err != nil {
 		errs = append(errs, err)
 	}
-	for _, c := range []string{chainIn(n), chainOut(n)} {
-		if iptables("-t", "mangle", "-F", c) == nil {
-			if err := iptables("-t", "mangle", "-X", c); err != nil {
-				errs = append(errs, err)
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		for _, c := range []string{chainIn(n), chainOut(n)} {
+			if xtables(bin, "-t", "mangle", "-F", c) == nil {
+				if err := xtables(bin, "-t", "mangle", "-X", c); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
@@ -215,7 +274,15 @@ func teardownContainerHost(n network.Network) error {
 // network namespace vchd runs in), so a container network's firewall
 // also holds between two of its ports.
 func enableBridgeNetfilter() error {
-	const path = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	return enableBridgeNetfilterAt("/proc/sys/net/bridge/bridge-nf-call-iptables")
+}
+
+// enableBridgeNetfilter6 is enableBridgeNetfilter for ip6tables.
+func enableBridgeNetfilter6() error {
+	return enableBridgeNetfilterAt("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
+}
+
+func enableBridgeNetfilterAt(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("container network firewall needs br_netfilter (modprobe br_netfilter): %w", err)
@@ -224,7 +291,7 @@ func enableBridgeNetfilter() error {
 		return nil
 	}
 	if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("enable bridge-nf-call-iptables: %w", err)
+		return fmt.Errorf("enable %s: %w", path, err)
 	}
 	return nil
 }

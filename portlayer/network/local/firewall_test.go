@@ -43,7 +43,7 @@ func TestFirewallChains(t *testing.T) {
 		}
 	}
 	n := network.Network{ID: strings.Repeat("ab", 32), Firewall: network.FirewallClosed}
-	got := string(restoreInput([]network.Network{n}, map[string][]firewallMember{n.ID: members[:1]}))
+	got := string(restoreInput([]network.Network{n}, map[string][]firewallMember{n.ID: members[:1]}, false))
 	want := "*mangle\n:vchi-ababababab - [0:0]\n:vcho-ababababab - [0:0]\n-A vchi-ababababab -d 10.3.0.10/32 -j DROP\n-A vcho-ababababab -s 10.3.0.10/32 -j DROP\nCOMMIT\n"
 	if got != want {
 		t.Fatalf("restore input:\n%s\nwant:\n%s", got, want)

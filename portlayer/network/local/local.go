@@ -699,10 +699,21 @@ func (p *Provider) syncFirewall() error {
 			if ep.Active && ep.Address.IsValid() {
 				members[ep.Network] = append(members[ep.Network], firewallMember{addr: ep.Address.Addr(), ports: ep.Bound})
 			}
+			if ep.Active && ep.Address6.IsValid() {
+				members[ep.Network] = append(members[ep.Network], firewallMember{addr: ep.Address6.Addr(), ports: ep.Bound})
+			}
 		}
 	}
-	if err := iptablesRestore(restoreInput(nets, members)); err != nil {
+	if err := iptablesRestore(restoreInput(nets, members, false), false); err != nil {
 		return fmt.Errorf("container network firewall: %w", err)
+	}
+	for _, n := range nets {
+		if n.Subnet6.IsValid() {
+			if err := iptablesRestore(restoreInput(nets, members, true), true); err != nil {
+				return fmt.Errorf("container network IPv6 firewall: %w", err)
+			}
+			break
+		}
 	}
 	return nil
 }
