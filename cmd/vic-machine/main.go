@@ -498,7 +498,11 @@ func inspect(args []string) error {
 		if len(n.DNS) > 0 {
 			dns = ", DNS " + strings.Join(n.DNS, " ")
 		}
-		row("Container network "+n.Alias, fmt.Sprintf("bridge %s, gateway %s, addresses %s%s, firewall %s", n.Bridge, n.Gateway, n.IPRange, dns, n.Firewall))
+		v6 := ""
+		if n.Gateway6 != "" {
+			v6 = fmt.Sprintf(", IPv6 gateway %s, addresses %s", n.Gateway6, n.IPRange6)
+		}
+		row("Container network "+n.Alias, fmt.Sprintf("bridge %s, gateway %s, addresses %s%s%s, firewall %s", n.Bridge, n.Gateway, n.IPRange, v6, dns, n.Firewall))
 	}
 	if r := c.Registry; len(r.Insecure)+len(r.Whitelist)+len(r.Mirrors) > 0 || r.CAFile != "" {
 		row("Insecure registries", strings.Join(r.Insecure, ", "))
@@ -579,8 +583,8 @@ type cnFlags struct{ nets, ranges, gateways, dns, firewalls stringList }
 func containerNetworkFlags(fs *flag.FlagSet) *cnFlags {
 	c := &cnFlags{}
 	fs.Var(&c.nets, "container-network", "BRIDGE[:alias]: a host bridge (made if missing) containers join directly with --network alias, reachable without NAT (repeatable; configure adds one or replaces the alias's)")
-	fs.Var(&c.ranges, "container-network-ip-range", "alias:FROM-TO: the addresses containers get on that network")
-	fs.Var(&c.gateways, "container-network-gateway", "alias:GW/PREFIX: the network's gateway and subnet")
+	fs.Var(&c.ranges, "container-network-ip-range", "alias:FROM-TO: the addresses containers get on that network; given once more with IPv6 addresses (with an IPv6 gateway), containers get an IPv6 address too")
+	fs.Var(&c.gateways, "container-network-gateway", "alias:GW/PREFIX: the network's gateway and subnet; an IPv6 GW/PREFIX (once more) gives the network IPv6")
 	fs.Var(&c.dns, "container-network-dns", "alias:IP: a name server of that network (repeatable)")
 	fs.Var(&c.firewalls, "container-network-firewall", "alias:LEVEL: closed, outbound, published (the default: published ports only), peers or open")
 	return c

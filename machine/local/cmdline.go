@@ -91,6 +91,10 @@ func CommandLine(cfg *vchconfig.Config) []string {
 		add("--container-network", n.Bridge+":"+n.Alias)
 		add("--container-network-ip-range", n.Alias+":"+n.IPRange)
 		add("--container-network-gateway", n.Alias+":"+n.Gateway)
+		if n.Gateway6 != "" {
+			add("--container-network-ip-range", n.Alias+":"+n.IPRange6)
+			add("--container-network-gateway", n.Alias+":"+n.Gateway6)
+		}
 		for _, d := range n.DNS {
 			add("--container-network-dns", n.Alias+":"+d)
 		}

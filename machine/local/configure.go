@@ -195,6 +195,7 @@ func sameConfig(a, b *vchconfig.Config) bool {
 		slices.Equal(a.VolumeStores, b.VolumeStores) &&
 		slices.EqualFunc(a.ContainerNetworks, b.ContainerNetworks, func(x, y vchconfig.ContainerNetwork) bool {
 			return x.Bridge == y.Bridge && x.Alias == y.Alias && x.IPRange == y.IPRange && x.Gateway == y.Gateway &&
+				x.IPRange6 == y.IPRange6 && x.Gateway6 == y.Gateway6 &&
 				x.Firewall == y.Firewall && slices.Equal(x.DNS, y.DNS)
 		}) &&
 		slices.Equal(a.BindAllow, b.BindAllow)
