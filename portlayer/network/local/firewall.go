@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -147,6 +148,15 @@ func restoreInput(nets []network.Network, members map[string][]firewallMember, v
 			dns = netip.Addr{}
 		}
 		in, out := chainRules(n.Firewall, ms, dns)
+		if v6 && len(in)+len(out) > 0 {
+			// Neighbour discovery (unicast probes included) passes at
+			// every level: IPv6's ARP, which iptables never sees.
+			var nd [][]string
+			for _, typ := range []string{"neighbour-solicitation", "neighbour-advertisement"} {
+				nd = append(nd, []string{"-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", typ, "-j", "RETURN"})
+			}
+			in, out = append(slices.Clone(nd), in...), append(slices.Clone(nd), out...)
+		}
 		for _, r := range in {
 			fmt.Fprintf(&b, "-A %s %s\n", chainIn(n), strings.Join(r, " "))
 		}

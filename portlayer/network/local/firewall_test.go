@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -47,6 +48,24 @@ func TestFirewallChains(t *testing.T) {
 	want := "*mangle\n:vchi-ababababab - [0:0]\n:vcho-ababababab - [0:0]\n-A vchi-ababababab -d 10.3.0.10/32 -j DROP\n-A vcho-ababababab -s 10.3.0.10/32 -j DROP\nCOMMIT\n"
 	if got != want {
 		t.Fatalf("restore input:\n%s\nwant:\n%s", got, want)
+	}
+	// IPv6: only networks with IPv6, only IPv6 members (/128), neighbour
+	// discovery first.
+	n6 := n
+	n6.Subnet6 = netip.MustParsePrefix("fd00:3::/64")
+	v6m := []firewallMember{members[0], {addr: netip.MustParseAddr("fd00:3::10")}}
+	got = string(restoreInput([]network.Network{n, n6}, map[string][]firewallMember{n.ID: v6m}, true))
+	nd := "-p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j RETURN\n-A %[1]s -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-advertisement -j RETURN\n"
+	want = "*mangle\n:vchi-ababababab - [0:0]\n:vcho-ababababab - [0:0]\n" +
+		fmt.Sprintf("-A %[1]s "+nd, "vchi-ababababab") + "-A vchi-ababababab -d fd00:3::10/128 -j DROP\n" +
+		fmt.Sprintf("-A %[1]s "+nd, "vcho-ababababab") + "-A vcho-ababababab -s fd00:3::10/128 -j DROP\nCOMMIT\n"
+	if got != want {
+		t.Fatalf("IPv6 restore input:\n%s\nwant:\n%s", got, want)
+	}
+	// peers: the containers' queries to the VCH's DNS on the network pass.
+	_, out := chainRules(network.FirewallPeers, members[:1], netip.MustParseAddr("10.3.0.1"))
+	if !strings.Contains(join(out), "-d 10.3.0.1/32 -p udp -m udp --dport 53 -j RETURN\n-d 10.3.0.1/32 -p tcp -m tcp --dport 53 -j RETURN\n") {
+		t.Fatalf("peers with DNS, out chain:\n%s", join(out))
 	}
 }
 
