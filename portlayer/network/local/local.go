@@ -404,12 +404,14 @@ func (p *Provider) Network(_ context.Context, nameOrID string) (network.Network,
 func (p *Provider) startContainerDNS(n network.Network) {
 	addr := hostAddrOn(n)
 	if addr.IsValid() {
-		ups := p.cfg.DNSUpstreams
-		if len(n.DNS) > 0 {
-			ups = nil
-			for _, d := range n.DNS {
+		var ups []string
+		for _, d := range n.DNS {
+			if d != addr { // the configured DNS may be this very address
 				ups = append(ups, netip.AddrPortFrom(d, 53).String())
 			}
+		}
+		if ups == nil {
+			ups = p.cfg.DNSUpstreams
 		}
 		n.DNSAddr = addr
 		if err := p.startDNSAt(n, addr, ups); err != nil {

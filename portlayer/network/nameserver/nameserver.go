@@ -159,6 +159,9 @@ func (s *Server) forward(req *dns.Msg, proto string, from netip.Addr) *dns.Msg {
 	c := &dns.Client{Net: proto, Timeout: forwardTimeout}
 	var last error
 	for _, u := range ups {
+		if u == s.cfg.Addr.String() {
+			continue // never to itself (a network whose DNS is this address)
+		}
 		resp, _, err := c.Exchange(req, u)
 		if err == nil && resp != nil {
 			resp.Id = req.Id

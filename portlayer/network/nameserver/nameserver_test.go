@@ -114,6 +114,16 @@ func TestAnswersForwardsAndFails(t *testing.T) {
 	if r := ask(t, "udp", own, "example.test", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 		t.Fatalf("through the asker's upstream: %v", r)
 	}
+	// An upstream that is the server itself is skipped (no loop).
+	self := freeAddr(t)
+	srv, err := Start(Config{Addr: self, Resolver: table{}, Upstreams: []string{self.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if r := ask(t, "udp", self, "example.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("forwarding to itself: %v", r)
+	}
 	// No upstream answers: SERVFAIL, promptly.
 	none := start(t, Config{Resolver: table{}, Upstreams: []string{}})
 	if r := ask(t, "udp", none, "example.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
