@@ -89,6 +89,18 @@ func (archiver) Changes(w io.Writer) error {
 	return nil
 }
 
+func (archiver) Layer(w io.Writer) error {
+	return archive.Layer(filepath.Join(rwMount, "upper"), hiddenChanges, w)
+}
+
+// exportSkipped are the directories docker export writes without their
+// content: the kernel's file systems the tether mounts in the root.
+var exportSkipped = []string{"/proc", "/sys", "/dev"}
+
+func (archiver) Export(w io.Writer) error {
+	return archive.Export(rootMount, exportSkipped, w)
+}
+
 func (archiver) Size() (proto.Sizes, error) {
 	rw, err := archive.Size(filepath.Join(rwMount, "upper"))
 	if err != nil {

@@ -47,6 +47,7 @@ func (b *Backend) ImageInspect(ctx context.Context, name string) (*image.Inspect
 	}
 	resp := &image.InspectResponse{
 		ID:           img.ID,
+		Parent:       img.Parent,
 		RepoTags:     tags,
 		RepoDigests:  digests,
 		Author:       cfg.Author,

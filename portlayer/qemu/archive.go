@@ -338,3 +338,33 @@ func pathStat(s *proto.PathStat) compute.PathStat {
 	}
 	return compute.PathStat{Name: s.Name, Size: s.Size, Mode: s.Mode, Mtime: s.Mtime, LinkTarget: s.LinkTarget}
 }
+
+// ArchiveLayer writes the container's writable layer to w as an OCI image
+// layer tar (docker commit): running, live; otherwise through a
+// maintenance VM.
+func (p *Provider) ArchiveLayer(ctx context.Context, id string, w io.Writer) error {
+	return p.archiveStream(ctx, id, proto.ArchiveLayer, w)
+}
+
+// ArchiveExport writes the tar of the container's whole root file system
+// to w (docker export).
+func (p *Provider) ArchiveExport(ctx context.Context, id string, w io.Writer) error {
+	return p.archiveStream(ctx, id, proto.ArchiveExport, w)
+}
+
+// archiveStream runs an archive operation whose only output is its data.
+func (p *Provider) archiveStream(ctx context.Context, id, op string, w io.Writer) error {
+	s, err := p.openArchive(ctx, id, proto.ArchiveSpec{Op: op})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if _, err := s.next(ctx, id); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, s.ch); err != nil {
+		return fmt.Errorf("container %s: %s: %w", id, op, err)
+	}
+	_, err = s.next(ctx, id)
+	return err
+}
