@@ -162,6 +162,7 @@ func keyValues(cmd, rest string) ([][2]string, error) {
 	for _, w := range words {
 		k, v, ok := strings.Cut(w, "=")
 		if !ok {
+			//lint:ignore ST1005 dockerd's text
 			return nil, fmt.Errorf("Syntax error - can't find = in %q. Must be of the form: name=value", w)
 		}
 		if k == "" {

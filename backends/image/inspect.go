@@ -46,7 +46,8 @@ func (b *Backend) ImageInspect(ctx context.Context, name string) (*image.Inspect
 		}
 	}
 	resp := &image.InspectResponse{
-		ID:           img.ID,
+		ID: img.ID,
+		//lint:ignore SA1019 docker inspect of a committed image shows it (API ≤ 1.45)
 		Parent:       img.Parent,
 		RepoTags:     tags,
 		RepoDigests:  digests,
