@@ -83,16 +83,17 @@ func (b *Backend) ContainerCommit(ctx context.Context, name string, opts contain
 	}()
 	createdBy := strings.Join(append(append([]string{}, cc.Entrypoint...), cc.Cmd...), " ")
 	id, err := b.cfg.Commit.CommitImage(ctx, image.CommitRequest{
-		Parent:      c.Spec.Image,
-		Layer:       pr,
-		Config:      cfg,
-		ContainerID: c.Spec.ID,
-		CreatedBy:   createdBy,
-		Author:      opts.Author,
-		Comment:     opts.Comment,
-		Repo:        opts.Repo,
-		Tag:         opts.Tag,
-		Created:     b.now(),
+		Parent:          c.Spec.Image,
+		Layer:           pr,
+		Config:          cfg,
+		ContainerID:     c.Spec.ID,
+		ContainerConfig: cc,
+		CreatedBy:       createdBy,
+		Author:          opts.Author,
+		Comment:         opts.Comment,
+		Repo:            opts.Repo,
+		Tag:             opts.Tag,
+		Created:         b.now(),
 	})
 	pr.CloseWithError(errors.New("commit ended"))
 	if lerr := <-done; err == nil && lerr != nil {

@@ -17,10 +17,13 @@ import (
 
 // CommitRequest is an image to make from a container (docker commit).
 type CommitRequest struct {
-	Parent      string            // the ID of the container's image
-	Layer       io.Reader         // the container's changes, an OCI layer tar
-	Config      *container.Config // the new image's config (merged and changed)
-	ContainerID string
+	Parent string            // the ID of the container's image
+	Layer  io.Reader         // the container's changes, an OCI layer tar
+	Config *container.Config // the new image's config (merged and changed)
+	// ContainerConfig is the container's own config (the image config's
+	// container_config, docker inspect's ContainerConfig).
+	ContainerConfig *container.Config
+	ContainerID     string
 	// CreatedBy is the history entry's created_by: the container's
 	// command, as dockerd writes it.
 	CreatedBy string
@@ -122,6 +125,9 @@ func commitConfig(parent storage.Image, req CommitRequest, diffID string) ([]byt
 	doc["rootfs"] = map[string]any{"type": "layers", "diff_ids": append(diffIDs, diffID)}
 	doc["config"] = req.Config
 	doc["container"] = req.ContainerID
+	if req.ContainerConfig != nil {
+		doc["container_config"] = req.ContainerConfig
+	}
 	doc["created"] = created
 	delete(doc, "author")
 	delete(doc, "comment")
