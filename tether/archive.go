@@ -97,8 +97,19 @@ func (archiver) Layer(w io.Writer) error {
 // content: the kernel's file systems the tether mounts in the root.
 var exportSkipped = []string{"/proc", "/sys", "/dev"}
 
-func (archiver) Export(w io.Writer) error {
-	return archive.Export(rootMount, exportSkipped, w)
+// Export writes the root without what is mounted in it (kernel file
+// systems, volumes, binds, tmpfs), as docker export leaves mounts out.
+func (a archiver) Export(w io.Writer) error {
+	skip := append([]string(nil), exportSkipped...)
+	if cfg := a.t.cfg; cfg != nil {
+		for _, v := range cfg.Volumes {
+			skip = append(skip, v.Path)
+		}
+		for _, m := range cfg.Tmpfs {
+			skip = append(skip, m.Path)
+		}
+	}
+	return archive.Export(rootMount, skip, w)
 }
 
 func (archiver) Size() (proto.Sizes, error) {

@@ -19,9 +19,9 @@ import (
 // system. Bad input gets dockerd's texts.
 func TestCommitRunPushPull(t *testing.T) {
 	img := pulled(t)
-	name, id := runningContainer(t, "-e", "FROM_RUN=1")
+	name, id := runningContainer(t, "-e", "FROM_RUN=1", "--tmpfs", "/scratch")
 	mustDocker(t, "exec", name, "sh", "-c",
-		"echo added > /root/added; echo changed > /etc/motd; rm /etc/group; rm -rf /var/spool; mkdir -p /var/spool && echo fresh > /var/spool/only")
+		"echo mounted > /scratch/in-tmpfs; echo added > /root/added; echo changed > /etc/motd; rm /etc/group; rm -rf /var/spool; mkdir -p /var/spool && echo fresh > /var/spool/only")
 	ref := env.registry.Addr + "/committed/" + strings.ToLower(uniqueName(t)) + ":v1"
 	newID := strings.TrimSpace(mustDocker(t, "commit", "-m", "a comment", "-a", "Jane <jane@example.com>",
 		"-c", "ENV COMMITTED=yes", "-c", `CMD ["cat", "/root/added"]`, "-c", "LABEL stage=committed", "-c", "EXPOSE 8080/tcp",
@@ -108,8 +108,8 @@ func TestCommitRunPushPull(t *testing.T) {
 			t.Errorf("export lacks %s (%d entries)", want, len(names))
 		}
 	}
-	if names["etc/group"] {
-		t.Errorf("export holds the deleted etc/group")
+	if names["etc/group"] || names["scratch/in-tmpfs"] || !names["scratch"] {
+		t.Errorf("export holds the deleted etc/group or the tmpfs's content, or lacks its mount point")
 	}
 
 	// Bad input.
