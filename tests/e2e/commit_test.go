@@ -43,6 +43,9 @@ func TestCommitRunPushPull(t *testing.T) {
 	if got.ID != newID || got.Parent != parent || got.Comment != "a comment" || got.Author != "Jane <jane@example.com>" {
 		t.Errorf("inspect: id %s parent %s comment %q author %q (want %s, %s)", got.ID, got.Parent, got.Comment, got.Author, newID, parent)
 	}
+	if r := docker(t, "rmi", parent); r.Exit == 0 || !strings.Contains(r.Stderr, "image has dependent child images") {
+		t.Errorf("rmi of the parent: %s", r)
+	}
 	c := got.Config
 	if c == nil || strings.Join(c.Cmd, " ") != "cat /root/added" || c.WorkingDir != "/root" || c.Labels["stage"] != "committed" {
 		t.Fatalf("config: %+v", c)
