@@ -34,7 +34,11 @@ func TestCommitRunPushPull(t *testing.T) {
 	}
 	t.Cleanup(func() { docker(t, "rmi", "-f", ref) })
 
-	var ii []image.InspectResponse
+	// Parent is read by hand: the API type marks it deprecated.
+	var ii []struct {
+		image.InspectResponse
+		Parent string
+	}
 	if err := json.Unmarshal([]byte(mustDocker(t, "image", "inspect", ref)), &ii); err != nil || len(ii) != 1 {
 		t.Fatalf("image inspect: %v", err)
 	}
