@@ -3,6 +3,7 @@ package tether
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 
@@ -89,7 +90,14 @@ func (archiver) Changes(w io.Writer) error {
 	return nil
 }
 
-func (archiver) Layer(w io.Writer) error {
+func (a archiver) Layer(w io.Writer, freeze bool) error {
+	if freeze && a.t.fz != nil {
+		thaw, err := a.t.fz.freezeForRead()
+		if err != nil {
+			return fmt.Errorf("stop the container's processes: %w", err)
+		}
+		defer thaw()
+	}
 	return archive.Layer(filepath.Join(rwMount, "upper"), hiddenChanges, w)
 }
 

@@ -3,13 +3,11 @@ package container
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
-	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/backends/image"
 	containerrouter "github.com/vchproject/vch/daemon/router/container"
@@ -29,7 +27,9 @@ type ImageCommitter interface {
 // files as a whole: its writable layer as an OCI layer tar (commit) and
 // its root file system (export).
 type layerReader interface {
-	ArchiveLayer(ctx context.Context, id string, w io.Writer) error
+	// ArchiveLayer stops the container's processes while it reads if
+	// freeze (docker commit --pause).
+	ArchiveLayer(ctx context.Context, id string, freeze bool, w io.Writer) error
 	ArchiveExport(ctx context.Context, id string, w io.Writer) error
 }
 
@@ -62,22 +62,14 @@ func (b *Backend) ContainerCommit(ctx context.Context, name string, opts contain
 	}
 	mergeCommitConfig(cfg, cc)
 
-	if opts.Pause && c.Status.State == compute.StateRunning && !c.Status.Paused {
-		if err := b.pl.Pause(ctx, c.Spec.ID); err != nil && !errdefs.IsConflict(err) {
-			return "", fmt.Errorf("pause %s for commit: %w", c.Spec.ID, err)
-		} else if err == nil {
-			defer func() {
-				if err := b.pl.Unpause(context.WithoutCancel(ctx), c.Spec.ID); err != nil {
-					b.log.Warn("unpause after commit", zap.String("id", c.Spec.ID), zap.Error(err))
-				}
-			}()
-		}
-	}
-
+	// pause: the tether stops the container's processes while it reads
+	// the layer (the vCPUs keep running: a VM whose process just ended
+	// must be able to power off, and the read needs them anyway).
+	freeze := opts.Pause && c.Status.State == compute.StateRunning
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := lr.ArchiveLayer(ctx, c.Spec.ID, pw)
+		err := lr.ArchiveLayer(ctx, c.Spec.ID, freeze, pw)
 		pw.CloseWithError(err)
 		done <- err
 	}()

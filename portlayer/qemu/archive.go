@@ -340,21 +340,21 @@ func pathStat(s *proto.PathStat) compute.PathStat {
 }
 
 // ArchiveLayer writes the container's writable layer to w as an OCI image
-// layer tar (docker commit): running, live; otherwise through a
-// maintenance VM.
-func (p *Provider) ArchiveLayer(ctx context.Context, id string, w io.Writer) error {
-	return p.archiveStream(ctx, id, proto.ArchiveLayer, w)
+// layer tar (docker commit): running, live, with its processes stopped
+// meanwhile if freeze; otherwise through a maintenance VM.
+func (p *Provider) ArchiveLayer(ctx context.Context, id string, freeze bool, w io.Writer) error {
+	return p.archiveStream(ctx, id, proto.ArchiveSpec{Op: proto.ArchiveLayer, Freeze: freeze}, w)
 }
 
 // ArchiveExport writes the tar of the container's whole root file system
 // to w (docker export).
 func (p *Provider) ArchiveExport(ctx context.Context, id string, w io.Writer) error {
-	return p.archiveStream(ctx, id, proto.ArchiveExport, w)
+	return p.archiveStream(ctx, id, proto.ArchiveSpec{Op: proto.ArchiveExport}, w)
 }
 
 // archiveStream runs an archive operation whose only output is its data.
-func (p *Provider) archiveStream(ctx context.Context, id, op string, w io.Writer) error {
-	s, err := p.openArchive(ctx, id, proto.ArchiveSpec{Op: op})
+func (p *Provider) archiveStream(ctx context.Context, id string, spec proto.ArchiveSpec, w io.Writer) error {
+	s, err := p.openArchive(ctx, id, spec)
 	if err != nil {
 		return err
 	}
@@ -363,7 +363,7 @@ func (p *Provider) archiveStream(ctx context.Context, id, op string, w io.Writer
 		return err
 	}
 	if _, err := io.Copy(w, s.ch); err != nil {
-		return fmt.Errorf("container %s: %s: %w", id, op, err)
+		return fmt.Errorf("container %s: %s: %w", id, spec.Op, err)
 	}
 	_, err = s.next(ctx, id)
 	return err

@@ -24,8 +24,9 @@ type Archiver interface {
 	PutTarget(path string) (proto.PathStat, error)
 	Put(path string, r io.Reader, copyUIDGID, noOverwriteDirNonDir bool) error
 	Changes(w io.Writer) error
-	// Layer writes the writable layer as an OCI layer tar.
-	Layer(w io.Writer) error
+	// Layer writes the writable layer as an OCI layer tar, with the
+	// container's processes stopped meanwhile if freeze.
+	Layer(w io.Writer, freeze bool) error
 	// Export writes the tar of the whole root filesystem.
 	Export(w io.Writer) error
 	Size() (proto.Sizes, error)
@@ -94,7 +95,7 @@ func (s *Server) handleArchive(nc ssh.NewChannel) {
 		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Changes(ch))
 	case proto.ArchiveLayer:
 		reply(proto.ReqArchiveReply, proto.ArchiveReply{}, nil)
-		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Layer(ch))
+		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Layer(ch, spec.Freeze))
 	case proto.ArchiveExport:
 		reply(proto.ReqArchiveReply, proto.ArchiveReply{}, nil)
 		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Export(ch))

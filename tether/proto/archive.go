@@ -61,6 +61,10 @@ type ArchiveSpec struct {
 	// NoOverwriteDirNonDir refuses to replace a directory by a
 	// non-directory or the reverse.
 	NoOverwriteDirNonDir bool `json:"noOverwriteDirNonDir,omitempty"`
+	// Freeze (ArchiveLayer): stop the container's processes while the
+	// layer is read (docker commit --pause), unless they are stopped
+	// already (a paused container).
+	Freeze bool `json:"freeze,omitempty"`
 }
 
 // PathStat is docker's container.PathStat.

@@ -132,7 +132,7 @@ func (p *Provider) Sizes(_ context.Context, id string) (compute.Sizes, error) {
 }
 
 // ArchiveLayer writes the fake's tree as an OCI layer tar (all additions).
-func (p *Provider) ArchiveLayer(_ context.Context, id string, w io.Writer) error {
+func (p *Provider) ArchiveLayer(_ context.Context, id string, _ bool, w io.Writer) error {
 	dir, err := p.rootDir(id)
 	if err != nil {
 		return err
