@@ -136,6 +136,7 @@ func New(cfg Config) (*Backends, error) {
 		Compute:         cfg.Compute,
 		Network:         cfg.Network,
 		Images:          images,
+		Commit:          images,
 		Logger:          cfg.Logger.Named("containers"),
 		DefaultMemoryMB: cfg.DefaultMemoryMB,
 		DefaultCPUs:     cfg.DefaultCPUs,

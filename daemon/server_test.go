@@ -112,6 +112,19 @@ func (f *fakeContainers) ContainerExtractToDir(_ context.Context, _, p string, _
 func (f *fakeContainers) ContainerChanges(context.Context, string) ([]container.FilesystemChange, error) {
 	return []container.FilesystemChange{{Path: "/tmp", Kind: container.ChangeModify}}, nil
 }
+func (f *fakeContainers) ContainerCommit(_ context.Context, name string, o containerrouter.CommitOptions) (string, error) {
+	if name != "c1" {
+		return "", errdefs.NotFound("No such container: " + name)
+	}
+	return "sha256:" + o.Repo + o.Tag, nil
+}
+func (f *fakeContainers) ContainerExport(_ context.Context, _ string, open func() (io.Writer, error)) error {
+	w, err := open()
+	if err == nil {
+		_, err = io.WriteString(w, "tar")
+	}
+	return err
+}
 
 type fakeImages struct {
 	pull    func(imagerouter.PullConfig) error
@@ -542,5 +555,25 @@ func TestArchiveRoutes(t *testing.T) {
 	w = do(t, h, http.MethodGet, "/v1.44/containers/c/changes", "")
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"Path":"/tmp"`) {
 		t.Fatalf("changes: %d %q", w.Code, w.Body.String())
+	}
+}
+
+func TestCommitAndExportRoutes(t *testing.T) {
+	h := newServer(t, &fakeContainers{}, nil).Handler()
+	w := do(t, h, http.MethodPost, "/v1.41/commit?container=c1&repo=img&tag=v1", "null")
+	if w.Code != http.StatusCreated || !strings.Contains(w.Body.String(), `"Id":"sha256:imgv1"`) {
+		t.Fatalf("commit: %d %q", w.Code, w.Body.String())
+	}
+	w = do(t, h, http.MethodPost, "/v1.41/commit?container=nope", "")
+	if w.Code != http.StatusNotFound || message(t, w) != "No such container: nope" {
+		t.Fatalf("commit of an unknown container: %d %q", w.Code, w.Body.String())
+	}
+	w = do(t, h, http.MethodPost, "/v1.41/commit?container=c1", "{bad")
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("commit with a bad body: %d %q", w.Code, w.Body.String())
+	}
+	w = do(t, h, http.MethodGet, "/v1.41/containers/c1/export", "")
+	if w.Code != http.StatusOK || w.Body.String() != "tar" || w.Header().Get("Content-Type") != "application/x-tar" {
+		t.Fatalf("export: %d %q", w.Code, w.Body.String())
 	}
 }

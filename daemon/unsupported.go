@@ -5,8 +5,6 @@ package daemon
 var unsupported = []struct{ prefix, what string }{
 	{"/exec", "exec"},
 	{"/containers/{name:.*}/exec", "exec"},
-	{"/containers/{name:.*}/export", "container export"},
-	{"/commit", "commit"},
 	{"/build", "build (VIC does not build images: build elsewhere and push)"},
 	{"/networks", "networks"},
 	{"/volumes", "volumes"},

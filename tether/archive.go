@@ -3,6 +3,7 @@ package tether
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 
@@ -87,6 +88,36 @@ func (archiver) Changes(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+func (a archiver) Layer(w io.Writer, freeze bool) error {
+	if freeze && a.t.fz != nil {
+		thaw, err := a.t.fz.freezeForRead()
+		if err != nil {
+			return fmt.Errorf("stop the container's processes: %w", err)
+		}
+		defer thaw()
+	}
+	return archive.Layer(filepath.Join(rwMount, "upper"), hiddenChanges, w)
+}
+
+// exportSkipped are the directories docker export writes without their
+// content: the kernel's file systems the tether mounts in the root.
+var exportSkipped = []string{"/proc", "/sys", "/dev"}
+
+// Export writes the root without what is mounted in it (kernel file
+// systems, volumes, binds, tmpfs), as docker export leaves mounts out.
+func (a archiver) Export(w io.Writer) error {
+	skip := append([]string(nil), exportSkipped...)
+	if cfg := a.t.cfg; cfg != nil {
+		for _, v := range cfg.Volumes {
+			skip = append(skip, v.Path)
+		}
+		for _, m := range cfg.Tmpfs {
+			skip = append(skip, m.Path)
+		}
+	}
+	return archive.Export(rootMount, skip, w)
 }
 
 func (archiver) Size() (proto.Sizes, error) {

@@ -18,6 +18,46 @@ import (
 type freezer struct {
 	mu      sync.Mutex
 	stopped map[int]bool
+	// byArchive: the processes are stopped for an archive read (docker
+	// commit), which continues them when it ends, unless the host froze
+	// them meanwhile (docker pause) and so owns the freeze.
+	byArchive bool
+}
+
+// hostOwns hands a freeze made for an archive read to the host (a
+// docker pause arrived during it): the read's end leaves it.
+func (f *freezer) hostOwns() {
+	f.mu.Lock()
+	f.byArchive = false
+	f.mu.Unlock()
+}
+
+// freezeForRead stops the processes for a read of the container's files
+// and returns what continues them. A freeze already in place (the
+// container is paused) is left as it is.
+func (f *freezer) freezeForRead() (func(), error) {
+	f.mu.Lock()
+	frozen := len(f.stopped) > 0
+	f.mu.Unlock()
+	if frozen {
+		return func() {}, nil
+	}
+	if err := f.freeze(); err != nil {
+		_ = f.thaw()
+		return nil, err
+	}
+	f.mu.Lock()
+	f.byArchive = true
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		mine := f.byArchive
+		f.byArchive = false
+		f.mu.Unlock()
+		if mine {
+			_ = f.thaw()
+		}
+	}, nil
 }
 
 func (f *freezer) freeze() error {

@@ -43,6 +43,9 @@ type tether struct {
 	// waits for them, and stopping refuses new ones.
 	sessions sync.RWMutex
 	stopping atomic.Bool
+	// fz stops and continues the container's processes (pause, and
+	// docker commit's read of the writable layer).
+	fz *freezer
 }
 
 // Run is PID 1's main. It never returns.
@@ -142,7 +145,9 @@ func (t *tether) run() (int, error) {
 	srv.Stats = t.stats
 	srv.NIC = func(r proto.NICRequest) error { return configureNIC(r, t.log) }
 	fz := &freezer{}
-	srv.Freeze, srv.Thaw = fz.freeze, fz.thaw
+	t.fz = fz
+	srv.Freeze = func() error { fz.hostOwns(); return fz.freeze() }
+	srv.Thaw = fz.thaw
 	srv.Archive = archiver{t}
 	if t.cfg.Maintenance {
 		srv.PowerOff = t.powerOff

@@ -40,6 +40,7 @@ type Config struct {
 	BindAllow []string
 	Now       func() time.Time // nil: time.Now
 	Events    EventLogger      // nil: events are not recorded
+	Commit    ImageCommitter   // nil: docker commit answers 501
 }
 
 // Backend implements the daemon's container.Backend.

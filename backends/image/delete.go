@@ -18,8 +18,9 @@ const (
 	conflictRunning = 1 << iota // hard: a running container uses the image
 	conflictRefs                // soft: other tags or digests still name it
 	conflictStopped             // soft: a stopped container uses it
+	conflictChild               // hard: a committed image was made from it
 
-	conflictHard = conflictRunning
+	conflictHard = conflictRunning | conflictChild
 	conflictSoft = conflictRefs | conflictStopped
 )
 
@@ -41,6 +42,9 @@ func (c *deleteConflict) err() error {
 
 // checkConflict looks for the conflicts selected by mask.
 func (b *Backend) checkConflict(ctx context.Context, id string, mask int) (*deleteConflict, error) {
+	if mask&conflictChild != 0 && b.hasChildren(ctx, id) {
+		return &deleteConflict{id: id, hard: true, msg: "image has dependent child images"}, nil
+	}
 	running, stopped, err := b.users(ctx, id)
 	if err != nil {
 		return nil, err
@@ -55,6 +59,20 @@ func (b *Backend) checkConflict(ctx context.Context, id string, mask int) (*dele
 		return &deleteConflict{id: id, used: true, msg: "image is being used by stopped container " + ShortID(stopped[0])}, nil
 	}
 	return nil, nil
+}
+
+// hasChildren reports whether an image records id as its parent.
+func (b *Backend) hasChildren(ctx context.Context, id string) bool {
+	all, err := b.store.List(ctx)
+	if err != nil {
+		return false
+	}
+	for _, img := range all {
+		if img.Parent == id {
+			return true
+		}
+	}
+	return false
 }
 
 // isIDPrefix reports whether s names the image by (a prefix of) its ID.
@@ -192,7 +210,8 @@ func (b *Backend) imageDelete(ctx context.Context, img storage.Image, name strin
 		return nil, err
 	}
 	if c != nil {
-		dangling := len(b.refs.References(img.ID)) == 0
+		// As docker's: an image with children is not dangling.
+		dangling := len(b.refs.References(img.ID)) == 0 && !b.hasChildren(ctx, img.ID)
 		if untaggedLast && (!dangling || c.used) {
 			return records, nil // the untag was the request; the image stays
 		}

@@ -2,9 +2,11 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/storage"
 )
@@ -46,7 +48,9 @@ func (b *Backend) ImageInspect(ctx context.Context, name string) (*image.Inspect
 		}
 	}
 	resp := &image.InspectResponse{
-		ID:           img.ID,
+		ID: img.ID,
+		//lint:ignore SA1019 docker inspect of a committed image shows it (API ≤ 1.45)
+		Parent:       img.Parent,
 		RepoTags:     tags,
 		RepoDigests:  digests,
 		Author:       cfg.Author,
@@ -61,6 +65,19 @@ func (b *Backend) ImageInspect(ctx context.Context, name string) (*image.Inspect
 	}
 	if !created.IsZero() {
 		resp.Created = created.UTC().Format(time.RFC3339Nano)
+	}
+	// A committed image names its container and that container's config.
+	var extra struct {
+		Container       string            `json:"container"`
+		ContainerConfig *container.Config `json:"container_config"`
+	}
+	if len(img.Config) > 0 && json.Unmarshal(img.Config, &extra) == nil {
+		//lint:ignore SA1019 docker inspect of a committed image shows it (API ≤ 1.45)
+		resp.Container = extra.Container
+		if extra.ContainerConfig != nil {
+			//lint:ignore SA1019 as above
+			resp.ContainerConfig = extra.ContainerConfig
+		}
 	}
 	if n := len(cfg.History); n > 0 {
 		resp.Comment = cfg.History[n-1].Comment

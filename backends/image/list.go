@@ -49,6 +49,7 @@ func (b *Backend) Images(ctx context.Context, _ bool, args filters.Args) ([]imag
 		}
 		out = append(out, image.Summary{
 			ID:          img.ID,
+			ParentID:    img.Parent,
 			RepoTags:    tags,
 			RepoDigests: digests,
 			Created:     img.Created.Unix(),

@@ -338,3 +338,33 @@ func pathStat(s *proto.PathStat) compute.PathStat {
 	}
 	return compute.PathStat{Name: s.Name, Size: s.Size, Mode: s.Mode, Mtime: s.Mtime, LinkTarget: s.LinkTarget}
 }
+
+// ArchiveLayer writes the container's writable layer to w as an OCI image
+// layer tar (docker commit): running, live, with its processes stopped
+// meanwhile if freeze; otherwise through a maintenance VM.
+func (p *Provider) ArchiveLayer(ctx context.Context, id string, freeze bool, w io.Writer) error {
+	return p.archiveStream(ctx, id, proto.ArchiveSpec{Op: proto.ArchiveLayer, Freeze: freeze}, w)
+}
+
+// ArchiveExport writes the tar of the container's whole root file system
+// to w (docker export).
+func (p *Provider) ArchiveExport(ctx context.Context, id string, w io.Writer) error {
+	return p.archiveStream(ctx, id, proto.ArchiveSpec{Op: proto.ArchiveExport}, w)
+}
+
+// archiveStream runs an archive operation whose only output is its data.
+func (p *Provider) archiveStream(ctx context.Context, id string, spec proto.ArchiveSpec, w io.Writer) error {
+	s, err := p.openArchive(ctx, id, spec)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if _, err := s.next(ctx, id); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, s.ch); err != nil {
+		return fmt.Errorf("container %s: %s: %w", id, spec.Op, err)
+	}
+	_, err = s.next(ctx, id)
+	return err
+}

@@ -12,6 +12,7 @@ package storage
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type Image struct {
 	Size           int64     `json:"size"` // unpacked size in bytes
 	Created        time.Time `json:"created"`
 	Pulled         time.Time `json:"pulled"`
+	// Parent is the image a committed image was made from (docker
+	// inspect's Parent); empty for a pulled image.
+	Parent string `json:"parent,omitempty"`
 }
 
 // Layer is one layer of an image.
@@ -112,6 +116,21 @@ type PushResult struct {
 // the blobs the registry lacks, then the manifest it was pulled with.
 type Pusher interface {
 	Push(ctx context.Context, ref, id string, opts PushOptions) (PushResult, error)
+}
+
+// CommitOptions describe an image made from a parent image and one more
+// layer (docker commit).
+type CommitOptions struct {
+	Parent string    // the ID of the image the container ran
+	Layer  io.Reader // the new layer: an uncompressed OCI layer tar
+	// Config returns the new image's config JSON given the new layer's
+	// diff ID; its rootfs.diff_ids must be the parent's plus that one.
+	Config func(diffID string) ([]byte, error)
+}
+
+// Committer stores a new image from a parent image and a layer.
+type Committer interface {
+	Commit(ctx context.Context, opts CommitOptions) (Image, error)
 }
 
 // Store is a complete image store.

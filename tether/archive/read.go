@@ -121,6 +121,7 @@ func (r *Root) Get(p string, w io.Writer, started func(proto.PathStat) error) er
 type tarWriter struct {
 	tw    *tar.Writer
 	links map[[2]uint64]string // device and inode of a file with more links -> its first entry name
+	skip  map[string]bool      // directories (names without "/") written without what is below
 }
 
 // add writes the entry base of dirfd, named name, and below it for a
@@ -191,6 +192,9 @@ func (t *tarWriter) add(dirfd int, base, name string) error {
 		}
 		if err := t.tw.WriteHeader(hdr); err != nil {
 			return err
+		}
+		if t.skip[strings.TrimSuffix(hdr.Name, "/")] {
+			return nil
 		}
 		fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {

@@ -24,6 +24,11 @@ type Archiver interface {
 	PutTarget(path string) (proto.PathStat, error)
 	Put(path string, r io.Reader, copyUIDGID, noOverwriteDirNonDir bool) error
 	Changes(w io.Writer) error
+	// Layer writes the writable layer as an OCI layer tar, with the
+	// container's processes stopped meanwhile if freeze.
+	Layer(w io.Writer, freeze bool) error
+	// Export writes the tar of the whole root filesystem.
+	Export(w io.Writer) error
 	Size() (proto.Sizes, error)
 	// Kind classifies an error of the methods above (proto.ArchiveNotFound, ...).
 	Kind(err error) string
@@ -88,6 +93,12 @@ func (s *Server) handleArchive(nc ssh.NewChannel) {
 	case proto.ArchiveChanges:
 		reply(proto.ReqArchiveReply, proto.ArchiveReply{}, nil)
 		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Changes(ch))
+	case proto.ArchiveLayer:
+		reply(proto.ReqArchiveReply, proto.ArchiveReply{}, nil)
+		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Layer(ch, spec.Freeze))
+	case proto.ArchiveExport:
+		reply(proto.ReqArchiveReply, proto.ArchiveReply{}, nil)
+		reply(proto.ReqArchiveDone, proto.ArchiveReply{}, a.Export(ch))
 	case proto.ArchiveSize:
 		sz, err := a.Size()
 		reply(proto.ReqArchiveReply, proto.ArchiveReply{Size: &sz}, err)

@@ -22,6 +22,11 @@ import (
 //   - ArchiveChanges: sends ReqArchiveReply, then writes the changes of
 //     the writable layer as JSON lines (Change) as channel data, then
 //     ReqArchiveDone.
+//   - ArchiveLayer: sends ReqArchiveReply, then writes the writable layer
+//     as an OCI image layer tar (whiteouts as .wh. entries) as channel
+//     data, then ReqArchiveDone (docker commit).
+//   - ArchiveExport: sends ReqArchiveReply, then writes the tar of the
+//     whole root filesystem (docker export), then ReqArchiveDone.
 //   - ArchiveSize: sends ReqArchiveReply with Size set, closes.
 //
 // Paths are absolute in the container; the tether confines every lookup
@@ -35,6 +40,8 @@ const (
 	ArchivePut       = "put"
 	ArchiveChanges   = "changes"
 	ArchiveSize      = "size"
+	ArchiveLayer     = "layer"
+	ArchiveExport    = "export"
 	ReqPowerOff      = "vch-poweroff" // global request: maintenance VM, unmount and power off
 	ArchiveNotFound  = "notfound"     // ArchiveReply.Kind: Path does not exist
 	ArchiveInvalid   = "invalid"      // bad path or archive (not a directory, hostile entry, truncated)
@@ -54,6 +61,10 @@ type ArchiveSpec struct {
 	// NoOverwriteDirNonDir refuses to replace a directory by a
 	// non-directory or the reverse.
 	NoOverwriteDirNonDir bool `json:"noOverwriteDirNonDir,omitempty"`
+	// Freeze (ArchiveLayer): stop the container's processes while the
+	// layer is read (docker commit --pause), unless they are stopped
+	// already (a paused container).
+	Freeze bool `json:"freeze,omitempty"`
 }
 
 // PathStat is docker's container.PathStat.

@@ -132,4 +132,5 @@ type Backend interface {
 	statsBackend
 	pruneBackend
 	copyBackend
+	commitBackend
 }

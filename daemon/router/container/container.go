@@ -47,6 +47,8 @@ func (r *router) Routes() []httputils.Route {
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/archive", Handler: r.getArchive},
 		{Method: http.MethodPut, Path: "/containers/{name:.*}/archive", Handler: r.putArchive, Stream: true},
 		{Method: http.MethodGet, Path: "/containers/{name:.*}/changes", Handler: r.changes},
+		{Method: http.MethodGet, Path: "/containers/{name:.*}/export", Handler: r.export},
+		{Method: http.MethodPost, Path: "/commit", Handler: r.commit},
 		{Method: http.MethodDelete, Path: "/containers/{name:.*}", Handler: r.remove},
 	}
 }

@@ -130,3 +130,21 @@ func (p *Provider) Sizes(_ context.Context, id string) (compute.Sizes, error) {
 	n, err := archive.Size(dir)
 	return compute.Sizes{RW: n}, err
 }
+
+// ArchiveLayer writes the fake's tree as an OCI layer tar (all additions).
+func (p *Provider) ArchiveLayer(_ context.Context, id string, _ bool, w io.Writer) error {
+	dir, err := p.rootDir(id)
+	if err != nil {
+		return err
+	}
+	return archive.Layer(dir, []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}, w)
+}
+
+// ArchiveExport writes the fake's tree as docker export's tar.
+func (p *Provider) ArchiveExport(_ context.Context, id string, w io.Writer) error {
+	dir, err := p.rootDir(id)
+	if err != nil {
+		return err
+	}
+	return archive.Export(dir, nil, w)
+}
