@@ -52,7 +52,12 @@ type tether struct {
 func Run() {
 	level := zap.NewAtomicLevelAt(zap.WarnLevel)
 	enc := zap.NewDevelopmentEncoderConfig()
-	enc.TimeKey = ""
+	// Lines carry the time since boot, not the wall clock: that is wrong
+	// until identity sets it, and a clone's jumps at its release.
+	enc.TimeKey = "t"
+	enc.EncodeTime = func(_ time.Time, pae zapcore.PrimitiveArrayEncoder) {
+		pae.AppendString(sinceBoot().Round(time.Millisecond).String())
+	}
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), level)).Named("tether")
 	t := &tether{log: log, level: level, proc: newMainProcess()}
 	defer func() {
@@ -79,20 +84,32 @@ func (t *tether) run() (int, error) {
 	}
 	t.log.Debug("tether started", zap.Duration("sinceBoot", sinceBoot()))
 	t.reaper = newReaper()
-	if cmdlineFlag(proto.TemplateFlag) {
+	order, err := moduleOrder()
+	if err != nil {
+		return 0, err
+	}
+	template := cmdlineFlag(proto.TemplateFlag)
+	if template {
+		// The modules load before the save; the devices are probed
+		// only in each clone (holdProbes).
+		if err := holdProbes(heldBuses); err != nil {
+			return 0, err
+		}
+	}
+	if err := loadModules(order, t.log); err != nil {
+		return 0, err
+	}
+	if template {
 		g, err := awaitGo(templateConsole)
 		if err != nil {
 			return 0, err
 		}
 		t.goSig = &g
-		t.log.Debug("template clone released", zap.Duration("sinceBoot", sinceBoot()))
-	}
-	order, err := moduleOrder()
-	if err != nil {
-		return 0, err
-	}
-	if err := loadModules(order, t.log); err != nil {
-		return 0, err
+		n, err := releaseProbes(heldBuses)
+		if err != nil {
+			return 0, err
+		}
+		t.log.Debug("template clone released", zap.Duration("sinceBoot", sinceBoot()), zap.Int("devicesOffered", n))
 	}
 	ports, err := waitFor(func() (map[string]string, error) {
 		return findByName("/sys/class/virtio-ports/*", "name")
@@ -106,6 +123,7 @@ func (t *tether) run() (int, error) {
 	}
 	t.rec = &recordWriter{w: logPort}
 	t.emit(proto.Event{Name: proto.EventTether})
+	t.log.Debug("ports ready")
 
 	disks, err := waitFor(func() (map[string]string, error) {
 		return findByName("/sys/block/vd*", "serial")
@@ -127,6 +145,7 @@ func (t *tether) run() (int, error) {
 	if err := t.identity(); err != nil {
 		return 0, err
 	}
+	t.log.Debug("identity set")
 	if err := setupNetwork(t.cfg.Interfaces, t.log); err != nil {
 		return 0, err
 	}
@@ -153,6 +172,7 @@ func (t *tether) run() (int, error) {
 		srv.PowerOff = t.powerOff
 	}
 	go srv.Serve(context.Background(), ctlPort)
+	t.log.Debug("network and control ready")
 
 	if err := t.mountContainer(disks); err != nil {
 		return 0, err
@@ -258,6 +278,7 @@ func (t *tether) mountContainer(disks map[string]string) error {
 	if err := mountRoot(&t.mounts, image, rw); err != nil {
 		return err
 	}
+	t.log.Debug("root mounted")
 	if !t.cfg.Maintenance {
 		if err := mountInRoot(&t.mounts, rootMount); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -84,4 +85,60 @@ func parseGo(line string) (goSignal, bool) {
 		return goSignal{}, false
 	}
 	return goSignal{hostUnixNano: ns}, true
+}
+
+// heldBuses are the buses whose drivers a template boot keeps from binding
+// devices: virtio-mmio transports sit on the platform bus (microvm), virtio
+// PCI functions on the pci bus. A bus the guest lacks is skipped.
+var heldBuses = []string{"/sys/bus/platform", "/sys/bus/pci"}
+
+// holdProbes turns driver autoprobe off on the held buses, before a
+// template loads its modules: virtio_mmio (and virtio_pci) then load and
+// register their drivers without binding a transport device, so no virtio
+// device exists, nothing is reset or probed, and every disk, port and NIC
+// can be another file or backend in each clone. Only the module loading
+// (code relocation under TCG) happens before the save.
+func holdProbes(buses []string) error {
+	for _, bus := range buses {
+		p := filepath.Join(bus, "drivers_autoprobe")
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte("0"), 0); err != nil {
+			return fmt.Errorf("template: hold probes on %s: %w", bus, err)
+		}
+	}
+	return nil
+}
+
+// releaseProbes is the clone's side of holdProbes: autoprobe back on, and
+// every device that has no driver yet is offered to the drivers. The
+// virtio transport resets each device as it registers it (so a NIC's MAC
+// is the clone's own), and the device drivers probe the clone's disks,
+// ports and NICs. It returns how many devices it offered.
+func releaseProbes(buses []string) (int, error) {
+	n := 0
+	for _, bus := range buses {
+		p := filepath.Join(bus, "drivers_autoprobe")
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte("1"), 0); err != nil {
+			return n, fmt.Errorf("clone: release probes on %s: %w", bus, err)
+		}
+		devs, err := os.ReadDir(filepath.Join(bus, "devices"))
+		if err != nil {
+			return n, fmt.Errorf("clone: %s devices: %w", bus, err)
+		}
+		for _, d := range devs {
+			if _, err := os.Lstat(filepath.Join(bus, "devices", d.Name(), "driver")); err == nil {
+				continue
+			}
+			n++
+			// No driver for it (an RTC, a PNP stub) is not an error of
+			// ours: the kernel answers 0 and leaves it unbound.
+			_ = os.WriteFile(filepath.Join(bus, "drivers_probe"), []byte(d.Name()), 0)
+		}
+	}
+	return n, nil
 }

@@ -27,17 +27,21 @@ import (
 
 // Templates (Config.Templates; off by default).
 //
-// A template is one VM booted up to the tether's pause point (before any
-// kernel module is loaded, so no virtio device has been probed) with its
+// A template is one VM booted up to the tether's pause point, with its
 // RAM in a file mapped share=on, then saved with x-ignore-shared: the
 // device state goes to a small file (exec: URI; QEMU 7.2 has no file:),
-// the RAM stays in the RAM file. A clone maps that file share=off (private
-// copy-on-write), loads the device state with -incoming defer +
-// migrate-incoming, and is released with a "go" line on its serial
-// console. From there the tether boots as usual: it loads the modules,
-// which probe the clone's own disks and ports, reads the clone's config
-// (with fresh entropy, which it credits before anything reads the RNG)
-// and sets the clock from the go line.
+// the RAM stays in the RAM file. Before the pause the tether has turned
+// driver autoprobe off on the platform (and pci) bus and loaded every
+// module, so the virtio code is loaded but no transport device is bound:
+// no virtio device has been reset or probed. A clone maps that file
+// share=off (private copy-on-write), loads the device state with
+// -incoming defer + migrate-incoming, and is released with a "go" line on
+// its serial console. The tether then turns autoprobe back on and offers
+// the unbound devices to the drivers, which reset and probe the clone's
+// own disks, ports and NICs (a NIC's MAC comes from the clone's command
+// line at that reset); it reads the clone's config (with fresh entropy,
+// which it credits before anything reads the RNG) and sets the clock from
+// the go line.
 //
 // The device list must be the same at save and restore, so a template has
 // fixed slots: image, writable layer and config disks (placeholder files
@@ -59,7 +63,7 @@ import (
 const StepRestored = "restored"
 
 // templateFormat changes whenever the template layout or device list does.
-const templateFormat = "vch-template-2"
+const templateFormat = "vch-template-3"
 
 // templateLaunch is the part of a QEMU command line that differs for
 // templates and clones.

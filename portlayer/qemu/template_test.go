@@ -212,6 +212,15 @@ func TestBootTemplateClones(t *testing.T) {
 		}
 		if len(st.Boot) > 0 {
 			toStarted = append(toStarted, st.StartedAt.Sub(st.Boot[0].At))
+			var steps []string
+			for i := 1; i < len(st.Boot); i++ {
+				steps = append(steps, fmt.Sprintf("%s +%v", st.Boot[i].Name, st.Boot[i].At.Sub(st.Boot[i-1].At).Round(time.Millisecond)))
+			}
+			t.Logf("%s boot steps: %s", id[:6], strings.Join(steps, ", "))
+			if os.Getenv("VCH_TETHER_DEBUG") != "" {
+				b, _ := os.ReadFile(filepath.Join(p.cfg.Root, id, fileConsole))
+				t.Logf("%s console:\n%s", id[:6], b)
+			}
 		}
 		return out.String()
 	}
