@@ -9,10 +9,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/tether/execspec"
 	"github.com/vchproject/vch/tether/guestinfo"
@@ -203,6 +205,14 @@ func runVSphere(t *tether, src guestinfo.Source) {
 	}
 	t.setConfig(cfg)
 	t.reaper = newReaper()
+	// Power off (docker stop of the backing container; ESXi's guest
+	// shutdown is not wired): end everything now, as QEMU's power off.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM)
+	go func() {
+		<-term
+		t.powerOff()
+	}()
 	logPort = &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortLog, token)}
 	t.rec = &recordWriter{w: logPort}
 	t.emit(proto.Event{Name: proto.EventTether})
