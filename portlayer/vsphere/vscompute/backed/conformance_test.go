@@ -24,6 +24,7 @@ import (
 var stillOpen = map[string]string{
 	"AttachBeforeStart": "attach (stdin and output of the main process over the serial channels) is not built on vSphere",
 	"AttachRunning":     "attach (stdin and output of the main process over the serial channels) is not built on vSphere",
+	"LogsFollow":        "its stdin goes through attach, which is not built on vSphere",
 	"Archive":           "archive sessions (docker cp, diff, sizes) are not served by the tether on vSphere yet",
 }
 
