@@ -82,6 +82,19 @@ type serialPort struct {
 	addr, hello string
 	mu          sync.Mutex
 	conn        net.Conn
+	gone        chan struct{} // closed when the concentrator closed conn
+}
+
+// watch notices the concentrator closing c (it never sends on the log
+// port), so the next record goes on a new connection rather than into
+// a dead one (a write to a socket the peer closed may still succeed).
+func watch(c net.Conn) chan struct{} {
+	gone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, c)
+		close(gone)
+	}()
+	return gone
 }
 
 func (s *serialPort) dial(ctx context.Context) (net.Conn, error) {
@@ -121,12 +134,20 @@ func (s *serialPort) Write(b []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), serialRetry)
 	defer cancel()
 	for {
+		if s.conn != nil {
+			select {
+			case <-s.gone:
+				s.conn.Close()
+				s.conn = nil
+			default:
+			}
+		}
 		if s.conn == nil {
 			c, err := s.dialRetry(ctx)
 			if err != nil {
 				return 0, err
 			}
-			s.conn = c
+			s.conn, s.gone = c, watch(c)
 		}
 		if _, err := s.conn.Write(b); err == nil {
 			return len(b), nil
@@ -145,8 +166,10 @@ func (s *serialPort) close() {
 			_ = tc.CloseWrite()
 			// Wait (bounded) for the concentrator to close its end, so
 			// the last records are read before the process exits.
-			_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, _ = io.Copy(io.Discard, tc)
+			select {
+			case <-s.gone:
+			case <-time.After(5 * time.Second):
+			}
 		}
 		s.conn.Close()
 		s.conn = nil

@@ -279,17 +279,30 @@ func (p *Provider) Wait(ctx context.Context, id string, cond compute.WaitConditi
 	}
 }
 
-// statePoll is how often Wait reads a container's state.
-const statePoll = 200 * time.Millisecond
+// statePoll is how often Wait reads a container's state; recordGrace
+// bounds the wait for the exit record of a VM that is off.
+const (
+	statePoll   = 200 * time.Millisecond
+	recordGrace = 30 * time.Second
+)
 
 // pollNotRunning reads the VM until its container is not running.
 func (p *Provider) pollNotRunning(ctx context.Context, ref types.ManagedObjectReference) (compute.Status, error) {
+	var offSince time.Time
 	for {
 		now, err := p.get(ctx, ref)
 		if err != nil {
 			return compute.Status{}, err
 		}
-		if st := now.status(); st.State != compute.StateRunning {
+		st := now.status()
+		// Off, but the exit not recorded yet (Kill records it after the
+		// power off; the tether's exit event may trail the simulator's
+		// power state): give the record a bounded while.
+		pending := now.power == types.VirtualMachinePowerStatePoweredOff && now.rec.Running && !now.rec.Exited
+		if pending && offSince.IsZero() {
+			offSince = time.Now()
+		}
+		if st.State != compute.StateRunning && (!pending || time.Since(offSince) > recordGrace) {
 			return st, nil
 		}
 		select {

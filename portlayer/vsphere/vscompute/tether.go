@@ -128,6 +128,12 @@ func (p *Provider) Signal(ctx context.Context, id string, sig syscall.Signal) er
 	if sig == syscall.SIGKILL {
 		return p.Kill(ctx, id)
 	}
+	// A suspended VM cannot handle it: resume it first, as docker thaws.
+	if c, err := p.find(ctx, id); err == nil && c.power == types.VirtualMachinePowerStateSuspended {
+		if err := p.Unpause(ctx, id); err != nil {
+			return err
+		}
+	}
 	cl, err := p.control(ctx, id, "signal")
 	if err != nil {
 		return err

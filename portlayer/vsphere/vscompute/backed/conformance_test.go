@@ -62,7 +62,12 @@ func tetherImage(t *testing.T, d *vsimtest.Dockerd, name string) {
 			links["/bin/"+applet] = "busybox"
 		}
 	}
-	d.Import(t, name, map[string]string{bin: "/tether", busybox: "/bin/busybox", passwd: "/etc/passwd", group: "/etc/group"}, links)
+	keep := filepath.Join(dir, "keep")
+	if err := os.WriteFile(keep, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// /tmp exists in every image the suite expects (its exec's workdir).
+	d.Import(t, name, map[string]string{bin: "/tether", busybox: "/bin/busybox", passwd: "/etc/passwd", group: "/etc/group", keep: "/tmp/.keep"}, links)
 }
 
 var vchSeq atomic.Int64
