@@ -32,6 +32,12 @@
 // Any failure before the process runs emits EventError and powers off the
 // same way. Run never returns: PID 1 must not exit.
 //
+// On vSphere (a guestinfo.vch.id key in the guestinfo source, package
+// guestinfo) Run takes the other transport instead (vsphere.go): config
+// from guestinfo, the log and control ports as TCP connections to the
+// VCH's serial concentrator (proto/serial.go), the process run in the
+// backing container's own root as that container's PID 1.
+//
 // The pieces without I/O live in subpackages: userdb (user resolution),
 // execspec (environment, paths inside the root, exit codes), etcfiles
 // (/etc rendering), ps (docker top's table) and control's Handshake.

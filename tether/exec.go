@@ -49,11 +49,11 @@ func (e execer) Exec(spec proto.ExecSpec) (control.ExecProcess, error) {
 	cfg := *t.cfg
 	cfg.Process = proto.Process{Args: spec.Args, Env: spec.Env, User: spec.User, GroupAdd: t.cfg.Process.GroupAdd, WorkingDir: spec.WorkingDir,
 		Tty: spec.Tty, OpenStdin: spec.OpenStdin}
-	pl, err := plan(rootMount, &cfg, true)
+	pl, err := plan(t.root, &cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	s, err := openStdio(rootMount, cfg.Process, pl.user.UID)
+	s, err := openStdio(t.root, cfg.Process, pl.user.UID)
 	if err != nil {
 		return nil, fmt.Errorf("exec stdio: %w", err)
 	}
@@ -65,7 +65,7 @@ func (e execer) Exec(spec proto.ExecSpec) (control.ExecProcess, error) {
 	if spec.Tty && spec.Rows > 0 && spec.Cols > 0 {
 		_ = x.Resize(spec.Rows, spec.Cols)
 	}
-	pid, status, err := t.reaper.start(func() (int, error) { return pl.fork(rootMount, s, spec.Tty) })
+	pid, status, err := t.reaper.start(func() (int, error) { return pl.fork(t.root, s, spec.Tty) })
 	s.closeChild()
 	if err != nil {
 		x.Close()

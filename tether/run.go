@@ -19,6 +19,7 @@ import (
 
 	"github.com/vchproject/vch/tether/control"
 	"github.com/vchproject/vch/tether/execspec"
+	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tether/proto"
 	"github.com/vchproject/vch/tether/stats"
 )
@@ -38,6 +39,12 @@ type tether struct {
 	cfg    *proto.Config
 	goSig  *goSignal // set in a clone of a template VM
 	cpu    *stats.Sampler
+	// root is the container's root: rootMount in a VM, "/" on the vSphere
+	// transport (the backing container's own file system).
+	root string
+	// halt ends the container after powerOff's cleanup; nil: reboot
+	// (QEMU ends the VM).
+	halt func()
 
 	// sessions: archive sessions hold it shared; powerOff takes it, so it
 	// waits for them, and stopping refuses new ones.
@@ -59,7 +66,10 @@ func Run() {
 		pae.AppendString(sinceBoot().Round(time.Millisecond).String())
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), level)).Named("tether")
-	t := &tether{log: log, level: level, proc: newMainProcess()}
+	t := &tether{log: log, level: level, proc: newMainProcess(), root: rootMount}
+	if src := (guestinfo.Env{}); platformVSphere(src) {
+		runVSphere(t, src)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			t.fail(fmt.Errorf("tether panic: %v\n%s", r, debug.Stack()), execspec.ExitStartFailed)
@@ -153,9 +163,29 @@ func (t *tether) run() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	srv, err := control.NewServer(t.cfg.HostKey, t.proc, setClock, t.log.Named("control"))
+	srv, err := t.controlServer()
 	if err != nil {
 		return 0, err
+	}
+	go srv.Serve(context.Background(), ctlPort)
+	t.log.Debug("network and control ready")
+
+	if err := t.mountContainer(disks); err != nil {
+		return 0, err
+	}
+	t.emit(proto.Event{Name: proto.EventMounted})
+	if t.cfg.Maintenance {
+		// Serve archive requests until the host asks for power off.
+		select {}
+	}
+	return t.runProcess()
+}
+
+// controlServer returns the control server for the container.
+func (t *tether) controlServer() (*control.Server, error) {
+	srv, err := control.NewServer(t.cfg.HostKey, t.proc, setClock, t.log.Named("control"))
+	if err != nil {
+		return nil, err
 	}
 	srv.Exec = execer{t}
 	srv.Top = t.top
@@ -171,18 +201,7 @@ func (t *tether) run() (int, error) {
 	if t.cfg.Maintenance {
 		srv.PowerOff = t.powerOff
 	}
-	go srv.Serve(context.Background(), ctlPort)
-	t.log.Debug("network and control ready")
-
-	if err := t.mountContainer(disks); err != nil {
-		return 0, err
-	}
-	t.emit(proto.Event{Name: proto.EventMounted})
-	if t.cfg.Maintenance {
-		// Serve archive requests until the host asks for power off.
-		select {}
-	}
-	return t.runProcess()
+	return srv, nil
 }
 
 // debugCmdline reports vch.debug on the kernel command line, which turns
@@ -219,6 +238,12 @@ func (t *tether) readConfig(name string) error {
 	if err != nil {
 		return err
 	}
+	t.setConfig(c)
+	return nil
+}
+
+// setConfig takes the container's config.
+func (t *tether) setConfig(c *proto.Config) {
 	t.cfg = c
 	t.proc.mu.Lock()
 	t.proc.tty = c.Process.Tty
@@ -230,7 +255,6 @@ func (t *tether) readConfig(name string) error {
 		t.level.SetLevel(zap.DebugLevel)
 	}
 	t.log.Debug("config read", zap.String("id", c.ID), zap.Strings("args", c.Process.Args))
-	return nil
 }
 
 // identity sets the clock, hostname and domain name.
@@ -317,12 +341,12 @@ func (t *tether) mountContainer(disks map[string]string) error {
 // runProcess starts the main process, forwards its output, waits for it
 // and returns its exit code once all output is written.
 func (t *tether) runProcess() (int, error) {
-	pl, err := plan(rootMount, t.cfg, false)
+	pl, err := plan(t.root, t.cfg, false)
 	if err != nil {
 		t.proc.failed(err)
 		return 0, err
 	}
-	s, err := openStdio(rootMount, t.cfg.Process, pl.user.UID)
+	s, err := openStdio(t.root, t.cfg.Process, pl.user.UID)
 	if err != nil {
 		t.proc.failed(err)
 		return 0, fmt.Errorf("stdio: %w", err)
@@ -330,7 +354,7 @@ func (t *tether) runProcess() (int, error) {
 	if err := t.proc.setPty(s.pty); err != nil {
 		t.log.Warn("initial tty size", zap.Error(err))
 	}
-	pid, status, err := t.reaper.start(func() (int, error) { return pl.fork(rootMount, s, t.cfg.Process.Tty) })
+	pid, status, err := t.reaper.start(func() (int, error) { return pl.fork(t.root, s, t.cfg.Process.Tty) })
 	s.closeChild()
 	if err != nil {
 		err = forkError(pl.path, err)
@@ -422,6 +446,9 @@ func (t *tether) powerOff() {
 	unix.Sync()
 	t.emit(proto.Event{Name: proto.EventPowerOff})
 	t.log.Debug("power off", zap.Duration("sinceBoot", sinceBoot()))
+	if t.halt != nil {
+		t.halt()
+	}
 	for {
 		err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 		t.log.Error("reboot", zap.Error(err))

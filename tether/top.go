@@ -31,7 +31,7 @@ func (t *tether) top(args []string) (proto.TopReply, error) {
 	}
 	sys := ps.ReadSystem("/proc", time.Now())
 	sys.Users, sys.Groups = map[int]string{}, map[int]string{}
-	if b, err := readInRoot(rootMount, "/etc/passwd"); err == nil {
+	if b, err := readInRoot(t.root, "/etc/passwd"); err == nil {
 		if users, err := userdb.ParsePasswd(bytes.NewReader(b)); err == nil {
 			for _, u := range users {
 				if _, dup := sys.Users[u.UID]; !dup {
@@ -40,7 +40,7 @@ func (t *tether) top(args []string) (proto.TopReply, error) {
 			}
 		}
 	}
-	if b, err := readInRoot(rootMount, "/etc/group"); err == nil {
+	if b, err := readInRoot(t.root, "/etc/group"); err == nil {
 		if groups, err := userdb.ParseGroup(bytes.NewReader(b)); err == nil {
 			for _, g := range groups {
 				if _, dup := sys.Groups[g.GID]; !dup {

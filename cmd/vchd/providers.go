@@ -172,6 +172,8 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		vc := vscompute.Config{
 			Session: s, VCH: cfg.Name, Datastore: cfg.VSphere.ImageDatastore, BootISO: cfg.VSphere.BootISO,
 			CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Logger: env.Log.Named("vsphere"),
+			Serial: cfg.VSphere.Serial, SerialAddr: cfg.VSphere.SerialAddr, Backing: cfg.VSphere.Backing,
+			LogDir: filepath.Join(cfg.Root, "vsphere-logs"), Debug: cfg.Debug,
 		}
 		if env.Volumes != nil {
 			vc.Volumes = env.Volumes
@@ -182,7 +184,13 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		if pg := cfg.VSphere.BridgePortGroup; pg != "" {
 			vc.PortGroups = map[string]string{network.BridgeName: pg}
 		}
-		return vscompute.Open(ctx, vc)
+		p, err := vscompute.Open(ctx, vc)
+		if err != nil {
+			return nil, err
+		}
+		// Close stops the serial concentrator; the VMs keep running.
+		env.OnClose(p.Close)
+		return p, nil
 	})
 	return r
 }

@@ -161,6 +161,17 @@ type VSphere struct {
 	BootISO string `json:"bootISO,omitempty"`
 	// TaskTimeoutSeconds bounds each vSphere task; 0: 5 minutes.
 	TaskTimeoutSeconds int `json:"taskTimeoutSeconds,omitempty"`
+	// Serial is the listen address (host:port) of the serial
+	// concentrator the container VMs' tethers connect to (ESXi: network
+	// serial ports telnet://ADDR); empty: no tether transport, so logs,
+	// exec, signals, top and stats answer "not implemented".
+	Serial string `json:"serial,omitempty"`
+	// SerialAddr is the address the VMs dial, if not Serial's (a
+	// wildcard listen address).
+	SerialAddr string `json:"serialAddr,omitempty"`
+	// Backing, for govmomi's simulator only, backs each container VM
+	// with a docker container (RUN.container: image and arguments).
+	Backing []string `json:"simBacking,omitempty"`
 }
 
 // Limits are the VCH-wide resource settings of VIC's resource pool. Zero

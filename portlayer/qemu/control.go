@@ -1,27 +1,21 @@
 package qemu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
-
-// handshakeTimeout bounds the control handshake when ctx has no deadline.
-const handshakeTimeout = 20 * time.Second
 
 // controlConn is the one SSH connection to a running VM's tether; it is
 // made on first use and again after it broke.
@@ -59,7 +53,7 @@ func (c *controlConn) get(ctx context.Context, r *runState) (*ssh.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: dial control channel: %w", r.v.id, errdefs.ErrUnavailable)
 	}
-	client, err := handshake(ctx, conn, pub)
+	client, err := tetherlink.Handshake(ctx, conn, pub)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("container %s: control channel: %w", r.v.id, err)
@@ -78,67 +72,6 @@ func (c *controlConn) get(ctx context.Context, r *runState) (*ssh.Client, error)
 		r.p.log.Debug("set guest clock failed")
 	}
 	return client, nil
-}
-
-// handshake runs the host side of the control channel handshake on conn,
-// then an SSH client that accepts only hostKey.
-func handshake(ctx context.Context, conn net.Conn, hostKey ssh.PublicKey) (*ssh.Client, error) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(handshakeTimeout)
-	}
-	_ = conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	stopNudge := make(chan struct{})
-	nudged := proto.Nudge(conn, stopNudge)
-	err := readUntil(conn, proto.HelloLine)
-	close(stopNudge)
-	<-nudged
-	if err != nil {
-		return nil, fmt.Errorf("await hello: %w", err)
-	}
-	if _, err := io.WriteString(conn, proto.GoLine); err != nil {
-		return nil, fmt.Errorf("send go: %w", err)
-	}
-	if err := readUntil(conn, proto.AckLine); err != nil {
-		return nil, fmt.Errorf("await ack: %w", err)
-	}
-	cfg := &ssh.ClientConfig{
-		User:            "vch",
-		HostKeyCallback: ssh.FixedHostKey(hostKey),
-		Timeout:         time.Until(deadline),
-	}
-	sc, chans, reqs, err := ssh.NewClientConn(conn, "tether", cfg)
-	if err != nil {
-		return nil, fmt.Errorf("ssh: %w", err)
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return ssh.NewClient(sc, chans, reqs), nil
-}
-
-// readUntil reads lines, one byte at a time so nothing past the line is
-// consumed, until one ends with want (stale bytes may precede it).
-func readUntil(r io.Reader, want string) error {
-	var line bytes.Buffer
-	b := make([]byte, 1)
-	for {
-		if _, err := io.ReadFull(r, b); err != nil {
-			return err
-		}
-		line.WriteByte(b[0])
-		if b[0] != '\n' {
-			if line.Len() > 4096 {
-				line.Reset()
-			}
-			continue
-		}
-		if strings.HasSuffix(line.String(), want) {
-			return nil
-		}
-		line.Reset()
-	}
 }
 
 // dialUnix connects to a unix socket; paths too long for sockaddr_un are

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"io"
 	"net"
 	"os"
@@ -95,7 +96,7 @@ func fdConn(t *testing.T, fd int) net.Conn {
 func TestHandshakeWithTether(t *testing.T) {
 	keyPEM, pub := hostKeyPair(t)
 	g := &guestProc{stdin: make(chan []byte, 4)}
-	client, err := handshake(context.Background(), serveGuest(t, keyPEM, g), pub)
+	client, err := tetherlink.Handshake(context.Background(), serveGuest(t, keyPEM, g), pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestHandshakeWithTether(t *testing.T) {
 func TestHandshakeRejectsOtherHostKey(t *testing.T) {
 	keyPEM, _ := hostKeyPair(t)
 	_, otherPub := hostKeyPair(t)
-	_, err := handshake(context.Background(), serveGuest(t, keyPEM, &guestProc{}), otherPub)
+	_, err := tetherlink.Handshake(context.Background(), serveGuest(t, keyPEM, &guestProc{}), otherPub)
 	if err == nil {
 		t.Fatal("handshake accepted a tether with an unpinned host key")
 	}
@@ -157,7 +158,7 @@ func TestReadUntilSkipsStaleBytes(t *testing.T) {
 				want = proto.AckLine
 			}
 			r := &byteReader{s: tc.in}
-			if err := readUntil(r, want); err != nil {
+			if err := tetherlink.ReadUntil(r, want); err != nil {
 				t.Fatal(err)
 			}
 			if r.s != tc.rest {

@@ -1,16 +1,18 @@
 package qemu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -25,7 +27,7 @@ type streamEnd struct {
 	exitsAt  int
 }
 
-func isExitRecord(rec logRecord) bool {
+func isExitRecord(rec tetherlink.Record) bool {
 	if rec.Kind != proto.KindEvent {
 		return false
 	}
@@ -35,14 +37,14 @@ func isExitRecord(rec logRecord) bool {
 
 // follow delivers output records of rd until the stream ends or emit
 // returns false. It returns ctx's error if ctx ended it.
-func (p *Provider) follow(ctx context.Context, v *vm, rd *recordReader, end streamEnd, emit func(logRecord) bool) error {
+func (p *Provider) follow(ctx context.Context, v *vm, rd *tetherlink.RecordReader, end streamEnd, emit func(tetherlink.Record) bool) error {
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
 	for {
 		p.mu.Lock()
 		over := v.exits > end.exitsAt || v.removed
 		p.mu.Unlock()
-		recs, err := rd.poll()
+		recs, err := rd.Poll()
 		if err != nil {
 			return err
 		}
@@ -94,11 +96,11 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 	out := make(chan compute.LogEntry, 64)
 	go func() {
 		defer close(out)
-		keep := func(rec logRecord) bool {
+		keep := func(rec tetherlink.Record) bool {
 			return (opts.Since.IsZero() || !rec.Time.Before(opts.Since)) &&
 				(opts.Until.IsZero() || !rec.Time.After(opts.Until))
 		}
-		send := func(rec logRecord) bool {
+		send := func(rec tetherlink.Record) bool {
 			select {
 			case out <- compute.LogEntry{Stream: streamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
 				return true
@@ -106,14 +108,14 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 				return false
 			}
 		}
-		rd := newRecordReader(filepath.Join(v.dir, fileLog), 0)
-		defer rd.close()
-		recs, err := rd.poll()
+		rd := tetherlink.NewRecordReader(filepath.Join(v.dir, fileLog), 0)
+		defer rd.Close()
+		recs, err := rd.Poll()
 		if err != nil {
 			p.log.Warn("read logs: " + err.Error())
 			return
 		}
-		var kept []logRecord
+		var kept []tetherlink.Record
 		ended := false
 		for _, rec := range recs {
 			if rec.Kind == proto.KindEvent {
@@ -129,7 +131,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 		if opts.Tail >= 0 {
 			// Tail counts lines, as docker's json-file log (one entry
 			// per line) does; a record may hold several.
-			kept = splitLines(kept)
+			kept = tetherlink.SplitLines(kept)
 			if len(kept) > opts.Tail {
 				kept = kept[len(kept)-opts.Tail:]
 			}
@@ -142,7 +144,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 		if !opts.Follow || !live || ended {
 			return
 		}
-		_ = p.follow(ctx, v, rd, end, func(rec logRecord) bool {
+		_ = p.follow(ctx, v, rd, end, func(rec tetherlink.Record) bool {
 			if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
 				return false
 			}
@@ -186,7 +188,7 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 		go p.feedStdin(ctx, v, opts.Stdin, end.exitsAt)
 	}
 
-	write := func(rec logRecord) bool {
+	write := func(rec tetherlink.Record) bool {
 		w := opts.Stdout
 		if rec.Kind == proto.KindStderr && !tty {
 			w = opts.Stderr
@@ -202,13 +204,13 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 	if opts.Logs {
 		start = 0
 	}
-	rd := newRecordReader(logPath, start)
-	defer rd.close()
+	rd := tetherlink.NewRecordReader(logPath, start)
+	defer rd.Close()
 	if !opts.Stream {
 		if !opts.Logs {
 			return nil
 		}
-		recs, err := rd.poll()
+		recs, err := rd.Poll()
 		if err != nil {
 			return err
 		}
@@ -299,22 +301,14 @@ func (d detachable) Write(b []byte) (int, error) {
 	return d.w.Write(b)
 }
 
-// splitLines cuts records into one record per line (the last piece of a
-// record without a newline stays a record of its own).
-func splitLines(recs []logRecord) []logRecord {
-	var out []logRecord
-	for _, rec := range recs {
-		data := rec.Data
-		for len(data) > 0 {
-			n := bytes.IndexByte(data, '\n') + 1
-			if n == 0 {
-				n = len(data)
-			}
-			line := rec
-			line.Data = data[:n]
-			out = append(out, line)
-			data = data[n:]
-		}
+// fileSize is the size of path, 0 if it does not exist.
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
 	}
-	return out
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }

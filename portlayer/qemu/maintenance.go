@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -277,13 +278,13 @@ func (p *Provider) bootMaintenance(ctx context.Context, v *vm) (*ssh.Client, fun
 	b.log.Info("maintenance VM launched", zap.Int("pid", proc.Pid()))
 
 	// Wait for EventMounted (or EventError, or the VM's end).
-	rd := newRecordReader(filepath.Join(v.dir, fileMaintLog), 0)
-	defer rd.close()
+	rd := tetherlink.NewRecordReader(filepath.Join(v.dir, fileMaintLog), 0)
+	defer rd.Close()
 	tick := time.NewTicker(monitorPoll)
 	defer tick.Stop()
 	mounted := false
 	for !mounted {
-		recs, err := rd.poll()
+		recs, err := rd.Poll()
 		if err != nil {
 			return fail(err)
 		}
@@ -318,7 +319,7 @@ func (p *Provider) bootMaintenance(ctx context.Context, v *vm) (*ssh.Client, fun
 	if err != nil {
 		return fail(fmt.Errorf("container %s: dial maintenance VM: %v: %w", v.id, err, errdefs.ErrUnavailable))
 	}
-	client, err := handshake(ctx, conn, pub)
+	client, err := tetherlink.Handshake(ctx, conn, pub)
 	if err != nil {
 		conn.Close()
 		return fail(fmt.Errorf("container %s: maintenance VM control channel: %w", v.id, err))

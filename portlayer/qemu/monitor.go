@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -65,8 +66,8 @@ func (r *runState) detach() { r.detachO.Do(func() { close(r.detachC) }) }
 // exits, then records the exit. backlog says the records already in the
 // log were written while nobody watched (re-attach after a restart).
 func (r *runState) monitor(backlog bool) {
-	rd := newRecordReader(filepath.Join(r.v.dir, fileLog), r.logStart)
-	defer rd.close()
+	rd := tetherlink.NewRecordReader(filepath.Join(r.v.dir, fileLog), r.logStart)
+	defer rd.Close()
 	exited := make(chan struct{})
 	go func() {
 		r.proc.Wait()
@@ -92,8 +93,8 @@ func (r *runState) monitor(backlog bool) {
 	}
 }
 
-func (r *runState) read(rd *recordReader, backlog bool) {
-	recs, err := rd.poll()
+func (r *runState) read(rd *tetherlink.RecordReader, backlog bool) {
+	recs, err := rd.Poll()
 	if err != nil {
 		r.p.log.Warn("read log records", zap.String("id", r.v.id), zap.Error(err))
 		return
@@ -156,13 +157,13 @@ func (r *runState) event(ev proto.Event, at time.Time) {
 // dropPartial cuts a record the VM could not finish writing off the end
 // of the log (QEMU is gone, nobody writes), so the next run's records start
 // on a record boundary.
-func (r *runState) dropPartial(rd *recordReader) {
-	if len(rd.pending) == 0 {
+func (r *runState) dropPartial(rd *tetherlink.RecordReader) {
+	if rd.Pending() == 0 {
 		return
 	}
 	path := filepath.Join(r.v.dir, fileLog)
-	r.p.log.Warn("dropping a partial log record", zap.String("id", r.v.id), zap.Int("bytes", len(rd.pending)))
-	if err := os.Truncate(path, rd.base); err != nil {
+	r.p.log.Warn("dropping a partial log record", zap.String("id", r.v.id), zap.Int("bytes", rd.Pending()))
+	if err := os.Truncate(path, rd.PendingOffset()); err != nil {
 		r.p.log.Warn("truncate log", zap.String("id", r.v.id), zap.Error(err))
 	}
 }

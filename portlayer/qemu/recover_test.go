@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -89,10 +90,10 @@ func TestRecoverDeadVMs(t *testing.T) {
 			}
 			// A partial record at the end is dropped: the next run appends
 			// on a record boundary.
-			rd := newRecordReader(filepath.Join(dir, fileLog), 0)
-			defer rd.close()
-			if _, err := rd.poll(); err != nil || len(rd.pending) != 0 || rd.skipped != 0 {
-				t.Fatalf("log after recovery: %d pending, %d skipped, %v", len(rd.pending), rd.skipped, err)
+			rd := tetherlink.NewRecordReader(filepath.Join(dir, fileLog), 0)
+			defer rd.Close()
+			if _, err := rd.Poll(); err != nil || rd.Pending() != 0 || rd.Skipped() != 0 {
+				t.Fatalf("log after recovery: %d pending, %d skipped, %v", rd.Pending(), rd.Skipped(), err)
 			}
 			// The exit is dated by the last event the guest wrote.
 			last := c.Status.Boot[len(c.Status.Boot)-2].At

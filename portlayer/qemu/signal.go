@@ -2,19 +2,17 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"syscall"
 	"time"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
-func notRunning(id string) error {
-	return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
-}
+func notRunning(id string) error { return tetherlink.NotRunning(id) }
 
 // running returns the current run of a running (not merely booting) VM.
 func (p *Provider) running(id string) (*runState, error) {
@@ -40,18 +38,8 @@ func (p *Provider) request(ctx context.Context, id, name string, payload any) er
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	ok, reply, err := client.SendRequest(name, true, b)
-	if err != nil {
-		return fmt.Errorf("container %s: %s: %w", id, name, errdefs.ErrUnavailable)
-	}
-	if !ok {
-		return fmt.Errorf("container %s: %s refused: %s: %w", id, name, reply, errdefs.ErrConflict)
-	}
-	return nil
+	_, err = tetherlink.Request(client, id, name, payload)
+	return err
 }
 
 // Signal sends sig to the main process (through the tether).

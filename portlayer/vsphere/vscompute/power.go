@@ -24,6 +24,13 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if c.power == types.VirtualMachinePowerStatePoweredOn && c.processEnded() {
+		// The process ended and the VM is not off yet: finish that.
+		if err := p.powerOffIfOn(ctx, c); err != nil {
+			return err
+		}
+		c.power = types.VirtualMachinePowerStatePoweredOff
+	}
 	switch c.power {
 	case types.VirtualMachinePowerStatePoweredOn:
 		return fmt.Errorf("container %s is already running: %w", id, errdefs.ErrNotModified)
@@ -34,18 +41,29 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 		return err
 	}
 	defer p.release(id)
+	unlock := p.lockRec(id)
+	defer func() { unlock() }()
 	now := time.Now().UTC()
 	c.rec = record{Running: true, StartedAt: now, Boot: []compute.Step{{Name: "launch", At: now}}}
+	var events <-chan tevent
+	if p.hub != nil {
+		if c.rec.LogStart, err = logSize(p.hub.logPath(id)); err != nil {
+			return fmt.Errorf("container %s: log: %w", id, err)
+		}
+		var cancel func()
+		events, cancel = p.hub.subscribe(id)
+		defer cancel()
+	}
 	var nics []compute.NIC
 	if p.cfg.Network != nil {
 		if nics, err = p.cfg.Network.Attach(ctx, id); err != nil {
-			p.failedStart(ctx, c, err)
+			p.failedStart(ctx, c, err, 128)
 			return err
 		}
 	}
 	nicChanges, err := p.nicChanges(ctx, c, nics)
 	if err != nil {
-		p.failedStart(ctx, c, err)
+		p.failedStart(ctx, c, err, 128)
 		return err
 	}
 	nicsVal, err := encode(nics)
@@ -58,7 +76,7 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 		cs.DeviceChange = nicChanges
 		cs.ExtraConfig = append(cs.ExtraConfig, &types.OptionValue{Key: KeyNICs, Value: nicsVal})
 	}); err != nil {
-		p.failedStart(ctx, c, err)
+		p.failedStart(ctx, c, err, 128)
 		return err
 	}
 	vmo := object.NewVirtualMachine(p.s.Client, c.ref)
@@ -69,10 +87,23 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 		err = fmt.Errorf("container %s: power on: %w", id, vsession.Classify(err))
 	}
 	if err != nil {
-		p.failedStart(ctx, c, err)
+		p.failedStart(ctx, c, err, 128)
 		return err
 	}
 	c.rec.Boot = append(c.rec.Boot, compute.Step{Name: "powered-on", At: time.Now().UTC()})
+	if events != nil {
+		pid, err := p.awaitTether(ctx, id, events)
+		if err != nil {
+			code := 128
+			if pid != 0 {
+				code = pid // the tether's exit code for the failure
+			}
+			p.failedStart(ctx, c, err, code)
+			return err
+		}
+		c.rec.GuestPid = pid
+		c.rec.Boot = append(c.rec.Boot, compute.Step{Name: "process-started", At: time.Now().UTC()})
+	}
 	if err := p.writeRecord(ctx, c); err != nil {
 		p.log.Warn("boot step not recorded", zap.String("id", id), zap.Error(err))
 	}
@@ -81,7 +112,7 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 
 // failedStart records a start that did not power the VM on, and makes
 // sure it is off (a task that timed out may still complete).
-func (p *Provider) failedStart(ctx context.Context, c *vm, cause error) {
+func (p *Provider) failedStart(ctx context.Context, c *vm, cause error, code int) {
 	ctx = context.WithoutCancel(ctx)
 	if now, err := p.get(ctx, c.ref); err == nil && now.power == types.VirtualMachinePowerStatePoweredOn {
 		if task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOff(ctx); err == nil {
@@ -91,7 +122,7 @@ func (p *Provider) failedStart(ctx context.Context, c *vm, cause error) {
 	p.detach(ctx, c.spec.ID)
 	c.rec.Running = false
 	c.rec.Exited = true
-	c.rec.ExitCode = 128
+	c.rec.ExitCode = code
 	c.rec.Error = cause.Error()
 	c.rec.FinishedAt = time.Now().UTC()
 	if err := p.writeRecord(ctx, c); err != nil {
@@ -108,18 +139,25 @@ func (p *Provider) Kill(ctx context.Context, id string) error {
 	if c.power == types.VirtualMachinePowerStatePoweredOff {
 		return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
 	}
+	if c.processEnded() {
+		return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
+	}
 	if err := p.claim(id); err != nil {
 		return err
 	}
 	defer p.release(id)
-	task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOff(ctx)
-	if err != nil {
-		return fmt.Errorf("container %s: power off: %w", id, vsession.Classify(err))
-	}
-	if err := p.s.Wait(ctx, "container "+id+": power off", task); err != nil {
-		return err
+	if err := p.powerOffIfOn(ctx, c); err != nil {
+		return fmt.Errorf("container %s: power off: %w", id, err)
 	}
 	p.detach(ctx, id)
+	if p.hub != nil {
+		p.hub.dropControl(id)
+	}
+	unlock := p.lockRec(id)
+	defer unlock()
+	if now, err := p.get(ctx, c.ref); err == nil {
+		c = now // the tether may have recorded the exit meanwhile
+	}
 	c.rec.Running = false
 	if !c.rec.Exited || c.rec.FinishedAt.Before(c.rec.StartedAt) {
 		c.rec.Exited, c.rec.ExitCode = true, 137
@@ -194,11 +232,32 @@ func (p *Provider) Wait(ctx context.Context, id string, cond compute.WaitConditi
 		}
 		return compute.Status{}, err
 	case compute.WaitNextExit:
-		if c.power == types.VirtualMachinePowerStatePoweredOff {
+		if p.hub != nil && c.status().State != compute.StateRunning {
+			started := c.rec.StartedAt
+			for {
+				now, err := p.get(ctx, c.ref)
+				if err != nil {
+					return compute.Status{}, err
+				}
+				if now.rec.StartedAt.After(started) {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return compute.Status{}, ctx.Err()
+				case <-time.After(statePoll):
+				}
+			}
+		} else if c.power == types.VirtualMachinePowerStatePoweredOff {
 			if err := p.waitPower(ctx, c.ref, func(s types.VirtualMachinePowerState) bool { return s != types.VirtualMachinePowerStatePoweredOff }); err != nil {
 				return compute.Status{}, err
 			}
 		}
+	}
+	if p.hub != nil {
+		// The process's end is known before the VM is off (the tether
+		// reports it; the simulator follows the container late).
+		return p.pollNotRunning(ctx, c.ref)
 	}
 	if err := p.waitPower(ctx, c.ref, func(s types.VirtualMachinePowerState) bool { return s == types.VirtualMachinePowerStatePoweredOff }); err != nil {
 		return compute.Status{}, err
@@ -216,6 +275,40 @@ func (p *Provider) Wait(ctx context.Context, id string, cond compute.WaitConditi
 		}
 		if err := p.waitChange(ctx, c.ref, KeyStatus); err != nil {
 			return compute.Status{}, err
+		}
+	}
+}
+
+// statePoll is how often Wait reads a container's state; recordGrace
+// bounds the wait for the exit record of a VM that is off.
+const (
+	statePoll   = 200 * time.Millisecond
+	recordGrace = 30 * time.Second
+)
+
+// pollNotRunning reads the VM until its container is not running.
+func (p *Provider) pollNotRunning(ctx context.Context, ref types.ManagedObjectReference) (compute.Status, error) {
+	var offSince time.Time
+	for {
+		now, err := p.get(ctx, ref)
+		if err != nil {
+			return compute.Status{}, err
+		}
+		st := now.status()
+		// Off, but the exit not recorded yet (Kill records it after the
+		// power off; the tether's exit event may trail the simulator's
+		// power state): give the record a bounded while.
+		pending := now.power == types.VirtualMachinePowerStatePoweredOff && now.rec.Running && !now.rec.Exited
+		if pending && offSince.IsZero() {
+			offSince = time.Now()
+		}
+		if st.State != compute.StateRunning && (!pending || time.Since(offSince) > recordGrace) {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return compute.Status{}, ctx.Err()
+		case <-time.After(statePoll):
 		}
 	}
 }

@@ -14,10 +14,17 @@
 //	guestinfo.vch.status  base64url(JSON record): started/finished times,
 //	                      exit code, error, boot steps, the guest pid
 //
-// What needs a process inside the VM (signals, streams, exec, top, stats,
-// archive) goes over the tether's control channel, which on vSphere is a
-// network serial port to the VCH's serial concentrator; that transport is
-// not built yet, so those calls answer ErrNotImplemented (see
+//	guestinfo.vch.config  base64url(JSON tether/proto.Config): the tether's
+//	                      config (process, SSH host key)
+//	guestinfo.vch.serial  host:port of the VCH's serial concentrator
+//	guestinfo.vch.token   the VM's secret in its serial hello lines
+//
+// What needs a process inside the VM (output, exit codes, signals, exec,
+// top, stats) goes over the tether's channels, which on vSphere are
+// network serial ports to the VCH's serial concentrator (serial.go):
+// logs are kept on the VCH (Config.LogDir), the control channel speaks
+// the same protocol as under QEMU (package tetherlink). Without
+// Config.Serial those calls answer ErrNotImplemented (see
 // docs/architecture.md).
 package vscompute
 
@@ -86,6 +93,17 @@ type Config struct {
 	// (RUN.network host) and gets the VM's guestinfo keys as VMX_GUESTINFO_*
 	// variables, as the tether would read them through the backdoor.
 	Backing []string
+	// Serial is the serial concentrator's listen address (host:port);
+	// empty: no tether transport (process calls are ErrNotImplemented).
+	Serial string
+	// SerialAddr is the address VMs dial (guestinfo.vch.serial);
+	// empty: the listener's address.
+	SerialAddr string
+	// LogDir keeps each container's output (LogDir/ID/output.log), on the
+	// VCH's own disk; required with Serial.
+	LogDir string
+	// Debug turns the tethers' debug logging on.
+	Debug bool
 }
 
 // Provider implements compute.Provider on vSphere.
@@ -97,6 +115,35 @@ type Provider struct {
 	mu      sync.Mutex
 	waiters map[string]int
 	busy    map[string]bool // ids with a power operation in flight
+	recMu   map[string]*recLock
+	hub     *hub // nil without Config.Serial
+}
+
+type recLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lockRec serializes read-modify-write of one container's record
+// between the serial concentrator (exits) and power operations.
+func (p *Provider) lockRec(id string) func() {
+	p.mu.Lock()
+	l := p.recMu[id]
+	if l == nil {
+		l = &recLock{}
+		p.recMu[id] = l
+	}
+	l.refs++
+	p.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		p.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(p.recMu, id)
+		}
+		p.mu.Unlock()
+	}
 }
 
 // New returns a provider; it reads nothing until asked.
@@ -113,11 +160,28 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MemoryMB == 0 {
 		cfg.MemoryMB = 256
 	}
-	return &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, waiters: map[string]int{}, busy: map[string]bool{}}, nil
+	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, waiters: map[string]int{}, busy: map[string]bool{}, recMu: map[string]*recLock{}}
+	if cfg.Serial != "" {
+		if cfg.LogDir == "" {
+			return nil, fmt.Errorf("vsphere compute: Serial needs a LogDir: %w", errdefs.ErrInvalidParameter)
+		}
+		h, err := startHub(p)
+		if err != nil {
+			return nil, err
+		}
+		p.hub = h
+	}
+	return p, nil
 }
 
-// Close does nothing: the VMs and their state stay on vSphere.
-func (p *Provider) Close() error { return nil }
+// Close stops the serial concentrator; the VMs and their state stay on
+// vSphere (their tethers reconnect to the next vchd).
+func (p *Provider) Close() error {
+	if p.hub != nil {
+		p.hub.close()
+	}
+	return nil
+}
 
 var (
 	idPattern   = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -134,6 +198,7 @@ type record struct {
 	Exited     bool           `json:"exited,omitempty"` // ExitCode is known
 	Error      string         `json:"error,omitempty"`
 	GuestPid   int            `json:"guestPid,omitempty"` // reported by the tether
+	LogStart   int64          `json:"logStart,omitempty"` // the run's first byte in the log
 	Boot       []compute.Step `json:"boot,omitempty"`
 }
 
@@ -146,6 +211,8 @@ type vm struct {
 	rec    record
 	hasRec bool
 	nics   string // KeyNICs as stored
+	token  string // KeyToken
+	config string // KeyConfig as stored
 }
 
 func encode(v any) (string, error) {
@@ -169,6 +236,9 @@ func decode(s string, v any) error {
 func (v *vm) status() compute.Status {
 	st := compute.Status{StartedAt: v.rec.StartedAt, FinishedAt: v.rec.FinishedAt, ExitCode: v.rec.ExitCode, Error: v.rec.Error, Boot: v.rec.Boot}
 	switch {
+	case v.power == types.VirtualMachinePowerStatePoweredOn && v.processEnded():
+		// The tether reported the exit; the VM is on its way off.
+		st.State = compute.StateExited
 	case v.power == types.VirtualMachinePowerStatePoweredOn || v.power == types.VirtualMachinePowerStateSuspended:
 		st.State = compute.StateRunning
 		st.Paused = v.power == types.VirtualMachinePowerStateSuspended
@@ -186,6 +256,11 @@ func (v *vm) status() compute.Status {
 		st.State = compute.StateExited
 	}
 	return st
+}
+
+// processEnded: the record holds the exit of the latest run.
+func (v *vm) processEnded() bool {
+	return v.rec.Exited && !v.rec.Running && !v.rec.StartedAt.IsZero() && !v.rec.FinishedAt.Before(v.rec.StartedAt)
 }
 
 var vmProps = []string{"name", "config.extraConfig", "runtime.powerState"}
@@ -225,7 +300,7 @@ func (p *Provider) fromMO(m *mo.VirtualMachine) *vm {
 	if kv[KeyVCH] != p.cfg.VCH || kv[KeyID] == "" {
 		return nil
 	}
-	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState, nics: kv[KeyNICs]}
+	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState, nics: kv[KeyNICs], token: kv[KeyToken], config: kv[KeyConfig]}
 	if err := decode(kv[KeySpec], &c.spec); err != nil {
 		p.log.Warn("container VM with an unreadable spec", zap.String("vm", m.Name), zap.Error(err))
 		return nil
@@ -321,6 +396,13 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 			&types.OptionValue{Key: KeySpec, Value: specVal},
 		},
 		DeviceChange: devices,
+	}
+	if p.hub != nil {
+		keys, err := p.tetherKeys(spec)
+		if err != nil {
+			return fmt.Errorf("container %s: tether config: %w", spec.ID, err)
+		}
+		cs.ExtraConfig = append(cs.ExtraConfig, keys...)
 	}
 	if len(p.cfg.Backing) > 0 {
 		run, err := json.Marshal(p.cfg.Backing)
@@ -495,6 +577,15 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	defer p.release(id)
+	if c.power != types.VirtualMachinePowerStatePoweredOff {
+		// The process ended; the VM is not off yet.
+		if err := p.powerOffIfOn(ctx, c); err != nil {
+			return fmt.Errorf("container %s: power off: %w", id, err)
+		}
+	}
+	if p.hub != nil {
+		p.hub.dropControl(id)
+	}
 	if err := p.detachVolumes(ctx, c); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ func Open(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	all, err := p.list(ctx)
 	if err != nil {
+		_ = p.Close()
 		return nil, err
 	}
 	for _, c := range all {

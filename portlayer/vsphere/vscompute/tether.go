@@ -2,90 +2,291 @@ package vscompute
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"syscall"
+	"time"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/types"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/tether/proto"
 )
 
-// notYet answers what needs the tether's control channel on vSphere (a
-// network serial port to the VCH's serial concentrator), which is not
-// built: NotFound for an unknown id, Conflict for a VM that is not
-// running when running is required, else ErrNotImplemented.
-func (p *Provider) notYet(ctx context.Context, id, what string, needRunning bool) error {
-	c, err := p.find(ctx, id)
+// Keys of the tether's vSphere transport (see tether/proto/serial.go).
+const (
+	KeyConfig = proto.GuestinfoConfig
+	KeySerial = proto.GuestinfoSerial
+	KeyToken  = proto.GuestinfoToken
+)
+
+// startTimeout bounds the wait for the tether's first word after power
+// on (a docker-backed VM takes 3-6 s; a loaded host more).
+const startTimeout = 3 * time.Minute
+
+// tetherKeys makes the guestinfo of a new VM's tether: its config (with
+// a fresh SSH host key), the concentrator's address and the VM's token.
+// They are fixed for the VM's life: the simulator hands guestinfo to the
+// backing container once, when it first powers on.
+func (p *Provider) tetherKeys(spec compute.Spec) ([]types.BaseOptionValue, error) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if needRunning && c.status().State != compute.StateRunning {
-		return errdefs.Conflict(fmt.Sprintf("Container %s is not running", id))
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		return nil, err
 	}
-	return errdefs.NotImplemented(fmt.Sprintf("%s on vSphere needs the tether's serial control channel, which this vch does not build yet", what))
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
+	s := spec
+	cfg := proto.Config{
+		ID: s.ID, Hostname: s.Hostname, Domainname: s.Domainname,
+		DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOptions,
+		Process: proto.Process{
+			Args: s.Process.Args, Env: s.Process.Env, User: s.Process.User, GroupAdd: s.Process.GroupAdd,
+			WorkingDir: s.Process.WorkingDir, Tty: s.Process.Tty,
+			OpenStdin: s.Process.OpenStdin, StdinOnce: s.Process.StdinOnce,
+			ConsoleSize: s.Process.ConsoleSize,
+		},
+		HostKey: pem.EncodeToMemory(block),
+		Debug:   p.cfg.Debug,
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = s.ID[:12]
+	}
+	val, err := encode(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []types.BaseOptionValue{
+		&types.OptionValue{Key: KeyConfig, Value: val},
+		&types.OptionValue{Key: KeySerial, Value: p.serialAddr()},
+		&types.OptionValue{Key: KeyToken, Value: hex.EncodeToString(tok)},
+	}, nil
 }
 
-// Signal needs the tether, except SIGKILL, which is a power off.
+func (p *Provider) serialAddr() string {
+	if p.cfg.SerialAddr != "" {
+		return p.cfg.SerialAddr
+	}
+	return p.hub.ln.Addr().String()
+}
+
+// noTether answers what needs the tether on a provider without the
+// serial concentrator.
+func (p *Provider) noTether(ctx context.Context, id, what string) error {
+	if _, err := p.find(ctx, id); err != nil {
+		return err
+	}
+	return errdefs.NotImplemented(fmt.Sprintf("%s on vSphere needs the tether's serial control channel: this VCH has no serial concentrator configured", what))
+}
+
+// control returns the SSH client to a running container's tether.
+func (p *Provider) control(ctx context.Context, id, what string) (*ssh.Client, error) {
+	if p.hub == nil {
+		return nil, p.noTether(ctx, id, what)
+	}
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := c.status()
+	if st.State != compute.StateRunning {
+		return nil, tetherlink.NotRunning(id)
+	}
+	if st.Paused {
+		return nil, errdefs.Conflict(fmt.Sprintf("Container %s is paused, unpause the container before exec", id))
+	}
+	var cfg proto.Config
+	if err := decode(c.config, &cfg); err != nil {
+		return nil, fmt.Errorf("container %s: tether config: %w", id, err)
+	}
+	key, err := ssh.ParsePrivateKey(cfg.HostKey)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: tether host key: %w", id, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	return p.hub.client(cctx, id, key.PublicKey())
+}
+
+// Signal sends sig to the main process through the tether; SIGKILL is a
+// power off.
 func (p *Provider) Signal(ctx context.Context, id string, sig syscall.Signal) error {
 	if sig == syscall.SIGKILL {
 		return p.Kill(ctx, id)
 	}
-	return p.notYet(ctx, id, "signal", true)
+	// A suspended VM cannot handle it: resume it first, as docker thaws.
+	if c, err := p.find(ctx, id); err == nil && c.power == types.VirtualMachinePowerStateSuspended {
+		if err := p.Unpause(ctx, id); err != nil {
+			return err
+		}
+	}
+	cl, err := p.control(ctx, id, "signal")
+	if err != nil {
+		return err
+	}
+	_, err = tetherlink.Request(cl, id, proto.ReqSignal, proto.SignalRequest{Signal: int(sig)})
+	return err
 }
 
-// Attach needs the tether.
-func (p *Provider) Attach(ctx context.Context, id string, _ compute.AttachOptions) error {
-	return p.notYet(ctx, id, "attach", false)
+// Resize sets the main process's TTY size.
+func (p *Provider) Resize(ctx context.Context, id string, height, width uint) error {
+	if height > 0xffff || width > 0xffff {
+		return fmt.Errorf("tty size %dx%d: %w", height, width, errdefs.ErrInvalidParameter)
+	}
+	cl, err := p.control(ctx, id, "resize")
+	if err != nil {
+		return err
+	}
+	_, err = tetherlink.Request(cl, id, proto.ReqResize, proto.ResizeRequest{Rows: uint16(height), Cols: uint16(width)})
+	return err
 }
 
-// Logs needs the tether.
-func (p *Provider) Logs(ctx context.Context, id string, _ compute.LogOptions) (<-chan compute.LogEntry, error) {
-	return nil, p.notYet(ctx, id, "logs", false)
+// Exec starts a process in the container through the tether.
+func (p *Provider) Exec(ctx context.Context, id string, cfg compute.ExecConfig) (compute.ExecProcess, error) {
+	if cfg.Height > 0xffff || cfg.Width > 0xffff {
+		return nil, fmt.Errorf("tty size %dx%d: %w", cfg.Height, cfg.Width, errdefs.ErrInvalidParameter)
+	}
+	cl, err := p.control(ctx, id, "exec")
+	if err != nil {
+		return nil, err
+	}
+	return tetherlink.Exec(ctx, cl, id, cfg)
 }
 
-// Resize needs the tether.
-func (p *Provider) Resize(ctx context.Context, id string, _, _ uint) error {
-	return p.notYet(ctx, id, "resize", true)
+// Top asks the tether for the container's processes.
+func (p *Provider) Top(ctx context.Context, id string, psArgs []string) (compute.TopResult, error) {
+	cl, err := p.control(ctx, id, "top")
+	if err != nil {
+		return compute.TopResult{}, err
+	}
+	return tetherlink.Top(cl, id, psArgs)
 }
 
-// Exec needs the tether.
-func (p *Provider) Exec(ctx context.Context, id string, _ compute.ExecConfig) (compute.ExecProcess, error) {
-	return nil, p.notYet(ctx, id, "exec", true)
-}
-
-// Top needs the tether.
-func (p *Provider) Top(ctx context.Context, id string, _ []string) (compute.TopResult, error) {
-	return compute.TopResult{}, p.notYet(ctx, id, "top", true)
-}
-
-// Stats needs the tether.
+// Stats asks the tether for the container's counters.
 func (p *Provider) Stats(ctx context.Context, id string) (compute.Stats, error) {
-	return compute.Stats{}, p.notYet(ctx, id, "stats", false)
+	cl, err := p.control(ctx, id, "stats")
+	if err != nil {
+		return compute.Stats{}, err
+	}
+	return tetherlink.Stats(cl, id)
 }
 
-// ArchiveStat needs the tether.
+// Attach is not built on vSphere (docker run -d and docker logs are).
+func (p *Provider) Attach(ctx context.Context, id string, _ compute.AttachOptions) error {
+	if _, err := p.find(ctx, id); err != nil {
+		return err
+	}
+	return errdefs.NotImplemented("attach on vSphere is not built yet: use docker run -d and docker logs")
+}
+
+// archiveNotBuilt: the tether serves no archive sessions on vSphere yet.
+func (p *Provider) archiveNotBuilt(ctx context.Context, id string) error {
+	if _, err := p.find(ctx, id); err != nil {
+		return err
+	}
+	return errdefs.NotImplemented("copying files, diff and sizes on vSphere are not built yet")
+}
+
+// ArchiveStat is not built on vSphere.
 func (p *Provider) ArchiveStat(ctx context.Context, id, _ string) (compute.PathStat, error) {
-	return compute.PathStat{}, p.notYet(ctx, id, "copying files", false)
+	return compute.PathStat{}, p.archiveNotBuilt(ctx, id)
 }
 
-// ArchiveGet needs the tether.
+// ArchiveGet is not built on vSphere.
 func (p *Provider) ArchiveGet(ctx context.Context, id, _ string, _ func(compute.PathStat) (io.Writer, error)) error {
-	return p.notYet(ctx, id, "copying files", false)
+	return p.archiveNotBuilt(ctx, id)
 }
 
-// ArchivePut needs the tether.
+// ArchivePut is not built on vSphere.
 func (p *Provider) ArchivePut(ctx context.Context, id, _ string, _ io.Reader, _ compute.PutOptions) error {
-	return p.notYet(ctx, id, "copying files", false)
+	return p.archiveNotBuilt(ctx, id)
 }
 
-// Changes needs the tether.
+// Changes is not built on vSphere.
 func (p *Provider) Changes(ctx context.Context, id string) ([]compute.Change, error) {
-	return nil, p.notYet(ctx, id, "diff", false)
+	return nil, p.archiveNotBuilt(ctx, id)
 }
 
-// Sizes needs the tether.
+// Sizes is not built on vSphere.
 func (p *Provider) Sizes(ctx context.Context, id string) (compute.Sizes, error) {
-	return compute.Sizes{}, p.notYet(ctx, id, "sizes", false)
+	return compute.Sizes{}, p.archiveNotBuilt(ctx, id)
+}
+
+// awaitTether waits for the tether's first verdict after power on: the
+// process started (its guest pid) or could not (its exit code and
+// error).
+func (p *Provider) awaitTether(ctx context.Context, id string, events <-chan tevent) (int, error) {
+	t := time.NewTimer(startTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case ev := <-events:
+			switch ev.Name {
+			case proto.EventStarted:
+				return ev.Pid, nil
+			case proto.EventError:
+				return ev.ExitCode, errdefs.New(errdefs.ErrInvalidParameter, ev.Error)
+			case proto.EventExited:
+				// Cannot come first; ignore a stale one.
+			}
+		case <-t.C:
+			return 0, fmt.Errorf("container %s: the tether did not report within %s: %w", id, startTimeout, errdefs.ErrUnavailable)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// recordExit records the exit the tether reported, if the run is still
+// recorded as running.
+func (p *Provider) recordExit(id string, ev tevent) {
+	unlock := p.lockRec(id)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := p.find(ctx, id)
+	if err != nil || !c.rec.Running || ev.At.Before(c.rec.StartedAt) {
+		return
+	}
+	c.rec.Running, c.rec.Exited, c.rec.ExitCode = false, true, ev.ExitCode
+	c.rec.FinishedAt = ev.At.UTC()
+	c.rec.Boot = append(c.rec.Boot, compute.Step{Name: "process-exited", At: c.rec.FinishedAt})
+	if err := p.writeRecord(ctx, c); err != nil {
+		p.log.Warn("exit not recorded: " + err.Error())
+	}
+}
+
+// powerOffIfOn powers a VM off; one that is off already (its guest
+// stopped meanwhile: the simulator follows the backing container
+// asynchronously) is no error.
+func (p *Provider) powerOffIfOn(ctx context.Context, c *vm) error {
+	task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOff(ctx)
+	if err == nil {
+		err = p.s.Wait(ctx, "container "+c.spec.ID+": power off", task)
+	} else {
+		err = vsession.Classify(err)
+	}
+	if err != nil {
+		if now, gerr := p.get(ctx, c.ref); gerr == nil && now.power == types.VirtualMachinePowerStatePoweredOff {
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 var _ compute.Provider = (*Provider)(nil)

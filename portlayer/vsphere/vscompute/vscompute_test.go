@@ -59,12 +59,14 @@ func itoa(n int64) string {
 	return string(b)
 }
 
-// TestConformance runs the compute suite on the simulator. The cases in
-// needsTether are skipped with their reason (see docs/architecture.md).
+// TestConformance runs the compute suite on the simulator without
+// backing VMs (no tether runs): the cases in needsTether are skipped with
+// their reason here and run in package backed, where docker-backed VMs
+// run the tether over the serial concentrator.
 func TestConformance(t *testing.T) {
 	computetest.Run(t, open(t), "sha256:0000000000000000000000000000000000000000000000000000000000000000",
 		computetest.WithTimeout(3*time.Minute),
-		computetest.WithoutProcess("the vSphere tether transport (guestinfo config + serial control channel) is not built", needsTether...))
+		computetest.WithoutProcess("needs a tether in the VM: this run has no docker-backed VMs; see package backed (TestConformance there)", needsTether...))
 }
 
 func spec(id, name string) compute.Spec {

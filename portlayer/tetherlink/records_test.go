@@ -1,8 +1,9 @@
-package qemu
+package tetherlink
 
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +22,8 @@ func TestRecordReaderPartialRecords(t *testing.T) {
 	r2 := proto.EncodeRecord(proto.KindStderr, t0.Add(time.Second), []byte("oops\n"))
 	r3 := proto.EncodeRecord(proto.KindEvent, t0.Add(2*time.Second), []byte(`{"name":"process-exited","exitCode":3}`))
 
-	rd := newRecordReader(path, 0)
-	defer rd.close()
+	rd := NewRecordReader(path, 0)
+	defer rd.Close()
 	type want struct {
 		kind byte
 		data string
@@ -45,7 +46,7 @@ func TestRecordReaderPartialRecords(t *testing.T) {
 		if _, err := f.Write(s.write); err != nil {
 			t.Fatal(err)
 		}
-		got, err := rd.poll()
+		got, err := rd.Poll()
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -64,7 +65,7 @@ func TestRecordReaderPartialRecords(t *testing.T) {
 }
 
 func TestRecordReaderResyncsAfterGarbage(t *testing.T) {
-	rd := &recordReader{}
+	rd := &RecordReader{}
 	good := proto.EncodeRecord(proto.KindStdout, time.Unix(1, 0), []byte("x"))
 	rd.pending = append([]byte{0xff, 0xee}, good...)
 	got := rd.decode()
@@ -73,5 +74,19 @@ func TestRecordReaderResyncsAfterGarbage(t *testing.T) {
 	}
 	if !got[0].Time.Equal(time.Unix(1, 0)) {
 		t.Fatalf("time %v", got[0].Time)
+	}
+}
+
+func TestSplitLines(t *testing.T) {
+	rec := func(s string) Record {
+		return Record{Record: proto.Record{Kind: proto.KindStdout, Data: []byte(s)}}
+	}
+	got := SplitLines([]Record{rec("a\nb\n"), rec("c"), rec("d\ne")})
+	var parts []string
+	for _, r := range got {
+		parts = append(parts, string(r.Data))
+	}
+	if s := strings.Join(parts, "|"); s != "a\n|b\n|c|d\n|e" {
+		t.Fatalf("split: %q", s)
 	}
 }

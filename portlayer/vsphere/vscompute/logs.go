@@ -1,0 +1,146 @@
+package vscompute
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// followPoll is how often a log follower looks for new records; the
+// container's state is read every followStatePolls polls.
+const (
+	followPoll       = 50 * time.Millisecond
+	followStatePolls = 20
+)
+
+func streamName(kind byte) string {
+	if kind == proto.KindStderr {
+		return "stderr"
+	}
+	return "stdout"
+}
+
+func isExit(rec tetherlink.Record) bool {
+	if rec.Kind != proto.KindEvent {
+		return false
+	}
+	var ev proto.Event
+	return json.Unmarshal(rec.Data, &ev) == nil && ev.Name == proto.EventExited
+}
+
+func logSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Logs returns the output the serial concentrator kept. With Follow on
+// a running container the channel stays open until the process exits.
+func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions) (<-chan compute.LogEntry, error) {
+	if p.hub == nil {
+		return nil, p.noTether(ctx, id, "logs")
+	}
+	c, err := p.find(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	live := c.status().State == compute.StateRunning
+	boundary := c.rec.LogStart
+	out := make(chan compute.LogEntry, 64)
+	go func() {
+		defer close(out)
+		keep := func(rec tetherlink.Record) bool {
+			return (opts.Since.IsZero() || !rec.Time.Before(opts.Since)) &&
+				(opts.Until.IsZero() || !rec.Time.After(opts.Until))
+		}
+		send := func(rec tetherlink.Record) bool {
+			select {
+			case out <- compute.LogEntry{Stream: streamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		rd := tetherlink.NewRecordReader(p.hub.logPath(id), 0)
+		defer rd.Close()
+		recs, err := rd.Poll()
+		if err != nil {
+			p.log.Warn("read logs: " + err.Error())
+			return
+		}
+		var kept []tetherlink.Record
+		ended := false
+		for _, rec := range recs {
+			if rec.Kind == proto.KindEvent {
+				if rec.Off >= boundary && isExit(rec) {
+					ended = true
+				}
+				continue
+			}
+			if keep(rec) {
+				kept = append(kept, rec)
+			}
+		}
+		if opts.Tail >= 0 {
+			kept = tetherlink.SplitLines(kept)
+			if len(kept) > opts.Tail {
+				kept = kept[len(kept)-opts.Tail:]
+			}
+		}
+		for _, rec := range kept {
+			if !send(rec) {
+				return
+			}
+		}
+		if !opts.Follow || !live || ended {
+			return
+		}
+		tick := time.NewTicker(followPoll)
+		defer tick.Stop()
+		for n := 1; ; n++ {
+			over := false
+			if n%followStatePolls == 0 {
+				now, err := p.find(ctx, id)
+				over = err != nil || now.status().State != compute.StateRunning
+			}
+			recs, err := rd.Poll()
+			if err != nil {
+				return
+			}
+			for _, rec := range recs {
+				if rec.Kind == proto.KindEvent {
+					if rec.Off >= boundary && isExit(rec) {
+						return
+					}
+					continue
+				}
+				if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
+					return
+				}
+				if keep(rec) && !send(rec) {
+					return
+				}
+			}
+			if over {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out, nil
+}

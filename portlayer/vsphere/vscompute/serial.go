@@ -1,0 +1,356 @@
+package vscompute
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/portlayer/tetherlink"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// The serial concentrator: the VCH's end of the container VMs' network
+// serial ports (ESXi: a serial port backed by telnet://VCH:PORT; the
+// simulator's docker-backed VMs: the tether dials it itself). Every
+// connection starts with proto.SerialHello naming the container, the
+// port and the VM's token (guestinfo.vch.token, checked against the
+// VM's extraConfig). PortLog connections carry log records, appended to
+// LogDir/ID/output.log and read for the tether's events; PortControl
+// connections carry the control handshake and the SSH session, for
+// which the tetherlink client is the same as under QEMU.
+
+// helloTimeout bounds the hello line of a new serial connection.
+const helloTimeout = 10 * time.Second
+
+const logFile = "output.log"
+
+// hub is the concentrator's state.
+type hub struct {
+	p   *Provider
+	ln  net.Listener
+	log *zap.Logger
+
+	mu     sync.Mutex
+	ctl    map[string]*ctlSlot // by container ID
+	subs   map[string][]chan tevent
+	closed bool
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+// ctlSlot is a container's control connection: the latest the tether
+// made, with the SSH client once the handshake ran.
+type ctlSlot struct {
+	conn   net.Conn
+	client *ssh.Client
+	ready  chan struct{} // closed when conn is set
+}
+
+func startHub(p *Provider) (*hub, error) {
+	ln, err := net.Listen("tcp", p.cfg.Serial)
+	if err != nil {
+		return nil, fmt.Errorf("serial concentrator: listen on %s: %w", p.cfg.Serial, err)
+	}
+	h := &hub{p: p, ln: ln, log: p.log.Named("serial"), ctl: map[string]*ctlSlot{}, subs: map[string][]chan tevent{}, conns: map[net.Conn]bool{}}
+	h.wg.Add(1)
+	go h.accept()
+	return h, nil
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.conns {
+		c.Close()
+	}
+	h.mu.Unlock()
+	h.ln.Close()
+	h.wg.Wait()
+}
+
+func (h *hub) track(c net.Conn, on bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if on {
+		if h.closed {
+			return false
+		}
+		h.conns[c] = true
+	} else {
+		delete(h.conns, c)
+	}
+	return true
+}
+
+func (h *hub) accept() {
+	defer h.wg.Done()
+	for {
+		c, err := h.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !h.track(c, true) {
+			c.Close()
+			return
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := h.serve(c); err != nil {
+				h.log.Debug("serial connection", zap.String("remote", c.RemoteAddr().String()), zap.Error(err))
+			}
+		}()
+	}
+}
+
+// readLine reads one line byte by byte (nothing past it is consumed).
+func readLine(r io.Reader, max int) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < max {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", err
+		}
+		if b[0] == '\n' {
+			return string(line), nil
+		}
+		line = append(line, b[0])
+	}
+	return "", errors.New("hello line too long")
+}
+
+func (h *hub) serve(c net.Conn) error {
+	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
+	line, err := readLine(c, 512)
+	if err != nil {
+		h.track(c, false)
+		c.Close()
+		return err
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	id, port, token, err := proto.ParseSerialHello(line)
+	if err == nil {
+		err = h.check(id, token)
+	}
+	if err != nil {
+		h.track(c, false)
+		c.Close()
+		return err
+	}
+	if port == proto.PortControl {
+		h.setControl(id, c)
+		return nil
+	}
+	defer func() { h.track(c, false); c.Close() }()
+	return h.readLog(id, c)
+}
+
+// check compares token with the VM's.
+func (h *hub) check(id, token string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := h.p.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.token == "" || subtle.ConstantTimeCompare([]byte(c.token), []byte(token)) != 1 {
+		return fmt.Errorf("container %s: wrong serial token", id)
+	}
+	return nil
+}
+
+func (h *hub) logPath(id string) string { return filepath.Join(h.p.cfg.LogDir, id, logFile) }
+
+// readLog appends the whole records read from c to the container's log
+// and handles its events.
+func (h *hub) readLog(id string, c net.Conn) error {
+	if err := os.MkdirAll(filepath.Dir(h.logPath(id)), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(h.logPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var pending []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := c.Read(buf)
+		pending = append(pending, buf[:n]...)
+		i := 0
+		for i < len(pending) {
+			rec, m, err := proto.DecodeRecord(pending[i:])
+			if errors.Is(err, proto.ErrShortRecord) {
+				break
+			}
+			if err != nil {
+				i++ // not a record boundary
+				continue
+			}
+			if _, err := f.Write(pending[i : i+m]); err != nil {
+				return fmt.Errorf("container %s: log: %w", id, err)
+			}
+			if rec.Kind == proto.KindEvent {
+				var ev proto.Event
+				if json.Unmarshal(rec.Data, &ev) == nil {
+					h.event(id, tevent{Event: ev, At: rec.Time})
+				}
+			}
+			i += m
+		}
+		pending = append(pending[:0], pending[i:]...)
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				return nil
+			}
+			return rerr
+		}
+	}
+}
+
+// tevent is an event with the guest's time of it.
+type tevent struct {
+	proto.Event
+	At time.Time
+}
+
+// event hands an event to Start's waiters and records an exit.
+func (h *hub) event(id string, ev tevent) {
+	h.mu.Lock()
+	for _, ch := range h.subs[id] {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+	h.mu.Unlock()
+	if ev.Name == proto.EventExited {
+		h.p.recordExit(id, ev)
+	}
+}
+
+// subscribe returns a channel of id's next events; cancel ends it.
+func (h *hub) subscribe(id string) (<-chan tevent, func()) {
+	ch := make(chan tevent, 16)
+	h.mu.Lock()
+	h.subs[id] = append(h.subs[id], ch)
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		list := h.subs[id]
+		for i, c := range list {
+			if c == ch {
+				h.subs[id] = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(h.subs[id]) == 0 {
+			delete(h.subs, id)
+		}
+	}
+}
+
+func (h *hub) setControl(id string, c net.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.ctl[id]
+	if s == nil {
+		s = &ctlSlot{ready: make(chan struct{})}
+		h.ctl[id] = s
+	}
+	if s.client != nil {
+		s.client.Close()
+		s.client = nil
+	}
+	if s.conn != nil {
+		s.conn.Close()
+		delete(h.conns, s.conn)
+	} else {
+		close(s.ready)
+	}
+	s.conn = c
+}
+
+// dropControl forgets id's control connection (the VM is off).
+func (h *hub) dropControl(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.ctl[id]; s != nil {
+		if s.client != nil {
+			s.client.Close()
+		}
+		if s.conn != nil {
+			s.conn.Close()
+			delete(h.conns, s.conn)
+		}
+		delete(h.ctl, id)
+	}
+}
+
+// client returns an SSH client on id's control connection, waiting (up
+// to ctx) for the tether to connect; hostKey pins the tether's key.
+func (h *hub) client(ctx context.Context, id string, hostKey ssh.PublicKey) (*ssh.Client, error) {
+	for {
+		h.mu.Lock()
+		s := h.ctl[id]
+		if s == nil {
+			s = &ctlSlot{ready: make(chan struct{})}
+			h.ctl[id] = s
+		}
+		if s.client != nil {
+			cl := s.client
+			h.mu.Unlock()
+			return cl, nil
+		}
+		conn, ready := s.conn, s.ready
+		h.mu.Unlock()
+		if conn == nil {
+			select {
+			case <-ready:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("container %s: the tether's control channel did not connect: %w", id, errdefs.ErrUnavailable)
+			}
+		}
+		cl, err := tetherlink.Handshake(ctx, conn, hostKey)
+		h.mu.Lock()
+		if s.conn != conn {
+			// Replaced meanwhile: use the new one.
+			h.mu.Unlock()
+			if cl != nil {
+				cl.Close()
+			}
+			continue
+		}
+		if err != nil {
+			conn.Close()
+			s.conn, s.ready = nil, make(chan struct{})
+			h.mu.Unlock()
+			return nil, fmt.Errorf("container %s: control channel: %w", id, err)
+		}
+		s.client = cl
+		h.mu.Unlock()
+		go func() {
+			_ = cl.Wait()
+			h.mu.Lock()
+			if s.client == cl {
+				s.client, s.conn, s.ready = nil, nil, make(chan struct{})
+			}
+			h.mu.Unlock()
+		}()
+		return cl, nil
+	}
+}

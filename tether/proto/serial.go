@@ -1,0 +1,55 @@
+package proto
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The vSphere transport. A container VM on vSphere gets its Config from
+// guestinfo keys of its extraConfig instead of DiskConfig, and reaches
+// the host through network serial ports (ESXi's telnet://VCH:PORT) that
+// connect to the VCH's serial concentrator instead of virtio-serial
+// ports. Each serial connection starts with one SerialHello line from
+// the tether naming the container, the port (PortLog or PortControl) and
+// the VM's token; after it the connection carries exactly what the
+// virtio-serial port of that name carries under QEMU.
+//
+// Keys and values keep to [A-Za-z0-9._:=-]: govmomi's simulator passes
+// guestinfo unquoted through a shell into docker create.
+const (
+	// GuestinfoID holds the container ID.
+	GuestinfoID = "guestinfo.vch.id"
+	// GuestinfoConfig holds base64url(JSON Config), without padding.
+	GuestinfoConfig = "guestinfo.vch.config"
+	// GuestinfoSerial holds host:port of the VCH's serial concentrator.
+	GuestinfoSerial = "guestinfo.vch.serial"
+	// GuestinfoToken holds the VM's secret the concentrator checks in
+	// the hello line (hex).
+	GuestinfoToken = "guestinfo.vch.token"
+)
+
+const serialMagic = "vch-serial"
+
+var (
+	helloID    = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	helloToken = regexp.MustCompile(`^[0-9a-f]{16,128}$`)
+)
+
+// SerialHello is the first line on a serial connection.
+func SerialHello(id, port, token string) string {
+	return fmt.Sprintf("%s %s %s %s\n", serialMagic, id, port, token)
+}
+
+// ParseSerialHello parses a SerialHello line (with or without its
+// newline).
+func ParseSerialHello(line string) (id, port, token string, err error) {
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != serialMagic {
+		return "", "", "", fmt.Errorf("serial hello %q: want %q ID PORT TOKEN", line, serialMagic)
+	}
+	if !helloID.MatchString(f[1]) || (f[2] != PortLog && f[2] != PortControl) || !helloToken.MatchString(f[3]) {
+		return "", "", "", fmt.Errorf("serial hello %q: bad id, port or token", line)
+	}
+	return f[1], f[2], f[3], nil
+}

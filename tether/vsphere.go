@@ -1,0 +1,268 @@
+package tether
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/vchproject/vch/tether/execspec"
+	"github.com/vchproject/vch/tether/guestinfo"
+	"github.com/vchproject/vch/tether/proto"
+)
+
+// The vSphere transport (see proto/serial.go): config from guestinfo,
+// log and control channels over TCP connections to the VCH's serial
+// concentrator, as ESXi's network serial ports would carry them.
+//
+// Tested here in govmomi's simulator, which backs a VM with a docker
+// container: there the tether is PID 1 of that container (its
+// entrypoint), the container's own file system (the backing image: the
+// tether plus busybox) is the container root, and docker has made /proc,
+// /dev, the hostname and the network already, so the tether only reads
+// its config, connects, runs the process and exits with the container
+// (the simulator then powers the VM off). Booting the bootstrap ISO on
+// ESXi (mounts, modules, NICs as in a QEMU VM) is not built.
+
+// serialRetry is how long a serial connection is retried before a
+// record is dropped (vchd restarting).
+const serialRetry = time.Minute
+
+// platformVSphere reports whether the tether runs as a vSphere container
+// VM: its guestinfo carries a container ID.
+func platformVSphere(src guestinfo.Source) bool {
+	_, err := src.Get(proto.GuestinfoID)
+	return err == nil
+}
+
+// readGuestinfoConfig reads the Config, the concentrator's address and
+// the VM's token.
+func readGuestinfoConfig(src guestinfo.Source) (*proto.Config, string, string, error) {
+	get := func(k string) (string, error) { return src.Get(k) }
+	raw, err := get(proto.GuestinfoConfig)
+	if err != nil {
+		return nil, "", "", err
+	}
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("%s: %w", proto.GuestinfoConfig, err)
+	}
+	var c proto.Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, "", "", fmt.Errorf("%s: %w", proto.GuestinfoConfig, err)
+	}
+	addr, err := get(proto.GuestinfoSerial)
+	if err != nil {
+		return nil, "", "", err
+	}
+	token, err := get(proto.GuestinfoToken)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if len(c.Process.Args) == 0 {
+		return nil, "", "", errors.New("guestinfo config without a process")
+	}
+	return &c, addr, token, nil
+}
+
+// serialPort is one network serial port: a TCP connection to the
+// concentrator that starts with the hello line and is redialed after it
+// broke.
+type serialPort struct {
+	addr, hello string
+	mu          sync.Mutex
+	conn        net.Conn
+	gone        chan struct{} // closed when the concentrator closed conn
+}
+
+// watch notices the concentrator closing c (it never sends on the log
+// port), so the next record goes on a new connection rather than into
+// a dead one (a write to a socket the peer closed may still succeed).
+func watch(c net.Conn) chan struct{} {
+	gone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, c)
+		close(gone)
+	}()
+	return gone
+}
+
+func (s *serialPort) dial(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(c, s.hello); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialRetry dials until it works or ctx ends.
+func (s *serialPort) dialRetry(ctx context.Context) (net.Conn, error) {
+	for {
+		c, err := s.dial(ctx)
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("serial concentrator %s: %w", s.addr, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Write writes b whole on the connection, redialing for up to
+// serialRetry (records must not interleave: the caller writes one
+// record per call).
+func (s *serialPort) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), serialRetry)
+	defer cancel()
+	for {
+		if s.conn != nil {
+			select {
+			case <-s.gone:
+				s.conn.Close()
+				s.conn = nil
+			default:
+			}
+		}
+		if s.conn == nil {
+			c, err := s.dialRetry(ctx)
+			if err != nil {
+				return 0, err
+			}
+			s.conn, s.gone = c, watch(c)
+		}
+		if _, err := s.conn.Write(b); err == nil {
+			return len(b), nil
+		}
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// close ends the connection after what was written (no linger cut).
+func (s *serialPort) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		if tc, ok := s.conn.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+			// Wait (bounded) for the concentrator to close its end, so
+			// the last records are read before the process exits.
+			select {
+			case <-s.gone:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// brokenConn cancels its context at the first read or write error, so
+// control.Server.Serve returns and the port is redialed.
+type brokenConn struct {
+	net.Conn
+	cancel context.CancelFunc
+}
+
+func (b brokenConn) Read(p []byte) (int, error) {
+	n, err := b.Conn.Read(p)
+	if err != nil {
+		b.cancel()
+	}
+	return n, err
+}
+
+func (b brokenConn) Write(p []byte) (int, error) {
+	n, err := b.Conn.Write(p)
+	if err != nil {
+		b.cancel()
+	}
+	return n, err
+}
+
+// runVSphere is the tether's main on the vSphere transport. It never
+// returns.
+func runVSphere(t *tether, src guestinfo.Source) {
+	t.root = "/"
+	var logPort *serialPort
+	t.halt = func() {
+		if logPort != nil {
+			logPort.close()
+		}
+		os.Exit(0)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.fail(fmt.Errorf("tether panic: %v", r), execspec.ExitStartFailed)
+		}
+	}()
+	if os.Getpid() != 1 {
+		// The tether kills every other process of its PID namespace when
+		// the main process ends: only as that namespace's init.
+		t.log.Error("the tether must be PID 1 of the container", zap.Int("pid", os.Getpid()))
+		os.Exit(execspec.ExitStartFailed)
+	}
+	cfg, addr, token, err := readGuestinfoConfig(src)
+	if err != nil {
+		t.log.Error("guestinfo config", zap.Error(err))
+		os.Exit(execspec.ExitStartFailed)
+	}
+	t.setConfig(cfg)
+	t.reaper = newReaper()
+	// Power off (docker stop of the backing container; ESXi's guest
+	// shutdown is not wired): end everything now, as QEMU's power off.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM)
+	go func() {
+		<-term
+		t.powerOff()
+	}()
+	logPort = &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortLog, token)}
+	t.rec = &recordWriter{w: logPort}
+	t.emit(proto.Event{Name: proto.EventTether})
+	srv, err := t.controlServer()
+	if err != nil {
+		t.fail(err, execspec.ExitStartFailed)
+	}
+	srv.NIC = nil // the simulator's containers share the host's network
+	srv.Archive = nil
+	ctl := &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortControl, token)}
+	go func() {
+		for {
+			c, err := ctl.dialRetry(context.Background())
+			if err != nil {
+				continue
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			srv.Serve(ctx, brokenConn{Conn: c, cancel: cancel})
+			cancel()
+			c.Close()
+		}
+	}()
+	t.emit(proto.Event{Name: proto.EventMounted})
+	code, err := t.runProcess()
+	if err != nil {
+		t.fail(err, execspec.ExitCode(err))
+	}
+	t.log.Debug("main process done", zap.Int("exitCode", code))
+	t.powerOff()
+}
