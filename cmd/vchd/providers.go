@@ -188,6 +188,9 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		if env.Volumes != nil {
 			vc.Volumes = env.Volumes
 		}
+		if ld, ok := env.Images.(vscompute.LayerDisks); ok {
+			vc.Layers = ld
+		}
 		if na, ok := env.Network.(compute.NetworkAttacher); ok {
 			vc.Network = na
 		}

@@ -253,6 +253,16 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The writable layer: a child disk of the image's top layer VMDK.
+	var parent string
+	for _, d := range devs.SelectByType((*types.VirtualDisk)(nil)) {
+		if b, ok := d.(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && b.Parent != nil {
+			parent = b.Parent.FileName
+		}
+	}
+	if want := "[LocalDS_0] " + cfg.VSphere.ImageFolder + "/" + chain + "/" + chain + ".vmdk"; parent != want {
+		t.Errorf("the container VM's writable layer has parent %q, want %q", parent, want)
+	}
 	nics := devs.SelectByType((*types.VirtualVmxnet3)(nil))
 	if len(nics) != 1 {
 		t.Fatalf("%d vmxnet3 NICs, want 1", len(nics))

@@ -55,8 +55,6 @@ import (
 
 const (
 	recordName = "layer.json"
-	// DefaultWritableKB is the capacity of a writable layer (8 GiB, thin).
-	DefaultWritableKB = 8 << 20
 	// emptyLayerKB is the capacity of a layer disk without content.
 	emptyLayerKB = 1024
 )
@@ -76,8 +74,6 @@ type Config struct {
 	Folder  string
 	Staging Staging
 	Logger  *zap.Logger
-	// WritableKB is a writable layer's capacity; 0: DefaultWritableKB.
-	WritableKB int64
 }
 
 // Store implements storage.Store with layers on a datastore.
@@ -122,9 +118,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
-	}
-	if cfg.WritableKB == 0 {
-		cfg.WritableKB = DefaultWritableKB
 	}
 	var dp object.DatastorePath
 	if !dp.FromString(cfg.Folder) || strings.Trim(dp.Path, "/") == "" {
@@ -552,9 +545,12 @@ func (s *Store) writableDisk(container string) string {
 
 var containerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
-// Writable makes (or returns) the container's writable layer: a thin disk
-// whose parent is the image's top layer, and returns its datastore path.
-// The image's layers stay while it exists.
+// Writable makes (or returns) the container's writable layer: its folder
+// and record, and the datastore path its disk is to have. The disk itself
+// is made by the VM that attaches it, as a child of the image's top layer
+// (WritableParent): a disk device with a parent backing and the "create"
+// file operation, which is how vSphere makes child disks (and what the
+// simulator implements). The image's layers stay while the record does.
 func (s *Store) Writable(ctx context.Context, container, imageID string) (string, error) {
 	if !containerName.MatchString(container) {
 		return "", errdefs.InvalidParameter(fmt.Sprintf("writable layer: bad container ID %q", container))
@@ -578,10 +574,6 @@ func (s *Store) Writable(ctx context.Context, container, imageID string) (string
 	dir := path.Join(s.writable, container)
 	if err := s.mkdir(ctx, dir, false); err != nil && !errdefs.IsAlreadyExists(err) {
 		return "", err
-	}
-	if err := s.createDisk(ctx, s.writableDisk(container), s.cfg.WritableKB); err != nil {
-		_ = s.deleteFolder(context.WithoutCancel(ctx), dir)
-		return "", fmt.Errorf("writable layer of %s: %w", container, err)
 	}
 	rec := writableRecord{Container: container, Image: img.ID, Parent: top}
 	if err := s.writeJSON(ctx, path.Join(dir, "writable.json"), rec); err != nil {
