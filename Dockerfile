@@ -19,7 +19,9 @@ ARG COMMIT=unknown
 # of them (the tether has it anyway) so the standard library is compiled
 # once.
 ENV CGO_ENABLED=0 GOFLAGS="-mod=vendor -trimpath" GOPROXY=off GOTOOLCHAIN=local \
-    GOCACHE=/tmp/gocache VCH_KERNEL_DIR=/src/dist/context/kernel
+    GOCACHE=/tmp/gocache VCH_KERNEL_DIR=/src/dist/context/kernel \
+    VCH_ISOLINUX_BIN=/src/dist/context/isolinux/isolinux.bin \
+    VCH_LDLINUX=/src/dist/context/isolinux/ldlinux.c32
 WORKDIR /src
 COPY . .
 RUN if [ ! -d dist/context/vendor ] || [ ! -e dist/context/kernel/vmlinuz ]; then \
