@@ -1,6 +1,6 @@
 # Builds vic-bundle.tar.gz, the same bundle as `make bundle`, in a
 # container. The build runs offline: first `make docker-context` (the
-# vendored modules and the guest kernel into dist/context), then
+# vendored modules, the guest kernel and ISOLINUX into dist/context), then
 #
 #   docker build --build-arg VERSION=$(git describe --tags --always --dirty) \
 #       --build-arg COMMIT=$(git rev-parse --short HEAD) -t vic-bundle .
@@ -19,11 +19,13 @@ ARG COMMIT=unknown
 # of them (the tether has it anyway) so the standard library is compiled
 # once.
 ENV CGO_ENABLED=0 GOFLAGS="-mod=vendor -trimpath" GOPROXY=off GOTOOLCHAIN=local \
-    GOCACHE=/tmp/gocache VCH_KERNEL_DIR=/src/dist/context/kernel
+    GOCACHE=/tmp/gocache VCH_KERNEL_DIR=/src/dist/context/kernel \
+    VCH_ISOLINUX_BIN=/src/dist/context/isolinux/isolinux.bin \
+    VCH_LDLINUX=/src/dist/context/isolinux/ldlinux.c32
 WORKDIR /src
 COPY . .
-RUN if [ ! -d dist/context/vendor ] || [ ! -e dist/context/kernel/vmlinuz ]; then \
-        echo "Dockerfile: dist/context lacks vendor/ or kernel/: run make docker-context first" >&2; exit 1; \
+RUN if [ ! -d dist/context/vendor ] || [ ! -e dist/context/kernel/vmlinuz ] || [ ! -e dist/context/isolinux/isolinux.bin ]; then \
+        echo "Dockerfile: dist/context lacks vendor/, kernel/ or isolinux/: run make docker-context first" >&2; exit 1; \
     fi && \
     mv dist/context/vendor vendor && \
     make bundle VERSION="$VERSION" COMMIT="$COMMIT" && \

@@ -20,6 +20,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vic-machine ./cmd/vic-machine
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/tether ./cmd/tether
 	$(GO) build -o bin/mkimage ./cmd/mkimage
+	$(GO) build -o bin/mkiso ./cmd/mkiso
 
 # vic-bundle.tar.gz: what a user downloads, as VIC's bundle was.
 bundle: build

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # bundle.sh OUT: pack vic-bundle.tar.gz, the self-contained download a user
 # unpacks on a Debian 12 host with QEMU: vic-machine-linux, vchd, the
-# tether and the guest kernel it boots (the initramfs inputs), and a README.
+# tether and the guest kernel it boots (the initramfs inputs), the vSphere
+# ISOs (bootstrap.iso: kernel + the tether's initramfs, the container VMs'
+# CD-ROM; appliance.iso: kernel + vchd and vic-machine, the endpoint VM's),
+# and a README.
 # `./vic-machine-linux create` run from the unpacked directory finds them
 # beside itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: bundle.sh OUT.tar.gz}
 kernel=${VCH_KERNEL_DIR:-/var/cache/vch/kernel}
-for f in bin/vic-machine bin/vchd bin/tether "$kernel/vmlinuz" "$kernel/version"; do
+# ISOLINUX from Debian's isolinux and syslinux-common packages.
+isolinux=${VCH_ISOLINUX_BIN:-/usr/lib/ISOLINUX/isolinux.bin}
+ldlinux=${VCH_LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}
+for f in bin/vic-machine bin/vchd bin/tether bin/mkiso "$kernel/vmlinuz" "$kernel/version" "$isolinux" "$ldlinux"; do
 	[ -e "$f" ] || { echo "bundle: missing $f (run make build and scripts/setup.sh)" >&2; exit 1; }
 done
 stage=$(mktemp -d)
@@ -20,6 +26,8 @@ cp bin/vchd bin/tether "$dir/"
 # The kernel tree as scripts/fetch-kernel.sh leaves it (vmlinuz and
 # modules are relative links into boot/ and lib/).
 cp -a "$kernel/." "$dir/kernel/"
+bin/mkiso bootstrap -o "$dir/bootstrap.iso" -tether bin/tether -kernel-dir "$kernel" -isolinux "$isolinux" -ldlinux "$ldlinux"
+bin/mkiso appliance -o "$dir/appliance.iso" -vchd bin/vchd -vic-machine bin/vic-machine -kernel-dir "$kernel" -isolinux "$isolinux" -ldlinux "$ldlinux"
 version=$(bin/vic-machine version)
 cat > "$dir/README" <<README
 vic-bundle: a Virtual Container Host for the stock docker CLI, each
@@ -37,6 +45,8 @@ iproute2.
   ./vic-machine-linux delete --name vch1 --force
 
 vic-machine-linux finds vchd, the tether and kernel/ beside itself.
+On vSphere (--target), create uploads appliance.iso and bootstrap.iso
+from beside itself to the image datastore.
 README
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -czf "$out.tmp" vic

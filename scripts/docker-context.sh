@@ -6,6 +6,8 @@
 #   dist/context/kernel  the guest kernel tree that make bundle packs
 #                        (scripts/fetch-kernel.sh's cache; hard links
 #                        where the file system allows, else a copy)
+#   dist/context/isolinux  ISOLINUX's isolinux.bin and ldlinux.c32 (Debian's
+#                        isolinux, syslinux-common) for the bundle's ISOs
 # Run it again after go.mod changes or a new kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ tmp=$(mktemp -d dist/.context.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 go mod vendor -o "$tmp/vendor"
 cp -al "$kernel" "$tmp/kernel" 2>/dev/null || { rm -rf "$tmp/kernel"; cp -a "$kernel" "$tmp/kernel"; }
+mkdir -p "$tmp/isolinux"
+cp "${VCH_ISOLINUX_BIN:-/usr/lib/ISOLINUX/isolinux.bin}" "${VCH_LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}" "$tmp/isolinux/"
 rm -rf "$ctx"
 mv "$tmp" "$ctx"
 trap - EXIT

@@ -24,6 +24,7 @@ import (
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsnetwork"
+	"github.com/vchproject/vch/portlayer/vsphere/vsstorage"
 	"github.com/vchproject/vch/portlayer/vsphere/vsvolume"
 )
 
@@ -42,6 +43,30 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 			return nil, err
 		}
 		return local.New(filepath.Join(cfg.Root, "images"), env.Log.Named("storage"), local.WithRegistryPolicy(policy))
+	})
+	// vsphere: layers as VMDKs on the image datastore; pulls, pushes and
+	// blobs are staged in the local store under ROOT/images.
+	r.Images("vsphere", func(ctx context.Context, env *registry.Env) (storage.Store, error) {
+		vs := cfg.VSphere
+		if vs == nil || vs.ImageDatastore == "" || vs.ImageFolder == "" {
+			return nil, fmt.Errorf("the vsphere image store needs vsphere.imageDatastore and vsphere.imageFolder")
+		}
+		policy, err := registryPolicy(cfg.Registry)
+		if err != nil {
+			return nil, err
+		}
+		staging, err := local.New(filepath.Join(cfg.Root, "images"), env.Log.Named("storage"), local.WithRegistryPolicy(policy))
+		if err != nil {
+			return nil, err
+		}
+		s, err := vsphereSession(ctx, cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return vsstorage.New(ctx, vsstorage.Config{
+			Session: s, Folder: "[" + vs.ImageDatastore + "] " + vs.ImageFolder,
+			Staging: staging, Logger: env.Log.Named("vsstorage"),
+		})
 	})
 	r.Volumes("local", func(ctx context.Context, env *registry.Env) (volume.Provider, error) {
 		return volumelocal.New(volumeStores(cfg), env.Log.Named("volumes"))
@@ -177,6 +202,9 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		}
 		if env.Volumes != nil {
 			vc.Volumes = env.Volumes
+		}
+		if ld, ok := env.Images.(vscompute.LayerDisks); ok {
+			vc.Layers = ld
 		}
 		if na, ok := env.Network.(compute.NetworkAttacher); ok {
 			vc.Network = na

@@ -145,7 +145,7 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 	if b, err := os.ReadFile(cfgPath); err != nil || json.Unmarshal(b, &cfg) != nil {
 		t.Fatalf("written config: %v", err)
 	}
-	if cfg.Providers != (vchconfig.Providers{Compute: "vsphere", Images: "local", Volumes: "vsphere", Network: "vsphere"}) ||
+	if cfg.Providers != (vchconfig.Providers{Compute: "vsphere", Images: "vsphere", Volumes: "vsphere", Network: "vsphere"}) ||
 		cfg.VSphere.Pool != "/DC0/host/DC0_C0/Resources/vchx" || cfg.VSphere.Thumbprint != tp || cfg.VSphere.BridgePortGroup != "DC0_DVPG0" ||
 		cfg.VSphere.URL != "https://"+host+"/sdk" || len(cfg.VolumeStores) != 1 || cfg.VolumeStores[0].Path != "[LocalDS_0] vchx-vols" {
 		t.Fatalf("config from guestinfo: %+v %+v", cfg, cfg.VSphere)
@@ -226,6 +226,12 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 	}
 	ref := reg.Addr + "/busybox:latest"
 	must("pull", ref)
+	// The vsphere image store: busybox's one layer is a VMDK in the VCH's
+	// image folder on the image datastore.
+	chain := strings.TrimPrefix(img.Layers[0].DiffID, "sha256:")
+	if _, err := ds.Stat(ctx, cfg.VSphere.ImageFolder+"/"+chain+"/"+chain+".vmdk"); err != nil {
+		t.Errorf("the image's layer disk in %s: %v", cfg.VSphere.ImageFolder, err)
+	}
 	must("create", "--name", "web", "--network", "public", "-v", "data:/data", ref, "sleep", "600")
 	vm, err := finder.VirtualMachine(ctx, "vchx-web")
 	if err != nil {
@@ -246,6 +252,16 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 	devs, err := vm.Device(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The writable layer: a child disk of the image's top layer VMDK.
+	var parent string
+	for _, d := range devs.SelectByType((*types.VirtualDisk)(nil)) {
+		if b, ok := d.(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && b.Parent != nil {
+			parent = b.Parent.FileName
+		}
+	}
+	if want := "[LocalDS_0] " + cfg.VSphere.ImageFolder + "/" + chain + "/" + chain + ".vmdk"; parent != want {
+		t.Errorf("the container VM's writable layer has parent %q, want %q", parent, want)
 	}
 	nics := devs.SelectByType((*types.VirtualVmxnet3)(nil))
 	if len(nics) != 1 {

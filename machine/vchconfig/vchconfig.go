@@ -132,7 +132,7 @@ type Config struct {
 // Providers names one implementation per kind of port-layer provider.
 type Providers struct {
 	Compute string `json:"compute,omitempty"` // qemu, vsphere
-	Images  string `json:"images,omitempty"`  // local
+	Images  string `json:"images,omitempty"`  // local, vsphere
 	Volumes string `json:"volumes,omitempty"` // local, vsphere
 	Network string `json:"network,omitempty"` // local, vsphere, none
 }
@@ -154,6 +154,10 @@ type VSphere struct {
 	Folder     string `json:"folder,omitempty"` // VM folder; empty: the datacenter's
 	// ImageDatastore holds the container VMs' files.
 	ImageDatastore string `json:"imageDatastore"`
+	// ImageFolder is the folder on ImageDatastore of the vsphere image
+	// store's layers, PATH/VIC/<vch-id>/images (made by vic-machine
+	// create; --image-store DATASTORE[/PATH]).
+	ImageFolder string `json:"imageFolder,omitempty"`
 	// BridgePortGroup is the port group of the "bridge" network's NICs;
 	// other networks' NICs go to the port group of their host-side name.
 	BridgePortGroup string `json:"bridgePortGroup,omitempty"`

@@ -32,15 +32,16 @@ type Appliance struct {
 
 // FromVice is vchd's config of the vSphere VCH whose guestinfo.vice
 // config (written by vic-machine create --target) is v, on the appliance
-// a: the providers are the vsphere ones (images stay local: there is no
-// vSphere image store yet). The mapping:
+// a: the providers are the vsphere ones (the image store keeps its layers
+// as VMDKs in storage.image, with pulls staged under the appliance's root).
+// The mapping:
 //
 //	vice                              vchd config
 //	name                              name
 //	target, thumbprint                vsphere.url https://TARGET/sdk, vsphere.thumbprint
 //	datacenter, pool                  vsphere.datacenter, vsphere.pool
 //	ops.user, ops.password (secret)   vsphere.user, vsphere.password (else a.User)
-//	storage.image.datastore           vsphere.imageDatastore
+//	storage.image.datastore, .path    vsphere.imageDatastore, vsphere.imageFolder
 //	storage.volume.N (label, ds/path) volumeStores[N] {label, "[ds] path"}
 //	storage.baseimagesize             baseImageSize
 //	network.bridge.name               vsphere.bridgePortGroup
@@ -76,12 +77,13 @@ func FromVice(v *vice.Config, a Appliance) (*Config, error) {
 		Debug: v.Debug, SyslogAddress: a.SyslogAddress,
 		ContainerNameConvention: v.Container.NameConvention,
 		BridgeNetworkRange:      v.Network.BridgeRange,
-		Providers:               Providers{Compute: "vsphere", Images: "local", Volumes: "vsphere", Network: "vsphere"},
+		Providers:               Providers{Compute: "vsphere", Images: "vsphere", Volumes: "vsphere", Network: "vsphere"},
 		VSphere: &VSphere{
 			URL: "https://" + v.Target + "/sdk", User: user, Password: password,
 			Thumbprint: v.Thumbprint, Insecure: a.Insecure,
 			Datacenter: v.Datacenter, Pool: v.Pool,
 			ImageDatastore:  v.Storage.Image.Datastore,
+			ImageFolder:     v.Storage.Image.Path,
 			BridgePortGroup: v.Network.Bridge.Name,
 			BootISO:         v.ISO.Bootstrap,
 		},

@@ -25,11 +25,11 @@ func TestFromVice(t *testing.T) {
 	vs := c.VSphere
 	if c.Name != "vch1" || c.Root != "/var/lib/vch" || c.CPUs != 2 || c.MemoryMB != 1024 || c.BaseImageSize != 4<<30 || !c.Debug ||
 		c.ContainerNameConvention != "x-{name}" || c.BridgeNetworkRange != "10.200.0.0/16" ||
-		c.Providers != (Providers{Compute: "vsphere", Images: "local", Volumes: "vsphere", Network: "vsphere"}) {
+		c.Providers != (Providers{Compute: "vsphere", Images: "vsphere", Volumes: "vsphere", Network: "vsphere"}) {
 		t.Fatalf("config %+v", c)
 	}
 	if vs.URL != "https://vc.example:443/sdk" || vs.User != "ops@vsphere.local" || vs.Password != "pw" || vs.Thumbprint != "AA:BB" ||
-		vs.Datacenter != "/DC" || vs.Pool != "/DC/host/C/Resources/vch1" || vs.ImageDatastore != "ds1" || vs.BridgePortGroup != "bridge-pg" ||
+		vs.Datacenter != "/DC" || vs.Pool != "/DC/host/C/Resources/vch1" || vs.ImageDatastore != "ds1" || vs.ImageFolder != "VIC/u/images" || vs.BridgePortGroup != "bridge-pg" ||
 		vs.BootISO != "[ds1] vch1/bootstrap.iso" || vs.Insecure {
 		t.Fatalf("vsphere %+v", vs)
 	}

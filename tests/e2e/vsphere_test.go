@@ -184,6 +184,17 @@ func TestVSphereVCHFromGuestinfo(t *testing.T) {
 		t.Errorf("volume ls %q", got)
 	}
 	must("pull", env.busybox)
+	// The image store is the vsphere one: the layer is a VMDK in the
+	// VCH's image folder on the image datastore.
+	chain := strings.TrimPrefix(must("image", "inspect", "--format", "{{index .RootFS.Layers 0}}", env.busybox), "sha256:")
+	imageDS, err := finder.Datastore(ctx, kv["guestinfo.vice.storage.image.datastore"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := kv["guestinfo.vice.storage.image.path"] + "/" + chain + "/" + chain + ".vmdk"
+	if _, err := imageDS.Stat(ctx, layer); err != nil {
+		t.Fatalf("the image's layer disk %s: %v", layer, err)
+	}
 	must("create", "--name", "web", "--network", "public", "-v", "data:/data", env.busybox, "sleep", "600")
 	if _, err := finder.VirtualMachine(ctx, name+"-web"); err != nil {
 		t.Fatalf("the container's VM: %v", err)
@@ -195,5 +206,9 @@ func TestVSphereVCHFromGuestinfo(t *testing.T) {
 	must("rm", "-f", "web")
 	if _, err := finder.VirtualMachine(ctx, name+"-web"); err == nil {
 		t.Fatal("the container's VM outlived docker rm -f")
+	}
+	must("rmi", env.busybox)
+	if _, err := imageDS.Stat(ctx, layer); err == nil {
+		t.Fatalf("the layer disk %s outlived docker rmi", layer)
 	}
 }

@@ -75,6 +75,9 @@ type Config struct {
 	// BootISO, if set, is the datastore path of the bootstrap ISO (kernel +
 	// tether) the VMs boot from a CD-ROM.
 	BootISO string
+	// Layers gives each container a writable layer disk, a child of its
+	// image's top layer (vsstorage.Store); nil: VMs get no image disk.
+	Layers  LayerDisks
 	Volumes VolumeDisks // nil: containers cannot mount volumes
 	// Network gives starting VMs their NICs (Attach) and hears of ended
 	// runs (Detach); nil: containers have no NICs.
@@ -382,6 +385,7 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 	}
 	devices, err := p.devices(ctx, spec)
 	if err != nil {
+		p.undoWritable(ctx, spec.ID)
 		return err
 	}
 	cs := types.VirtualMachineConfigSpec{
@@ -416,9 +420,14 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 	}
 	task, err := p.s.Folder.CreateVM(ctx, cs, p.s.Pool, nil)
 	if err != nil {
+		p.undoWritable(ctx, spec.ID)
 		return fmt.Errorf("container %s: create VM: %w", spec.ID, vsession.Classify(err))
 	}
-	return p.s.Wait(ctx, "container "+spec.ID+": create VM", task)
+	if err := p.s.Wait(ctx, "container "+spec.ID+": create VM", task); err != nil {
+		p.undoWritable(ctx, spec.ID)
+		return err
+	}
+	return nil
 }
 
 func (p *Provider) cpus(spec compute.Spec) int {
@@ -467,6 +476,9 @@ func (p *Provider) devices(ctx context.Context, spec compute.Spec) ([]types.Base
 		b.DiskMode = string(types.VirtualDiskModeIndependent_persistent)
 		b.Datastore = nil
 		list = append(list, d)
+	}
+	if list, err = p.addWritable(ctx, list, ctrl, spec); err != nil {
+		return nil, err
 	}
 	if p.cfg.BootISO != "" {
 		ide, err := list.CreateIDEController()
@@ -593,7 +605,10 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("container %s: destroy VM: %w", id, vsession.Classify(err))
 	}
-	return p.s.Wait(ctx, "container "+id+": destroy VM", task)
+	if err := p.s.Wait(ctx, "container "+id+": destroy VM", task); err != nil {
+		return err
+	}
+	return p.removeWritable(ctx, id)
 }
 
 // detachVolumes removes the volume disks from the VM's definition (not
