@@ -62,9 +62,9 @@ func (d *dirArchiver) Put(p string, in io.Reader, uid, nod bool) error {
 func (d *dirArchiver) Changes(w io.Writer) error {
 	return json.NewEncoder(w).Encode(proto.Change{Path: "/x", Kind: proto.ChangeAdd})
 }
-func (d *dirArchiver) Layer(w io.Writer, _ bool) error    { return archive.Layer(d.dir, nil, w) }
-func (d *dirArchiver) Export(w io.Writer) error   { return archive.Export(d.dir, nil, w) }
-func (d *dirArchiver) Size() (proto.Sizes, error) { return proto.Sizes{RW: 42}, nil }
+func (d *dirArchiver) Layer(w io.Writer, _ bool) error { return archive.Layer(d.dir, nil, w) }
+func (d *dirArchiver) Export(w io.Writer) error        { return archive.Export(d.dir, nil, w) }
+func (d *dirArchiver) Size() (proto.Sizes, error)      { return proto.Sizes{RW: 42}, nil }
 func (d *dirArchiver) Kind(err error) string {
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
