@@ -2,10 +2,7 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -27,14 +24,6 @@ type streamEnd struct {
 	exitsAt  int
 }
 
-func isExitRecord(rec tetherlink.Record) bool {
-	if rec.Kind != proto.KindEvent {
-		return false
-	}
-	var ev proto.Event
-	return json.Unmarshal(rec.Data, &ev) == nil && ev.Name == proto.EventExited
-}
-
 // follow delivers output records of rd until the stream ends or emit
 // returns false. It returns ctx's error if ctx ended it.
 func (p *Provider) follow(ctx context.Context, v *vm, rd *tetherlink.RecordReader, end streamEnd, emit func(tetherlink.Record) bool) error {
@@ -50,7 +39,7 @@ func (p *Provider) follow(ctx context.Context, v *vm, rd *tetherlink.RecordReade
 		}
 		for _, rec := range recs {
 			if rec.Kind == proto.KindEvent {
-				if rec.Off >= end.boundary && isExitRecord(rec) {
+				if rec.Off >= end.boundary && tetherlink.IsExit(rec) {
 					return nil
 				}
 				continue
@@ -68,13 +57,6 @@ func (p *Provider) follow(ctx context.Context, v *vm, rd *tetherlink.RecordReade
 		case <-tick.C:
 		}
 	}
-}
-
-func streamName(kind byte) string {
-	if kind == proto.KindStderr {
-		return "stderr"
-	}
-	return "stdout"
 }
 
 // Logs returns the kept output. With Follow on a VM that is running (or
@@ -96,13 +78,9 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 	out := make(chan compute.LogEntry, 64)
 	go func() {
 		defer close(out)
-		keep := func(rec tetherlink.Record) bool {
-			return (opts.Since.IsZero() || !rec.Time.Before(opts.Since)) &&
-				(opts.Until.IsZero() || !rec.Time.After(opts.Until))
-		}
 		send := func(rec tetherlink.Record) bool {
 			select {
-			case out <- compute.LogEntry{Stream: streamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
+			case out <- compute.LogEntry{Stream: tetherlink.StreamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
 				return true
 			case <-ctx.Done():
 				return false
@@ -115,27 +93,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 			p.log.Warn("read logs: " + err.Error())
 			return
 		}
-		var kept []tetherlink.Record
-		ended := false
-		for _, rec := range recs {
-			if rec.Kind == proto.KindEvent {
-				if rec.Off >= end.boundary && isExitRecord(rec) {
-					ended = true
-				}
-				continue
-			}
-			if keep(rec) {
-				kept = append(kept, rec)
-			}
-		}
-		if opts.Tail >= 0 {
-			// Tail counts lines, as docker's json-file log (one entry
-			// per line) does; a record may hold several.
-			kept = tetherlink.SplitLines(kept)
-			if len(kept) > opts.Tail {
-				kept = kept[len(kept)-opts.Tail:]
-			}
-		}
+		kept, ended := tetherlink.Backlog(recs, opts, end.boundary)
 		for _, rec := range kept {
 			if !send(rec) {
 				return
@@ -148,7 +106,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 			if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
 				return false
 			}
-			if !keep(rec) {
+			if !tetherlink.InWindow(rec, opts) {
 				return true
 			}
 			return send(rec)
@@ -173,7 +131,7 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 	p.mu.Unlock()
 
 	logPath := filepath.Join(v.dir, fileLog)
-	eof, err := fileSize(logPath)
+	eof, err := tetherlink.FileSize(logPath)
 	if err != nil {
 		return err
 	}
@@ -299,16 +257,4 @@ func (d detachable) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return d.w.Write(b)
-}
-
-// fileSize is the size of path, 0 if it does not exist.
-func fileSize(path string) (int64, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -174,7 +175,7 @@ func stepLaunch(ctx context.Context, b *Boot) error {
 			return err
 		}
 	}
-	logStart, err := fileSize(filepath.Join(v.dir, fileLog))
+	logStart, err := tetherlink.FileSize(filepath.Join(v.dir, fileLog))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -561,7 +562,7 @@ func awaitFirstRecord(ctx context.Context, b *Boot) error {
 	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
 	defer cancel()
 	for {
-		if n, err := fileSize(filepath.Join(b.v.dir, fileLog)); err == nil && n > start {
+		if n, err := tetherlink.FileSize(filepath.Join(b.v.dir, fileLog)); err == nil && n > start {
 			return nil
 		}
 		select {

@@ -2,9 +2,6 @@ package vscompute
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"os"
 	"time"
 
 	"github.com/vchproject/vch/portlayer/compute"
@@ -18,32 +15,6 @@ const (
 	followPoll       = 50 * time.Millisecond
 	followStatePolls = 20
 )
-
-func streamName(kind byte) string {
-	if kind == proto.KindStderr {
-		return "stderr"
-	}
-	return "stdout"
-}
-
-func isExit(rec tetherlink.Record) bool {
-	if rec.Kind != proto.KindEvent {
-		return false
-	}
-	var ev proto.Event
-	return json.Unmarshal(rec.Data, &ev) == nil && ev.Name == proto.EventExited
-}
-
-func logSize(path string) (int64, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
-}
 
 // Logs returns the output the serial concentrator kept. With Follow on
 // a running container the channel stays open until the process exits.
@@ -60,13 +31,9 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 	out := make(chan compute.LogEntry, 64)
 	go func() {
 		defer close(out)
-		keep := func(rec tetherlink.Record) bool {
-			return (opts.Since.IsZero() || !rec.Time.Before(opts.Since)) &&
-				(opts.Until.IsZero() || !rec.Time.After(opts.Until))
-		}
 		send := func(rec tetherlink.Record) bool {
 			select {
-			case out <- compute.LogEntry{Stream: streamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
+			case out <- compute.LogEntry{Stream: tetherlink.StreamName(rec.Kind), Time: rec.Time, Data: rec.Data}:
 				return true
 			case <-ctx.Done():
 				return false
@@ -79,25 +46,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 			p.log.Warn("read logs: " + err.Error())
 			return
 		}
-		var kept []tetherlink.Record
-		ended := false
-		for _, rec := range recs {
-			if rec.Kind == proto.KindEvent {
-				if rec.Off >= boundary && isExit(rec) {
-					ended = true
-				}
-				continue
-			}
-			if keep(rec) {
-				kept = append(kept, rec)
-			}
-		}
-		if opts.Tail >= 0 {
-			kept = tetherlink.SplitLines(kept)
-			if len(kept) > opts.Tail {
-				kept = kept[len(kept)-opts.Tail:]
-			}
-		}
+		kept, ended := tetherlink.Backlog(recs, opts, boundary)
 		for _, rec := range kept {
 			if !send(rec) {
 				return
@@ -120,7 +69,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 			}
 			for _, rec := range recs {
 				if rec.Kind == proto.KindEvent {
-					if rec.Off >= boundary && isExit(rec) {
+					if rec.Off >= boundary && tetherlink.IsExit(rec) {
 						return
 					}
 					continue
@@ -128,7 +77,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 				if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
 					return
 				}
-				if keep(rec) && !send(rec) {
+				if tetherlink.InWindow(rec, opts) && !send(rec) {
 					return
 				}
 			}

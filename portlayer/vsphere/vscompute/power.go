@@ -12,6 +12,7 @@ import (
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 )
 
@@ -47,7 +48,7 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	c.rec = record{Running: true, StartedAt: now, Boot: []compute.Step{{Name: "launch", At: now}}}
 	var events <-chan tevent
 	if p.hub != nil {
-		if c.rec.LogStart, err = logSize(p.hub.logPath(id)); err != nil {
+		if c.rec.LogStart, err = tetherlink.FileSize(p.hub.logPath(id)); err != nil {
 			return fmt.Errorf("container %s: log: %w", id, err)
 		}
 		var cancel func()
