@@ -243,19 +243,7 @@ func mergeCommitConfig(user, c *container.Config) {
 			user.ExposedPorts[p] = struct{}{}
 		}
 	}
-	for _, e := range c.Env {
-		name, _, _ := strings.Cut(e, "=")
-		found := false
-		for _, u := range user.Env {
-			if n, _, _ := strings.Cut(u, "="); n == name {
-				found = true
-				break
-			}
-		}
-		if !found {
-			user.Env = append(user.Env, e)
-		}
-	}
+	user.Env = unionEnv(user.Env, c.Env)
 	for k, v := range c.Labels {
 		if user.Labels == nil {
 			user.Labels = map[string]string{}

@@ -32,23 +32,7 @@ func mergeConfig(user *container.Config, img dockerspec.DockerOCIImageConfig) (*
 			user.ExposedPorts[nat.Port(p)] = struct{}{}
 		}
 	}
-	if len(user.Env) == 0 {
-		user.Env = append([]string(nil), img.Env...)
-	} else {
-		for _, ie := range img.Env {
-			key, _, _ := strings.Cut(ie, "=")
-			found := false
-			for _, ue := range user.Env {
-				if k, _, _ := strings.Cut(ue, "="); k == key {
-					found = true
-					break
-				}
-			}
-			if !found {
-				user.Env = append(user.Env, ie)
-			}
-		}
-	}
+	user.Env = unionEnv(user.Env, img.Env)
 	if user.Labels == nil {
 		user.Labels = map[string]string{}
 	}
@@ -137,4 +121,23 @@ func consoleSize(tty bool, cs [2]uint) [2]uint16 {
 		return [2]uint16{}
 	}
 	return [2]uint16{uint16(cs[0]), uint16(cs[1])}
+}
+
+// unionEnv returns env with the entries of base whose variable env does
+// not set appended: the user's values win, as in docker's config merges.
+func unionEnv(env, base []string) []string {
+	if len(env) == 0 {
+		return append([]string(nil), base...)
+	}
+	set := make(map[string]bool, len(env))
+	for _, e := range env {
+		k, _, _ := strings.Cut(e, "=")
+		set[k] = true
+	}
+	for _, e := range base {
+		if k, _, _ := strings.Cut(e, "="); !set[k] {
+			env = append(env, e)
+		}
+	}
+	return env
 }

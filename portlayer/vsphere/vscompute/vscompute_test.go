@@ -2,6 +2,7 @@ package vscompute_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,7 +37,7 @@ func open(t *testing.T) computetest.Factory {
 	return func(t *testing.T) compute.Provider {
 		name, ok := names[t]
 		if !ok {
-			name = "vch" + time.Now().UTC().Format("150405") + "-" + itoa(vchSeq.Add(1))
+			name = "vch" + time.Now().UTC().Format("150405") + "-" + strconv.FormatInt(vchSeq.Add(1), 10)
 			names[t] = name
 		}
 		p, err := vscompute.New(vscompute.Config{Session: sim.Session(t), VCH: name, Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t)})
@@ -45,18 +46,6 @@ func open(t *testing.T) computetest.Factory {
 		}
 		return p
 	}
-}
-
-func itoa(n int64) string {
-	const digits = "0123456789"
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{digits[n%10]}, b...)
-	}
-	return string(b)
 }
 
 // TestConformance runs the compute suite on the simulator without

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,7 +97,7 @@ func TestConformance(t *testing.T) {
 		mu.Lock()
 		v, ok := vchs[t]
 		if !ok {
-			v = vch{name: "conf" + time.Now().UTC().Format("150405") + "-" + itoa(vchSeq.Add(1)), addr: freeAddr(t), logs: t.TempDir()}
+			v = vch{name: "conf" + time.Now().UTC().Format("150405") + "-" + strconv.FormatInt(vchSeq.Add(1), 10), addr: freeAddr(t), logs: t.TempDir()}
 			vchs[t] = v
 		}
 		mu.Unlock()
@@ -119,16 +120,4 @@ func TestConformance(t *testing.T) {
 	}
 	t.Logf("cases still opted out: %v", open)
 	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", opts...)
-}
-
-func itoa(n int64) string {
-	const digits = "0123456789"
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{digits[n%10]}, b...)
-	}
-	return string(b)
 }
