@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/vchproject/vch/tests/vcsim/simproc"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/property"
-	"github.com/vmware/govmomi/session"
-	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
-	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap/zaptest"
 
@@ -45,25 +40,8 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 			t.Fatalf("build %s: %v\n%s", pkg, err, b)
 		}
 	}
-	vcsim := exec.Command(sim, "-user", user, "-password", pass)
-	stdin, err := vcsim.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := vcsim.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vcsim.Stderr = os.Stderr
-	if err := vcsim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stdin.Close(); _ = vcsim.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("vcsim: %v", err)
-	}
-	host, tp, _ := strings.Cut(strings.TrimSpace(line), " ")
+	vs := simproc.Start(t, sim, user, pass)
+	host, tp := vs.Host, vs.Thumbprint
 
 	create := exec.Command(bin, "create", "--name", "vchx", "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0",
 		"--volume-store", "LocalDS_0/vchx-vols:default", "--bridge-network", "DC0_DVPG0", "--public-network", "VM Network",
@@ -77,41 +55,8 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 
 	// The endpoint VM's extraConfig, read as the login user.
 	ctx := context.Background()
-	u, err := soap.ParseURL("https://" + host + "/sdk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := soap.NewClient(u, false)
-	sc.SetThumbprint(u.Host, tp)
-	vc, err := vim25.NewClient(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.NewManager(vc).Login(ctx, url.UserPassword(user, pass)); err != nil {
-		t.Fatal(err)
-	}
-	finder := find.NewFinder(vc, true)
-	dc, err := finder.Datacenter(ctx, "/DC0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	finder.SetDatacenter(dc)
-	endpoint, err := finder.VirtualMachine(ctx, "vchx")
-	if err != nil {
-		t.Fatalf("the endpoint VM: %v", err)
-	}
-	var m mo.VirtualMachine
-	if err := property.DefaultCollector(vc).RetrieveOne(ctx, endpoint.Reference(), []string{"config.extraConfig"}, &m); err != nil {
-		t.Fatal(err)
-	}
-	kv := map[string]string{}
-	for _, o := range m.Config.ExtraConfig {
-		if ov := o.GetOptionValue(); ov != nil {
-			if s, ok := ov.Value.(string); ok {
-				kv[ov.Key] = s
-			}
-		}
-	}
+	vc, finder := vs.Login(t)
+	kv := simproc.ExtraConfig(t, vc, finder, "vchx")
 	env := vice.ToEnv(kv)
 	if len(env) == 0 {
 		t.Fatalf("no guestinfo.vice keys on the endpoint VM: %v", kv)

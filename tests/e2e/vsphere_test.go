@@ -1,10 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"net/url"
+	"github.com/vchproject/vch/tests/vcsim/simproc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/property"
-	"github.com/vmware/govmomi/session"
-	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/mo"
-	"github.com/vmware/govmomi/vim25/soap"
 
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/machine/certs"
@@ -39,25 +31,8 @@ func TestVSphereVCHFromGuestinfo(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
 		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
 	}
-	vcsim := exec.Command(sim, "-user", user, "-password", pass)
-	stdin, err := vcsim.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := vcsim.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vcsim.Stderr = os.Stderr
-	if err := vcsim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stdin.Close(); _ = vcsim.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("vcsim: %v", err)
-	}
-	host, tp, _ := strings.Cut(strings.TrimSpace(line), " ")
+	vs := simproc.Start(t, sim, user, pass)
+	host, tp := vs.Host, vs.Thumbprint
 
 	name := "vse2e"
 	create := exec.Command(filepath.Join(env.repo, "bin", "vic-machine"), "create", "--name", name, "--compute-resource", "DC0_C0",
@@ -71,41 +46,8 @@ func TestVSphereVCHFromGuestinfo(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	u, err := soap.ParseURL("https://" + host + "/sdk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := soap.NewClient(u, false)
-	sc.SetThumbprint(u.Host, tp)
-	vc, err := vim25.NewClient(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.NewManager(vc).Login(ctx, url.UserPassword(user, pass)); err != nil {
-		t.Fatal(err)
-	}
-	finder := find.NewFinder(vc, true)
-	dc, err := finder.Datacenter(ctx, "/DC0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	finder.SetDatacenter(dc)
-	endpoint, err := finder.VirtualMachine(ctx, name)
-	if err != nil {
-		t.Fatalf("the endpoint VM: %v", err)
-	}
-	var m mo.VirtualMachine
-	if err := property.DefaultCollector(vc).RetrieveOne(ctx, endpoint.Reference(), []string{"config.extraConfig"}, &m); err != nil {
-		t.Fatal(err)
-	}
-	kv := map[string]string{}
-	for _, o := range m.Config.ExtraConfig {
-		if ov := o.GetOptionValue(); ov != nil {
-			if s, ok := ov.Value.(string); ok {
-				kv[ov.Key] = s
-			}
-		}
-	}
+	vc, finder := vs.Login(t)
+	kv := simproc.ExtraConfig(t, vc, finder, name)
 
 	// The appliance: root, API address, TLS files.
 	certDir := filepath.Join(dir, "certs")
