@@ -52,6 +52,16 @@ var (
 	guestErr  error
 )
 
+// TestMain removes the shared guest's files (tether, initramfs, image)
+// once every test that used them is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if guestVal != nil {
+		_ = os.RemoveAll(guestVal.sharedDir)
+	}
+	os.Exit(code)
+}
+
 func sharedGuest(t *testing.T) *guest {
 	t.Helper()
 	guestOnce.Do(func() { guestVal, guestErr = newGuest() })
