@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"github.com/vchproject/vch/tests/vcsim/simproc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,25 +32,8 @@ func newCLI(t *testing.T) *cli {
 			t.Fatalf("build %s: %v\n%s", pkg, err, b)
 		}
 	}
-	cmd := exec.Command(sim, "-user", cliUser, "-password", cliPass)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("vcsim: %v", err)
-	}
-	host, tp, _ := strings.Cut(strings.TrimSpace(line), " ")
+	vs := simproc.Start(t, sim, cliUser, cliPass)
+	host, tp := vs.Host, vs.Thumbprint
 	return &cli{t: t, bin: bin, host: host, tp: tp, target: cliUser + "@" + host + "/DC0",
 		env: append(os.Environ(), "VIC_MACHINE_PASSWORD="+cliPass)}
 }
