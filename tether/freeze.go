@@ -22,6 +22,7 @@ type freezer struct {
 	// commit), which continues them when it ends, unless the host froze
 	// them meanwhile (docker pause) and so owns the freeze.
 	byArchive bool
+	readers   int // archive reads sharing the freeze
 }
 
 // hostOwns hands a freeze made for an archive read to the host (a
@@ -33,29 +34,32 @@ func (f *freezer) hostOwns() {
 }
 
 // freezeForRead stops the processes for a read of the container's files
-// and returns what continues them. A freeze already in place (the
-// container is paused) is left as it is.
+// and returns what continues them. A freeze the host made (the container
+// is paused) is left as it is; reads that overlap share one freeze, and
+// the last to end continues the processes. The check, the freeze and
+// taking ownership are one step, so a docker pause cannot slip between
+// them and be undone by the read's end.
 func (f *freezer) freezeForRead() (func(), error) {
 	f.mu.Lock()
-	frozen := len(f.stopped) > 0
-	f.mu.Unlock()
-	if frozen {
+	defer f.mu.Unlock()
+	if len(f.stopped) > 0 && !f.byArchive {
 		return func() {}, nil
 	}
-	if err := f.freeze(); err != nil {
-		_ = f.thaw()
-		return nil, err
+	if !f.byArchive {
+		if err := f.freezeLocked(); err != nil {
+			_ = f.thawLocked()
+			return nil, err
+		}
+		f.byArchive = true
 	}
-	f.mu.Lock()
-	f.byArchive = true
-	f.mu.Unlock()
+	f.readers++
 	return func() {
 		f.mu.Lock()
-		mine := f.byArchive
-		f.byArchive = false
-		f.mu.Unlock()
-		if mine {
-			_ = f.thaw()
+		defer f.mu.Unlock()
+		f.readers--
+		if f.readers == 0 && f.byArchive {
+			f.byArchive = false
+			_ = f.thawLocked()
 		}
 	}, nil
 }
@@ -63,6 +67,10 @@ func (f *freezer) freezeForRead() (func(), error) {
 func (f *freezer) freeze() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.freezeLocked()
+}
+
+func (f *freezer) freezeLocked() error {
 	if f.stopped == nil {
 		f.stopped = map[int]bool{}
 	}
@@ -97,6 +105,10 @@ func (f *freezer) freeze() error {
 func (f *freezer) thaw() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.thawLocked()
+}
+
+func (f *freezer) thawLocked() error {
 	for pid := range f.stopped {
 		if err := unix.Kill(pid, unix.SIGCONT); err != nil && !errors.Is(err, unix.ESRCH) {
 			return err

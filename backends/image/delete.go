@@ -29,7 +29,9 @@ type deleteConflict struct {
 	id   string
 	hard bool
 	used bool // the conflict is a container using the image
-	msg  string
+	// children: the image has dependent child images (so not dangling)
+	children bool
+	msg      string
 }
 
 func (c *deleteConflict) err() error {
@@ -42,8 +44,14 @@ func (c *deleteConflict) err() error {
 
 // checkConflict looks for the conflicts selected by mask.
 func (b *Backend) checkConflict(ctx context.Context, id string, mask int) (*deleteConflict, error) {
-	if mask&conflictChild != 0 && b.hasChildren(ctx, id) {
-		return &deleteConflict{id: id, hard: true, msg: "image has dependent child images"}, nil
+	if mask&conflictChild != 0 {
+		children, err := b.hasChildren(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if children {
+			return &deleteConflict{id: id, hard: true, children: true, msg: "image has dependent child images"}, nil
+		}
 	}
 	running, stopped, err := b.users(ctx, id)
 	if err != nil {
@@ -62,17 +70,17 @@ func (b *Backend) checkConflict(ctx context.Context, id string, mask int) (*dele
 }
 
 // hasChildren reports whether an image records id as its parent.
-func (b *Backend) hasChildren(ctx context.Context, id string) bool {
+func (b *Backend) hasChildren(ctx context.Context, id string) (bool, error) {
 	all, err := b.store.List(ctx)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("list images: %w", err)
 	}
 	for _, img := range all {
 		if img.Parent == id {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // isIDPrefix reports whether s names the image by (a prefix of) its ID.
@@ -211,7 +219,7 @@ func (b *Backend) imageDelete(ctx context.Context, img storage.Image, name strin
 	}
 	if c != nil {
 		// As docker's: an image with children is not dangling.
-		dangling := len(b.refs.References(img.ID)) == 0 && !b.hasChildren(ctx, img.ID)
+		dangling := len(b.refs.References(img.ID)) == 0 && !c.children
 		if untaggedLast && (!dangling || c.used) {
 			return records, nil // the untag was the request; the image stays
 		}

@@ -46,10 +46,11 @@ func SerialHello(id, port, token string) string {
 func ParseSerialHello(line string) (id, port, token string, err error) {
 	f := strings.Fields(line)
 	if len(f) != 4 || f[0] != serialMagic {
-		return "", "", "", fmt.Errorf("serial hello %q: want %q ID PORT TOKEN", line, serialMagic)
+		// The line may hold a token: it stays out of the error, which is logged.
+		return "", "", "", fmt.Errorf("serial hello: want %q ID PORT TOKEN (%d fields)", serialMagic, len(f))
 	}
 	if !helloID.MatchString(f[1]) || (f[2] != PortLog && f[2] != PortControl) || !helloToken.MatchString(f[3]) {
-		return "", "", "", fmt.Errorf("serial hello %q: bad id, port or token", line)
+		return "", "", "", fmt.Errorf("serial hello: bad id, port or token")
 	}
 	return f[1], f[2], f[3], nil
 }

@@ -388,6 +388,13 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 		p.undoWritable(ctx, spec.ID)
 		return err
 	}
+	// From here the writable layer exists: every failure removes it.
+	made := false
+	defer func() {
+		if !made {
+			p.undoWritable(ctx, spec.ID)
+		}
+	}()
 	cs := types.VirtualMachineConfigSpec{
 		Name:     vmName(spec),
 		GuestId:  string(types.VirtualMachineGuestOsIdentifierOtherLinux64Guest),
@@ -420,13 +427,12 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 	}
 	task, err := p.s.Folder.CreateVM(ctx, cs, p.s.Pool, nil)
 	if err != nil {
-		p.undoWritable(ctx, spec.ID)
 		return fmt.Errorf("container %s: create VM: %w", spec.ID, vsession.Classify(err))
 	}
 	if err := p.s.Wait(ctx, "container "+spec.ID+": create VM", task); err != nil {
-		p.undoWritable(ctx, spec.ID)
 		return err
 	}
+	made = true
 	return nil
 }
 

@@ -56,6 +56,10 @@ type ctlSlot struct {
 	conn   net.Conn
 	client *ssh.Client
 	ready  chan struct{} // closed when conn is set
+	// shaking is non-nil while one caller runs the handshake on conn;
+	// it is closed when that caller is done, and the others wait for it
+	// rather than speak on the same connection at once.
+	shaking chan struct{}
 }
 
 func startHub(p *Provider) (*hub, error) {
@@ -315,9 +319,15 @@ func (h *hub) client(ctx context.Context, id string, hostKey ssh.PublicKey) (*ss
 			h.mu.Unlock()
 			return cl, nil
 		}
-		conn, ready := s.conn, s.ready
+		conn, ready, shaking := s.conn, s.ready, s.shaking
+		if conn != nil && shaking == nil {
+			s.shaking = make(chan struct{})
+		}
 		h.mu.Unlock()
-		if conn == nil {
+		if conn == nil || shaking != nil {
+			if shaking != nil {
+				ready = shaking
+			}
 			select {
 			case <-ready:
 				continue
@@ -327,6 +337,8 @@ func (h *hub) client(ctx context.Context, id string, hostKey ssh.PublicKey) (*ss
 		}
 		cl, err := tetherlink.Handshake(ctx, conn, hostKey)
 		h.mu.Lock()
+		close(s.shaking)
+		s.shaking = nil
 		if s.conn != conn {
 			// Replaced meanwhile: use the new one.
 			h.mu.Unlock()
@@ -337,6 +349,7 @@ func (h *hub) client(ctx context.Context, id string, hostKey ssh.PublicKey) (*ss
 		}
 		if err != nil {
 			conn.Close()
+			delete(h.conns, conn)
 			s.conn, s.ready = nil, make(chan struct{})
 			h.mu.Unlock()
 			return nil, fmt.Errorf("container %s: control channel: %w", id, err)
@@ -347,6 +360,7 @@ func (h *hub) client(ctx context.Context, id string, hostKey ssh.PublicKey) (*ss
 			_ = cl.Wait()
 			h.mu.Lock()
 			if s.client == cl {
+				delete(h.conns, s.conn)
 				s.client, s.conn, s.ready = nil, nil, make(chan struct{})
 			}
 			h.mu.Unlock()
