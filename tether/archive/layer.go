@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -32,14 +31,13 @@ func Layer(upper string, hide []string, w io.Writer) error {
 		hidden[path.Clean(h)] = true
 	}
 	t := &tarWriter{tw: tar.NewWriter(w), links: map[[2]uint64]string{}}
-	var walk func(rel string) error
-	walk = func(rel string) error {
-		dir := filepath.Join(upper, rel)
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", rel, err)
-		}
-		d := os.NewFile(uintptr(fd), dir)
+	// Each directory is opened relative to its parent's descriptor and
+	// never through a symlink, so a container that renames or swaps
+	// directories during an unpaused commit cannot lead the walk outside
+	// upper.
+	var walk func(fd int, rel string) error
+	walk = func(fd int, rel string) error {
+		d := os.NewFile(uintptr(fd), rel)
 		defer d.Close()
 		names, err := d.Readdirnames(-1)
 		if err != nil {
@@ -65,17 +63,23 @@ func Layer(upper string, hide []string, w io.Writer) error {
 					return err
 				}
 			case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+				sub, err := unix.Openat(fd, n, dirFlags, 0)
+				if err != nil {
+					return fmt.Errorf("open %s: %w", name, err)
+				}
 				hdr := &tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: int64(st.Mode & 0o7777),
 					Uid: int(st.Uid), Gid: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix())}
 				if err := t.tw.WriteHeader(hdr); err != nil {
+					unix.Close(sub)
 					return err
 				}
-				if isOpaque(filepath.Join(upper, name)) {
+				if fdOpaque(sub) {
 					if err := t.tw.WriteHeader(&tar.Header{Name: path.Join(name, opaqueWhiteout), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime}); err != nil {
+						unix.Close(sub)
 						return err
 					}
 				}
-				if err := walk(name); err != nil {
+				if err := walk(sub, name); err != nil {
 					return err
 				}
 			default:
@@ -86,10 +90,25 @@ func Layer(upper string, hide []string, w io.Writer) error {
 		}
 		return nil
 	}
-	if err := walk("."); err != nil {
+	fd, err := unix.Open(upper, dirFlags, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", upper, err)
+	}
+	if err := walk(fd, "."); err != nil {
 		return err
 	}
 	return t.tw.Close()
+}
+
+// dirFlags open a directory for a walk, never through a symlink.
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// fdOpaque reports whether the open directory fd is an overlayfs opaque
+// directory (trusted.overlay.opaque=y).
+func fdOpaque(fd int) bool {
+	buf := make([]byte, 8)
+	n, err := unix.Fgetxattr(fd, opaqueXattr, buf)
+	return err == nil && n == 1 && buf[0] == 'y'
 }
 
 // Export writes the whole tree under root as docker export does: entries
