@@ -10,22 +10,32 @@ import (
 	"github.com/vchproject/vch/backends/syslog"
 )
 
-// syslogMessages collects what a listener receives.
-type syslogMessages struct{ ch chan string }
+// syslogMessages collects what a listener receives. stdout and stderr
+// reach the server in no fixed order between them, so a message that one
+// await passes over is held for the next.
+type syslogMessages struct {
+	ch   chan string
+	held []string
+}
 
-func (m syslogMessages) await(t *testing.T, what string, match func(string) bool) string {
+func (m *syslogMessages) await(t *testing.T, what string, match func(string) bool) string {
 	t.Helper()
+	for i, msg := range m.held {
+		if match(msg) {
+			m.held = append(m.held[:i], m.held[i+1:]...)
+			return msg
+		}
+	}
 	deadline := time.After(3 * time.Minute)
-	var seen []string
 	for {
 		select {
 		case msg := <-m.ch:
 			if match(msg) {
 				return msg
 			}
-			seen = append(seen, msg)
+			m.held = append(m.held, msg)
 		case <-deadline:
-			t.Fatalf("no syslog message %s; got %q", what, seen)
+			t.Fatalf("no syslog message %s; got %q", what, m.held)
 		}
 	}
 }
@@ -46,7 +56,7 @@ func TestSyslogForwarding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	udp := syslogMessages{make(chan string, 1000)}
+	udp := &syslogMessages{ch: make(chan string, 1000)}
 	go func() {
 		buf := make([]byte, 65536)
 		for {
@@ -90,7 +100,7 @@ func TestSyslogForwarding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	tcp := syslogMessages{make(chan string, 1000)}
+	tcp := &syslogMessages{ch: make(chan string, 1000)}
 	go func() {
 		for {
 			c, err := l.Accept()
