@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vchproject/vch/internal/cgroup"
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/machine/vchconfig"
@@ -90,6 +91,15 @@ func TestVSphereVCHFromGuestinfo(t *testing.T) {
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
 			t.Logf("vchd log:\n%s", b)
+		}
+		// vchd made the VCH's cgroup on this host; vic-machine delete
+		// removes it for a local VCH, here the test does.
+		if g, err := cgroup.Load(filepath.Join(a.Root, vchconfig.CgroupFile)); err != nil {
+			t.Errorf("the VCH's cgroup record: %v", err)
+		} else if g != nil {
+			if err := g.Remove(); err != nil {
+				t.Errorf("remove the VCH's cgroup: %v", err)
+			}
 		}
 	})
 	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DOCKER_HOST=tcp://" + addr, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certDir, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}
