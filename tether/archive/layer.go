@@ -122,19 +122,12 @@ func Export(root string, skip []string, w io.Writer) error {
 	}
 	d := os.NewFile(uintptr(fd), root)
 	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", root, err)
-	}
-	sort.Strings(names)
 	t := &tarWriter{tw: tar.NewWriter(w), links: map[[2]uint64]string{}, skip: map[string]bool{}}
 	for _, s := range skip {
 		t.skip[strings.TrimPrefix(path.Clean(s), "/")] = true
 	}
-	for _, n := range names {
-		if err := t.add(fd, n, n); err != nil {
-			return err
-		}
+	if err := t.addEntries(d, ""); err != nil {
+		return err
 	}
 	return t.tw.Close()
 }

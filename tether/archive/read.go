@@ -202,17 +202,23 @@ func (t *tarWriter) add(dirfd int, base, name string) error {
 		}
 		d := os.NewFile(uintptr(fd), name)
 		defer d.Close()
-		names, err := d.Readdirnames(-1)
-		if err != nil {
-			return fmt.Errorf("read directory %s: %w", name, err)
+		return t.addEntries(d, name)
+	}
+	return nil
+}
+
+// addEntries adds every entry of the open directory d, in name order,
+// named below prefix ("" for the archive's top level).
+func (t *tarWriter) addEntries(d *os.File, prefix string) error {
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read directory %s: %w", d.Name(), err)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := t.add(int(d.Fd()), n, path.Join(prefix, n)); err != nil {
+			return err
 		}
-		sort.Strings(names)
-		for _, n := range names {
-			if err := t.add(fd, n, path.Join(name, n)); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	return nil
 }
