@@ -87,7 +87,7 @@ func TestDetachedPsInspectLogsStop(t *testing.T) {
 		t.Fatalf("inspect running: %+v", st)
 	}
 	// logs: stdout and stderr separate.
-	waitFor(t, func() bool { return docker(t, "logs", name).Stdout == "started\n" })
+	waitFor(t, func() bool { r := docker(t, "logs", name); return r.Stdout == "started\n" && r.Stderr == "warn\n" })
 	r := docker(t, "logs", name)
 	if r.Stdout != "started\n" || r.Stderr != "warn\n" {
 		t.Fatalf("logs: %s", r)
