@@ -21,12 +21,15 @@ type ttyCLI struct {
 	ptmx *os.File
 	mu   sync.Mutex
 	out  bytes.Buffer
+	// drained is closed when the reader has met the pty's end (EIO once
+	// the CLI and everything it started closed the terminal).
+	drained chan struct{}
 }
 
 // startTTY runs docker args on a pty of size (nil: the pty's default).
 func startTTY(t *testing.T, size *pty.Winsize, args ...string) *ttyCLI {
 	t.Helper()
-	c := &ttyCLI{t: t, cmd: exec.Command("docker", args...)}
+	c := &ttyCLI{t: t, cmd: exec.Command("docker", args...), drained: make(chan struct{})}
 	c.cmd.Env = dockerEnv()
 	var err error
 	if size != nil {
@@ -39,6 +42,7 @@ func startTTY(t *testing.T, size *pty.Winsize, args ...string) *ttyCLI {
 	}
 	t.Cleanup(func() { c.ptmx.Close() })
 	go func() {
+		defer close(c.drained)
 		buf := make([]byte, 4096)
 		for {
 			n, err := c.ptmx.Read(buf)
@@ -82,12 +86,19 @@ func (c *ttyCLI) write(s string) {
 }
 
 // wait waits for the CLI to end; false if it did not within d (it is then
-// killed).
+// killed). When it ended, everything it printed has been read: the last
+// bytes (such as the CLI's final error line) can still sit in the pty when
+// the process is reaped.
 func (c *ttyCLI) wait(d time.Duration) (error, bool) {
 	done := make(chan error, 1)
 	go func() { done <- c.cmd.Wait() }()
 	select {
 	case err := <-done:
+		select {
+		case <-c.drained:
+		case <-time.After(10 * time.Second):
+			c.t.Logf("the pty did not reach its end 10 s after the CLI exited")
+		}
 		return err, true
 	case <-time.After(d):
 		_ = c.cmd.Process.Kill()
