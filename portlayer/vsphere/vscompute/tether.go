@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
@@ -104,6 +105,7 @@ func (p *Provider) control(ctx context.Context, id, what string) (*ssh.Client, e
 	}
 	st := c.status()
 	if st.State != compute.StateRunning {
+		p.log.Debug("control: container not running", zap.String("id", id), zap.String("for", what), zap.String("power", string(c.power)), zap.Any("record", c.rec))
 		return nil, tetherlink.NotRunning(id)
 	}
 	if st.Paused {
@@ -164,7 +166,17 @@ func (p *Provider) Exec(ctx context.Context, id string, cfg compute.ExecConfig) 
 	if err != nil {
 		return nil, err
 	}
-	return tetherlink.Exec(ctx, cl, id, cfg)
+	x, err := tetherlink.Exec(ctx, cl, id, cfg)
+	if err != nil && errdefs.IsConflict(err) {
+		// The session closed before the tether reported a start. If the
+		// container still runs, the control connection broke under it:
+		// say so rather than "not running".
+		if c, ferr := p.find(ctx, id); ferr == nil && c.status().State == compute.StateRunning {
+			p.log.Warn("exec session closed before it started while the container runs", zap.String("id", id), zap.Strings("args", cfg.Args), zap.Error(err))
+			return nil, fmt.Errorf("container %s: exec: the control connection to the tether closed before the process started: %w", id, errdefs.ErrUnavailable)
+		}
+	}
+	return x, err
 }
 
 // Top asks the tether for the container's processes.
