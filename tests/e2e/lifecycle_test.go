@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/vchproject/vch/machine/certs"
@@ -339,7 +340,6 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 	}
 	beforeIns := cli("inspect", "before").Stdout
 
-	old := pidOf(t, filepath.Join(root, "vchd.pid"))
 	var wg sync.WaitGroup
 	results := make([]result, 10)
 	for i := range results {
@@ -367,7 +367,7 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 		r := cli("ps", "-aq", "--filter", "name=burst-")
 		return r.Exit == 0 && len(strings.Fields(r.Stdout)) >= 2
 	})
-	killWait(t, old)
+	old := signalVCHD(t, root, syscall.SIGKILL)
 	wg.Wait()
 	poll(t, "the supervisor to bring vchd back", func() bool { return cli("version").Exit == 0 })
 	if now := pidOf(t, filepath.Join(root, "vchd.pid")); now == old {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -338,17 +337,11 @@ func hostNetCounts(t *testing.T, v *netVCH) (taps, bridges, rules int) {
 	return taps, bridges, rules
 }
 
+// stopVCHD stops v's vchd with SIGTERM as a crash-free stop would, and
+// waits until it and its supervisor are gone.
 func stopVCHD(t *testing.T, v *netVCH) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(v.root, "vchd.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { return syscall.Kill(pid, 0) != nil })
+	signalVCHD(t, v.root, syscall.SIGTERM)
 }
 
 func startVCHD(t *testing.T, v *netVCH) {
