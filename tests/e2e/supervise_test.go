@@ -103,6 +103,24 @@ func (v *netVCH) dockerNS(args ...string) result {
 	return r
 }
 
+// pollLogs waits (90 s) until docker logs of name on v is want, and
+// fails the test with what it last read if it never is.
+func pollLogs(t *testing.T, v *netVCH, name, want string) {
+	t.Helper()
+	var last result
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		last = v.dockerNS("logs", name)
+		if last.Exit == 0 && last.Stdout == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs of %s: want %q, last read: %s", name, want, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 var fullID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // vchd runs supervised: after kill -9 it is back without anyone typing
@@ -120,7 +138,10 @@ func TestSupervisedVCHDSurvivesKill(t *testing.T) {
 	waitFetch(t, v.ns, "http://127.0.0.1:8085/", "hello-from-vch")
 	before := v.must(t, "inspect", "--format", "{{.Id}} {{.State.Status}} {{.State.StartedAt}} {{.State.Pid}} {{json .Mounts}} {{json .NetworkSettings.Ports}}", "web")
 	volsBefore := v.must(t, "volume", "ls", "-q")
-	logsBefore := v.must(t, "logs", "web")
+	// The container's one line reaches its log in its own time: wait for
+	// it rather than read the log once.
+	const webLog = "web-log\n"
+	pollLogs(t, v, "web", webLog)
 
 	var wg sync.WaitGroup
 	results := make([]result, 10)
@@ -190,9 +211,7 @@ func TestSupervisedVCHDSurvivesKill(t *testing.T) {
 		t.Fatalf("inspect changed:\nbefore %s\nafter  %s", before, after)
 	}
 	waitFetch(t, v.ns, "http://127.0.0.1:8085/", "hello-from-vch")
-	if got := v.must(t, "logs", "web"); got != logsBefore {
-		t.Fatalf("logs after the restart: %q, before %q", got, logsBefore)
-	}
+	pollLogs(t, v, "web", webLog)
 	if got := v.must(t, "volume", "ls", "-q"); got != volsBefore {
 		t.Fatalf("volumes after the restart: %q, before %q", got, volsBefore)
 	}
