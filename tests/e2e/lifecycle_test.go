@@ -173,9 +173,12 @@ func TestVicMachineLifecycle(t *testing.T) {
 	if code != 0 || !strings.Contains(o, "Volume store default kept at "+filepath.Join(root, "volumes")) {
 		t.Fatalf("delete: exit %d\n%s%s", code, o, e)
 	}
-	if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
-		t.Fatalf("delete left processes: %s", pids)
-	}
+	awaitNothingLeft(t, "after delete", func() string {
+		if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
+			return "processes " + strings.Join(strings.Fields(string(pids)), " ")
+		}
+		return ""
+	})
 	if ls, _, _ := vm("ls", "--state-dir", state); strings.Contains(ls, root) {
 		t.Fatalf("ls after delete:\n%s", ls)
 	}

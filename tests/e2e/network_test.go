@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -257,13 +258,19 @@ func TestNetworking(t *testing.T) {
 		if out, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 			t.Fatalf("vic-machine delete: %v\n%s", err, out)
 		}
-		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 0 || rules != 0 {
-			t.Fatalf("after delete: %d taps, %d bridges, %d rules", taps, bridges, rules)
-		}
-		if save, err := v.ns.Run("iptables-save", "-t", "nat"); err != nil || strings.Contains(save, ":VCH-") {
-			t.Fatalf("the VCH's nat chain left after delete (%v):\n%s", err, save)
-		}
+		awaitNothingLeft(t, "after delete", func() string {
+			if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 0 || rules != 0 {
+				return fmt.Sprintf("%d taps, %d bridges, %d rules", taps, bridges, rules)
+			}
+			save, err := v.ns.Run("iptables-save", "-t", "nat")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(save, ":VCH-") {
+				return "the VCH's nat chain:\n" + save
+			}
+			return ""
+		})
 		if _, err := fetch(v.ns, "http://127.0.0.1:8083/"); err == nil {
 			t.Fatal("port 8083 served after delete")
 		}
