@@ -76,16 +76,18 @@ func TestVicMachineLifecycle(t *testing.T) {
 	}
 	name := "lc"
 	root := filepath.Join(state, name)
-	out, serr, code := vm("create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
-		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--bridge-network-range", "10.77.0.0/16", "--state-dir", state)
-	if code != 0 {
-		t.Fatalf("create: %s%s", out, serr)
-	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
 	t.Cleanup(func() {
 		if _, err := os.Stat(filepath.Join(root, "config.json")); err == nil {
 			vm("delete", "--name", name, "--force", "--state-dir", state)
 		}
 	})
+	out, serr, code := vm("create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
+		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--bridge-network-range", "10.77.0.0/16", "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("create: %s%s", out, serr)
+	}
 	ex := parseExports(out)
 	host, certs := ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]
 
@@ -218,6 +220,9 @@ func TestTLSCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "tlsca", "--force", "--state-dir", state) })
 	if _, e, code := vm("create", "--name", "tlsca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--tls-ca", filepath.Join(team, "key.pem"), "--state-dir", state); code == 0 || !strings.Contains(e, "holds no PEM certificate") || strings.Count(strings.TrimSpace(e), "\n") != 0 {
 		t.Fatalf("--tls-ca with a key file: exit %d: %s", code, e)
@@ -230,7 +235,6 @@ func TestTLSCA(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, e)
 	}
-	t.Cleanup(func() { vm("delete", "--name", "tlsca", "--force", "--state-dir", state) })
 	ex := parseExports(out)
 
 	// A client with the team's certificate, trusting the VCH's server CA.
@@ -283,6 +287,9 @@ func TestContainerNameConvention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "nc", "--force", "--state-dir", state) })
 	if _, e, code := vm("create", "--name", "nc", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--container-name-convention", "myteam", "--state-dir", state); code == 0 || !strings.Contains(e, "has neither {name} nor {id}") {
 		t.Fatalf("convention without a token: exit %d: %s", code, e)
@@ -292,7 +299,6 @@ func TestContainerNameConvention(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, e)
 	}
-	t.Cleanup(func() { vm("delete", "--name", "nc", "--force", "--state-dir", state) })
 	ex := parseExports(out)
 	host, certs := ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]
 	if r := vchCLI(t, host, certs, "pull", env.busybox); r.Exit != 0 {
@@ -324,12 +330,14 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "sup", "--force", "--state-dir", state) })
 	out, e, code := vm("create", "--name", "sup", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--state-dir", state)
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, e)
 	}
 	root := filepath.Join(state, "sup")
-	t.Cleanup(func() { vm("delete", "--name", "sup", "--force", "--state-dir", state) })
 	ex := parseExports(out)
 	cli := func(args ...string) result { return vchCLI(t, ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"], args...) }
 	if r := cli("pull", env.busybox); r.Exit != 0 {
