@@ -67,8 +67,11 @@ func signalVCHD(t *testing.T, root string, sig syscall.Signal) int {
 	t.Helper()
 	pidFile := filepath.Join(root, "vchd.pid")
 	old := pidOf(t, pidFile)
+	// supervisor.lock keeps the pid of a supervisor that died: count it
+	// only while that pid is a live vic-machine supervise.
 	sup := readPid(filepath.Join(root, "supervisor.lock"))
-	if sup > 0 && !alive(sup) {
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup)); sup <= 0 || err != nil || !alive(sup) ||
+		!strings.Contains(string(cmdline), "supervise\x00") {
 		sup = 0
 	}
 	if err := syscall.Kill(old, sig); err != nil {
