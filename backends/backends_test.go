@@ -22,6 +22,11 @@ func TestRestart(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	pl := fake.New()
+	t.Cleanup(func() {
+		if err := pl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	store := fakestore.New()
 	img := fakestore.Image(map[string]any{"os": "linux", "config": map[string]any{"Cmd": []string{"sh"}}}, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 1)
 	store.Remote("127.0.0.1:5000/busybox:latest", img)

@@ -20,7 +20,7 @@ pkgs=${PKGS:-"./tether/control/... ./backends/container/... ./backends/image/...
 log=$(mktemp /tmp/vch-flake.XXXXXX)
 echo "flake: go test -race -count=$count $pkgs (log: $log)"
 # shellcheck disable=SC2086
-go test -race -count="$count" -timeout 30m $pkgs >"$log" 2>&1
+go test -race -count="$count" -timeout 120m $pkgs >"$log" 2>&1
 rc=$?
 grep -E '^(ok|FAIL)\s' "$log"
 fails=$(grep -E '^\s*--- FAIL: ' "$log" | sed -E 's/^\s*--- FAIL: ([^ ]+).*/\1/' | sort | uniq -c | sort -rn)

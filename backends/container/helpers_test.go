@@ -52,6 +52,11 @@ func (c *clock) now() time.Time {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, pl: fake.New(), store: fakestore.New(), clock: &clock{t: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}, events: events.New(0)}
+	t.Cleanup(func() {
+		if err := e.pl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	var cfg dockerspec.DockerOCIImage
 	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg.Created = &created

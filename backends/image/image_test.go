@@ -47,6 +47,11 @@ func imageConfig(cmd string, labels map[string]string, created time.Time) docker
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{store: fakestore.New(), compute: fake.New(), refPath: filepath.Join(t.TempDir(), "refs.json")}
+	t.Cleanup(func() {
+		if err := e.compute.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	e.busybox = fakestore.Image(imageConfig("sh", nil, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 4_000_000)
 	e.alpine = fakestore.Image(imageConfig("/bin/sh", map[string]string{"org": "alpine"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)), time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), 7_000_000)
 	e.store.Remote("127.0.0.1:5000/busybox:latest", e.busybox)

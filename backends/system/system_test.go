@@ -16,6 +16,11 @@ import (
 func TestInfoAndVersion(t *testing.T) {
 	ctx := context.Background()
 	pl := fake.New()
+	t.Cleanup(func() {
+		if err := pl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	store := fakestore.New()
 	store.Local(fakestore.Image(map[string]string{"os": "linux"}, time.Time{}, 10))
 	for i, args := range [][]string{{"sleep"}, {"true"}, {"true"}} {

@@ -42,6 +42,11 @@ func newBackend(t *testing.T) *Backend {
 	t.Helper()
 	pl := fake.New([]volume.Store{{Label: "default", Path: "/d"}, {Label: "other", Path: "/o"}})
 	c := computefake.New()
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	b := New(pl, c, nil)
 	ctx := context.Background()
 	if _, _, err := b.Ensure(ctx, "used", "", nil, nil, false); err != nil {

@@ -516,7 +516,7 @@ func (s *Session) mkdirs(ctx context.Context, p *planned, u *undoStack) error {
 					if err != nil {
 						return err
 					}
-					return task.WaitEx(ctx)
+					return task.Wait(ctx)
 				})
 			}
 		}
@@ -537,13 +537,17 @@ func destroyVM(ctx context.Context, vm *object.VirtualMachine) error {
 	return waitTask(ctx, vm.Destroy)
 }
 
-// waitTask starts a task and waits for it within ctx.
+// waitTask starts a task and waits for it within ctx. Task.Wait, not
+// WaitEx: WaitEx shares the session's one PropertyCollector between
+// callers and is not safe for concurrent use (the race detector caught it
+// against the simulator); Wait makes a collector per call. Both return the
+// task's fault as *task.Error.
 func waitTask(ctx context.Context, start func(context.Context) (*object.Task, error)) error {
 	t, err := start(ctx)
 	if err != nil {
 		return err
 	}
-	return t.WaitEx(ctx)
+	return t.Wait(ctx)
 }
 
 func poolSpec(r vice.Resources) types.ResourceConfigSpec {

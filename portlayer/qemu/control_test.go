@@ -77,8 +77,11 @@ func serveGuest(t *testing.T, keyPEM []byte, g *guestProc) net.Conn {
 	host := fdConn(t, fds[0])
 	guest := fdConn(t, fds[1])
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); host.Close(); guest.Close() })
-	go srv.Serve(ctx, guest)
+	// The server logs through t until it returns: the cleanup waits for
+	// it (a line logged after the test completed panics).
+	served := make(chan struct{})
+	t.Cleanup(func() { cancel(); host.Close(); guest.Close(); <-served })
+	go func() { defer close(served); srv.Serve(ctx, guest) }()
 	return host
 }
 

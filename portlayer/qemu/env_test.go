@@ -39,10 +39,26 @@ type vmEnv struct {
 }
 
 var (
-	envOnce sync.Once
-	envVal  vmEnv
-	envErr  error
+	envOnce  sync.Once
+	envVal   vmEnv
+	envErr   error
+	envCache string // buildEnv's directory, removed by TestMain
 )
+
+// TestMain removes the directory buildEnv made (tether, initramfs,
+// busybox disk) once the tests are done with it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if envCache != "" {
+		if err := os.RemoveAll(envCache); err != nil {
+			fmt.Fprintf(os.Stderr, "remove %s: %v\n", envCache, err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
 
 // realVM prepares (once per test binary) the kernel, the tether initramfs
 // and the busybox image. It fails the test, never skips it: these tests
@@ -89,6 +105,7 @@ func buildEnv() (vmEnv, error) {
 	if err != nil {
 		return e, err
 	}
+	envCache = cache
 	tether := filepath.Join(cache, "tether")
 	build := exec.Command("go", "build", "-o", tether, "./cmd/tether")
 	build.Dir = root

@@ -46,11 +46,13 @@ func TestBundle(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "bundled", "--force") })
 	out, err := vm("create", "--name", "bundled", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M")
 	if err != nil {
 		t.Fatalf("create from the bundle: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { vm("delete", "--name", "bundled", "--force") })
 	root := filepath.Join(state, "bundled")
 	cfg, err := vchconfig.Load(vchconfig.Path(root))
 	if err != nil {

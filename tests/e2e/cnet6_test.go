@@ -3,7 +3,6 @@ package e2e
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestContainerNetworkIPv6: a container network given an IPv6 gateway and
@@ -62,15 +61,5 @@ func TestContainerNetworkIPv6(t *testing.T) {
 	if b, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 		t.Fatalf("vic-machine delete: %v\n%s", err, b)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		taps, bridges, rules, chains := hostLeftovers(t, v)
-		if taps+bridges+rules+chains == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after delete: %d taps, %d bridges, %d rules, %d chains", taps, bridges, rules, chains)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	awaitNothingLeft(t, "after delete", func() string { return leftAfterDelete(t, v) })
 }

@@ -309,10 +309,7 @@ done;`)
 		if b, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 			t.Fatalf("vic-machine delete: %v\n%s", err, b)
 		}
-		taps, bridges, rules, chains := hostLeftovers(t, v)
-		if taps+bridges+rules+chains != 0 {
-			t.Fatalf("after delete: %d taps, %d bridges (vch*, cn*), %d rules, %d chains", taps, bridges, rules, chains)
-		}
+		awaitNothingLeft(t, "after delete", func() string { return leftAfterDelete(t, v) })
 	})
 }
 
@@ -331,6 +328,35 @@ http {
 	}
 }
 `
+
+// awaitNothingLeft polls, for up to 90 s, until left reports nothing
+// (""): vic-machine delete returns before the kernel has let go of every
+// tap, bridge and rule of the VMs and vchd it ended. It fails the test
+// with the last report.
+func awaitNothingLeft(t *testing.T, what string, left func() string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		l := left()
+		if l == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: after 90s still %s", what, l)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// leftAfterDelete is awaitNothingLeft's report of hostLeftovers.
+func leftAfterDelete(t *testing.T, v *netVCH) string {
+	t.Helper()
+	taps, bridges, rules, chains := hostLeftovers(t, v)
+	if taps+bridges+rules+chains == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d taps, %d bridges (vch*, cn*), %d rules, %d chains", taps, bridges, rules, chains)
+}
 
 // hostLeftovers counts, in the VCH's namespace, taps (vt*), bridges a VCH
 // made (vch*, and the container network bridges of TestContainerNetworks,

@@ -51,6 +51,15 @@ func TestSeedDemo(t *testing.T) {
 	defer docker(t, "volume", "rm", "-f", "hello1")
 	defer docker(t, "rm", "-f", "truck")
 	mustDocker(t, "run", "-d", "-v", "hello1:/stuff", "--name", "truck", img)
+	// The image's sh has no stdin and ends at once, but in its own time:
+	// wait for it, so that cp and rm see the stopped container the seed's
+	// workflow is about rather than one still exiting.
+	if code := strings.TrimSpace(mustDocker(t, "wait", "truck")); code != "0" {
+		t.Fatalf("docker wait truck: exit %s", code)
+	}
+	if s := strings.TrimSpace(mustDocker(t, "inspect", "--format", "{{.State.Status}}", "truck")); s != "exited" {
+		t.Fatalf("truck after docker wait: %q", s)
+	}
 	if r := dockerAt(t, dir, "cp", "./local-file", "truck:/stuff/dest-file"); r.Exit != 0 {
 		t.Fatalf("docker cp: %s", r)
 	}

@@ -79,12 +79,14 @@ func TestDockerPy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-dockerpy", "--force") })
 	out, err := vicMachine("create", "--name", "e2e-dockerpy", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--container-memory", "256M", "--registry-mirror", "http://"+env.registry.Addr, "--bind-allow", tmp)
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-dockerpy", "--force") })
 	ex := parseExports(out)
 
 	args := []string{"-m", "pytest", "-p", "no:cacheprovider", "-p", "vch_dockerpy_plugin", "--junitxml", filepath.Join(work, "junit.xml")}

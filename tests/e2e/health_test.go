@@ -67,7 +67,10 @@ func TestHealthcheckFlags(t *testing.T) {
 	if ps := mustDocker(t, "ps", "--filter", "name="+name, "--format", "{{.Status}}"); !strings.Contains(ps, "(unhealthy)") {
 		t.Fatalf("ps status: %q", ps)
 	}
-	evs := parseEvents(t, mustDocker(t, "events", "--since", unixArg(since), "--until", unixArg(time.Now()),
+	// --until a second ahead: an event of the current second can be
+	// missed by an --until of now (docker events waits out the second).
+	until := time.Now().Add(time.Second)
+	evs := parseEvents(t, mustDocker(t, "events", "--since", unixArg(since), "--until", unixArg(until),
 		"--filter", "container="+name, "--filter", "event=health_status", "--format", "{{json .}}"))
 	if got := eventActions(evs); got != "health_status: healthy,health_status: unhealthy" {
 		t.Fatalf("health events: %s", got)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -147,17 +148,24 @@ func TestIPv6Bridge(t *testing.T) {
 	if b, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 		t.Fatalf("vic-machine delete: %v\n%s", err, b)
 	}
-	save, err := v.ns.Run("ip6tables-save")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(save, "vch:"); n != 0 {
-		t.Fatalf("%d ip6tables rules left after delete:\n%s", n, save)
-	}
-	if taps, bridges, rules, chains := hostLeftovers(t, v); taps+bridges+rules+chains != 0 {
-		t.Fatalf("after delete: %d taps, %d bridges, %d rules, %d chains", taps, bridges, rules, chains)
-	}
-	if addrs, err := v.ns.Run("ip", "-6", "-o", "addr"); err != nil || strings.Contains(addrs, "fd00:b1") {
-		t.Fatalf("IPv6 address left after delete: %v\n%s", err, addrs)
-	}
+	awaitNothingLeft(t, "after delete", func() string {
+		save, err := v.ns.Run("ip6tables-save")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(save, "vch:"); n != 0 {
+			return fmt.Sprintf("%d ip6tables rules:\n%s", n, save)
+		}
+		if l := leftAfterDelete(t, v); l != "" {
+			return l
+		}
+		addrs, err := v.ns.Run("ip", "-6", "-o", "addr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(addrs, "fd00:b1") {
+			return "an IPv6 address of the VCH:\n" + addrs
+		}
+		return ""
+	})
 }

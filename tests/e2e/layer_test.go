@@ -15,12 +15,14 @@ func TestBaseImageSizeEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-small", "--force") })
 	out, err := vicMachine("create", "--name", "e2e-small", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--container-memory", "256M", "--base-image-size", "64M")
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-small", "--force") })
 	ex := parseExports(out)
 	if r := dockerWith(t, ex, "", "pull", env.busybox); r.Exit != 0 {
 		t.Fatalf("pull: %s", r)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/vchproject/vch/machine/certs"
@@ -75,16 +76,18 @@ func TestVicMachineLifecycle(t *testing.T) {
 	}
 	name := "lc"
 	root := filepath.Join(state, name)
-	out, serr, code := vm("create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
-		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--bridge-network-range", "10.77.0.0/16", "--state-dir", state)
-	if code != 0 {
-		t.Fatalf("create: %s%s", out, serr)
-	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
 	t.Cleanup(func() {
 		if _, err := os.Stat(filepath.Join(root, "config.json")); err == nil {
 			vm("delete", "--name", name, "--force", "--state-dir", state)
 		}
 	})
+	out, serr, code := vm("create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M",
+		"--tls-cname", "lc.example.com", "--insecure-registry", env.registry.Addr, "--bridge-network-range", "10.77.0.0/16", "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("create: %s%s", out, serr)
+	}
 	ex := parseExports(out)
 	host, certs := ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]
 
@@ -172,9 +175,12 @@ func TestVicMachineLifecycle(t *testing.T) {
 	if code != 0 || !strings.Contains(o, "Volume store default kept at "+filepath.Join(root, "volumes")) {
 		t.Fatalf("delete: exit %d\n%s%s", code, o, e)
 	}
-	if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
-		t.Fatalf("delete left processes: %s", pids)
-	}
+	awaitNothingLeft(t, "after delete", func() string {
+		if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
+			return "processes " + strings.Join(strings.Fields(string(pids)), " ")
+		}
+		return ""
+	})
 	if ls, _, _ := vm("ls", "--state-dir", state); strings.Contains(ls, root) {
 		t.Fatalf("ls after delete:\n%s", ls)
 	}
@@ -214,6 +220,9 @@ func TestTLSCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "tlsca", "--force", "--state-dir", state) })
 	if _, e, code := vm("create", "--name", "tlsca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--tls-ca", filepath.Join(team, "key.pem"), "--state-dir", state); code == 0 || !strings.Contains(e, "holds no PEM certificate") || strings.Count(strings.TrimSpace(e), "\n") != 0 {
 		t.Fatalf("--tls-ca with a key file: exit %d: %s", code, e)
@@ -226,7 +235,6 @@ func TestTLSCA(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, e)
 	}
-	t.Cleanup(func() { vm("delete", "--name", "tlsca", "--force", "--state-dir", state) })
 	ex := parseExports(out)
 
 	// A client with the team's certificate, trusting the VCH's server CA.
@@ -279,6 +287,9 @@ func TestContainerNameConvention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "nc", "--force", "--state-dir", state) })
 	if _, e, code := vm("create", "--name", "nc", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--container-name-convention", "myteam", "--state-dir", state); code == 0 || !strings.Contains(e, "has neither {name} nor {id}") {
 		t.Fatalf("convention without a token: exit %d: %s", code, e)
@@ -288,7 +299,6 @@ func TestContainerNameConvention(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, e)
 	}
-	t.Cleanup(func() { vm("delete", "--name", "nc", "--force", "--state-dir", state) })
 	ex := parseExports(out)
 	host, certs := ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]
 	if r := vchCLI(t, host, certs, "pull", env.busybox); r.Exit != 0 {
@@ -320,12 +330,14 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vm("delete", "--name", "sup", "--force", "--state-dir", state) })
 	out, e, code := vm("create", "--name", "sup", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--state-dir", state)
 	if code != 0 {
 		t.Fatalf("create: %s%s", out, e)
 	}
 	root := filepath.Join(state, "sup")
-	t.Cleanup(func() { vm("delete", "--name", "sup", "--force", "--state-dir", state) })
 	ex := parseExports(out)
 	cli := func(args ...string) result { return vchCLI(t, ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"], args...) }
 	if r := cli("pull", env.busybox); r.Exit != 0 {
@@ -339,7 +351,6 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 	}
 	beforeIns := cli("inspect", "before").Stdout
 
-	old := pidOf(t, filepath.Join(root, "vchd.pid"))
 	var wg sync.WaitGroup
 	results := make([]result, 10)
 	for i := range results {
@@ -367,7 +378,7 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 		r := cli("ps", "-aq", "--filter", "name=burst-")
 		return r.Exit == 0 && len(strings.Fields(r.Stdout)) >= 2
 	})
-	killWait(t, old)
+	old := signalVCHD(t, root, syscall.SIGKILL)
 	wg.Wait()
 	poll(t, "the supervisor to bring vchd back", func() bool { return cli("version").Exit == 0 })
 	if now := pidOf(t, filepath.Join(root, "vchd.pid")); now == old {

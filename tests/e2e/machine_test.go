@@ -18,12 +18,19 @@ func TestVicMachineCreateDelete(t *testing.T) {
 	}
 	state := t.TempDir()
 	bin := filepath.Join(env.repo, "bin", "vic-machine")
+	root := filepath.Join(state, "second-vch")
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() {
+		if _, err := os.Stat(root); err == nil {
+			_ = exec.Command(bin, "delete", "--name", "second-vch", "--force", "--state-dir", state).Run()
+		}
+	})
 	out, err := exec.Command(bin, "create", "--name", "second-vch", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--state-dir", state).CombinedOutput()
 	if err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	root := filepath.Join(state, "second-vch")
 	want := []string{
 		fmt.Sprintf("export DOCKER_HOST=tcp://127.0.0.1:%d", port),
 		"export DOCKER_TLS_VERIFY=1",
@@ -49,7 +56,10 @@ func TestVicMachineCreateDelete(t *testing.T) {
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Fatalf("delete left %s: %v", root, err)
 	}
-	if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
-		t.Fatalf("delete left processes: %s", pids)
-	}
+	awaitNothingLeft(t, "after delete", func() string {
+		if pids, _ := exec.Command("pgrep", "-f", root).Output(); len(strings.TrimSpace(string(pids))) != 0 {
+			return "processes " + strings.Join(strings.Fields(string(pids)), " ")
+		}
+		return ""
+	})
 }

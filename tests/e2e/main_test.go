@@ -87,6 +87,9 @@ func setup() error {
 	if err := os.MkdirAll(env.bindRoot, 0o755); err != nil {
 		return err
 	}
+	// Set before the create: teardown deletes the VCH if its directory
+	// exists, also after a create that failed midway.
+	env.vchRoot = filepath.Join(env.state, env.name)
 	out, err := vicMachine("create", "--name", env.name, "--api-port", fmt.Sprint(env.port), "--bind", "127.0.0.1", "--container-memory", "256M",
 		"--volume-store", env.volStores["default"]+":default", "--volume-store", env.volStores["other"]+":other", "--bind-allow", env.bindRoot)
 	if err != nil {
@@ -97,12 +100,11 @@ func setup() error {
 	if env.host == "" || env.certs == "" || exports["DOCKER_TLS_VERIFY"] != "1" {
 		return fmt.Errorf("vic-machine create printed no usable exports:\n%s", out)
 	}
-	env.vchRoot = filepath.Join(env.state, env.name)
 	return nil
 }
 
 func teardown() {
-	if env.vchRoot != "" {
+	if _, err := os.Stat(env.vchRoot); env.vchRoot != "" && err == nil {
 		if out, err := vicMachine("delete", "--name", env.name, "--force"); err != nil {
 			fmt.Fprintf(os.Stderr, "vic-machine delete: %v\n%s\n", err, out)
 		}

@@ -19,13 +19,9 @@ func (v *netVCH) sibling(t *testing.T, name string, createArgs ...string) *netVC
 		t.Fatal(err)
 	}
 	s := &netVCH{ns: v.ns, out: v.out, state: v.state, name: name}
-	b, err := s.vicMachine(append([]string{"create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M"}, createArgs...)...)
-	if err != nil {
-		t.Fatalf("vic-machine create %s: %v\n%s", name, err, b)
-	}
-	exports := parseExports(b)
-	s.host, s.certs = exports["DOCKER_HOST"], exports["DOCKER_CERT_PATH"]
 	s.root = filepath.Join(s.state, name)
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
 	t.Cleanup(func() {
 		if _, err := os.Stat(s.root); err == nil {
 			if b, err := s.vicMachine("delete", "--name", name, "--force"); err != nil {
@@ -33,6 +29,12 @@ func (v *netVCH) sibling(t *testing.T, name string, createArgs ...string) *netVC
 			}
 		}
 	})
+	b, err := s.vicMachine(append([]string{"create", "--name", name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M"}, createArgs...)...)
+	if err != nil {
+		t.Fatalf("vic-machine create %s: %v\n%s", name, err, b)
+	}
+	exports := parseExports(b)
+	s.host, s.certs = exports["DOCKER_HOST"], exports["DOCKER_CERT_PATH"]
 	return s
 }
 

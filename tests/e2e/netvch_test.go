@@ -82,13 +82,9 @@ func newNetVCHWith(t testing.TB, createArgs ...string) *netVCH {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := v.vicMachine(append([]string{"create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M"}, createArgs...)...)
-	if err != nil {
-		t.Fatalf("vic-machine create in %s: %v\n%s", ns.Name, err, b)
-	}
-	exports := parseExports(b)
-	v.host, v.certs = exports["DOCKER_HOST"], exports["DOCKER_CERT_PATH"]
 	v.root = filepath.Join(v.state, v.name)
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
 	t.Cleanup(func() {
 		if _, err := os.Stat(v.root); err == nil {
 			if b, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
@@ -96,6 +92,12 @@ func newNetVCHWith(t testing.TB, createArgs ...string) *netVCH {
 			}
 		}
 	})
+	b, err := v.vicMachine(append([]string{"create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1", "--container-memory", "256M"}, createArgs...)...)
+	if err != nil {
+		t.Fatalf("vic-machine create in %s: %v\n%s", ns.Name, err, b)
+	}
+	exports := parseExports(b)
+	v.host, v.certs = exports["DOCKER_HOST"], exports["DOCKER_CERT_PATH"]
 	return v
 }
 

@@ -3,11 +3,11 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -258,13 +258,19 @@ func TestNetworking(t *testing.T) {
 		if out, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 			t.Fatalf("vic-machine delete: %v\n%s", err, out)
 		}
-		waitFor(t, func() bool { taps, _, _ := hostNetCounts(t, v); return taps == 0 })
-		if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 0 || rules != 0 {
-			t.Fatalf("after delete: %d taps, %d bridges, %d rules", taps, bridges, rules)
-		}
-		if save, err := v.ns.Run("iptables-save", "-t", "nat"); err != nil || strings.Contains(save, ":VCH-") {
-			t.Fatalf("the VCH's nat chain left after delete (%v):\n%s", err, save)
-		}
+		awaitNothingLeft(t, "after delete", func() string {
+			if taps, bridges, rules := hostNetCounts(t, v); taps != 0 || bridges != 0 || rules != 0 {
+				return fmt.Sprintf("%d taps, %d bridges, %d rules", taps, bridges, rules)
+			}
+			save, err := v.ns.Run("iptables-save", "-t", "nat")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(save, ":VCH-") {
+				return "the VCH's nat chain:\n" + save
+			}
+			return ""
+		})
 		if _, err := fetch(v.ns, "http://127.0.0.1:8083/"); err == nil {
 			t.Fatal("port 8083 served after delete")
 		}
@@ -338,17 +344,11 @@ func hostNetCounts(t *testing.T, v *netVCH) (taps, bridges, rules int) {
 	return taps, bridges, rules
 }
 
+// stopVCHD stops v's vchd with SIGTERM as a crash-free stop would, and
+// waits until it and its supervisor are gone.
 func stopVCHD(t *testing.T, v *netVCH) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(v.root, "vchd.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { return syscall.Kill(pid, 0) != nil })
+	signalVCHD(t, v.root, syscall.SIGTERM)
 }
 
 func startVCHD(t *testing.T, v *netVCH) {

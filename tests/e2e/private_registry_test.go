@@ -71,11 +71,13 @@ func TestRegistryCATLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-regca", "--force") })
 	out, err := vicMachine("create", "--name", "e2e-regca", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1")
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-regca", "--force") })
 	ex := parseExports(out)
 
 	// Without the CA the registry is refused.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -100,8 +101,7 @@ func TestLogsAndAttachAfterVCHDKill(t *testing.T) {
 		}
 	})
 
-	old := pidOf(t, filepath.Join(v.root, "vchd.pid"))
-	killWait(t, old)
+	old := signalVCHD(t, v.root, syscall.SIGKILL)
 	poll(t, "the supervisor to bring vchd back", func() bool { return v.dockerNS("version").Exit == 0 })
 	if now := pidOf(t, filepath.Join(v.root, "vchd.pid")); now == old {
 		t.Fatalf("vchd pid unchanged (%d)", now)

@@ -37,6 +37,9 @@ func TestRegistryOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirror := "http://" + env.registry.Addr
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-registry", "--force") })
 	out, err := vicMachine("create", "--name", "e2e-registry", "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--whitelist-registry", "docker.io", "--whitelist-registry", "*.example.com",
 		"--registry-mirror", mirror, "--insecure-registry", "10.0.0.0/8", "--insecure-registry", "reg.example.com:5000",
@@ -44,7 +47,6 @@ func TestRegistryOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { vicMachine("delete", "--name", "e2e-registry", "--force") })
 	ex := parseExports(out)
 	run := func(args ...string) result {
 		t.Helper()
@@ -108,7 +110,13 @@ func TestRegistryOptions(t *testing.T) {
 		t.Fatalf("docker info text: %s", r)
 	}
 
-	// Bad settings: a clear error, and no VCH left behind.
+	// Bad settings: a clear error, and no VCH left behind (should one
+	// be made all the same, the cleanup removes it).
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(env.state, "e2e-bad-registry")); err == nil {
+			vicMachine("delete", "--name", "e2e-bad-registry", "--force")
+		}
+	})
 	for _, args := range [][]string{
 		{"--whitelist-registry", "reg*.com"},
 		{"--insecure-registry", "10.0.0.0/33"},

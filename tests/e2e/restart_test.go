@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // Container VMs run detached from vchd: stopping vchd leaves them running,
@@ -19,22 +14,7 @@ func TestVCHDRestartKeepsContainers(t *testing.T) {
 	defer docker(t, "rm", "-f", name)
 	waitFor(t, func() bool { return docker(t, "logs", name).Stdout == "before\n" })
 
-	pidFile := filepath.Join(env.vchRoot, "vchd.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("vchd did not stop on SIGTERM")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	signalVCHD(t, env.vchRoot, syscall.SIGTERM)
 	if qemuCount(t) == 0 {
 		t.Fatal("stopping vchd stopped the container VMs")
 	}

@@ -35,10 +35,65 @@ func killWait(t *testing.T, pid int) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill %d: %v", pid, err)
 	}
-	poll(t, fmt.Sprintf("pid %d to die", pid), func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		return err != nil || strings.Contains(string(b), ") Z ")
-	})
+	poll(t, fmt.Sprintf("pid %d to die", pid), func() bool { return !alive(pid) })
+}
+
+// alive reports whether pid is a process that has not ended (a zombie
+// has).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(b), ") Z ")
+}
+
+// readPid reads a pid file; 0 if there is none or it holds no pid.
+func readPid(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// signalVCHD sends sig to the vchd of the VCH whose state directory is
+// root and waits until that vchd is gone and, if a supervisor was
+// watching it, until the supervisor has either started a new vchd (a new,
+// live pid in vchd.pid) or exited; at most 90 s. Whatever comes next
+// (vic-machine start, waiting for the API to come back) then does not
+// race a supervisor that is still deciding. It returns the vchd pid it
+// signalled. SIGTERM: vchd exits 0 and its supervisor ends; SIGKILL: the
+// supervisor restarts vchd.
+func signalVCHD(t *testing.T, root string, sig syscall.Signal) int {
+	t.Helper()
+	pidFile := filepath.Join(root, "vchd.pid")
+	old := pidOf(t, pidFile)
+	// supervisor.lock keeps the pid of a supervisor that died: count it
+	// only while that pid is a live vic-machine supervise.
+	sup := readPid(filepath.Join(root, "supervisor.lock"))
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup)); sup <= 0 || err != nil || !alive(sup) ||
+		!strings.Contains(string(cmdline), "supervise\x00") {
+		sup = 0
+	}
+	if err := syscall.Kill(old, sig); err != nil {
+		t.Fatalf("signal %v to vchd %d: %v", sig, old, err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for alive(old) {
+		if time.Now().After(deadline) {
+			t.Fatalf("vchd %d still running 90s after %v", old, sig)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for sup > 0 && alive(sup) {
+		if now := readPid(pidFile); now > 0 && now != old && alive(now) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("90s after %v to vchd %d its supervisor %d neither restarted it nor exited", sig, old, sup)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return old
 }
 
 // dockerNS runs the docker CLI against v without a *testing.T, so that
@@ -49,6 +104,24 @@ func (v *netVCH) dockerNS(args ...string) result {
 		r.Exit, r.Stderr = -1, err.Error()
 	}
 	return r
+}
+
+// pollLogs waits (90 s) until docker logs of name on v is want, and
+// fails the test with what it last read if it never is.
+func pollLogs(t *testing.T, v *netVCH, name, want string) {
+	t.Helper()
+	var last result
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		last = v.dockerNS("logs", name)
+		if last.Exit == 0 && last.Stdout == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs of %s: want %q, last read: %s", name, want, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 var fullID = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -68,9 +141,11 @@ func TestSupervisedVCHDSurvivesKill(t *testing.T) {
 	waitFetch(t, v.ns, "http://127.0.0.1:8085/", "hello-from-vch")
 	before := v.must(t, "inspect", "--format", "{{.Id}} {{.State.Status}} {{.State.StartedAt}} {{.State.Pid}} {{json .Mounts}} {{json .NetworkSettings.Ports}}", "web")
 	volsBefore := v.must(t, "volume", "ls", "-q")
-	logsBefore := v.must(t, "logs", "web")
+	// The container's one line reaches its log in its own time: wait for
+	// it rather than read the log once.
+	const webLog = "web-log\n"
+	pollLogs(t, v, "web", webLog)
 
-	old := pidOf(t, filepath.Join(v.root, "vchd.pid"))
 	var wg sync.WaitGroup
 	results := make([]result, 10)
 	for i := range results {
@@ -85,7 +160,7 @@ func TestSupervisedVCHDSurvivesKill(t *testing.T) {
 		r := v.dockerNS("ps", "-aq", "--filter", "name=burst-")
 		return r.Exit == 0 && len(strings.Fields(r.Stdout)) >= 2
 	})
-	killWait(t, old)
+	old := signalVCHD(t, v.root, syscall.SIGKILL)
 	wg.Wait()
 
 	poll(t, "the supervisor to bring vchd back", func() bool {
@@ -139,9 +214,7 @@ func TestSupervisedVCHDSurvivesKill(t *testing.T) {
 		t.Fatalf("inspect changed:\nbefore %s\nafter  %s", before, after)
 	}
 	waitFetch(t, v.ns, "http://127.0.0.1:8085/", "hello-from-vch")
-	if got := v.must(t, "logs", "web"); got != logsBefore {
-		t.Fatalf("logs after the restart: %q, before %q", got, logsBefore)
-	}
+	pollLogs(t, v, "web", webLog)
 	if got := v.must(t, "volume", "ls", "-q"); got != volsBefore {
 		t.Fatalf("volumes after the restart: %q, before %q", got, volsBefore)
 	}
@@ -172,7 +245,7 @@ func TestRestartPoliciesAcrossVCHDKill(t *testing.T) {
 	}
 	sup := pidOf(t, filepath.Join(env.vchRoot, "supervisor.lock"))
 	killWait(t, sup)
-	killWait(t, pidOf(t, filepath.Join(env.vchRoot, "vchd.pid")))
+	signalVCHD(t, env.vchRoot, syscall.SIGKILL)
 	for _, p := range policies {
 		killWait(t, pidOf(t, filepath.Join(env.vchRoot, "containers", ids[p], "qemu.pid")))
 	}

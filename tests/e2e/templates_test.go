@@ -25,12 +25,14 @@ func newTemplateVCH(t *testing.T) *tplVCH {
 		t.Fatal(err)
 	}
 	v := &tplVCH{name: "e2e-tpl", root: filepath.Join(env.state, "e2e-tpl")}
+	// Registered before the create, so that a create that fails
+	// midway (or a failure right after it) leaves nothing behind.
+	t.Cleanup(func() { vicMachine("delete", "--name", v.name, "--force") })
 	out, err := vicMachine("create", "--name", v.name, "--api-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--container-memory", "256M", "--vm-templates")
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { vicMachine("delete", "--name", v.name, "--force") })
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return

@@ -63,9 +63,16 @@ func TestUpdateFirewall(t *testing.T) {
 	if out, err := v.vicMachine("delete", "--name", v.name, "--force"); err != nil {
 		t.Fatalf("delete: %v\n%s", err, out)
 	}
-	if rules, _ := v.ns.Run("iptables", "-S", "INPUT"); strings.Contains(rules, "vch-api:") {
-		t.Errorf("rules after delete:\n%s", rules)
-	}
+	awaitNothingLeft(t, "after delete", func() string {
+		rules, err := v.ns.Run("iptables", "-S", "INPUT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(rules, "vch-api:") {
+			return "the API port's rules:\n" + rules
+		}
+		return ""
+	})
 }
 
 // upgrade moves a VCH to the installed binaries (here the same build; the

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -386,21 +385,7 @@ func TestVolumesSurviveVCHDRestart(t *testing.T) {
 
 func restartE2EVCHD(t *testing.T) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(env.vchRoot, "vchd.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("vchd did not stop on SIGTERM")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	signalVCHD(t, env.vchRoot, syscall.SIGTERM)
 	if out, err := vicMachine("start", "--name", env.name); err != nil {
 		t.Fatalf("vic-machine start: %v\n%s", err, out)
 	}

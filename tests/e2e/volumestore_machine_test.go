@@ -28,6 +28,12 @@ func TestVicMachineVolumeStores(t *testing.T) {
 	state := t.TempDir()
 	good := filepath.Join(state, "good-store")
 	bin := filepath.Join(env.repo, "bin", "vic-machine")
+	// Should a refused create make the VCH all the same, it goes.
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(state, "vs-bad")); err == nil {
+			_ = exec.Command(bin, "delete", "--name", "vs-bad", "--force", "--state-dir", state).Run()
+		}
+	})
 	for _, tc := range []struct {
 		stores []string
 		want   string

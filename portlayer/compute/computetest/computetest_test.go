@@ -19,6 +19,11 @@ import (
 func TestFake(t *testing.T) {
 	computetest.Run(t, func(t *testing.T) compute.Provider {
 		p := fake.New()
+		t.Cleanup(func() {
+			if err := p.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 		builtinSh := p.Programs["sh"]
 		vol := &sharedFiles{files: map[string]bool{}}
 		p.Programs["sh"] = func(proc *fake.Proc) int {
@@ -75,6 +80,11 @@ func TestFake(t *testing.T) {
 func TestFakeNetwork(t *testing.T) {
 	computetest.RunNetwork(t, func(t *testing.T, na compute.NetworkAttacher) compute.Provider {
 		p := fake.New()
+		t.Cleanup(func() {
+			if err := p.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 		p.Network = na
 		return p
 	}, "sha256:fake")

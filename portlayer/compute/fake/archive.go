@@ -13,8 +13,9 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-// The fake keeps each container's files in a host temporary directory
-// (made on first use, removed with the container) and serves docker cp,
+// The fake keeps each container's files in a host directory (made on
+// first use under the provider's directory, removed with the container;
+// the provider's own directory is removed by Close) and serves docker cp,
 // diff and sizes from it with the tether's own archive code. Everything in
 // it counts as added: the fake has no image layer.
 
@@ -27,13 +28,44 @@ func (p *Provider) rootDir(id string) (string, error) {
 		return "", err
 	}
 	if v.root == "" {
-		d, err := os.MkdirTemp("", "vch-fake-root-")
+		if p.dir == "" {
+			if p.TempDir != "" {
+				p.dir = p.TempDir
+			} else {
+				d, err := os.MkdirTemp("", "vch-fake-root-")
+				if err != nil {
+					return "", fmt.Errorf("fake compute: make its directory: %w", err)
+				}
+				p.dir, p.owned = d, true
+			}
+		}
+		d, err := os.MkdirTemp(p.dir, "c-")
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("fake compute: make the files of %s: %w", id, err)
 		}
 		v.root = d
 	}
 	return v.root, nil
+}
+
+// Close removes the directory the provider made for the containers'
+// files (none if TempDir was set). The provider stays usable: a later
+// archive call makes a new one.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.owned {
+		return nil
+	}
+	dir := p.dir
+	p.dir, p.owned = "", false
+	for _, v := range p.vms {
+		v.root = ""
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("fake compute: remove %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (p *Provider) openRoot(id string) (*archive.Root, error) {

@@ -3,6 +3,7 @@ package fake
 import (
 	"bytes"
 	"context"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -40,9 +41,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// newProvider returns New(), its directory removed when t ends.
+func newProvider(t *testing.T) *Provider {
+	p := New()
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
 func TestLifecycle(t *testing.T) {
 	ctx := context.Background()
-	p := New()
+	p := newProvider(t)
 	create(t, p, compute.Process{Args: []string{"sleep", "100"}})
 	if err := p.Create(ctx, compute.Spec{ID: id, Process: compute.Process{Args: []string{"x"}}}); !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("duplicate create: %v", err)
@@ -102,7 +114,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestStartFailure(t *testing.T) {
 	ctx := context.Background()
-	p := New()
+	p := newProvider(t)
 	create(t, p, compute.Process{Args: []string{"nosuchcmd"}})
 	err := p.Start(ctx, id)
 	if err == nil || !strings.Contains(err.Error(), `exec: "nosuchcmd": executable file not found in $PATH`) {
@@ -115,7 +127,7 @@ func TestStartFailure(t *testing.T) {
 
 func TestAttachBeforeStartAndLogs(t *testing.T) {
 	ctx := context.Background()
-	p := New()
+	p := newProvider(t)
 	p.Programs["both"] = func(pr *Proc) int {
 		_, _ = pr.Stdout.Write([]byte("out\n"))
 		_, _ = pr.Stderr.Write([]byte("err\n"))
@@ -163,7 +175,7 @@ func TestAttachBeforeStartAndLogs(t *testing.T) {
 
 func TestCatStdinAndFollow(t *testing.T) {
 	ctx := context.Background()
-	p := New()
+	p := newProvider(t)
 	create(t, p, compute.Process{Args: []string{"cat"}, OpenStdin: true})
 	if err := p.Start(ctx, id); err != nil {
 		t.Fatal(err)
@@ -190,7 +202,7 @@ func TestCatStdinAndFollow(t *testing.T) {
 
 func TestKillStubborn(t *testing.T) {
 	ctx := context.Background()
-	p := New()
+	p := newProvider(t)
 	create(t, p, compute.Process{Args: []string{"/bin/stubborn"}})
 	if err := p.Start(ctx, id); err != nil {
 		t.Fatal(err)
@@ -236,7 +248,7 @@ func TestShSubset(t *testing.T) {
 		{script: "echo up; sleep 100", out: "up\n", code: 143, signal: true},
 	} {
 		t.Run(tc.script, func(t *testing.T) {
-			p := New()
+			p := newProvider(t)
 			create(t, p, compute.Process{Args: []string{"/bin/sh", "-c", tc.script}, Env: []string{"A=1"}, WorkingDir: "/work"})
 			if err := p.Start(ctx, id); err != nil {
 				t.Fatal(err)
@@ -274,5 +286,43 @@ func TestShSubset(t *testing.T) {
 				t.Fatalf("out %q err %q", out, errOut)
 			}
 		})
+	}
+}
+
+// The containers' files live in the provider's own directory, which Close
+// removes; with TempDir set they live there and Close leaves it alone.
+func TestCloseRemovesFiles(t *testing.T) {
+	ctx := context.Background()
+	p := New()
+	create(t, p, compute.Process{Args: []string{"sleep", "100"}})
+	if _, err := p.ArchiveStat(ctx, id, "/"); err != nil {
+		t.Fatalf("stat /: %v", err)
+	}
+	dir := p.dir
+	if dir == "" || !p.owned {
+		t.Fatalf("after a stat the provider has no directory of its own (%q)", dir)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("after Close, %s: %v (want it gone)", dir, err)
+	}
+
+	q := New()
+	q.TempDir = t.TempDir()
+	create(t, q, compute.Process{Args: []string{"sleep", "100"}})
+	if _, err := q.ArchiveStat(ctx, id, "/"); err != nil {
+		t.Fatalf("stat / with TempDir: %v", err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(q.TempDir)
+	if err != nil || len(ents) != 1 {
+		t.Errorf("TempDir after Close: %v, %v (want the container's directory kept)", ents, err)
 	}
 }

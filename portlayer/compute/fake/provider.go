@@ -28,10 +28,17 @@ type Provider struct {
 	// Network, if set, is attached at every start and detached when the
 	// run ends, as a real provider does.
 	Network compute.NetworkAttacher
+	// TempDir, if set before the first archive call, is the directory
+	// the containers' file trees are made in; its owner (e.g. a test's
+	// t.TempDir) removes it. Unset, the provider makes its own on first
+	// use and Close removes it.
+	TempDir string
 
 	mu    sync.Mutex
 	vms   map[string]*vm
-	execs int // exec processes started (for their pids)
+	execs int    // exec processes started (for their pids)
+	dir   string // where containers' file trees are made (archive.go)
+	owned bool   // dir was made by the provider: Close removes it
 }
 
 var _ compute.Provider = (*Provider)(nil)

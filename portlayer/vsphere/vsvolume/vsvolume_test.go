@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vmware/govmomi/object"
@@ -16,14 +17,20 @@ import (
 	"github.com/vchproject/vch/portlayer/vsphere/vsvolume"
 )
 
+// runs numbers the tests' folders: the simulator is shared by the whole
+// test binary, -count=N rounds included, so a folder is never reused.
+var runs atomic.Int64
+
 // The suite's stores are host paths; each becomes a folder named after
-// the subtest and the store on the shared simulator's datastore.
+// the subtest (and the round) and the store on the shared simulator's
+// datastore.
 func TestConformance(t *testing.T) {
 	volumetest.Run(t, func(t *testing.T, stores []volume.Store) volumetest.Instance {
 		sim := vsimtest.Shared(t)
+		n := runs.Add(1)
 		var ds []volume.Store
 		for _, s := range stores {
-			ds = append(ds, volume.Store{Label: s.Label, Path: fmt.Sprintf("[LocalDS_0] vch/%s/%s", strings.ReplaceAll(t.Name(), "/", "-"), filepath.Base(s.Path))})
+			ds = append(ds, volume.Store{Label: s.Label, Path: fmt.Sprintf("[LocalDS_0] vch/%s-%d/%s", strings.ReplaceAll(t.Name(), "/", "-"), n, filepath.Base(s.Path))})
 		}
 		open := func() volume.Provider {
 			p, err := vsvolume.New(context.Background(), sim.Session(t), ds, zaptest.NewLogger(t))
@@ -42,7 +49,8 @@ func TestInterruptedCreateSwept(t *testing.T) {
 	ctx := context.Background()
 	sim := vsimtest.Shared(t)
 	sess := sim.Session(t)
-	stores := []volume.Store{{Label: volume.DefaultStore, Path: "[LocalDS_0] vch/swept"}}
+	dir := fmt.Sprintf("vch/swept-%d", runs.Add(1))
+	stores := []volume.Store{{Label: volume.DefaultStore, Path: "[LocalDS_0] " + dir}}
 	p, err := vsvolume.New(ctx, sess, stores, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -54,17 +62,17 @@ func TestInterruptedCreateSwept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if disk != "[LocalDS_0] vch/swept/volumes/kept/kept.vmdk" {
+	if disk != "[LocalDS_0] "+dir+"/volumes/kept/kept.vmdk" {
 		t.Fatalf("Disk = %q", disk)
 	}
 	ds, err := sess.Finder.Datastore(ctx, "LocalDS_0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ds.Stat(ctx, "vch/swept/volumes/kept/kept.vmdk"); err != nil {
+	if _, err := ds.Stat(ctx, dir+"/volumes/kept/kept.vmdk"); err != nil {
 		t.Fatalf("the volume's VMDK: %v", err)
 	}
-	if err := object.NewFileManager(sess.Client).MakeDirectory(ctx, "[LocalDS_0] vch/swept/volumes/half", sess.Datacenter, false); err != nil {
+	if err := object.NewFileManager(sess.Client).MakeDirectory(ctx, "[LocalDS_0] "+dir+"/volumes/half", sess.Datacenter, false); err != nil {
 		t.Fatal(err)
 	}
 	q, err := vsvolume.New(ctx, sess, stores, zaptest.NewLogger(t))
@@ -78,7 +86,7 @@ func TestInterruptedCreateSwept(t *testing.T) {
 	if len(list) != 1 || list[0].Name != "kept" {
 		t.Fatalf("after reopen: %+v, want only kept", list)
 	}
-	if _, err := ds.Stat(ctx, "vch/swept/volumes/half"); err == nil {
+	if _, err := ds.Stat(ctx, dir+"/volumes/half"); err == nil {
 		t.Fatal("the interrupted folder is still there")
 	}
 }

@@ -23,7 +23,12 @@ import (
 	"github.com/vchproject/vch/tests/fixture"
 )
 
-func TestMain(m *testing.M) { os.Exit(fixture.RunInNetns("vchsimdk", m.Run)) }
+// TestMain: the tests run in a network namespace of their own (see the
+// package comment) with a temporary directory of their own, removed
+// afterwards (the simulator's govcsim-* directories go with it).
+func TestMain(m *testing.M) {
+	os.Exit(vsimtest.Main(func() int { return fixture.RunInNetns("vchsimdk", m.Run) }))
+}
 
 // TestGuestinfoReachesTheContainer: what the provider writes into a
 // container VM's guestinfo (the container's ID, spec and NICs, in the
