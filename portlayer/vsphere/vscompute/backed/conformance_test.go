@@ -20,15 +20,6 @@ import (
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 )
 
-// stillOpen lists the suite's cases the vSphere transport does not
-// serve yet, each with its reason.
-var stillOpen = map[string]string{
-	"AttachBeforeStart": "attach (stdin and output of the main process over the serial channels) is not built on vSphere",
-	"AttachRunning":     "attach (stdin and output of the main process over the serial channels) is not built on vSphere",
-	"LogsFollow":        "its stdin goes through attach, which is not built on vSphere",
-	"Archive":           "archive sessions (docker cp, diff, sizes) are not served by the tether on vSphere yet",
-}
-
 // tetherImage builds the tether (static) and imports it with busybox
 // as the backing image: the docker-backed VM's file system is the
 // container root, the tether its PID 1.
@@ -112,12 +103,5 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { _ = p.Close() })
 		return p
 	}
-	var open []string
-	opts := []computetest.Option{computetest.WithTimeout(5 * time.Minute)}
-	for name, why := range stillOpen {
-		open = append(open, name)
-		opts = append(opts, computetest.WithoutProcess(why, name))
-	}
-	t.Logf("cases still opted out: %v", open)
-	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", opts...)
+	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", computetest.WithTimeout(5*time.Minute))
 }
