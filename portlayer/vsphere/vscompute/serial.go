@@ -51,7 +51,7 @@ type hub struct {
 	// sessions of a container that is not running): their log port gets
 	// proto.BootMaintenance.
 	maint map[string]bool
-	wg     sync.WaitGroup
+	wg    sync.WaitGroup
 }
 
 // ctlSlot is a container's control connection: the latest the tether
