@@ -123,8 +123,9 @@ func readBaseline(root, file string) (map[string]baseEntry, error) {
 // RecordBaseline) as docker diff does: a path the baseline lacks is an
 // addition, one whose type, mode, size, time or link target differ a
 // modification, one only the baseline has a deletion (below a deleted
-// directory only the directory). The paths in hide are left out; the
-// result is sorted by path.
+// directory only the directory), and the directories above a change are
+// modified. The paths in hide are left out; the result is sorted by
+// path.
 func ChangesSince(root, file string, skip, hide []string) ([]proto.Change, error) {
 	base, err := readBaseline(root, file)
 	if err != nil {
@@ -160,6 +161,20 @@ func ChangesSince(root, file string, skip, hide []string) ([]proto.Change, error
 			continue
 		}
 		out = append(out, proto.Change{Path: p, Kind: proto.ChangeDelete})
+	}
+	// As docker diff on an overlay: the directories above a change are
+	// changed too.
+	listed := map[string]bool{}
+	for _, c := range out {
+		listed[c.Path] = true
+	}
+	for _, c := range out {
+		for d := path.Dir(c.Path); d != "/" && !listed[d]; d = path.Dir(d) {
+			listed[d] = true
+			if !hidden[d] {
+				out = append(out, proto.Change{Path: d, Kind: proto.ChangeModify})
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
