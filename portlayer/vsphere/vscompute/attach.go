@@ -30,9 +30,12 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 	if err != nil {
 		return err
 	}
-	// The run followed: the current one, or else the next one, whose
-	// output starts at or after eof.
-	live := c.status().State == compute.StateRunning
+	// The run followed: the current one (recorded as running: a start in
+	// flight records the run before the VM is on), or else the next one,
+	// whose output starts at or after eof. A run lost while no vchd ran
+	// is over.
+	st := c.status()
+	live := st.State == compute.StateRunning || (c.rec.Running && !c.rec.Exited && (st.Error != errLost || p.inFlight(id)))
 	boundary := eof
 	if live {
 		boundary = c.rec.LogStart
@@ -167,4 +170,11 @@ func runEnded(now *vm, startedAt time.Time, live bool) bool {
 		return over || !now.rec.StartedAt.Equal(startedAt)
 	}
 	return over && now.rec.StartedAt.After(startedAt)
+}
+
+// inFlight tells whether a power operation on id is under way.
+func (p *Provider) inFlight(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy[id]
 }
