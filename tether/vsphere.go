@@ -30,8 +30,11 @@ import (
 // container: there the tether is PID 1 of that container (its
 // entrypoint), the container's own file system (the backing image: the
 // tether plus busybox) is the container root, and docker has made /proc,
-// /dev, the hostname and the network already, so the tether only reads
-// its config, connects, runs the process and exits with the container
+// /dev and the network already, so the tether reads its config, records
+// the root's baseline (diff and sizes compare with it), connects, reads
+// the concentrator's boot line, sets the names and /etc files (a run
+// boot), serves the control channel with archive sessions and runs the
+// process (a maintenance boot runs none), and exits with the container
 // (the simulator then powers the VM off). Booting the bootstrap ISO on
 // ESXi (mounts, modules, NICs as in a QEMU VM) is not built.
 
