@@ -19,7 +19,16 @@ var hiddenChanges = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 // archiver serves docker cp, diff and sizes in the container root
 // (control.Archiver), for running containers and maintenance VMs alike.
-type archiver struct{ t *tether }
+// With baseline set (the vSphere transport, whose root is no overlay of
+// the tether's) diff and sizes compare the root with the baseline file
+// the first boot recorded (archive.RecordBaseline).
+type archiver struct {
+	t        *tether
+	baseline string
+}
+
+// baselineFile is where the vSphere transport keeps the root's baseline.
+const baselineFile = "/.vch-baseline"
 
 // errStopping refuses archive sessions once the VM powers off.
 var errStopping = errors.New(proto.ArchiveStopping)
@@ -31,7 +40,7 @@ func (a archiver) Begin() (func(), error) {
 	return a.t.sessions.RUnlock, nil
 }
 
-func (archiver) root() (*archive.Root, error) { return archive.OpenRoot(rootMount) }
+func (a archiver) root() (*archive.Root, error) { return archive.OpenRoot(a.t.root) }
 
 func (a archiver) Stat(p string) (proto.PathStat, error) {
 	r, err := a.root()
@@ -76,8 +85,14 @@ func (a archiver) Put(p string, in io.Reader, copyUIDGID, noOverwriteDirNonDir b
 	return nil
 }
 
-func (archiver) Changes(w io.Writer) error {
-	cs, err := archive.Changes(filepath.Join(rwMount, "upper"), imageMount, hiddenChanges)
+func (a archiver) Changes(w io.Writer) error {
+	var cs []proto.Change
+	var err error
+	if a.baseline != "" {
+		cs, err = archive.ChangesSince(a.t.root, a.baseline, exportSkipped, hiddenChanges)
+	} else {
+		cs, err = archive.Changes(filepath.Join(rwMount, "upper"), imageMount, hiddenChanges)
+	}
 	if err != nil {
 		return err
 	}
@@ -91,6 +106,9 @@ func (archiver) Changes(w io.Writer) error {
 }
 
 func (a archiver) Layer(w io.Writer, freeze bool) error {
+	if a.baseline != "" {
+		return errors.New("docker commit needs the container's writable layer, which a docker-backed vSphere VM does not have")
+	}
 	if freeze && a.t.fz != nil {
 		thaw, err := a.t.fz.freezeForRead()
 		if err != nil {
@@ -109,6 +127,9 @@ var exportSkipped = []string{"/proc", "/sys", "/dev"}
 // systems, volumes, binds, tmpfs), as docker export leaves mounts out.
 func (a archiver) Export(w io.Writer) error {
 	skip := append([]string(nil), exportSkipped...)
+	if a.baseline != "" {
+		skip = append(skip, a.baseline)
+	}
 	if cfg := a.t.cfg; cfg != nil {
 		for _, v := range cfg.Volumes {
 			skip = append(skip, v.Path)
@@ -117,10 +138,14 @@ func (a archiver) Export(w io.Writer) error {
 			skip = append(skip, m.Path)
 		}
 	}
-	return archive.Export(rootMount, skip, w)
+	return archive.Export(a.t.root, skip, w)
 }
 
-func (archiver) Size() (proto.Sizes, error) {
+func (a archiver) Size() (proto.Sizes, error) {
+	if a.baseline != "" {
+		rw, err := archive.SizeSince(a.t.root, a.baseline, exportSkipped)
+		return proto.Sizes{RW: rw}, err
+	}
 	rw, err := archive.Size(filepath.Join(rwMount, "upper"))
 	if err != nil {
 		return proto.Sizes{}, err

@@ -197,7 +197,7 @@ func (t *tether) controlServer() (*control.Server, error) {
 	t.fz = fz
 	srv.Freeze = func() error { fz.hostOwns(); return fz.freeze() }
 	srv.Thaw = fz.thaw
-	srv.Archive = archiver{t}
+	srv.Archive = archiver{t: t}
 	if t.cfg.Maintenance {
 		srv.PowerOff = t.powerOff
 	}
@@ -436,7 +436,7 @@ func (t *tether) powerOff() {
 	unix.Kill(-1, unix.SIGKILL)
 	unix.Sync()
 	if _, err := os.Stat(filepath.Join(rwMount, "upper")); err == nil {
-		if sz, err := (archiver{t}).Size(); err == nil {
+		if sz, err := (archiver{t: t}).Size(); err == nil {
 			t.emit(proto.Event{Name: proto.EventSize, Size: sz.RW})
 		}
 	}

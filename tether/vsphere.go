@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/vchproject/vch/tether/archive"
 	"github.com/vchproject/vch/tether/execspec"
 	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tether/proto"
@@ -29,8 +30,11 @@ import (
 // container: there the tether is PID 1 of that container (its
 // entrypoint), the container's own file system (the backing image: the
 // tether plus busybox) is the container root, and docker has made /proc,
-// /dev, the hostname and the network already, so the tether only reads
-// its config, connects, runs the process and exits with the container
+// /dev and the network already, so the tether reads its config, records
+// the root's baseline (diff and sizes compare with it), connects, reads
+// the concentrator's boot line, sets the names and /etc files (a run
+// boot), serves the control channel with archive sessions and runs the
+// process (a maintenance boot runs none), and exits with the container
 // (the simulator then powers the VM off). Booting the bootstrap ISO on
 // ESXi (mounts, modules, NICs as in a QEMU VM) is not built.
 
@@ -108,6 +112,52 @@ func (s *serialPort) dial(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openBoot makes the port's first connection and reads the
+// concentrator's boot line on it (proto.BootRun or BootMaintenance).
+func (s *serialPort) openBoot(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		c, err := s.dialRetry(ctx)
+		if err != nil {
+			return "", err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		line, err := readBootLine(c)
+		_ = c.SetReadDeadline(time.Time{})
+		if err != nil {
+			c.Close()
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("serial concentrator %s: boot line: %w", s.addr, err)
+			}
+			continue // refused (vchd restarting): dial again
+		}
+		s.conn, s.gone = c, watch(c)
+		return line, nil
+	}
+}
+
+// readBootLine reads one line byte by byte (nothing past it).
+func readBootLine(r io.Reader) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < 128 {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", err
+		}
+		if b[0] == '\n' {
+			switch l := string(line); l {
+			case proto.BootRun, proto.BootMaintenance:
+				return l, nil
+			default:
+				return "", fmt.Errorf("unknown boot line %q", l)
+			}
+		}
+		line = append(line, b[0])
+	}
+	return "", errors.New("boot line too long")
 }
 
 // dialRetry dials until it works or ctx ends.
@@ -199,6 +249,21 @@ func (b brokenConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// vsphereIdentity sets the hostname and domain name and writes
+// /etc/hostname, /etc/hosts and /etc/resolv.conf, as a QEMU VM's tether
+// does. A docker-backed simulator VM has no CAP_SYS_ADMIN, so there the
+// names stay docker's (logged); its /etc files are docker's bind mounts,
+// written in place.
+func (t *tether) vsphereIdentity() error {
+	if err := t.identity(); err != nil {
+		if !errors.Is(err, unix.EPERM) {
+			return err
+		}
+		t.log.Warn("hostname not set (no CAP_SYS_ADMIN: a docker-backed VM)", zap.Error(err))
+	}
+	return writeEtc(t.root, t.cfg)
+}
+
 // runVSphere is the tether's main on the vSphere transport. It never
 // returns.
 func runVSphere(t *tether, src guestinfo.Source) {
@@ -228,6 +293,11 @@ func runVSphere(t *tether, src guestinfo.Source) {
 	}
 	t.setConfig(cfg)
 	t.reaper = newReaper()
+	// The root as the first boot found it: diff and sizes compare with it
+	// (the docker-backed VM's root is no overlay of ours).
+	if err := archive.RecordBaseline(t.root, baselineFile, exportSkipped); err != nil {
+		t.log.Warn("root baseline (docker diff will fail)", zap.Error(err))
+	}
 	// Power off (docker stop of the backing container; ESXi's guest
 	// shutdown is not wired): end everything now, as QEMU's power off.
 	term := make(chan os.Signal, 1)
@@ -237,14 +307,27 @@ func runVSphere(t *tether, src guestinfo.Source) {
 		t.powerOff()
 	}()
 	logPort = &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortLog, token)}
+	bctx, cancel := context.WithTimeout(context.Background(), serialRetry)
+	boot, err := logPort.openBoot(bctx)
+	cancel()
+	if err != nil {
+		t.log.Error("serial concentrator", zap.Error(err))
+		os.Exit(execspec.ExitStartFailed)
+	}
+	t.cfg.Maintenance = boot == proto.BootMaintenance
 	t.rec = &recordWriter{w: logPort}
 	t.emit(proto.Event{Name: proto.EventTether})
+	if !t.cfg.Maintenance {
+		if err := t.vsphereIdentity(); err != nil {
+			t.fail(err, execspec.ExitStartFailed)
+		}
+	}
 	srv, err := t.controlServer()
 	if err != nil {
 		t.fail(err, execspec.ExitStartFailed)
 	}
 	srv.NIC = nil // the simulator's containers share the host's network
-	srv.Archive = nil
+	srv.Archive = archiver{t: t, baseline: baselineFile}
 	ctl := &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortControl, token)}
 	go func() {
 		for {
@@ -259,6 +342,11 @@ func runVSphere(t *tether, src guestinfo.Source) {
 		}
 	}()
 	t.emit(proto.Event{Name: proto.EventMounted})
+	if t.cfg.Maintenance {
+		// Archive sessions only, until the host's ReqPowerOff (or its
+		// power off of the VM: SIGTERM above).
+		select {}
+	}
 	code, err := t.runProcess()
 	if err != nil {
 		t.fail(err, execspec.ExitCode(err))

@@ -28,6 +28,14 @@ type Appliance struct {
 	TetherPath    string `json:"tetherPath,omitempty"`
 	Accel         string `json:"accel,omitempty"`
 	SyslogAddress string `json:"syslogAddress,omitempty"`
+	// Serial is the listen address of the serial concentrator the
+	// container VMs' tethers connect to (the appliance's own port, as
+	// VIC's vSPC on 2377); SerialAddr what the VMs dial, if not Serial.
+	Serial     string `json:"serial,omitempty"`
+	SerialAddr string `json:"serialAddr,omitempty"`
+	// SimBacking, for govmomi's simulator only, backs each container VM
+	// with a docker container (vsphere.simBacking).
+	SimBacking []string `json:"simBacking,omitempty"`
 }
 
 // FromVice is vchd's config of the vSphere VCH whose guestinfo.vice
@@ -50,6 +58,8 @@ type Appliance struct {
 //	container.nameconvention/cpus/memorymb  containerNameConvention, cpus, memoryMB
 //	iso.bootstrap                     vsphere.bootISO
 //	debug                             debug
+//	(appliance) serial, serialAddr    vsphere.serial, vsphere.serialAddr
+//	(appliance) simBacking            vsphere.simBacking (simulator only)
 func FromVice(v *vice.Config, a Appliance) (*Config, error) {
 	if v == nil || v.Name == "" {
 		return nil, fmt.Errorf("vsphere VCH config: no VCH name")
@@ -86,6 +96,9 @@ func FromVice(v *vice.Config, a Appliance) (*Config, error) {
 			ImageFolder:     v.Storage.Image.Path,
 			BridgePortGroup: v.Network.Bridge.Name,
 			BootISO:         v.ISO.Bootstrap,
+			Serial:          a.Serial,
+			SerialAddr:      a.SerialAddr,
+			Backing:         a.SimBacking,
 		},
 	}
 	for _, s := range v.Storage.Volumes {

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
@@ -215,46 +213,7 @@ func (p *Provider) feedStdin(ctx context.Context, v *vm, stdin io.Reader, exitsA
 		p.log.Warn("attach stdin: " + err.Error())
 		return
 	}
-	ch, reqs, err := client.OpenChannel(proto.ChanStdin, nil)
-	if err != nil {
-		p.log.Warn("attach stdin: " + err.Error())
-		return
+	if err := tetherlink.FeedStdin(ctx, client, stdin, stdinOnce); err != nil {
+		p.log.Warn(err.Error())
 	}
-	go ssh.DiscardRequests(reqs)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		_, _ = io.Copy(detachable{ctx, ch}, stdin)
-	}()
-	closeStdin := func() {
-		// The tether closes the process's stdin only on an EOF it was
-		// told about first (a bare EOF is a lost connection).
-		_, _ = ch.SendRequest(proto.ReqStdinEOF, true, nil)
-		_ = ch.CloseWrite()
-	}
-	select {
-	case <-copied:
-		if ctx.Err() == nil || stdinOnce {
-			closeStdin()
-		}
-	case <-ctx.Done():
-		// Detached: the process keeps its stdin (docker's semantics)
-		// unless the container asked for stdin once.
-		if stdinOnce {
-			closeStdin()
-		}
-	}
-}
-
-// detachable writes to w until ctx ends, then refuses.
-type detachable struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (d detachable) Write(b []byte) (int, error) {
-	if err := d.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return d.w.Write(b)
 }

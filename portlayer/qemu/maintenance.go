@@ -149,7 +149,7 @@ func (p *Provider) closeMaint(v *vm, m *maintVM) {
 		m.idle = nil
 	}
 	p.mu.Unlock()
-	if sz, err := querySizes(context.Background(), m.client, v.id); err == nil {
+	if sz, err := tetherlink.QuerySizes(context.Background(), m.client, v.id); err == nil {
 		p.rememberSizes(v.id, sz)
 	}
 	m.off()

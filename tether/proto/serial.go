@@ -54,3 +54,14 @@ func ParseSerialHello(line string) (id, port, token string, err error) {
 	}
 	return f[1], f[2], f[3], nil
 }
+
+// The concentrator answers a PortLog hello with one boot line telling
+// the tether what this boot is for: BootRun (run the container's
+// process) or BootMaintenance (serve archive sessions only, as
+// Config.Maintenance under QEMU, where the config disk says it; on
+// vSphere guestinfo is fixed for the VM's life, so the VCH says it per
+// boot). The tether reads it before it runs anything.
+const (
+	BootRun         = "vch-boot run"
+	BootMaintenance = "vch-boot maintenance"
+)

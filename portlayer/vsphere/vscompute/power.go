@@ -25,6 +25,9 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if c.maint {
+		return errdefs.Conflict(fmt.Sprintf("container %s: its files are being copied; try again", id))
+	}
 	if c.power == types.VirtualMachinePowerStatePoweredOn && c.processEnded() {
 		// The process ended and the VM is not off yet: finish that.
 		if err := p.powerOffIfOn(ctx, c); err != nil {
@@ -226,12 +229,7 @@ func (p *Provider) Wait(ctx context.Context, id string, cond compute.WaitConditi
 	}()
 	switch cond {
 	case compute.WaitRemoved:
-		err := p.waitPower(ctx, c.ref, func(types.VirtualMachinePowerState) bool { return false })
-		if errdefs.IsNotFound(err) {
-			st := c.status()
-			return st, nil
-		}
-		return compute.Status{}, err
+		return p.pollRemoved(ctx, c)
 	case compute.WaitNextExit:
 		if p.hub != nil && c.status().State != compute.StateRunning {
 			started := c.rec.StartedAt
@@ -286,6 +284,28 @@ const (
 	statePoll   = 200 * time.Millisecond
 	recordGrace = 30 * time.Second
 )
+
+// pollRemoved reads the VM until it is gone and returns its last status
+// read (docker run --rm waits for removal and reports the exit code of
+// the run before it).
+func (p *Provider) pollRemoved(ctx context.Context, c *vm) (compute.Status, error) {
+	last := c.status()
+	for {
+		now, err := p.get(ctx, c.ref)
+		if errdefs.IsNotFound(err) {
+			return last, nil
+		}
+		if err != nil {
+			return compute.Status{}, err
+		}
+		last = now.status()
+		select {
+		case <-ctx.Done():
+			return compute.Status{}, ctx.Err()
+		case <-time.After(statePoll):
+		}
+	}
+}
 
 // pollNotRunning reads the VM until its container is not running.
 func (p *Provider) pollNotRunning(ctx context.Context, ref types.ManagedObjectReference) (compute.Status, error) {

@@ -216,6 +216,7 @@ type vm struct {
 	nics   string // KeyNICs as stored
 	token  string // KeyToken
 	config string // KeyConfig as stored
+	maint  bool   // powered on for archive sessions only (archive.go)
 }
 
 func encode(v any) (string, error) {
@@ -239,6 +240,10 @@ func decode(s string, v any) error {
 func (v *vm) status() compute.Status {
 	st := compute.Status{StartedAt: v.rec.StartedAt, FinishedAt: v.rec.FinishedAt, ExitCode: v.rec.ExitCode, Error: v.rec.Error, Boot: v.rec.Boot}
 	switch {
+	case v.maint && v.rec.StartedAt.IsZero():
+		st.State = compute.StateCreated
+	case v.maint:
+		st.State = compute.StateExited
 	case v.power == types.VirtualMachinePowerStatePoweredOn && v.processEnded():
 		// The tether reported the exit; the VM is on its way off.
 		st.State = compute.StateExited
@@ -304,6 +309,7 @@ func (p *Provider) fromMO(m *mo.VirtualMachine) *vm {
 		return nil
 	}
 	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState, nics: kv[KeyNICs], token: kv[KeyToken], config: kv[KeyConfig]}
+	c.maint = p.hub != nil && p.hub.inMaintenance(kv[KeyID])
 	if err := decode(kv[KeySpec], &c.spec); err != nil {
 		p.log.Warn("container VM with an unreadable spec", zap.String("vm", m.Name), zap.Error(err))
 		return nil

@@ -47,7 +47,11 @@ type hub struct {
 	subs   map[string][]chan tevent
 	closed bool
 	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
+	// maint holds the containers whose VM boots for maintenance (archive
+	// sessions of a container that is not running): their log port gets
+	// proto.BootMaintenance.
+	maint map[string]bool
+	wg    sync.WaitGroup
 }
 
 // ctlSlot is a container's control connection: the latest the tether
@@ -67,7 +71,7 @@ func startHub(p *Provider) (*hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serial concentrator: listen on %s: %w", p.cfg.Serial, err)
 	}
-	h := &hub{p: p, ln: ln, log: p.log.Named("serial"), ctl: map[string]*ctlSlot{}, subs: map[string][]chan tevent{}, conns: map[net.Conn]bool{}}
+	h := &hub{p: p, ln: ln, log: p.log.Named("serial"), ctl: map[string]*ctlSlot{}, subs: map[string][]chan tevent{}, conns: map[net.Conn]bool{}, maint: map[string]bool{}}
 	h.wg.Add(1)
 	go h.accept()
 	return h, nil
@@ -158,6 +162,15 @@ func (h *hub) serve(c net.Conn) error {
 		return nil
 	}
 	defer func() { h.track(c, false); c.Close() }()
+	boot := proto.BootRun
+	h.mu.Lock()
+	if h.maint[id] {
+		boot = proto.BootMaintenance
+	}
+	h.mu.Unlock()
+	if _, err := io.WriteString(c, boot+"\n"); err != nil {
+		return fmt.Errorf("container %s: boot line: %w", id, err)
+	}
 	return h.readLog(id, c)
 }
 
@@ -367,4 +380,22 @@ func (h *hub) client(ctx context.Context, id string, hostKey ssh.PublicKey) (*ss
 		}()
 		return cl, nil
 	}
+}
+
+// setMaintenance marks (or unmarks) id's next boots as maintenance boots.
+func (h *hub) setMaintenance(id string, on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if on {
+		h.maint[id] = true
+	} else {
+		delete(h.maint, id)
+	}
+}
+
+// inMaintenance tells whether id's VM is (being) booted for maintenance.
+func (h *hub) inMaintenance(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.maint[id]
 }

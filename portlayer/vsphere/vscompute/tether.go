@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"syscall"
 	"time"
 
@@ -67,6 +66,9 @@ func (p *Provider) tetherKeys(spec compute.Spec) ([]types.BaseOptionValue, error
 	if cfg.Hostname == "" {
 		cfg.Hostname = s.ID[:12]
 	}
+	for _, h := range s.Hosts {
+		cfg.Hosts = append(cfg.Hosts, proto.HostEntry{IP: h.IP, Names: h.Names})
+	}
 	val, err := encode(cfg)
 	if err != nil {
 		return nil, err
@@ -111,17 +113,23 @@ func (p *Provider) control(ctx context.Context, id, what string) (*ssh.Client, e
 	if st.Paused {
 		return nil, errdefs.Conflict(fmt.Sprintf("Container %s is paused, unpause the container before exec", id))
 	}
+	return p.dialTether(ctx, c)
+}
+
+// dialTether returns the SSH client to c's tether, waiting up to
+// startTimeout for its control connection.
+func (p *Provider) dialTether(ctx context.Context, c *vm) (*ssh.Client, error) {
 	var cfg proto.Config
 	if err := decode(c.config, &cfg); err != nil {
-		return nil, fmt.Errorf("container %s: tether config: %w", id, err)
+		return nil, fmt.Errorf("container %s: tether config: %w", c.spec.ID, err)
 	}
 	key, err := ssh.ParsePrivateKey(cfg.HostKey)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: tether host key: %w", id, err)
+		return nil, fmt.Errorf("container %s: tether host key: %w", c.spec.ID, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	return p.hub.client(cctx, id, key.PublicKey())
+	return p.hub.client(cctx, c.spec.ID, key.PublicKey())
 }
 
 // Signal sends sig to the main process through the tether; SIGKILL is a
@@ -195,47 +203,6 @@ func (p *Provider) Stats(ctx context.Context, id string) (compute.Stats, error) 
 		return compute.Stats{}, err
 	}
 	return tetherlink.Stats(cl, id)
-}
-
-// Attach is not built on vSphere (docker run -d and docker logs are).
-func (p *Provider) Attach(ctx context.Context, id string, _ compute.AttachOptions) error {
-	if _, err := p.find(ctx, id); err != nil {
-		return err
-	}
-	return errdefs.NotImplemented("attach on vSphere is not built yet: use docker run -d and docker logs")
-}
-
-// archiveNotBuilt: the tether serves no archive sessions on vSphere yet.
-func (p *Provider) archiveNotBuilt(ctx context.Context, id string) error {
-	if _, err := p.find(ctx, id); err != nil {
-		return err
-	}
-	return errdefs.NotImplemented("copying files, diff and sizes on vSphere are not built yet")
-}
-
-// ArchiveStat is not built on vSphere.
-func (p *Provider) ArchiveStat(ctx context.Context, id, _ string) (compute.PathStat, error) {
-	return compute.PathStat{}, p.archiveNotBuilt(ctx, id)
-}
-
-// ArchiveGet is not built on vSphere.
-func (p *Provider) ArchiveGet(ctx context.Context, id, _ string, _ func(compute.PathStat) (io.Writer, error)) error {
-	return p.archiveNotBuilt(ctx, id)
-}
-
-// ArchivePut is not built on vSphere.
-func (p *Provider) ArchivePut(ctx context.Context, id, _ string, _ io.Reader, _ compute.PutOptions) error {
-	return p.archiveNotBuilt(ctx, id)
-}
-
-// Changes is not built on vSphere.
-func (p *Provider) Changes(ctx context.Context, id string) ([]compute.Change, error) {
-	return nil, p.archiveNotBuilt(ctx, id)
-}
-
-// Sizes is not built on vSphere.
-func (p *Provider) Sizes(ctx context.Context, id string) (compute.Sizes, error) {
-	return compute.Sizes{}, p.archiveNotBuilt(ctx, id)
 }
 
 // awaitTether waits for the tether's first verdict after power on: the

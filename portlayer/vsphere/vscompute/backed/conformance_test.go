@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,55 +19,17 @@ import (
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 )
 
-// stillOpen lists the suite's cases the vSphere transport does not
-// serve yet, each with its reason.
-var stillOpen = map[string]string{
-	"AttachBeforeStart": "attach (stdin and output of the main process over the serial channels) is not built on vSphere",
-	"AttachRunning":     "attach (stdin and output of the main process over the serial channels) is not built on vSphere",
-	"LogsFollow":        "its stdin goes through attach, which is not built on vSphere",
-	"Archive":           "archive sessions (docker cp, diff, sizes) are not served by the tether on vSphere yet",
-}
-
 // tetherImage builds the tether (static) and imports it with busybox
-// as the backing image: the docker-backed VM's file system is the
-// container root, the tether its PID 1.
+// as the backing image (vsimtest.TetherImage).
 func tetherImage(t *testing.T, d *vsimtest.Dockerd, name string) {
 	t.Helper()
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox is needed for the backing image: %v", err)
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "tether")
+	bin := filepath.Join(t.TempDir(), "tether")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/vchproject/vch/cmd/tether")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build the tether: %v\n%s", err, out)
 	}
-	passwd := filepath.Join(dir, "passwd")
-	group := filepath.Join(dir, "group")
-	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(group, []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(busybox, "--list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	links := map[string]string{}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet != "busybox" {
-			links["/bin/"+applet] = "busybox"
-		}
-	}
-	keep := filepath.Join(dir, "keep")
-	if err := os.WriteFile(keep, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// /tmp exists in every image the suite expects (its exec's workdir).
-	d.Import(t, name, map[string]string{bin: "/tether", busybox: "/bin/busybox", passwd: "/etc/passwd", group: "/etc/group", keep: "/tmp/.keep"}, links)
+	vsimtest.TetherImage(t, d, name, bin)
 }
 
 var vchSeq atomic.Int64
@@ -112,12 +73,5 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { _ = p.Close() })
 		return p
 	}
-	var open []string
-	opts := []computetest.Option{computetest.WithTimeout(5 * time.Minute)}
-	for name, why := range stillOpen {
-		open = append(open, name)
-		opts = append(opts, computetest.WithoutProcess(why, name))
-	}
-	t.Logf("cases still opted out: %v", open)
-	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", opts...)
+	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", computetest.WithTimeout(5*time.Minute))
 }
