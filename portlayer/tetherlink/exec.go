@@ -83,7 +83,20 @@ func Exec(ctx context.Context, client *ssh.Client, id string, cfg compute.ExecCo
 	if x.exit != nil && x.exit.Error != "" {
 		return nil, &compute.ExecStartError{ExitCode: x.exit.ExitCode, Msg: x.exit.Error}
 	}
-	return nil, NotRunning(id)
+	return nil, closedBeforeStart{NotRunning(id)}
+}
+
+// closedBeforeStart is NotRunning for an exec session that closed before
+// the tether reported a start or a failure to start: the VM went away,
+// or (if the container still runs) the control connection did.
+type closedBeforeStart struct{ error }
+
+func (e closedBeforeStart) Unwrap() error { return e.error }
+
+// ClosedBeforeStart reports whether Exec's err is such a session.
+func ClosedBeforeStart(err error) bool {
+	var c closedBeforeStart
+	return errors.As(err, &c)
 }
 
 // execSession is the host's end of one exec channel.

@@ -175,7 +175,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cfg compute.ExecConfig) 
 		return nil, err
 	}
 	x, err := tetherlink.Exec(ctx, cl, id, cfg)
-	if err != nil && errdefs.IsConflict(err) {
+	if tetherlink.ClosedBeforeStart(err) {
 		// The session closed before the tether reported a start. If the
 		// container still runs, the control connection broke under it:
 		// say so rather than "not running".
