@@ -542,16 +542,12 @@ func (c *clone) resume(ctx context.Context, b *Boot, proc Process) (err error) {
 	if err := q.awaitStatus(rctx, "paused", "running"); err != nil {
 		return err
 	}
-	if err := q.run("cont", nil, nil); err != nil {
-		return err
-	}
-	restored := time.Since(start)
-	// The monitor has not started yet, so the step list is still ours.
+	// The go line is written while the clone is still paused: the device
+	// state is loaded, so the UART takes what fits in its FIFO (the rest
+	// waits in the socket) and raises its interrupt at cont, and the
+	// tether does not wait a round trip after resuming. The clock it
+	// carries is a cont's time early (milliseconds).
 	p := b.p
-	p.mu.Lock()
-	b.v.rec.Boot = append(b.v.rec.Boot, compute.Step{Name: StepRestored, At: p.clock.Now()})
-	p.persist(b.v)
-	p.mu.Unlock()
 	conn, err := p.dial(rctx, filepath.Join(b.v.dir, tplSerial))
 	if err != nil {
 		return fmt.Errorf("clone serial: %w", err)
@@ -560,6 +556,15 @@ func (c *clone) resume(ctx context.Context, b *Boot, proc Process) (err error) {
 	if err := writeGo(conn, p.clock.Now()); err != nil {
 		return err
 	}
+	if err := q.run("cont", nil, nil); err != nil {
+		return err
+	}
+	restored := time.Since(start)
+	// The monitor has not started yet, so the step list is still ours.
+	p.mu.Lock()
+	b.v.rec.Boot = append(b.v.rec.Boot, compute.Step{Name: StepRestored, At: p.clock.Now()})
+	p.persist(b.v)
+	p.mu.Unlock()
 	if err := awaitFirstRecord(rctx, b); err != nil {
 		return err
 	}
