@@ -3,6 +3,8 @@ package measure
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +36,10 @@ func Memory() Measurement {
 				env.Report.Define(sec, fmt.Sprintf("mem.%d.per", n), fmt.Sprintf("per idle container, %d running (incl. daemon growth)", n), "MiB", report.Lower)
 				env.Report.Define(sec, fmt.Sprintf("mem.%d.container", n), fmt.Sprintf("container processes only, per container, %d running", n), "MiB", report.Lower)
 				env.Report.Define(sec, fmt.Sprintf("mem.%d.daemon", n), fmt.Sprintf("daemon growth, %d running", n), "MiB", report.Lower)
+				for _, part := range breakdownRows {
+					env.Report.Define(sec, fmt.Sprintf("mem.%d.%s", n, part.key), fmt.Sprintf("%s, per container, %d running", part.label, n), "MiB", report.Lower)
+				}
+				env.Report.Define(sec, fmt.Sprintf("mem.%d.template", n), fmt.Sprintf("template files resident (page cache or shm, counted once, not in PSS), %d running", n), "MiB", report.Lower)
 			}
 		},
 		Run: func(ctx context.Context, env *Env, t *harness.Target) error {
@@ -77,6 +83,9 @@ func Memory() Measurement {
 				if err != nil {
 					return err
 				}
+				if err := setBreakdown(ctx, env, t, n, ids); err != nil {
+					return err
+				}
 				growth := daemon.MiB() - base.MiB()
 				set(env, t, fmt.Sprintf("mem.%d.per", n), (ctrs.MiB()+growth)/float64(n))
 				set(env, t, fmt.Sprintf("mem.%d.container", n), ctrs.MiB()/float64(n))
@@ -93,30 +102,97 @@ func Memory() Measurement {
 	}
 }
 
-// sampleMemory measures the daemon's processes (its tree less any container
-// process) and the containers' processes, at one moment.
-func sampleMemory(ctx context.Context, t *harness.Target, daemonPid int, ids []string) (daemon, ctrs procmem.Sample, err error) {
+// breakdownRows are the parts of a container's PSS (procmem.Breakdown).
+var breakdownRows = []struct {
+	key, label string
+	kib        func(procmem.Breakdown) int64
+}{
+	{"anon", "of which anonymous (incl. copies of template pages)", func(b procmem.Breakdown) int64 { return b.AnonKiB }},
+	{"tplshared", "of which template RAM pages shared with other clones", func(b procmem.Breakdown) int64 { return b.TemplateKiB }},
+	{"binary", "of which executables and libraries (QEMU; shim, runc)", func(b procmem.Breakdown) int64 { return b.BinaryKiB }},
+	{"files", "of which other files and shared memory", func(b procmem.Breakdown) int64 { return b.OtherKiB }},
+}
+
+// setBreakdown records where the containers' PSS sits, per container, and
+// how much of the target's template files is resident. Only vch has
+// templates: files named ram in a templates directory below its state.
+func setBreakdown(ctx context.Context, env *Env, t *harness.Target, n int, ids []string) error {
+	pids, err := containerPids(ctx, t, ids)
+	if err != nil {
+		return err
+	}
+	var tplFiles []string
+	tplRAM := map[string]bool{}
+	if t.StateDir != "" {
+		_ = filepath.WalkDir(t.StateDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || filepath.Base(filepath.Dir(filepath.Dir(path))) != "templates" {
+				return nil
+			}
+			tplFiles = append(tplFiles, path)
+			if d.Name() == "ram" {
+				tplRAM[path] = true
+			}
+			return nil
+		})
+	}
+	b, err := procmem.BreakdownOf(pids, func(path string) bool { return tplRAM[path] })
+	if err != nil {
+		return err
+	}
+	for _, part := range breakdownRows {
+		set(env, t, fmt.Sprintf("mem.%d.%s", n, part.key), float64(part.kib(b))/1024/float64(n))
+	}
+	var resident int64
+	for _, f := range tplFiles {
+		r, err := procmem.Resident(f)
+		if err != nil {
+			return err
+		}
+		resident += r
+	}
+	set(env, t, fmt.Sprintf("mem.%d.template", n), float64(resident)/(1<<20))
+	env.Log.Info("memory breakdown", zap.String("target", string(t.Name)), zap.Int("containers", n),
+		zap.Int64("anonKiB", b.AnonKiB), zap.Int64("templateKiB", b.TemplateKiB), zap.Int64("binaryKiB", b.BinaryKiB),
+		zap.Int64("otherKiB", b.OtherKiB), zap.Int("templateFiles", len(tplFiles)), zap.Int64("templateResidentBytes", resident))
+	return nil
+}
+
+// containerPids are the host processes of the containers ids.
+func containerPids(ctx context.Context, t *harness.Target, ids []string) ([]int, error) {
 	var pids []int
 	for _, id := range ids {
 		info, err := t.API.ContainerInspect(ctx, id)
 		if err != nil {
-			return daemon, ctrs, fmt.Errorf("%s: inspect %s: %w", t.Name, id, err)
+			return nil, fmt.Errorf("%s: inspect %s: %w", t.Name, id, err)
 		}
 		if info.State == nil || !info.State.Running || info.State.Pid <= 0 {
-			return daemon, ctrs, fmt.Errorf("%s: container %s is not running with a host pid", t.Name, id)
+			return nil, fmt.Errorf("%s: container %s is not running with a host pid", t.Name, id)
 		}
 		pids = append(pids, info.State.Pid)
 	}
 	table, err := procmem.Table()
 	if err != nil {
-		return daemon, ctrs, err
+		return nil, err
 	}
 	var ctrPids []int
 	for _, pid := range pids {
 		ctrPids = append(ctrPids, harness.ContainerProcs(table, pid)...)
 	}
 	slices.Sort(ctrPids)
-	ctrPids = slices.Compact(ctrPids)
+	return slices.Compact(ctrPids), nil
+}
+
+// sampleMemory measures the daemon's processes (its tree less any container
+// process) and the containers' processes, at one moment.
+func sampleMemory(ctx context.Context, t *harness.Target, daemonPid int, ids []string) (daemon, ctrs procmem.Sample, err error) {
+	ctrPids, err := containerPids(ctx, t, ids)
+	if err != nil {
+		return daemon, ctrs, err
+	}
+	table, err := procmem.Table()
+	if err != nil {
+		return daemon, ctrs, err
+	}
 	var daemonPids []int
 	for _, p := range procmem.Descendants(table, daemonPid) {
 		if _, found := slices.BinarySearch(ctrPids, p); !found {

@@ -17,6 +17,8 @@ type Mapping struct {
 	Name        string // file path, [heap], or "" for anonymous
 	SizeKiB     int64
 	RssKiB      int64
+	PssKiB      int64
+	AnonKiB     int64 // anonymous pages, including private copies of file pages
 	AnonHugeKiB int64 // resident in transparent huge pages
 }
 
@@ -68,6 +70,10 @@ func parseSmaps(data []byte) []Mapping {
 			cur.SizeKiB = v
 		case "Rss:":
 			cur.RssKiB = v
+		case "Pss:":
+			cur.PssKiB = v
+		case "Anonymous:":
+			cur.AnonKiB = v
 		case "AnonHugePages:":
 			cur.AnonHugeKiB = v
 		}

@@ -172,6 +172,8 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 			Debug:    cfg.Debug,
 			TBSizeMB: cfg.TCGTBSizeMB,
 
+			TBSizeClonesMB: cfg.TCGTBSizeClonesMB,
+
 			GuestMemory: cfg.GuestMemory,
 			Templates:   cfg.Templates,
 		}

@@ -183,6 +183,7 @@ func configure(ctx context.Context, args []string) error {
 	cn := containerNetworkFlags(fs)
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	syslogAddr := fs.String("syslog-address", "", "replaces the syslog server of container output: udp://host:port or tcp://host:port; empty: none")
+	tbClones := fs.Int("tcg-tb-size-clones", 0, "replaces the MB of TCG translation cache per template clone (0: the default); clones started afterwards use it")
 	lf := limitFlags(fs)
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -211,6 +212,8 @@ func configure(ctx context.Context, args []string) error {
 			o.Mirrors = mirrors
 		case "syslog-address":
 			o.SyslogAddress = syslogAddr
+		case "tcg-tb-size-clones":
+			o.TCGTBSizeClonesMB = tbClones
 		case "bind-allow":
 			o.BindAllow = bindAllow
 		}
@@ -282,6 +285,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.IntVar(&o.CPUs, "container-cpus", local.DefaultCPUs, "default vCPUs of a container VM")
 	fs.StringVar(&baseImage, "base-image-size", "8G", "size cap of each container's writable layer")
 	fs.IntVar(&o.TCGTBSizeMB, "tcg-tb-size", 0, "MB of TCG translation cache per container VM (0: the default, 16; 64 boots about 0.4 s faster and costs about 50 MiB more per VM)")
+	fs.IntVar(&o.TCGTBSizeClonesMB, "tcg-tb-size-clones", 0, "MB of TCG translation cache per template clone (--vm-templates; 0: the default, 32; 16 saves about 17 MiB per idle clone and runs about 0.25-0.45 s slower)")
 	fs.StringVar(&o.GuestMemory, "guest-memory", "", "how container VM RAM is backed: anon (QEMU's, transparent huge pages; the default) or memfd (4 KiB pages: about 6 MiB less per idle VM, about 0.45 s slower runs under TCG)")
 	fs.BoolVar(&o.KSM, "ksm", false, "turn the host's KSM daemon on when vchd starts (host-wide: /sys/kernel/mm/ksm/run=1); merges identical guest pages")
 	fs.BoolVar(&o.Templates, "vm-templates", false, "PROTOTYPE: start containers without volumes as copy-on-write clones of a saved template VM (one per VM shape, the default one made when the VCH starts)")

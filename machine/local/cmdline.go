@@ -115,6 +115,9 @@ func CommandLine(cfg *vchconfig.Config) []string {
 	if cfg.TCGTBSizeMB != 0 {
 		add("--tcg-tb-size", fmt.Sprint(cfg.TCGTBSizeMB))
 	}
+	if cfg.TCGTBSizeClonesMB != 0 {
+		add("--tcg-tb-size-clones", fmt.Sprint(cfg.TCGTBSizeClonesMB))
+	}
 	if cfg.GuestMemory != "" {
 		add("--guest-memory", cfg.GuestMemory)
 	}

@@ -41,7 +41,11 @@ type ConfigureOptions struct {
 	// BindAllow replaces the directories bind mounts may come from when
 	// non-nil (empty: none).
 	BindAllow []string
-	Timeout   time.Duration
+	// TCGTBSizeClonesMB, when non-nil, replaces the translation cache
+	// size of template clones (0: the default); clones started after the
+	// restart use it, running ones keep theirs.
+	TCGTBSizeClonesMB *int
+	Timeout           time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -88,6 +92,12 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 				return false, err
 			}
 		}
+	}
+	if o.TCGTBSizeClonesMB != nil {
+		if err := validateTBSize("--tcg-tb-size-clones", *o.TCGTBSizeClonesMB); err != nil {
+			return false, err
+		}
+		next.TCGTBSizeClonesMB = *o.TCGTBSizeClonesMB
 	}
 	if o.SyslogAddress != nil {
 		if *o.SyslogAddress != "" {
@@ -188,6 +198,7 @@ func checkVolumeStores(stores []vchconfig.VolumeStore) ([]vchconfig.VolumeStore,
 
 func sameConfig(a, b *vchconfig.Config) bool {
 	return a.Debug == b.Debug && a.Limits == b.Limits && a.SyslogAddress == b.SyslogAddress &&
+		a.TCGTBSizeClonesMB == b.TCGTBSizeClonesMB &&
 		slices.Equal(a.Registry.Insecure, b.Registry.Insecure) &&
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&

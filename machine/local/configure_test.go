@@ -40,6 +40,8 @@ func TestConfigureValidates(t *testing.T) {
 		{"moved store", ConfigureOptions{VolumeStores: []vchconfig.VolumeStore{{Path: filepath.Join(state, "elsewhere"), Label: "default"}}}, "cannot change"},
 		{"shared path", ConfigureOptions{VolumeStores: []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes"), Label: "other"}}}, "share the path"},
 		{"unknown VCH", ConfigureOptions{Name: "nope"}, "not found"},
+		{"negative clones tb size", ConfigureOptions{TCGTBSizeClonesMB: ptr(-1)}, "--tcg-tb-size-clones"},
+		{"huge clones tb size", ConfigureOptions{TCGTBSizeClonesMB: ptr(MaxTCGTBSizeMB + 1)}, "--tcg-tb-size-clones"},
 	} {
 		o := c.o
 		o.StateDir = state
@@ -59,8 +61,11 @@ func TestConfigureValidates(t *testing.T) {
 	}
 	// The same settings again: nothing to do (no vchd is started).
 	changed, err := Configure(context.Background(), ConfigureOptions{Name: "v1", StateDir: state, Whitelist: []string{"reg.example.com"},
-		VolumeStores: []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes") + "/", Label: "default"}}})
+		VolumeStores:      []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes") + "/", Label: "default"}},
+		TCGTBSizeClonesMB: ptr(0)})
 	if err != nil || changed {
 		t.Fatalf("unchanged configure: changed %v, %v", changed, err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

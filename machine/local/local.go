@@ -56,6 +56,8 @@ type CreateOptions struct {
 	BaseImage int64 // writable layer size, bytes
 	// TCGTBSizeMB caps each VM's TCG translation cache; 0: default.
 	TCGTBSizeMB int
+	// TCGTBSizeClonesMB is the same for template clones; 0: default.
+	TCGTBSizeClonesMB int
 	// GuestMemory backs guest RAM: "anon", "memfd" or "" (default).
 	GuestMemory string
 	// KSM turns the host's ksmd on when vchd starts (opt-in).
@@ -250,10 +252,11 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		BindAllow:     o.BindAllow,
 		Debug:         o.Debug,
 
-		TCGTBSizeMB: o.TCGTBSizeMB,
-		GuestMemory: o.GuestMemory,
-		KSM:         o.KSM,
-		Templates:   o.Templates,
+		TCGTBSizeMB:       o.TCGTBSizeMB,
+		TCGTBSizeClonesMB: o.TCGTBSizeClonesMB,
+		GuestMemory:       o.GuestMemory,
+		KSM:               o.KSM,
+		Templates:         o.Templates,
 
 		ContainerNameConvention: o.NameConvention,
 		BridgeNetworkRange:      o.BridgeRange,

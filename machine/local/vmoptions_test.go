@@ -13,6 +13,9 @@ func TestValidateVMOptions(t *testing.T) {
 		{"anon", CreateOptions{GuestMemory: "anon"}, true},
 		{"negative tb size", CreateOptions{TCGTBSizeMB: -1}, false},
 		{"huge tb size", CreateOptions{TCGTBSizeMB: MaxTCGTBSizeMB + 1}, false},
+		{"clones tb size", CreateOptions{TCGTBSizeClonesMB: 8}, true},
+		{"negative clones tb size", CreateOptions{TCGTBSizeClonesMB: -1}, false},
+		{"huge clones tb size", CreateOptions{TCGTBSizeClonesMB: MaxTCGTBSizeMB + 1}, false},
 		{"unknown memory", CreateOptions{GuestMemory: "hugetlb"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

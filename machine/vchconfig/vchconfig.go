@@ -70,6 +70,9 @@ type Config struct {
 	// TCGTBSizeMB caps each VM's TCG translation cache (MB); 0: the
 	// provider's default.
 	TCGTBSizeMB int `json:"tcgTBSizeMB,omitempty"`
+	// TCGTBSizeClonesMB is TCGTBSizeMB for template clones; 0: the
+	// provider's default.
+	TCGTBSizeClonesMB int `json:"tcgTBSizeClonesMB,omitempty"`
 	// GuestMemory is how guest RAM is backed ("anon" or "memfd"); empty:
 	// the provider's default.
 	GuestMemory string `json:"guestMemory,omitempty"`

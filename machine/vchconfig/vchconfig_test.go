@@ -12,7 +12,7 @@ import (
 func TestSaveLoad(t *testing.T) {
 	dir := t.TempDir()
 	c := &Config{Name: "v", Root: dir, APIAddr: "127.0.0.1:2376", MemoryMB: 256,
-		TCGTBSizeMB: 16, GuestMemory: "memfd", KSM: true,
+		TCGTBSizeMB: 16, TCGTBSizeClonesMB: 8, GuestMemory: "memfd", KSM: true,
 		VolumeStores: []VolumeStore{{Path: "/v", Label: "default"}},
 		Registry:     Registry{Insecure: []string{"10.0.0.0/8"}, Whitelist: []string{"*.example.com"}, Mirrors: []string{"https://m"}}}
 	if err := c.Save(Path(dir)); err != nil {

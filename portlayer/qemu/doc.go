@@ -46,9 +46,11 @@
 // panic; the verdict is cached in Root/accel.json (delete it to probe
 // again). Under TCG the translation cache is capped at Config.TBSizeMB
 // (16 MB by default; docs/architecture.md has the figures for 8, 16, 32
-// and 64). Guest RAM is QEMU's anonymous RAM unless Config.GuestMemory
-// says memfd. With Config.Templates, eligible starts restore a saved
-// template VM instead of booting (template.go, a prototype).
+// and 64), and for template clones at Config.TBSizeClonesMB. Guest RAM is
+// QEMU's anonymous RAM unless Config.GuestMemory says memfd. With
+// Config.Templates, eligible starts restore a saved template VM instead of
+// booting (template.go, a prototype), on stub kernel and initrd files
+// (stub.go).
 //
 // Callers' obligations: build the Provider once per Root with New; call
 // Close when vchd shuts down (VMs keep running); never run two Providers on

@@ -64,7 +64,9 @@ import (
 const StepRestored = "restored"
 
 // templateFormat changes whenever the template layout or device list does.
-const templateFormat = "vch-template-3"
+// Format 4: clones boot QEMU on stub kernel and initrd files kept with
+// the template (stubKernel).
+const templateFormat = "vch-template-4"
 
 // templateLaunch is the part of a QEMU command line that differs for
 // templates and clones.
@@ -106,12 +108,14 @@ type templateShape struct {
 
 // templateManifest is Root/templates/<key>/manifest.json.
 type templateManifest struct {
-	Format      string    `json:"format"`
-	Key         string    `json:"key"`
-	StateSHA256 string    `json:"stateSHA256"`
-	StateSize   int64     `json:"stateSize"`
-	RAMSize     int64     `json:"ramSize"`
-	Created     time.Time `json:"created"`
+	Format      string `json:"format"`
+	Key         string `json:"key"`
+	StateSHA256 string `json:"stateSHA256"`
+	StateSize   int64  `json:"stateSize"`
+	RAMSize     int64  `json:"ramSize"`
+	// Stubs are the sha256 of the clones' stub boot files, by name.
+	Stubs   map[string]string `json:"stubs"`
+	Created time.Time         `json:"created"`
 }
 
 // Template file names.
@@ -120,6 +124,8 @@ const (
 	tplState    = "state"
 	tplManifest = "manifest.json"
 	tplSerial   = "serial.sock"
+	tplKernel   = "kernel.stub"
+	tplInitrd   = "initrd.stub"
 )
 
 // templates builds and hands out templates of one provider.
@@ -238,6 +244,11 @@ func (t *templates) usable(key string, shape templateShape) string {
 	sum, size, err := hashFile(filepath.Join(dir, tplState))
 	if err != nil || sum != m.StateSHA256 || size != m.StateSize {
 		return bad("device state missing or corrupt")
+	}
+	for _, f := range []string{tplKernel, tplInitrd} {
+		if sum, _, err := hashFile(filepath.Join(dir, f)); err != nil || sum != m.Stubs[f] {
+			return bad(f + " missing or corrupt")
+		}
 	}
 	return dir
 }
@@ -413,8 +424,12 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 	if size == 0 {
 		return errors.New("template: empty device state")
 	}
+	stubs, err := writeStubs(tmp, p.cfg.Kernel)
+	if err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
 	m := templateManifest{Format: templateFormat, Key: key, StateSHA256: sum, StateSize: size,
-		RAMSize: shape.MemoryMB << 20, Created: time.Now().UTC()}
+		RAMSize: shape.MemoryMB << 20, Stubs: stubs, Created: time.Now().UTC()}
 	b, _ := json.Marshal(m)
 	if err := atomicfile.WriteFile(filepath.Join(tmp, tplManifest), b, 0o644); err != nil {
 		return fmt.Errorf("template: %w", err)
@@ -483,13 +498,19 @@ func hashFile(path string) (string, int64, error) {
 
 // clone is a start that restores a template instead of booting.
 type clone struct {
-	dir string // the template's directory
+	dir      string // the template's directory
+	tbSizeMB int    // TCG translation cache of the clone (Config.TBSizeClonesMB)
 }
 
-// edit turns a cold-boot launch spec into the clone's.
+// edit turns a cold-boot launch spec into the clone's: the template's RAM
+// file and serial socket, an incoming migration, the stub boot files and
+// the clones' translation cache size (host-side only, not migrated state).
 func (c *clone) edit(ls *launchSpec) {
 	ls.Extra = append(ls.Extra, proto.TemplateFlag)
 	ls.GuestMemory = ""
+	ls.Kernel = filepath.Join(c.dir, tplKernel)
+	ls.Initrd = filepath.Join(c.dir, tplInitrd)
+	ls.TBSizeMB = c.tbSizeMB
 	ls.Template = templateLaunch{RAMFile: filepath.Join(c.dir, tplRAM), SerialSock: tplSerial, Incoming: true}
 }
 
@@ -521,16 +542,12 @@ func (c *clone) resume(ctx context.Context, b *Boot, proc Process) (err error) {
 	if err := q.awaitStatus(rctx, "paused", "running"); err != nil {
 		return err
 	}
-	if err := q.run("cont", nil, nil); err != nil {
-		return err
-	}
-	restored := time.Since(start)
-	// The monitor has not started yet, so the step list is still ours.
+	// The go line is written while the clone is still paused: the device
+	// state is loaded, so the UART takes what fits in its FIFO (the rest
+	// waits in the socket) and raises its interrupt at cont, and the
+	// tether does not wait a round trip after resuming. The clock it
+	// carries is a cont's time early (milliseconds).
 	p := b.p
-	p.mu.Lock()
-	b.v.rec.Boot = append(b.v.rec.Boot, compute.Step{Name: StepRestored, At: p.clock.Now()})
-	p.persist(b.v)
-	p.mu.Unlock()
 	conn, err := p.dial(rctx, filepath.Join(b.v.dir, tplSerial))
 	if err != nil {
 		return fmt.Errorf("clone serial: %w", err)
@@ -539,6 +556,15 @@ func (c *clone) resume(ctx context.Context, b *Boot, proc Process) (err error) {
 	if err := writeGo(conn, p.clock.Now()); err != nil {
 		return err
 	}
+	if err := q.run("cont", nil, nil); err != nil {
+		return err
+	}
+	restored := time.Since(start)
+	// The monitor has not started yet, so the step list is still ours.
+	p.mu.Lock()
+	b.v.rec.Boot = append(b.v.rec.Boot, compute.Step{Name: StepRestored, At: p.clock.Now()})
+	p.persist(b.v)
+	p.mu.Unlock()
 	if err := awaitFirstRecord(rctx, b); err != nil {
 		return err
 	}
@@ -613,7 +639,7 @@ func stepLaunchOrClone(ctx context.Context, b *Boot) error {
 	if dir == "" {
 		return stepLaunch(ctx, b)
 	}
-	b.clone = &clone{dir: dir}
+	b.clone = &clone{dir: dir, tbSizeMB: p.cfg.TBSizeClonesMB}
 	err := stepLaunch(ctx, b)
 	b.clone = nil
 	if err == nil {

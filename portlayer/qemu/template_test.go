@@ -40,7 +40,15 @@ func writeTemplate(t *testing.T, dir, key string, shape templateShape, state []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(templateManifest{Format: templateFormat, Key: key, StateSHA256: sum, StateSize: size, RAMSize: shape.MemoryMB << 20})
+	kernel := filepath.Join(t.TempDir(), "vmlinuz")
+	if err := os.WriteFile(kernel, fakeBzImage(3, 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stubs, err := writeStubs(dir, kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(templateManifest{Format: templateFormat, Key: key, StateSHA256: sum, StateSize: size, RAMSize: shape.MemoryMB << 20, Stubs: stubs})
 	if err := os.WriteFile(filepath.Join(dir, tplManifest), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +69,10 @@ func TestTemplateValidation(t *testing.T) {
 		}, false},
 		{"truncated RAM", func(dir string) error { return os.Truncate(filepath.Join(dir, tplRAM), 1<<20) }, false},
 		{"no manifest", func(dir string) error { return os.Remove(filepath.Join(dir, tplManifest)) }, false},
+		{"no stub kernel", func(dir string) error { return os.Remove(filepath.Join(dir, tplKernel)) }, false},
+		{"altered stub initrd", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, tplInitrd), []byte("not the stub"), 0o644)
+		}, false},
 		{"stale format", func(dir string) error {
 			b, err := os.ReadFile(filepath.Join(dir, tplManifest))
 			if err != nil {
@@ -150,12 +162,15 @@ func TestQEMUArgsTemplate(t *testing.T) {
 		t.Errorf("template args: %s", joined)
 	}
 	cl := base
-	(&clone{dir: "/t/k"}).edit(&cl)
+	cl.TBSizeMB, cl.Kernel, cl.Initrd = 16, "/boot/vmlinuz", "/boot/initrd"
+	(&clone{dir: "/t/k", tbSizeMB: 8}).edit(&cl)
 	joined = strings.Join(qemuArgs(cl), " ")
 	for _, want := range []string{
 		"-object memory-backend-file,id=mem,size=256M,mem-path=/t/k/ram,share=off",
 		"-incoming defer",
 		"vch.template",
+		"-accel tcg,tb-size=8 ",
+		"-kernel /t/k/" + tplKernel + " -initrd /t/k/" + tplInitrd + " ",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("clone args lack %q: %s", want, joined)
