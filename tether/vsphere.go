@@ -132,7 +132,15 @@ func (s *serialPort) openBoot(ctx context.Context) (string, error) {
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("serial concentrator %s: boot line: %w", s.addr, err)
 			}
-			continue // refused (vchd restarting): dial again
+			// Refused (vchd restarting, or a token it could not
+			// check yet): dial again after a pause, since every
+			// hello costs the concentrator a vSphere read.
+			select {
+			case <-ctx.Done():
+				return "", fmt.Errorf("serial concentrator %s: boot line: %w", s.addr, err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
 		}
 		s.conn, s.gone = c, watch(c)
 		return line, nil

@@ -2,6 +2,7 @@ package measure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -145,6 +146,9 @@ func setBreakdown(ctx context.Context, env *Env, t *harness.Target, n int, ids [
 	var resident int64
 	for _, f := range tplFiles {
 		r, err := procmem.Resident(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // replaced meanwhile (a template rebuilt in the background)
+		}
 		if err != nil {
 			return err
 		}

@@ -144,40 +144,9 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 		go p.feedStdin(ctx, v, opts.Stdin, end.exitsAt)
 	}
 
-	write := func(rec tetherlink.Record) bool {
-		w := opts.Stdout
-		if rec.Kind == proto.KindStderr && !tty {
-			w = opts.Stderr
-		}
-		if w != nil {
-			if _, err := w.Write(rec.Data); err != nil {
-				return false
-			}
-		}
-		return true
-	}
-	start := eof
-	if opts.Logs {
-		start = 0
-	}
-	rd := tetherlink.NewRecordReader(logPath, start)
-	defer rd.Close()
-	if !opts.Stream {
-		if !opts.Logs {
-			return nil
-		}
-		recs, err := rd.Poll()
-		if err != nil {
-			return err
-		}
-		for _, rec := range recs {
-			if rec.Off < eof && rec.Kind != proto.KindEvent && !write(rec) {
-				return nil
-			}
-		}
-		return nil
-	}
-	return p.follow(ctx, v, rd, end, write)
+	return tetherlink.AttachOutput(opts, tty, logPath, eof, func(rd *tetherlink.RecordReader, write func(tetherlink.Record) bool) error {
+		return p.follow(ctx, v, rd, end, write)
+	})
 }
 
 // feedStdin copies stdin into the process's stdin once the VM of the run
@@ -210,10 +179,12 @@ func (p *Provider) feedStdin(ctx context.Context, v *vm, stdin io.Reader, exitsA
 	}
 	client, err := r.ctl.get(ctx, r)
 	if err != nil {
-		p.log.Warn("attach stdin: " + err.Error())
+		if ctx.Err() == nil { // not a detach or the end of the attach
+			p.log.Warn("attach stdin: " + err.Error())
+		}
 		return
 	}
-	if err := tetherlink.FeedStdin(ctx, client, stdin, stdinOnce); err != nil {
+	if err := tetherlink.FeedStdin(ctx, client, stdin, stdinOnce); err != nil && ctx.Err() == nil {
 		p.log.Warn(err.Error())
 	}
 }

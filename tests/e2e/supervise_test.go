@@ -68,10 +68,11 @@ func signalVCHD(t *testing.T, root string, sig syscall.Signal) int {
 	pidFile := filepath.Join(root, "vchd.pid")
 	old := pidOf(t, pidFile)
 	// supervisor.lock keeps the pid of a supervisor that died: count it
-	// only while that pid is a live vic-machine supervise.
+	// only while that pid is a live vic-machine supervise of this VCH
+	// (the pid may be reused, even by another VCH's supervisor).
 	sup := readPid(filepath.Join(root, "supervisor.lock"))
 	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup)); sup <= 0 || err != nil || !alive(sup) ||
-		!strings.Contains(string(cmdline), "supervise\x00") {
+		!strings.Contains(string(cmdline), "supervise\x00") || !strings.Contains(string(cmdline), "\x00"+root+"\x00") {
 		sup = 0
 	}
 	if err := syscall.Kill(old, sig); err != nil {

@@ -222,7 +222,7 @@ func TestVSphereContainerRun(t *testing.T) {
 	d := vsimtest.StartDockerd(t) // before the simulator: it runs the docker CLI
 	vsimtest.TetherImage(t, d, "vch-tether:e2e", filepath.Join(env.repo, "bin", "tether"))
 	v := startVSphereVCH(t, vsphereOptions{
-		name: "vch-vse2e-run", serial: "127.0.0.1:24501",
+		name: "vch-vse2e-run", serial: "127.0.0.1:" + strconv.Itoa(freePortOrFail(t)),
 		simBacking: []string{"vch-tether:e2e", "/tether"},
 	})
 	ctx := context.Background()

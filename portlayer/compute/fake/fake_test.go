@@ -293,7 +293,7 @@ func TestShSubset(t *testing.T) {
 // removes; with TempDir set they live there and Close leaves it alone.
 func TestCloseRemovesFiles(t *testing.T) {
 	ctx := context.Background()
-	p := New()
+	p := newProvider(t) // closed here too; a second Close is harmless
 	create(t, p, compute.Process{Args: []string{"sleep", "100"}})
 	if _, err := p.ArchiveStat(ctx, id, "/"); err != nil {
 		t.Fatalf("stat /: %v", err)

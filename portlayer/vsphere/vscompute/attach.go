@@ -45,41 +45,9 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 	if opts.Stdin != nil {
 		go p.feedStdin(ctx, c, opts.Stdin, live)
 	}
-	tty := c.spec.Process.Tty
-	write := func(rec tetherlink.Record) bool {
-		w := opts.Stdout
-		if rec.Kind == proto.KindStderr && !tty {
-			w = opts.Stderr
-		}
-		if w != nil {
-			if _, err := w.Write(rec.Data); err != nil {
-				return false
-			}
-		}
-		return true
-	}
-	start := eof
-	if opts.Logs {
-		start = 0
-	}
-	rd := tetherlink.NewRecordReader(logPath, start)
-	defer rd.Close()
-	if !opts.Stream {
-		if !opts.Logs {
-			return nil
-		}
-		recs, err := rd.Poll()
-		if err != nil {
-			return err
-		}
-		for _, rec := range recs {
-			if rec.Off < eof && rec.Kind != proto.KindEvent && !write(rec) {
-				return nil
-			}
-		}
-		return nil
-	}
-	return p.follow(ctx, c, live, rd, boundary, write)
+	return tetherlink.AttachOutput(opts, c.spec.Process.Tty, logPath, eof, func(rd *tetherlink.RecordReader, write func(tetherlink.Record) bool) error {
+		return p.follow(ctx, c, live, rd, boundary, write)
+	})
 }
 
 // follow delivers output records of rd until the followed run ends (its
@@ -152,10 +120,12 @@ func (p *Provider) feedStdin(ctx context.Context, c *vm, stdin io.Reader, live b
 	}
 	cl, err := p.dialTether(ctx, c)
 	if err != nil {
-		p.log.Warn("attach stdin: " + err.Error())
+		if ctx.Err() == nil { // not a detach or the end of the attach
+			p.log.Warn("attach stdin: " + err.Error())
+		}
 		return
 	}
-	if err := tetherlink.FeedStdin(ctx, cl, stdin, c.spec.Process.StdinOnce); err != nil {
+	if err := tetherlink.FeedStdin(ctx, cl, stdin, c.spec.Process.StdinOnce); err != nil && ctx.Err() == nil {
 		p.log.Warn(err.Error())
 	}
 }

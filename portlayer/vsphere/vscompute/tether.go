@@ -176,15 +176,32 @@ func (p *Provider) Exec(ctx context.Context, id string, cfg compute.ExecConfig) 
 	}
 	x, err := tetherlink.Exec(ctx, cl, id, cfg)
 	if tetherlink.ClosedBeforeStart(err) {
-		// The session closed before the tether reported a start. If the
-		// container still runs, the control connection broke under it:
-		// say so rather than "not running".
-		if c, ferr := p.find(ctx, id); ferr == nil && c.status().State == compute.StateRunning {
+		// The session closed before the tether reported a start: the
+		// container's end (docker's "not running") or, if the control
+		// connection is dead while the container still runs, a broken
+		// connection: say so rather than "not running".
+		if c, ferr := p.find(ctx, id); ferr == nil && c.status().State == compute.StateRunning && !alive(cl) {
 			p.log.Warn("exec session closed before it started while the container runs", zap.String("id", id), zap.Strings("args", cfg.Args), zap.Error(err))
 			return nil, fmt.Errorf("container %s: exec: the control connection to the tether closed before the process started: %w", id, errdefs.ErrUnavailable)
 		}
 	}
 	return x, err
+}
+
+// alive reports whether cl's connection still answers a request (the
+// tether replies to any, known or not), waiting at most 2 s.
+func alive(cl *ssh.Client) bool {
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := cl.SendRequest("keepalive@vch", true, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-time.After(2 * time.Second):
+		return false
+	}
 }
 
 // Top asks the tether for the container's processes.
