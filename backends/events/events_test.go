@@ -107,14 +107,19 @@ func TestSlowSubscriberIsDroppedNotBlocking(t *testing.T) {
 	_, slow := s.Subscribe(time.Time{}, Filter{})
 	_, fast := s.Subscribe(time.Time{}, Filter{})
 	defer fast.Close()
+	// The fast reader takes each event before the next is published (it
+	// must not fall behind however the goroutines are scheduled).
+	got := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		for range fast.C() {
+			got <- struct{}{}
 		}
 		close(done)
 	}()
 	for range subscriberBuffer + 10 {
 		s.Log(eventtypes.ContainerEventType, eventtypes.ActionStart, actor("c", "c"))
+		<-got
 	}
 	n := 0
 	for range slow.C() {
