@@ -54,6 +54,12 @@ scripts/fetch-kernel.sh "${VCH_KERNEL_DIR:-/var/cache/vch/kernel}"
 scripts/fetch-debs.sh >/dev/null
 scripts/build-compose.sh >/dev/null
 
+# Every module go.mod lists in the module cache, those that only other
+# platforms import included: `make docker-context` (go mod vendor) then
+# runs offline, as the e2e test of the root Dockerfile does inside its
+# network namespace. A build alone fetches only what Linux needs.
+go mod download
+
 # staticcheck, pinned, for make test.
 if ! staticcheck -version 2>/dev/null | grep -q "(0.8.2)"; then
 	echo "setup: installing staticcheck"
