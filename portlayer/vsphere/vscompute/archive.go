@@ -51,7 +51,7 @@ func (p *Provider) archiveClient(ctx context.Context, id string) (*ssh.Client, f
 // maintenance powers c's VM on for archive sessions only.
 func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(), error) {
 	id := c.spec.ID
-	if err := p.claim(id); err != nil {
+	if err := p.claimMaintenance(id); err != nil {
 		return nil, nil, err
 	}
 	p.hub.setMaintenance(id, true)
@@ -64,7 +64,7 @@ func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(),
 		}
 		p.hub.dropControl(id)
 		p.hub.setMaintenance(id, false)
-		p.release(id)
+		p.endMaintenance(id)
 	}
 	if c.power != types.VirtualMachinePowerStatePoweredOff {
 		// The process ended; the VM is not off yet.
