@@ -3,12 +3,10 @@ package qemu
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/proto"
@@ -23,24 +21,13 @@ import (
 // a maintenance VM if id is not running. A VM that is on its way down is
 // waited for, and the call then goes to a maintenance VM.
 func (p *Provider) openArchive(ctx context.Context, id string, spec proto.ArchiveSpec) (*tetherlink.ArchiveSession, error) {
-	for attempt := 0; ; attempt++ {
-		client, release, err := p.archiveClient(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		s, err := tetherlink.OpenArchive(client, spec, release)
-		if err == nil {
-			return s, nil
-		}
-		release()
-		if attempt >= 3 || !tetherlink.IsArchiveStopping(err) {
-			return nil, fmt.Errorf("container %s: archive: %v: %w", id, err, errdefs.ErrUnavailable)
-		}
-		// The main process ended and the VM powers off: wait for that.
-		if _, err := p.Wait(ctx, id, compute.WaitNotRunning); err != nil {
-			return nil, err
-		}
-	}
+	return tetherlink.OpenArchiveRetrying(ctx, id, spec,
+		func(ctx context.Context) (*ssh.Client, func(), error) { return p.archiveClient(ctx, id) },
+		func(ctx context.Context) error {
+			// The main process ended and the VM powers off: wait for that.
+			_, err := p.Wait(ctx, id, compute.WaitNotRunning)
+			return err
+		})
 }
 
 // opener is openArchive for one container.

@@ -69,6 +69,39 @@ func IsArchiveStopping(err error) bool {
 	return (errors.As(err, &oce) && oce.Message == proto.ArchiveStopping) || errors.Is(err, io.EOF)
 }
 
+// ArchiveClient returns a client whose tether can serve archive sessions
+// for a container and the function that ends its use.
+type ArchiveClient func(ctx context.Context) (*ssh.Client, func(), error)
+
+// archiveRetries bounds the tries after a tether refused with
+// proto.ArchiveStopping.
+const archiveRetries = 3
+
+// OpenArchiveRetrying opens an archive session for spec on the client
+// that client gives. A tether that refuses because its VM is on its way
+// down (IsArchiveStopping) is waited for with stopped (the container no
+// longer running), and client is asked again: it then gives another
+// client (a maintenance boot's). Other refusals are ErrUnavailable.
+func OpenArchiveRetrying(ctx context.Context, id string, spec proto.ArchiveSpec, client ArchiveClient, stopped func(context.Context) error) (*ArchiveSession, error) {
+	for attempt := 0; ; attempt++ {
+		cl, release, err := client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s, err := OpenArchive(cl, spec, release)
+		if err == nil {
+			return s, nil
+		}
+		release()
+		if attempt >= archiveRetries || !IsArchiveStopping(err) {
+			return nil, fmt.Errorf("container %s: archive: %v: %w", id, err, errdefs.ErrUnavailable)
+		}
+		if err := stopped(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
 // Close ends the session.
 func (s *ArchiveSession) Close() {
 	s.ch.Close()

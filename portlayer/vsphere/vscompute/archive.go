@@ -51,7 +51,7 @@ func (p *Provider) archiveClient(ctx context.Context, id string) (*ssh.Client, f
 // maintenance powers c's VM on for archive sessions only.
 func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(), error) {
 	id := c.spec.ID
-	if err := p.claim(id); err != nil {
+	if err := p.claimMaintenance(id); err != nil {
 		return nil, nil, err
 	}
 	p.hub.setMaintenance(id, true)
@@ -64,7 +64,7 @@ func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(),
 		}
 		p.hub.dropControl(id)
 		p.hub.setMaintenance(id, false)
-		p.release(id)
+		p.endMaintenance(id)
 	}
 	if c.power != types.VirtualMachinePowerStatePoweredOff {
 		// The process ended; the VM is not off yet.
@@ -90,19 +90,18 @@ func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(),
 	return cl, done, nil
 }
 
-// opener opens archive sessions on id.
+// opener opens archive sessions on id; a tether whose VM is on its way
+// down is waited for (tetherlink.OpenArchiveRetrying).
 func (p *Provider) opener(id string) tetherlink.ArchiveOpener {
 	return func(ctx context.Context, spec proto.ArchiveSpec) (*tetherlink.ArchiveSession, error) {
-		cl, release, err := p.archiveClient(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		s, err := tetherlink.OpenArchive(cl, spec, release)
-		if err != nil {
-			release()
-			return nil, fmt.Errorf("container %s: archive: %v: %w", id, err, errdefs.ErrUnavailable)
-		}
-		return s, nil
+		return tetherlink.OpenArchiveRetrying(ctx, id, spec,
+			func(ctx context.Context) (*ssh.Client, func(), error) { return p.archiveClient(ctx, id) },
+			func(ctx context.Context) error {
+				// The process ended and the VM powers off: wait for the
+				// exit's record; the next try boots it for maintenance.
+				_, err := p.Wait(ctx, id, compute.WaitNotRunning)
+				return err
+			})
 	}
 }
 

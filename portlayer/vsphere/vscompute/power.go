@@ -2,6 +2,7 @@ package vscompute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,13 +21,29 @@ import (
 // on. A failed power on is recorded as an exited run with its error and
 // returned with its class (vsession.Classify; a task that never finishes
 // is ErrUnavailable).
+//
+// A maintenance boot of the container (docker cp) is waited for first.
 func (p *Provider) Start(ctx context.Context, id string) error {
+	for {
+		err := p.start(ctx, id)
+		if !errors.Is(err, errMaint) {
+			return err
+		}
+		// A maintenance boot began after the wait: wait for it too.
+	}
+}
+
+func (p *Provider) start(ctx context.Context, id string) error {
+	if err := p.awaitMaintenance(ctx, id); err != nil {
+		return err
+	}
 	c, err := p.find(ctx, id)
 	if err != nil {
 		return err
 	}
 	if c.maint {
-		return errdefs.Conflict(fmt.Sprintf("container %s: its files are being copied; try again", id))
+		// A maintenance boot began after the wait.
+		return fmt.Errorf("container %s: %w", id, errMaint)
 	}
 	if c.power == types.VirtualMachinePowerStatePoweredOn && c.processEnded() {
 		// The process ended and the VM is not off yet: finish that.
@@ -285,14 +302,18 @@ const (
 	recordGrace = 30 * time.Second
 )
 
-// pollRemoved reads the VM until it is gone and returns its last status
-// read (docker run --rm waits for removal and reports the exit code of
-// the run before it).
+// pollRemoved reads the VM until it is gone and returns its status before
+// the removal (docker run --rm waits for removal and reports the exit
+// code of the run before it): as Remove read it just before destroying
+// the VM, or else (a removal by someone else) the last one read here.
 func (p *Provider) pollRemoved(ctx context.Context, c *vm) (compute.Status, error) {
 	last := c.status()
 	for {
 		now, err := p.get(ctx, c.ref)
 		if errdefs.IsNotFound(err) {
+			if st, ok := p.removedStatus(c.spec.ID); ok {
+				return st, nil
+			}
 			return last, nil
 		}
 		if err != nil {

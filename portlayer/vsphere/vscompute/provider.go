@@ -32,6 +32,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -118,6 +119,13 @@ type Provider struct {
 	mu      sync.Mutex
 	waiters map[string]int
 	busy    map[string]bool // ids with a power operation in flight
+	// maintDone holds, for each container in a maintenance boot, the
+	// channel closed when the boot ended (its VM is off and the claim
+	// released); Start and Remove wait for it.
+	maintDone map[string]chan struct{}
+	// removed keeps, for a while, each removed container's status as read
+	// just before its VM was destroyed: Wait(WaitRemoved) reports it.
+	removed map[string]*compute.Status
 	recMu   map[string]*recLock
 	hub     *hub // nil without Config.Serial
 }
@@ -163,7 +171,8 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MemoryMB == 0 {
 		cfg.MemoryMB = 256
 	}
-	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, waiters: map[string]int{}, busy: map[string]bool{}, recMu: map[string]*recLock{}}
+	p := &Provider{cfg: cfg, s: cfg.Session, log: cfg.Logger, waiters: map[string]int{}, busy: map[string]bool{},
+		maintDone: map[string]chan struct{}{}, removed: map[string]*compute.Status{}, recMu: map[string]*recLock{}}
 	if cfg.Serial != "" {
 		if cfg.LogDir == "" {
 			return nil, fmt.Errorf("vsphere compute: Serial needs a LogDir: %w", errdefs.ErrInvalidParameter)
@@ -588,8 +597,22 @@ func (p *Provider) SetResources(ctx context.Context, id string, r compute.Resour
 }
 
 // Remove destroys a VM that is not running; volume disks are independent
-// and stay.
+// and stay. A maintenance boot of the container (docker cp) is waited
+// for first.
 func (p *Provider) Remove(ctx context.Context, id string) error {
+	for {
+		err := p.remove(ctx, id)
+		if !errors.Is(err, errMaint) {
+			return err
+		}
+		// A maintenance boot began after the wait: wait for it too.
+	}
+}
+
+func (p *Provider) remove(ctx context.Context, id string) error {
+	if err := p.awaitMaintenance(ctx, id); err != nil {
+		return err
+	}
 	c, err := p.find(ctx, id)
 	if err != nil {
 		return err
@@ -613,6 +636,10 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	if err := p.detachVolumes(ctx, c); err != nil {
 		return err
 	}
+	if now, err := p.get(ctx, c.ref); err == nil {
+		c = now // the exit as recorded by now
+	}
+	p.keepRemoved(id, c.status())
 	task, err := object.NewVirtualMachine(p.s.Client, c.ref).Destroy(ctx)
 	if err != nil {
 		return fmt.Errorf("container %s: destroy VM: %w", id, vsession.Classify(err))
@@ -621,6 +648,37 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	return p.removeWritable(ctx, id)
+}
+
+// removedKeep is how long a removed container's last status is kept for
+// Wait(WaitRemoved) calls that see the VM gone.
+const removedKeep = time.Minute
+
+// keepRemoved records st as id's last status before its VM is destroyed
+// (a poll of the VM cannot have seen it if the exit and the destroy fell
+// between two polls).
+func (p *Provider) keepRemoved(id string, st compute.Status) {
+	kept := &st
+	p.mu.Lock()
+	p.removed[id] = kept
+	p.mu.Unlock()
+	time.AfterFunc(removedKeep, func() {
+		p.mu.Lock()
+		if p.removed[id] == kept {
+			delete(p.removed, id)
+		}
+		p.mu.Unlock()
+	})
+}
+
+// removedStatus returns the status keepRemoved kept for id.
+func (p *Provider) removedStatus(id string) (compute.Status, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.removed[id]; st != nil {
+		return *st, true
+	}
+	return compute.Status{}, false
 }
 
 // detachVolumes removes the volume disks from the VM's definition (not
@@ -651,10 +709,21 @@ func (p *Provider) detachVolumes(ctx context.Context, c *vm) error {
 	return p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{DeviceChange: changes})
 }
 
+// errMaint refuses a power operation while the container's VM is booted
+// for maintenance (archive.go).
+var errMaint = errdefs.Conflict("its files are being copied; try again")
+
 // claim marks id busy with a power operation; a second one is refused.
 func (p *Provider) claim(id string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.claimLocked(id)
+}
+
+func (p *Provider) claimLocked(id string) error {
+	if p.maintDone[id] != nil {
+		return fmt.Errorf("container %s: %w", id, errMaint)
+	}
 	if p.busy[id] {
 		return errdefs.Conflict(fmt.Sprintf("container %s is starting or stopping", id))
 	}
@@ -666,6 +735,47 @@ func (p *Provider) release(id string) {
 	p.mu.Lock()
 	delete(p.busy, id)
 	p.mu.Unlock()
+}
+
+// claimMaintenance claims id for a maintenance boot: claim, and the
+// channel endMaintenance closes.
+func (p *Provider) claimMaintenance(id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.claimLocked(id); err != nil {
+		return err
+	}
+	p.maintDone[id] = make(chan struct{})
+	return nil
+}
+
+// endMaintenance releases the claim of id's maintenance boot and wakes
+// the operations waiting for its end.
+func (p *Provider) endMaintenance(id string) {
+	p.mu.Lock()
+	delete(p.busy, id)
+	if ch := p.maintDone[id]; ch != nil {
+		close(ch)
+		delete(p.maintDone, id)
+	}
+	p.mu.Unlock()
+}
+
+// awaitMaintenance returns once id is in no maintenance boot, or with
+// ctx's error.
+func (p *Provider) awaitMaintenance(ctx context.Context, id string) error {
+	p.mu.Lock()
+	ch := p.maintDone[id]
+	p.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("container %s: waiting for its files to be copied: %w", id, ctx.Err())
+	}
 }
 
 // WithNetwork returns a provider like p whose VMs get NICs from na.

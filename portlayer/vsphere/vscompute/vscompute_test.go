@@ -288,3 +288,47 @@ func TestConflicts(t *testing.T) {
 		t.Fatalf("wait removed: %v", err)
 	}
 }
+
+// TestWaitRemovedReportsTheLastExit: a WaitRemoved registered before the
+// start reports the exit of the run that a Remove right after it ended,
+// however soon after the exit the VM is destroyed (docker run --rm's
+// exit code), not the status of the running container.
+func TestWaitRemovedReportsTheLastExit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := open(t)(t).(*vscompute.Provider)
+	for i, c := range []byte{'1', '2', '3'} {
+		id := hexID(c)
+		if err := p.Create(ctx, spec(id, "rm-exit-"+string(c))); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			st  compute.Status
+			err error
+		}
+		removed := make(chan result, 1)
+		go func() {
+			st, err := p.Wait(ctx, id, compute.WaitRemoved)
+			removed <- result{st, err}
+		}()
+		for p.Waiters(id) < 1 {
+			select {
+			case <-ctx.Done():
+				t.Fatal(ctx.Err())
+			case <-time.After(time.Millisecond):
+			}
+		}
+		if err := p.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Kill(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Remove(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if r := <-removed; r.err != nil || r.st.State != compute.StateExited || r.st.ExitCode != 137 {
+			t.Fatalf("run %d: wait removed: %+v %v, want exited 137", i, r.st, r.err)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package backed
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+)
+
+// TestMaintenanceBootThenStartRemove: a Start or a Remove that comes
+// while a maintenance boot serves docker cp on a container that is not
+// running (as `docker cp ctr:/f . && docker rm ctr` does: the CLI is done
+// once it read the tar, the server still powers the VM off) waits for the
+// boot to end and then goes on, instead of a 409. The Wait(WaitRemoved)
+// registered before the run reports that run's exit code (3).
+func TestMaintenanceBootThenStartRemove(t *testing.T) {
+	d := vsimtest.StartDockerd(t)
+	tetherImage(t, d, "vch-tether:maint")
+	sim := vsimtest.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p, err := vscompute.New(vscompute.Config{
+		Session: sim.Session(t), VCH: "maint" + strconv.FormatInt(vchSeq.Add(1), 10), Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),
+		Backing: []string{"vch-tether:maint", "/tether"},
+		Serial:  freeAddr(t), LogDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	// cpDuring copies /etc/passwd out of id and runs op while the copy is
+	// in flight (its stat came, the tar did not yet), returning op's error.
+	cpDuring := func(id string, op func() error) error {
+		opErr := make(chan error, 1)
+		err := p.ArchiveGet(ctx, id, "/etc/passwd", func(st compute.PathStat) (io.Writer, error) {
+			if st.Name != "passwd" {
+				t.Errorf("cp: stat %+v", st)
+			}
+			go func() { opErr <- op() }()
+			return io.Discard, nil
+		})
+		if err != nil {
+			t.Fatalf("cp out of %s: %v", id, err)
+		}
+		return <-opErr
+	}
+
+	// Remove during the copy from an exited container.
+	exited := strings.Repeat("e3", 32)
+	if err := p.Create(ctx, compute.Spec{ID: exited, Name: "maint-exited", Image: "sha256:00", Process: compute.Process{Args: []string{"sh", "-c", "exit 3"}}}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		st  compute.Status
+		err error
+	}
+	removed := make(chan result, 1)
+	go func() {
+		st, err := p.Wait(ctx, exited, compute.WaitRemoved)
+		removed <- result{st, err}
+	}()
+	for p.Waiters(exited) < 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := p.Start(ctx, exited); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(ctx, exited, compute.WaitNotRunning); err != nil || st.ExitCode != 3 {
+		t.Fatalf("run: %+v %v, want exit 3", st, err)
+	}
+	if err := cpDuring(exited, func() error { return p.Remove(ctx, exited) }); err != nil {
+		t.Fatalf("remove during a maintenance boot: %v", err)
+	}
+	if r := <-removed; r.err != nil || r.st.State != compute.StateExited || r.st.ExitCode != 3 {
+		t.Fatalf("wait removed: %+v %v, want exited 3", r.st, r.err)
+	}
+
+	// Start during the copy from a created container.
+	created := strings.Repeat("c5", 32)
+	if err := p.Create(ctx, compute.Spec{ID: created, Name: "maint-created", Image: "sha256:00", Process: compute.Process{Args: []string{"sleep", "600"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cpDuring(created, func() error { return p.Start(ctx, created) }); err != nil {
+		t.Fatalf("start during a maintenance boot: %v", err)
+	}
+	if c, err := p.Inspect(ctx, created); err != nil || c.Status.State != compute.StateRunning {
+		t.Fatalf("after the start: %+v %v, want running", c.Status, err)
+	}
+	if err := p.Kill(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(ctx, created, compute.WaitNotRunning); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Remove(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+}
