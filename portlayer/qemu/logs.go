@@ -8,7 +8,6 @@ import (
 
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/tetherlink"
-	"github.com/vchproject/vch/tether/proto"
 )
 
 // followPoll is how often a log follower looks for new records.
@@ -25,36 +24,12 @@ type streamEnd struct {
 // follow delivers output records of rd until the stream ends or emit
 // returns false. It returns ctx's error if ctx ended it.
 func (p *Provider) follow(ctx context.Context, v *vm, rd *tetherlink.RecordReader, end streamEnd, emit func(tetherlink.Record) bool) error {
-	tick := time.NewTicker(followPoll)
-	defer tick.Stop()
-	for {
+	over := func() bool {
 		p.mu.Lock()
-		over := v.exits > end.exitsAt || v.removed
-		p.mu.Unlock()
-		recs, err := rd.Poll()
-		if err != nil {
-			return err
-		}
-		for _, rec := range recs {
-			if rec.Kind == proto.KindEvent {
-				if rec.Off >= end.boundary && tetherlink.IsExit(rec) {
-					return nil
-				}
-				continue
-			}
-			if !emit(rec) {
-				return nil
-			}
-		}
-		if over {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+		defer p.mu.Unlock()
+		return v.exits > end.exitsAt || v.removed
 	}
+	return tetherlink.Follow(ctx, rd, end.boundary, followPoll, over, emit)
 }
 
 // Logs returns the kept output. With Follow on a VM that is running (or

@@ -1,6 +1,9 @@
 package tetherlink
 
 import (
+	"context"
+	"time"
+
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -46,4 +49,40 @@ func AttachOutput(opts compute.AttachOptions, tty bool, logPath string, eof int6
 		return nil
 	}
 	return follow(rd, write)
+}
+
+// Follow delivers the output records rd reads to emit, polling every
+// interval, until the followed run ends: at its exit event (at or after
+// boundary, the run's start in the log), or once over (asked before each
+// poll) reports it ended and what the log held then is delivered. It
+// also ends when emit returns false (nil) or when ctx does (ctx's error).
+func Follow(ctx context.Context, rd *RecordReader, boundary int64, interval time.Duration, over func() bool, emit func(Record) bool) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		ended := over()
+		recs, err := rd.Poll()
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.Kind == proto.KindEvent {
+				if rec.Off >= boundary && IsExit(rec) {
+					return nil
+				}
+				continue
+			}
+			if !emit(rec) {
+				return nil
+			}
+		}
+		if ended {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

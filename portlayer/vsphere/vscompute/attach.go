@@ -8,7 +8,6 @@ import (
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/tetherlink"
-	"github.com/vchproject/vch/tether/proto"
 )
 
 // Attach connects the caller's streams to the main process, as under
@@ -54,44 +53,23 @@ func (p *Provider) Attach(ctx context.Context, id string, opts compute.AttachOpt
 // EventExited at or after boundary, or its end seen in the VM's state
 // with the log drained), ctx ends or emit returns false.
 func (p *Provider) follow(ctx context.Context, c *vm, live bool, rd *tetherlink.RecordReader, boundary int64, emit func(tetherlink.Record) bool) error {
-	tick := time.NewTicker(followPoll)
-	defer tick.Stop()
 	startedAt := c.rec.StartedAt
-	for n := 1; ; n++ {
-		over := false
-		if n%followStatePolls == 0 {
-			now, err := p.find(ctx, c.spec.ID)
-			switch {
-			case errdefs.IsNotFound(err):
-				over = true
-			case err == nil:
-				over = runEnded(now, startedAt, live)
-			}
+	n := 0
+	over := func() bool {
+		// The VM's state is a vSphere read: every followStatePolls polls.
+		if n++; n%followStatePolls != 0 {
+			return false
 		}
-		recs, err := rd.Poll()
-		if err != nil {
-			return err
+		now, err := p.find(ctx, c.spec.ID)
+		switch {
+		case errdefs.IsNotFound(err):
+			return true
+		case err == nil:
+			return runEnded(now, startedAt, live)
 		}
-		for _, rec := range recs {
-			if rec.Kind == proto.KindEvent {
-				if rec.Off >= boundary && tetherlink.IsExit(rec) {
-					return nil
-				}
-				continue
-			}
-			if !emit(rec) {
-				return nil
-			}
-		}
-		if over {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+		return false
 	}
+	return tetherlink.Follow(ctx, rd, boundary, followPoll, over, emit)
 }
 
 // feedStdin waits until the run attached to has its process (the live

@@ -6,7 +6,6 @@ import (
 
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/tetherlink"
-	"github.com/vchproject/vch/tether/proto"
 )
 
 // followPoll is how often a log follower looks for new records; the
@@ -55,41 +54,20 @@ func (p *Provider) Logs(ctx context.Context, id string, opts compute.LogOptions)
 		if !opts.Follow || !live || ended {
 			return
 		}
-		tick := time.NewTicker(followPoll)
-		defer tick.Stop()
-		for n := 1; ; n++ {
-			over := false
-			if n%followStatePolls == 0 {
-				now, err := p.find(ctx, id)
-				over = err != nil || now.status().State != compute.StateRunning
+		n := 0
+		over := func() bool {
+			if n++; n%followStatePolls != 0 {
+				return false
 			}
-			recs, err := rd.Poll()
-			if err != nil {
-				return
-			}
-			for _, rec := range recs {
-				if rec.Kind == proto.KindEvent {
-					if rec.Off >= boundary && tetherlink.IsExit(rec) {
-						return
-					}
-					continue
-				}
-				if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
-					return
-				}
-				if tetherlink.InWindow(rec, opts) && !send(rec) {
-					return
-				}
-			}
-			if over {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
+			now, err := p.find(ctx, id)
+			return err != nil || now.status().State != compute.StateRunning
 		}
+		_ = tetherlink.Follow(ctx, rd, boundary, followPoll, over, func(rec tetherlink.Record) bool {
+			if !opts.Until.IsZero() && rec.Time.After(opts.Until) {
+				return false
+			}
+			return !tetherlink.InWindow(rec, opts) || send(rec)
+		})
 	}()
 	return out, nil
 }
