@@ -21,6 +21,7 @@ import (
 	"github.com/vchproject/vch/backends/syslog"
 	"github.com/vchproject/vch/machine/certs"
 	"github.com/vchproject/vch/machine/firewall"
+	"github.com/vchproject/vch/machine/lockfile"
 	"github.com/vchproject/vch/machine/vchconfig"
 	netlocal "github.com/vchproject/vch/portlayer/network/local"
 	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
@@ -685,7 +686,7 @@ func runningVMs(root string) []int {
 		if err != nil || d.IsDir() || d.Name() != "qemu.pid" {
 			return nil
 		}
-		if pid := readPid(p); pid > 0 && isProcess(pid, "qemu") {
+		if pid := lockfile.ReadPid(p); pid > 0 && isProcess(pid, "qemu") {
 			pids = append(pids, pid)
 		}
 		return nil
@@ -701,15 +702,6 @@ func killVMs(root string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-}
-
-func readPid(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
 }
 
 // alive reports whether pid exists and is not a zombie.

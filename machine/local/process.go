@@ -23,7 +23,7 @@ func vchdPid(root string) int {
 	if _, err := os.Stat(lock); err != nil {
 		// A vchd from before the lock: trust the pid file only with
 		// the command line.
-		if pid := readPid(filepath.Join(root, vchconfig.PidFile)); pid > 0 && cmdlineOf(pid, "vchd", vchconfig.Path(root)) {
+		if pid := lockfile.ReadPid(filepath.Join(root, vchconfig.PidFile)); pid > 0 && cmdlineOf(pid, "vchd", vchconfig.Path(root)) {
 			return pid
 		}
 		return 0

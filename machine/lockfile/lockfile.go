@@ -43,7 +43,7 @@ func Acquire(path string) (*Lock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &HeldError{Path: path, Pid: readPid(path)}
+			return nil, &HeldError{Path: path, Pid: ReadPid(path)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -82,13 +82,14 @@ func Holder(path string) int {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		return 0
 	}
-	if pid := readPid(path); pid > 0 {
+	if pid := ReadPid(path); pid > 0 {
 		return pid
 	}
 	return -1 // held, pid not yet written
 }
 
-func readPid(path string) int {
+// ReadPid reads a pid file: 0 if there is none or it holds no pid.
+func ReadPid(path string) int {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vchproject/vch/machine/lockfile"
 )
 
 // pidOf reads a pid file of a VCH.
@@ -45,16 +47,6 @@ func alive(pid int) bool {
 	return err == nil && !strings.Contains(string(b), ") Z ")
 }
 
-// readPid reads a pid file; 0 if there is none or it holds no pid.
-func readPid(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
 // signalVCHD sends sig to the vchd of the VCH whose state directory is
 // root and waits until that vchd is gone and, if a supervisor was
 // watching it, until the supervisor has either started a new vchd (a new,
@@ -70,7 +62,7 @@ func signalVCHD(t *testing.T, root string, sig syscall.Signal) int {
 	// supervisor.lock keeps the pid of a supervisor that died: count it
 	// only while that pid is a live vic-machine supervise of this VCH
 	// (the pid may be reused, even by another VCH's supervisor).
-	sup := readPid(filepath.Join(root, "supervisor.lock"))
+	sup := lockfile.ReadPid(filepath.Join(root, "supervisor.lock"))
 	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup)); sup <= 0 || err != nil || !alive(sup) ||
 		!strings.Contains(string(cmdline), "supervise\x00") || !strings.Contains(string(cmdline), "\x00"+root+"\x00") {
 		sup = 0
@@ -86,7 +78,7 @@ func signalVCHD(t *testing.T, root string, sig syscall.Signal) int {
 		time.Sleep(100 * time.Millisecond)
 	}
 	for sup > 0 && alive(sup) {
-		if now := readPid(pidFile); now > 0 && now != old && alive(now) {
+		if now := lockfile.ReadPid(pidFile); now > 0 && now != old && alive(now) {
 			break
 		}
 		if time.Now().After(deadline) {
