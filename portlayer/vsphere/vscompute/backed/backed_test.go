@@ -44,7 +44,7 @@ func TestGuestinfoReachesTheContainer(t *testing.T) {
 	}
 	d := vsimtest.StartDockerd(t)
 	d.Import(t, "vch-backing:latest", map[string]string{busybox: "/bin/busybox"}, map[string]string{"/bin/sh": "busybox", "/bin/env": "busybox", "/bin/sleep": "busybox"})
-	sim := vsimtest.Shared(t)
+	sim := vsimtest.External(t)
 	ctx := context.Background()
 	p, err := vscompute.New(vscompute.Config{
 		Session: sim.Session(t), VCH: "backed", Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),

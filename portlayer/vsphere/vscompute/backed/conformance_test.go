@@ -50,7 +50,7 @@ func freeAddr(t *testing.T) string {
 func TestConformance(t *testing.T) {
 	d := vsimtest.StartDockerd(t)
 	tetherImage(t, d, "vch-tether:test")
-	sim := vsimtest.Shared(t)
+	sim := vsimtest.External(t)
 	type vch struct{ name, addr, logs string }
 	var mu sync.Mutex
 	vchs := map[*testing.T]vch{}

@@ -24,7 +24,7 @@ import (
 func TestMaintenanceBootThenStartRemove(t *testing.T) {
 	d := vsimtest.StartDockerd(t)
 	tetherImage(t, d, "vch-tether:maint")
-	sim := vsimtest.Shared(t)
+	sim := vsimtest.External(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	p, err := vscompute.New(vscompute.Config{
