@@ -24,19 +24,23 @@ import (
 //
 // A maintenance boot of the container (docker cp) is waited for first.
 func (p *Provider) Start(ctx context.Context, id string) error {
+	return p.afterMaintenance(ctx, id, p.start)
+}
+
+// afterMaintenance runs op once no maintenance boot of id runs, again
+// when one began between the wait and op's claim (op returns errMaint).
+func (p *Provider) afterMaintenance(ctx context.Context, id string, op func(context.Context, string) error) error {
 	for {
-		err := p.start(ctx, id)
-		if !errors.Is(err, errMaint) {
+		if err := p.awaitMaintenance(ctx, id); err != nil {
 			return err
 		}
-		// A maintenance boot began after the wait: wait for it too.
+		if err := op(ctx, id); !errors.Is(err, errMaint) {
+			return err
+		}
 	}
 }
 
 func (p *Provider) start(ctx context.Context, id string) error {
-	if err := p.awaitMaintenance(ctx, id); err != nil {
-		return err
-	}
 	c, err := p.find(ctx, id)
 	if err != nil {
 		return err

@@ -32,7 +32,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -600,19 +599,10 @@ func (p *Provider) SetResources(ctx context.Context, id string, r compute.Resour
 // and stay. A maintenance boot of the container (docker cp) is waited
 // for first.
 func (p *Provider) Remove(ctx context.Context, id string) error {
-	for {
-		err := p.remove(ctx, id)
-		if !errors.Is(err, errMaint) {
-			return err
-		}
-		// A maintenance boot began after the wait: wait for it too.
-	}
+	return p.afterMaintenance(ctx, id, p.remove)
 }
 
 func (p *Provider) remove(ctx context.Context, id string) error {
-	if err := p.awaitMaintenance(ctx, id); err != nil {
-		return err
-	}
 	c, err := p.find(ctx, id)
 	if err != nil {
 		return err
