@@ -309,17 +309,26 @@ func (t *tether) mountContainer(disks map[string]string) error {
 		}
 	}
 	var want []string
-	virtiofs := false
+	tags := map[string]bool{}
 	for _, v := range t.cfg.Volumes {
 		if v.Tag != "" {
-			virtiofs = true
+			tags[v.Tag] = true
 		} else {
 			want = append(want, v.Serial)
 		}
 	}
-	if virtiofs {
+	if len(tags) > 0 {
 		if err := loadModules(proto.VirtioFSModules, t.log); err != nil {
 			return err
+		}
+		// A template clone's shares are PCI functions plugged into its
+		// root ports after the restore; no hotplug driver announces them
+		// (the guest has no _OSC grant for PCIe hotplug), so look.
+		if got, err := findVirtioFS(); err == nil && len(got) < len(tags) {
+			rescanPCI(t.log)
+		}
+		if _, err := waitFor(findVirtioFS, virtioFSWant(len(tags)), deviceTimeout); err != nil {
+			return fmt.Errorf("shared file systems: %w", err)
 		}
 	}
 	if len(want) > 0 {

@@ -38,6 +38,9 @@ type launchSpec struct {
 	// Template boots and clones (template.go): RAM on a file, the serial
 	// console on a socket, an incoming migration.
 	Template templateLaunch
+	// ShareSlots is the number of empty PCIe root ports (microvm with
+	// pcie=on) that a template clone hot-adds its virtiofs shares into.
+	ShareSlots int
 }
 
 // qemuArgs builds QEMU's arguments (without argv[0]).
@@ -91,6 +94,9 @@ func qemuArgs(s launchSpec) []string {
 			"-netdev", fmt.Sprintf("tap,id=n%d,fd=%d", i, 3+i),
 			"-device", fmt.Sprintf("virtio-net-device,netdev=n%d,mac=%s", i, n.MAC),
 		)
+	}
+	for i := 0; i < s.ShareSlots; i++ {
+		args = append(args, "-device", fmt.Sprintf("pcie-root-port,id=%s,chassis=%d", shareSlotBus(i), i+1))
 	}
 	return args
 }

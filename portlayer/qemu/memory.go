@@ -37,10 +37,14 @@ func validGuestMemory(s string) error {
 
 // machineArg is the -M value for the backing.
 func machineArg(s launchSpec) string {
+	m := "microvm"
 	if s.GuestMemory == GuestMemoryMemfd || s.Template.RAMFile != "" || len(s.Shares) > 0 {
-		return "microvm,memory-backend=" + memoryID
+		m += ",memory-backend=" + memoryID
 	}
-	return "microvm"
+	if s.ShareSlots > 0 {
+		m += ",pcie=on"
+	}
+	return m
 }
 
 // memoryArgs are the -object arguments of the backing (none for anon).

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -48,8 +49,17 @@ import (
 // fixed slots: image, writable layer and config disks (placeholder files
 // in the template), the virtio-serial ports and, for containers on a
 // network, compute.MaxNICs NIC slots (the shape says how many: 0 or all).
-// A container with volume disks or shares is cold-booted; another shape
-// is cold-booted the first time, while its template is built.
+// Every template also has templateShareSlots empty PCIe root ports
+// (microvm with pcie=on). A clone with virtiofs shares (shared volumes,
+// bind mounts) hot-adds them there after the restore: QEMU 7.2 refuses
+// to load a device state while a vhost-user-fs device exists (it cannot
+// be migrated) and microvm's virtio-mmio has no hotplug, so they cannot
+// be on the command line. virtiofsd maps guest RAM, which a private
+// mapping of the template's file would hide from it, so such a clone maps
+// a copy of the RAM file on tmpfs share=on (copyRAM) and shares no pages
+// with its template. A container with volume disks (old unshared
+// volumes) or more shares than slots is cold-booted; another shape is
+// cold-booted the first time, while its template is built.
 //
 // Files: Root/templates/<key>/{ram,state,manifest.json,...}. The key
 // hashes the template format, the kernel, the initramfs, the QEMU binary,
@@ -66,7 +76,15 @@ const StepRestored = "restored"
 // templateFormat changes whenever the template layout or device list does.
 // Format 4: clones boot QEMU on stub kernel and initrd files kept with
 // the template (stubKernel).
-const templateFormat = "vch-template-4"
+// Format 5: PCIe root ports for shares (templateShareSlots).
+const templateFormat = "vch-template-5"
+
+// templateShareSlots is the number of virtiofs shares a clone can take
+// (PCIe root ports in every template).
+const templateShareSlots = 4
+
+// shareSlotBus is the QEMU id of the i-th share slot's root port.
+func shareSlotBus(i int) string { return fmt.Sprintf("vch-rp%d", i) }
 
 // templateLaunch is the part of a QEMU command line that differs for
 // templates and clones.
@@ -132,6 +150,7 @@ const (
 type templates struct {
 	p   *Provider
 	dir string
+	shm string // tmpfs for the RAM copies of clones with shares
 
 	ctx    context.Context // cancelled by close
 	cancel context.CancelFunc
@@ -151,7 +170,7 @@ func newTemplates(p *Provider) *templates {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &templates{
-		p: p, dir: dir, ctx: ctx, cancel: cancel,
+		p: p, dir: dir, shm: "/dev/shm", ctx: ctx, cancel: cancel,
 		building: map[string]chan struct{}{}, hashes: map[string]string{},
 	}
 }
@@ -453,6 +472,7 @@ func (p *Provider) templateSpec(ctx context.Context, shape templateShape, image,
 		Extra: append(append([]string(nil), p.cfg.KernelArgs...), proto.TemplateFlag),
 		Image: image, RW: rw, Config: config,
 		Ctl: fileCtl, QMP: fileQMP, PidFile: filePid, Console: fileConsole, Log: fileLog,
+		ShareSlots: templateShareSlots,
 	}
 }
 
@@ -500,18 +520,99 @@ func hashFile(path string) (string, int64, error) {
 type clone struct {
 	dir      string // the template's directory
 	tbSizeMB int    // TCG translation cache of the clone (Config.TBSizeClonesMB)
+	// ramCopy, when set, is a private copy of the template's RAM file on
+	// tmpfs that the clone maps share=on, for virtiofsd to map as well.
+	ramCopy string
+	// shares are hot-added into the share slots after the restore.
+	shares []fsShare
 }
 
 // edit turns a cold-boot launch spec into the clone's: the template's RAM
 // file and serial socket, an incoming migration, the stub boot files and
 // the clones' translation cache size (host-side only, not migrated state).
+// Shares leave the command line: resume hot-adds them.
 func (c *clone) edit(ls *launchSpec) {
 	ls.Extra = append(ls.Extra, proto.TemplateFlag)
 	ls.GuestMemory = ""
 	ls.Kernel = filepath.Join(c.dir, tplKernel)
 	ls.Initrd = filepath.Join(c.dir, tplInitrd)
 	ls.TBSizeMB = c.tbSizeMB
+	ls.ShareSlots = templateShareSlots
 	ls.Template = templateLaunch{RAMFile: filepath.Join(c.dir, tplRAM), SerialSock: tplSerial, Incoming: true}
+	if c.ramCopy != "" {
+		ls.Template.RAMFile, ls.Template.RAMShared = c.ramCopy, true
+	}
+	c.shares, ls.Shares = ls.Shares, nil
+}
+
+// hotAddShares plugs the clone's shares into its share slots: a chardev
+// connected to the share's virtiofsd and a vhost-user-fs-pci device on
+// the slot's root port each. The guest's PCIe hotplug driver finds them
+// once the clone runs.
+func (c *clone) hotAddShares(q *qmpClient) error {
+	for i, s := range c.shares {
+		id := fmt.Sprintf("fs%d", i)
+		if err := q.run("chardev-add", map[string]any{"id": id, "backend": map[string]any{
+			"type": "socket", "data": map[string]any{
+				"addr":   map[string]any{"type": "unix", "data": map[string]any{"path": s.Socket}},
+				"server": false,
+			}}}, nil); err != nil {
+			return fmt.Errorf("share %s: %w", s.Tag, err)
+		}
+		if err := q.run("device_add", map[string]any{"driver": "vhost-user-fs-pci", "id": "vfs" + id,
+			"chardev": id, "tag": s.Tag, "bus": shareSlotBus(i)}, nil); err != nil {
+			return fmt.Errorf("share %s: %w", s.Tag, err)
+		}
+	}
+	return nil
+}
+
+// copyRAM copies a template's RAM file to dst (a new file), data extents
+// only: the guest never touched the holes, which read as zeros either way.
+func copyRAM(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(dst)
+		}
+	}()
+	if err := out.Truncate(fi.Size()); err != nil {
+		return err
+	}
+	fd := int(in.Fd())
+	for off := int64(0); off < fi.Size(); {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // no data past off
+		}
+		if err != nil {
+			return fmt.Errorf("seek %s: %w", src, err)
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return fmt.Errorf("seek %s: %w", src, err)
+		}
+		if _, err := io.Copy(io.NewOffsetWriter(out, data), io.NewSectionReader(in, data, hole-data)); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
+		}
+		off = hole
+	}
+	return nil
 }
 
 // resume loads the template's device state into the just launched QEMU
@@ -540,6 +641,9 @@ func (c *clone) resume(ctx context.Context, b *Boot, proc Process) (err error) {
 	// The template was stopped before its save, so the clone comes out
 	// of the migration paused.
 	if err := q.awaitStatus(rctx, "paused", "running"); err != nil {
+		return err
+	}
+	if err := c.hotAddShares(q); err != nil {
 		return err
 	}
 	// The go line is written while the clone is still paused: the device
@@ -620,12 +724,12 @@ func tail(path string, n int) string {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // stepLaunchOrClone is the launch step with templates on: an eligible
-// container restores a template if a valid one exists (else one is built
+// container (no volume disks, at most templateShareSlots shares) restores a template if a valid one exists (else one is built
 // in the background for the next start); any failure of the restore falls
 // back to a cold boot.
 func stepLaunchOrClone(ctx context.Context, b *Boot) error {
 	p := b.p
-	if p.tpl == nil || len(b.volumeDisks) > 0 || len(b.shares) > 0 {
+	if p.tpl == nil || len(b.volumeDisks) > 0 || len(b.shares) > templateShareSlots {
 		return stepLaunch(ctx, b)
 	}
 	shape := templateShape{CPUs: b.v.spec.CPUs, MemoryMB: b.v.spec.MemoryMB, NICs: len(b.nics) + len(b.spares)}
@@ -639,14 +743,36 @@ func stepLaunchOrClone(ctx context.Context, b *Boot) error {
 	if dir == "" {
 		return stepLaunch(ctx, b)
 	}
-	b.clone = &clone{dir: dir, tbSizeMB: p.cfg.TBSizeClonesMB}
+	c := &clone{dir: dir, tbSizeMB: p.cfg.TBSizeClonesMB}
+	if len(b.shares) > 0 {
+		c.ramCopy = filepath.Join(p.tpl.shm, fmt.Sprintf("vch-ram-%s-%d", shortID(b.v.id), time.Now().UnixNano()))
+		began := time.Now()
+		if err := copyRAM(filepath.Join(dir, tplRAM), c.ramCopy); err != nil {
+			// Not the template's fault (tmpfs full, say): keep it.
+			b.log.Warn("template RAM copy for a clone with shares failed; cold boot", zap.String("to", c.ramCopy), zap.Error(err))
+			return stepLaunch(ctx, b)
+		}
+		b.log.Debug("template RAM copied for shares", zap.Duration("took", time.Since(began)))
+	}
+	b.clone = c
 	err := stepLaunch(ctx, b)
 	b.clone = nil
+	if c.ramCopy != "" {
+		// QEMU has the file mapped by now (the restore talked to it), or
+		// it is gone: either way the name is no longer needed.
+		_ = os.Remove(c.ramCopy)
+	}
 	if err == nil {
 		return nil
 	}
 	b.log.Warn("restore from template failed; cold boot", zap.String("template", filepath.Base(dir)), zap.Error(err),
 		zap.String("console", tail(filepath.Join(b.v.dir, fileConsole), 2048)), zap.String("qemu", tail(filepath.Join(b.v.dir, fileQEMUOut), 512)))
 	p.tpl.discard(dir)
+	if len(b.shares) > 0 {
+		// The clone's QEMU connected to the virtiofsds, which end with it.
+		if err := b.restartShares(ctx); err != nil {
+			return err
+		}
+	}
 	return stepLaunch(ctx, b)
 }

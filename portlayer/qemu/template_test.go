@@ -176,6 +176,27 @@ func TestQEMUArgsTemplate(t *testing.T) {
 			t.Errorf("clone args lack %q: %s", want, joined)
 		}
 	}
+	// A clone with shares: a shared copy of the RAM, the template's share
+	// slots, and no vhost-user-fs device on the command line (they are
+	// hot-added after the restore).
+	cl = base
+	cl.Shares = []fsShare{{Dir: "/h", Tag: "vch-fs-0", Socket: "vfs-0.sock"}}
+	c := &clone{dir: "/t/k", ramCopy: "/dev/shm/vch-ram-x"}
+	c.edit(&cl)
+	joined = strings.Join(qemuArgs(cl), " ")
+	for _, want := range []string{
+		"-M microvm,memory-backend=mem,pcie=on",
+		"-object memory-backend-file,id=mem,size=256M,mem-path=/dev/shm/vch-ram-x,share=on",
+		"-device pcie-root-port,id=vch-rp0,chassis=1",
+		"-device pcie-root-port,id=vch-rp3,chassis=4",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("clone with shares lacks %q: %s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "vhost-user-fs") || len(c.shares) != 1 {
+		t.Errorf("clone with shares: %d to hot-add, args %s", len(c.shares), joined)
+	}
 }
 
 // TestBootTemplateClones builds a template, starts containers as clones
@@ -188,7 +209,7 @@ func TestBootTemplateClones(t *testing.T) {
 		c.Templates = true
 		c.StartTimeout = time.Minute
 		if os.Getenv("VCH_TETHER_DEBUG") != "" {
-			c.KernelArgs = append(c.KernelArgs, "vch.debug")
+			c.KernelArgs = append(c.KernelArgs, "vch.debug", "loglevel=7")
 		}
 	})
 	ctx := context.Background()
@@ -197,10 +218,18 @@ func TestBootTemplateClones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if b, _ := os.ReadFile(filepath.Join(dir, fileConsole)); os.Getenv("VCH_TETHER_DEBUG") != "" {
+		t.Logf("TEMPLATE CONSOLE\n%s", b)
+	}
 	var toStarted []time.Duration
-	run := func(id string) string {
+	run := func(id string, mounts ...compute.Mount) string {
 		t.Helper()
-		if err := p.Create(ctx, compute.Spec{ID: id, Image: testImage, Process: compute.Process{Args: []string{"sh", "-c", randomnessProbe + "; echo " + id[:6] + " > /id; cat /id"}}}); err != nil {
+		probe := randomnessProbe + "; echo " + id[:6] + " > /id; cat /id"
+		if len(mounts) > 0 {
+			// Read the read-only share, write through the other one.
+			probe += "; cat /ro/in; echo " + id[:6] + " > /rw/out"
+		}
+		if err := p.Create(ctx, compute.Spec{ID: id, Image: testImage, Mounts: mounts, Process: compute.Process{Args: []string{"sh", "-c", probe}}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.Start(ctx, id); err != nil {
@@ -263,14 +292,74 @@ func TestBootTemplateClones(t *testing.T) {
 	t.Logf("clones (accelerator %s), medians over %d: create+start+wait+logs of the probe %v; launch->process-started %v",
 		p.accelerator(ctx), n, median(calls), median(toStarted))
 
-	// A device state QEMU rejects, with a manifest that matches it.
+	// Shares (virtiofs: bind mounts, shared volumes) in a clone: hot-added
+	// into the template's PCIe slots, the RAM a shared copy.
+	host := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(host, "ro"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(host, "ro", "in"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mounts := []compute.Mount{{Source: filepath.Join(host, "ro"), Path: "/ro", ReadOnly: true}, {Source: host, Path: "/rw"}}
+	id := strings.Repeat("d0", 32)
+	if lines := strings.Fields(run(id, mounts...)); len(lines) != 6 || strings.Join(lines[2:], " ") != "d0d0d0 from the host" || seen[lines[0]] || seen[lines[1]] {
+		t.Fatalf("clone with shares: output %q", lines)
+	}
+	if got := p.tpl.restored.Load(); got != n+1 {
+		t.Fatalf("the start with shares was not restored from the template (%d restored, want %d)", got, n+1)
+	}
+	if b, err := os.ReadFile(filepath.Join(host, "out")); err != nil || string(b) != "d0d0d0\n" {
+		t.Fatalf("write through the clone's share: %q, %v", b, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(p.tpl.shm, "vch-ram-"+shortID(id)+"-*")); len(left) > 0 {
+		t.Fatalf("RAM copies left on tmpfs: %v", left)
+	}
+
+	// A device state QEMU rejects, with a manifest that matches it: the
+	// start cold-boots, with fresh virtiofsds for its shares (the failed
+	// clone's QEMU had connected to the first ones).
 	key := filepath.Base(dir)
 	writeTemplate(t, dir, key, shape, []byte("QEVM garbage"))
-	if out := run(strings.Repeat("f0", 32)); !strings.Contains(out, "f0f0f0") {
+	if out := run(strings.Repeat("f0", 32), mounts...); !strings.Contains(out, "f0f0f0\nfrom the host") {
 		t.Fatalf("cold boot after a failed restore: output %q", out)
 	}
-	if got := p.tpl.restored.Load(); got != n {
-		t.Fatalf("restored count %d after a failed restore, want %d", got, n)
+	if got := p.tpl.restored.Load(); got != n+1 {
+		t.Fatalf("restored count %d after a failed restore, want %d", got, n+1)
+	}
+}
+
+// copyRAM copies data extents and keeps holes.
+func TestCopyRAM(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "ram"), filepath.Join(dir, "copy")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 8 << 20
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 3<<20 + 17, size - 5} {
+		if _, err := f.WriteAt([]byte("data!"), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	if err := copyRAM(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(src)
+	b, err := os.ReadFile(dst)
+	if err != nil || len(b) != size || string(a) != string(b) {
+		t.Fatalf("copy differs (len %d, %v)", len(b), err)
+	}
+	if err := copyRAM(src, dst); err == nil {
+		t.Fatal("copyRAM overwrote an existing file")
+	}
+	if err := copyRAM(filepath.Join(dir, "none"), filepath.Join(dir, "c2")); err == nil {
+		t.Fatal("copyRAM of a missing file succeeded")
 	}
 }
 

@@ -27,27 +27,32 @@ const shareSocketWait = 30 * time.Second
 // namespace sandbox (pivot_root into the directory) keeps a guest from
 // reaching host paths outside it, symlinks included.
 func (b *Boot) startShares(ctx context.Context) error {
-	for _, s := range b.shares {
+	for i := range b.shares {
+		s := &b.shares[i]
 		sock := filepath.Join(b.v.dir, s.Socket)
 		if err := removeIfExists(sock); err != nil {
 			return err
 		}
 		base := strings.TrimSuffix(s.Socket, ".sock")
 		out := base + ".out"
-		if s.ReadOnly {
-			ro, err := roBind(s.Dir, filepath.Join(b.v.dir, base+".ro"))
-			if err != nil {
-				return fmt.Errorf("container %s: %w", b.v.id, err)
+		if s.served == "" {
+			s.served = s.Dir
+			if s.ReadOnly {
+				ro, err := roBind(s.Dir, filepath.Join(b.v.dir, base+".ro"))
+				if err != nil {
+					s.served = ""
+					return fmt.Errorf("container %s: %w", b.v.id, err)
+				}
+				b.roBinds = append(b.roBinds, ro)
+				b.PushUndo(func() error { return unbind(ro) })
+				s.served = ro
 			}
-			b.roBinds = append(b.roBinds, ro)
-			b.PushUndo(func() error { return unbind(ro) })
-			s.Dir = ro
 		}
 		proc, err := execRunner{}.Start(ProcessSpec{
 			Path: b.p.cfg.VirtioFSD,
 			Args: []string{
 				"--socket-path=" + s.Socket,
-				"-o", "source=" + s.Dir,
+				"-o", "source=" + s.served,
 				"-o", "cache=auto",
 				"-o", "sandbox=namespace",
 				"-o", "log_level=warn",
@@ -70,6 +75,18 @@ func (b *Boot) startShares(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// restartShares replaces b's virtiofsds with fresh ones: each serves one
+// QEMU connection, so after a QEMU that connected to them is gone (a
+// template clone that failed to restore) the next launch needs new ones.
+func (b *Boot) restartShares(ctx context.Context) error {
+	for _, d := range b.daemons {
+		_ = d.Kill()
+		d.Wait()
+	}
+	b.daemons = nil
+	return b.startShares(ctx)
 }
 
 // reapShares kills b's virtiofsds once vmProc has ended (normally they

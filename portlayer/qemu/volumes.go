@@ -78,6 +78,9 @@ type fsShare struct {
 	// ReadOnly: every mount of it in the VM is read-only, so the host
 	// serves it read-only (a guest's root could remount its own view).
 	ReadOnly bool
+	// served is the directory virtiofsd serves: Dir, or a read-only
+	// bind of it (set by the first startShares).
+	served string
 }
 
 // stepVolumes attaches each distinct volume or host directory once: a
