@@ -169,8 +169,14 @@ func newTemplates(p *Provider) *templates {
 		dir = filepath.Join(p.cfg.Root, "templates")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// The RAM copies of clones with shares: unlinked once their QEMU has
+	// them mapped; a directory per VCH (named after its root) so that a
+	// VCH that died mid-start clears only its own leftovers.
+	root := sha256.Sum256([]byte(p.cfg.Root))
+	shm := filepath.Join(shmDir, "vch-ram-"+hex.EncodeToString(root[:6]))
+	_ = os.RemoveAll(shm)
 	return &templates{
-		p: p, dir: dir, shm: "/dev/shm", ctx: ctx, cancel: cancel,
+		p: p, dir: dir, shm: shm, ctx: ctx, cancel: cancel,
 		building: map[string]chan struct{}{}, hashes: map[string]string{},
 	}
 }
@@ -179,7 +185,11 @@ func newTemplates(p *Provider) *templates {
 func (t *templates) close() {
 	t.cancel()
 	t.wg.Wait()
+	_ = os.Remove(t.shm) // empty unless a start is still going
 }
+
+// shmDir is the tmpfs for RAM copies (a variable for tests).
+var shmDir = "/dev/shm"
 
 // fileHash hashes a file once per provider.
 func (t *templates) fileHash(path string) (string, error) {
@@ -745,9 +755,13 @@ func stepLaunchOrClone(ctx context.Context, b *Boot) error {
 	}
 	c := &clone{dir: dir, tbSizeMB: p.cfg.TBSizeClonesMB}
 	if len(b.shares) > 0 {
-		c.ramCopy = filepath.Join(p.tpl.shm, fmt.Sprintf("vch-ram-%s-%d", shortID(b.v.id), time.Now().UnixNano()))
+		c.ramCopy = filepath.Join(p.tpl.shm, fmt.Sprintf("%s-%d", shortID(b.v.id), time.Now().UnixNano()))
 		began := time.Now()
-		if err := copyRAM(filepath.Join(dir, tplRAM), c.ramCopy); err != nil {
+		err := os.MkdirAll(p.tpl.shm, 0o700)
+		if err == nil {
+			err = copyRAM(filepath.Join(dir, tplRAM), c.ramCopy)
+		}
+		if err != nil {
 			// Not the template's fault (tmpfs full, say): keep it.
 			b.log.Warn("template RAM copy for a clone with shares failed; cold boot", zap.String("to", c.ramCopy), zap.Error(err))
 			return stepLaunch(ctx, b)

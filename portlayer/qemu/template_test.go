@@ -312,7 +312,7 @@ func TestBootTemplateClones(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(host, "out")); err != nil || string(b) != "d0d0d0\n" {
 		t.Fatalf("write through the clone's share: %q, %v", b, err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(p.tpl.shm, "vch-ram-"+shortID(id)+"-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(p.tpl.shm, "*")); len(left) > 0 {
 		t.Fatalf("RAM copies left on tmpfs: %v", left)
 	}
 

@@ -174,6 +174,40 @@ func TestTemplateClones(t *testing.T) {
 	slices.Sort(cloneRuns)
 	t.Logf("docker run of the probe, 10 clones: median %v, max %v", cloneRuns[5], cloneRuns[9])
 
+	// A shared volume in clones: its virtiofs share is hot-added after the
+	// restore. Two running clones see each other's writes.
+	vol := uniqueName(t) + "-vol"
+	if r := dockerWith(t, v.ex, "", "volume", "create", vol); r.Exit != 0 {
+		t.Fatalf("volume create: %s", r)
+	}
+	w := uniqueName(t) + "-w"
+	if r := dockerWith(t, v.ex, "", "run", "-d", "--name", w, "-v", vol+":/data", env.busybox,
+		"sh", "-c", "echo one > /data/f; sleep 600"); r.Exit != 0 {
+		t.Fatalf("run -d with a volume: %s", r)
+	}
+	rd := uniqueName(t) + "-r"
+	var out string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		dockerWith(t, v.ex, "", "rm", "-f", rd)
+		r := dockerWith(t, v.ex, "", "run", "--name", rd, "-v", vol+":/data", env.busybox, "sh", "-c", "cat /data/f && echo two > /data/g")
+		out = strings.TrimSpace(r.Stdout)
+		if r.Exit == 0 && out == "one" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if out != "one" {
+		t.Fatalf("a second clone read %q from the shared volume, want one", out)
+	}
+	for _, name := range []string{w, rd} {
+		if !v.restored(t, name) {
+			t.Fatalf("%s (with a volume) was cold-booted, not restored from %v", name, v.templates())
+		}
+	}
+	if r := dockerWith(t, v.ex, "", "exec", w, "cat", "/data/g"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "two" {
+		t.Fatalf("the running clone does not see the other's write: %s", r)
+	}
+	dockerWith(t, v.ex, "", "rm", "-f", w, rd)
+
 	// No network: another shape (no NIC slots). The first start
 	// cold-boots and has its template built; the next is a clone.
 	name := uniqueName(t) + "-none"
