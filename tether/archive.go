@@ -105,16 +105,18 @@ func (a archiver) Changes(w io.Writer) error {
 	return nil
 }
 
+// Layer writes the writable layer: the overlay's upper directory, or,
+// with a baseline, the root's changes since it (archive.LayerSince).
 func (a archiver) Layer(w io.Writer, freeze bool) error {
-	if a.baseline != "" {
-		return errors.New("docker commit needs the container's writable layer, which a docker-backed vSphere VM does not have")
-	}
 	if freeze && a.t.fz != nil {
 		thaw, err := a.t.fz.freezeForRead()
 		if err != nil {
 			return fmt.Errorf("stop the container's processes: %w", err)
 		}
 		defer thaw()
+	}
+	if a.baseline != "" {
+		return archive.LayerSince(a.t.root, a.baseline, exportSkipped, hiddenChanges, w)
 	}
 	return archive.Layer(filepath.Join(rwMount, "upper"), hiddenChanges, w)
 }

@@ -68,7 +68,9 @@ func Run() {
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), level)).Named("tether")
 	t := &tether{log: log, level: level, proc: newMainProcess(), root: rootMount}
 	if src := (guestinfo.Env{}); platformVSphere(src) {
-		runVSphere(t, src)
+		// guestinfo in the environment: a docker-backed simulator VM,
+		// whose container shares its host's network (no NICs to set up).
+		runVSphere(t, src, nil)
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -272,9 +272,37 @@ func (t *tether) vsphereIdentity() error {
 	return writeEtc(t.root, t.cfg)
 }
 
+// nicSetup configures the VM's NICs (setupNetwork).
+type nicSetup func(ifs []proto.Interface, log *zap.Logger) error
+
+// vsphereNetwork reads the run's NICs from guestinfo (proto.GuestinfoNICs:
+// MAC, address, gateway, MTU per endpoint, as the QEMU path gets them
+// from its config disk) into the config and has apply configure them;
+// apply nil leaves the network as it is (a docker-backed simulator VM,
+// whose container shares its host's network).
+func (t *tether) vsphereNetwork(src guestinfo.Source, apply nicSetup) error {
+	raw, err := src.Get(proto.GuestinfoNICs)
+	if errors.Is(err, guestinfo.ErrNotSet) {
+		raw, err = "", nil
+	}
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	ifs, err := proto.ParseGuestNICs(raw)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	t.cfg.Interfaces = ifs
+	if apply == nil {
+		t.log.Debug("NICs left as the VM's backing made them", zap.Int("nics", len(ifs)))
+		return nil
+	}
+	return apply(ifs, t.log)
+}
+
 // runVSphere is the tether's main on the vSphere transport. It never
-// returns.
-func runVSphere(t *tether, src guestinfo.Source) {
+// returns. applyNICs configures the run's NICs (nil: left as they are).
+func runVSphere(t *tether, src guestinfo.Source, applyNICs nicSetup) {
 	t.root = "/"
 	var logPort *serialPort
 	t.halt = func() {
@@ -327,6 +355,9 @@ func runVSphere(t *tether, src guestinfo.Source) {
 	t.emit(proto.Event{Name: proto.EventTether})
 	if !t.cfg.Maintenance {
 		if err := t.vsphereIdentity(); err != nil {
+			t.fail(err, execspec.ExitStartFailed)
+		}
+		if err := t.vsphereNetwork(src, applyNICs); err != nil {
 			t.fail(err, execspec.ExitStartFailed)
 		}
 	}

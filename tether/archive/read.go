@@ -122,6 +122,9 @@ type tarWriter struct {
 	tw    *tar.Writer
 	links map[[2]uint64]string // device and inode of a file with more links -> its first entry name
 	skip  map[string]bool      // directories (names without "/") written without what is below
+	// shallow: every directory is written without what is below it
+	// (LayerSince writes each changed entry on its own).
+	shallow bool
 }
 
 // add writes the entry base of dirfd, named name, and below it for a
@@ -193,7 +196,7 @@ func (t *tarWriter) add(dirfd int, base, name string) error {
 		if err := t.tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if t.skip[strings.TrimSuffix(hdr.Name, "/")] {
+		if t.shallow || t.skip[strings.TrimSuffix(hdr.Name, "/")] {
 			return nil
 		}
 		fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

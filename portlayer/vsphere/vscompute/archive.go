@@ -2,16 +2,19 @@ package vscompute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/tetherlink"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -34,6 +37,9 @@ func (p *Provider) archiveClient(ctx context.Context, id string) (*ssh.Client, f
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := p.sweepMaintenance(ctx, c); err != nil {
+		return nil, nil, err
+	}
 	st := c.status()
 	switch {
 	case st.State == compute.StateRunning && st.Paused:
@@ -50,17 +56,40 @@ func (p *Provider) archiveClient(ctx context.Context, id string) (*ssh.Client, f
 
 // maintenance powers c's VM on for archive sessions only.
 func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(), error) {
+	done, err := p.bootMaintenance(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := p.dialTether(ctx, c)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return cl, done, nil
+}
+
+// bootMaintenance claims c for a maintenance boot, marks its VM as booted
+// for maintenance (KeyMaint, so a vchd that dies before the boot ends
+// leaves a VM that Open recognises and powers off) and powers it on. The
+// function returned ends the boot: the VM off, the mark and the claim
+// gone.
+func (p *Provider) bootMaintenance(ctx context.Context, c *vm) (func(), error) {
 	id := c.spec.ID
 	if err := p.claimMaintenance(id); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p.hub.setMaintenance(id, true)
 	done := func() {
 		ctx := context.WithoutCancel(ctx)
 		if now, err := p.get(ctx, c.ref); err == nil && now.power != types.VirtualMachinePowerStatePoweredOff {
 			if err := p.powerOffIfOn(ctx, now); err != nil {
-				p.log.Warn("maintenance boot not powered off: " + err.Error())
+				p.log.Warn("maintenance boot not powered off", zap.String("id", id), zap.Error(err))
 			}
+		}
+		// Unmarked only once off: a mark on a VM that is off is swept
+		// by the next Open.
+		if err := p.markMaintenance(ctx, c, false); err != nil {
+			p.log.Warn("maintenance mark not removed", zap.String("id", id), zap.Error(err))
 		}
 		p.hub.dropControl(id)
 		p.hub.setMaintenance(id, false)
@@ -70,24 +99,83 @@ func (p *Provider) maintenance(ctx context.Context, c *vm) (*ssh.Client, func(),
 		// The process ended; the VM is not off yet.
 		if err := p.powerOffIfOn(ctx, c); err != nil {
 			done()
-			return nil, nil, fmt.Errorf("container %s: power off: %w", id, err)
+			return nil, fmt.Errorf("container %s: power off: %w", id, err)
 		}
+	}
+	if err := p.markMaintenance(ctx, c, true); err != nil {
+		done()
+		return nil, fmt.Errorf("container %s: mark the maintenance boot: %w", id, err)
 	}
 	p.hub.dropControl(id)
 	task, err := object.NewVirtualMachine(p.s.Client, c.ref).PowerOn(ctx)
 	if err == nil {
 		err = p.s.Wait(ctx, "container "+id+": maintenance power on", task)
+	} else {
+		err = vsession.Classify(err)
 	}
 	if err != nil {
 		done()
-		return nil, nil, fmt.Errorf("container %s: maintenance power on: %w", id, err)
+		return nil, fmt.Errorf("container %s: maintenance power on: %w", id, err)
 	}
-	cl, err := p.dialTether(ctx, c)
+	return done, nil
+}
+
+// markMaintenance sets (on) or removes KeyMaint in c's VM.
+func (p *Provider) markMaintenance(ctx context.Context, c *vm, on bool) error {
+	val := ""
+	if on {
+		val = "1"
+	}
+	return p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: KeyMaint, Value: val}}})
+}
+
+// endStaleMaintenance ends a maintenance boot a previous vchd left
+// behind (it died during the boot: c's VM carries KeyMaint, and no boot
+// of this process runs): the VM is powered off and unmarked; its record,
+// which the boot did not touch, stays as it was.
+func (p *Provider) endStaleMaintenance(ctx context.Context, c *vm) error {
+	id := c.spec.ID
+	p.log.Info("container VM left on for maintenance by an earlier vchd: powering it off", zap.String("id", id), zap.String("vm", c.name))
+	if c.power != types.VirtualMachinePowerStatePoweredOff {
+		if err := p.powerOffIfOn(ctx, c); err != nil {
+			return fmt.Errorf("container %s: power off a left maintenance boot: %w", id, err)
+		}
+		c.power = types.VirtualMachinePowerStatePoweredOff
+	}
+	if err := p.markMaintenance(ctx, c, false); err != nil {
+		return fmt.Errorf("container %s: unmark a left maintenance boot: %w", id, err)
+	}
+	c.maint, c.maintMark = false, false
+	return nil
+}
+
+// sweepMaintenance ends c's maintenance boot if an earlier vchd left it:
+// c carries the mark and no boot of this process runs. The claim held
+// meanwhile keeps a boot of this process from starting, and the VM is
+// read again under it (a boot that just ended removed its mark).
+func (p *Provider) sweepMaintenance(ctx context.Context, c *vm) error {
+	if !c.maintMark || p.maintaining(c.spec.ID) {
+		return nil
+	}
+	if err := p.claim(c.spec.ID); err != nil {
+		if errors.Is(err, errMaint) {
+			return nil // a boot of this process began meanwhile
+		}
+		return err
+	}
+	defer p.release(c.spec.ID)
+	now, err := p.get(ctx, c.ref)
 	if err != nil {
-		done()
-		return nil, nil, err
+		return err
 	}
-	return cl, done, nil
+	if now.maintMark {
+		if err := p.endStaleMaintenance(ctx, now); err != nil {
+			return err
+		}
+	}
+	*c = *now
+	c.maint, c.maintMark = false, false
+	return nil
 }
 
 // opener opens archive sessions on id; a tether whose VM is on its way
@@ -116,8 +204,13 @@ func (p *Provider) ArchiveGet(ctx context.Context, id, path string, open func(co
 }
 
 // ArchivePut extracts the tar from in into the directory path.
+// Sizes kept for a container that is not running are forgotten.
 func (p *Provider) ArchivePut(ctx context.Context, id, path string, in io.Reader, opts compute.PutOptions) error {
-	return tetherlink.ArchivePut(ctx, p.opener(id), id, path, in, opts)
+	err := tetherlink.ArchivePut(ctx, p.opener(id), id, path, in, opts)
+	if c, ferr := p.find(ctx, id); ferr == nil && c.rec.Sizes != nil {
+		p.keepSizes(ctx, c, nil)
+	}
+	return err
 }
 
 // Changes lists the container's file system changes (docker diff).
@@ -130,17 +223,21 @@ func (p *Provider) ArchiveExport(ctx context.Context, id string, w io.Writer) er
 	return tetherlink.ArchiveStream(ctx, p.opener(id), id, proto.ArchiveSpec{Op: proto.ArchiveExport}, w)
 }
 
-// ArchiveLayer (docker commit) needs the writable layer as a layer of
-// its own, which a vSphere VM's tether does not keep apart yet.
-func (p *Provider) ArchiveLayer(ctx context.Context, id string, _ bool, _ io.Writer) error {
-	if _, err := p.find(ctx, id); err != nil {
-		return err
-	}
-	return errdefs.NotImplemented("docker commit on vSphere is not built yet")
+// ArchiveLayer writes the container's writable layer as an OCI layer tar
+// (docker commit): the tether's changes since the image, with whiteouts
+// for deletions; a container that is not running is booted for
+// maintenance for it.
+func (p *Provider) ArchiveLayer(ctx context.Context, id string, freeze bool, w io.Writer) error {
+	return tetherlink.ArchiveStream(ctx, p.opener(id), id, proto.ArchiveSpec{Op: proto.ArchiveLayer, Freeze: freeze}, w)
 }
 
-// Sizes measures a running container's changes; a container that is not
-// running reports zeros (measuring it would boot its VM).
+// Sizes measures the container's writable layer (docker's SizeRw). A
+// running container's tether measures it live. For one that is not
+// running the datastore cannot tell (the writable disk's allocation
+// counts blocks, not the changed files docker counts), so the VM is
+// booted for maintenance, as docker cp does, only when sizes are asked
+// for; the result is kept in the record until the layer can change (the
+// next start, or docker cp into it).
 func (p *Provider) Sizes(ctx context.Context, id string) (compute.Sizes, error) {
 	if p.hub == nil {
 		return compute.Sizes{}, p.noTether(ctx, id, "sizes")
@@ -149,12 +246,53 @@ func (p *Provider) Sizes(ctx context.Context, id string) (compute.Sizes, error) 
 	if err != nil {
 		return compute.Sizes{}, err
 	}
-	if st := c.status(); st.State != compute.StateRunning || st.Paused {
+	st := c.status()
+	if st.State == compute.StateRunning && st.Paused {
 		return compute.Sizes{}, nil
 	}
-	cl, err := p.dialTether(ctx, c)
+	if st.State != compute.StateRunning && c.rec.Sizes != nil {
+		return *c.rec.Sizes, nil
+	}
+	sz, err := p.querySizes(ctx, id)
+	if err != nil || st.State == compute.StateRunning {
+		return sz, err
+	}
+	p.keepSizes(ctx, c, &sz)
+	return sz, nil
+}
+
+// querySizes asks the tether (through a maintenance boot if the
+// container is not running).
+func (p *Provider) querySizes(ctx context.Context, id string) (compute.Sizes, error) {
+	s, err := p.opener(id)(ctx, proto.ArchiveSpec{Op: proto.ArchiveSize})
 	if err != nil {
-		return compute.Sizes{}, nil
+		return compute.Sizes{}, err
 	}
-	return tetherlink.QuerySizes(ctx, cl, id)
+	defer s.Close()
+	r, err := s.Next(ctx, id)
+	if err != nil {
+		return compute.Sizes{}, err
+	}
+	if r.Size == nil {
+		return compute.Sizes{}, fmt.Errorf("container %s: sizes: the tether sent none: %w", id, errdefs.ErrUnavailable)
+	}
+	return compute.Sizes{RW: r.Size.RW}, nil
+}
+
+// keepSizes records sz (nil: forgets them) in the record of c's latest
+// run, unless a run began since c was read.
+func (p *Provider) keepSizes(ctx context.Context, c *vm, sz *compute.Sizes) {
+	unlock := p.lockRec(c.spec.ID)
+	defer unlock()
+	now, err := p.get(ctx, c.ref)
+	if err != nil || !now.rec.StartedAt.Equal(c.rec.StartedAt) || now.status().State == compute.StateRunning {
+		return
+	}
+	if sz == nil && now.rec.Sizes == nil {
+		return
+	}
+	now.rec.Sizes = sz
+	if err := p.writeRecord(context.WithoutCancel(ctx), now); err != nil {
+		p.log.Warn("container sizes not recorded", zap.String("id", c.spec.ID), zap.Error(err))
+	}
 }

@@ -10,11 +10,13 @@ import (
 
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/tether/proto"
 )
 
 // KeyNICs holds base64url(JSON []compute.NIC): the guest side of the NICs
-// of the current run (address, gateway, DNS by MAC), for the tether.
-const KeyNICs = "guestinfo.vch.nics"
+// of the current run (address, gateway, DNS by MAC), for the tether,
+// which reads it with proto.ParseGuestNICs.
+const KeyNICs = proto.GuestinfoNICs
 
 // portGroup is the port group a NIC is connected to: the VCH's mapping
 // of the port layer's network name, else the network's host-side name.

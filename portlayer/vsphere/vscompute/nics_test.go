@@ -16,6 +16,7 @@ import (
 	netfake "github.com/vchproject/vch/portlayer/network/fake"
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+	"github.com/vchproject/vch/tether/proto"
 )
 
 // TestNICsOnPortGroups: a container on the bridge network boots with one
@@ -79,6 +80,15 @@ func TestNICsOnPortGroups(t *testing.T) {
 	}
 	if len(nics) != 1 || nics[0].Address != ep.Address || nics[0].MAC != ep.MAC {
 		t.Fatalf("guestinfo NICs %+v, endpoint %+v", nics, ep)
+	}
+	// The tether reads the same value (proto.ParseGuestNICs).
+	ifs, err := proto.ParseGuestNICs(base64.RawURLEncoding.EncodeToString(decodeKey(t, ctx, vm, proto.GuestinfoNICs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Interface{MAC: ep.MAC, Address: ep.Address.String(), Gateway: nics[0].Gateway.String()}
+	if len(ifs) != 1 || ifs[0] != want || !nics[0].Gateway.IsValid() {
+		t.Fatalf("the tether's interfaces %+v, want %+v", ifs, want)
 	}
 
 	if err := p.Kill(ctx, id); err != nil {

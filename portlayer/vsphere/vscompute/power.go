@@ -45,6 +45,9 @@ func (p *Provider) start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := p.sweepMaintenance(ctx, c); err != nil {
+		return err
+	}
 	if c.maint {
 		// A maintenance boot began after the wait.
 		return fmt.Errorf("container %s: %w", id, errMaint)

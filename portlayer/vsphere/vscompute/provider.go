@@ -13,6 +13,7 @@
 //	guestinfo.vch.spec    base64url(JSON compute.Spec)
 //	guestinfo.vch.status  base64url(JSON record): started/finished times,
 //	                      exit code, error, boot steps, the guest pid
+//	guestinfo.vch.maint   "1" while the VM is on for a maintenance boot
 //
 //	guestinfo.vch.config  base64url(JSON tether/proto.Config): the tether's
 //	                      config (process, SSH host key)
@@ -56,6 +57,9 @@ const (
 	KeyID     = "guestinfo.vch.id"
 	KeySpec   = "guestinfo.vch.spec"
 	KeyStatus = "guestinfo.vch.status"
+	// KeyMaint ("1") marks a VM powered on for a maintenance boot
+	// (archive.go), set before the power on and removed once it is off.
+	KeyMaint = "guestinfo.vch.maint"
 )
 
 // VolumeDisks gives what a VM attaches for a volume; on vSphere the
@@ -211,6 +215,9 @@ type record struct {
 	GuestPid   int            `json:"guestPid,omitempty"` // reported by the tether
 	LogStart   int64          `json:"logStart,omitempty"` // the run's first byte in the log
 	Boot       []compute.Step `json:"boot,omitempty"`
+	// Sizes measured after the run ended (Sizes), until the writable
+	// layer can change again.
+	Sizes *compute.Sizes `json:"sizes,omitempty"`
 }
 
 // vm is one container VM as read from vSphere.
@@ -225,6 +232,9 @@ type vm struct {
 	token  string // KeyToken
 	config string // KeyConfig as stored
 	maint  bool   // powered on for archive sessions only (archive.go)
+	// maintMark: the VM carries KeyMaint (a maintenance boot of this
+	// process, or one an earlier vchd left when it died).
+	maintMark bool
 }
 
 func encode(v any) (string, error) {
@@ -317,7 +327,8 @@ func (p *Provider) fromMO(m *mo.VirtualMachine) *vm {
 		return nil
 	}
 	c := &vm{ref: m.Self, name: m.Name, power: m.Runtime.PowerState, nics: kv[KeyNICs], token: kv[KeyToken], config: kv[KeyConfig]}
-	c.maint = p.hub != nil && p.hub.inMaintenance(kv[KeyID])
+	c.maintMark = kv[KeyMaint] != ""
+	c.maint = c.maintMark || p.hub != nil && p.hub.inMaintenance(kv[KeyID])
 	if err := decode(kv[KeySpec], &c.spec); err != nil {
 		p.log.Warn("container VM with an unreadable spec", zap.String("vm", m.Name), zap.Error(err))
 		return nil
@@ -607,6 +618,9 @@ func (p *Provider) remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if err := p.sweepMaintenance(ctx, c); err != nil {
+		return err
+	}
 	if c.status().State == compute.StateRunning {
 		return errdefs.Conflict(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", id))
 	}
@@ -749,6 +763,13 @@ func (p *Provider) endMaintenance(id string) {
 		delete(p.maintDone, id)
 	}
 	p.mu.Unlock()
+}
+
+// maintaining tells whether a maintenance boot of id runs in this process.
+func (p *Provider) maintaining(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maintDone[id] != nil
 }
 
 // awaitMaintenance returns once id is in no maintenance boot, or with

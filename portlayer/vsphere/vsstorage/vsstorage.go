@@ -472,6 +472,33 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 	return img, nil
 }
 
+// Commit stores the image docker commit makes: the staging store keeps
+// it (blobs, config, its flattened root filesystem) and the new layer
+// goes on the datastore as the child of the parent image's top layer,
+// holding the image's root filesystem as a pulled image's top layer does.
+// A staging store that cannot commit makes it NotImplemented.
+func (s *Store) Commit(ctx context.Context, opts storage.CommitOptions) (storage.Image, error) {
+	c, ok := s.cfg.Staging.(storage.Committer)
+	if !ok {
+		return storage.Image{}, errdefs.NotImplemented("commit is not supported by this VCH's staging image store")
+	}
+	img, err := c.Commit(ctx, opts)
+	if err != nil {
+		return storage.Image{}, err
+	}
+	if _, err := s.ensureImage(ctx, img); err != nil {
+		// Nothing may refer to an image whose layer is not on the
+		// datastore: take it back out of the staging store.
+		if rerr := s.cfg.Staging.Remove(context.WithoutCancel(ctx), img.ID); rerr != nil {
+			s.log.Warn("committed image not removed after its layer failed", zap.String("image", img.ID), zap.Error(rerr))
+		}
+		return storage.Image{}, fmt.Errorf("commit: %w", err)
+	}
+	return img, nil
+}
+
+var _ storage.Committer = (*Store)(nil)
+
 // Push pushes from the staging store.
 func (s *Store) Push(ctx context.Context, ref, id string, opts storage.PushOptions) (storage.PushResult, error) {
 	return s.cfg.Staging.Push(ctx, ref, id, opts)
