@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
@@ -316,7 +317,8 @@ func (t *templates) lookup(ctx context.Context, shape templateShape) string {
 			bctx, cancel := context.WithTimeout(t.ctx, t.p.cfg.StartTimeout)
 			defer cancel()
 			if _, err := t.ensure(bctx, shape); err != nil {
-				t.p.log.Warn("template build", zap.String("key", key), zap.Error(err))
+				t.p.log.Warn("template build failed; containers of this shape cold-boot", zap.String("key", key),
+					zap.Int64("memoryMB", shape.MemoryMB), zap.Int("cpus", shape.CPUs), zap.Int("nics", shape.NICs), zap.Error(err))
 			}
 		}()
 	}
@@ -353,6 +355,12 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 			_ = os.RemoveAll(tmp)
 		}
 	}()
+	// The RAM file is allocated in full before QEMU maps it: on a full
+	// filesystem (a small tmpfs) QEMU would otherwise die of SIGBUS at
+	// whichever guest page first finds no room, mid-boot.
+	if err := reserveRAMFile(filepath.Join(tmp, tplRAM), shape.MemoryMB<<20); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
 	// Placeholder disks for the fixed slots: never probed before the save.
 	for _, f := range []string{"image.img", "rw.img", "config.img"} {
 		if err := os.WriteFile(filepath.Join(tmp, f), make([]byte, 4096), 0o600); err != nil {
@@ -480,6 +488,28 @@ func awaitConsole(ctx context.Context, path, marker string, exited <-chan struct
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// reserveRAMFile creates a template's RAM file of size bytes with all its
+// blocks allocated (fallocate), so that running out of room is an error
+// here (ENOSPC, naming the directory and the free space) and not a SIGBUS
+// in the template's QEMU. On tmpfs this makes the whole size resident.
+func reserveRAMFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("RAM file: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		_ = os.Remove(path)
+		var st unix.Statfs_t
+		free := "unknown"
+		if unix.Statfs(filepath.Dir(path), &st) == nil {
+			free = fmt.Sprintf("%d MiB", int64(st.Bavail)*st.Bsize>>20)
+		}
+		return fmt.Errorf("RAM file: cannot allocate %d MiB in %s (%s free): %w", size>>20, filepath.Dir(filepath.Dir(path)), free, err)
+	}
+	return nil
 }
 
 func hashFile(path string) (string, int64, error) {
