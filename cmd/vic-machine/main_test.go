@@ -83,3 +83,22 @@ func TestLimitFlags(t *testing.T) {
 		t.Errorf("limits %+v, want %+v", c.Limits, want)
 	}
 }
+
+// Templates are on by default and written to the config as such;
+// --vm-templates=false turns them off, and inspect config prints that.
+func TestVMTemplatesFlag(t *testing.T) {
+	on := configOf(t, []string{"--name", "d"})
+	if on.Templates == nil || !*on.Templates {
+		t.Fatalf("default create: templates %v, want an explicit true", on.Templates)
+	}
+	if line := strings.Join(local.CommandLine(on), " "); strings.Contains(line, "templates") {
+		t.Errorf("default VCH prints %q", line)
+	}
+	off := configOf(t, []string{"--name", "d", "--vm-templates=false"})
+	if off.TemplatesOn() {
+		t.Fatal("--vm-templates=false left templates on")
+	}
+	if line := strings.Join(local.CommandLine(off), " "); !strings.Contains(line, " --vm-templates=false") {
+		t.Errorf("VCH without templates prints %q", line)
+	}
+}

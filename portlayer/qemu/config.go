@@ -65,7 +65,8 @@ type Config struct {
 	GuestMemory string
 	// Templates starts eligible containers (no volumes) as
 	// copy-on-write clones of a saved template VM (template.go), falling
-	// back to a cold boot; off by default.
+	// back to a cold boot. Off unless set (vic-machine sets it by
+	// default).
 	Templates bool
 	// TemplateDir holds the templates; empty: Root/templates.
 	TemplateDir string

@@ -27,7 +27,7 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-// Templates (Config.Templates; off by default).
+// Templates (Config.Templates; vic-machine turns them on by default).
 //
 // A template is one VM booted up to the tether's pause point, with its
 // RAM in a file mapped share=on, then saved with x-ignore-shared: the
