@@ -35,7 +35,7 @@ const countStartTimeout = 3 * time.Minute
 // container running idle.
 const countBusyWindow = 10 * time.Second
 
-// Count is measurement 12: how many idle containers (`busybox sleep`,
+// Count is measurement 14: how many idle containers (`busybox sleep`,
 // docker run -d -m env.MemLimit) fit on this host. It starts them one
 // after another until env.CountMax, a failed start, or host MemAvailable
 // below env.CountFloorMiB, whichever comes first, and says which. Then,
@@ -43,7 +43,7 @@ const countBusyWindow = 10 * time.Second
 // measurement counts it), host MemAvailable, load average and host CPU
 // use. The containers are removed at the end.
 func Count() Measurement {
-	const sec = "12. Idle containers that fit"
+	const sec = "14. Idle containers that fit"
 	return Measurement{
 		Name: "count",
 		Define: func(env *Env) {
