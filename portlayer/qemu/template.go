@@ -157,6 +157,56 @@ func newTemplates(p *Provider) *templates {
 	}
 }
 
+// sweep removes what builds of a vchd that died left: .build-*
+// directories (a fallocated RAM file each) and any QEMU still running in
+// one that is not this process's child (builds die with their vchd, but
+// one started by an older vchd did not). New calls it before any build
+// of this provider can start; a live build of another provider in this
+// process (tests share a template directory) is left alone.
+func (t *templates) sweep() {
+	entries, err := os.ReadDir(t.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".build-") {
+			continue
+		}
+		dir := filepath.Join(t.dir, e.Name())
+		if proc := adoptProcess(dir, t.p.cfg.QEMU); proc != nil {
+			if parentPid(proc.Pid()) == os.Getpid() {
+				continue
+			}
+			t.p.log.Warn("ending the QEMU of an interrupted template build", zap.String("dir", e.Name()), zap.Int("pid", proc.Pid()))
+			_ = proc.Kill()
+			proc.Wait()
+		}
+		t.p.log.Info("removing an interrupted template build", zap.String("dir", e.Name()))
+		if err := os.RemoveAll(dir); err != nil {
+			t.p.log.Warn("sweep template builds", zap.String("dir", e.Name()), zap.Error(err))
+		}
+	}
+}
+
+// parentPid is pid's parent (0 if unknown).
+func parentPid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
 // close stops background builds and waits for them.
 func (t *templates) close() {
 	t.cancel()
@@ -386,7 +436,8 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 		}
 		taps = append(taps, f)
 	}
-	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut), Files: taps})
+	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut), Files: taps,
+		DieWithParent: true})
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
