@@ -22,6 +22,9 @@ import (
 const (
 	DefaultCountMax      = 200
 	DefaultCountFloorMiB = 2048
+	// DefaultCountSlow: a start slower than this stops the count (the
+	// host's CPUs are saturated; each further start only gets slower).
+	DefaultCountSlow = 30 * time.Second
 )
 
 // countLast is how many of the last starts the start-time figures cover.
@@ -37,8 +40,9 @@ const countBusyWindow = 10 * time.Second
 
 // Count is measurement 14: how many idle containers (`busybox sleep`,
 // docker run -d -m env.MemLimit) fit on this host. It starts them one
-// after another until env.CountMax, a failed start, or host MemAvailable
-// below env.CountFloorMiB, whichever comes first, and says which. Then,
+// after another until env.CountMax, a failed start, a start slower than
+// env.CountSlow, or host MemAvailable below env.CountFloorMiB, whichever
+// comes first, and says which. Then,
 // with all of them running and settled: PSS per container (as the memory
 // measurement counts it), host MemAvailable, load average and host CPU
 // use. The containers are removed at the end.
@@ -47,8 +51,8 @@ func Count() Measurement {
 	return Measurement{
 		Name: "count",
 		Define: func(env *Env) {
-			env.Report.Define(sec, "count.reached", fmt.Sprintf("idle containers started, one after another, -m %s (stop at %d, a failed start or MemAvailable < %d MiB)",
-				env.MemLimit, env.CountMax, env.CountFloorMiB), "containers", report.Higher)
+			env.Report.Define(sec, "count.reached", fmt.Sprintf("idle containers started, one after another, -m %s (stop at %d, a failed start, a start over %v or MemAvailable < %d MiB)",
+				env.MemLimit, env.CountMax, env.CountSlow, env.CountFloorMiB), "containers", report.Higher)
 			env.Report.Define(sec, "count.start.median", fmt.Sprintf("docker run -d of the last %d, median", countLast), "s", report.Lower)
 			env.Report.Define(sec, "count.start.p90", fmt.Sprintf("docker run -d of the last %d, p90", countLast), "s", report.Lower)
 			env.Report.Define(sec, "count.per", "PSS per container at the end (incl. daemon growth)", "MiB", report.Lower)
@@ -76,6 +80,7 @@ func Count() Measurement {
 			set(env, t, "count.avail.before", float64(before))
 			var ids []string
 			var starts []float64
+			var loads []string
 			reason := ""
 			for reason == "" {
 				avail, err := memAvailableMiB()
@@ -100,7 +105,12 @@ func Count() Measurement {
 				}
 				ids = append(ids, firstLine(out))
 				starts = append(starts, took.Seconds())
+				if reason = slowStop(len(ids), took, env.CountSlow); reason != "" {
+					reason += " (load " + loadavgLine() + ")"
+				}
 				if len(ids)%10 == 0 {
+					l, _ := parseLoad1(loadavgLine())
+					loads = append(loads, strconv.FormatFloat(l, 'f', 1, 64))
 					env.Log.Info("count", zap.String("target", string(t.Name)), zap.Int("running", len(ids)),
 						zap.Duration("lastStart", took), zap.Int64("memAvailableMiB", avail), zap.String("load", loadavgLine()))
 				}
@@ -119,7 +129,8 @@ func Count() Measurement {
 			if v, ok := stats.Percentile(last, 90); ok {
 				set(env, t, "count.start.p90", v)
 			}
-			env.Report.Note("count on %s: docker run -d median by tens (s): %s", t.Name, formatSeconds(medianByGroup(starts, 10)))
+			env.Report.Note("count on %s: docker run -d median by tens (s): %s; 1-min load average at every tenth: %s", t.Name,
+				formatSeconds(medianByGroup(starts, 10)), strings.Join(loads, " "))
 			settle := env.MemSettle
 			if settle <= 0 {
 				settle = DefaultSettle
@@ -163,6 +174,15 @@ func countStop(n, max int, availMiB, floorMiB int64) string {
 		return fmt.Sprintf("the maximum (%d) was reached", max)
 	case availMiB < floorMiB:
 		return fmt.Sprintf("host MemAvailable fell to %d MiB, below the %d MiB floor", availMiB, floorMiB)
+	}
+	return ""
+}
+
+// slowStop says why the count stops after start n took took (slow > 0
+// is the ceiling), or "".
+func slowStop(n int, took, slow time.Duration) string {
+	if slow > 0 && took > slow {
+		return fmt.Sprintf("start %d took %.1f s, over the %v ceiling: the host is saturated", n, took.Seconds(), slow)
 	}
 	return ""
 }

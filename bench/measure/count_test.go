@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCountStop(t *testing.T) {
@@ -21,6 +22,18 @@ func TestCountStop(t *testing.T) {
 		if got := countStop(tc.n, tc.max, tc.avail, tc.floor); got != tc.want {
 			t.Errorf("countStop(%d, %d, %d, %d) = %q, want %q", tc.n, tc.max, tc.avail, tc.floor, got, tc.want)
 		}
+	}
+}
+
+func TestSlowStop(t *testing.T) {
+	if got := slowStop(112, 31500*time.Millisecond, 30*time.Second); got != "start 112 took 31.5 s, over the 30s ceiling: the host is saturated" {
+		t.Errorf("slow start: %q", got)
+	}
+	if got := slowStop(5, 30*time.Second, 30*time.Second); got != "" {
+		t.Errorf("a start at the ceiling stops: %q", got)
+	}
+	if got := slowStop(5, time.Hour, 0); got != "" {
+		t.Errorf("no ceiling stops: %q", got)
 	}
 }
 

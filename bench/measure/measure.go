@@ -48,6 +48,8 @@ type Env struct {
 	// CountFloorMiB the host MemAvailable below which it stops early.
 	CountMax      int
 	CountFloorMiB int64
+	// CountSlow: a start slower than this stops the count; 0: none.
+	CountSlow time.Duration
 }
 
 // Measurement is one figure family of the benchmark. It has either Run,

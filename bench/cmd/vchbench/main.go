@@ -48,6 +48,7 @@ type options struct {
 	compose      string
 	countMax     int
 	countFloor   int64
+	countSlow    time.Duration
 	render       string
 	verbose      bool
 }
@@ -79,6 +80,7 @@ func parseFlags(args []string) (options, error) {
 	flag.StringVar(&o.compose, "compose", "/var/cache/vch/compose/docker-compose-v2.40.3", "Compose v2 binary (scripts/build-compose.sh); empty: no compose figure")
 	flag.IntVar(&o.countMax, "count-max", measure.DefaultCountMax, "count: start at most this many idle containers")
 	flag.Int64Var(&o.countFloor, "count-floor", measure.DefaultCountFloorMiB, "count: stop early when host MemAvailable falls below this many MiB")
+	flag.DurationVar(&o.countSlow, "count-slow", measure.DefaultCountSlow, "count: stop after a start slower than this (0: never)")
 	flag.StringVar(&o.render, "render", "", "print the table of a results JSON file and exit (runs nothing)")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
 	if err := flag.Parse(args); err != nil {
@@ -213,7 +215,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 	}
 	env := &measure.Env{Log: log, Report: rep, Images: images, Runs: o.runs, MemoryCounts: o.memCounts,
 		ListCount: o.listCount, MemLimit: o.memLimit, MemSettle: o.memSettle, LoadDuration: o.loadDuration, PortBase: o.portBase,
-		NewRegistry: emptyRegistry(o.work), Compose: o.compose, CountMax: o.countMax, CountFloorMiB: o.countFloor}
+		NewRegistry: emptyRegistry(o.work), Compose: o.compose, CountMax: o.countMax, CountFloorMiB: o.countFloor, CountSlow: o.countSlow}
 	live := loadImages(ctx, log, env, targets)
 	probeAccel(ctx, log, env, live)
 
