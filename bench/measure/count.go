@@ -100,7 +100,8 @@ func Count() Measurement {
 					return ctx.Err()
 				}
 				if err != nil {
-					reason = fmt.Sprintf("start %d failed after %.1f s: %s", len(ids)+1, took.Seconds(), oneLine(err.Error(), 200))
+					env.Log.Warn("count: start failed", zap.String("target", string(t.Name)), zap.Int("running", len(ids)), zap.Error(err))
+					reason = fmt.Sprintf("start %d failed after %.1f s: %s", len(ids)+1, took.Seconds(), oneLine(err.Error(), 1000))
 					break
 				}
 				ids = append(ids, firstLine(out))
