@@ -44,6 +44,12 @@ type Env struct {
 	// Compose is the Compose v2 binary (standalone); "" skips the compose
 	// figure.
 	Compose string
+	// CountMax is the most idle containers the count measurement starts;
+	// CountFloorMiB the host MemAvailable below which it stops early.
+	CountMax      int
+	CountFloorMiB int64
+	// CountSlow: a start slower than this stops the count; 0: none.
+	CountSlow time.Duration
 }
 
 // Measurement is one figure family of the benchmark. It has either Run,
@@ -58,7 +64,7 @@ type Measurement struct {
 
 // All lists the measurements in the order they run.
 func All() []Measurement {
-	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push(), Cp(), Compose(), Volume(), Stats()}
+	return []Measurement{Run(), Boot(), Memory(), List(), Create(), Pull(), Port(), Exec(), Push(), Cp(), Compose(), Volume(), Stats(), Count()}
 }
 
 // set records a figure, logging it.

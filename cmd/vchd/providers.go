@@ -175,7 +175,7 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 			TBSizeClonesMB: cfg.TCGTBSizeClonesMB,
 
 			GuestMemory: cfg.GuestMemory,
-			Templates:   cfg.Templates,
+			Templates:   cfg.TemplatesOn(),
 		}
 		if env.Volumes != nil {
 			qc.Volumes = env.Volumes

@@ -184,6 +184,7 @@ func configure(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "how long to wait for the VCH to answer")
 	syslogAddr := fs.String("syslog-address", "", "replaces the syslog server of container output: udp://host:port or tcp://host:port; empty: none")
 	tbClones := fs.Int("tcg-tb-size-clones", 0, "replaces the MB of TCG translation cache per template clone (0: the default); clones started afterwards use it")
+	templates := fs.Bool("vm-templates", true, "start containers as clones of a saved template VM (the default); --vm-templates=false cold-boots containers started afterwards")
 	lf := limitFlags(fs)
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -214,6 +215,8 @@ func configure(ctx context.Context, args []string) error {
 			o.SyslogAddress = syslogAddr
 		case "tcg-tb-size-clones":
 			o.TCGTBSizeClonesMB = tbClones
+		case "vm-templates":
+			o.Templates = templates
 		case "bind-allow":
 			o.BindAllow = bindAllow
 		}
@@ -288,7 +291,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	fs.IntVar(&o.TCGTBSizeClonesMB, "tcg-tb-size-clones", 0, "MB of TCG translation cache per template clone (--vm-templates; 0: the default, 32; 16 saves about 17 MiB per idle clone and runs about 0.25-0.45 s slower)")
 	fs.StringVar(&o.GuestMemory, "guest-memory", "", "how container VM RAM is backed: anon (QEMU's, transparent huge pages; the default) or memfd (4 KiB pages: about 6 MiB less per idle VM, about 0.45 s slower runs under TCG)")
 	fs.BoolVar(&o.KSM, "ksm", false, "turn the host's KSM daemon on when vchd starts (host-wide: /sys/kernel/mm/ksm/run=1); merges identical guest pages")
-	fs.BoolVar(&o.Templates, "vm-templates", false, "PROTOTYPE: start containers without volumes as copy-on-write clones of a saved template VM (one per VM shape, the default one made when the VCH starts)")
+	templates := fs.Bool("vm-templates", true, "start containers as copy-on-write clones of a saved template VM (one per VM shape, the default one made when the VCH starts; other shapes cold-boot once while theirs is made); --vm-templates=false cold-boots every container")
 	fs.Var(&vstores, "volume-store", "PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes (default ROOT/volumes:default)")
 	fs.Var(&bindAllow, "bind-allow", "host directory (absolute) under which containers may bind mount, -v /host/dir:/path (repeatable; default: no bind mounts)")
 	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
@@ -310,6 +313,7 @@ func parseCreate(args []string) (local.CreateOptions, error) {
 	if err := parse(fs, args); err != nil {
 		return o, err
 	}
+	o.NoTemplates = !*templates
 	if err := lf.apply(fs, &o.Limits); err != nil {
 		return o, err
 	}
@@ -463,6 +467,11 @@ func inspect(args []string) error {
 		}
 	}
 	row("Container VM limits", fmt.Sprintf("%d vCPU, %d MiB memory, %s writable layer (defaults per container)", c.CPUs, c.MemoryMB, humanSize(c.BaseImageSize)))
+	if c.TemplatesOn() {
+		row("VM templates", "on: containers start as clones of a saved template VM (off: vic-machine configure --vm-templates=false)")
+	} else {
+		row("VM templates", "off: every container cold-boots its VM (on: vic-machine configure --vm-templates)")
+	}
 	host, err := limits.ReadHost()
 	if err != nil {
 		return err

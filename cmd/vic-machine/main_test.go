@@ -39,7 +39,7 @@ func TestInspectConfigRecreates(t *testing.T) {
 		{"--name", "limits", "--state-dir", "/srv/vch", "--cpu", "2000", "--cpu-reservation", "0.5cores", "--cpu-shares", "low",
 			"--memory", "4G", "--memory-reservation", "512", "--memory-shares", "3000", "--syslog-address", "tcp://10.0.0.1:6514"},
 		{"--name", "cores", "--state-dir", "/srv/vch", "--cpu", "1.25cores", "--cpu-reservation", "1GHz", "--memory-shares", "high"},
-		{"--name", "tuned", "--state-dir", "/srv/vch", "--tcg-tb-size", "32", "--tcg-tb-size-clones", "8", "--guest-memory", "memfd", "--ksm", "--vm-templates"},
+		{"--name", "tuned", "--state-dir", "/srv/vch", "--tcg-tb-size", "32", "--tcg-tb-size-clones", "8", "--guest-memory", "memfd", "--ksm", "--vm-templates=false"},
 		{"--name", "direct", "--state-dir", "/srv/vch", "--container-network", "br-pub:public", "--container-network-ip-range", "public:10.3.0.10-10.3.0.99",
 			"--container-network-gateway", "public:10.3.0.1/24", "--container-network-dns", "public:10.3.0.2", "--container-network-dns", "public:10.3.0.3",
 			"--container-network", "br-lab", "--container-network-ip-range", "br-lab:10.4.0.10-10.4.0.20", "--container-network-gateway", "br-lab:10.4.0.1/24",
@@ -81,5 +81,24 @@ func TestLimitFlags(t *testing.T) {
 	want := vchconfig.Limits{CPU: vchconfig.CPU{MHz: 2500}, MemoryMB: 2048, MemoryShares: "high"}
 	if c.Limits != want {
 		t.Errorf("limits %+v, want %+v", c.Limits, want)
+	}
+}
+
+// Templates are on by default and written to the config as such;
+// --vm-templates=false turns them off, and inspect config prints that.
+func TestVMTemplatesFlag(t *testing.T) {
+	on := configOf(t, []string{"--name", "d"})
+	if on.Templates == nil || !*on.Templates {
+		t.Fatalf("default create: templates %v, want an explicit true", on.Templates)
+	}
+	if line := strings.Join(local.CommandLine(on), " "); strings.Contains(line, "templates") {
+		t.Errorf("default VCH prints %q", line)
+	}
+	off := configOf(t, []string{"--name", "d", "--vm-templates=false"})
+	if off.TemplatesOn() {
+		t.Fatal("--vm-templates=false left templates on")
+	}
+	if line := strings.Join(local.CommandLine(off), " "); !strings.Contains(line, " --vm-templates=false") {
+		t.Errorf("VCH without templates prints %q", line)
 	}
 }

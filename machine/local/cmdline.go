@@ -122,7 +122,7 @@ func CommandLine(cfg *vchconfig.Config) []string {
 		add("--guest-memory", cfg.GuestMemory)
 	}
 	on("--ksm", cfg.KSM)
-	on("--vm-templates", cfg.Templates)
+	on("--vm-templates=false", !cfg.TemplatesOn())
 	return args
 }
 

@@ -45,7 +45,10 @@ type ConfigureOptions struct {
 	// size of template clones (0: the default); clones started after the
 	// restart use it, running ones keep theirs.
 	TCGTBSizeClonesMB *int
-	Timeout           time.Duration
+	// Templates, when non-nil, turns template clones on or off; starts
+	// after the restart follow it, running containers are not touched.
+	Templates *bool
+	Timeout   time.Duration
 }
 
 // Configure validates o against the VCH's config, writes the new config,
@@ -98,6 +101,9 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 			return false, err
 		}
 		next.TCGTBSizeClonesMB = *o.TCGTBSizeClonesMB
+	}
+	if o.Templates != nil {
+		next.Templates = new(*o.Templates)
 	}
 	if o.SyslogAddress != nil {
 		if *o.SyslogAddress != "" {
@@ -198,7 +204,7 @@ func checkVolumeStores(stores []vchconfig.VolumeStore) ([]vchconfig.VolumeStore,
 
 func sameConfig(a, b *vchconfig.Config) bool {
 	return a.Debug == b.Debug && a.Limits == b.Limits && a.SyslogAddress == b.SyslogAddress &&
-		a.TCGTBSizeClonesMB == b.TCGTBSizeClonesMB &&
+		a.TCGTBSizeClonesMB == b.TCGTBSizeClonesMB && a.TemplatesOn() == b.TemplatesOn() &&
 		slices.Equal(a.Registry.Insecure, b.Registry.Insecure) &&
 		slices.Equal(a.Registry.Whitelist, b.Registry.Whitelist) &&
 		slices.Equal(a.Registry.Mirrors, b.Registry.Mirrors) &&

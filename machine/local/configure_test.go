@@ -59,10 +59,12 @@ func TestConfigureValidates(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(state, "elsewhere")); !os.IsNotExist(err) {
 		t.Fatalf("a refused store was made: %v", err)
 	}
-	// The same settings again: nothing to do (no vchd is started).
+	// The same settings again: nothing to do (no vchd is started). The
+	// config has no templates field, which means on: --vm-templates
+	// changes nothing either.
 	changed, err := Configure(context.Background(), ConfigureOptions{Name: "v1", StateDir: state, Whitelist: []string{"reg.example.com"},
 		VolumeStores:      []vchconfig.VolumeStore{{Path: filepath.Join(root, "volumes") + "/", Label: "default"}},
-		TCGTBSizeClonesMB: ptr(0)})
+		TCGTBSizeClonesMB: ptr(0), Templates: ptr(true)})
 	if err != nil || changed {
 		t.Fatalf("unchanged configure: changed %v, %v", changed, err)
 	}

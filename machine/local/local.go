@@ -63,8 +63,9 @@ type CreateOptions struct {
 	GuestMemory string
 	// KSM turns the host's ksmd on when vchd starts (opt-in).
 	KSM bool
-	// Templates turns on template clones (prototype).
-	Templates bool
+	// NoTemplates turns template clones off (containers start as clones
+	// of a saved template VM by default).
+	NoTemplates bool
 	// VolumeStores; none means ROOT/volumes labelled "default".
 	VolumeStores []vchconfig.VolumeStore
 	// BindAllow: host directories containers may bind mount from.
@@ -257,7 +258,7 @@ func ConfigFor(o CreateOptions, root string, stores []vchconfig.VolumeStore) *vc
 		TCGTBSizeClonesMB: o.TCGTBSizeClonesMB,
 		GuestMemory:       o.GuestMemory,
 		KSM:               o.KSM,
-		Templates:         o.Templates,
+		Templates:         new(!o.NoTemplates),
 
 		ContainerNameConvention: o.NameConvention,
 		BridgeNetworkRange:      o.BridgeRange,

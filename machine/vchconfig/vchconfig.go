@@ -79,9 +79,10 @@ type Config struct {
 	// KSM: vchd turns the host's ksmd on at start (opt-in: it is a
 	// host-wide setting; QEMU already marks guest RAM mergeable).
 	KSM bool `json:"ksm,omitempty"`
-	// Templates starts containers without NICs or volumes as clones of a
-	// saved template VM (prototype, off by default).
-	Templates bool `json:"templates,omitempty"`
+	// Templates starts containers as clones of a saved
+	// template VM. nil (a config written before templates were the
+	// default, or by hand): on; see TemplatesOn.
+	Templates *bool `json:"templates,omitempty"`
 
 	// VolumeStores are where volumes live; the one labelled "default"
 	// holds anonymous volumes.
@@ -260,6 +261,10 @@ func ValidateMirror(m string) error {
 	}
 	return nil
 }
+
+// TemplatesOn reports whether containers start as template clones: they
+// do unless the config says "templates": false.
+func (c *Config) TemplatesOn() bool { return c.Templates == nil || *c.Templates }
 
 // Path returns the config file path for a VCH root.
 func Path(root string) string { return filepath.Join(root, FileName) }

@@ -68,3 +68,41 @@ func TestValidateNameConvention(t *testing.T) {
 		}
 	}
 }
+
+// Templates are on unless the config says "templates": false; a config
+// written before they were the default (no field) gets them on.
+func TestTemplatesOn(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		field string
+		on    bool
+	}{
+		{"", true},
+		{`"templates": true,`, true},
+		{`"templates": false,`, false},
+	} {
+		path := filepath.Join(dir, "config.json")
+		doc := `{` + tc.field + `"name": "old", "root": "/var/lib/vch/old", "apiAddr": "0.0.0.0:2376"}`
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.TemplatesOn() != tc.on {
+			t.Errorf("%s: templates on = %v, want %v", doc, c.TemplatesOn(), tc.on)
+		}
+		// Saving keeps what was there: no field stays no field.
+		if err := c.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(string(b), `"templates"`); has != (tc.field != "") {
+			t.Errorf("%s saved as %s", doc, b)
+		}
+	}
+}

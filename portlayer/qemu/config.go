@@ -63,9 +63,10 @@ type Config struct {
 	// GuestMemory backs guest RAM: GuestMemoryAnon or GuestMemoryMemfd;
 	// empty means DefaultGuestMemory.
 	GuestMemory string
-	// Templates starts eligible containers (no volumes) as
+	// Templates starts eligible containers (template.go) as
 	// copy-on-write clones of a saved template VM (template.go), falling
-	// back to a cold boot; off by default.
+	// back to a cold boot. Off unless set (vic-machine sets it by
+	// default).
 	Templates bool
 	// TemplateDir holds the templates; empty: Root/templates.
 	TemplateDir string

@@ -22,6 +22,10 @@ type ProcessSpec struct {
 	Output string   // file receiving stdout and stderr
 	// Files are inherited by the VM process as fds 3, 4, ... (taps).
 	Files []*os.File
+	// DieWithParent has the kernel kill the process when vchd dies (a
+	// template build, which nothing would otherwise finish or end);
+	// container VMs outlive vchd.
+	DieWithParent bool
 }
 
 // Process is a launched or re-attached VM process.
@@ -54,6 +58,11 @@ func (execRunner) Start(spec ProcessSpec) (Process, error) {
 	cmd.Stderr = out
 	cmd.ExtraFiles = spec.Files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if spec.DieWithParent {
+		// Sent when the forking thread exits; Go ends an OS thread only
+		// when a goroutine locked to it exits, and this one is not locked.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("launch %s: %w", spec.Path, err)
 	}

@@ -89,6 +89,7 @@ func New(cfg Config, opts ...Option) (*Provider, error) {
 	p.handlers = p.DefaultHandlers()
 	if cfg.Templates {
 		p.tpl = newTemplates(p)
+		p.tpl.sweep()
 		p.handlers = p.handlers.Swap(Handler{Name: StepLaunch, Fn: stepLaunchOrClone})
 	}
 	p.probeKVM = p.probeBoot

@@ -27,7 +27,7 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-// Templates (Config.Templates; off by default).
+// Templates (Config.Templates; vic-machine turns them on by default).
 //
 // A template is one VM booted up to the tether's pause point, with its
 // RAM in a file mapped share=on, then saved with x-ignore-shared: the
@@ -179,6 +179,56 @@ func newTemplates(p *Provider) *templates {
 		p: p, dir: dir, shm: shm, ctx: ctx, cancel: cancel,
 		building: map[string]chan struct{}{}, hashes: map[string]string{},
 	}
+}
+
+// sweep removes what builds of a vchd that died left: .build-*
+// directories (a fallocated RAM file each) and any QEMU still running in
+// one that is not this process's child (builds die with their vchd, but
+// one started by an older vchd did not). New calls it before any build
+// of this provider can start; a live build of another provider in this
+// process (tests share a template directory) is left alone.
+func (t *templates) sweep() {
+	entries, err := os.ReadDir(t.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".build-") {
+			continue
+		}
+		dir := filepath.Join(t.dir, e.Name())
+		if proc := adoptProcess(dir, t.p.cfg.QEMU); proc != nil {
+			if parentPid(proc.Pid()) == os.Getpid() {
+				continue
+			}
+			t.p.log.Warn("ending the QEMU of an interrupted template build", zap.String("dir", e.Name()), zap.Int("pid", proc.Pid()))
+			_ = proc.Kill()
+			proc.Wait()
+		}
+		t.p.log.Info("removing an interrupted template build", zap.String("dir", e.Name()))
+		if err := os.RemoveAll(dir); err != nil {
+			t.p.log.Warn("sweep template builds", zap.String("dir", e.Name()), zap.Error(err))
+		}
+	}
+}
+
+// parentPid is pid's parent (0 if unknown).
+func parentPid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // close stops background builds and waits for them.
@@ -345,7 +395,8 @@ func (t *templates) lookup(ctx context.Context, shape templateShape) string {
 			bctx, cancel := context.WithTimeout(t.ctx, t.p.cfg.StartTimeout)
 			defer cancel()
 			if _, err := t.ensure(bctx, shape); err != nil {
-				t.p.log.Warn("template build", zap.String("key", key), zap.Error(err))
+				t.p.log.Warn("template build failed; containers of this shape cold-boot", zap.String("key", key),
+					zap.Int64("memoryMB", shape.MemoryMB), zap.Int("cpus", shape.CPUs), zap.Int("nics", shape.NICs), zap.Error(err))
 			}
 		}()
 	}
@@ -382,6 +433,12 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 			_ = os.RemoveAll(tmp)
 		}
 	}()
+	// The RAM file is allocated in full before QEMU maps it: on a full
+	// filesystem (a small tmpfs) QEMU would otherwise die of SIGBUS at
+	// whichever guest page first finds no room, mid-boot.
+	if err := reserveRAMFile(filepath.Join(tmp, tplRAM), shape.MemoryMB<<20); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
 	// Placeholder disks for the fixed slots: never probed before the save.
 	for _, f := range []string{"image.img", "rw.img", "config.img"} {
 		if err := os.WriteFile(filepath.Join(tmp, f), make([]byte, 4096), 0o600); err != nil {
@@ -407,7 +464,8 @@ func (t *templates) build(ctx context.Context, key string, shape templateShape) 
 		}
 		taps = append(taps, f)
 	}
-	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut), Files: taps})
+	proc, err := p.runner.Start(ProcessSpec{Path: p.cfg.QEMU, Args: qemuArgs(ls), Dir: tmp, Output: filepath.Join(tmp, fileQEMUOut), Files: taps,
+		DieWithParent: true})
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
@@ -510,6 +568,28 @@ func awaitConsole(ctx context.Context, path, marker string, exited <-chan struct
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// reserveRAMFile creates a template's RAM file of size bytes with all its
+// blocks allocated (fallocate), so that running out of room is an error
+// here (ENOSPC, naming the directory and the free space) and not a SIGBUS
+// in the template's QEMU. On tmpfs this makes the whole size resident.
+func reserveRAMFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("RAM file: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		_ = os.Remove(path)
+		var st unix.Statfs_t
+		free := "unknown"
+		if unix.Statfs(filepath.Dir(path), &st) == nil {
+			free = fmt.Sprintf("%d MiB", int64(st.Bavail)*st.Bsize>>20)
+		}
+		return fmt.Errorf("RAM file: cannot allocate %d MiB in %s (%s free): %w", size>>20, filepath.Dir(filepath.Dir(path)), free, err)
+	}
+	return nil
 }
 
 func hashFile(path string) (string, int64, error) {

@@ -365,7 +365,7 @@ func TestCopyRAM(t *testing.T) {
 
 // TestConformanceTemplates runs the compute suite with templates on; the
 // template is built once and shared by every subtest's provider, so
-// every start without volumes is a clone.
+// every start is a clone (volumes included: shares are hot-added).
 func TestConformanceTemplates(t *testing.T) {
 	tplDir := t.TempDir()
 	edit := func(c *Config) { c.Templates, c.TemplateDir = true, tplDir }

@@ -58,8 +58,11 @@ func newTemplateVCH(t *testing.T) *tplVCH {
 func (v *tplVCH) templateDir() string { return filepath.Join(v.root, "containers", "templates") }
 
 // templates lists the complete templates (directories with a manifest).
-func (v *tplVCH) templates() []string {
-	m, _ := filepath.Glob(filepath.Join(v.templateDir(), "*", "manifest.json"))
+func (v *tplVCH) templates() []string { return completeTemplates(v.root) }
+
+// completeTemplates lists the complete templates of the VCH at root.
+func completeTemplates(root string) []string {
+	m, _ := filepath.Glob(filepath.Join(root, "containers", "templates", "*", "manifest.json"))
 	var dirs []string
 	for _, f := range m {
 		if strings.HasPrefix(filepath.Base(filepath.Dir(f)), ".") {
@@ -68,6 +71,18 @@ func (v *tplVCH) templates() []string {
 		dirs = append(dirs, filepath.Dir(f))
 	}
 	return dirs
+}
+
+// awaitSettled waits until the VCH at root has saved the template of its
+// default shape, which vchd builds in the background after it starts
+// (templates are the default), and no other build is under way: until
+// then the state directory changes by itself.
+func awaitSettled(t *testing.T, root string) {
+	t.Helper()
+	poll(t, "the VCH's default template", func() bool {
+		building, _ := filepath.Glob(filepath.Join(root, "containers", "templates", ".build-*"))
+		return len(completeTemplates(root)) == 1 && len(building) == 0
+	})
 }
 
 // awaitTemplates waits (generously: a build is one cold boot, on a

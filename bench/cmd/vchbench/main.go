@@ -46,6 +46,9 @@ type options struct {
 	cgroupParent string
 	nginxRoot    string
 	compose      string
+	countMax     int
+	countFloor   int64
+	countSlow    time.Duration
 	render       string
 	verbose      bool
 }
@@ -57,7 +60,7 @@ func parseFlags(args []string) (options, error) {
 	flag.StringVar(&o.work, "workdir", "", "scratch directory for daemons' data (bench/run makes one)")
 	flag.StringVar(&o.netns, "netns", "", "bound network namespace this process runs in (bench/run makes one)")
 	flag.StringVar(&o.repo, "repo", ".", "root of the vch checkout")
-	flag.StringVar(&only, "only", "", "comma-separated measurements to run: run,boot,memory,list,create,pull,port,exec,push,cp,compose,volume,stats (default all)")
+	flag.StringVar(&only, "only", "", "comma-separated measurements to run: run,boot,memory,list,create,pull,port,exec,push,cp,compose,volume,stats,count (default all)")
 	flag.StringVar(&targets, "targets", "dockerd,vch", "targets to measure")
 	flag.IntVar(&o.runs, "runs", 10, "repetitions of each timing (medians and p90s are over these)")
 	flag.StringVar(&memCounts, "mem-counts", "1,10,50", "numbers of idle containers for the memory figure")
@@ -75,6 +78,9 @@ func parseFlags(args []string) (options, error) {
 	flag.StringVar(&o.cgroupParent, "cgroup-parent", fmt.Sprintf("/vchbench-%d", os.Getpid()), "cgroup parent of dockerd's containers (absolute)")
 	flag.StringVar(&o.nginxRoot, "nginx-root", "", "Debian's nginx package extracted here (bench/run provides it); empty: no nginx figure")
 	flag.StringVar(&o.compose, "compose", "/var/cache/vch/compose/docker-compose-v2.40.3", "Compose v2 binary (scripts/build-compose.sh); empty: no compose figure")
+	flag.IntVar(&o.countMax, "count-max", measure.DefaultCountMax, "count: start at most this many idle containers")
+	flag.Int64Var(&o.countFloor, "count-floor", measure.DefaultCountFloorMiB, "count: stop early when host MemAvailable falls below this many MiB")
+	flag.DurationVar(&o.countSlow, "count-slow", measure.DefaultCountSlow, "count: stop after a start slower than this (0: never)")
 	flag.StringVar(&o.render, "render", "", "print the table of a results JSON file and exit (runs nothing)")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
 	if err := flag.Parse(args); err != nil {
@@ -88,6 +94,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.runs < 1 {
 		return o, errors.New("-runs must be at least 1")
+	}
+	if o.countMax < 1 || o.countFloor < 0 {
+		return o, errors.New("-count-max must be at least 1 and -count-floor not negative")
 	}
 	o.only = splitList(only)
 	o.targets = splitList(targets)
@@ -206,7 +215,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 	}
 	env := &measure.Env{Log: log, Report: rep, Images: images, Runs: o.runs, MemoryCounts: o.memCounts,
 		ListCount: o.listCount, MemLimit: o.memLimit, MemSettle: o.memSettle, LoadDuration: o.loadDuration, PortBase: o.portBase,
-		NewRegistry: emptyRegistry(o.work), Compose: o.compose}
+		NewRegistry: emptyRegistry(o.work), Compose: o.compose, CountMax: o.countMax, CountFloorMiB: o.countFloor, CountSlow: o.countSlow}
 	live := loadImages(ctx, log, env, targets)
 	probeAccel(ctx, log, env, live)
 

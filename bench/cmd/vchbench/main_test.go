@@ -34,6 +34,17 @@ func TestParseFlags(t *testing.T) {
 				t.Fatalf("vch args: %q", o.vchArgs)
 			}
 		}},
+		{name: "count", args: []string{"-workdir", "/w", "-only", "count", "-count-max", "50", "-count-floor", "4096"}, check: func(t *testing.T, o options) {
+			if o.countMax != 50 || o.countFloor != 4096 || !reflect.DeepEqual(o.only, []string{"count"}) {
+				t.Fatalf("count: %+v", o)
+			}
+		}},
+		{name: "count defaults", args: []string{"-workdir", "/w"}, check: func(t *testing.T, o options) {
+			if o.countMax != 200 || o.countFloor != 2048 {
+				t.Fatalf("count defaults: %d, %d", o.countMax, o.countFloor)
+			}
+		}},
+		{name: "no containers to count", args: []string{"-workdir", "/w", "-count-max", "0"}, wantErr: "-count-max"},
 		{name: "no workdir", args: nil, wantErr: "-workdir"},
 		{name: "render needs no workdir", args: []string{"-render", "x.json"}, check: func(t *testing.T, o options) {
 			if o.render != "x.json" {
