@@ -21,6 +21,27 @@ import (
 
 // tetherImage builds the tether (static) and imports it with busybox
 // as the backing image (vsimtest.TetherImage).
+// tetherVCH is a provider of a VCH of its own (name plus a sequence
+// number) on an out-of-process simulator whose docker-backed VMs run the
+// tether (image vch-tether:name on a dockerd of the test's), closed at the
+// test's end, and that simulator.
+func tetherVCH(t *testing.T, name string) (*vscompute.Provider, *vsimtest.Sim) {
+	t.Helper()
+	d := vsimtest.StartDockerd(t)
+	tetherImage(t, d, "vch-tether:"+name)
+	sim := vsimtest.External(t)
+	p, err := vscompute.New(vscompute.Config{
+		Session: sim.Session(t), VCH: name + strconv.FormatInt(vchSeq.Add(1), 10), Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),
+		Backing: []string{"vch-tether:" + name, "/tether"},
+		Serial:  freeAddr(t), LogDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p, sim
+}
+
 func tetherImage(t *testing.T, d *vsimtest.Dockerd, name string) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tether")

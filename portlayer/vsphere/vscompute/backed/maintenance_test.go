@@ -3,16 +3,11 @@ package backed
 import (
 	"context"
 	"io"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"github.com/vchproject/vch/portlayer/compute"
-	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
-	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 )
 
 // TestMaintenanceBootThenStartRemove: a Start or a Remove that comes
@@ -22,20 +17,9 @@ import (
 // boot to end and then goes on, instead of a 409. The Wait(WaitRemoved)
 // registered before the run reports that run's exit code (3).
 func TestMaintenanceBootThenStartRemove(t *testing.T) {
-	d := vsimtest.StartDockerd(t)
-	tetherImage(t, d, "vch-tether:maint")
-	sim := vsimtest.External(t)
+	p, _ := tetherVCH(t, "maint")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p, err := vscompute.New(vscompute.Config{
-		Session: sim.Session(t), VCH: "maint" + strconv.FormatInt(vchSeq.Add(1), 10), Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),
-		Backing: []string{"vch-tether:maint", "/tether"},
-		Serial:  freeAddr(t), LogDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 
 	// cpDuring copies /etc/passwd out of id and runs op while the copy is
 	// in flight (its stat came, the tar did not yet), returning op's error.

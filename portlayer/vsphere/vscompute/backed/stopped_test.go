@@ -12,11 +12,8 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/vim25/types"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/portlayer/compute"
-	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
-	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 )
 
 // TestStoppedSizesAndLayer: a container that ended is measured (docker
@@ -27,20 +24,9 @@ import (
 // exited with its code afterwards. The size is kept until docker cp
 // into the container changes the layer.
 func TestStoppedSizesAndLayer(t *testing.T) {
-	d := vsimtest.StartDockerd(t)
-	tetherImage(t, d, "vch-tether:stopped")
-	sim := vsimtest.External(t)
+	p, sim := tetherVCH(t, "stopped")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p, err := vscompute.New(vscompute.Config{
-		Session: sim.Session(t), VCH: "stopped" + strconv.FormatInt(vchSeq.Add(1), 10), Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),
-		Backing: []string{"vch-tether:stopped", "/tether"},
-		Serial:  freeAddr(t), LogDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	id := strings.Repeat("5e", 32)
 	const big = 100000
 	if err := p.Create(ctx, compute.Spec{ID: id, Name: "stopped-sizes", Image: "sha256:00", Process: compute.Process{
