@@ -302,22 +302,7 @@ func TestWaitRemovedReportsTheLastExit(t *testing.T) {
 		if err := p.Create(ctx, spec(id, "rm-exit-"+string(c))); err != nil {
 			t.Fatal(err)
 		}
-		type result struct {
-			st  compute.Status
-			err error
-		}
-		removed := make(chan result, 1)
-		go func() {
-			st, err := p.Wait(ctx, id, compute.WaitRemoved)
-			removed <- result{st, err}
-		}()
-		for p.Waiters(id) < 1 {
-			select {
-			case <-ctx.Done():
-				t.Fatal(ctx.Err())
-			case <-time.After(time.Millisecond):
-			}
-		}
+		removed := vsimtest.WaitRemoved(ctx, t, p, id)
 		if err := p.Start(ctx, id); err != nil {
 			t.Fatal(err)
 		}
@@ -327,8 +312,8 @@ func TestWaitRemovedReportsTheLastExit(t *testing.T) {
 		if err := p.Remove(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if r := <-removed; r.err != nil || r.st.State != compute.StateExited || r.st.ExitCode != 137 {
-			t.Fatalf("run %d: wait removed: %+v %v, want exited 137", i, r.st, r.err)
+		if r := <-removed; r.Err != nil || r.Status.State != compute.StateExited || r.Status.ExitCode != 137 {
+			t.Fatalf("run %d: wait removed: %+v %v, want exited 137", i, r.Status, r.Err)
 		}
 	}
 }

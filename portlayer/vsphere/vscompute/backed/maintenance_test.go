@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 )
 
 // TestMaintenanceBootThenStartRemove: a Start or a Remove that comes
@@ -43,22 +44,7 @@ func TestMaintenanceBootThenStartRemove(t *testing.T) {
 	if err := p.Create(ctx, compute.Spec{ID: exited, Name: "maint-exited", Image: "sha256:00", Process: compute.Process{Args: []string{"sh", "-c", "exit 3"}}}); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		st  compute.Status
-		err error
-	}
-	removed := make(chan result, 1)
-	go func() {
-		st, err := p.Wait(ctx, exited, compute.WaitRemoved)
-		removed <- result{st, err}
-	}()
-	for p.Waiters(exited) < 1 {
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(time.Millisecond):
-		}
-	}
+	removed := vsimtest.WaitRemoved(ctx, t, p, exited)
 	if err := p.Start(ctx, exited); err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +54,8 @@ func TestMaintenanceBootThenStartRemove(t *testing.T) {
 	if err := cpDuring(exited, func() error { return p.Remove(ctx, exited) }); err != nil {
 		t.Fatalf("remove during a maintenance boot: %v", err)
 	}
-	if r := <-removed; r.err != nil || r.st.State != compute.StateExited || r.st.ExitCode != 3 {
-		t.Fatalf("wait removed: %+v %v, want exited 3", r.st, r.err)
+	if r := <-removed; r.Err != nil || r.Status.State != compute.StateExited || r.Status.ExitCode != 3 {
+		t.Fatalf("wait removed: %+v %v, want exited 3", r.Status, r.Err)
 	}
 
 	// Start during the copy from a created container.
