@@ -107,13 +107,13 @@ func Count() Measurement {
 				ids = append(ids, firstLine(out))
 				starts = append(starts, took.Seconds())
 				if reason = slowStop(len(ids), took, env.CountSlow); reason != "" {
-					reason += " (load " + loadavgLine() + ")"
+					reason += " (load " + LoadAvg() + ")"
 				}
 				if len(ids)%10 == 0 {
-					l, _ := parseLoad1(loadavgLine())
+					l, _ := parseLoad1(LoadAvg())
 					loads = append(loads, strconv.FormatFloat(l, 'f', 1, 64))
 					env.Log.Info("count", zap.String("target", string(t.Name)), zap.Int("running", len(ids)),
-						zap.Duration("lastStart", took), zap.Int64("memAvailableMiB", avail), zap.String("load", loadavgLine()))
+						zap.Duration("lastStart", took), zap.Int64("memAvailableMiB", avail), zap.String("load", LoadAvg()))
 				}
 			}
 			n := len(ids)
@@ -146,7 +146,7 @@ func Count() Measurement {
 				return err
 			}
 			set(env, t, "count.busy", busy)
-			if load1, err := parseLoad1(loadavgLine()); err == nil {
+			if load1, err := parseLoad1(LoadAvg()); err == nil {
 				set(env, t, "count.load1", load1)
 			}
 			daemon, ctrs, err := sampleMemory(ctx, t, daemonPid, ids)
@@ -237,9 +237,18 @@ func parseMemAvailable(meminfo []byte) (int64, error) {
 	return 0, errors.New("/proc/meminfo has no MemAvailable")
 }
 
-func loadavgLine() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	return strings.TrimSpace(string(b))
+// LoadAvg is the host's 1, 5 and 15 minute load averages ("unknown" if
+// /proc/loadavg cannot be read).
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // parseLoad1 is the 1-minute load average of a /proc/loadavg line.

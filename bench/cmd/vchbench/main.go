@@ -196,7 +196,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 
 	rep := report.New(time.Now().UTC(), report.Options{Runs: o.runs, Only: o.only})
 	rep.Machine = sysinfo.Probe(ctx)
-	loadStart := loadavg()
+	loadStart := measure.LoadAvg()
 
 	targets := startTargets(ctx, log, stack, o, rep)
 	if ctx.Err() != nil {
@@ -245,7 +245,7 @@ func run(ctx context.Context, log *zap.Logger, o options) int {
 		}
 	}
 	rep.Finished = time.Now().UTC()
-	rep.Note("load average at start %s, at end %s (other work on the machine skews timings)", loadStart, loadavg())
+	rep.Note("load average at start %s, at end %s (other work on the machine skews timings)", loadStart, measure.LoadAvg())
 	interrupted := ctx.Err() != nil
 	if interrupted {
 		rep.Note("run interrupted; figures are partial")
@@ -425,17 +425,4 @@ func printWorst(w io.Writer, rep *report.Report) {
 		s, _ := report.Slowdown(row)
 		fmt.Fprintf(w, "- %s: %s× (%s)\n", row.Label, report.Number(s), row.Section)
 	}
-}
-
-// loadavg returns the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
