@@ -16,16 +16,7 @@ import (
 // and SizeSince counts the added and changed files.
 func TestChangesSinceBaseline(t *testing.T) {
 	root := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { t.Helper(); writeFile(t, root, p, s) }
 	write("etc/passwd", "root\n")
 	write("etc/hosts", "127.0.0.1 localhost\n")
 	write("gone/a", "a")
@@ -74,5 +65,17 @@ func TestChangesSinceBaseline(t *testing.T) {
 	}
 	if want := int64(len("root\nnobody\n") + len("12345") + len("rewritten by the tether\n")); size != want {
 		t.Fatalf("size %d, want %d", size, want)
+	}
+}
+
+// writeFile writes s at p below root, making the directories above it.
+func writeFile(t *testing.T, root, p, s string) {
+	t.Helper()
+	full := filepath.Join(root, p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,16 +17,7 @@ import (
 // are not in it.
 func TestLayerSinceBaseline(t *testing.T) {
 	root := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { t.Helper(); writeFile(t, root, p, s) }
 	write("etc/passwd", "root\n")
 	write("etc/group", "root:x:0:\n")
 	write("etc/hosts", "127.0.0.1 localhost\n")
