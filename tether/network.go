@@ -1,6 +1,7 @@
 package tether
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -114,7 +115,7 @@ func setupNIC(nic proto.Interface, log *zap.Logger) error {
 
 // linkByMAC returns the link with that hardware address, or nil.
 func linkByMAC(mac net.HardwareAddr) (netlink.Link, error) {
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ func configureNIC(r proto.NICRequest, log *zap.Logger) error {
 	if link == nil {
 		return fmt.Errorf("no NIC with MAC %s", nic.MAC)
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
 	if err != nil {
 		return err
 	}
@@ -159,4 +160,19 @@ func configureNIC(r proto.NICRequest, log *zap.Logger) error {
 	}
 	log.Debug("NIC parked", zap.String("name", link.Attrs().Name), zap.String("mac", nic.MAC))
 	return nil
+}
+
+// retryDump runs a netlink dump again while the kernel reports it was
+// interrupted by a concurrent change (netlink.ErrDumpInterrupted: "results
+// may be incomplete or inconsistent"), as happens while another NIC of the
+// VM changes state.
+func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
+	var err error
+	for i := 0; i < 10; i++ {
+		var out []T
+		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return nil, err
 }
