@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // The vSphere transport. A container VM on vSphere gets its Config from
@@ -64,4 +65,40 @@ func ParseSerialHello(line string) (id, port, token string, err error) {
 const (
 	BootRun         = "vch-boot run"
 	BootMaintenance = "vch-boot maintenance"
+)
+
+// On a VM's network serial port (ESXi: a serial port backed by
+// tcp://VCH:PORT, direction client) the connection is made by the
+// hypervisor at power on, and again when it breaks (vchd restarting),
+// whatever the guest is doing. So on every connection the concentrator
+// speaks first: until a hello line arrives it writes SerialProbe lines,
+// one every SerialProbeEvery, and ignores every line that is not a hello.
+// A tether on a serial device answers each probe with its hello (on the
+// log port: between records), then reads the boot line. A tether that
+// dials the concentrator itself (the simulator's docker-backed VMs)
+// writes its hello at once and never waits for a probe; a probe that
+// crosses its hello is skipped where it reads the boot line.
+const (
+	SerialProbe      = "vch-serial?"
+	SerialProbeEvery = time.Second
+)
+
+// The serial ports of a vSphere container VM, in device order, as the
+// guest names them: serial0 is the console (file-backed, on the VM's
+// datastore folder), serial1 and serial2 are network serial ports to the
+// concentrator carrying PortLog and PortControl.
+const (
+	TTYConsole = "ttyS0"
+	TTYLog     = "ttyS1"
+	TTYControl = "ttyS2"
+)
+
+// GuestinfoDisks holds base64url(JSON map[string]int), without padding:
+// the SCSI unit number (target) on the VM's first SCSI controller of the
+// container's root disk (key DiskRootKey, its writable layer) and of each
+// volume's disk (key: the volume name). A VM booting the bootstrap ISO
+// finds its disks by it.
+const (
+	GuestinfoDisks = "guestinfo.vch.disks"
+	DiskRootKey    = "/"
 )
