@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -94,6 +95,23 @@ func isProbe(line string) bool {
 	return strings.HasSuffix(strings.TrimSuffix(line, "\r"), proto.SerialProbe)
 }
 
+// helloGap is the least time between two hellos a tether says in answer
+// to probes: the probes a concentrator sent while the guest was booting
+// (or while its UART was full) arrive at once, and one hello answers
+// them all.
+const helloGap = proto.SerialProbeEvery / 2
+
+// helloLimiter lets one answer through per helloGap.
+type helloLimiter struct{ last time.Time }
+
+func (h *helloLimiter) allow(now time.Time) bool {
+	if !h.last.IsZero() && now.Sub(h.last) < helloGap {
+		return false
+	}
+	h.last = now
+	return true
+}
+
 // ttyLog is the log port on a serial tty: records go out whole, a probe
 // is answered with the hello between two records, and the first boot line
 // is handed to openBoot.
@@ -102,9 +120,10 @@ type ttyLog struct {
 	hello string
 	log   *zap.Logger
 
-	wmu  sync.Mutex // one record or hello at a time
-	boot chan string
-	once sync.Once
+	wmu   sync.Mutex // one record or hello at a time
+	limit helloLimiter
+	boot  chan string
+	once  sync.Once
 }
 
 func newTTYLog(f io.ReadWriteCloser, hello string, log *zap.Logger) *ttyLog {
@@ -121,7 +140,7 @@ func (l *ttyLog) read() {
 		sp.feed(b[:n], func(line string) {
 			switch {
 			case isProbe(line):
-				l.sayHello()
+				l.answerProbe()
 			case line == proto.BootRun || line == proto.BootMaintenance:
 				l.once.Do(func() { l.boot <- line })
 			}
@@ -133,9 +152,23 @@ func (l *ttyLog) read() {
 	}
 }
 
+func (l *ttyLog) answerProbe() {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.limit.allow(time.Now()) {
+		l.writeHello()
+	}
+}
+
 func (l *ttyLog) sayHello() {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	l.limit.last = time.Now()
+	l.writeHello()
+}
+
+// writeHello writes the hello; the caller holds wmu.
+func (l *ttyLog) writeHello() {
 	if _, err := io.WriteString(l.f, l.hello); err != nil {
 		l.log.Warn("log port hello", zap.Error(err))
 	}
@@ -185,6 +218,7 @@ type ttyControl struct {
 	wmu       sync.Mutex
 	handshake bool
 	sp        lineSplitter
+	limit     helloLimiter
 }
 
 func newTTYControl(f io.ReadWriter, hello string, log *zap.Logger) *ttyControl {
@@ -198,7 +232,7 @@ func (c *ttyControl) Read(b []byte) (int, error) {
 	if c.handshake && n > 0 {
 		probed := false
 		c.sp.feed(b[:n], func(line string) { probed = probed || isProbe(line) })
-		if probed {
+		if probed && c.limit.allow(time.Now()) {
 			if _, werr := io.WriteString(c.f, c.hello); werr != nil {
 				c.log.Warn("control port hello", zap.Error(werr))
 			}

@@ -38,6 +38,11 @@ func TestLineSplitter(t *testing.T) {
 	if !isProbe("\x00\xffstale"+proto.SerialProbe) || !isProbe(proto.SerialProbe+"\r") || isProbe(proto.SerialProbe+"x") {
 		t.Fatal("isProbe")
 	}
+	var h helloLimiter
+	t0 := time.Unix(100, 0)
+	if !h.allow(t0) || h.allow(t0.Add(helloGap-1)) || !h.allow(t0.Add(helloGap)) {
+		t.Fatal("one hello per helloGap")
+	}
 }
 
 // serialRelay stands in for the hypervisor's network serial port (ESXi's
