@@ -96,11 +96,12 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	id := strings.Repeat("5e", 32)
 	token := strings.Repeat("a1", 16)
 	const mac = "02:42:0a:59:00:07"
+	const hotMAC = "02:43:5e:5e:5e:01"
 	cfg := proto.Config{
 		ID: id, Hostname: "isovm", HostKey: pem.EncodeToMemory(blk),
 		Process: proto.Process{
 			// Runs until the control channel's signal ends it.
-			Args: []string{"sh", "-c", "cat /etc/vch-image; hostname; ip -o addr show; ip -o link show; ip route; echo written > /root/out; sync; trap 'echo terminated; exit 0' TERM; while :; do sleep 0.1; done"},
+			Args: []string{"sh", "-c", "cat /etc/vch-image; hostname; ip -o addr show; ip -o link show; ip route; echo written > /root/out; sync; trap 'ip -o addr show; echo terminated; exit 0' TERM; while :; do sleep 0.1; done"},
 			Env:  []string{"PATH=/bin"},
 		},
 	}
@@ -141,8 +142,9 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	console := filepath.Join(dir, "console.log")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	monitor := filepath.Join(dir, "monitor.sock")
 	q := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "pc", "-m", "256", "-no-reboot",
-		"-display", "none", "-monitor", "none",
+		"-display", "none", "-monitor", "unix:"+monitor+",server=on,wait=off",
 		"-drive", "file="+iso+",media=cdrom,if=ide,readonly=on", "-boot", "d",
 		"-device", "pvscsi,id=pvscsi0",
 		// unit 0: some other disk (a volume); unit 1: the root, as guestinfo says
@@ -151,6 +153,7 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		"-drive", "file="+rootImg+",format=raw,if=none,id=root",
 		"-device", "scsi-hd,bus=pvscsi0.0,scsi-id=1,drive=root",
 		"-netdev", "user,id=n0,restrict=on", "-device", "vmxnet3,netdev=n0,mac="+mac,
+		"-netdev", "user,id=n1,restrict=on", // for the NIC hot-added below
 		"-chardev", "file,id=con,path="+console,
 		"-chardev", "socket,id=log,host=127.0.0.1,port="+port(logLn)+",server=off,reconnect=1",
 		"-chardev", "socket,id=ctl,host=127.0.0.1,port="+port(ctlLn)+",server=off,reconnect=1",
@@ -206,6 +209,16 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		defer client.Close()
 		ok, reply, err := client.SendRequest(proto.ReqState, true, nil)
 		res := fmt.Sprintf("%v %s %v", ok, reply, err)
+		// network connect: ESXi hot-adds a vmxnet3 NIC (here: the
+		// monitor's device_add, an ACPI PCI hot-plug), then the tether
+		// is asked to configure it.
+		if err := hmp(monitor, "device_add vmxnet3,id=hot1,netdev=n1,mac="+hotMAC); err != nil {
+			res += "; device_add: " + err.Error()
+		}
+		req, _ := json.Marshal(proto.NICRequest{Interface: proto.Interface{MAC: hotMAC, Address: "10.90.0.9/24"}, Up: true})
+		if ok, msg, err := client.SendRequest(proto.ReqNIC, true, req); !ok || err != nil {
+			res += fmt.Sprintf("; NIC request: %v %s %v", ok, msg, err)
+		}
 		sig, _ := json.Marshal(proto.SignalRequest{Signal: 15})
 		if ok, _, err := client.SendRequest(proto.ReqSignal, true, sig); !ok || err != nil {
 			res += fmt.Sprintf("; signal: %v %v", ok, err)
@@ -264,13 +277,13 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	}
 	for _, w := range []string{
 		"from the image disk\n", "isovm\n",
-		"inet 10.89.0.7/24", "mtu 1400", mac, "default via 10.89.0.1", "terminated\n",
+		"inet 10.89.0.7/24", "mtu 1400", mac, "default via 10.89.0.1", "inet 10.90.0.9/24", "terminated\n",
 	} {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, stdout.String())
 		}
 	}
-	if s := <-state; !strings.HasPrefix(s, "true ") || !strings.Contains(s, `"running":true`) || strings.Contains(s, "signal:") {
+	if s := <-state; !strings.HasPrefix(s, "true ") || !strings.Contains(s, `"running":true`) || strings.Contains(s, "; ") {
 		t.Errorf("control state request: %s", s)
 	}
 	select {
@@ -332,4 +345,43 @@ func probeForHello(t *testing.T, c net.Conn, hello string, console func() string
 		}
 		line = line[:0]
 	}
+}
+
+// hmp sends one command to QEMU's human monitor on a unix socket and
+// reads until its next prompt.
+func hmp(path, cmd string) error {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	var out []byte
+	b := make([]byte, 1024)
+	prompt := func() error {
+		for !bytes.HasSuffix(out, []byte("(qemu) ")) {
+			n, err := c.Read(b)
+			out = append(out, b[:n]...)
+			if err != nil {
+				return fmt.Errorf("monitor: %w (%q)", err, out)
+			}
+		}
+		return nil
+	}
+	if err := prompt(); err != nil {
+		return err
+	}
+	out = out[:0]
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return err
+	}
+	if err := prompt(); err != nil {
+		return err
+	}
+	// The monitor echoes the command; anything more is an error message.
+	reply := strings.TrimSpace(strings.TrimSuffix(string(out), "(qemu) "))
+	if i := strings.Index(reply, "\n"); i >= 0 && strings.TrimSpace(reply[i+1:]) != "" {
+		return fmt.Errorf("monitor %q: %s", cmd, reply[i+1:])
+	}
+	return nil
 }
