@@ -193,13 +193,16 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 
 	// The log port.
 	lc := accept(logLn)
-	probeForHello(t, lc, proto.SerialHello(id, proto.PortLog, token), consoleText)
+	if err := probeForHello(lc, proto.SerialHello(id, proto.PortLog, token)); err != nil {
+		t.Fatalf("log port: %v\nconsole:\n%s", err, consoleText())
+	}
 	if _, err := io.WriteString(lc, proto.BootRun+"\n"); err != nil {
 		t.Fatal(err)
 	}
 
 	// The control port, while the process runs.
 	state := make(chan string, 1)
+	ctlConn := make(chan net.Conn, 1)
 	go func() {
 		cc, err := ctlLn.Accept()
 		if err != nil {
@@ -207,7 +210,11 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 			return
 		}
 		defer cc.Close()
-		probeForHello(t, cc, proto.SerialHello(id, proto.PortControl, token), consoleText)
+		ctlConn <- cc
+		if err := probeForHello(cc, proto.SerialHello(id, proto.PortControl, token)); err != nil {
+			state <- "control port: " + err.Error()
+			return
+		}
 		hctx, hcancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer hcancel()
 		client, err := tetherlink.Handshake(hctx, cc, signer.PublicKey())
@@ -283,6 +290,9 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 					t.Fatalf("event %q: %v", r.Data, err)
 				}
 				events = append(events, ev.Name)
+				if ev.Error != "" {
+					t.Errorf("the tether's error event: %s (exit code %d)", ev.Error, ev.ExitCode)
+				}
 				if ev.Name == proto.EventExited && ev.ExitCode != 0 {
 					t.Errorf("exit code %d", ev.ExitCode)
 				}
@@ -303,6 +313,13 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, stdout.String())
 		}
+	}
+	// The VM is off: a control session still waiting ends now.
+	select {
+	case cc := <-ctlConn:
+		_ = cc.SetDeadline(time.Now().Add(time.Minute))
+	default:
+		ctlLn.Close()
 	}
 	if s := <-state; !strings.HasPrefix(s, "true ") || !strings.Contains(s, `"running":true`) || strings.Contains(s, "; ") {
 		t.Errorf("control state request: %s", s)
@@ -330,8 +347,7 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 // probeForHello plays the concentrator on a new serial connection: probe
 // lines until the hello arrives (other lines are ignored; read byte by
 // byte, so nothing after the hello is consumed).
-func probeForHello(t *testing.T, c net.Conn, hello string, console func() string) {
-	t.Helper()
+func probeForHello(c net.Conn, hello string) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -355,19 +371,38 @@ func probeForHello(t *testing.T, c net.Conn, hello string, console func() string
 	b := make([]byte, 1)
 	for {
 		if _, err := io.ReadFull(c, b); err != nil {
-			t.Fatalf("waiting for the hello: %v\nconsole:\n%s", err, console())
+			return fmt.Errorf("waiting for the hello: %w", err)
 		}
 		if b[0] != '\n' {
 			line = append(line, b[0])
 			continue
 		}
 		if string(line)+"\n" == hello {
-			return
+			return nil
 		}
 		line = line[:0]
 	}
 }
-
+// dialRead connects to 127.0.0.1:port and returns what arrives before
+// the connection ends or 5 s pass; with retry > 0 it tries again (a
+// listener starting, a NIC being set up) until it reads something or
+// retry has passed.
+func dialRead(port int, retry time.Duration) string {
+	deadline := time.Now().Add(retry)
+	for {
+		got := ""
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got = string(b)
+		}
+		if got != "" || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
 // hmp sends one command to QEMU's human monitor on a unix socket and
 // reads until its next prompt.
 func hmp(path, cmd string) error {
@@ -405,25 +440,4 @@ func hmp(path, cmd string) error {
 		return fmt.Errorf("monitor %q: %s", cmd, reply[i+1:])
 	}
 	return nil
-}
-
-// dialRead connects to 127.0.0.1:port and returns what arrives before
-// the connection ends or 5 s pass; with retry > 0 it tries again (a
-// listener starting, a NIC being set up) until it reads something or
-// retry has passed.
-func dialRead(port int, retry time.Duration) string {
-	deadline := time.Now().Add(retry)
-	for {
-		got := ""
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			b, _ := io.ReadAll(c)
-			c.Close()
-			got = string(b)
-		}
-		if got != "" || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -24,9 +24,11 @@ var DefaultModules = []string{
 
 // VSphereModules are what a vSphere container VM booting the bootstrap
 // ISO adds (initramfs.EnsureVSphere): its PVSCSI controller and SCSI
-// disks, vmxnet3 NICs, and fw_cfg (guestinfo under a QEMU standing in for
-// ESXi). The 8250 UARTs of its serial ports are built in.
-var VSphereModules = []string{"vmw_pvscsi", "sd_mod", "vmxnet3", "qemu_fw_cfg"}
+// disks, vmxnet3 NICs, fw_cfg (guestinfo under a QEMU standing in for
+// ESXi), and nftables with conntrack for the firewall of container
+// networks, which the guest enforces on vSphere. The 8250 UARTs of its
+// serial ports are built in.
+var VSphereModules = []string{"vmw_pvscsi", "sd_mod", "vmxnet3", "qemu_fw_cfg", "nf_tables", "nft_ct"}
 
 // OnDemandModules are packed into the initramfs but loaded by the tether
 // only when a VM needs them: fuse and virtiofs for shared volumes and
