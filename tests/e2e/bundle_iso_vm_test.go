@@ -383,6 +383,7 @@ func probeForHello(c net.Conn, hello string) error {
 		line = line[:0]
 	}
 }
+
 // dialRead connects to 127.0.0.1:port and returns what arrives before
 // the connection ends or 5 s pass; with retry > 0 it tries again (a
 // listener starting, a NIC being set up) until it reads something or
@@ -403,6 +404,7 @@ func dialRead(port int, retry time.Duration) string {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
 // hmp sends one command to QEMU's human monitor on a unix socket and
 // reads until its next prompt.
 func hmp(path, cmd string) error {
