@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -228,5 +230,58 @@ func (t *tether) mountVSphereDisks(units map[string]int, maintenance bool) error
 			return err
 		}
 	}
-	return mountVolumes(&t.mounts, rootMount, t.cfg, dev)
+	formatted := map[string]bool{}
+	volDev := func(key string) (string, error) {
+		d, err := dev(key)
+		if err != nil || d == "" || formatted[key] {
+			return d, err
+		}
+		if err := prepareVolumeDisk(d, key, t.log); err != nil {
+			return "", err
+		}
+		formatted[key] = true
+		return d, nil
+	}
+	return mountVolumes(&t.mounts, rootMount, t.cfg, volDev)
+}
+
+// blankCheck is how much of a disk must be zero for it to count as blank.
+const blankCheck = 1 << 20
+
+// prepareVolumeDisk makes an ext4 file system on a volume's disk when it
+// is blank: a new volume's VMDK, as vSphere's VirtualDiskManager makes
+// it, holds nothing. A disk with an ext4 superblock is used as it is; a
+// disk that is neither is refused, never formatted.
+func prepareVolumeDisk(dev, name string, log *zap.Logger) error {
+	f, err := os.Open(dev)
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", name, err)
+	}
+	b := make([]byte, blankCheck)
+	n, err := io.ReadFull(f, b)
+	f.Close()
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("volume %s: read %s: %w", name, dev, err)
+	}
+	b = b[:n]
+	// The ext2/3/4 superblock starts at 1024; its magic 0xEF53 is at 56.
+	if len(b) >= 1082 && b[1080] == 0x53 && b[1081] == 0xef {
+		return nil
+	}
+	for _, c := range b {
+		if c != 0 {
+			return fmt.Errorf("volume %s: disk %s holds no ext4 file system and is not blank: not formatted: %w", name, dev, errdefs.ErrFailedPrecondition)
+		}
+	}
+	label := name
+	if len(label) > 16 {
+		label = label[:16]
+	}
+	start := time.Now()
+	out, err := exec.Command(proto.VSphereMkfs, "-q", "-t", "ext4", "-F", "-L", label, dev).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("volume %s: make a file system on %s: %w: %s", name, dev, err, strings.TrimSpace(string(out)))
+	}
+	log.Debug("volume disk formatted", zap.String("volume", name), zap.String("disk", dev), zap.Duration("took", time.Since(start)))
+	return nil
 }

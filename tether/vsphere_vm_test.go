@@ -3,9 +3,14 @@ package tether
 import (
 	"encoding/base64"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -72,5 +77,42 @@ func TestReadDiskUnits(t *testing.T) {
 	}
 	if _, err := readDiskUnits(guestinfo.FwCfg{proto.GuestinfoDisks: "!!"}); err == nil {
 		t.Fatal("bad base64 read")
+	}
+}
+
+// TestPrepareVolumeDisk: a blank disk gets an ext4 file system (with the
+// host's mke2fs, at the path the bootstrap initramfs carries it), a disk
+// with one is left as it is, and a disk holding anything else is refused.
+func TestPrepareVolumeDisk(t *testing.T) {
+	log := zaptest.NewLogger(t)
+	dir := t.TempDir()
+	blank := filepath.Join(dir, "blank")
+	if err := os.WriteFile(blank, make([]byte, 8<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareVolumeDisk(blank, "a-very-long-volume-name", log); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("e2fsck", "-fn", blank).CombinedOutput()
+	if err != nil {
+		t.Fatalf("e2fsck: %v\n%s", err, out)
+	}
+	if err := exec.Command("debugfs", "-w", "-R", "mkdir kept", blank).Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareVolumeDisk(blank, "a-very-long-volume-name", log); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("debugfs", "-R", "ls -l /", blank).Output(); err != nil || !strings.Contains(string(out), "kept") {
+		t.Fatalf("the file system was made again: %v\n%s", err, out)
+	}
+	noise := filepath.Join(dir, "noise")
+	b := make([]byte, 8<<20)
+	b[4096] = 1
+	if err := os.WriteFile(noise, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareVolumeDisk(noise, "noise", log); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("a disk with data: %v", err)
 	}
 }

@@ -75,6 +75,10 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 			t.Fatal(err)
 		}
 	}
+	volImg := filepath.Join(dir, "volume.raw")
+	if err := os.WriteFile(volImg, make([]byte, 32<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	rootImg := filepath.Join(dir, "root.ext4")
 	if err := ext4.Make(context.Background(), rootImg, 32<<20, rootDir, "root"); err != nil {
 		t.Fatal(err)
@@ -99,9 +103,11 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	const hotMAC = "02:43:5e:5e:5e:01"
 	cfg := proto.Config{
 		ID: id, Hostname: "isovm", HostKey: pem.EncodeToMemory(blk),
+		// A new volume: its disk is blank, the tether makes its file system.
+		Volumes: []proto.VolumeMount{{Serial: "data", Path: "/data"}},
 		Process: proto.Process{
 			// Runs until the control channel's signal ends it.
-			Args: []string{"sh", "-c", "cat /etc/vch-image; hostname; ip -o addr show; ip -o link show; ip route; echo written > /root/out; sync; " +
+			Args: []string{"sh", "-c", "cat /etc/vch-image; hostname; ip -o addr show; ip -o link show; ip route; echo written > /root/out; echo in the volume > /data/f; sync; " +
 				"nc -ll -p 80 -e echo port80 & nc -ll -p 81 -e echo port81 & " +
 				"trap 'ip -o addr show; echo terminated; exit 0' TERM; while :; do sleep 0.1; done"},
 			Env: []string{"PATH=/bin"},
@@ -119,7 +125,7 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		proto.GuestinfoConfig: b64(cfg),
 		proto.GuestinfoSerial: "127.0.0.1:1", // ESXi's serial ports dial the VCH, not the guest
 		proto.GuestinfoToken:  token,
-		proto.GuestinfoDisks:  b64(map[string]int{proto.DiskRootKey: 1}),
+		proto.GuestinfoDisks:  b64(map[string]int{proto.DiskRootKey: 1, "data": 0}),
 		// A container network whose firewall publishes port 80 only.
 		proto.GuestinfoNICs: b64([]map[string]any{{"MAC": mac, "Address": "10.89.0.7/24", "Gateway": "10.89.0.1", "MTU": 1400,
 			"Firewall": "published", "Peers": []string{"10.89.0.0/24"}, "Published": []map[string]any{{"Proto": "tcp", "Port": 80}}}}),
@@ -152,9 +158,9 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		"-display", "none", "-monitor", "unix:"+monitor+",server=on,wait=off",
 		"-drive", "file="+iso+",media=cdrom,if=ide,readonly=on", "-boot", "d",
 		"-device", "pvscsi,id=pvscsi0",
-		// unit 0: some other disk (a volume); unit 1: the root, as guestinfo says
-		"-drive", "file="+iso+",format=raw,if=none,id=other,readonly=on",
-		"-device", "scsi-hd,bus=pvscsi0.0,scsi-id=0,drive=other",
+		// unit 0: the volume's blank disk; unit 1: the root, as guestinfo says
+		"-drive", "file="+volImg+",format=raw,if=none,id=vol",
+		"-device", "scsi-hd,bus=pvscsi0.0,scsi-id=0,drive=vol",
 		"-drive", "file="+rootImg+",format=raw,if=none,id=root",
 		"-device", "scsi-hd,bus=pvscsi0.0,scsi-id=1,drive=root",
 		// QEMU's user networking forwards host ports to the NICs'
@@ -340,6 +346,12 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	out, err := exec.Command("debugfs", "-R", "cat /root/out", rootImg).Output()
 	if err != nil || string(out) != "written\n" {
 		t.Fatalf("/root/out on the root disk: %q %v", out, err)
+	}
+	if out, err := exec.Command("e2fsck", "-fn", volImg).CombinedOutput(); err != nil {
+		t.Fatalf("volume disk: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("debugfs", "-R", "cat /f", volImg).Output(); err != nil || string(out) != "in the volume\n" {
+		t.Fatalf("/f on the volume disk: %q %v", out, err)
 	}
 	t.Logf("console:\n%s", consoleText())
 }

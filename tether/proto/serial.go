@@ -89,6 +89,11 @@ const (
 // control ports on serial ttys.
 const VSphereFlag = "vch.vsphere"
 
+// VSphereMkfs is where the bootstrap ISO's initramfs carries mke2fs (with
+// its libraries): the tether makes the file system of a new volume's
+// blank disk with it.
+const VSphereMkfs = "/sbin/mke2fs"
+
 // The serial ports of a vSphere container VM, in device order, as the
 // guest names them: serial0 is the console (file-backed, on the VM's
 // datastore folder), serial1 and serial2 are network serial ports to the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
@@ -22,14 +23,34 @@ var mountPoints = []string{
 	"mnt", "mnt/image", "mnt/rw", "mnt/root", "mnt/empty",
 }
 
+// File is a host file packed at Name (a path in the archive, no leading
+// slash).
+type File struct {
+	Name, Src string
+	Perm      uint32
+}
+
 // Build writes an uncompressed newc archive: tetherPath as /init, the
 // modules under /lib/modules and modules.order listing them in the given
-// order, and the extra modules under /lib/modules too but not in the order
-// (the tether loads them when a VM needs them).
-func Build(w io.Writer, tetherPath string, modules, extra []kernel.Module) error {
+// order, the extra modules under /lib/modules too but not in the order
+// (the tether loads them when a VM needs them), and files (with their
+// parent directories).
+func Build(w io.Writer, tetherPath string, modules, extra []kernel.Module, files ...File) error {
 	c := &newcWriter{w: w}
+	made := map[string]bool{}
 	for _, d := range mountPoints {
 		c.Dir(d, 0o755)
+		made[d] = true
+	}
+	for _, f := range files {
+		var parents []string
+		for d := path.Dir(f.Name); d != "." && d != "/" && !made[d]; d = path.Dir(d) {
+			parents = append(parents, d)
+			made[d] = true
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			c.Dir(parents[i], 0o755)
+		}
 	}
 	c.CharDev("dev/console", 0o600, 5, 1)
 	c.CharDev("dev/null", 0o666, 1, 3)
@@ -49,6 +70,11 @@ func Build(w io.Writer, tetherPath string, modules, extra []kernel.Module) error
 		}
 	}
 	c.File(ModuleOrder, 0o644, int64(order.Len()), strings.NewReader(order.String()))
+	for _, f := range files {
+		if err := addFile(c, f.Name, f.Perm, f.Src); err != nil {
+			return err
+		}
+	}
 	if err := c.Close(); err != nil {
 		return fmt.Errorf("write initramfs: %w", err)
 	}

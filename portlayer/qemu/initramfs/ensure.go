@@ -22,16 +22,25 @@ const formatVersion = "vch-initramfs-2"
 // if no archive with the same content hash is there yet. The write is atomic
 // (temp file, rename), so concurrent callers are safe.
 func Ensure(dir, tetherPath, kernelDir string) (string, error) {
-	return ensure(dir, tetherPath, kernelDir, kernel.DefaultModules)
+	return ensure(dir, tetherPath, kernelDir, kernel.DefaultModules, nil)
 }
 
 // EnsureVSphere is Ensure for the bootstrap ISO of vSphere container VMs:
-// kernel.VSphereModules load at boot too.
+// kernel.VSphereModules load at boot too, and the archive carries the
+// host's mke2fs (MkfsPath) with its libraries, with which the tether
+// makes the file system of a new volume's blank disk.
 func EnsureVSphere(dir, tetherPath, kernelDir string) (string, error) {
-	return ensure(dir, tetherPath, kernelDir, append(append([]string(nil), kernel.DefaultModules...), kernel.VSphereModules...))
+	files, err := HostBinary(hostMkfs, MkfsPath)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
+		files = append(files, File{Name: "etc/mke2fs.conf", Src: "/etc/mke2fs.conf", Perm: 0o644})
+	}
+	return ensure(dir, tetherPath, kernelDir, append(append([]string(nil), kernel.DefaultModules...), kernel.VSphereModules...), files)
 }
 
-func ensure(dir, tetherPath, kernelDir string, want []string) (string, error) {
+func ensure(dir, tetherPath, kernelDir string, want []string, files []File) (string, error) {
 	k, err := kernel.Find(kernelDir)
 	if err != nil {
 		return "", err
@@ -44,7 +53,7 @@ func ensure(dir, tetherPath, kernelDir string, want []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum, err := contentHash(tetherPath, append(append([]kernel.Module(nil), mods...), extra...))
+	sum, err := contentHash(tetherPath, append(append([]kernel.Module(nil), mods...), extra...), files)
 	if err != nil {
 		return "", err
 	}
@@ -61,7 +70,7 @@ func ensure(dir, tetherPath, kernelDir string, want []string) (string, error) {
 	}
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	err = Build(bw, tetherPath, mods, extra)
+	err = Build(bw, tetherPath, mods, extra, files...)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -87,7 +96,7 @@ func ensure(dir, tetherPath, kernelDir string, want []string) (string, error) {
 }
 
 // contentHash hashes everything that goes into the archive.
-func contentHash(tetherPath string, mods []kernel.Module) (string, error) {
+func contentHash(tetherPath string, mods []kernel.Module, files []File) (string, error) {
 	h := sha256.New()
 	io.WriteString(h, formatVersion+"\x00")
 	add := func(name, src string) error {
@@ -107,6 +116,11 @@ func contentHash(tetherPath string, mods []kernel.Module) (string, error) {
 	}
 	for _, m := range mods {
 		if err := add(m.FileName(), m.Path); err != nil {
+			return "", err
+		}
+	}
+	for _, f := range files {
+		if err := add(f.Name, f.Src); err != nil {
 			return "", err
 		}
 	}
