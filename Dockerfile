@@ -21,7 +21,8 @@ ARG COMMIT=unknown
 ENV CGO_ENABLED=0 GOFLAGS="-mod=vendor -trimpath" GOPROXY=off GOTOOLCHAIN=local \
     GOCACHE=/tmp/gocache VCH_KERNEL_DIR=/src/dist/context/kernel \
     VCH_ISOLINUX_BIN=/src/dist/context/isolinux/isolinux.bin \
-    VCH_LDLINUX=/src/dist/context/isolinux/ldlinux.c32
+    VCH_LDLINUX=/src/dist/context/isolinux/ldlinux.c32 \
+    VCH_MKFS_ROOT=/src/dist/context/mkfs
 WORKDIR /src
 COPY . .
 RUN if [ ! -d dist/context/vendor ] || [ ! -e dist/context/kernel/vmlinuz ] || [ ! -e dist/context/isolinux/isolinux.bin ]; then \

@@ -8,6 +8,10 @@
 #                        where the file system allows, else a copy)
 #   dist/context/isolinux  ISOLINUX's isolinux.bin and ldlinux.c32 (Debian's
 #                        isolinux, syslinux-common) for the bundle's ISOs
+#   dist/context/mkfs    this host's mke2fs with the libraries ldd names,
+#                        at their paths, and /etc/mke2fs.conf: the
+#                        bootstrap ISO's tether makes new volumes' file
+#                        systems with it (VCH_MKFS_ROOT in the Dockerfile)
 # Run it again after go.mod changes or a new kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +28,13 @@ go mod vendor -o "$tmp/vendor"
 cp -al "$kernel" "$tmp/kernel" 2>/dev/null || { rm -rf "$tmp/kernel"; cp -a "$kernel" "$tmp/kernel"; }
 mkdir -p "$tmp/isolinux"
 cp "${VCH_ISOLINUX_BIN:-/usr/lib/ISOLINUX/isolinux.bin}" "${VCH_LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}" "$tmp/isolinux/"
+mkdir -p "$tmp/mkfs/sbin" "$tmp/mkfs/etc"
+cp -L /sbin/mke2fs "$tmp/mkfs/sbin/mke2fs"
+[ ! -e /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$tmp/mkfs/etc/"
+for lib in $(ldd /sbin/mke2fs | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+	mkdir -p "$tmp/mkfs$(dirname "$lib")"
+	cp -L "$lib" "$tmp/mkfs$lib"
+done
 rm -rf "$ctx"
 mv "$tmp" "$ctx"
 trap - EXIT

@@ -30,12 +30,9 @@ func Ensure(dir, tetherPath, kernelDir string) (string, error) {
 // host's mke2fs (MkfsPath) with its libraries, with which the tether
 // makes the file system of a new volume's blank disk.
 func EnsureVSphere(dir, tetherPath, kernelDir string) (string, error) {
-	files, err := HostBinary(hostMkfs, MkfsPath)
+	files, err := MkfsFiles()
 	if err != nil {
 		return "", err
-	}
-	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
-		files = append(files, File{Name: "etc/mke2fs.conf", Src: "/etc/mke2fs.conf", Perm: 0o644})
 	}
 	return ensure(dir, tetherPath, kernelDir, append(append([]string(nil), kernel.DefaultModules...), kernel.VSphereModules...), files)
 }

@@ -63,3 +63,37 @@ func TestHostBinaryRuns(t *testing.T) {
 		t.Fatalf("e2fsck: %v\n%s", err, out)
 	}
 }
+
+// TestMkfsFilesFromRoot: with VCH_MKFS_ROOT the tree's files are packed
+// at their paths (the Dockerfile build); a tree without mke2fs is an
+// error.
+func TestMkfsFilesFromRoot(t *testing.T) {
+	root := t.TempDir()
+	for name, content := range map[string]string{MkfsPath: "mke2fs", "lib/x/libe2p.so.2": "lib", "etc/mke2fs.conf": "conf"} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(MkfsRootEnv, root)
+	files, err := MkfsFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, " ") != "etc/mke2fs.conf lib/x/libe2p.so.2 "+MkfsPath {
+		t.Fatalf("files %v", names)
+	}
+	if err := os.Remove(filepath.Join(root, MkfsPath)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MkfsFiles(); err == nil {
+		t.Fatal("a tree without mke2fs was taken")
+	}
+}
