@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/vim25/types"
@@ -70,6 +71,9 @@ type hub struct {
 	// proto.BootMaintenance.
 	maint map[string]bool
 	wg    sync.WaitGroup
+	// accepted and probes count the connections accepted and the probe
+	// lines written (for tests).
+	accepted, probes atomic.Int64
 }
 
 // ctlSlot is a container's control connection: the latest the tether
@@ -131,6 +135,7 @@ func (h *hub) accept() {
 			c.Close()
 			return
 		}
+		h.accepted.Add(1)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
@@ -169,7 +174,7 @@ type prober struct {
 	done chan struct{}
 }
 
-func startProber(c net.Conn, log *zap.Logger) *prober {
+func startProber(c net.Conn, log *zap.Logger, count *atomic.Int64) *prober {
 	pr := &prober{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(pr.done)
@@ -190,6 +195,7 @@ func startProber(c net.Conn, log *zap.Logger) *prober {
 				log.Debug("serial probe", zap.String("remote", c.RemoteAddr().String()), zap.Error(err))
 				return
 			}
+			count.Add(1)
 			t.Reset(proto.SerialProbeEvery)
 		}
 	}()
@@ -206,7 +212,7 @@ func (pr *prober) end() {
 // helloTimeout), ignoring every other line, and returns it parsed; the
 // prober has ended by then.
 func (h *hub) awaitHello(c net.Conn) (id, port, token string, err error) {
-	pr := startProber(c, h.log)
+	pr := startProber(c, h.log, &h.probes)
 	defer pr.end()
 	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
