@@ -547,7 +547,10 @@ func (p *Provider) devices(ctx context.Context, spec compute.Spec) ([]types.Base
 		list = append(list, list.InsertIso(cd, p.cfg.BootISO))
 	}
 	if p.hub != nil {
-		list = append(list, p.serialPorts(vmName(spec))...)
+		for _, d := range p.serialPorts(vmName(spec)) {
+			d.GetVirtualDevice().Key = list.NewKey()
+			list = append(list, d)
+		}
 	}
 	disks, err := encode(units)
 	if err != nil {

@@ -18,11 +18,70 @@ import (
 	"github.com/vchproject/vch/portlayer/storage/local"
 	"github.com/vchproject/vch/portlayer/volume"
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 	"github.com/vchproject/vch/portlayer/vsphere/vsstorage"
 	"github.com/vchproject/vch/portlayer/vsphere/vsvolume"
 	"github.com/vchproject/vch/tests/fixture"
 )
+
+// qemuEnv is a VCH on the shared simulator whose VMs run under a
+// QEMUHost: the bootstrap ISO of this checkout on the datastore, an image
+// store holding busybox (a real ext4 root on its layer disk), a volume
+// store, and a provider with a serial concentrator. Names (VCH, folders)
+// are name's.
+type qemuEnv struct {
+	sess   *vsession.Session
+	p      *vscompute.Provider
+	host   *vsimtest.QEMUHost
+	image  string // busybox's image ID
+	vols   *vsvolume.Provider
+	folder string // "[LocalDS_0] name-files": the ISO, images, volumes
+}
+
+func newQEMUEnv(ctx context.Context, t *testing.T, name string) *qemuEnv {
+	t.Helper()
+	e := &qemuEnv{folder: "[LocalDS_0] " + name + "-files"}
+	iso := vsimtest.BootstrapISO(t)
+	sess := vsimtest.Shared(t).Session(t)
+	e.sess = sess
+	ds, err := sess.Finder.Datastore(ctx, "LocalDS_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := object.NewFileManager(sess.Client).MakeDirectory(ctx, e.folder, sess.Datacenter, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.UploadFile(ctx, iso, name+"-files/bootstrap.iso", nil); err != nil {
+		t.Fatal(err)
+	}
+	staging, err := local.New(t.TempDir(), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, err := vsstorage.New(ctx, vsstorage.Config{Session: sess, Folder: e.folder + "/VIC/x/images", Staging: staging, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := fixture.StartRegistry(t)
+	if _, err := fixture.PushBusybox(ctx, reg.Addr, "busybox", "latest"); err != nil {
+		t.Fatal(err)
+	}
+	img, err := images.Pull(ctx, reg.Addr+"/busybox:latest", storage.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols, err := vsvolume.New(ctx, sess, []volume.Store{{Label: volume.DefaultStore, Path: e.folder + "/volumes"}}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.vols, e.image = vols, img.ID
+	e.p = serialProvider(t, sess, name, func(c *vscompute.Config) {
+		c.Layers, c.Volumes, c.BootISO = images, vols, e.folder+"/bootstrap.iso"
+	})
+	e.host = vsimtest.StartQEMUHost(t, sess, zaptest.NewLogger(t))
+	return e
+}
 
 // TestQEMUHostBootsTheBootstrapISO: a container VM made by vscompute
 // (the bootstrap ISO of this checkout on its CD-ROM, a writable layer
@@ -35,48 +94,13 @@ import (
 func TestQEMUHostBootsTheBootstrapISO(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	iso := vsimtest.BootstrapISO(t)
-	sess := vsimtest.Shared(t).Session(t)
-	ds, err := sess.Finder.Datastore(ctx, "LocalDS_0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := object.NewFileManager(sess.Client).MakeDirectory(ctx, "[LocalDS_0] vsqemu", sess.Datacenter, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := ds.UploadFile(ctx, iso, "vsqemu/bootstrap.iso", nil); err != nil {
-		t.Fatal(err)
-	}
-	staging, err := local.New(t.TempDir(), zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	images, err := vsstorage.New(ctx, vsstorage.Config{Session: sess, Folder: "[LocalDS_0] vsqemu/VIC/x/images", Staging: staging, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := fixture.StartRegistry(t)
-	if _, err := fixture.PushBusybox(ctx, reg.Addr, "busybox", "latest"); err != nil {
-		t.Fatal(err)
-	}
-	img, err := images.Pull(ctx, reg.Addr+"/busybox:latest", storage.PullOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vols, err := vsvolume.New(ctx, sess, []volume.Store{{Label: volume.DefaultStore, Path: "[LocalDS_0] vsqemu/volumes"}}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newQEMUEnv(ctx, t, "vsqemu")
+	p, host, vols, sess := e.p, e.host, e.vols, e.sess
 	if _, err := vols.Create(ctx, volume.CreateOptions{Name: "data", Capacity: 16 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	p := serialProvider(t, sess, "vsqemu", func(c *vscompute.Config) {
-		c.Layers, c.Volumes, c.BootISO = images, vols, "[LocalDS_0] vsqemu/bootstrap.iso"
-	})
-	host := vsimtest.StartQEMUHost(t, sess, zaptest.NewLogger(t))
-
 	id := hexID('6')
-	s := compute.Spec{ID: id, Name: "vsqemu", Image: img.ID, Process: compute.Process{Args: []string{"sh"}},
+	s := compute.Spec{ID: id, Name: "vsqemu", Image: e.image, Process: compute.Process{Args: []string{"sh"}},
 		Mounts: []compute.Mount{{Volume: "data", Path: "/data"}}}
 	if err := p.Create(ctx, s); err != nil {
 		t.Fatal(err)

@@ -505,7 +505,6 @@ func (p *Provider) serialPorts(folder string) []types.BaseVirtualDevice {
 	port := func(unit int32, b types.BaseVirtualDeviceBackingInfo) types.BaseVirtualDevice {
 		return &types.VirtualSerialPort{
 			VirtualDevice: types.VirtualDevice{
-				Key:           -(1000 + unit),
 				ControllerKey: sioKey,
 				UnitNumber:    types.NewInt32(unit),
 				Backing:       b,
