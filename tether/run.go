@@ -70,7 +70,10 @@ func Run() {
 	if src := (guestinfo.Env{}); platformVSphere(src) {
 		// guestinfo in the environment: a docker-backed simulator VM,
 		// whose container shares its host's network (no NICs to set up).
-		runVSphere(t, src, nil)
+		runVSphere(t, src, dockerBacked())
+	}
+	if bootedVSphere() {
+		runVSphereVM(t)
 	}
 	defer func() {
 		if r := recover(); r != nil {

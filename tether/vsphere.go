@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/tether/archive"
+	"github.com/vchproject/vch/tether/control"
 	"github.com/vchproject/vch/tether/execspec"
 	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tether/proto"
@@ -300,16 +301,96 @@ func (t *tether) vsphereNetwork(src guestinfo.Source, apply nicSetup) error {
 	return apply(ifs, t.log)
 }
 
-// runVSphere is the tether's main on the vSphere transport. It never
-// returns. applyNICs configures the run's NICs (nil: left as they are).
-func runVSphere(t *tether, src guestinfo.Source, applyNICs nicSetup) {
-	t.root = "/"
-	var logPort *serialPort
-	t.halt = func() {
-		if logPort != nil {
-			logPort.close()
+// vsphereLink is the tether's end of the serial concentrator: the log
+// port (boot line, then records) and the control port.
+type vsphereLink interface {
+	// openBoot opens the log port and returns the concentrator's boot
+	// line (proto.BootRun or BootMaintenance).
+	openBoot(ctx context.Context) (string, error)
+	// Write writes one log record whole.
+	Write(b []byte) (int, error)
+	// close flushes the log port before a power off.
+	close()
+	// serveControl serves the control channel; it never returns.
+	serveControl(srv *control.Server)
+}
+
+// tcpLink dials the concentrator (a docker-backed simulator VM, whose
+// tether has no serial ports and stands in for ESXi's connections).
+type tcpLink struct {
+	logPort *serialPort
+	addr    string
+	ctl     string // the control port's hello
+}
+
+func newTCPLink(addr, id, token string) *tcpLink {
+	return &tcpLink{
+		logPort: &serialPort{addr: addr, hello: proto.SerialHello(id, proto.PortLog, token)},
+		addr:    addr,
+		ctl:     proto.SerialHello(id, proto.PortControl, token),
+	}
+}
+
+func (l *tcpLink) openBoot(ctx context.Context) (string, error) { return l.logPort.openBoot(ctx) }
+func (l *tcpLink) Write(b []byte) (int, error)                  { return l.logPort.Write(b) }
+func (l *tcpLink) close()                                       { l.logPort.close() }
+
+func (l *tcpLink) serveControl(srv *control.Server) {
+	ctl := &serialPort{addr: l.addr, hello: l.ctl}
+	for {
+		c, err := ctl.dialRetry(context.Background())
+		if err != nil {
+			continue
 		}
-		os.Exit(0)
+		ctx, cancel := context.WithCancel(context.Background())
+		srv.Serve(ctx, brokenConn{Conn: c, cancel: cancel})
+		cancel()
+		c.Close()
+	}
+}
+
+// vsphereBoot is what differs between the two kinds of vSphere container
+// VM the tether runs in.
+type vsphereBoot struct {
+	// root is the container's root ("/": the docker-backed VM's own file
+	// system; rootMount: a booted VM's writable disk).
+	root string
+	// link opens the transport (the concentrator's address from
+	// guestinfo, unused on ttys).
+	link func(addr, id, token string) (vsphereLink, error)
+	// mount, if set, mounts the root disk and the volumes (maintenance:
+	// no pseudo file systems inside the root).
+	mount func(maintenance bool) error
+	// applyNICs configures the run's NICs (nil: left as they are).
+	applyNICs nicSetup
+	// nicRequests: hot-plugged NICs (network connect) are configured.
+	nicRequests bool
+	// powerOff ends the VM after the tether's clean-up (or after a
+	// failure before the log port is open: code is the exit code then).
+	powerOff func(code int)
+}
+
+// dockerBacked is a VM of govmomi's simulator backed by a docker
+// container: the tether is that container's PID 1, its root is the
+// container's file system, and the container shares its host's network.
+func dockerBacked() vsphereBoot {
+	return vsphereBoot{
+		root:     "/",
+		link:     func(addr, id, token string) (vsphereLink, error) { return newTCPLink(addr, id, token), nil },
+		powerOff: os.Exit,
+	}
+}
+
+// runVSphere is the tether's main on the vSphere transport. It never
+// returns.
+func runVSphere(t *tether, src guestinfo.Source, vb vsphereBoot) {
+	t.root = vb.root
+	var link vsphereLink
+	t.halt = func() {
+		if link != nil {
+			link.close()
+		}
+		vb.powerOff(0)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -325,39 +406,51 @@ func runVSphere(t *tether, src guestinfo.Source, applyNICs nicSetup) {
 	cfg, addr, token, err := readGuestinfoConfig(src)
 	if err != nil {
 		t.log.Error("guestinfo config", zap.Error(err))
-		os.Exit(execspec.ExitStartFailed)
+		vb.powerOff(execspec.ExitStartFailed)
 	}
 	t.setConfig(cfg)
-	t.reaper = newReaper()
-	// The root as the first boot found it: diff and sizes compare with it
-	// (the docker-backed VM's root is no overlay of ours).
-	if err := archive.RecordBaseline(t.root, baselineFile, exportSkipped); err != nil {
-		t.log.Warn("root baseline (docker diff will fail)", zap.Error(err))
+	if t.reaper == nil {
+		t.reaper = newReaper()
 	}
-	// Power off (docker stop of the backing container; ESXi's guest
-	// shutdown is not wired): end everything now, as QEMU's power off.
+	// Power off (docker stop of the backing container, a guest shutdown):
+	// end everything now, as QEMU's power off.
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, unix.SIGTERM)
 	go func() {
 		<-term
 		t.powerOff()
 	}()
-	logPort = &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortLog, token)}
+	l, err := vb.link(addr, cfg.ID, token)
+	if err != nil {
+		t.log.Error("serial ports", zap.Error(err))
+		vb.powerOff(execspec.ExitStartFailed)
+	}
 	bctx, cancel := context.WithTimeout(context.Background(), serialRetry)
-	boot, err := logPort.openBoot(bctx)
+	boot, err := l.openBoot(bctx)
 	cancel()
 	if err != nil {
 		t.log.Error("serial concentrator", zap.Error(err))
-		os.Exit(execspec.ExitStartFailed)
+		vb.powerOff(execspec.ExitStartFailed)
 	}
+	link = l
 	t.cfg.Maintenance = boot == proto.BootMaintenance
-	t.rec = &recordWriter{w: logPort}
+	t.rec = &recordWriter{w: link}
 	t.emit(proto.Event{Name: proto.EventTether})
+	if vb.mount != nil {
+		if err := vb.mount(t.cfg.Maintenance); err != nil {
+			t.fail(err, execspec.ExitStartFailed)
+		}
+	}
+	// The root as the first boot found it: diff and sizes compare with
+	// it (the root is no overlay of ours).
+	if err := archive.RecordBaseline(t.root, baselineFile, exportSkipped); err != nil {
+		t.log.Warn("root baseline (docker diff will fail)", zap.Error(err))
+	}
 	if !t.cfg.Maintenance {
 		if err := t.vsphereIdentity(); err != nil {
 			t.fail(err, execspec.ExitStartFailed)
 		}
-		if err := t.vsphereNetwork(src, applyNICs); err != nil {
+		if err := t.vsphereNetwork(src, vb.applyNICs); err != nil {
 			t.fail(err, execspec.ExitStartFailed)
 		}
 	}
@@ -365,21 +458,11 @@ func runVSphere(t *tether, src guestinfo.Source, applyNICs nicSetup) {
 	if err != nil {
 		t.fail(err, execspec.ExitStartFailed)
 	}
-	srv.NIC = nil // the simulator's containers share the host's network
+	if !vb.nicRequests {
+		srv.NIC = nil // the simulator's containers share the host's network
+	}
 	srv.Archive = archiver{t: t, baseline: baselineFile}
-	ctl := &serialPort{addr: addr, hello: proto.SerialHello(cfg.ID, proto.PortControl, token)}
-	go func() {
-		for {
-			c, err := ctl.dialRetry(context.Background())
-			if err != nil {
-				continue
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			srv.Serve(ctx, brokenConn{Conn: c, cancel: cancel})
-			cancel()
-			c.Close()
-		}
-	}()
+	go link.serveControl(srv)
 	t.emit(proto.Event{Name: proto.EventMounted})
 	if t.cfg.Maintenance {
 		// Archive sessions only, until the host's ReqPowerOff (or its

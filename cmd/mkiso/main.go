@@ -20,6 +20,7 @@ import (
 	"github.com/vchproject/vch/internal/isoimage"
 	"github.com/vchproject/vch/portlayer/qemu/initramfs"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
+	"github.com/vchproject/vch/tether/proto"
 )
 
 func main() {
@@ -60,13 +61,15 @@ func run(args []string) error {
 	spec := isoimage.Spec{Kernel: k.Vmlinuz, IsolinuxBin: *isolinux, Ldlinux: *ldlinux}
 	switch kind {
 	case "bootstrap":
-		// The tether's initramfs, as QEMU container VMs boot it.
-		initrd, err := initramfs.Ensure(tmp, *tether, *kernelDir)
+		// The tether's initramfs, as QEMU container VMs boot it, with
+		// the vSphere VM's drivers; the flag tells the tether it boots
+		// as a vSphere container VM.
+		initrd, err := initramfs.EnsureVSphere(tmp, *tether, *kernelDir)
 		if err != nil {
 			return err
 		}
 		spec.Label, spec.Initrd = "VCH_BOOTSTRAP", initrd
-		spec.Cmdline = "console=ttyS0 reboot=t panic=-1 quiet"
+		spec.Cmdline = "console=ttyS0 panic=-1 quiet " + proto.VSphereFlag
 	case "appliance":
 		var buf bytes.Buffer
 		c := isoimage.NewCpio(&buf)

@@ -15,8 +15,9 @@ import (
 // El Torito bootable (BIOS, no emulation, boot info table), as xorriso
 // reads them back; the bootstrap ISO's initramfs is the tether's, and it
 // boots from a CD-ROM under QEMU's BIOS (SeaBIOS) through ISOLINUX to the
-// tether as PID 1 (which then stops: under QEMU without the VCH's
-// virtio-serial ports it has no channel; a vSphere VM is not available).
+// tether as PID 1, which powers the VM off when it finds no guestinfo;
+// then the ISO runs a container as a vSphere VM would
+// (bootstrapISORunsAContainer).
 func TestBundleISOs(t *testing.T) {
 	dir := t.TempDir()
 	tarball := bundleWithScript(t, filepath.Join(dir, "vic-bundle.tar.gz"))
@@ -77,8 +78,8 @@ func TestBundleISOs(t *testing.T) {
 	}
 
 	// Boot it: a plain BIOS machine with the ISO as its CD-ROM; the
-	// guest reboots (panic=-1) when the tether ends, and -no-reboot
-	// turns that into QEMU's exit.
+	// tether powers the guest off (-no-reboot: a reboot would end QEMU
+	// too).
 	serial := filepath.Join(dir, "serial.log")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -91,10 +92,12 @@ func TestBundleISOs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"ISOLINUX ", "tether"} {
+	// Without guestinfo the tether says so and powers the VM off.
+	for _, w := range []string{"ISOLINUX ", "tether", "guestinfo", "reboot: Power down"} {
 		if !strings.Contains(string(console), w) {
 			t.Fatalf("the console lacks %q:\n%s", w, console)
 		}
 	}
 	t.Logf("console of the ISO boot:\n%s", console)
+	bootstrapISORunsAContainer(t, filepath.Join(dir, "vic", "bootstrap.iso"))
 }

@@ -83,6 +83,12 @@ const (
 	SerialProbeEvery = time.Second
 )
 
+// VSphereFlag, on the kernel command line (the bootstrap ISO's), tells
+// the tether it boots as a vSphere container VM: config from guestinfo,
+// the root and volumes on SCSI disks (GuestinfoDisks), the log and
+// control ports on serial ttys.
+const VSphereFlag = "vch.vsphere"
+
 // The serial ports of a vSphere container VM, in device order, as the
 // guest names them: serial0 is the console (file-backed, on the VM's
 // datastore folder), serial1 and serial2 are network serial ports to the

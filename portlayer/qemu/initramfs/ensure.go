@@ -22,11 +22,21 @@ const formatVersion = "vch-initramfs-2"
 // if no archive with the same content hash is there yet. The write is atomic
 // (temp file, rename), so concurrent callers are safe.
 func Ensure(dir, tetherPath, kernelDir string) (string, error) {
+	return ensure(dir, tetherPath, kernelDir, kernel.DefaultModules)
+}
+
+// EnsureVSphere is Ensure for the bootstrap ISO of vSphere container VMs:
+// kernel.VSphereModules load at boot too.
+func EnsureVSphere(dir, tetherPath, kernelDir string) (string, error) {
+	return ensure(dir, tetherPath, kernelDir, append(append([]string(nil), kernel.DefaultModules...), kernel.VSphereModules...))
+}
+
+func ensure(dir, tetherPath, kernelDir string, want []string) (string, error) {
 	k, err := kernel.Find(kernelDir)
 	if err != nil {
 		return "", err
 	}
-	mods, err := k.Modules(kernel.DefaultModules)
+	mods, err := k.Modules(want)
 	if err != nil {
 		return "", err
 	}

@@ -22,6 +22,12 @@ var DefaultModules = []string{
 	"virtio_blk", "overlay",
 }
 
+// VSphereModules are what a vSphere container VM booting the bootstrap
+// ISO adds (initramfs.EnsureVSphere): its PVSCSI controller and SCSI
+// disks, vmxnet3 NICs, and fw_cfg (guestinfo under a QEMU standing in for
+// ESXi). The 8250 UARTs of its serial ports are built in.
+var VSphereModules = []string{"vmw_pvscsi", "sd_mod", "vmxnet3", "qemu_fw_cfg"}
+
 // OnDemandModules are packed into the initramfs but loaded by the tether
 // only when a VM needs them: fuse and virtiofs for shared volumes and
 // host directories (tether/proto.VirtioFSModules lists their files).

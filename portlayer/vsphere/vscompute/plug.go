@@ -11,7 +11,9 @@ import (
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/tether/proto"
 )
 
 // hotMAC is the MAC of the i-th NIC hot-added to container id's VM
@@ -71,10 +73,48 @@ func (p *Provider) PlugNIC(ctx context.Context, id string, configure func(mac st
 	if err != nil {
 		return err
 	}
-	return p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{
+	if err := p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{
 		DeviceChange: add,
 		ExtraConfig:  []types.BaseOptionValue{&types.OptionValue{Key: KeyNICs, Value: val}},
-	})
+	}); err != nil {
+		return err
+	}
+	return p.guestNIC(ctx, id, nic, true)
+}
+
+// guestNIC asks a booted VM's tether to configure the hot-added NIC (up)
+// or to take its addresses off before it is removed (as the QEMU
+// provider's spare NICs): the guest learns of a NIC only through this
+// request, since its guestinfo is read once, at boot. A docker-backed
+// simulator VM shares its host's network and has no NIC to configure; a
+// provider without the serial concentrator has no tether to ask.
+func (p *Provider) guestNIC(ctx context.Context, id string, nic compute.NIC, up bool) error {
+	if len(p.cfg.Backing) > 0 || p.hub == nil {
+		return nil
+	}
+	var gi proto.Interface
+	if up {
+		raw, err := encode([]compute.NIC{nic})
+		if err != nil {
+			return err
+		}
+		ifs, err := proto.ParseGuestNICs(raw)
+		if err != nil {
+			return fmt.Errorf("container %s: NIC %s: %w", id, nic.MAC, err)
+		}
+		gi = ifs[0]
+		gi.Gateway, gi.Gateway6 = "", "" // the first network keeps the default routes
+	} else {
+		gi.MAC = nic.MAC
+	}
+	cl, err := p.control(ctx, id, "network connect")
+	if err != nil {
+		return err
+	}
+	if _, err := tetherlink.Request(cl, id, proto.ReqNIC, proto.NICRequest{Interface: gi, Up: up}); err != nil {
+		return fmt.Errorf("container %s: NIC %s in the guest: %w", id, nic.MAC, err)
+	}
+	return nil
 }
 
 // UnplugNIC hot-removes the NIC with mac, which PlugNIC added
@@ -117,6 +157,9 @@ func (p *Provider) UnplugNIC(ctx context.Context, id, mac string) error {
 	nics = slices.DeleteFunc(nics, func(n compute.NIC) bool { return strings.EqualFold(n.MAC, mac) })
 	val, err := encode(nics)
 	if err != nil {
+		return err
+	}
+	if err := p.guestNIC(ctx, id, compute.NIC{MAC: mac}, false); err != nil {
 		return err
 	}
 	rm, err := gone.ConfigSpec(types.VirtualDeviceConfigSpecOperationRemove)

@@ -107,6 +107,11 @@ func (p *Provider) start(ctx context.Context, id string) error {
 		p.failedStart(ctx, c, err, 128)
 		return err
 	}
+	unlockVols, err := p.volumesFree(ctx, c)
+	if err != nil {
+		p.failedStart(ctx, c, err, 128)
+		return err
+	}
 	vmo := object.NewVirtualMachine(p.s.Client, c.ref)
 	task, err := vmo.PowerOn(ctx)
 	if err == nil {
@@ -114,6 +119,7 @@ func (p *Provider) start(ctx context.Context, id string) error {
 	} else {
 		err = fmt.Errorf("container %s: power on: %w", id, vsession.Classify(err))
 	}
+	unlockVols()
 	if err != nil {
 		p.failedStart(ctx, c, err, 128)
 		return err
@@ -403,4 +409,55 @@ func (p *Provider) waitChange(ctx context.Context, ref types.ManagedObjectRefere
 		return nil
 	}
 	return err
+}
+
+// volumesFree fails with compute.ErrVolumeInUse when another of the VCH's
+// VMs that is on holds one of c's volume disks: a volume VMDK is attached
+// to every VM that mounts it, and ESXi locks it for the one that powers
+// on first (the second power on fails on the lock, a fault the simulator
+// does not raise). A VM whose process ended is powered off first (its
+// run is over). On success it returns with the volume lock held, which
+// the caller releases once its power on is done, so two starts cannot
+// both pass the check.
+func (p *Provider) volumesFree(ctx context.Context, c *vm) (func(), error) {
+	if len(c.spec.Mounts) == 0 {
+		return func() {}, nil
+	}
+	want := map[string]bool{}
+	for _, m := range c.spec.Mounts {
+		if m.Volume != "" {
+			want[m.Volume] = true
+		}
+	}
+	p.volMu.Lock()
+	all, err := p.list(ctx)
+	if err != nil {
+		p.volMu.Unlock()
+		return nil, err
+	}
+	for _, o := range all {
+		if o.spec.ID == c.spec.ID || o.power != types.VirtualMachinePowerStatePoweredOn {
+			continue
+		}
+		held := ""
+		for _, m := range o.spec.Mounts {
+			if want[m.Volume] {
+				held = m.Volume
+				break
+			}
+		}
+		if held == "" {
+			continue
+		}
+		if o.processEnded() && !o.maint {
+			if err := p.powerOffIfOn(ctx, o); err != nil {
+				p.volMu.Unlock()
+				return nil, fmt.Errorf("container %s: power off its ended run, which holds volume %s: %w", o.spec.ID, held, err)
+			}
+			continue
+		}
+		p.volMu.Unlock()
+		return nil, fmt.Errorf("volume %s is in use by running container %s; stop it first: %w", held, o.spec.ID[:12], compute.ErrVolumeInUse)
+	}
+	return p.volMu.Unlock, nil
 }

@@ -140,6 +140,9 @@ type Provider struct {
 	removed map[string]*compute.Status
 	recMu   map[string]*recLock
 	hub     *hub // nil without Config.Serial
+	// volMu orders the volume check and power on of starts whose
+	// containers mount volumes (volumesFree).
+	volMu sync.Mutex
 }
 
 type recLock struct {

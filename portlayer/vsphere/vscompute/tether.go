@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"path"
 	"syscall"
 	"time"
 
@@ -65,6 +66,19 @@ func (p *Provider) tetherKeys(spec compute.Spec) ([]types.BaseOptionValue, error
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = s.ID[:12]
+	}
+	// A VM that boots the bootstrap ISO mounts each volume's disk, which
+	// guestinfo.vch.disks names by the volume (the Serial here).
+	for _, m := range s.Mounts {
+		if m.Volume == "" {
+			continue // bind mounts: refused by Create's devices
+		}
+		cfg.Volumes = append(cfg.Volumes, proto.VolumeMount{
+			Serial: m.Volume, Path: path.Clean(m.Path), ReadOnly: m.ReadOnly, CopyImage: m.CopyImage,
+		})
+	}
+	for _, t := range s.Tmpfs {
+		cfg.Tmpfs = append(cfg.Tmpfs, proto.TmpfsMount{Path: path.Clean(t.Path), Options: t.Options})
 	}
 	for _, h := range s.Hosts {
 		cfg.Hosts = append(cfg.Hosts, proto.HostEntry{IP: h.IP, Names: h.Names})

@@ -2,6 +2,7 @@ package vscompute_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,8 +15,10 @@ import (
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/compute/computetest"
+	"github.com/vchproject/vch/portlayer/volume"
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+	"github.com/vchproject/vch/portlayer/vsphere/vsvolume"
 )
 
 // needsTether lists the suite's cases that need a process in the VM:
@@ -24,7 +27,7 @@ var needsTether = []string{
 	"ExitCode", "StartRunning", "StartFailure", "LogsSeparateStreams", "LogsTail", "LogsFollow",
 	"AttachBeforeStart", "AttachRunning", "SignalTerm", "Resize", "WaitConditions",
 	"ExecStreams", "ExecStdin", "ExecIdentity", "ExecTTY", "ExecSignal", "ExecBig", "ExecErrors",
-	"PauseUnpause", "Top", "Stats", "Archive", "WritableLayerKept", "Restart", "VolumeExclusive",
+	"PauseUnpause", "Top", "Stats", "Archive", "WritableLayerKept", "Restart",
 }
 
 var vchSeq atomic.Int64
@@ -315,5 +318,58 @@ func TestWaitRemovedReportsTheLastExit(t *testing.T) {
 		if r := <-removed; r.Err != nil || r.Status.State != compute.StateExited || r.Status.ExitCode != 137 {
 			t.Fatalf("run %d: wait removed: %+v %v, want exited 137", i, r.Status, r.Err)
 		}
+	}
+}
+
+// TestVolumeHeldByOneRunningVM: a volume's VMDK is attached to every VM
+// that mounts it, but only one of them may be on (ESXi locks the disk
+// for the first): the second start is ErrVolumeInUse, naming the holder,
+// and works once the holder is off; a container without the volume
+// starts meanwhile.
+func TestVolumeHeldByOneRunningVM(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	vols, err := vsvolume.New(ctx, sim.Session(t), []volume.Store{{Label: volume.DefaultStore, Path: "[LocalDS_0] vch/held-" + strconv.FormatInt(vchSeq.Add(1), 10)}}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vols.Create(ctx, volume.CreateOptions{Name: "data", Capacity: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := vscompute.New(vscompute.Config{Session: sim.Session(t), VCH: "held" + strconv.FormatInt(vchSeq.Add(1), 10), Datastore: "LocalDS_0", Volumes: vols, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(c byte, name string, mounts ...compute.Mount) string {
+		id := hexID(c)
+		sp := spec(id, name)
+		sp.Mounts = mounts
+		if err := p.Create(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Kill(context.Background(), id); _ = p.Remove(context.Background(), id) })
+		return id
+	}
+	first := mk('a', "held-first", compute.Mount{Volume: "data", Path: "/data"})
+	second := mk('b', "held-second", compute.Mount{Volume: "data", Path: "/srv", ReadOnly: true})
+	other := mk('c', "held-other")
+	if err := p.Start(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Start(ctx, second)
+	if !errors.Is(err, compute.ErrVolumeInUse) || !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "volume data is in use by running container "+first[:12]) {
+		t.Fatalf("second start: %v", err)
+	}
+	if st, err := p.Inspect(ctx, second); err != nil || st.Status.State == compute.StateRunning {
+		t.Fatalf("second after the refused start: %+v %v", st.Status, err)
+	}
+	if err := p.Start(ctx, other); err != nil {
+		t.Fatalf("a container without the volume: %v", err)
+	}
+	if err := p.Kill(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, second); err != nil {
+		t.Fatalf("second start once the first is off: %v", err)
 	}
 }
