@@ -1,8 +1,10 @@
 package vscompute_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -19,8 +21,10 @@ import (
 // names) answers the concentrator's probes on ttyS1 and ttyS2, so Start
 // returns on the tether's process-started event; an exec runs over the
 // control channel (its output and exit code), the process's output
-// reaches the logs with its streams apart, and its exit code comes back
-// through Wait. (It boots a VM under TCG: hold the VM lock.)
+// reaches the logs with its streams apart, its exit code comes back
+// through Wait, and a docker cp from the exited container boots the VM
+// for maintenance and reads the file the process wrote in its writable
+// layer. (It boots a VM under TCG: hold the VM lock.)
 func TestQEMUHostRunsAContainer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -28,7 +32,7 @@ func TestQEMUHostRunsAContainer(t *testing.T) {
 	p := e.p
 	id := hexID('3')
 	s := compute.Spec{ID: id, Name: "vsrun", Image: e.image, Process: compute.Process{
-		Args: []string{"sh", "-c", "echo hello from the VM; echo oops >&2; while [ ! -e /tmp/go ]; do sleep 0.2; done; exit 7"},
+		Args: []string{"sh", "-c", "echo hello from the VM; echo oops >&2; echo kept > /root/mark; sync; while [ ! -e /tmp/go ]; do sleep 0.2; done; exit 7"},
 		Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 	}}
 	if err := p.Create(ctx, s); err != nil {
@@ -86,4 +90,29 @@ func TestQEMUHostRunsAContainer(t *testing.T) {
 		t.Fatalf("logs %q", streams)
 	}
 
+	// docker cp from the exited container: a maintenance boot of the VM,
+	// whose writable layer (the host's qcow2 overlay) kept the file.
+	var tarball bytes.Buffer
+	var stat compute.PathStat
+	if err := p.ArchiveGet(ctx, id, "/root/mark", func(st compute.PathStat) (io.Writer, error) {
+		stat = st
+		return &tarball, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(&tarball)
+	h, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(tr)
+	if err != nil || h.Name != "mark" || string(b) != "kept\n" || stat.Size != 5 {
+		t.Fatalf("archive of /root/mark: %q %q %v, stat %+v", h.Name, b, err, stat)
+	}
+	if c, err := p.Inspect(ctx, id); err != nil || c.Status.State != compute.StateExited || c.Status.ExitCode != 7 {
+		t.Fatalf("after the copy: %+v %v, want still exited 7", c.Status, err)
+	}
+	if n := e.host.Boots("vsrun"); n != 2 {
+		t.Fatalf("%d boots, want the run's and the copy's", n)
+	}
 }

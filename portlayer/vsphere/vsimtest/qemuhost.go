@@ -43,7 +43,8 @@ import (
 //     for the host's life, so a second boot sees the first one's writes);
 //     any other disk (a volume) as its own flat extent, raw;
 //   - serial ports by unit number as COM1, COM2, …: tcp:// URIs as client
-//     sockets that reconnect every second, file backings as files;
+//     sockets that reconnect every second, file backings as files
+//     (appended to: a second boot keeps the first one's console);
 //   - vmxnet3 NICs with the VM's MACs on user-mode networks that let no
 //     packet out (restrict=on);
 //   - every guestinfo.* key of extraConfig in one JSON object, as the
@@ -559,7 +560,7 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, err
 			}
-			args = append(args, "-chardev", "file,id="+id+",path="+escape(p))
+			args = append(args, "-chardev", "file,id="+id+",path="+escape(p)+",append=on")
 		default:
 			return nil, fmt.Errorf("serial port %d: backing %T", i, b)
 		}

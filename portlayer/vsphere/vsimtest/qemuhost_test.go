@@ -97,7 +97,7 @@ func TestQEMUArgs(t *testing.T) {
 		"-device pvscsi,id=pvscsi0",
 		"-drive file=" + filepath.Join(ds, "volumes/data/data-flat.vmdk") + ",format=raw,if=none,id=pvscsi0-1 -device scsi-hd,bus=pvscsi0.0,scsi-id=1,lun=0,drive=pvscsi0-1",
 		"-drive file=" + overlay + ",format=qcow2,if=none,id=pvscsi0-0 -device scsi-hd,bus=pvscsi0.0,scsi-id=0,lun=0,drive=pvscsi0-0",
-		"-chardev file,id=serial0,path=" + filepath.Join(ds, "vm1/console.log") + " -device isa-serial,chardev=serial0,index=0",
+		"-chardev file,id=serial0,path=" + filepath.Join(ds, "vm1/console.log") + ",append=on -device isa-serial,chardev=serial0,index=0",
 		"-chardev socket,id=serial1,host=127.0.0.1,port=7001,server=off,reconnect=1 -device isa-serial,chardev=serial1,index=1",
 		"-chardev socket,id=serial2,host=127.0.0.1,port=7002,server=off,reconnect=1 -device isa-serial,chardev=serial2,index=2",
 		"-netdev user,id=net0,restrict=on -device vmxnet3,netdev=net0,mac=02:42:ac:10:00:02",
