@@ -87,6 +87,10 @@ func setupNIC(nic proto.Interface, log *zap.Logger) error {
 			return fmt.Errorf("address %s: %w", nic.Address6, err)
 		}
 	}
+	// The network's firewall holds before the first packet.
+	if err := firewall.set(link.Attrs().Name, nic.Firewall, log); err != nil {
+		return err
+	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
@@ -157,6 +161,9 @@ func configureNIC(r proto.NICRequest, log *zap.Logger) error {
 	}
 	if err := netlink.LinkSetDown(link); err != nil {
 		return fmt.Errorf("NIC %s down: %w", nic.MAC, err)
+	}
+	if err := firewall.set(link.Attrs().Name, nil, log); err != nil {
+		return err
 	}
 	log.Debug("NIC parked", zap.String("name", link.Attrs().Name), zap.String("mac", nic.MAC))
 	return nil

@@ -556,8 +556,14 @@ func upgradeVSphere(ctx context.Context, args []string) error {
 	n.add(fs)
 	force := fs.Bool("force", false, "upgrade even when the VCH is at this version")
 	rollback := fs.Bool("rollback", false, "return to the version before the last upgrade")
+	var isos vsphere.UpgradeISOs
+	fs.StringVar(&isos.Appliance, "appliance-iso", bundleFile("appliance.iso"), "the new endpoint VM boot image, uploaded beside the old one (default: appliance.iso beside vic-machine, if there)")
+	fs.StringVar(&isos.Bootstrap, "bootstrap-iso", bundleFile("bootstrap.iso"), "the new container VM boot image (default: bootstrap.iso beside vic-machine, if there)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if !*rollback && isos.Appliance == "" && isos.Bootstrap == "" {
+		fmt.Fprintln(os.Stderr, "WARNING: no ISOs beside vic-machine and no --appliance-iso/--bootstrap-iso: the upgrade records the version only")
 	}
 	return withSession(ctx, t, func(ctx context.Context, s *vsphere.Session) error {
 		v, err := s.Find(ctx, n.name, n.id)
@@ -571,7 +577,7 @@ func upgradeVSphere(ctx context.Context, args []string) error {
 			fmt.Printf("Completed successfully: VCH %s rolled back to %s\n", v.Name(), v.Config.Version)
 			return nil
 		}
-		if err := s.Upgrade(ctx, v, version.Version, *force); err != nil {
+		if err := s.Upgrade(ctx, v, version.Version, *force, isos); err != nil {
 			return err
 		}
 		fmt.Printf("Completed successfully: VCH %s upgraded from %s to %s\n", v.Name(), v.Config.PreviousVersion, v.Config.Version)

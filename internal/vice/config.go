@@ -37,6 +37,7 @@ type Config struct {
 	CreatedAt string `vice:"created"`
 	// Upgrade holds what an upgrade replaced, for `upgrade --rollback`.
 	PreviousVersion string `vice:"previousversion"`
+	PreviousISO     ISO    `vice:"previousiso"`
 }
 
 // ISO names the uploaded images: the appliance the endpoint VM boots and

@@ -2,6 +2,9 @@ package vsphere
 
 import (
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vchproject/vch/internal/vice"
@@ -100,8 +104,31 @@ func TestUpgradeRollback(t *testing.T) {
 	sm := newSim(t)
 	s := sm.connect(t)
 	ctx := ctxT(t)
-	if _, err := s.Create(ctx, baseOptions("up")); err != nil {
+	dir := t.TempDir()
+	newISO := func(content string) string {
+		f := filepath.Join(dir, content+".iso")
+		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	o := baseOptions("up")
+	o.ApplianceISO, o.BootstrapISO = newISO("appliance-v1"), newISO("bootstrap-v1")
+	created, err := s.Create(ctx, o)
+	if err != nil {
 		t.Fatal(err)
+	}
+	cdrom := func(v *VCH) string {
+		t.Helper()
+		devices, err := v.VM.Device(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cds := devices.SelectByType((*types.VirtualCdrom)(nil))
+		if len(cds) != 1 {
+			t.Fatalf("%d CD-ROMs", len(cds))
+		}
+		return cds[0].GetVirtualDevice().Backing.(*types.VirtualCdromIsoBackingInfo).FileName
 	}
 	find := func() *VCH {
 		t.Helper()
@@ -111,18 +138,32 @@ func TestUpgradeRollback(t *testing.T) {
 		}
 		return got
 	}
-	if err := s.Upgrade(ctx, find(), "v0.0.1-test", false); !errors.Is(err, ErrUpToDate) {
+	if err := s.Upgrade(ctx, find(), "v0.0.1-test", false, UpgradeISOs{}); !errors.Is(err, ErrUpToDate) {
 		t.Errorf("upgrade to the same version: %v", err)
 	}
 	if err := s.Rollback(ctx, find()); !errors.Is(err, ErrNoUpgrade) {
 		t.Errorf("rollback without upgrade: %v", err)
 	}
-	if err := s.Upgrade(ctx, find(), "v0.0.2", false); err != nil {
+	if err := s.Upgrade(ctx, find(), "v0.0.2", false, UpgradeISOs{Appliance: newISO("appliance-v2"), Bootstrap: newISO("bootstrap-v2")}); err != nil {
 		t.Fatal(err)
 	}
 	got := find()
 	if got.Config.Version != "v0.0.2" || got.Config.PreviousVersion != "v0.0.1-test" || got.PowerState != "poweredOn" {
 		t.Errorf("after upgrade: %s (was %s), %s", got.Config.Version, got.Config.PreviousVersion, got.PowerState)
+	}
+	// The new ISOs are beside the old ones, the endpoint boots the new
+	// appliance, and new containers will boot the new bootstrap image.
+	want := vice.ISO{Appliance: "[LocalDS_0] up/appliance-v0.0.2.iso", Bootstrap: "[LocalDS_0] up/bootstrap-v0.0.2.iso"}
+	if got.Config.ISO != want || got.Config.PreviousISO != created.Config.ISO {
+		t.Errorf("ISOs after upgrade: %+v (previous %+v), want %+v (previous %+v)", got.Config.ISO, got.Config.PreviousISO, want, created.Config.ISO)
+	}
+	if cd := cdrom(got); cd != want.Appliance {
+		t.Errorf("endpoint CD-ROM after upgrade: %q", cd)
+	}
+	for f, content := range map[string]string{want.Appliance: "appliance-v2", want.Bootstrap: "bootstrap-v2", created.Config.ISO.Appliance: "appliance-v1"} {
+		if got := dsFile(t, s, f); got != content {
+			t.Errorf("%s holds %q, want %q", f, got, content)
+		}
 	}
 	if snap, err := got.VM.FindSnapshot(ctx, "vch-upgrade from v0.0.1-test"); err != nil || snap == nil {
 		t.Errorf("upgrade snapshot: %v", err)
@@ -133,6 +174,9 @@ func TestUpgradeRollback(t *testing.T) {
 	got = find()
 	if got.Config.Version != "v0.0.1-test" || got.Config.PreviousVersion != "" || got.PowerState != "poweredOn" {
 		t.Errorf("after rollback: %s (previous %q), %s", got.Config.Version, got.Config.PreviousVersion, got.PowerState)
+	}
+	if got.Config.ISO != created.Config.ISO || cdrom(got) != created.Config.ISO.Appliance {
+		t.Errorf("after rollback: ISOs %+v, CD-ROM %q, want %+v", got.Config.ISO, cdrom(got), created.Config.ISO)
 	}
 	if snap, _ := got.VM.FindSnapshot(ctx, "vch-upgrade from v0.0.1-test"); snap != nil {
 		t.Error("rollback kept the snapshot")
@@ -150,13 +194,20 @@ func TestUpgradeRollback(t *testing.T) {
 			calls++
 			return calls > 1
 		}})
-	err := s.Upgrade(ctx, got, "v0.0.3", false)
+	err = s.Upgrade(ctx, got, "v0.0.3", false, UpgradeISOs{Appliance: newISO("appliance-v3")})
 	sm.service.ClearFaultRules()
 	if !fault.Is(err, &types.InsufficientResourcesFault{}) || !strings.Contains(err.Error(), "reverted to v0.0.1-test") {
 		t.Fatalf("failed upgrade: %v", err)
 	}
-	if got = find(); got.Config.Version != "v0.0.1-test" || got.PowerState != "poweredOn" {
-		t.Errorf("after a failed upgrade: %s, %s", got.Config.Version, got.PowerState)
+	if got = find(); got.Config.Version != "v0.0.1-test" || got.PowerState != "poweredOn" || got.Config.ISO != created.Config.ISO || cdrom(got) != created.Config.ISO.Appliance {
+		t.Errorf("after a failed upgrade: %s, %s, ISOs %+v, CD-ROM %q", got.Config.Version, got.PowerState, got.Config.ISO, cdrom(got))
+	}
+	ds, err := s.Finder.Datastore(ctx, "LocalDS_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ds.Stat(ctx, "up/appliance-v0.0.3.iso"); err == nil {
+		t.Error("a failed upgrade left its uploaded ISO")
 	}
 }
 
@@ -213,4 +264,29 @@ func TestUpdateFirewall(t *testing.T) {
 	if _, err := s.UpdateFirewall(ctx, "nested-vSAN", true); err == nil || !strings.Contains(err.Error(), "unknown compute resource") {
 		t.Errorf("unknown cluster: %v", err)
 	}
+}
+
+// dsFile reads a datastore file ("[ds] path") through the datastore's
+// HTTP file API.
+func dsFile(t *testing.T, s *Session, file string) string {
+	t.Helper()
+	ctx := ctxT(t)
+	var dp object.DatastorePath
+	if !dp.FromString(file) {
+		t.Fatalf("datastore path %q", file)
+	}
+	ds, err := s.Finder.Datastore(ctx, dp.Datastore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := ds.Download(ctx, dp.Path, &soap.DefaultDownload)
+	if err != nil {
+		t.Fatalf("download %s: %v", file, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

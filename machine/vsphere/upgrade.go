@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path"
+	"regexp"
 
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap"
 
@@ -20,14 +25,32 @@ var ErrNoUpgrade = errors.New("no upgrade to roll back")
 
 const snapshotPrefix = "vch-upgrade from "
 
+// UpgradeISOs are the new boot images an upgrade uploads (local files;
+// "" keeps the VCH's).
+type UpgradeISOs struct {
+	Appliance, Bootstrap string
+}
+
 // Upgrade moves the VCH to version: it powers the endpoint VM off, takes
-// a snapshot "vch-upgrade from OLD", records the new version (and the old
-// one for rollback), and powers it on. A failure reverts to the snapshot.
-// force upgrades even when the versions are equal.
-func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force bool) error {
+// a snapshot "vch-upgrade from OLD", uploads the new ISOs beside the old
+// ones (appliance-VERSION.iso, bootstrap-VERSION.iso: the old files stay,
+// since the snapshot's CD-ROM and the containers made before still boot
+// them), puts the new appliance in the endpoint's CD-ROM, records the new
+// version and ISOs (and the old ones for rollback), and powers it on. A
+// failure reverts to the snapshot and removes what it uploaded. force
+// upgrades even when the versions are equal.
+func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force bool, isos UpgradeISOs) error {
 	c := *v.Config
 	if c.Version == version && !force {
 		return fmt.Errorf("VCH %s is at %s: %w (--force upgrades anyway)", c.Name, version, ErrUpToDate)
+	}
+	for _, f := range []struct{ flag, file string }{{"--appliance-iso", isos.Appliance}, {"--bootstrap-iso", isos.Bootstrap}} {
+		if f.file == "" {
+			continue
+		}
+		if st, err := os.Stat(f.file); err != nil || !st.Mode().IsRegular() {
+			return fmt.Errorf("%s %s: not a readable file", f.flag, f.file)
+		}
 	}
 	if snap, _ := v.VM.FindSnapshot(ctx, snapshotPrefix+c.Version); snap != nil {
 		return fmt.Errorf("VCH %s has an upgrade snapshot from %s already: roll back with --rollback or remove the snapshot first", c.Name, c.Version)
@@ -44,12 +67,18 @@ func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force boo
 	}
 	old := v.Config
 	c.PreviousVersion, c.Version = c.Version, version
-	err := s.writeConfig(ctx, v, &c)
+	c.PreviousISO = c.ISO
+	uploaded, err := s.upgradeISOs(ctx, v, &c, isos)
+	if err == nil {
+		err = s.writeConfig(ctx, v, &c)
+	}
 	if err == nil {
 		err = waitTask(ctx, v.VM.PowerOn)
 	}
 	if err != nil {
-		if rerr := s.revert(ctx, v, old, snapName); rerr != nil {
+		rerr := s.revert(ctx, v, old, snapName)
+		s.removeFiles(context.WithoutCancel(ctx), uploaded)
+		if rerr != nil {
 			return fmt.Errorf("upgrade VCH %s: %w (and reverting failed: %v)", c.Name, err, rerr)
 		}
 		return fmt.Errorf("upgrade VCH %s: %w (reverted to %s)", c.Name, err, old.Version)
@@ -57,6 +86,109 @@ func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force boo
 	v.Config = &c
 	s.log.Info("VCH upgraded", zap.String("vch", c.Name), zap.String("from", c.PreviousVersion), zap.String("to", version))
 	return nil
+}
+
+// isoName is a version as a file name part.
+var isoName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+// upgradeISOs uploads the new ISOs into the endpoint VM's folder, sets
+// them in c and swaps the endpoint's CD-ROM to the new appliance; it
+// returns the datastore paths it uploaded.
+func (s *Session) upgradeISOs(ctx context.Context, v *VCH, c *vice.Config, isos UpgradeISOs) ([]string, error) {
+	var uploaded []string
+	dir, err := s.vmFolderPath(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		kind, file string
+		dst        *string
+	}{{"appliance", isos.Appliance, &c.ISO.Appliance}, {"bootstrap", isos.Bootstrap, &c.ISO.Bootstrap}} {
+		if f.file == "" {
+			continue
+		}
+		var dp object.DatastorePath
+		if !dp.FromString(dir) {
+			return uploaded, fmt.Errorf("endpoint VM folder %q", dir)
+		}
+		dp.Path = path.Join(dp.Path, f.kind+"-"+isoName.ReplaceAllString(c.Version, "_")+".iso")
+		ds, err := s.Finder.Datastore(ctx, dp.Datastore)
+		if err != nil {
+			return uploaded, fmt.Errorf("datastore %s: %w", dp.Datastore, err)
+		}
+		if err := ds.UploadFile(ctx, f.file, dp.Path, &soap.DefaultUpload); err != nil {
+			return uploaded, fmt.Errorf("upload %s to %s: %w", f.file, dp.String(), err)
+		}
+		uploaded = append(uploaded, dp.String())
+		*f.dst = dp.String()
+	}
+	if isos.Appliance == "" {
+		return uploaded, nil
+	}
+	return uploaded, s.applianceCD(ctx, v, c.ISO.Appliance)
+}
+
+// applianceCD puts iso in the endpoint VM's CD-ROM (adding one if it has
+// none).
+func (s *Session) applianceCD(ctx context.Context, v *VCH, iso string) error {
+	devices, err := v.VM.Device(ctx)
+	if err != nil {
+		return fmt.Errorf("devices of endpoint VM: %w", err)
+	}
+	cds := devices.SelectByType((*types.VirtualCdrom)(nil))
+	if len(cds) == 0 {
+		ide := devices.PickController((*types.VirtualIDEController)(nil))
+		if ide == nil {
+			return fmt.Errorf("endpoint VM %s has no CD-ROM and no IDE controller for one", v.ID)
+		}
+		cd, err := devices.CreateCdrom(ide.(*types.VirtualIDEController))
+		if err != nil {
+			return fmt.Errorf("CD-ROM: %w", err)
+		}
+		if err := v.VM.AddDevice(ctx, devices.InsertIso(cd, iso)); err != nil {
+			return fmt.Errorf("add CD-ROM with %s: %w", iso, err)
+		}
+		return nil
+	}
+	cd := cds[0].(*types.VirtualCdrom)
+	if b, ok := cd.Backing.(*types.VirtualCdromIsoBackingInfo); ok && b.FileName == iso {
+		return nil
+	}
+	if err := v.VM.EditDevice(ctx, devices.InsertIso(cd, iso)); err != nil {
+		return fmt.Errorf("put %s in the endpoint's CD-ROM: %w", iso, err)
+	}
+	return nil
+}
+
+// vmFolderPath is the endpoint VM's folder, "[ds] NAME".
+func (s *Session) vmFolderPath(ctx context.Context, v *VCH) (string, error) {
+	var m mo.VirtualMachine
+	if err := v.VM.Properties(ctx, v.VM.Reference(), []string{"config.files.vmPathName"}, &m); err != nil {
+		return "", fmt.Errorf("endpoint VM %s files: %w", v.ID, err)
+	}
+	if m.Config == nil {
+		return "", fmt.Errorf("endpoint VM %s has no config", v.ID)
+	}
+	var dp object.DatastorePath
+	if !dp.FromString(m.Config.Files.VmPathName) {
+		return "", fmt.Errorf("endpoint VM %s: path %q", v.ID, m.Config.Files.VmPathName)
+	}
+	dp.Path = path.Dir(dp.Path)
+	return dp.String(), nil
+}
+
+// removeFiles deletes datastore files (best effort, logged).
+func (s *Session) removeFiles(ctx context.Context, files []string) {
+	fm := object.NewFileManager(s.Client)
+	for _, f := range files {
+		task, err := fm.DeleteDatastoreFile(ctx, f, s.Datacenter)
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			s.log.Warn("uploaded ISO not removed", zap.String("file", f), zap.Error(err))
+		}
+	}
 }
 
 // Rollback undoes the last upgrade: reverts the endpoint VM to its
@@ -72,6 +204,9 @@ func (s *Session) Rollback(ctx context.Context, v *VCH) error {
 		return fmt.Errorf("VCH %s: %w: snapshot %q is gone", c.Name, ErrNoUpgrade, snapName)
 	}
 	c.Version, c.PreviousVersion = c.PreviousVersion, ""
+	if c.PreviousISO != (vice.ISO{}) {
+		c.ISO, c.PreviousISO = c.PreviousISO, vice.ISO{}
+	}
 	if err := s.revert(ctx, v, &c, snapName); err != nil {
 		return fmt.Errorf("roll back VCH %s: %w", c.Name, err)
 	}
@@ -88,6 +223,14 @@ func (s *Session) revert(ctx context.Context, v *VCH, cfg *vice.Config, snapName
 	}
 	if err := waitTask(ctx, func(ctx context.Context) (*object.Task, error) { return v.VM.RevertToSnapshot(ctx, snapName, true) }); err != nil {
 		return fmt.Errorf("revert to snapshot %q: %w", snapName, err)
+	}
+	// The snapshot holds the old CD-ROM; put the old appliance back in
+	// it all the same (the simulator's revert keeps the devices as they
+	// are).
+	if cfg.ISO.Appliance != "" {
+		if err := s.applianceCD(ctx, v, cfg.ISO.Appliance); err != nil {
+			return err
+		}
 	}
 	if err := s.writeConfig(ctx, v, cfg); err != nil {
 		return err

@@ -20,6 +20,20 @@ type NIC struct {
 	Gateway6 netip.Addr
 	DNS      []netip.Addr // name servers the network offers (its embedded DNS)
 	MTU      int          // 0: the driver's default
+	// Firewall is the NIC's network's firewall level when the guest must
+	// enforce it itself (a container network, whose traffic passes no
+	// host of the VCH on vSphere); "" on other networks. Peers are the
+	// network's subnets (level peers) and Published the container ports
+	// opened at level published.
+	Firewall  string         `json:",omitempty"`
+	Peers     []netip.Prefix `json:",omitempty"`
+	Published []GuestPort    `json:",omitempty"`
+}
+
+// GuestPort is a container port a guest firewall opens.
+type GuestPort struct {
+	Proto string // tcp or udp
+	Port  uint16
 }
 
 // MaxNICs is how many NICs a container VM has: its networks' NICs plus

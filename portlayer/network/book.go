@@ -676,6 +676,7 @@ func (b *Book) Attach(container string, pb PortBinder) ([]compute.NIC, error) {
 			nic.Gateway6 = ep.Gateway6
 		}
 		nic.DNS = offeredDNS(n, ep)
+		guestFirewall(n, ep, &nic)
 		nics = append(nics, nic)
 	}
 	return nics, nil
@@ -704,9 +705,35 @@ func (b *Book) Activate(container, network, mac string, pb PortBinder) (compute.
 		}
 		nic := compute.NIC{Network: n.Name, Bridge: n.Bridge, MAC: ep.MAC, Address: ep.Address, Address6: ep.Address6}
 		nic.DNS = offeredDNS(n, ep)
+		guestFirewall(n, ep, &nic)
 		return nic, nil
 	}
 	return compute.NIC{}, errdefs.NotFound(fmt.Sprintf("container %s is not joined to network %s", container, n.Name))
+}
+
+// guestFirewall fills in what a guest needs to enforce a container
+// network's firewall level itself (on vSphere no host of the VCH is in
+// the path; the local provider enforces the level on the host and the
+// guest ignores these fields): the level, the network's subnets and the
+// container ports the endpoint publishes.
+func guestFirewall(n Network, ep *Endpoint, nic *compute.NIC) {
+	if !n.Container {
+		return
+	}
+	nic.Firewall = n.Firewall
+	if nic.Firewall == "" {
+		nic.Firewall = FirewallPublished
+	}
+	nic.Peers = []netip.Prefix{n.Subnet.Masked()}
+	if n.Subnet6.IsValid() {
+		nic.Peers = append(nic.Peers, n.Subnet6.Masked())
+	}
+	for _, p := range ep.Ports {
+		gp := compute.GuestPort{Proto: p.Proto, Port: p.ContainerPort}
+		if !slices.Contains(nic.Published, gp) {
+			nic.Published = append(nic.Published, gp)
+		}
+	}
 }
 
 // offeredDNS is the name server a NIC's guest should use: the network's

@@ -70,7 +70,7 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	if err := os.WriteFile(filepath.Join(rootDir, "bin/busybox"), bb, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{"sh", "cat", "ip", "hostname", "echo", "sync", "sleep"} {
+	for _, a := range []string{"sh", "cat", "ip", "hostname", "echo", "sync", "sleep", "nc"} {
 		if err := os.Symlink("busybox", filepath.Join(rootDir, "bin", a)); err != nil {
 			t.Fatal(err)
 		}
@@ -101,8 +101,10 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		ID: id, Hostname: "isovm", HostKey: pem.EncodeToMemory(blk),
 		Process: proto.Process{
 			// Runs until the control channel's signal ends it.
-			Args: []string{"sh", "-c", "cat /etc/vch-image; hostname; ip -o addr show; ip -o link show; ip route; echo written > /root/out; sync; trap 'ip -o addr show; echo terminated; exit 0' TERM; while :; do sleep 0.1; done"},
-			Env:  []string{"PATH=/bin"},
+			Args: []string{"sh", "-c", "cat /etc/vch-image; hostname; ip -o addr show; ip -o link show; ip route; echo written > /root/out; sync; " +
+				"nc -ll -p 80 -e echo port80 & nc -ll -p 81 -e echo port81 & " +
+				"trap 'ip -o addr show; echo terminated; exit 0' TERM; while :; do sleep 0.1; done"},
+			Env: []string{"PATH=/bin"},
 		},
 	}
 	b64 := func(v any) string {
@@ -118,7 +120,9 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		proto.GuestinfoSerial: "127.0.0.1:1", // ESXi's serial ports dial the VCH, not the guest
 		proto.GuestinfoToken:  token,
 		proto.GuestinfoDisks:  b64(map[string]int{proto.DiskRootKey: 1}),
-		proto.GuestinfoNICs:   b64([]map[string]any{{"MAC": mac, "Address": "10.89.0.7/24", "Gateway": "10.89.0.1", "MTU": 1400}}),
+		// A container network whose firewall publishes port 80 only.
+		proto.GuestinfoNICs: b64([]map[string]any{{"MAC": mac, "Address": "10.89.0.7/24", "Gateway": "10.89.0.1", "MTU": 1400,
+			"Firewall": "published", "Peers": []string{"10.89.0.0/24"}, "Published": []map[string]any{{"Proto": "tcp", "Port": 80}}}}),
 	}
 	giFile := filepath.Join(dir, "guestinfo.json")
 	gb, err := json.Marshal(gi)
@@ -143,6 +147,7 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	monitor := filepath.Join(dir, "monitor.sock")
+	fw80, fw81, open81 := freePortOrFail(t), freePortOrFail(t), freePortOrFail(t)
 	q := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "pc", "-m", "256", "-no-reboot",
 		"-display", "none", "-monitor", "unix:"+monitor+",server=on,wait=off",
 		"-drive", "file="+iso+",media=cdrom,if=ide,readonly=on", "-boot", "d",
@@ -152,8 +157,12 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		"-device", "scsi-hd,bus=pvscsi0.0,scsi-id=0,drive=other",
 		"-drive", "file="+rootImg+",format=raw,if=none,id=root",
 		"-device", "scsi-hd,bus=pvscsi0.0,scsi-id=1,drive=root",
-		"-netdev", "user,id=n0,restrict=on", "-device", "vmxnet3,netdev=n0,mac="+mac,
-		"-netdev", "user,id=n1,restrict=on", // for the NIC hot-added below
+		// QEMU's user networking forwards host ports to the NICs'
+		// addresses (nothing else enters or leaves)
+		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,net=10.89.0.0/24,host=10.89.0.1,hostfwd=tcp:127.0.0.1:%d-10.89.0.7:80,hostfwd=tcp:127.0.0.1:%d-10.89.0.7:81", fw80, fw81),
+		"-device", "vmxnet3,netdev=n0,mac="+mac,
+		// for the NIC hot-added below, on a network without firewall
+		"-netdev", fmt.Sprintf("user,id=n1,restrict=on,net=10.90.0.0/24,host=10.90.0.1,hostfwd=tcp:127.0.0.1:%d-10.90.0.9:81", open81),
 		"-chardev", "file,id=con,path="+console,
 		"-chardev", "socket,id=log,host=127.0.0.1,port="+port(logLn)+",server=off,reconnect=1",
 		"-chardev", "socket,id=ctl,host=127.0.0.1,port="+port(ctlLn)+",server=off,reconnect=1",
@@ -218,6 +227,18 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		req, _ := json.Marshal(proto.NICRequest{Interface: proto.Interface{MAC: hotMAC, Address: "10.90.0.9/24"}, Up: true})
 		if ok, msg, err := client.SendRequest(proto.ReqNIC, true, req); !ok || err != nil {
 			res += fmt.Sprintf("; NIC request: %v %s %v", ok, msg, err)
+		}
+		// The firewall: port 81 answers on the open network (so its
+		// listener is up), not on the container network, where only
+		// port 80 is published.
+		if got := dialRead(open81, time.Minute); got != "port81\n" {
+			res += fmt.Sprintf("; port 81 on the open network: %q", got)
+		}
+		if got := dialRead(fw80, time.Minute); got != "port80\n" {
+			res += fmt.Sprintf("; published port 80: %q", got)
+		}
+		if got := dialRead(fw81, 0); got != "" {
+			res += fmt.Sprintf("; unpublished port 81 answered %q", got)
 		}
 		sig, _ := json.Marshal(proto.SignalRequest{Signal: 15})
 		if ok, _, err := client.SendRequest(proto.ReqSignal, true, sig); !ok || err != nil {
@@ -384,4 +405,25 @@ func hmp(path, cmd string) error {
 		return fmt.Errorf("monitor %q: %s", cmd, reply[i+1:])
 	}
 	return nil
+}
+
+// dialRead connects to 127.0.0.1:port and returns what arrives before
+// the connection ends or 5 s pass; with retry > 0 it tries again (a
+// listener starting, a NIC being set up) until it reads something or
+// retry has passed.
+func dialRead(port int, retry time.Duration) string {
+	deadline := time.Now().Add(retry)
+	for {
+		got := ""
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got = string(b)
+		}
+		if got != "" || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -28,6 +28,38 @@ type guestNIC struct {
 	Address6 string `json:"Address6"`
 	Gateway6 string `json:"Gateway6"`
 	MTU      int    `json:"MTU"`
+	// A container network's firewall, which the guest enforces
+	// (compute.NIC's Firewall, Peers, Published; DNS its name servers).
+	Firewall  string      `json:"Firewall"`
+	Peers     []string    `json:"Peers"`
+	Published []GuestPort `json:"Published"`
+	DNS       []string    `json:"DNS"`
+}
+
+// GuestPort is a container port a guest firewall opens.
+type GuestPort struct {
+	Proto string `json:"proto"` // tcp or udp
+	Port  uint16 `json:"port"`
+}
+
+// Firewall levels a guest enforces on a container network's NIC (the
+// port layer's network.Firewall* values), strictest first.
+const (
+	FirewallClosed    = "closed"
+	FirewallOutbound  = "outbound"
+	FirewallPublished = "published"
+	FirewallPeers     = "peers"
+	FirewallOpen      = "open"
+)
+
+// GuestFirewall is what the guest enforces on one NIC: Level, and for
+// peers the subnets and name servers (port 53) the NIC may reach, for
+// published the container ports open to inbound connections.
+type GuestFirewall struct {
+	Level     string      `json:"level"`
+	Peers     []string    `json:"peers,omitempty"`
+	Published []GuestPort `json:"published,omitempty"`
+	DNS       []string    `json:"dns,omitempty"`
 }
 
 // ParseGuestNICs decodes a GuestinfoNICs value into the interfaces the
@@ -73,7 +105,43 @@ func ParseGuestNICs(raw string) ([]Interface, error) {
 		if n.MTU < 0 {
 			return nil, bad("MTU", fmt.Sprint(n.MTU), errors.New("negative"))
 		}
-		out = append(out, Interface{MAC: mac.String(), Address: n.Address, Gateway: n.Gateway, Address6: n.Address6, Gateway6: n.Gateway6, MTU: n.MTU})
+		gi := Interface{MAC: mac.String(), Address: n.Address, Gateway: n.Gateway, Address6: n.Address6, Gateway6: n.Gateway6, MTU: n.MTU}
+		if n.Firewall != "" {
+			fw, err := n.firewall()
+			if err != nil {
+				return nil, bad("firewall", n.Firewall, err)
+			}
+			gi.Firewall = fw
+		}
+		out = append(out, gi)
 	}
 	return out, nil
+}
+
+// firewall checks and returns the NIC's firewall.
+func (n guestNIC) firewall() (*GuestFirewall, error) {
+	switch n.Firewall {
+	case FirewallClosed, FirewallOutbound, FirewallPublished, FirewallPeers, FirewallOpen:
+	default:
+		return nil, errors.New("unknown level")
+	}
+	fw := &GuestFirewall{Level: n.Firewall, Published: n.Published}
+	for _, p := range n.Peers {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			return nil, fmt.Errorf("peer subnet %q: %w", p, err)
+		}
+		fw.Peers = append(fw.Peers, p)
+	}
+	for _, d := range n.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return nil, fmt.Errorf("name server %q: %w", d, err)
+		}
+		fw.DNS = append(fw.DNS, d)
+	}
+	for _, p := range n.Published {
+		if (p.Proto != "tcp" && p.Proto != "udp") || p.Port == 0 {
+			return nil, fmt.Errorf("published port %s/%d", p.Proto, p.Port)
+		}
+	}
+	return fw, nil
 }

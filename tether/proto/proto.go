@@ -210,6 +210,9 @@ type Interface struct {
 	// Address6 (CIDR) and Gateway6: IPv6 on an IPv6-enabled network.
 	Address6 string `json:"address6,omitempty"`
 	Gateway6 string `json:"gateway6,omitempty"`
+	// Firewall, if set, is enforced by the guest on this NIC (a vSphere
+	// container network).
+	Firewall *GuestFirewall `json:"firewall,omitempty"`
 }
 
 // VolumeSerialPrefix starts the serial of every volume disk.
