@@ -19,8 +19,9 @@ fi
 # registry and busybox for the tests' own images, docker.io only as the
 # peer the benchmarks compare with (never left running), compose v1, and
 # pytest with paramiko for docker-py's integration tests (make dockerpy),
-# ISOLINUX for the bundle's ISOs and xorriso to check them.
-pkgs=(qemu-system-x86 e2fsprogs docker-registry busybox-static iptables iproute2 cpio ca-certificates procps psmisc curl docker.io docker-compose python3-pytest python3-paramiko xorriso isolinux syslinux-common)
+# ISOLINUX for the bundle's ISOs and xorriso to check them, qemu-img
+# (qemu-utils) for the writable layers of vsimtest.QEMUHost's VMs.
+pkgs=(qemu-system-x86 qemu-utils e2fsprogs docker-registry busybox-static iptables iproute2 cpio ca-certificates procps psmisc curl docker.io docker-compose python3-pytest python3-paramiko xorriso isolinux syslinux-common)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

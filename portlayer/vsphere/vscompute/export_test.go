@@ -28,3 +28,9 @@ func RecordExit(ctx context.Context, p *Provider, id string, code int) error {
 	c.rec = record{StartedAt: now.Add(-time.Second), FinishedAt: now, Exited: true, ExitCode: code}
 	return p.writeRecord(ctx, c)
 }
+
+// SerialStats is how many connections p's serial concentrator accepted
+// and how many probe lines it wrote on them.
+func SerialStats(p *Provider) (accepted, probes int64) {
+	return p.hub.accepted.Load(), p.hub.probes.Load()
+}

@@ -19,10 +19,15 @@
 //	                      config (process, SSH host key)
 //	guestinfo.vch.serial  host:port of the VCH's serial concentrator
 //	guestinfo.vch.token   the VM's secret in its serial hello lines
+//	guestinfo.vch.disks   base64url(JSON map[string]int): the SCSI units
+//	                      (first PVSCSI controller) of the writable
+//	                      layer's disk ("/") and each volume's disk
 //
 // What needs a process inside the VM (output, exit codes, signals, exec,
 // top, stats) goes over the tether's channels, which on vSphere are
-// network serial ports to the VCH's serial concentrator (serial.go):
+// network serial ports to the VCH's serial concentrator (serial.go; each
+// VM gets serial0 = a console file in its folder, serial1 and serial2 =
+// tcp:// ports the host connects to the concentrator):
 // logs are kept on the VCH (Config.LogDir), the control channel speaks
 // the same protocol as under QEMU (package tetherlink). Without
 // Config.Serial those calls answer ErrNotImplemented (see
@@ -49,6 +54,7 @@ import (
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/volume"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/tether/proto"
 )
 
 // extraConfig keys.
@@ -60,6 +66,9 @@ const (
 	// KeyMaint ("1") marks a VM powered on for a maintenance boot
 	// (archive.go), set before the power on and removed once it is off.
 	KeyMaint = "guestinfo.vch.maint"
+	// KeyDisks: the SCSI units of the writable layer's and the volumes'
+	// disks (proto.GuestinfoDisks).
+	KeyDisks = proto.GuestinfoDisks
 )
 
 // VolumeDisks gives what a VM attaches for a volume; on vSphere the
@@ -411,7 +420,7 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 	if err != nil {
 		return err
 	}
-	devices, err := p.devices(ctx, spec)
+	devices, disks, err := p.devices(ctx, spec)
 	if err != nil {
 		p.undoWritable(ctx, spec.ID)
 		return err
@@ -433,6 +442,7 @@ func (p *Provider) Create(ctx context.Context, spec compute.Spec) error {
 			&types.OptionValue{Key: KeyVCH, Value: p.cfg.VCH},
 			&types.OptionValue{Key: KeyID, Value: spec.ID},
 			&types.OptionValue{Key: KeySpec, Value: specVal},
+			&types.OptionValue{Key: KeyDisks, Value: disks},
 		},
 		DeviceChange: devices,
 	}
@@ -478,55 +488,88 @@ func (p *Provider) memory(spec compute.Spec) int64 {
 	return p.cfg.MemoryMB
 }
 
-// devices: a PVSCSI controller with one independent-persistent disk per
-// distinct volume (kept when the VM is destroyed), and the bootstrap ISO.
-func (p *Provider) devices(ctx context.Context, spec compute.Spec) ([]types.BaseVirtualDeviceConfigSpec, error) {
+// devices: a PVSCSI controller with the container's writable layer disk
+// at unit 0 (when it has one) and one independent-persistent disk per
+// distinct volume (kept when the VM is destroyed) at the next units, in
+// the order of the volumes' names; the bootstrap ISO; and, with a serial
+// concentrator, the three serial ports (serial.go). It also returns the
+// value of KeyDisks: base64url(JSON) of proto.DiskRootKey and each
+// volume's name to its disk's SCSI unit, for the guest to find them.
+func (p *Provider) devices(ctx context.Context, spec compute.Spec) ([]types.BaseVirtualDeviceConfigSpec, string, error) {
 	var list object.VirtualDeviceList
 	scsi, err := list.CreateSCSIController("pvscsi")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	list = append(list, scsi)
 	ctrl := scsi.(types.BaseVirtualController)
+	units := map[string]int{}
+	if list, err = p.addWritable(ctx, list, ctrl, spec); err != nil {
+		return nil, "", err
+	}
+	if d := lastDisk(list); d != nil {
+		units[proto.DiskRootKey] = int(*d.UnitNumber)
+	}
+	var volumes []string
 	seen := map[string]bool{}
 	for _, m := range spec.Mounts {
-		if seen[m.Volume] {
-			continue
+		if !seen[m.Volume] {
+			seen[m.Volume] = true
+			volumes = append(volumes, m.Volume)
 		}
-		seen[m.Volume] = true
+	}
+	sort.Strings(volumes)
+	for _, name := range volumes {
 		if p.cfg.Volumes == nil {
-			return nil, errdefs.NotImplemented("this VCH has no volume stores")
+			return nil, "", errdefs.NotImplemented("this VCH has no volume stores")
 		}
-		att, err := p.cfg.Volumes.Attach(ctx, m.Volume)
+		att, err := p.cfg.Volumes.Attach(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("container %s: volume %s: %w", spec.ID, m.Volume, err)
+			return nil, "", fmt.Errorf("container %s: volume %s: %w", spec.ID, name, err)
 		}
 		if att.Disk == "" {
-			return nil, errdefs.NotImplemented(fmt.Sprintf("volume %s: only disk volumes attach to vSphere VMs", m.Volume))
+			return nil, "", errdefs.NotImplemented(fmt.Sprintf("volume %s: only disk volumes attach to vSphere VMs", name))
 		}
-		path := att.Disk
-		d := list.CreateDisk(ctrl, types.ManagedObjectReference{}, path)
+		d := list.CreateDisk(ctrl, types.ManagedObjectReference{}, att.Disk)
 		b := d.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
 		b.DiskMode = string(types.VirtualDiskModeIndependent_persistent)
 		b.Datastore = nil
 		list = append(list, d)
-	}
-	if list, err = p.addWritable(ctx, list, ctrl, spec); err != nil {
-		return nil, err
+		units[name] = int(*d.UnitNumber)
 	}
 	if p.cfg.BootISO != "" {
 		ide, err := list.CreateIDEController()
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		list = append(list, ide)
 		cd, err := list.CreateCdrom(ide.(*types.VirtualIDEController))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		list = append(list, list.InsertIso(cd, p.cfg.BootISO))
 	}
-	return list.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
+	if p.hub != nil {
+		for _, d := range p.serialPorts(vmName(spec)) {
+			d.GetVirtualDevice().Key = list.NewKey()
+			list = append(list, d)
+		}
+	}
+	disks, err := encode(units)
+	if err != nil {
+		return nil, "", err
+	}
+	changes, err := list.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
+	return changes, disks, err
+}
+
+// lastDisk is the list's last device if it is a disk.
+func lastDisk(list object.VirtualDeviceList) *types.VirtualDisk {
+	if len(list) == 0 {
+		return nil
+	}
+	d, _ := list[len(list)-1].(*types.VirtualDisk)
+	return d
 }
 
 // Update replaces the definition's Meta.

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
@@ -22,17 +24,34 @@ import (
 )
 
 // The serial concentrator: the VCH's end of the container VMs' network
-// serial ports (ESXi: a serial port backed by telnet://VCH:PORT; the
-// simulator's docker-backed VMs: the tether dials it itself). Every
-// connection starts with proto.SerialHello naming the container, the
-// port and the VM's token (guestinfo.vch.token, checked against the
-// VM's extraConfig). PortLog connections carry log records, appended to
+// serial ports (ESXi: a serial port backed by tcp://VCH:PORT, direction
+// client, connected by the host whenever the VM is on; the simulator's
+// docker-backed VMs: the tether dials it itself). On every connection
+// the concentrator writes proto.SerialProbe lines (the first after
+// firstProbe, then one every proto.SerialProbeEvery) until a valid
+// proto.SerialHello line arrives, ignoring every other line; the hello
+// names the container, the port and the VM's token (guestinfo.vch.token,
+// checked against the VM's extraConfig). The prober has stopped before
+// anything else is written on the connection. PortLog connections carry log records, appended to
 // LogDir/ID/output.log and read for the tether's events; PortControl
 // connections carry the control handshake and the SSH session, for
 // which the tetherlink client is the same as under QEMU.
 
-// helloTimeout bounds the hello line of a new serial connection.
-const helloTimeout = 10 * time.Second
+// helloTimeout bounds the wait for the hello line of a new serial
+// connection: ESXi connects a VM's network serial ports at power on, and
+// the tether answers once its guest has booted (a minute or more under
+// QEMU's TCG).
+const helloTimeout = 10 * time.Minute
+
+// firstProbe is when the first probe goes out on a new connection: soon,
+// but late enough that a tether that dials the concentrator and writes
+// its hello at once (the simulator's docker-backed VMs) normally meets
+// none.
+const firstProbe = 500 * time.Millisecond
+
+// maxHello bounds a hello line; longer lines (a guest's noise) are
+// skipped.
+const maxHello = 512
 
 const logFile = "output.log"
 
@@ -52,6 +71,9 @@ type hub struct {
 	// proto.BootMaintenance.
 	maint map[string]bool
 	wg    sync.WaitGroup
+	// accepted and probes count the connections accepted and the probe
+	// lines written (for tests).
+	accepted, probes atomic.Int64
 }
 
 // ctlSlot is a container's control connection: the latest the tether
@@ -113,6 +135,7 @@ func (h *hub) accept() {
 			c.Close()
 			return
 		}
+		h.accepted.Add(1)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
@@ -123,32 +146,96 @@ func (h *hub) accept() {
 	}
 }
 
-// readLine reads one line byte by byte (nothing past it is consumed).
-func readLine(r io.Reader, max int) (string, error) {
-	var line []byte
+// readLine reads one line byte by byte (nothing past it is consumed);
+// long tells that it was longer than max (only its first max bytes are
+// returned; the rest was read and dropped).
+func readLine(r io.Reader, max int) (line string, long bool, err error) {
+	var buf []byte
 	b := make([]byte, 1)
-	for len(line) < max {
+	for {
 		if _, err := io.ReadFull(r, b); err != nil {
-			return "", err
+			return "", false, err
 		}
 		if b[0] == '\n' {
-			return string(line), nil
+			return string(buf), long, nil
 		}
-		line = append(line, b[0])
+		if len(buf) < max {
+			buf = append(buf, b[0])
+		} else {
+			long = true
+		}
 	}
-	return "", errors.New("hello line too long")
+}
+
+// prober writes proto.SerialProbe lines on c until stopped: the first
+// after firstProbe, then one every proto.SerialProbeEvery.
+type prober struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startProber(c net.Conn, log *zap.Logger, count *atomic.Int64) *prober {
+	pr := &prober{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(pr.done)
+		t := time.NewTimer(firstProbe)
+		defer t.Stop()
+		for {
+			select {
+			case <-pr.stop:
+				return
+			case <-t.C:
+			}
+			// A peer that never reads must not hold the prober (and so
+			// the connection's serve) forever.
+			_ = c.SetWriteDeadline(time.Now().Add(proto.SerialProbeEvery * 10))
+			_, err := io.WriteString(c, proto.SerialProbe+"\n")
+			_ = c.SetWriteDeadline(time.Time{})
+			if err != nil {
+				log.Debug("serial probe", zap.String("remote", c.RemoteAddr().String()), zap.Error(err))
+				return
+			}
+			count.Add(1)
+			t.Reset(proto.SerialProbeEvery)
+		}
+	}()
+	return pr
+}
+
+// end stops the prober and returns once it writes no more.
+func (pr *prober) end() {
+	close(pr.stop)
+	<-pr.done
+}
+
+// awaitHello probes c until a valid hello line arrives (within
+// helloTimeout), ignoring every other line, and returns it parsed; the
+// prober has ended by then.
+func (h *hub) awaitHello(c net.Conn) (id, port, token string, err error) {
+	pr := startProber(c, h.log, &h.probes)
+	defer pr.end()
+	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
+	for {
+		line, long, err := readLine(c, maxHello)
+		if err != nil {
+			return "", "", "", fmt.Errorf("no serial hello: %w", err)
+		}
+		if long {
+			h.log.Debug("serial: an overlong line before the hello skipped", zap.String("remote", c.RemoteAddr().String()))
+			continue
+		}
+		id, port, token, err := proto.ParseSerialHello(line)
+		if err != nil {
+			// The guest's noise before its tether speaks (or an echo).
+			continue
+		}
+		return id, port, token, nil
+	}
 }
 
 func (h *hub) serve(c net.Conn) error {
-	_ = c.SetReadDeadline(time.Now().Add(helloTimeout))
-	line, err := readLine(c, 512)
-	if err != nil {
-		h.track(c, false)
-		c.Close()
-		return err
-	}
-	_ = c.SetReadDeadline(time.Time{})
-	id, port, token, err := proto.ParseSerialHello(line)
+	id, port, token, err := h.awaitHello(c)
 	if err == nil {
 		err = h.check(id, token)
 	}
@@ -398,4 +485,42 @@ func (h *hub) inMaintenance(id string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.maint[id]
+}
+
+// sioKey is the key of the SIO controller every vSphere VM has (ESXi's
+// default device "SIO controller 0"), on which serial ports sit.
+const sioKey = 400
+
+// ConsoleFile is the console log's name in the VM's folder.
+const ConsoleFile = "console.log"
+
+// serialPorts are a new VM's serial ports, in the guest's order
+// (proto.TTYConsole, TTYLog, TTYControl): serial0 a file in the VM's
+// folder on the datastore (the kernel's and the tether's console), serial1
+// and serial2 network serial ports that the host connects to the
+// concentrator (direction client, tcp://: a raw byte stream, no telnet
+// escaping of the SSH bytes) whenever the VM is on. Their unit numbers
+// on the SIO controller fix the order.
+func (p *Provider) serialPorts(folder string) []types.BaseVirtualDevice {
+	port := func(unit int32, b types.BaseVirtualDeviceBackingInfo) types.BaseVirtualDevice {
+		return &types.VirtualSerialPort{
+			VirtualDevice: types.VirtualDevice{
+				ControllerKey: sioKey,
+				UnitNumber:    types.NewInt32(unit),
+				Backing:       b,
+				Connectable:   &types.VirtualDeviceConnectInfo{StartConnected: true, AllowGuestControl: true},
+			},
+			YieldOnPoll: true,
+		}
+	}
+	uri := func() types.BaseVirtualDeviceBackingInfo {
+		return &types.VirtualSerialPortURIBackingInfo{VirtualDeviceURIBackingInfo: types.VirtualDeviceURIBackingInfo{
+			ServiceURI: "tcp://" + p.serialAddr(),
+			Direction:  string(types.VirtualDeviceURIBackingOptionDirectionClient),
+		}}
+	}
+	console := &types.VirtualSerialPortFileBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{
+		FileName: fmt.Sprintf("[%s] %s/%s", p.cfg.Datastore, folder, ConsoleFile),
+	}}
+	return []types.BaseVirtualDevice{port(0, console), port(1, uri()), port(2, uri())}
 }

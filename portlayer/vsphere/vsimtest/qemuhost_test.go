@@ -1,0 +1,147 @@
+package vsimtest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmware/govmomi/vim25/types"
+	"github.com/vmware/govmomi/vmdk"
+	"go.uber.org/zap/zaptest"
+)
+
+// flatDisk writes a flat VMDK (descriptor + extent of size bytes, whose
+// first bytes are content) in dir.
+func flatDisk(t *testing.T, dir, name string, capacity int64, content string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".vmdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := vmdk.NewDescriptor(vmdk.Extent{Size: capacity / vmdk.SectorSize, Info: name + "-flat.vmdk"}).Write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+"-flat.vmdk"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQEMUArgs: a VM's configuration becomes QEMU's command line as an
+// ESXi host would run it: the ISO (booted from), the PVSCSI controller
+// with the writable layer as a qcow2 overlay on its parent's flat extent
+// at its unit and the volume's flat extent raw (grown to the disk's
+// capacity) at its unit, the serial ports by unit number (COM1 the
+// console file, COM2 and COM3 reconnecting client sockets), the vmxnet3
+// NIC with its MAC on a restricted user network, guestinfo as a fw_cfg
+// JSON file, memory and vCPUs.
+func TestQEMUArgs(t *testing.T) {
+	ds := t.TempDir()
+	h := &QEMUHost{log: zaptest.NewLogger(t), dir: t.TempDir(), accel: "tcg", ds: map[string]string{"ds1": ds}}
+	if err := os.WriteFile(filepath.Join(ds, "bootstrap.iso"), []byte("iso"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flatDisk(t, filepath.Join(ds, "images", "top"), "top", 8<<20, "ext4")
+	flatDisk(t, filepath.Join(ds, "volumes", "data"), "data", 4<<20, "")
+	flatDisk(t, filepath.Join(ds, "writable", "c1"), "c1", 8<<20, "")
+	i32 := types.NewInt32
+	const ctrlKey = 1000
+	uri := func(u int32, addr string) *types.VirtualSerialPort {
+		return &types.VirtualSerialPort{VirtualDevice: types.VirtualDevice{Key: 9000 + u, ControllerKey: 400, UnitNumber: i32(u),
+			Backing: &types.VirtualSerialPortURIBackingInfo{VirtualDeviceURIBackingInfo: types.VirtualDeviceURIBackingInfo{ServiceURI: "tcp://" + addr, Direction: "client"}}}}
+	}
+	cfg := &types.VirtualMachineConfigInfo{
+		Hardware: types.VirtualHardware{NumCPU: 2, MemoryMB: 384, Device: []types.BaseVirtualDevice{
+			// Out of order on purpose: the ports go by unit number.
+			uri(2, "127.0.0.1:7002"),
+			&types.VirtualSerialPort{VirtualDevice: types.VirtualDevice{Key: 9000, ControllerKey: 400, UnitNumber: i32(0),
+				Backing: &types.VirtualSerialPortFileBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] vm1/console.log"}}}},
+			uri(1, "127.0.0.1:7001"),
+			&types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: ctrlKey}}}},
+			&types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: 2001, ControllerKey: ctrlKey, UnitNumber: i32(1),
+				Backing: &types.VirtualDiskFlatVer2BackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] volumes/data/data.vmdk"}, DiskMode: "independent_persistent"}}},
+			&types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: 2000, ControllerKey: ctrlKey, UnitNumber: i32(0),
+				Backing: &types.VirtualDiskFlatVer2BackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] writable/c1/c1.vmdk"}, DiskMode: "persistent",
+					Parent: &types.VirtualDiskFlatVer2BackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] images/top/top.vmdk"}}}}},
+			&types.VirtualCdrom{VirtualDevice: types.VirtualDevice{Key: 3000, Backing: &types.VirtualCdromIsoBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] bootstrap.iso"}}}},
+			&types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
+				VirtualDevice: types.VirtualDevice{Key: 4000}, AddressType: "manual", MacAddress: "02:42:ac:10:00:02"}}},
+		}},
+		ExtraConfig: []types.BaseOptionValue{
+			&types.OptionValue{Key: "guestinfo.vch.id", Value: "abc"},
+			&types.OptionValue{Key: "guestinfo.vch.disks", Value: "eyIvIjowfQ"},
+			&types.OptionValue{Key: "RUN.container", Value: "not guestinfo"},
+		},
+	}
+	vmDir := filepath.Join(h.dir, "vm-1")
+	if err := os.MkdirAll(vmDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	args, err := h.args(context.Background(), cfg, vmDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	overlay := filepath.Join(h.dir, "overlays", "_ds1_writable_c1_c1.vmdk.qcow2")
+	gi := filepath.Join(vmDir, "guestinfo.json")
+	for _, want := range []string{
+		"-accel tcg -M pc -m 384 -smp 2 -nodefaults -no-user-config -display none -no-reboot",
+		"-drive file=" + filepath.Join(ds, "bootstrap.iso") + ",media=cdrom,if=ide,index=2,readonly=on -boot d",
+		"-device pvscsi,id=pvscsi0",
+		"-drive file=" + filepath.Join(ds, "volumes/data/data-flat.vmdk") + ",format=raw,if=none,id=pvscsi0-1 -device scsi-hd,bus=pvscsi0.0,scsi-id=1,lun=0,drive=pvscsi0-1",
+		"-drive file=" + overlay + ",format=qcow2,if=none,id=pvscsi0-0 -device scsi-hd,bus=pvscsi0.0,scsi-id=0,lun=0,drive=pvscsi0-0",
+		"-chardev file,id=serial0,path=" + filepath.Join(ds, "vm1/console.log") + ",append=on -device isa-serial,chardev=serial0,index=0",
+		"-chardev socket,id=serial1,host=127.0.0.1,port=7001,server=off,reconnect=1 -device isa-serial,chardev=serial1,index=1",
+		"-chardev socket,id=serial2,host=127.0.0.1,port=7002,server=off,reconnect=1 -device isa-serial,chardev=serial2,index=2",
+		"-netdev user,id=net0,restrict=on -device vmxnet3,netdev=net0,mac=02:42:ac:10:00:02",
+		"-fw_cfg name=opt/vch/guestinfo,file=" + gi,
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("QEMU's arguments lack %q:\n%s", want, line)
+		}
+	}
+	b, err := os.ReadFile(gi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]string
+	if err := json.Unmarshal(b, &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info) != 2 || info["guestinfo.vch.id"] != "abc" || info["guestinfo.vch.disks"] != "eyIvIjowfQ" {
+		t.Fatalf("guestinfo file %s", b)
+	}
+	out, err := exec.Command("qemu-img", "info", "--output=json", overlay).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qi struct {
+		Format        string `json:"format"`
+		Backing       string `json:"backing-filename"`
+		BackingFormat string `json:"backing-filename-format"`
+	}
+	if err := json.Unmarshal(out, &qi); err != nil {
+		t.Fatal(err)
+	}
+	if qi.Format != "qcow2" || qi.Backing != filepath.Join(ds, "images/top/top-flat.vmdk") || qi.BackingFormat != "raw" {
+		t.Fatalf("overlay: %s", out)
+	}
+	if st, err := os.Stat(filepath.Join(ds, "volumes/data/data-flat.vmdk")); err != nil || st.Size() != 4<<20 {
+		t.Fatalf("the volume's extent: %v %v, want %d bytes", st, err, 4<<20)
+	}
+	// A second boot keeps the writable layer's overlay.
+	before, _ := os.Stat(overlay)
+	if _, err := h.args(context.Background(), cfg, vmDir); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(overlay); err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the overlay was remade on the second boot")
+	}
+}
