@@ -73,7 +73,7 @@ type planned struct {
 	macs     map[string]string            // fixed MACs by port group name
 	// madeCerts: create made --cert-path (removed if create fails).
 	madeCerts bool
-	netRefs  map[string]types.ManagedObjectReference
+	netRefs   map[string]types.ManagedObjectReference
 	// containerRefs are the container networks' port groups.
 	containerRefs []types.ManagedObjectReference
 	uuid          string
