@@ -341,11 +341,11 @@ func createVSphere(ctx context.Context, args []string) error {
 // printDockerEnv prints the DOCKER_* lines the local target prints, when
 // the client network's address is static; with DHCP, how to find it.
 func printDockerEnv(c *vice.Config, certPath string) {
-	host := vsphere.DockerHost(c)
+	host := c.DockerHost()
 	if host == "" {
-		port := vsphere.APIPort
+		port := vice.APIPort
 		if c.TLS.NoTLS {
-			port = vsphere.APIPortNoTLS
+			port = vice.APIPortNoTLS
 		}
 		fmt.Printf("The endpoint's client address comes from DHCP: find it in the VM %s's guest IP (vSphere client) or in the DHCP server's leases, then\n", c.Name)
 		host = fmt.Sprintf("tcp://ADDRESS:%d", port)
@@ -460,10 +460,10 @@ func printVSphere(v *vsphere.VCH) {
 		row("Previous version", c.PreviousVersion+" (vic-machine upgrade --rollback returns to it)")
 	}
 	row("Endpoint VM", string(v.PowerState))
-	if h := vsphere.DockerHost(c); h != "" {
+	if h := c.DockerHost(); h != "" {
 		row("Docker endpoint", h)
 	} else {
-		row("Docker endpoint", "the client network's address from DHCP, port "+strconv.Itoa(vsphere.APIPort))
+		row("Docker endpoint", "the client network's address from DHCP, port "+strconv.Itoa(vice.APIPort))
 	}
 	if c.ISO.Appliance != "" {
 		row("Appliance ISO", c.ISO.Appliance)

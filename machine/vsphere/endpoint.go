@@ -8,19 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/machine/certs"
-)
-
-// Ports of the appliance: the Docker API (with TLS, and with --no-tls as
-// VIC had it) and the serial concentrator container VMs' serial ports
-// dial (VIC's vSPC port).
-const (
-	APIPort      = 2376
-	APIPortNoTLS = 2375
-	SerialPort   = 2377
 )
 
 // NetworkAddressing is one endpoint network's --X-network-ip and
@@ -75,7 +65,7 @@ func planEndpointNetworks(n *vice.Network, addr map[string]NetworkAddressing, dn
 			ips[x.e.Name] = a.IP
 		}
 		if a.Gateway != "" {
-			dests, gw, err := ParseGateway(a.Gateway)
+			dests, gw, err := vice.ParseGateway(a.Gateway)
 			if err != nil {
 				return nil, fmt.Errorf("--%s-network-gateway %q: %w", x.flag, a.Gateway, err)
 			}
@@ -125,28 +115,6 @@ func used(macs map[string]string, mac string) bool {
 		}
 	}
 	return false
-}
-
-// ParseGateway reads a --X-network-gateway value: IP, or
-// DEST[,DEST…]:IP (routes to the CIDRs DEST through IP).
-func ParseGateway(s string) (dests []netip.Prefix, gw netip.Addr, err error) {
-	d, g, routed := strings.Cut(s, ":")
-	if !routed {
-		g, d = s, ""
-	}
-	if gw, err = netip.ParseAddr(g); err != nil || !gw.Is4() {
-		return nil, netip.Addr{}, errors.New("use GATEWAY or DEST[,DEST…]:GATEWAY (IPv4, destinations as CIDRs)")
-	}
-	if routed {
-		for _, x := range strings.Split(d, ",") {
-			p, err := netip.ParsePrefix(x)
-			if err != nil || !p.Addr().Is4() {
-				return nil, netip.Addr{}, fmt.Errorf("destination %q: not an IPv4 CIDR", x)
-			}
-			dests = append(dests, p.Masked())
-		}
-	}
-	return dests, gw, nil
 }
 
 // planTLS makes (or reuses) the certificates in o.CertPath and returns
@@ -201,15 +169,3 @@ func planTLS(name string, n vice.Network, o EndpointTLS) (vice.TLS, bool, error)
 	return t, made, nil
 }
 
-// DockerHost is the Docker API address a client reaches the VCH at: the
-// client network's static address, or "" when it comes from DHCP.
-func DockerHost(c *vice.Config) string {
-	if c.Network.Client.IP == "" {
-		return ""
-	}
-	port := APIPort
-	if c.TLS.NoTLS {
-		port = APIPortNoTLS
-	}
-	return fmt.Sprintf("tcp://%s:%d", netip.MustParsePrefix(c.Network.Client.IP).Addr(), port)
-}

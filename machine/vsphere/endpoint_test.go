@@ -51,7 +51,7 @@ func TestCreateEndpointNetworksAndTLS(t *testing.T) {
 		n.Client.Gateway != "10.3.0.0/16,10.4.0.0/16:10.2.0.1" || strings.Join(n.DNS, " ") != "10.0.0.2 10.0.0.3" {
 		t.Errorf("endpoint networks %+v", n)
 	}
-	if got := DockerHost(found.Config); got != "tcp://10.2.0.5:2376" {
+	if got := found.Config.DockerHost(); got != "tcp://10.2.0.5:2376" {
 		t.Errorf("docker host %q", got)
 	}
 	// The VM's NICs carry those MACs, set by hand.
@@ -123,7 +123,7 @@ func TestCreateEndpointNetworksAndTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v2.Config.TLS.CACert != tc.CACert || DockerHost(v2.Config) != "" || v2.Config.Network.Public.IP != "" || !mac.MatchString(v2.Config.Network.Public.MAC) {
+	if v2.Config.TLS.CACert != tc.CACert || v2.Config.DockerHost() != "" || v2.Config.Network.Public.IP != "" || !mac.MatchString(v2.Config.Network.Public.MAC) {
 		t.Errorf("second VCH: %+v", v2.Config.Network)
 	}
 }
