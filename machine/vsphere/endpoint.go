@@ -168,4 +168,3 @@ func planTLS(name string, n vice.Network, o EndpointTLS) (vice.TLS, bool, error)
 	}
 	return t, made, nil
 }
-
