@@ -14,8 +14,8 @@ import (
 
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
-	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tests/vcsim/simproc"
+	"github.com/vchproject/vch/tether/guestinfo"
 )
 
 // TestApplianceServesDocker: the endpoint VM as vSphere would boot it. The
