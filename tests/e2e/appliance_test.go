@@ -25,8 +25,9 @@ import (
 // boots under QEMU (pc, TCG) from its CD-ROM with one vmxnet3 NIC carrying
 // the public network's MAC and the endpoint VM's guestinfo in the fw_cfg
 // item a QEMU standing in for ESXi uses. The guest reaches the simulator
-// at 10.0.2.100:8989 (guestfwd; the config's target says so: vic-machine
-// wrote the simulator's loopback address) and nothing else (restrict=on);
+// at 10.0.2.100:8989 (a guestfwd running tests/vcsim -relay per
+// connection; the config's target says so: vic-machine wrote the
+// simulator's loopback address) and nothing else (restrict=on);
 // the test reaches the guest's API port through hostfwd. The docker CLI
 // with the client certificates create wrote then gets docker info,
 // network ls and volume ls from vchd on the appliance; the ACPI power
@@ -85,6 +86,7 @@ func TestApplianceServesDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// QEMU runs the relay for each connection the guest opens.
 	_, simPort, _ := net.SplitHostPort(vs.Host)
 	console := filepath.Join(dir, "console.log")
 	monitor := filepath.Join(dir, "monitor.sock")
@@ -93,7 +95,7 @@ func TestApplianceServesDocker(t *testing.T) {
 	q := exec.CommandContext(ctx, "qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-m", "1024", "-smp", "1",
 		"-cdrom", iso, "-display", "none", "-vga", "none", "-serial", "file:"+console, "-no-reboot",
 		"-monitor", "unix:"+monitor+",server=on,wait=off",
-		"-netdev", "user,id=pub,restrict=on,hostfwd=tcp:127.0.0.1:"+strconv.Itoa(port)+"-:2376,guestfwd=tcp:10.0.2.100:8989-tcp:127.0.0.1:"+simPort,
+		"-netdev", "user,id=pub,restrict=on,hostfwd=tcp:127.0.0.1:"+strconv.Itoa(port)+"-:2376,guestfwd=tcp:10.0.2.100:8989-cmd:"+sim+" -relay 127.0.0.1:"+simPort,
 		"-device", "vmxnet3,netdev=pub,mac="+c.Network.Public.MAC,
 		"-fw_cfg", "name="+guestinfo.FwCfgName+",file="+infoFile)
 	qout, err := os.Create(filepath.Join(dir, "qemu.log"))
