@@ -349,6 +349,10 @@ func printDockerEnv(c *vice.Config, certPath string) {
 		}
 		fmt.Printf("The endpoint's client address comes from DHCP: find it in the VM %s's guest IP (vSphere client) or in the DHCP server's leases, then\n", c.Name)
 		host = fmt.Sprintf("tcp://ADDRESS:%d", port)
+		if !c.TLS.NoTLS && !c.TLS.NoTLSVerify {
+			fmt.Printf("(the server certificate names %s, not the DHCP address: reach the VCH by one of those names, or give --client-network-ip)\n",
+				strings.Join(append([]string{c.Name}, c.TLS.CNames...), ", "))
+		}
 	}
 	fmt.Print(local.Env{Host: host, CertPath: certPath, TLS: !c.TLS.NoTLS, Verify: !c.TLS.NoTLS && !c.TLS.NoTLSVerify}.Lines())
 }
