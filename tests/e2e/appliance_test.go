@@ -189,4 +189,7 @@ func TestApplianceServesDocker(t *testing.T) {
 			t.Errorf("the console lacks %q after the power button", want)
 		}
 	}
+	if !t.Failed() {
+		t.Logf("console of the appliance:\n%s", b)
+	}
 }
