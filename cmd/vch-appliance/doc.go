@@ -9,7 +9,9 @@
 //     --target wrote into the VM's extraConfig, through the VMware backdoor
 //     (on ESXi) or a QEMU fw_cfg item (tether/guestinfo.ForVM), walking the
 //     schema with vice.Read since the backdoor cannot list keys;
-//  4. configures the public, client and management NICs, found by the
+//  4. waits for the kernel's RNG to be seeded (a blocking getrandom; the
+//     DHCP client's non-blocking reads fail on an unseeded one), then
+//     configures the public, client and management NICs, found by the
 //     fixed MACs create gave them: a static address, gateway and routes,
 //     or DHCP; the hostname (the VCH's name), /etc/resolv.conf, /etc/hosts;
 //  5. writes the Docker API's TLS files and the appliance's settings

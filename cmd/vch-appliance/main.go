@@ -83,6 +83,14 @@ func boot(ctx context.Context, log *zap.Logger, level zap.AtomicLevel) ([]string
 	if err := unix.Sethostname([]byte(c.Name)); err != nil {
 		return nil, fmt.Errorf("hostname: %w", err)
 	}
+	// The DHCP client's transaction IDs and vchd's TLS need the kernel's
+	// RNG: a blocking read makes the kernel seed it (jitter entropy) now
+	// instead of leaving non-blocking readers failing on an idle VM.
+	rngStart := time.Now()
+	if _, err := unix.Getrandom(make([]byte, 16), 0); err != nil {
+		return nil, fmt.Errorf("kernel RNG: %w", err)
+	}
+	log.Debug("kernel RNG ready", zap.Duration("waited", time.Since(rngStart)))
 	l, err := setupNetwork(ctx, c, log)
 	if err != nil {
 		return nil, err

@@ -47,7 +47,8 @@ func setupNetwork(ctx context.Context, c *vice.Config, log *zap.Logger) (lease, 
 		if err := netlink.LinkSetUp(link); err != nil {
 			return l, fmt.Errorf("network %s: up: %w", strings.Join(p.networks, ", "), err)
 		}
-		if p.dhcp() {
+		dhcp := p.dhcp()
+		if dhcp {
 			got, dns, err := dhcpLease(ctx, link, log)
 			if err != nil {
 				return l, fmt.Errorf("network %s: DHCP on %s: %w", strings.Join(p.networks, ", "), link.Attrs().Name, err)
@@ -70,7 +71,7 @@ func setupNetwork(ctx context.Context, c *vice.Config, log *zap.Logger) (lease, 
 			l.addrs[n] = p.addr.Addr()
 		}
 		log.Info("network up", zap.Strings("networks", p.networks), zap.String("nic", link.Attrs().Name), zap.String("mac", p.mac.String()),
-			zap.String("address", p.addr.String()), zap.Bool("dhcp", p.dhcp()))
+			zap.String("address", p.addr.String()), zap.Bool("dhcp", dhcp))
 	}
 	for _, d := range c.Network.DNS {
 		a, err := netip.ParseAddr(d)

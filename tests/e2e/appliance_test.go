@@ -31,9 +31,10 @@ import (
 // the test reaches the guest's API port through hostfwd. The docker CLI
 // with the client certificates create wrote then gets docker info,
 // network ls and volume ls from vchd on the appliance; the ACPI power
-// button stops vchd and powers the VM off.
+// button stops vchd and powers the VM off. Twice: with a static public
+// address, and with DHCP.
 func TestApplianceServesDocker(t *testing.T) {
-	const user, pass, name = "administrator@vsphere.local", "Appl-s3cret", "appl-e2e"
+	const user, pass = "administrator@vsphere.local", "Appl-s3cret"
 	dir := t.TempDir()
 	iso := filepath.Join(dir, "appliance.iso")
 	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
@@ -46,18 +47,40 @@ func TestApplianceServesDocker(t *testing.T) {
 		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
 	}
 	vs := simproc.Start(t, sim, user, pass)
+	// A static public address, as the user gave it.
+	t.Run("static", func(t *testing.T) {
+		bootAppliance(t, vs, sim, iso, "appl-static", "DC0_DVPG0", true, "--public-network-ip", "10.0.2.15/24",
+			"--public-network-gateway", "10.0.2.2", "--dns-server", "10.0.2.3")
+	})
+	// DHCP: QEMU's user network hands out 10.0.2.15/24, router 10.0.2.2
+	// and DNS 10.0.2.3; the client certificate still verifies the
+	// server at 127.0.0.1 (the loopback names every server certificate).
+	t.Run("dhcp", func(t *testing.T) {
+		bootAppliance(t, vs, sim, iso, "appl-dhcp", "DC0_DVPG1", false)
+	})
+}
+
+// bootAppliance creates the VCH name with the built vic-machine on the
+// simulator vs (with extra create flags) and boots iso as its endpoint
+// VM under QEMU, as TestApplianceServesDocker says.
+func bootAppliance(t *testing.T, vs *simproc.Sim, sim, iso, name, bridge string, static bool, extra ...string) {
+	dir := t.TempDir()
+	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
 	certs := filepath.Join(dir, "certs")
-	create := exec.Command(bin("vic-machine"), "create", "--name", name, "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0",
-		"--volume-store", "LocalDS_0/"+name+"-vols:default", "--bridge-network", "DC0_DVPG0",
-		"--public-network-ip", "10.0.2.15/24", "--public-network-gateway", "10.0.2.2", "--dns-server", "10.0.2.3",
-		"--cert-path", certs, "--appliance-iso", iso, "--target", vs.Target(), "--thumbprint", vs.Thumbprint)
-	create.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
+	create := exec.Command(bin("vic-machine"), append([]string{"create", "--name", name, "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0",
+		"--volume-store", "LocalDS_0/" + name + "-vols:default", "--bridge-network", bridge,
+		"--cert-path", certs, "--appliance-iso", iso, "--target", vs.Target(), "--thumbprint", vs.Thumbprint}, extra...)...)
+	create.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+vs.Pass)
 	out, err := create.CombinedOutput()
 	if err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)
 	}
 	exports := parseExports(string(out))
-	if exports["DOCKER_HOST"] != "tcp://10.0.2.15:2376" || exports["DOCKER_CERT_PATH"] != certs || exports["DOCKER_TLS_VERIFY"] != "1" {
+	wantHost := "tcp://10.0.2.15:2376"
+	if !static {
+		wantHost = "tcp://ADDRESS:2376"
+	}
+	if exports["DOCKER_HOST"] != wantHost || exports["DOCKER_CERT_PATH"] != certs || exports["DOCKER_TLS_VERIFY"] != "1" {
 		t.Fatalf("create printed\n%s", out)
 	}
 
@@ -68,7 +91,7 @@ func TestApplianceServesDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Network.Public.IP != "10.0.2.15/24" || c.Network.Public.MAC == "" {
+	if (c.Network.Public.IP == "10.0.2.15/24") != static || c.Network.Public.MAC == "" {
 		t.Fatalf("public network %+v", c.Network.Public)
 	}
 	c.Target = "10.0.2.100:8989"
@@ -159,7 +182,7 @@ func TestApplianceServesDocker(t *testing.T) {
 		t.Errorf("volume ls: %q", got)
 	}
 	b, _ := os.ReadFile(console)
-	for _, want := range []string{"VCH config read", "network up", `"address": "10.0.2.15/24"`, "vchd started"} {
+	for _, want := range []string{"VCH config read", "network up", `"address": "10.0.2.15/24", "dhcp": ` + strconv.FormatBool(!static), "vchd started"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the console lacks %q", want)
 		}
