@@ -21,6 +21,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/tether ./cmd/tether
 	$(GO) build -o bin/mkimage ./cmd/mkimage
 	$(GO) build -o bin/mkiso ./cmd/mkiso
+	# The vSphere endpoint VM's: its /init and static copies of vchd and
+	# vic-machine (the appliance initramfs has no C library).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/vch-appliance ./cmd/vch-appliance
+	@mkdir -p bin/appliance
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/appliance/vchd ./cmd/vchd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/appliance/vic-machine ./cmd/vic-machine
 
 # vic-bundle.tar.gz: what a user downloads, as VIC's bundle was.
 bundle: build

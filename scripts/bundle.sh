@@ -3,7 +3,8 @@
 # unpacks on a Debian 12 host with QEMU: vic-machine-linux, vchd, the
 # tether and the guest kernel it boots (the initramfs inputs), the vSphere
 # ISOs (bootstrap.iso: kernel + the tether's initramfs, the container VMs'
-# CD-ROM; appliance.iso: kernel + vchd and vic-machine, the endpoint VM's),
+# CD-ROM; appliance.iso: kernel + vch-appliance as /init with static vchd
+# and vic-machine, the endpoint VM's),
 # and a README.
 # `./vic-machine-linux create` run from the unpacked directory finds them
 # beside itself.
@@ -14,7 +15,7 @@ kernel=${VCH_KERNEL_DIR:-/var/cache/vch/kernel}
 # ISOLINUX from Debian's isolinux and syslinux-common packages.
 isolinux=${VCH_ISOLINUX_BIN:-/usr/lib/ISOLINUX/isolinux.bin}
 ldlinux=${VCH_LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}
-for f in bin/vic-machine bin/vchd bin/tether bin/mkiso "$kernel/vmlinuz" "$kernel/version" "$isolinux" "$ldlinux"; do
+for f in bin/vic-machine bin/vchd bin/tether bin/mkiso bin/vch-appliance bin/appliance/vchd bin/appliance/vic-machine "$kernel/vmlinuz" "$kernel/version" "$isolinux" "$ldlinux"; do
 	[ -e "$f" ] || { echo "bundle: missing $f (run make build and scripts/setup.sh)" >&2; exit 1; }
 done
 stage=$(mktemp -d)
@@ -27,7 +28,7 @@ cp bin/vchd bin/tether "$dir/"
 # modules are relative links into boot/ and lib/).
 cp -a "$kernel/." "$dir/kernel/"
 bin/mkiso bootstrap -o "$dir/bootstrap.iso" -tether bin/tether -kernel-dir "$kernel" -isolinux "$isolinux" -ldlinux "$ldlinux"
-bin/mkiso appliance -o "$dir/appliance.iso" -vchd bin/vchd -vic-machine bin/vic-machine -kernel-dir "$kernel" -isolinux "$isolinux" -ldlinux "$ldlinux"
+bin/mkiso appliance -o "$dir/appliance.iso" -init bin/vch-appliance -vchd bin/appliance/vchd -vic-machine bin/appliance/vic-machine -kernel-dir "$kernel" -isolinux "$isolinux" -ldlinux "$ldlinux"
 version=$(bin/vic-machine version)
 cat > "$dir/README" <<README
 vic-bundle: a Virtual Container Host for the stock docker CLI, each

@@ -1,21 +1,28 @@
 // Command mkiso builds a vSphere VCH's ISO images (make bundle runs it):
 //
 //	mkiso bootstrap -o bootstrap.iso -tether bin/tether -kernel-dir DIR
-//	mkiso appliance -o appliance.iso -vchd bin/vchd -vic-machine bin/vic-machine -kernel-dir DIR
+//	mkiso appliance -o appliance.iso -init bin/vch-appliance -vchd bin/appliance/vchd \
+//		-vic-machine bin/appliance/vic-machine -kernel-dir DIR
 //
 // The bootstrap ISO is what container VMs boot from their CD-ROM: the
 // guest kernel and the tether's initramfs (the same one QEMU VMs boot).
 // The appliance ISO is the endpoint VM's: the kernel and an initramfs
-// holding vchd and vic-machine. Both boot through ISOLINUX (Debian's
-// isolinux and syslinux-common; -isolinux and -ldlinux name other copies).
+// whose /init is vch-appliance (cmd/vch-appliance), with vchd and
+// vic-machine in /bin and the endpoint's drivers in /lib/modules (in
+// modules.order). Its binaries run without a C library: they must be
+// statically linked (CGO_ENABLED=0; make build puts such copies in
+// bin/appliance/). Both boot through ISOLINUX (Debian's isolinux and
+// syslinux-common; -isolinux and -ldlinux name other copies).
 package main
 
 import (
 	"bytes"
+	"debug/elf"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vchproject/vch/internal/isoimage"
 	"github.com/vchproject/vch/portlayer/qemu/initramfs"
@@ -39,8 +46,9 @@ func run(args []string) error {
 	out := fs.String("o", "", "the ISO to write")
 	kernelDir := fs.String("kernel-dir", "/var/cache/vch/kernel", "the guest kernel tree (scripts/fetch-kernel.sh)")
 	tether := fs.String("tether", "bin/tether", "the tether binary (bootstrap)")
-	vchd := fs.String("vchd", "bin/vchd", "vchd (appliance)")
-	vicMachine := fs.String("vic-machine", "bin/vic-machine", "vic-machine (appliance)")
+	initBin := fs.String("init", "bin/vch-appliance", "the appliance's /init (appliance)")
+	vchd := fs.String("vchd", "bin/appliance/vchd", "vchd, statically linked (appliance)")
+	vicMachine := fs.String("vic-machine", "bin/appliance/vic-machine", "vic-machine, statically linked (appliance)")
 	isolinux := fs.String("isolinux", isoimage.DefaultIsolinuxBin, "ISOLINUX's isolinux.bin")
 	ldlinux := fs.String("ldlinux", isoimage.DefaultLdlinux, "ISOLINUX's ldlinux.c32")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -71,28 +79,11 @@ func run(args []string) error {
 		spec.Label, spec.Initrd = "VCH_BOOTSTRAP", initrd
 		spec.Cmdline = "console=ttyS0 panic=-1 quiet " + proto.VSphereFlag
 	case "appliance":
-		var buf bytes.Buffer
-		c := isoimage.NewCpio(&buf)
-		for _, d := range []string{"bin", "dev", "etc", "proc", "sys", "tmp", "var", "var/lib", "var/lib/vch"} {
-			c.Dir(d)
-		}
-		for _, b := range []struct{ name, src string }{{"bin/vchd", *vchd}, {"bin/vic-machine", *vicMachine}} {
-			data, err := os.ReadFile(b.src)
-			if err != nil {
-				return err
-			}
-			c.File(b.name, 0o755, data)
-		}
-		// vchd reads its config from guestinfo (--vice-env); the boot
-		// steps before it (disk, network) are not written yet.
-		c.Symlink("init", "/bin/vchd")
-		if err := c.Close(); err != nil {
+		initrd, err := applianceInitramfs(tmp, k, *initBin, *vchd, *vicMachine)
+		if err != nil {
 			return err
 		}
-		spec.Initrd = filepath.Join(tmp, "appliance.cpio")
-		if err := os.WriteFile(spec.Initrd, buf.Bytes(), 0o644); err != nil {
-			return err
-		}
+		spec.Initrd = initrd
 		spec.Label = "VCH_APPLIANCE"
 		spec.Cmdline = "console=ttyS0 panic=-1 quiet"
 	}
@@ -102,4 +93,64 @@ func run(args []string) error {
 		return err
 	}
 	return os.Rename(tmpOut, *out)
+}
+
+// applianceModules are the endpoint VM's drivers, loaded in this order by
+// its /init: the vSphere devices (PVSCSI and SCSI disks, vmxnet3, fw_cfg)
+// and the ACPI power button with the event device it reports through.
+var applianceModules = append(append([]string(nil), kernel.VSphereModules...), "evdev", "button")
+
+// applianceInitramfs writes the appliance's initramfs into dir.
+func applianceInitramfs(dir string, k *kernel.Kernel, initBin, vchd, vicMachine string) (string, error) {
+	mods, err := k.Modules(applianceModules)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	c := isoimage.NewCpio(&buf)
+	for _, d := range []string{"bin", "dev", "etc", "lib", "lib/modules", "proc", "run", "sys", "tmp", "var", "var/lib", "var/lib/vch"} {
+		c.Dir(d)
+	}
+	c.CharDev("dev/console", 0o600, 5, 1)
+	for _, b := range []struct{ name, src string }{{"init", initBin}, {"bin/vchd", vchd}, {"bin/vic-machine", vicMachine}} {
+		if err := static(b.src); err != nil {
+			return "", err
+		}
+		data, err := os.ReadFile(b.src)
+		if err != nil {
+			return "", err
+		}
+		c.File(b.name, 0o755, data)
+	}
+	var order strings.Builder
+	for _, m := range mods {
+		data, err := os.ReadFile(m.Path)
+		if err != nil {
+			return "", err
+		}
+		c.File("lib/modules/"+m.FileName(), 0o644, data)
+		order.WriteString(m.FileName() + "\n")
+	}
+	c.File("lib/modules/modules.order", 0o644, []byte(order.String()))
+	if err := c.Close(); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "appliance.cpio")
+	return path, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// static refuses a dynamically linked executable: the initramfs has no
+// C library.
+func static(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked: the appliance has no C library; build it with CGO_ENABLED=0 (make build writes bin/appliance/)", path)
+		}
+	}
+	return nil
 }

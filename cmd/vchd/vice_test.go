@@ -47,7 +47,7 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 		"--volume-store", "LocalDS_0/vchx-vols:default", "--bridge-network", "DC0_DVPG0", "--public-network", "VM Network",
 		"--container-network", "VM Network:public", "--container-network-gateway", "VM Network:10.9.0.1/24",
 		"--container-network-ip-range", "VM Network:10.9.0.100-10.9.0.200", "--container-name-convention", "vchx-{name}",
-		"--container-memory", "256M", "--target", user+"@"+host+"/DC0", "--thumbprint", tp)
+		"--container-memory", "256M", "--cert-path", filepath.Join(dir, "certs"), "--target", user+"@"+host+"/DC0", "--thumbprint", tp)
 	create.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("vic-machine create: %v\n%s", err, out)

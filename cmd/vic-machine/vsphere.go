@@ -234,8 +234,9 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 	o := vsphere.CreateOptions{Version: version.Version}
 	var cpu, mem allocFlags
 	var cn cnetFlags
-	var vstores stringList
+	var vstores, dns, cnames stringList
 	var cmem, baseImage, emem string
+	addr := map[string]*vsphere.NetworkAddressing{}
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
 	fs.StringVar(&o.ComputeResource, "compute-resource", "", "cluster, host or resource pool (cluster/pool) the VCH goes in (default: the only one)")
 	fs.StringVar(&o.ImageStore, "image-store", "", "DATASTORE[/PATH] for images and the endpoint VM (required)")
@@ -245,10 +246,25 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 	fs.StringVar(&o.Public, "public-network", "VM Network", "port group of the public network (published ports, outbound)")
 	fs.StringVar(&o.Client, "client-network", "", "port group Docker clients reach the VCH on (default: the public network)")
 	fs.StringVar(&o.Management, "management-network", "", "port group the VCH reaches vSphere on (default: the public network)")
+	for _, n := range []string{"public", "client", "management"} {
+		a := &vsphere.NetworkAddressing{}
+		addr[n] = a
+		fs.StringVar(&a.IP, n+"-network-ip", "", "the endpoint's static address on the "+n+" network, IP/MASK (default: DHCP)")
+		gw := "default gateway of the endpoint (with --public-network-ip)"
+		if n != "public" {
+			gw = "DEST[,DEST…]:GATEWAY: routes from the " + n + " network to those CIDRs (with --" + n + "-network-ip)"
+		}
+		fs.StringVar(&a.Gateway, n+"-network-gateway", "", gw)
+	}
+	fs.Var(&dns, "dns-server", "DNS server of the endpoint (repeatable; default: from DHCP)")
+	fs.StringVar(&o.TLS.CertPath, "cert-path", "", "folder for the CA, server and client certificates (DOCKER_CERT_PATH; default ./NAME); certificates already there are used")
+	fs.Var(&cnames, "tls-cname", "extra server certificate name (repeatable)")
+	fs.BoolVar(&o.TLS.NoTLS, "no-tls", false, "serve the Docker API without TLS (INSECURE)")
+	fs.BoolVar(&o.TLS.NoTLSVerify, "no-tlsverify", false, "do not require client certificates (INSECURE)")
 	cn.add(fs)
 	cpu.add(fs, "cpu")
 	mem.add(fs, "memory")
-	fs.StringVar(&o.OpsUser, "ops-user", "", "vSphere user the VCH acts as (default: --user)")
+	fs.StringVar(&o.OpsUser, "ops-user", "", "vSphere user the VCH acts as (default: --user, whose password the VCH then keeps, sealed)")
 	fs.StringVar(&o.OpsPassword, "ops-password", "", "password of --ops-user")
 	fs.BoolVar(&o.OpsGrantPerms, "ops-grant-perms", false, "grant --ops-user the permissions the VCH needs (role "+vsphere.OpsRole+")")
 	fs.StringVar(&o.NameConvention, "container-name-convention", "", "name of container VMs, with {name} and {id}, e.g. myteam-{name}")
@@ -264,6 +280,14 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 		return nil, o, err
 	}
 	o.VolumeStores = vstores
+	o.DNS, o.TLS.CNames = dns, cnames
+	o.Addressing = map[string]vsphere.NetworkAddressing{}
+	for n, a := range addr {
+		o.Addressing[n] = *a
+	}
+	if o.TLS.CertPath == "" {
+		o.TLS.CertPath = o.Name
+	}
 	var err error
 	if o.CPU, err = cpu.value(); err != nil {
 		return nil, o, err
@@ -297,14 +321,40 @@ func createVSphere(ctx context.Context, args []string) error {
 	if o.ApplianceISO == "" {
 		fmt.Fprintln(os.Stderr, "WARNING: no appliance.iso beside vic-machine and no --appliance-iso: the endpoint VM gets no boot media")
 	}
+	if o.TLS.NoTLS || o.TLS.NoTLSVerify {
+		fmt.Fprintln(os.Stderr, "WARNING: this VCH accepts Docker API clients WITHOUT certificate authentication")
+	}
+	if abs, err := filepath.Abs(o.TLS.CertPath); err == nil {
+		o.TLS.CertPath = abs
+	}
 	return withSession(ctx, t, func(ctx context.Context, s *vsphere.Session) error {
 		v, err := s.Create(ctx, o)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("Completed successfully: VCH %s created: endpoint VM %s in %s/%s\n", o.Name, v.ID, v.Path, o.Name)
+		printDockerEnv(v.Config, o.TLS.CertPath)
 		return nil
 	})
+}
+
+// printDockerEnv prints the DOCKER_* lines the local target prints, when
+// the client network's address is static; with DHCP, how to find it.
+func printDockerEnv(c *vice.Config, certPath string) {
+	host := c.DockerHost()
+	if host == "" {
+		port := vice.APIPort
+		if c.TLS.NoTLS {
+			port = vice.APIPortNoTLS
+		}
+		fmt.Printf("The endpoint's client address comes from DHCP: find it in the VM %s's guest IP (vSphere client) or in the DHCP server's leases, then\n", c.Name)
+		host = fmt.Sprintf("tcp://ADDRESS:%d", port)
+		if !c.TLS.NoTLS && !c.TLS.NoTLSVerify {
+			fmt.Printf("(the server certificate names %s, not the DHCP address: reach the VCH by one of those names, or give --client-network-ip)\n",
+				strings.Join(append([]string{c.Name}, c.TLS.CNames...), ", "))
+		}
+	}
+	fmt.Print(local.Env{Host: host, CertPath: certPath, TLS: !c.TLS.NoTLS, Verify: !c.TLS.NoTLS && !c.TLS.NoTLSVerify}.Lines())
 }
 
 // bundleFile is name beside this executable if it exists, else "".
@@ -414,7 +464,11 @@ func printVSphere(v *vsphere.VCH) {
 		row("Previous version", c.PreviousVersion+" (vic-machine upgrade --rollback returns to it)")
 	}
 	row("Endpoint VM", string(v.PowerState))
-	row("Docker endpoint", "none yet: the appliance does not report one in this version")
+	if h := c.DockerHost(); h != "" {
+		row("Docker endpoint", h)
+	} else {
+		row("Docker endpoint", "the client network's address from DHCP, port "+strconv.Itoa(vice.APIPort))
+	}
 	if c.ISO.Appliance != "" {
 		row("Appliance ISO", c.ISO.Appliance)
 	}
@@ -440,9 +494,22 @@ func printVSphere(v *vsphere.VCH) {
 		row("Volume store "+vs.Label, vs.Location().DSPath())
 	}
 	row("Bridge network", c.Network.Bridge.Name+" ("+c.Network.BridgeRange+")")
-	row("Public network", c.Network.Public.Name)
-	row("Client network", c.Network.Client.Name)
-	row("Management network", c.Network.Management.Name)
+	for _, n := range []struct {
+		what string
+		e    vice.EndpointNetwork
+	}{{"Public", c.Network.Public}, {"Client", c.Network.Client}, {"Management", c.Network.Management}} {
+		a := "DHCP"
+		if n.e.IP != "" {
+			a = n.e.IP
+		}
+		if n.e.Gateway != "" {
+			a += ", gateway " + n.e.Gateway
+		}
+		row(n.what+" network", n.e.Name+" ("+a+", MAC "+n.e.MAC+")")
+	}
+	if len(c.Network.DNS) > 0 {
+		row("DNS servers", strings.Join(c.Network.DNS, ", "))
+	}
 	for _, cn := range c.Network.Containers {
 		extra := []string{}
 		if cn.Gateway != "" {

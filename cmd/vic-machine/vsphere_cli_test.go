@@ -102,6 +102,7 @@ func TestVSphereCLI(t *testing.T) {
 		t.Errorf("ls with GOVC_PASSWORD and --user: %q %q", out, errs)
 	}
 
+	certPath := filepath.Join(t.TempDir(), "vch02-certs")
 	iso := filepath.Join(t.TempDir(), "appliance.iso")
 	if err := os.WriteFile(iso, []byte("not really an ISO"), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,10 +113,18 @@ func TestVSphereCLI(t *testing.T) {
 		"--container-network-ip-range", "VM Network:10.9.0.100-10.9.0.200", "--container-network-dns", "VM Network:10.9.0.2",
 		"--container-network-firewall", "VM Network:published", "--client-network", "DC0_DVPG1", "--bridge-network-range", "10.200.0.0/16",
 		"--cpu", "2GHz", "--memory-reservation", "256M", "--memory-shares", "high", "--container-name-convention", "team-{name}",
-		"--container-memory", "1G", "--container-cpus", "2", "--base-image-size", "4G", "--debug", "--appliance-iso", iso}
+		"--container-memory", "1G", "--container-cpus", "2", "--base-image-size", "4G", "--debug", "--appliance-iso", iso,
+		"--public-network-ip", "10.0.0.5/24", "--public-network-gateway", "10.0.0.1", "--client-network-ip", "10.5.0.5/24",
+		"--client-network-gateway", "10.6.0.0/16:10.5.0.1", "--dns-server", "10.0.0.2", "--tls-cname", "vch02.example.com", "--cert-path", certPath}
 	out := c.ok(create...)
-	if !regexp.MustCompile(`^Completed successfully: VCH vch02 created: endpoint VM vm-\d+ in /DC0/host/DC0_C0/Resources/vch02\n$`).MatchString(out) {
+	if !regexp.MustCompile(`^Completed successfully: VCH vch02 created: endpoint VM vm-\d+ in /DC0/host/DC0_C0/Resources/vch02\n` +
+		`export DOCKER_HOST=tcp://10.5.0.5:2376\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=` + regexp.QuoteMeta(certPath) + `\n$`).MatchString(out) {
 		t.Errorf("create printed %q", out)
+	}
+	for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+		if _, err := os.Stat(filepath.Join(certPath, f)); err != nil {
+			t.Errorf("DOCKER_CERT_PATH: %v", err)
+		}
 	}
 	out = c.ok("ls")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -136,13 +145,16 @@ func TestVSphereCLI(t *testing.T) {
 	for _, want := range []string{"Name: vch02", "Path: /DC0/host/DC0_C0/Resources", "CPU: limit 2000 MHz", "Memory: limit unlimited, reservation 256 MB, shares high",
 		"Bridge network: DC0_DVPG0 (10.200.0.0/16)", "Client network: DC0_DVPG1",
 		"Container network public: VM Network gateway 10.9.0.1/24, range 10.9.0.100-10.9.0.200, dns 10.9.0.2, firewall published",
-		"Container VM defaults: 2 vCPU, 1024 MiB memory, 4 GiB writable layer", "Container name convention: team-{name}", "Volume store default: [LocalDS_0] vols", "Endpoint VM: poweredOn", "Appliance ISO: [LocalDS_0] vch02/appliance.iso"} {
+		"Container VM defaults: 2 vCPU, 1024 MiB memory, 4 GiB writable layer", "Container name convention: team-{name}", "Volume store default: [LocalDS_0] vols", "Endpoint VM: poweredOn", "Appliance ISO: [LocalDS_0] vch02/appliance.iso",
+		"Docker endpoint: tcp://10.5.0.5:2376", "Public network: VM Network (10.0.0.5/24, gateway 10.0.0.1, MAC 00:50:56:", "Client network: DC0_DVPG1 (10.5.0.5/24, gateway 10.6.0.0/16:10.5.0.1, MAC 00:50:56:",
+		"DNS servers: 10.0.0.2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect lacks %q:\n%s", want, out)
 		}
 	}
 	line := strings.TrimSpace(c.ok("inspect", "config", "--name", "vch02"))
-	for _, want := range []string{"--container-network-firewall 'VM Network:published'", "--client-network DC0_DVPG1", "--base-image-size 4096M", "--debug", "--cpu 2000 "} {
+	for _, want := range []string{"--container-network-firewall 'VM Network:published'", "--client-network DC0_DVPG1", "--base-image-size 4096M", "--debug", "--cpu 2000 ",
+		"--public-network-ip 10.0.0.5/24 --public-network-gateway 10.0.0.1 --client-network-ip 10.5.0.5/24 --client-network-gateway 10.6.0.0/16:10.5.0.1 --dns-server 10.0.0.2 --tls-cname vch02.example.com"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("inspect config lacks %q: %s", want, line)
 		}
@@ -181,6 +193,7 @@ func TestVSphereCLI(t *testing.T) {
 	}
 	sh := exec.Command("sh", "-c", strings.Replace(line, "vic-machine", c.bin, 1)+" --user "+cliUser)
 	sh.Env = c.env
+	sh.Dir = t.TempDir() // the certificates go to ./vch02 there
 	if b, err := sh.CombinedOutput(); err != nil {
 		t.Fatalf("the inspect config line %q failed: %v\n%s", line, err, b)
 	}
@@ -188,4 +201,18 @@ func TestVSphereCLI(t *testing.T) {
 		t.Errorf("inspect config after recreating:\n%s\nwant\n%s", again, line)
 	}
 	c.ok("delete", "--name", "vch02", "--force")
+	if _, err := os.Stat(filepath.Join(sh.Dir, "vch02", "ca.pem")); err != nil {
+		t.Errorf("the default --cert-path ./NAME: %v", err)
+	}
+
+	// DHCP: create says where the address comes from; --no-tls: no
+	// certificates, no DOCKER_TLS_VERIFY.
+	out = c.ok("create", "--name", "vch03", "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0", "--bridge-network", "DC0_DVPG1",
+		"--no-tls", "--cert-path", filepath.Join(t.TempDir(), "none"))
+	if !strings.Contains(out, "The endpoint's client address comes from DHCP") || !strings.HasSuffix(out, "\nexport DOCKER_HOST=tcp://ADDRESS:2375\n") {
+		t.Errorf("create with DHCP and --no-tls printed %q", out)
+	}
+	c.fails(`--public-network-ip "10.0.0.5": give the endpoint's IPv4 address with its mask`, append([]string{"create", "--name", "vch04", "--compute-resource", "DC0_C0",
+		"--image-store", "LocalDS_0", "--bridge-network", "DC0_DVPG0", "--public-network-ip", "10.0.0.5"}, base...)...)
+	c.ok("delete", "--name", "vch03")
 }

@@ -163,13 +163,15 @@ type Cpio struct {
 // NewCpio writes an archive to w.
 func NewCpio(w io.Writer) *Cpio { return &Cpio{w: w, ino: 1} }
 
-func (c *Cpio) entry(name string, mode uint32, data []byte) {
+func (c *Cpio) entry(name string, mode uint32, data []byte) { c.node(name, mode, 0, 0, data) }
+
+func (c *Cpio) node(name string, mode, rdevMajor, rdevMinor uint32, data []byte) {
 	if c.err != nil {
 		return
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-		c.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name)+1, 0)
+		c.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
 	b.WriteString(name)
 	b.WriteByte(0)
 	for b.Len()%4 != 0 {
@@ -188,6 +190,12 @@ func (c *Cpio) Dir(name string) { c.entry(name, 0o040755, nil) }
 
 // File adds a regular file with mode perm.
 func (c *Cpio) File(name string, perm uint32, data []byte) { c.entry(name, 0o100000|perm, data) }
+
+// CharDev adds a character device node (dev/console: the kernel opens it
+// for /init's standard input and output before /dev is mounted).
+func (c *Cpio) CharDev(name string, perm, major, minor uint32) {
+	c.node(name, 0o020000|perm, major, minor, nil)
+}
 
 // Symlink adds a symbolic link.
 func (c *Cpio) Symlink(name, target string) { c.entry(name, 0o120777, []byte(target)) }

@@ -15,7 +15,12 @@ func sample() *Config {
 		Storage: Storage{Image: Datastore{Datastore: "LocalDS_0", Path: "vch02/images"},
 			Volumes:       []VolumeStore{{Label: "default", Datastore: "LocalDS_0", Path: "volumes"}, {Label: "fast", Datastore: "ssd", Path: "v"}},
 			BaseImageSize: 8 << 30},
-		Network: Network{Bridge: PortGroup{Name: "DC0_DVPG0", ID: "dvportgroup-11"}, Public: PortGroup{Name: "VM Network", ID: "network-7"},
+		TLS: TLS{CACert: EncodePEM([]byte("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n")), ServerCert: EncodePEM([]byte("cert")),
+			ServerKey: EncodePEM([]byte("-----BEGIN EC PRIVATE KEY-----\nk3y\n")), NoTLSVerify: true, CNames: []string{"vch02.example.com"}},
+		Network: Network{Bridge: PortGroup{Name: "DC0_DVPG0", ID: "dvportgroup-11"},
+			Public:     EndpointNetwork{Name: "VM Network", ID: "network-7", IP: "10.0.0.5/24", Gateway: "10.0.0.1", MAC: "00:50:56:01:02:03"},
+			Client:     EndpointNetwork{Name: "client", ID: "network-8", Gateway: "10.3.0.0/16,10.4.0.0/16:10.1.0.1", MAC: "00:50:56:01:02:04"},
+			DNS:        []string{"10.0.0.2"},
 			Containers: []ContainerNetwork{{PortGroup: PortGroup{Name: "web"}, Alias: "public", Gateway: "10.0.0.1/24", DNS: []string{"10.0.0.2", "10.0.0.3"}}}},
 		Resources: Resources{CPU: Allocation{Limit: 2000, Reservation: 500, Shares: "high"}, Memory: Allocation{Limit: 4096, Shares: "normal"}},
 		Container: Container{NameConvention: "team-{name}", CPUs: 2, MemoryMB: 512},
@@ -39,11 +44,13 @@ func TestRoundTrip(t *testing.T) {
 		if !safe.MatchString(k) {
 			t.Errorf("key %q has characters a shell would mangle", k)
 		}
-		if strings.Contains(v, "s3cr3t") {
+		if strings.Contains(v, "s3cr3t") || strings.Contains(v, EncodePEM([]byte("-----BEGIN EC PRIVATE KEY-----\nk3y\n"))) {
 			t.Errorf("%s holds the password in clear: %q", k, v)
 		}
 	}
-	if kv["guestinfo.vice.network.container.0.dns.1"] != "10.0.0.3" || kv["guestinfo.vice.storage.volume.count"] != "2" {
+	if kv["guestinfo.vice.network.container.0.dns.1"] != "10.0.0.3" || kv["guestinfo.vice.storage.volume.count"] != "2" ||
+		kv["guestinfo.vice.network.public.mac"] != "00:50:56:01:02:03" || kv["guestinfo.vice.network.dns.0"] != "10.0.0.2" ||
+		kv["guestinfo.vice.tls.notlsverify"] != "true" || kv["guestinfo.vice.secret.serverkey"] == "" {
 		t.Errorf("layout differs from the documented one: %v", Keys(kv))
 	}
 	got, err := Decode(kv)

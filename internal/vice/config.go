@@ -1,5 +1,10 @@
 package vice
 
+import (
+	"encoding/base64"
+	"fmt"
+)
+
 // Prefix starts every key of the schema.
 const Prefix = "guestinfo.vice."
 
@@ -23,6 +28,7 @@ type Config struct {
 	PoolKind string `vice:"poolkind"`
 
 	Ops       Ops       `vice:"ops"`
+	TLS       TLS       `vice:"tls"`
 	Storage   Storage   `vice:"storage"`
 	Network   Network   `vice:"network"`
 	Resources Resources `vice:"resources"`
@@ -95,17 +101,71 @@ type VolumeStore struct {
 // Location is the store's folder.
 func (v VolumeStore) Location() Datastore { return Datastore{Datastore: v.Datastore, Path: v.Path} }
 
+// TLS is the Docker API's TLS material, made by vic-machine create and
+// written to files by the appliance. PEM values are kept base64url
+// (unpadded) encoded, so a value holds no newline or space (see EncodePEM).
+type TLS struct {
+	// CACert is the CA whose client certificates the API accepts (the
+	// VCH's own CA, plus any --tls-ca), PEM, encoded.
+	CACert string `vice:"ca"`
+	// ServerCert and ServerKey are the API's certificate and key, PEM,
+	// encoded; the key is a secret.
+	ServerCert string `vice:"cert"`
+	ServerKey  string `vice:"serverkey,secret"`
+	// NoTLS serves plain HTTP; NoTLSVerify requires no client
+	// certificate (both loud).
+	NoTLS       bool `vice:"notls"`
+	NoTLSVerify bool `vice:"notlsverify"`
+	// CNames are the extra server certificate names (--tls-cname).
+	CNames []string `vice:"cname"`
+}
+
+// EncodePEM is how TLS keeps PEM text; DecodePEM reverses it.
+func EncodePEM(pem []byte) string { return base64.RawURLEncoding.EncodeToString(pem) }
+
+// DecodePEM returns the PEM text of a TLS field ("" gives nil).
+func DecodePEM(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("vice: PEM value: %w", err)
+	}
+	return b, nil
+}
+
 // Network maps the VCH's networks to port groups (names as the user gave
 // them; IDs are the managed object references, dvportgroup-12, network-7).
 type Network struct {
-	Bridge      PortGroup `vice:"bridge"`
-	Public      PortGroup `vice:"public"`
-	Client      PortGroup `vice:"client"`
-	Management  PortGroup `vice:"management"`
-	BridgeRange string    `vice:"bridgerange"`
+	Bridge      PortGroup       `vice:"bridge"`
+	Public      EndpointNetwork `vice:"public"`
+	Client      EndpointNetwork `vice:"client"`
+	Management  EndpointNetwork `vice:"management"`
+	BridgeRange string          `vice:"bridgerange"`
+	// DNS are the endpoint VM's DNS servers (--dns-server); none: those
+	// DHCP gives.
+	DNS []string `vice:"dns"`
 	// Container networks: docker networks that are port groups.
 	Containers []ContainerNetwork `vice:"container"`
 }
+
+// EndpointNetwork is one of the endpoint VM's networks (public, client,
+// management): its port group and the endpoint's NIC on it. Networks on
+// the same port group share one NIC (the same MAC).
+type EndpointNetwork struct {
+	Name string `vice:"name"`
+	ID   string `vice:"id"`
+	// IP is the NIC's static address, CIDR (10.0.0.5/24); "" : DHCP.
+	IP string `vice:"ip"`
+	// Gateway: on the public network the default gateway (an IP); on
+	// client and management "DEST[,DEST…]:GATEWAY", routes to those
+	// destinations (CIDRs) through GATEWAY, as VIC had them.
+	Gateway string `vice:"gateway"`
+	// MAC is the NIC's fixed address (00:50:56:xx:xx:xx, VMware's static
+	// range), how the appliance finds the NIC.
+	MAC string `vice:"mac"`
+}
+
+// PortGroup is the network's port group.
+func (e EndpointNetwork) PortGroup() PortGroup { return PortGroup{Name: e.Name, ID: e.ID} }
 
 // PortGroup is a network's name and reference.
 type PortGroup struct {

@@ -40,6 +40,29 @@ func CommandLine(c *vice.Config, loginUser string) []string {
 	if n.Management.Name != n.Public.Name {
 		add("--management-network", n.Management.Name)
 	}
+	for _, e := range []struct {
+		flag string
+		n    vice.EndpointNetwork
+	}{{"public", n.Public}, {"client", n.Client}, {"management", n.Management}} {
+		if e.n.IP != "" && (e.flag == "public" || e.n.Name != n.Public.Name) {
+			add("--"+e.flag+"-network-ip", e.n.IP)
+		}
+		if e.n.Gateway != "" {
+			add("--"+e.flag+"-network-gateway", e.n.Gateway)
+		}
+	}
+	for _, d := range n.DNS {
+		add("--dns-server", d)
+	}
+	for _, cn := range c.TLS.CNames {
+		add("--tls-cname", cn)
+	}
+	if c.TLS.NoTLS {
+		args = append(args, "--no-tls")
+	}
+	if c.TLS.NoTLSVerify {
+		args = append(args, "--no-tlsverify")
+	}
 	for _, cn := range n.Containers {
 		pg := cn.PortGroup.Name
 		v := pg

@@ -49,6 +49,12 @@ type CreateOptions struct {
 	EndpointMemoryMB  int64
 	Debug             bool
 	Version           string
+	// Addressing is the endpoint's --public-network-ip and -gateway (and
+	// client, management), by network ("public", "client", "management");
+	// none: DHCP.
+	Addressing map[string]NetworkAddressing
+	DNS        []string // --dns-server
+	TLS        EndpointTLS
 	// ApplianceISO and BootstrapISO are local files uploaded to the
 	// endpoint VM's folder ("" : none); the endpoint boots the appliance.
 	ApplianceISO, BootstrapISO string
@@ -63,7 +69,11 @@ type planned struct {
 	imageDS  *object.Datastore
 	volumeDS map[string]*object.Datastore // by label
 	nets     []object.NetworkReference    // endpoint NICs, distinct
-	netRefs  map[string]types.ManagedObjectReference
+	netNames []string                     // their port groups' names
+	macs     map[string]string            // fixed MACs by port group name
+	// madeCerts: create made --cert-path (removed if create fails).
+	madeCerts bool
+	netRefs   map[string]types.ManagedObjectReference
 	// containerRefs are the container networks' port groups.
 	containerRefs []types.ManagedObjectReference
 	uuid          string
@@ -89,6 +99,9 @@ func (s *Session) Create(ctx context.Context, o CreateOptions) (*VCH, error) {
 		return nil, err
 	}
 	var u undoStack
+	if p.madeCerts {
+		u.push("certificates in "+o.TLS.CertPath, func(context.Context) error { return os.RemoveAll(o.TLS.CertPath) })
+	}
 	v, err := s.make(ctx, p, &u)
 	if err != nil {
 		if uerr := u.run(ctx, s.log); uerr != nil {
@@ -180,6 +193,7 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 		}
 		if _, seen := p.netRefs[n.name]; !seen {
 			p.nets = append(p.nets, ref)
+			p.netNames = append(p.netNames, n.name)
 		}
 		p.netRefs[n.name] = ref.Reference()
 		pgs[n.flag] = vice.PortGroup{Name: n.name, ID: ref.Reference().Value}
@@ -280,24 +294,33 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 		Pool: place.Parent.InventoryPath + "/" + o.Name, PoolKind: "pool",
 		Ops:     ops,
 		Storage: vice.Storage{Image: vice.Datastore{Datastore: imgDS, Path: p.imageDir}, Volumes: stores, BaseImageSize: o.BaseImageSize, Made: p.made()},
-		Network: vice.Network{Bridge: pgs["--bridge-network"], Public: pgs["--public-network"], Client: pgs["--client-network"],
-			Management: pgs["--management-network"], BridgeRange: o.BridgeRange, Containers: cnets},
+		Network: vice.Network{Bridge: pgs["--bridge-network"], Public: endpointNet(pgs["--public-network"]), Client: endpointNet(pgs["--client-network"]),
+			Management: endpointNet(pgs["--management-network"]), BridgeRange: o.BridgeRange, Containers: cnets},
 		Resources: vice.Resources{CPU: o.CPU, Memory: o.Memory},
 		Container: vice.Container{NameConvention: o.NameConvention, CPUs: o.ContainerCPUs, MemoryMB: o.ContainerMemoryMB},
 		ISO:       isos,
 		Debug:     o.Debug,
 		CreatedAt: time.Now().UTC().Format(time.RFC3339),
 	}
+	if p.macs, err = planEndpointNetworks(&p.cfg.Network, o.Addressing, o.DNS); err != nil {
+		return nil, err
+	}
 	key, err := vice.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	kv, err := vice.Encode(p.cfg, key)
-	if err != nil {
+	// The certificates come last: nothing after them refuses the create.
+	if p.cfg.TLS, p.madeCerts, err = planTLS(o.Name, p.cfg.Network, o.TLS); err != nil {
 		return nil, err
 	}
-	p.endpoint, err = s.endpointSpec(ctx, p, o, kv)
+	kv, err := vice.Encode(p.cfg, key)
+	if err == nil {
+		p.endpoint, err = s.endpointSpec(ctx, p, o, kv)
+	}
 	if err != nil {
+		if p.madeCerts {
+			os.RemoveAll(o.TLS.CertPath)
+		}
 		return nil, err
 	}
 	return p, nil
@@ -307,7 +330,7 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 // the config in extraConfig.
 func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions, kv map[string]string) (types.VirtualMachineConfigSpec, error) {
 	var devices object.VirtualDeviceList
-	for _, n := range p.nets {
+	for i, n := range p.nets {
 		backing, err := n.EthernetCardBackingInfo(ctx)
 		if err != nil {
 			return types.VirtualMachineConfigSpec{}, fmt.Errorf("NIC on %s: %w", n.GetInventoryPath(), err)
@@ -315,6 +338,13 @@ func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions,
 		nic, err := object.EthernetCardTypes().CreateEthernetCard("vmxnet3", backing)
 		if err != nil {
 			return types.VirtualMachineConfigSpec{}, fmt.Errorf("NIC on %s: %w", n.GetInventoryPath(), err)
+		}
+		// The appliance finds its public, client and management NICs
+		// by these fixed MACs (the bridge NIC's is vSphere's choice).
+		if mac, ok := p.macs[p.netNames[i]]; ok {
+			card := nic.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+			card.AddressType = string(types.VirtualEthernetCardMacTypeManual)
+			card.MacAddress = mac
 		}
 		devices = append(devices, nic)
 	}
@@ -333,6 +363,10 @@ func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions,
 		DeviceChange: change,
 		ExtraConfig:  optionValues(kv),
 	}, nil
+}
+
+func endpointNet(pg vice.PortGroup) vice.EndpointNetwork {
+	return vice.EndpointNetwork{Name: pg.Name, ID: pg.ID}
 }
 
 func optionValues(kv map[string]string) []types.BaseOptionValue {

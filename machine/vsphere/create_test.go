@@ -108,7 +108,13 @@ func diff(a, b []string) (gone, added []string) {
 }
 
 func baseOptions(name string) CreateOptions {
+	// TestMain's temporary directory holds the certificates.
+	certDir, err := os.MkdirTemp("", "certs-")
+	if err != nil {
+		panic(err)
+	}
 	return CreateOptions{
+		TLS:  EndpointTLS{CertPath: filepath.Join(certDir, name)},
 		Name: name, ComputeResource: "DC0_C0", ImageStore: "LocalDS_0/vch",
 		VolumeStores: []string{"LocalDS_0/vols:default"},
 		Bridge:       "DC0_DVPG0", Public: "VM Network",
@@ -286,6 +292,19 @@ func TestCreateRefusalsChangeNothing(t *testing.T) {
 		{"bad shares", func(o *CreateOptions) { o.CPU.Shares = "lots" }, `--cpu-shares "lots"`},
 		{"ops perms without user", func(o *CreateOptions) { o.OpsGrantPerms = true }, "--ops-grant-perms needs --ops-user"},
 		{"missing ISO", func(o *CreateOptions) { o.ApplianceISO = "/nonexistent/appliance.iso" }, "--appliance-iso /nonexistent/appliance.iso: not a readable file"},
+		{"endpoint IP without mask", func(o *CreateOptions) { o.Addressing = map[string]NetworkAddressing{"public": {IP: "10.0.0.5"}} }, `--public-network-ip "10.0.0.5": give the endpoint's IPv4 address with its mask`},
+		{"gateway without IP", func(o *CreateOptions) { o.Addressing = map[string]NetworkAddressing{"public": {Gateway: "10.0.0.1"}} }, "--public-network-gateway needs --public-network-ip"},
+		{"gateway off the subnet", func(o *CreateOptions) {
+			o.Addressing = map[string]NetworkAddressing{"public": {IP: "10.0.0.5/24", Gateway: "10.1.0.1"}}
+		}, "--public-network-gateway 10.1.0.1 is not on 10.0.0.5/24's subnet 10.0.0.0/24"},
+		{"client default gateway", func(o *CreateOptions) {
+			o.Client = "DC0_DVPG0"
+			o.Addressing = map[string]NetworkAddressing{"client": {IP: "10.2.0.5/24", Gateway: "10.2.0.1"}}
+		}, `--client-network-gateway "10.2.0.1": on the client network give the destinations it routes to, DEST[,DEST…]:10.2.0.1`},
+		{"two addresses on one port group", func(o *CreateOptions) {
+			o.Addressing = map[string]NetworkAddressing{"public": {IP: "10.0.0.5/24"}, "client": {IP: "10.0.0.6/24"}}
+		}, "--client-network-ip 10.0.0.6/24: port group VM Network has address 10.0.0.5/24 already"},
+		{"bad DNS server", func(o *CreateOptions) { o.DNS = []string{"dns.example.com"} }, `--dns-server "dns.example.com": not an IPv4 address`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := baseOptions("second")

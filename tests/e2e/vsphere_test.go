@@ -60,7 +60,7 @@ func startVSphereVCH(t *testing.T, o vsphereOptions) *vsphereVCH {
 	create := exec.Command(filepath.Join(env.repo, "bin", "vic-machine"), "create", "--name", name, "--compute-resource", "DC0_C0",
 		"--image-store", "LocalDS_0", "--volume-store", "LocalDS_0/"+name+"-vols:default", "--bridge-network", "DC0_DVPG0",
 		"--container-network", "VM Network:public", "--container-network-gateway", "VM Network:10.9.0.1/24",
-		"--container-network-ip-range", "VM Network:10.9.0.100-10.9.0.200", "--container-name-convention", name+"-{name}",
+		"--container-network-ip-range", "VM Network:10.9.0.100-10.9.0.200", "--container-name-convention", name+"-{name}", "--cert-path", filepath.Join(dir, "vic-machine-certs"),
 		"--target", user+"@"+host+"/DC0", "--thumbprint", tp)
 	create.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
 	if out, err := create.CombinedOutput(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -27,7 +28,15 @@ func main() {
 	user := flag.String("user", "administrator@vsphere.local", "the only user that may log in")
 	password := flag.String("password", "secret", "its password")
 	portgroups := flag.Int("portgroups", 2, "distributed port groups (DC0_DVPG0…)")
+	relayTo := flag.String("relay", "", "HOST:PORT: relay standard input and output to it (a QEMU guestfwd command) instead of serving")
 	flag.Parse()
+	if *relayTo != "" {
+		if err := relay(*relayTo); err != nil {
+			fmt.Fprintln(os.Stderr, "vcsim -relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	m := simulator.VPX()
 	m.Portgroup = *portgroups
@@ -49,4 +58,21 @@ func main() {
 		stop()
 	}()
 	<-ctx.Done()
+}
+
+// relay copies standard input to a TCP connection to addr and the
+// connection to standard output; it ends when the peer has closed its
+// side (after standard input's end has been passed on as a half-close).
+func relay(addr string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	go func() {
+		_, _ = io.Copy(c, os.Stdin)
+		_ = c.(*net.TCPConn).CloseWrite()
+	}()
+	_, err = io.Copy(os.Stdout, c)
+	return err
 }

@@ -1,0 +1,30 @@
+// Command vch-appliance is PID 1 of a vSphere VCH's endpoint VM: the /init
+// of the appliance ISO's initramfs (cmd/mkiso appliance). It brings the VM
+// up and then serves the VCH with vchd:
+//
+//  1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /run and /tmp;
+//  2. loads the drivers in /lib/modules/modules.order (vmxnet3, PVSCSI and
+//     SCSI disks, fw_cfg, the ACPI power button and evdev);
+//  3. reads the VCH's config, the guestinfo.vice keys vic-machine create
+//     --target wrote into the VM's extraConfig, through the VMware backdoor
+//     (on ESXi) or a QEMU fw_cfg item (tether/guestinfo.ForVM), walking the
+//     schema with vice.Read since the backdoor cannot list keys;
+//  4. waits for the kernel's RNG to be seeded (a blocking getrandom; the
+//     DHCP client's non-blocking reads fail on an unseeded one), then
+//     configures the public, client and management NICs, found by the
+//     fixed MACs create gave them: a static address, gateway and routes,
+//     or DHCP; the hostname (the VCH's name), /etc/resolv.conf, /etc/hosts;
+//  5. writes the Docker API's TLS files and the appliance's settings
+//     (machine/vchconfig.Appliance: root /var/lib/vch on the initramfs's
+//     tmpfs, the API on :2376 (:2375 with --no-tls), the serial
+//     concentrator on :2377, dialled by container VMs at the public
+//     address);
+//  6. runs vchd --vice-env with the guestinfo.vice keys in its environment
+//     (vice.ToEnv), restarts it when it exits, reaps orphans, and on
+//     SIGTERM or the ACPI power button stops vchd and powers the VM off.
+//
+// It logs to the console (ttyS0 on the kernel command line), as vchd does.
+// The appliance keeps no state of its own: what vchd keeps in its root is
+// lost at power-off; the VCH's state is on vSphere (VMs' extraConfig,
+// datastores).
+package main

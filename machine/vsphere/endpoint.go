@@ -1,0 +1,170 @@
+package vsphere
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/vchproject/vch/internal/vice"
+	"github.com/vchproject/vch/machine/certs"
+)
+
+// NetworkAddressing is one endpoint network's --X-network-ip and
+// --X-network-gateway.
+type NetworkAddressing struct {
+	IP      string // CIDR; "" : DHCP
+	Gateway string // public: IP; client, management: [DEST[,DEST…]:]IP
+}
+
+// EndpointTLS is create's TLS settings (--cert-path, --tls-cname,
+// --no-tlsverify, --no-tls).
+type EndpointTLS struct {
+	// CertPath is where the CA, server and client certificates are
+	// written (the DOCKER_CERT_PATH); existing ones there are used as
+	// they are, as VIC did.
+	CertPath    string
+	CNames      []string
+	NoTLS       bool
+	NoTLSVerify bool
+}
+
+// staticMACRange is VMware's range for manually assigned MACs:
+// 00:50:56:00:00:00 to 00:50:56:3f:ff:ff.
+func newStaticMAC() (string, error) {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("MAC address: %w", err)
+	}
+	return fmt.Sprintf("00:50:56:%02x:%02x:%02x", b[0]&0x3f, b[1], b[2]), nil
+}
+
+// planEndpointNetworks fills the public, client and management networks'
+// addressing and gives each distinct port group's NIC a fixed MAC;
+// networks on one port group share the NIC, its MAC and its address.
+func planEndpointNetworks(n *vice.Network, addr map[string]NetworkAddressing, dns []string) (map[string]string, error) {
+	nets := []struct {
+		flag string
+		e    *vice.EndpointNetwork
+	}{{"public", &n.Public}, {"client", &n.Client}, {"management", &n.Management}}
+	macs := map[string]string{} // port group -> MAC
+	ips := map[string]string{}  // port group -> CIDR
+	for _, x := range nets {
+		a := addr[x.flag]
+		if a.IP != "" {
+			p, err := netip.ParsePrefix(a.IP)
+			if err != nil || !p.Addr().Is4() || p.Bits() == 32 || p.Addr() == p.Masked().Addr() {
+				return nil, fmt.Errorf("--%s-network-ip %q: give the endpoint's IPv4 address with its mask, e.g. 10.0.0.5/24", x.flag, a.IP)
+			}
+			if prev, ok := ips[x.e.Name]; ok && prev != a.IP {
+				return nil, fmt.Errorf("--%s-network-ip %s: port group %s has address %s already (networks on one port group share the endpoint's NIC)", x.flag, a.IP, x.e.Name, prev)
+			}
+			ips[x.e.Name] = a.IP
+		}
+		if a.Gateway != "" {
+			dests, gw, err := vice.ParseGateway(a.Gateway)
+			if err != nil {
+				return nil, fmt.Errorf("--%s-network-gateway %q: %w", x.flag, a.Gateway, err)
+			}
+			if a.IP == "" {
+				return nil, fmt.Errorf("--%s-network-gateway needs --%s-network-ip: with DHCP the gateway comes from DHCP", x.flag, x.flag)
+			}
+			if p := netip.MustParsePrefix(a.IP); !p.Masked().Contains(gw) {
+				return nil, fmt.Errorf("--%s-network-gateway %s is not on %s's subnet %s", x.flag, gw, a.IP, p.Masked())
+			}
+			if len(dests) == 0 {
+				if x.flag != "public" {
+					return nil, fmt.Errorf("--%s-network-gateway %q: on the %s network give the destinations it routes to, DEST[,DEST…]:%s (the default route is the public network's)", x.flag, a.Gateway, x.flag, gw)
+				}
+			}
+		}
+		x.e.Gateway = a.Gateway
+	}
+	for _, x := range nets {
+		x.e.IP = ips[x.e.Name]
+		if _, ok := macs[x.e.Name]; !ok {
+			mac, err := newStaticMAC()
+			if err != nil {
+				return nil, err
+			}
+			for used(macs, mac) {
+				if mac, err = newStaticMAC(); err != nil {
+					return nil, err
+				}
+			}
+			macs[x.e.Name] = mac
+		}
+		x.e.MAC = macs[x.e.Name]
+	}
+	for _, d := range dns {
+		if a, err := netip.ParseAddr(d); err != nil || !a.Is4() {
+			return nil, fmt.Errorf("--dns-server %q: not an IPv4 address", d)
+		}
+	}
+	n.DNS = dns
+	return macs, nil
+}
+
+func used(macs map[string]string, mac string) bool {
+	for _, m := range macs {
+		if m == mac {
+			return true
+		}
+	}
+	return false
+}
+
+// planTLS makes (or reuses) the certificates in o.CertPath and returns
+// what the endpoint needs of them, and whether this call made the folder
+// (to be removed again if create fails).
+func planTLS(name string, n vice.Network, o EndpointTLS) (vice.TLS, bool, error) {
+	t := vice.TLS{NoTLS: o.NoTLS, NoTLSVerify: o.NoTLSVerify, CNames: o.CNames}
+	if o.NoTLS {
+		return t, false, nil
+	}
+	if o.CertPath == "" {
+		return t, false, fmt.Errorf("no --cert-path for the VCH's certificates")
+	}
+	made := false
+	if _, err := os.Stat(filepath.Join(o.CertPath, certs.CA)); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(o.CertPath); errors.Is(err, os.ErrNotExist) {
+			made = true
+		}
+		var ips []net.IP
+		dnsNames := append([]string{name}, o.CNames...)
+		for _, e := range []vice.EndpointNetwork{n.Public, n.Client, n.Management} {
+			if e.IP != "" {
+				ips = append(ips, netip.MustParsePrefix(e.IP).Addr().AsSlice())
+			}
+		}
+		if err := certs.Generate(o.CertPath, filepath.Join(o.CertPath, "ca-key.pem"), certs.Options{CommonName: name, DNSNames: dnsNames, IPs: ips}); err != nil {
+			if made {
+				os.RemoveAll(o.CertPath)
+			}
+			return t, false, fmt.Errorf("--cert-path %s: %w", o.CertPath, err)
+		}
+	}
+	read := func(f string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(o.CertPath, f))
+		if err != nil {
+			return "", fmt.Errorf("--cert-path: %w", err)
+		}
+		return vice.EncodePEM(b), nil
+	}
+	var err error
+	for _, f := range []struct {
+		file string
+		dst  *string
+	}{{certs.CA, &t.CACert}, {certs.ServerCert, &t.ServerCert}, {certs.ServerKey, &t.ServerKey}} {
+		if *f.dst, err = read(f.file); err != nil {
+			if made {
+				os.RemoveAll(o.CertPath)
+			}
+			return t, false, err
+		}
+	}
+	return t, made, nil
+}
