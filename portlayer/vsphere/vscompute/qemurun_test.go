@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vchproject/vch/portlayer/compute"
+	"github.com/vchproject/vch/portlayer/volume"
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
 )
 
@@ -31,10 +32,15 @@ func TestQEMUHostRunsAContainer(t *testing.T) {
 	e := newQEMUEnv(ctx, t, "vsrun")
 	p := e.p
 	id := hexID('3')
+	// A new volume: its VMDK is blank, and the tether makes its file
+	// system before mounting it.
+	if _, err := e.vols.Create(ctx, volume.CreateOptions{Name: "rundata", Capacity: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
 	s := compute.Spec{ID: id, Name: "vsrun", Image: e.image, Process: compute.Process{
-		Args: []string{"sh", "-c", "echo hello from the VM; echo oops >&2; echo kept > /root/mark; sync; while [ ! -e /tmp/go ]; do sleep 0.2; done; exit 7"},
+		Args: []string{"sh", "-c", "echo hello from the VM; echo oops >&2; echo kept > /root/mark; echo on the volume > /data/v; sync; while [ ! -e /tmp/go ]; do sleep 0.2; done; exit 7"},
 		Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-	}}
+	}, Mounts: []compute.Mount{{Volume: "rundata", Path: "/data"}}}
 	if err := p.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +115,22 @@ func TestQEMUHostRunsAContainer(t *testing.T) {
 	if err != nil || h.Name != "mark" || string(b) != "kept\n" || stat.Size != 5 {
 		t.Fatalf("archive of /root/mark: %q %q %v, stat %+v", h.Name, b, err, stat)
 	}
+	// The volume's file, through the same maintenance boot's volume mount.
+	tarball.Reset()
+	if err := p.ArchiveGet(ctx, id, "/data/v", func(compute.PathStat) (io.Writer, error) { return &tarball, nil }); err != nil {
+		t.Fatal(err)
+	}
+	tr = tar.NewReader(&tarball)
+	if _, err := tr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(tr); err != nil || string(b) != "on the volume\n" {
+		t.Fatalf("archive of /data/v: %q %v", b, err)
+	}
 	if c, err := p.Inspect(ctx, id); err != nil || c.Status.State != compute.StateExited || c.Status.ExitCode != 7 {
 		t.Fatalf("after the copy: %+v %v, want still exited 7", c.Status, err)
 	}
-	if n := e.host.Boots("vsrun"); n != 2 {
-		t.Fatalf("%d boots, want the run's and the copy's", n)
+	if n := e.host.Boots("vsrun"); n != 3 {
+		t.Fatalf("%d boots, want the run's and one per copy", n)
 	}
 }
