@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/guestos"
 	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -61,7 +62,7 @@ func bootedVSphere() bool {
 func runVSphereVM(t *tether) {
 	fatal := func(what string, err error) {
 		t.log.Error(what, zap.Error(err))
-		vmPowerOff(t.log)
+		guestos.PowerOff(t.log)
 	}
 	if err := mountEarly(); err != nil {
 		fatal("mounts", err)
@@ -94,19 +95,8 @@ func runVSphereVM(t *tether) {
 		},
 		applyNICs:   setupNetwork,
 		nicRequests: true,
-		powerOff:    func(int) { vmPowerOff(t.log) },
+		powerOff:    func(int) { guestos.PowerOff(t.log) },
 	})
-}
-
-// vmPowerOff powers the VM off (ESXi and QEMU's pc machine: ACPI). It
-// never returns.
-func vmPowerOff(log *zap.Logger) {
-	unix.Sync()
-	for {
-		err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
-		log.Error("power off", zap.Error(err))
-		time.Sleep(time.Second)
-	}
 }
 
 // readDiskUnits reads guestinfo.vch.disks: disk key -> SCSI unit.

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 
+	"github.com/vchproject/vch/internal/guestos"
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/tether/guestinfo"
 )
@@ -36,7 +37,7 @@ func main() {
 	env, err := boot(ctx, log, level)
 	if err != nil {
 		log.Error("boot failed: powering off", zap.Error(err))
-		powerOff(log)
+		guestos.PowerOff(log)
 	}
 
 	shutdown := make(chan string, 1)
@@ -55,7 +56,7 @@ func main() {
 	cancel()
 	unix.Sync()
 	log.Info("powering off")
-	powerOff(log)
+	guestos.PowerOff(log)
 }
 
 // boot runs the steps before vchd, in order, and returns vchd's

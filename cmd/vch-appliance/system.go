@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"github.com/vchproject/vch/internal/guestos"
 )
 
 // mountAll mounts the kernel's file systems and the tmpfs ones.
@@ -39,49 +39,14 @@ func mountAll() error {
 	return nil
 }
 
-// modulesDir holds the initramfs's modules and their load order.
-const modulesDir = "/lib/modules"
-
-// loadModules loads the modules listed in modules.order, in order
-// (finit_module; the initramfs has no modprobe). A module already loaded
-// or built in is fine.
+// loadModules loads the modules listed in the initramfs's modules.order,
+// in order (finit_module; the initramfs has no modprobe).
 func loadModules(log *zap.Logger) error {
-	f, err := os.Open(filepath.Join(modulesDir, "modules.order"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	order, err := guestos.ModuleOrder(guestos.ModulesOrder)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name := strings.TrimSpace(sc.Text())
-		if name == "" {
-			continue
-		}
-		m, err := os.Open(filepath.Join(modulesDir, filepath.Base(name)))
-		if err != nil {
-			return fmt.Errorf("module %s: %w", name, err)
-		}
-		err = unix.FinitModule(int(m.Fd()), "", 0)
-		m.Close()
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("load module %s: %w", name, err)
-		}
-		log.Debug("module loaded", zap.String("module", name))
-	}
-	return sc.Err()
-}
-
-// powerOff syncs and powers the VM off (ACPI). It never returns.
-func powerOff(log *zap.Logger) {
-	unix.Sync()
-	for {
-		err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
-		log.Error("power off", zap.Error(err))
-		time.Sleep(time.Second)
-	}
+	return guestos.LoadModules(guestos.ModulesDir, order, log)
 }
 
 // keyPower is the power button's key code (linux/input-event-codes.h);
