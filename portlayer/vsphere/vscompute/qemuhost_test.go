@@ -87,7 +87,7 @@ func newQEMUEnv(ctx context.Context, t *testing.T, name string) *qemuEnv {
 // (the bootstrap ISO of this checkout on its CD-ROM, a writable layer
 // over busybox's layer disk, a volume, the serial ports) boots under
 // vsimtest.QEMUHost as on an ESXi host: SeaBIOS boots the CD-ROM,
-// ISOLINUX's banner and the tether's start reach the console file in the
+// ISOLINUX's banner reaches the console file in the
 // VM's folder, both network serial ports connect to the concentrator,
 // which probes them; QEMU's end powers the VM off, once, and the VM is
 // not booted again. (It boots the VM under QEMU's TCG: hold the VM lock.)
@@ -128,7 +128,9 @@ func TestQEMUHostBootsTheBootstrapISO(t *testing.T) {
 		b, _ := os.ReadFile(console)
 		text = string(b)
 		conns, probes := vscompute.SerialStats(p)
-		if strings.Contains(text, "ISOLINUX ") && strings.Contains(text, "tether") && conns >= 2 && probes >= 2 {
+		// The tether itself logs nothing on the console when all goes
+		// well: its ports reaching the concentrator show it ran.
+		if strings.Contains(text, "ISOLINUX ") && conns >= 2 && probes >= 2 {
 			break
 		}
 		select {
