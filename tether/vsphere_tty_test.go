@@ -3,10 +3,7 @@ package tether
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net"
 	"os"
@@ -16,10 +13,10 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/portlayer/tetherlink"
 	"github.com/vchproject/vch/tether/control"
+	"github.com/vchproject/vch/tether/control/controltest"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -251,20 +248,9 @@ func TestTTYLinkThroughASerialRelay(t *testing.T) {
 
 	// The control port: the hello answers a probe, then the control
 	// handshake and SSH; twice, the second after the connection broke.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pemKey, pub := controltest.HostKey(t)
 	proc := newMainProcess()
-	srv, err := control.NewServer(pem.EncodeToMemory(blk), proc, func(int64) error { return nil }, log)
+	srv, err := control.NewServer(pemKey, proc, func(int64) error { return nil }, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +260,7 @@ func TestTTYLinkThroughASerialRelay(t *testing.T) {
 		cc := accept(ctlLn)
 		probeUntil(t, cc, ctlHello)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		client, err := tetherlink.Handshake(ctx, cc, signer.PublicKey())
+		client, err := tetherlink.Handshake(ctx, cc, pub)
 		cancel()
 		if err != nil {
 			t.Fatalf("session %d: %v", session, err)

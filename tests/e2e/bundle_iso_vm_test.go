@@ -3,11 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/vchproject/vch/portlayer/storage/ext4"
 	"github.com/vchproject/vch/portlayer/tetherlink"
+	"github.com/vchproject/vch/tether/control/controltest"
 	"github.com/vchproject/vch/tether/guestinfo"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -85,24 +81,13 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	}
 
 	// The VM's guestinfo, as the vsphere compute provider writes it.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pemKey, pub := controltest.HostKey(t)
 	id := strings.Repeat("5e", 32)
 	token := strings.Repeat("a1", 16)
 	const mac = "02:42:0a:59:00:07"
 	const hotMAC = "02:43:5e:5e:5e:01"
 	cfg := proto.Config{
-		ID: id, Hostname: "isovm", HostKey: pem.EncodeToMemory(blk),
+		ID: id, Hostname: "isovm", HostKey: pemKey,
 		// A new volume: its disk is blank, the tether makes its file system.
 		Volumes: []proto.VolumeMount{{Serial: "data", Path: "/data"}},
 		Process: proto.Process{
@@ -223,7 +208,7 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		}
 		hctx, hcancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer hcancel()
-		client, err := tetherlink.Handshake(hctx, cc, signer.PublicKey())
+		client, err := tetherlink.Handshake(hctx, cc, pub)
 		if err != nil {
 			state <- "handshake: " + err.Error()
 			return

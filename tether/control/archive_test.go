@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vchproject/vch/tether/archive"
+	"github.com/vchproject/vch/tether/control/controltest"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -114,7 +115,7 @@ func (s *archiveSess) next(t *testing.T) proto.ArchiveReply {
 }
 
 func TestArchiveChannel(t *testing.T) {
-	pemKey, pub := hostKey(t)
+	pemKey, pub := controltest.HostKey(t)
 	srv, err := NewServer(pemKey, &fakeProc{}, func(int64) error { return nil }, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

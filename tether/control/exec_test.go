@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vchproject/vch/tether/control/controltest"
 	"github.com/vchproject/vch/tether/execspec"
 	"github.com/vchproject/vch/tether/proto"
 )
@@ -197,7 +198,7 @@ func (s *execSession) finish(t *testing.T) proto.ExecExit {
 }
 
 func TestExecChannel(t *testing.T) {
-	pemKey, pub := hostKey(t)
+	pemKey, pub := controltest.HostKey(t)
 	execer := &fakeExecer{size: 5_000_000 + 13}
 	// A nop logger: the server's goroutines may log after the test ends.
 	srv, err := NewServer(pemKey, &fakeProc{}, func(int64) error { return nil }, zap.NewNop())

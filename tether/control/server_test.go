@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"net"
@@ -22,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vchproject/vch/tether/control/controltest"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -68,22 +66,6 @@ func (f *fakeProc) Stdin() (io.WriteCloser, bool, error) {
 		return nil, false, errors.New("stdin is not open")
 	}
 	return f.stdin, true, nil
-}
-
-func hostKey(t *testing.T) ([]byte, ssh.PublicKey) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(blk), signer.PublicKey()
 }
 
 // dialHost is the host side of proto's handshake on c, then an SSH client
@@ -220,7 +202,7 @@ func (p *pipePort) Write(b []byte) (int, error) {
 }
 
 func TestServe(t *testing.T) {
-	pemKey, pub := hostKey(t)
+	pemKey, pub := controltest.HostKey(t)
 	proc := &fakeProc{stdin: &stdinBuf{closed: make(chan struct{})}}
 	var clock []int64
 	var clockMu sync.Mutex
@@ -398,7 +380,7 @@ func (d *detachable) Close() error { d.gone.Store(true); return nil }
 // still in the earlier host's SSH session and sends no hello. The new
 // host's nudges end that session and the handshake runs again.
 func TestServeHostReturnsUnnoticed(t *testing.T) {
-	pemKey, pub := hostKey(t)
+	pemKey, pub := controltest.HostKey(t)
 	srv, err := NewServer(pemKey, &fakeProc{}, func(int64) error { return nil }, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
