@@ -45,12 +45,18 @@ import (
 //   - serial ports by unit number as COM1, COM2, …: tcp:// URIs as client
 //     sockets that reconnect every second, file backings as files
 //     (appended to: a second boot keeps the first one's console);
-//   - vmxnet3 NICs with the VM's MACs on user-mode networks that let no
-//     packet out (restrict=on);
+//   - vmxnet3 NICs with the VM's MACs, each on its port group's switch: a
+//     learning Ethernet switch of the host's on a loopback TCP port
+//     (-netdev socket,connect=…), so VMs on one port group reach each
+//     other and nothing else; a port group of Options.UserNets instead
+//     gets a QEMU user-mode network with those options;
 //   - every guestinfo.* key of extraConfig in one JSON object, as the
 //     fw_cfg file opt/vch/guestinfo (in the guest:
 //     /sys/firmware/qemu_fw_cfg/by_name/opt/vch/guestinfo/raw);
-//   - the VM's memory and vCPUs; -no-reboot.
+//   - the VM's memory and vCPUs; -no-reboot;
+//   - a VM without serial ports gets COM1 on a file, console.log in its
+//     directory of the host's (ConsolePath), where ESXi would show the
+//     VGA console.
 //
 // QEMU ends (killed, and with SIGKILL if the test process dies) when the
 // VM is powered off or destroyed, or the host is closed; when the guest
@@ -77,8 +83,12 @@ type QEMUHost struct {
 	stop chan struct{}
 	done chan struct{}
 
+	opts QEMUHostOptions
+
 	mu  sync.Mutex
 	vms map[string]*guest // by VM reference value
+	// switches are the port groups' switches, by port group name.
+	switches map[string]*portSwitch
 	ds  map[string]string // datastore name -> host directory
 	// boots counts the QEMU processes started, by VM name.
 	boots map[string]int
@@ -96,6 +106,23 @@ type guest struct {
 	logPath   string
 }
 
+// QEMUHostOptions change how a QEMUHost runs its VMs, for tests that
+// boot a whole VCH: its endpoint VM reaching the test, container VMs
+// reaching the endpoint VM.
+type QEMUHostOptions struct {
+	// UserNets maps a port group's name to the options of the QEMU
+	// user-mode network its NICs get instead of the port group's switch
+	// (after "user,id=…,"), e.g. "restrict=on,hostfwd=tcp:127.0.0.1:P-:2376".
+	// Each NIC gets a user-mode network of its own.
+	UserNets map[string]string
+	// SerialRoute, if set, maps the HOST:PORT of a tcp:// serial port to
+	// the one QEMU connects to (a guest's address to a hostfwd port).
+	SerialRoute func(hostPort string) string
+	// Guestinfo, if set, may change the guestinfo keys the VM named vm
+	// reads, before each boot.
+	Guestinfo func(vm string, info map[string]string) error
+}
+
 // pollEvery is how often the host reads the pool's VMs.
 const pollEvery = 200 * time.Millisecond
 
@@ -103,6 +130,12 @@ const pollEvery = 200 * time.Millisecond
 // when t ends (its QEMUs killed, its directory removed). It needs
 // qemu-system-x86_64 and qemu-img.
 func StartQEMUHost(t *testing.T, sess *vsession.Session, log *zap.Logger) *QEMUHost {
+	t.Helper()
+	return StartQEMUHostWith(t, sess, log, QEMUHostOptions{})
+}
+
+// StartQEMUHostWith is StartQEMUHost with options.
+func StartQEMUHostWith(t *testing.T, sess *vsession.Session, log *zap.Logger, opts QEMUHostOptions) *QEMUHost {
 	t.Helper()
 	for _, bin := range []string{"qemu-system-x86_64", "qemu-img"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -113,8 +146,8 @@ func StartQEMUHost(t *testing.T, sess *vsession.Session, log *zap.Logger) *QEMUH
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &QEMUHost{sess: sess, log: log.Named("qemuhost"), dir: dir, accel: "tcg", before: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{}),
-		vms: map[string]*guest{}, ds: map[string]string{}, boots: map[string]int{}}
+	h := &QEMUHost{sess: sess, log: log.Named("qemuhost"), dir: dir, accel: "tcg", opts: opts, before: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{}),
+		vms: map[string]*guest{}, ds: map[string]string{}, boots: map[string]int{}, switches: map[string]*portSwitch{}}
 	on, err := h.list()
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -161,6 +194,36 @@ func (h *QEMUHost) Pid(name string) int {
 	return 0
 }
 
+// ConsolePath is the file COM1 writes to in a VM without serial ports
+// (the endpoint VM's console), by the VM's name; "" if the host never
+// ran it.
+func (h *QEMUHost) ConsolePath(name string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.vms {
+		if g.name == name && g.logPath != "" {
+			return filepath.Join(filepath.Dir(g.logPath), "console.log")
+		}
+	}
+	return ""
+}
+
+// Switch is the address of the port group's switch (made if need be),
+// where anything speaking QEMU's socket framing can join the port group.
+func (h *QEMUHost) Switch(portGroup string) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.switches[portGroup]; s != nil {
+		return s.Addr(), nil
+	}
+	s, err := newPortSwitch(portGroup, h.log)
+	if err != nil {
+		return "", fmt.Errorf("switch of port group %s: %w", portGroup, err)
+	}
+	h.switches[portGroup] = s
+	return s.Addr(), nil
+}
+
 // Close kills every QEMU and stops watching; the VMs' power states are
 // left as they are.
 func (h *QEMUHost) Close() {
@@ -170,6 +233,13 @@ func (h *QEMUHost) Close() {
 		close(h.stop)
 	}
 	<-h.done
+	h.mu.Lock()
+	switches := h.switches
+	h.switches = map[string]*portSwitch{}
+	h.mu.Unlock()
+	for _, s := range switches {
+		_ = s.Close()
+	}
 }
 
 func (h *QEMUHost) dumpLogs(t *testing.T) {
@@ -350,7 +420,7 @@ func (h *QEMUHost) start(ctx context.Context, ref types.ManagedObjectReference, 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	args, err := h.args(ctx, m.Config, dir)
+	args, err := h.args(ctx, m.Config, name, dir)
 	if err != nil {
 		return nil, fmt.Errorf("VM %s: %w", name, err)
 	}
@@ -478,7 +548,7 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // args is QEMU's command line for a VM's configuration; dir holds its
 // guestinfo file.
-func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo, dir string) ([]string, error) {
+func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo, name, dir string) ([]string, error) {
 	mem := cfg.Hardware.MemoryMB
 	if mem <= 0 {
 		mem = 256
@@ -547,7 +617,11 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 			if err != nil || u.Scheme != "tcp" || b.Direction != string(types.VirtualDeviceURIBackingOptionDirectionClient) {
 				return nil, fmt.Errorf("serial port %d: %s %q: only tcp:// client ports are run", i, b.Direction, b.ServiceURI)
 			}
-			host, port, err := net.SplitHostPort(u.Host)
+			to := u.Host
+			if h.opts.SerialRoute != nil {
+				to = h.opts.SerialRoute(to)
+			}
+			host, port, err := net.SplitHostPort(to)
 			if err != nil {
 				return nil, fmt.Errorf("serial port %d: %w", i, err)
 			}
@@ -566,15 +640,32 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 		}
 		args = append(args, "-device", "isa-serial,chardev="+id+",index="+strconv.Itoa(i))
 	}
+	if len(ports) == 0 {
+		args = append(args, "-chardev", "file,id=console,path="+escape(filepath.Join(dir, "console.log"))+",append=on",
+			"-device", "isa-serial,chardev=console,index=0")
+	}
 
-	// vmxnet3 NICs, on networks that let nothing out.
+	// vmxnet3 NICs, on their port groups' switches.
 	for i, d := range devs.SelectByType((*types.VirtualVmxnet3)(nil)) {
 		id := "net" + strconv.Itoa(i)
+		card := d.(*types.VirtualVmxnet3)
 		dev := "vmxnet3,netdev=" + id
-		if mac := d.(*types.VirtualVmxnet3).MacAddress; mac != "" {
-			dev += ",mac=" + mac
+		if card.MacAddress != "" {
+			dev += ",mac=" + card.MacAddress
 		}
-		args = append(args, "-netdev", "user,id="+id+",restrict=on", "-device", dev)
+		pg, err := h.portGroupOf(ctx, card.Backing)
+		if err != nil {
+			return nil, fmt.Errorf("NIC %d: %w", i, err)
+		}
+		if opts, ok := h.opts.UserNets[pg]; ok {
+			args = append(args, "-netdev", "user,id="+id+","+opts, "-device", dev)
+			continue
+		}
+		addr, err := h.Switch(pg)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-netdev", "socket,id="+id+",connect="+addr, "-device", dev)
 	}
 
 	// guestinfo, for the guest to read through fw_cfg.
@@ -583,6 +674,11 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 		ov := o.GetOptionValue()
 		if s, ok := ov.Value.(string); ok && strings.HasPrefix(ov.Key, "guestinfo.") {
 			info[ov.Key] = s
+		}
+	}
+	if h.opts.Guestinfo != nil {
+		if err := h.opts.Guestinfo(name, info); err != nil {
+			return nil, fmt.Errorf("guestinfo: %w", err)
 		}
 	}
 	b, err := json.Marshal(info)
@@ -595,6 +691,23 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 	}
 	args = append(args, "-fw_cfg", "name=opt/vch/guestinfo,file="+escape(gi))
 	return args, nil
+}
+
+// portGroupOf is the name of the port group a NIC's backing is on.
+func (h *QEMUHost) portGroupOf(ctx context.Context, b types.BaseVirtualDeviceBackingInfo) (string, error) {
+	switch b := b.(type) {
+	case *types.VirtualEthernetCardNetworkBackingInfo:
+		return b.DeviceName, nil
+	case *types.VirtualEthernetCardDistributedVirtualPortBackingInfo:
+		ref := types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: b.Port.PortgroupKey}
+		var m mo.DistributedVirtualPortgroup
+		if err := object.NewCommon(h.sess.Client, ref).Properties(ctx, ref, []string{"name"}, &m); err != nil {
+			return "", fmt.Errorf("port group %s: %w", b.Port.PortgroupKey, err)
+		}
+		return m.Name, nil
+	default:
+		return "", fmt.Errorf("backing %T", b)
+	}
 }
 
 func unit(d types.BaseVirtualDevice) int32 {

@@ -39,12 +39,33 @@ func flatDisk(t *testing.T, dir, name string, capacity int64, content string) {
 // with the writable layer as a qcow2 overlay on its parent's flat extent
 // at its unit and the volume's flat extent raw (grown to the disk's
 // capacity) at its unit, the serial ports by unit number (COM1 the
-// console file, COM2 and COM3 reconnecting client sockets), the vmxnet3
-// NIC with its MAC on a restricted user network, guestinfo as a fw_cfg
-// JSON file, memory and vCPUs.
+// console file, COM2 and COM3 reconnecting client sockets, one of them
+// routed by SerialRoute), the vmxnet3 NICs with their MACs (one on its
+// port group's switch, one on the user network UserNets gives its port
+// group), guestinfo as a fw_cfg JSON file (as the Guestinfo hook
+// changed it), memory and vCPUs.
 func TestQEMUArgs(t *testing.T) {
 	ds := t.TempDir()
-	h := &QEMUHost{log: zaptest.NewLogger(t), dir: t.TempDir(), accel: "tcg", ds: map[string]string{"ds1": ds}}
+	h := &QEMUHost{log: zaptest.NewLogger(t), dir: t.TempDir(), accel: "tcg", ds: map[string]string{"ds1": ds}, switches: map[string]*portSwitch{},
+		opts: QEMUHostOptions{
+			UserNets: map[string]string{"VM Network": "restrict=on,hostfwd=tcp:127.0.0.1:7376-:2376"},
+			SerialRoute: func(hp string) string {
+				if hp == "10.0.2.15:2377" {
+					return "127.0.0.1:7377"
+				}
+				return hp
+			},
+			Guestinfo: func(vm string, info map[string]string) error {
+				if vm != "vm1" {
+					t.Errorf("guestinfo hook for VM %q", vm)
+				}
+				info["guestinfo.vch.extra"] = "set by the hook"
+				return nil
+			},
+		}}
+	defer h.Close()
+	h.stop, h.done = make(chan struct{}), make(chan struct{})
+	close(h.done)
 	if err := os.WriteFile(filepath.Join(ds, "bootstrap.iso"), []byte("iso"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +81,7 @@ func TestQEMUArgs(t *testing.T) {
 	cfg := &types.VirtualMachineConfigInfo{
 		Hardware: types.VirtualHardware{NumCPU: 2, MemoryMB: 384, Device: []types.BaseVirtualDevice{
 			// Out of order on purpose: the ports go by unit number.
-			uri(2, "127.0.0.1:7002"),
+			uri(2, "10.0.2.15:2377"),
 			&types.VirtualSerialPort{VirtualDevice: types.VirtualDevice{Key: 9000, ControllerKey: 400, UnitNumber: i32(0),
 				Backing: &types.VirtualSerialPortFileBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] vm1/console.log"}}}},
 			uri(1, "127.0.0.1:7001"),
@@ -72,7 +93,13 @@ func TestQEMUArgs(t *testing.T) {
 					Parent: &types.VirtualDiskFlatVer2BackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] images/top/top.vmdk"}}}}},
 			&types.VirtualCdrom{VirtualDevice: types.VirtualDevice{Key: 3000, Backing: &types.VirtualCdromIsoBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[ds1] bootstrap.iso"}}}},
 			&types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
-				VirtualDevice: types.VirtualDevice{Key: 4000}, AddressType: "manual", MacAddress: "02:42:ac:10:00:02"}}},
+				VirtualDevice: types.VirtualDevice{Key: 4000, Backing: &types.VirtualEthernetCardNetworkBackingInfo{
+					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "bridge-pg"}}},
+				AddressType: "manual", MacAddress: "02:42:ac:10:00:02"}}},
+			&types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
+				VirtualDevice: types.VirtualDevice{Key: 4001, Backing: &types.VirtualEthernetCardNetworkBackingInfo{
+					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VM Network"}}},
+				AddressType: "manual", MacAddress: "00:50:56:00:00:01"}}},
 		}},
 		ExtraConfig: []types.BaseOptionValue{
 			&types.OptionValue{Key: "guestinfo.vch.id", Value: "abc"},
@@ -84,11 +111,15 @@ func TestQEMUArgs(t *testing.T) {
 	if err := os.MkdirAll(vmDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	args, err := h.args(context.Background(), cfg, vmDir)
+	args, err := h.args(context.Background(), cfg, "vm1", vmDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	line := strings.Join(args, " ")
+	sw, err := h.Switch("bridge-pg")
+	if err != nil {
+		t.Fatal(err)
+	}
 	overlay := filepath.Join(h.dir, "overlays", "_ds1_writable_c1_c1.vmdk.qcow2")
 	gi := filepath.Join(vmDir, "guestinfo.json")
 	for _, want := range []string{
@@ -99,8 +130,9 @@ func TestQEMUArgs(t *testing.T) {
 		"-drive file=" + overlay + ",format=qcow2,if=none,id=pvscsi0-0 -device scsi-hd,bus=pvscsi0.0,scsi-id=0,lun=0,drive=pvscsi0-0",
 		"-chardev file,id=serial0,path=" + filepath.Join(ds, "vm1/console.log") + ",append=on -device isa-serial,chardev=serial0,index=0",
 		"-chardev socket,id=serial1,host=127.0.0.1,port=7001,server=off,reconnect=1 -device isa-serial,chardev=serial1,index=1",
-		"-chardev socket,id=serial2,host=127.0.0.1,port=7002,server=off,reconnect=1 -device isa-serial,chardev=serial2,index=2",
-		"-netdev user,id=net0,restrict=on -device vmxnet3,netdev=net0,mac=02:42:ac:10:00:02",
+		"-chardev socket,id=serial2,host=127.0.0.1,port=7377,server=off,reconnect=1 -device isa-serial,chardev=serial2,index=2",
+		"-netdev socket,id=net0,connect=" + sw + " -device vmxnet3,netdev=net0,mac=02:42:ac:10:00:02",
+		"-netdev user,id=net1,restrict=on,hostfwd=tcp:127.0.0.1:7376-:2376 -device vmxnet3,netdev=net1,mac=00:50:56:00:00:01",
 		"-fw_cfg name=opt/vch/guestinfo,file=" + gi,
 	} {
 		if !strings.Contains(line, want) {
@@ -115,7 +147,7 @@ func TestQEMUArgs(t *testing.T) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		t.Fatal(err)
 	}
-	if len(info) != 2 || info["guestinfo.vch.id"] != "abc" || info["guestinfo.vch.disks"] != "eyIvIjowfQ" {
+	if len(info) != 3 || info["guestinfo.vch.id"] != "abc" || info["guestinfo.vch.disks"] != "eyIvIjowfQ" || info["guestinfo.vch.extra"] != "set by the hook" {
 		t.Fatalf("guestinfo file %s", b)
 	}
 	out, err := exec.Command("qemu-img", "info", "--output=json", overlay).Output()
@@ -138,10 +170,31 @@ func TestQEMUArgs(t *testing.T) {
 	}
 	// A second boot keeps the writable layer's overlay.
 	before, _ := os.Stat(overlay)
-	if _, err := h.args(context.Background(), cfg, vmDir); err != nil {
+	if strings.Contains(line, "console.log,append=on -device isa-serial,chardev=console") {
+		t.Errorf("a VM with serial ports got the console file too:\n%s", line)
+	}
+	if _, err := h.args(context.Background(), cfg, "vm1", vmDir); err != nil {
 		t.Fatal(err)
 	}
 	if after, err := os.Stat(overlay); err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
 		t.Fatalf("the overlay was remade on the second boot")
+	}
+}
+
+// TestQEMUArgsConsole: a VM without serial ports (the endpoint VM) gets
+// COM1 on console.log in its directory.
+func TestQEMUArgsConsole(t *testing.T) {
+	h := &QEMUHost{log: zaptest.NewLogger(t), dir: t.TempDir(), accel: "tcg", ds: map[string]string{}, switches: map[string]*portSwitch{}}
+	vmDir := filepath.Join(h.dir, "vm-2")
+	if err := os.MkdirAll(vmDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	args, err := h.args(context.Background(), &types.VirtualMachineConfigInfo{}, "endpoint", vmDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "-chardev file,id=console,path=" + filepath.Join(vmDir, "console.log") + ",append=on -device isa-serial,chardev=console,index=0"
+	if line := strings.Join(args, " "); !strings.Contains(line, want) {
+		t.Errorf("QEMU's arguments lack %q:\n%s", want, line)
 	}
 }
