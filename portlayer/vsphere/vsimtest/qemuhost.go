@@ -89,7 +89,7 @@ type QEMUHost struct {
 	vms map[string]*guest // by VM reference value
 	// switches are the port groups' switches, by port group name.
 	switches map[string]*portSwitch
-	ds  map[string]string // datastore name -> host directory
+	ds       map[string]string // datastore name -> host directory
 	// boots counts the QEMU processes started, by VM name.
 	boots map[string]int
 }
