@@ -136,6 +136,9 @@ func settings(c *vice.Config, l lease) vchconfig.Appliance {
 		a.ServerCert = filepath.Join(tlsDir, "server-cert.pem")
 		a.ServerKey = filepath.Join(tlsDir, "server-key.pem")
 	}
+	if c.Registry.CA != "" {
+		a.RegistryCAFile = filepath.Join(tlsDir, "registry-ca.pem")
+	}
 	if ip, ok := l.addrs["public"]; ok {
 		a.SerialAddr = netip.AddrPortFrom(ip, vice.SerialPort).String()
 	}
@@ -171,6 +174,13 @@ func writeFiles(top string, c *vice.Config, l lease) error {
 			}
 			files[filepath.Join(tlsDir, name)] = string(pem)
 		}
+	}
+	if c.Registry.CA != "" {
+		pem, err := vice.DecodePEM(c.Registry.CA)
+		if err != nil {
+			return fmt.Errorf("registry CAs: %w", err)
+		}
+		files[filepath.Join(tlsDir, "registry-ca.pem")] = string(pem)
 	}
 	b, err := json.MarshalIndent(settings(c, l), "", "  ")
 	if err != nil {

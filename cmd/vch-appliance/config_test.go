@@ -141,8 +141,22 @@ func TestWriteFiles(t *testing.T) {
 		t.Errorf("vchd config %+v %v", cfg, err)
 	}
 
-	// --no-tls: plain HTTP on 2375, no TLS files needed.
+	// Registry CAs are written beside the TLS files, for vchd.
 	c := config()
+	c.Registry.CA = vice.EncodePEM([]byte("REGISTRY CA PEM\n"))
+	top = t.TempDir()
+	if err := writeFiles(top, c, l); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(top, "/etc/vch/tls/registry-ca.pem")); err != nil || string(b) != "REGISTRY CA PEM\n" {
+		t.Errorf("registry CA file: %q %v", b, err)
+	}
+	if s := settings(c, l); s.RegistryCAFile != "/etc/vch/tls/registry-ca.pem" {
+		t.Errorf("settings name no registry CA file: %+v", s)
+	}
+
+	// --no-tls: plain HTTP on 2375, no TLS files needed.
+	c = config()
 	c.TLS = vice.TLS{NoTLS: true}
 	if s := settings(c, l); s.APIAddr != ":2375" || s.ServerCert != "" || !s.NoTLS {
 		t.Errorf("no-tls settings %+v", s)

@@ -234,10 +234,14 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 	o := vsphere.CreateOptions{Version: version.Version}
 	var cpu, mem allocFlags
 	var cn cnetFlags
-	var vstores, dns, cnames stringList
+	var vstores, dns, cnames, insecure, registryCAs, whitelist, mirrors stringList
 	var cmem, baseImage, emem string
 	addr := map[string]*vsphere.NetworkAddressing{}
 	fs.StringVar(&o.Name, "name", "virtual-container-host", "VCH name")
+	fs.Var(&insecure, "insecure-registry", "registry (host[:port] or CIDR) reached with unverified TLS or HTTP (repeatable)")
+	fs.Var(&registryCAs, "registry-ca", "PEM file of a CA trusted for registries, besides the system's (repeatable)")
+	fs.Var(&whitelist, "whitelist-registry", "only these registries may be used: host[:port], CIDR or *.domain (repeatable)")
+	fs.Var(&mirrors, "registry-mirror", "Docker Hub mirror, http[s]://host[:port], tried first (repeatable)")
 	fs.StringVar(&o.ComputeResource, "compute-resource", "", "cluster, host or resource pool (cluster/pool) the VCH goes in (default: the only one)")
 	fs.StringVar(&o.ImageStore, "image-store", "", "DATASTORE[/PATH] for images and the endpoint VM (required)")
 	fs.Var(&vstores, "volume-store", "DATASTORE/PATH:LABEL where volumes live (repeatable); label default holds anonymous volumes")
@@ -281,6 +285,8 @@ func parseCreateVSphere(args []string) (*targetFlags, vsphere.CreateOptions, err
 	}
 	o.VolumeStores = vstores
 	o.DNS, o.TLS.CNames = dns, cnames
+	o.Registry.Insecure, o.Registry.Whitelist, o.Registry.Mirrors = insecure, whitelist, mirrors
+	o.RegistryCAs = registryCAs
 	o.Addressing = map[string]vsphere.NetworkAddressing{}
 	for n, a := range addr {
 		o.Addressing[n] = *a
@@ -525,6 +531,14 @@ func printVSphere(v *vsphere.VCH) {
 			extra = append(extra, "firewall "+cn.Firewall)
 		}
 		row("Container network "+cn.Alias, strings.TrimSpace(cn.PortGroup.Name+" "+strings.Join(extra, ", ")))
+	}
+	if r := c.Registry; len(r.Insecure)+len(r.Whitelist)+len(r.Mirrors) > 0 || r.CA != "" {
+		row("Insecure registries", strings.Join(r.Insecure, ", "))
+		row("Registry whitelist", strings.Join(r.Whitelist, ", "))
+		row("Registry mirrors", strings.Join(r.Mirrors, ", "))
+		if r.CA != "" {
+			row("Registry CAs", "kept in the VCH's config")
+		}
 	}
 	row("Container VM defaults", fmt.Sprintf("%d vCPU, %d MiB memory, %s writable layer", c.Container.CPUs, c.Container.MemoryMB, humanSize(c.Storage.BaseImageSize)))
 	if c.Container.NameConvention != "" {

@@ -33,6 +33,7 @@ type Config struct {
 	Network   Network   `vice:"network"`
 	Resources Resources `vice:"resources"`
 	Container Container `vice:"container"`
+	Registry  Registry  `vice:"registry"`
 
 	// ISO are the endpoint VM's folder's boot images, "[ds] NAME/x.iso"
 	// ("" when vic-machine had none to upload).
@@ -181,6 +182,20 @@ type ContainerNetwork struct {
 	IPRange   string    `vice:"iprange"`
 	DNS       []string  `vice:"dns"`
 	Firewall  string    `vice:"firewall"`
+}
+
+// Registry is how the VCH reaches image registries (vic-machine create's
+// --insecure-registry, --whitelist-registry, --registry-mirror and
+// --registry-ca).
+type Registry struct {
+	// Insecure registries (host[:port] or CIDR): TLS unverified, or HTTP.
+	Insecure []string `vice:"insecure"`
+	// Whitelist, if set, is the only registries the VCH may use.
+	Whitelist []string `vice:"whitelist"`
+	// Mirrors of Docker Hub, tried in order (http[s]://host[:port]).
+	Mirrors []string `vice:"mirrors"`
+	// CA holds the PEM certificates of --registry-ca, encoded (EncodePEM).
+	CA string `vice:"ca"`
 }
 
 // Resources are the VCH pool's settings (MHz, MB; 0 limit = unlimited).

@@ -81,7 +81,7 @@ func Configure(ctx context.Context, o ConfigureOptions) (changed bool, err error
 			return false, err
 		}
 	}
-	caPEM, err := validateRegistry(next.Registry, o.RegistryCAs)
+	caPEM, err := vchconfig.ValidateRegistry(next.Registry, o.RegistryCAs)
 	if err != nil {
 		return false, err
 	}

@@ -197,7 +197,7 @@ func Create(ctx context.Context, o CreateOptions) (env Env, err error) {
 	}
 	cfg := ConfigFor(o, root, stores)
 	if len(o.TLSCAs) > 0 {
-		pem, err := readCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs)
+		pem, err := vchconfig.ReadCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs)
 		if err != nil {
 			return env, err
 		}
@@ -336,27 +336,10 @@ func validateCreate(o CreateOptions) ([]byte, error) {
 	if len(o.TLSCAs) > 0 && o.NoTLS {
 		return nil, fmt.Errorf("--tls-ca needs TLS: drop --no-tls, or drop --tls-ca")
 	}
-	if _, err := readCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs); err != nil {
+	if _, err := vchconfig.ReadCAs("--tls-ca", "the CA that signs your clients' certificates", o.TLSCAs); err != nil {
 		return nil, err
 	}
-	return validateRegistry(o.Registry, o.RegistryCAs)
-}
-
-// readCAs reads PEM CA files; each must hold at least one parsable
-// certificate.
-func readCAs(flag, what string, files []string) ([]byte, error) {
-	var all []byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w: give the PEM file of %s", flag, err, what)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%s: %s holds no PEM certificate: give the PEM file of %s", flag, f, what)
-		}
-		all = append(append(all, b...), '\n')
-	}
-	return all, nil
+	return vchconfig.ValidateRegistry(o.Registry, o.RegistryCAs)
 }
 
 // portOwner names the VCH under base whose API port is port, if any (a
@@ -799,27 +782,6 @@ func versionOf(root string) string {
 		return "-"
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// validateRegistry checks the registry settings and reads the CA files,
-// before anything is made.
-func validateRegistry(r vchconfig.Registry, caFiles []string) ([]byte, error) {
-	for _, p := range r.Insecure {
-		if err := vchconfig.ValidateRegistryPattern(p); err != nil {
-			return nil, fmt.Errorf("--insecure-registry: %w", err)
-		}
-	}
-	for _, p := range r.Whitelist {
-		if err := vchconfig.ValidateRegistryPattern(p); err != nil {
-			return nil, fmt.Errorf("--whitelist-registry: %w", err)
-		}
-	}
-	for _, m := range r.Mirrors {
-		if err := vchconfig.ValidateMirror(m); err != nil {
-			return nil, fmt.Errorf("--registry-mirror: %w", err)
-		}
-	}
-	return readCAs("--registry-ca", "a CA that signs your registries' certificates", caFiles)
 }
 
 // checkContainerNetworks refuses container networks that conflict with

@@ -28,6 +28,8 @@ type Appliance struct {
 	TetherPath    string `json:"tetherPath,omitempty"`
 	Accel         string `json:"accel,omitempty"`
 	SyslogAddress string `json:"syslogAddress,omitempty"`
+	// RegistryCAFile holds the config's registry CAs (registry.ca), if any.
+	RegistryCAFile string `json:"registryCAFile,omitempty"`
 	// Serial is the listen address of the serial concentrator the
 	// container VMs' tethers connect to (the appliance's own port, as
 	// VIC's vSPC on 2377); SerialAddr what the VMs dial, if not Serial.
@@ -58,6 +60,8 @@ type Appliance struct {
 //	container.nameconvention/cpus/memorymb  containerNameConvention, cpus, memoryMB
 //	iso.bootstrap                     vsphere.bootISO
 //	debug                             debug
+//	registry.insecure/whitelist/mirrors  registry.insecure/whitelist/mirrors
+//	(appliance) registryCAFile        registry.caFile (registry.ca written out)
 //	(appliance) serial, serialAddr    vsphere.serial, vsphere.serialAddr
 //	(appliance) simBacking            vsphere.simBacking (simulator only)
 func FromVice(v *vice.Config, a Appliance) (*Config, error) {
@@ -87,7 +91,9 @@ func FromVice(v *vice.Config, a Appliance) (*Config, error) {
 		Debug: v.Debug, SyslogAddress: a.SyslogAddress,
 		ContainerNameConvention: v.Container.NameConvention,
 		BridgeNetworkRange:      v.Network.BridgeRange,
-		Providers:               Providers{Compute: "vsphere", Images: "vsphere", Volumes: "vsphere", Network: "vsphere"},
+		Registry: Registry{Insecure: v.Registry.Insecure, Whitelist: v.Registry.Whitelist, Mirrors: v.Registry.Mirrors,
+			CAFile: a.RegistryCAFile},
+		Providers: Providers{Compute: "vsphere", Images: "vsphere", Volumes: "vsphere", Network: "vsphere"},
 		VSphere: &VSphere{
 			URL: "https://" + v.Target + "/sdk", User: user, Password: password,
 			Thumbprint: v.Thumbprint, Insecure: a.Insecure,

@@ -16,9 +16,10 @@ func TestFromVice(t *testing.T) {
 			Containers: []vice.ContainerNetwork{{PortGroup: vice.PortGroup{Name: "VM Network"}, Alias: "public", Gateway: "10.9.0.1/24", IPRange: "10.9.0.100-10.9.0.200", Firewall: "open"}}},
 		Container: vice.Container{NameConvention: "x-{name}", CPUs: 2, MemoryMB: 1024},
 		ISO:       vice.ISO{Bootstrap: "[ds1] vch1/bootstrap.iso"},
+		Registry:  vice.Registry{Insecure: []string{"10.0.2.101:5000"}, Whitelist: []string{"*.example.com", "10.0.2.101:5000"}, Mirrors: []string{"https://mirror.example.com"}, CA: "ignored: the appliance wrote it"},
 		Debug:     true,
 	}
-	c, err := FromVice(v, Appliance{Root: "/var/lib/vch", APIAddr: "0.0.0.0:2376", User: "ignored"})
+	c, err := FromVice(v, Appliance{Root: "/var/lib/vch", APIAddr: "0.0.0.0:2376", User: "ignored", RegistryCAFile: "/etc/vch/tls/registry-ca.pem"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +33,10 @@ func TestFromVice(t *testing.T) {
 		vs.Datacenter != "/DC" || vs.Pool != "/DC/host/C/Resources/vch1" || vs.ImageDatastore != "ds1" || vs.ImageFolder != "VIC/u/images" || vs.BridgePortGroup != "bridge-pg" ||
 		vs.BootISO != "[ds1] vch1/bootstrap.iso" || vs.Insecure {
 		t.Fatalf("vsphere %+v", vs)
+	}
+	if r := c.Registry; len(r.Insecure) != 1 || r.Insecure[0] != "10.0.2.101:5000" || len(r.Whitelist) != 2 || len(r.Mirrors) != 1 ||
+		r.Mirrors[0] != "https://mirror.example.com" || r.CAFile != "/etc/vch/tls/registry-ca.pem" {
+		t.Fatalf("registry %+v", r)
 	}
 	if len(c.VolumeStores) != 1 || c.VolumeStores[0] != (VolumeStore{Label: "default", Path: "[ds2] vols"}) {
 		t.Fatalf("volume stores %+v", c.VolumeStores)

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/internal/vice"
+	"github.com/vchproject/vch/machine/vchconfig"
 )
 
 // CreateOptions are create's settings (flag names in comments).
@@ -55,6 +56,10 @@ type CreateOptions struct {
 	Addressing map[string]NetworkAddressing
 	DNS        []string // --dns-server
 	TLS        EndpointTLS
+	// Registry is --insecure-registry, --whitelist-registry and
+	// --registry-mirror; RegistryCAs the --registry-ca PEM files.
+	Registry    vchconfig.Registry
+	RegistryCAs []string
 	// ApplianceISO and BootstrapISO are local files uploaded to the
 	// endpoint VM's folder ("" : none); the endpoint boots the appliance.
 	ApplianceISO, BootstrapISO string
@@ -288,6 +293,14 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 	if _, err := netip.ParsePrefix(o.BridgeRange); err != nil {
 		return nil, fmt.Errorf("--bridge-network-range %q: not a CIDR", o.BridgeRange)
 	}
+	registryCA, err := vchconfig.ValidateRegistry(o.Registry, o.RegistryCAs)
+	if err != nil {
+		return nil, err
+	}
+	registry := vice.Registry{Insecure: o.Registry.Insecure, Whitelist: o.Registry.Whitelist, Mirrors: o.Registry.Mirrors}
+	if len(registryCA) > 0 {
+		registry.CA = vice.EncodePEM(registryCA)
+	}
 	p.cfg = &vice.Config{
 		Name: o.Name, Version: o.Version, Target: s.Target.Host, Thumbprint: s.Thumbprint,
 		Datacenter: s.Datacenter.InventoryPath, ComputeResource: place.Parent.InventoryPath,
@@ -298,6 +311,7 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 			Management: endpointNet(pgs["--management-network"]), BridgeRange: o.BridgeRange, Containers: cnets},
 		Resources: vice.Resources{CPU: o.CPU, Memory: o.Memory},
 		Container: vice.Container{NameConvention: o.NameConvention, CPUs: o.ContainerCPUs, MemoryMB: o.ContainerMemoryMB},
+		Registry:  registry,
 		ISO:       isos,
 		Debug:     o.Debug,
 		CreatedAt: time.Now().UTC().Format(time.RFC3339),

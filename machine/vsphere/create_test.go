@@ -142,6 +142,7 @@ func TestCreateListDelete(t *testing.T) {
 		}
 	}
 	o.ContainerNetworks = []vice.ContainerNetwork{{PortGroup: vice.PortGroup{Name: "VM Network"}, Alias: "public", Gateway: "10.1.0.1/24"}}
+	o.Registry.Insecure, o.Registry.Mirrors = []string{"10.0.2.101:5000"}, []string{"https://mirror.example.com"}
 	v, err := s.Create(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +162,9 @@ func TestCreateListDelete(t *testing.T) {
 	if c.Ops.Password != "0ps-pass" || c.Network.Bridge.ID == "" || c.Network.Public.Name != "VM Network" || c.Thumbprint != sm.thumbprint ||
 		len(c.Network.Containers) != 1 || c.Network.Containers[0].PortGroup.ID == "" {
 		t.Errorf("config %+v", c)
+	}
+	if r := c.Registry; len(r.Insecure) != 1 || r.Insecure[0] != "10.0.2.101:5000" || len(r.Mirrors) != 1 || r.CA != "" {
+		t.Errorf("registry settings %+v", r)
 	}
 	if c.ISO.Appliance != "[LocalDS_0] vch02/appliance.iso" || c.ISO.Bootstrap != "[LocalDS_0] vch02/bootstrap.iso" {
 		t.Errorf("ISOs %+v", c.ISO)
@@ -305,6 +309,15 @@ func TestCreateRefusalsChangeNothing(t *testing.T) {
 			o.Addressing = map[string]NetworkAddressing{"public": {IP: "10.0.0.5/24"}, "client": {IP: "10.0.0.6/24"}}
 		}, "--client-network-ip 10.0.0.6/24: port group VM Network has address 10.0.0.5/24 already"},
 		{"bad DNS server", func(o *CreateOptions) { o.DNS = []string{"dns.example.com"} }, `--dns-server "dns.example.com": not an IPv4 address`},
+		{"bad insecure registry", func(o *CreateOptions) { o.Registry.Insecure = []string{"user@reg"} }, `--insecure-registry: invalid registry "user@reg"`},
+		{"bad registry mirror", func(o *CreateOptions) { o.Registry.Mirrors = []string{"ftp://m"} }, "--registry-mirror"},
+		{"registry CA not PEM", func(o *CreateOptions) {
+			f := filepath.Join(t.TempDir(), "ca.pem")
+			if err := os.WriteFile(f, []byte("not a certificate"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o.RegistryCAs = []string{f}
+		}, "holds no PEM certificate"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := baseOptions("second")
