@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/vchproject/vch/internal/isoimage"
@@ -108,8 +109,10 @@ func applianceInitramfs(dir string, k *kernel.Kernel, initBin, vchd, vicMachine 
 	}
 	var buf bytes.Buffer
 	c := isoimage.NewCpio(&buf)
+	made := map[string]bool{}
 	for _, d := range []string{"bin", "dev", "etc", "lib", "lib/modules", "proc", "run", "sys", "tmp", "var", "var/lib", "var/lib/vch"} {
 		c.Dir(d)
+		made[d] = true
 	}
 	c.CharDev("dev/console", 0o600, 5, 1)
 	for _, b := range []struct{ name, src string }{{"init", initBin}, {"bin/vchd", vchd}, {"bin/vic-machine", vicMachine}} {
@@ -122,6 +125,30 @@ func applianceInitramfs(dir string, k *kernel.Kernel, initBin, vchd, vicMachine 
 		}
 		c.File(b.name, 0o755, data)
 	}
+	// mkfs.ext4 for the image store, which builds each image's root
+	// file system disk on the appliance: the host's mke2fs and its
+	// libraries (the one program the appliance runs that is not ours).
+	mkfs, err := initramfs.MkfsFiles()
+	if err != nil {
+		return "", err
+	}
+	dirs := map[string]bool{}
+	for _, f := range mkfs {
+		for d := filepath.Dir(f.Name); d != "." && !made[d] && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range sortedDirs(dirs) {
+		c.Dir(d)
+	}
+	for _, f := range mkfs {
+		data, err := os.ReadFile(f.Src)
+		if err != nil {
+			return "", err
+		}
+		c.File(f.Name, f.Perm, data)
+	}
+	c.Symlink("bin/mkfs.ext4", proto.VSphereMkfs)
 	var order strings.Builder
 	for _, m := range mods {
 		data, err := os.ReadFile(m.Path)
@@ -137,6 +164,16 @@ func applianceInitramfs(dir string, k *kernel.Kernel, initBin, vchd, vicMachine 
 	}
 	path := filepath.Join(dir, "appliance.cpio")
 	return path, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// sortedDirs lists dirs parents first.
+func sortedDirs(dirs map[string]bool) []string {
+	out := make([]string, 0, len(dirs))
+	for d := range dirs {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // static refuses a dynamically linked executable: the initramfs has no

@@ -55,7 +55,7 @@ func TestBundleISOs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cpio -it %s: %v", name, err)
 		}
-		for _, f := range map[string][]string{"bootstrap.iso": {"init"}, "appliance.iso": {"init", "bin/vchd", "bin/vic-machine"}}[name] {
+		for _, f := range map[string][]string{"bootstrap.iso": {"init"}, "appliance.iso": {"init", "bin/vchd", "bin/vic-machine", "sbin/mke2fs", "bin/mkfs.ext4"}}[name] {
 			if !strings.Contains("\n"+string(list), "\n"+f+"\n") {
 				t.Fatalf("%s's initramfs lacks %s:\n%s", name, f, list)
 			}

@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/internal/vice"
+	"github.com/vchproject/vch/portlayer/qemu/kernel"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
+	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+	"github.com/vchproject/vch/tests/fixture"
+	"github.com/vchproject/vch/tests/vcsim/simproc"
+)
+
+// TestApplianceBridgeNetwork: the seed's `docker run -d -p 80:80 --name
+// hi-there nginx` on a VCH that lives wholly on (simulated) vSphere. The
+// built vic-machine creates the VCH on a simulated vCenter (tests/vcsim);
+// a vsimtest.QEMUHost runs every VM of the cluster's pool as a QEMU guest
+// the way an ESXi host would: the endpoint VM boots appliance.iso, the
+// container VMs its vchd makes boot bootstrap.iso. The endpoint's public
+// NIC ("VM Network", 10.0.2.15/24) is a QEMU user-mode network that lets
+// nothing out (restrict=on) but the test's forwards: the API (2376), the
+// serial concentrator (2377, which the container VMs' serial ports dial
+// at 10.0.2.15:2377) and port 80 from the test's loopback; the simulator
+// (10.0.2.100:8989), the registry as Docker Hub's mirror (10.0.2.101:5000)
+// and a web server of the test's (10.0.2.102:8080) from the guest. The
+// bridge port group DC0_DVPG0 is the QEMUHost's switch, shared by the
+// endpoint VM and the container VMs.
+//
+// What it shows: the endpoint VM is the bridge network's gateway; a port
+// published with -p on the bridge network answers on the endpoint's public
+// address with the container's page; a container on the bridge network
+// connects out through the endpoint (forwarding and NAT); docker ps shows
+// the binding; docker rm -f removes the container's VM.
+func TestApplianceBridgeNetwork(t *testing.T) {
+	const user, pass, name = "administrator@vsphere.local", "Br1dge-s3cret", "appl-bridge"
+	dir := t.TempDir()
+	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
+	appliance, bootstrap := filepath.Join(dir, "appliance.iso"), filepath.Join(dir, "bootstrap.iso")
+	for _, args := range [][]string{
+		{"appliance", "-o", appliance, "-init", bin("vch-appliance"), "-vchd", bin("appliance/vchd"), "-vic-machine", bin("appliance/vic-machine"), "-kernel-dir", kernel.DefaultDir()},
+		{"bootstrap", "-o", bootstrap, "-tether", bin("tether"), "-kernel-dir", kernel.DefaultDir()},
+	} {
+		if out, err := exec.Command(bin("mkiso"), args...).CombinedOutput(); err != nil {
+			t.Fatalf("mkiso %s: %v\n%s", args[0], err, out)
+		}
+	}
+	const page = "hello from nginx on the bridge network of a vSphere VCH\n"
+	ngx, err := fixture.NginxImage(fixture.DebRoot, demoNginxConf, map[string][]byte{"index.html": []byte(page)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Docker Hub's "nginx" is library/nginx on the mirror.
+	if err := fixture.Push(context.Background(), env.registry.Addr, "library/nginx", "latest", ngx); err != nil {
+		t.Fatal(err)
+	}
+	sim := filepath.Join(dir, "vcsim")
+	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
+		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
+	}
+	vs := simproc.Start(t, sim, user, pass)
+	_, simPort, _ := net.SplitHostPort(vs.Host)
+
+	// The web server a container reaches out to.
+	const outbound = "the world outside the VCH\n"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, outbound) })}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	ports := map[string]int{}
+	for _, p := range []string{"api", "serial", "web"} {
+		if ports[p], err = freePort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay := func(to string) string { return "cmd:" + sim + " -relay " + to }
+	public := strings.Join([]string{
+		"restrict=on",
+		fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:2376", ports["api"]),
+		fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:2377", ports["serial"]),
+		fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:80", ports["web"]),
+		"guestfwd=tcp:10.0.2.100:8989-" + relay("127.0.0.1:"+simPort),
+		"guestfwd=tcp:10.0.2.101:5000-" + relay(env.registry.Addr),
+		"guestfwd=tcp:10.0.2.102:8080-" + relay(ln.Addr().String()),
+	}, ",")
+	ctx := context.Background()
+	sess, err := vsession.Open(ctx, vsession.Config{
+		URL: (&url.URL{Scheme: "https", User: url.UserPassword(user, pass), Host: vs.Host, Path: "/sdk"}).String(), Thumbprint: vs.Thumbprint,
+		Datacenter: "/DC0", Pool: "/DC0/host/DC0_C0/Resources",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := vsimtest.StartQEMUHostWith(t, sess, zaptest.NewLogger(t), vsimtest.QEMUHostOptions{
+		UserNets: map[string]string{"VM Network": public},
+		SerialRoute: func(hp string) string {
+			if hp == "10.0.2.15:2377" {
+				return "127.0.0.1:" + strconv.Itoa(ports["serial"])
+			}
+			return hp
+		},
+		// The endpoint VM reaches the simulator at the guestfwd address.
+		Guestinfo: func(vm string, info map[string]string) error {
+			if vm != name {
+				return nil
+			}
+			c, err := vice.Decode(info)
+			if err != nil {
+				return err
+			}
+			c.Target = "10.0.2.100:8989"
+			enc, err := vice.Encode(c, info[vice.KeyKey])
+			if err != nil {
+				return err
+			}
+			for k := range info {
+				if strings.HasPrefix(k, vice.Prefix) {
+					delete(info, k)
+				}
+			}
+			for k, v := range enc {
+				info[k] = v
+			}
+			return nil
+		},
+	})
+	defer func() {
+		if t.Failed() {
+			if p := host.ConsolePath(name); p != "" {
+				b, _ := os.ReadFile(p)
+				t.Logf("the endpoint VM's console:\n%s", b)
+			}
+		}
+	}()
+
+	certs := filepath.Join(dir, "certs")
+	create := exec.Command(bin("vic-machine"), "create", "--name", name, "--compute-resource", "DC0_C0", "--image-store", "LocalDS_0",
+		"--volume-store", "LocalDS_0/"+name+"-vols:default", "--bridge-network", "DC0_DVPG0", "--public-network", "VM Network",
+		"--public-network-ip", "10.0.2.15/24", "--public-network-gateway", "10.0.2.2", "--dns-server", "10.0.2.3",
+		"--registry-mirror", "http://10.0.2.101:5000", "--insecure-registry", "10.0.2.101:5000", "--container-memory", "256M",
+		"--cert-path", certs, "--appliance-iso", appliance, "--bootstrap-iso", bootstrap, "--target", vs.Target(), "--thumbprint", vs.Thumbprint)
+	create.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("vic-machine create: %v\n%s", err, out)
+	}
+
+	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DOCKER_HOST=tcp://127.0.0.1:" + strconv.Itoa(ports["api"]),
+		"DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}
+	docker := func(args ...string) result {
+		t.Helper()
+		r, err := runDocker(nil, environ, "", args...)
+		if err != nil {
+			t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+		}
+		return r
+	}
+	for deadline := time.Now().Add(15 * time.Minute); ; time.Sleep(2 * time.Second) {
+		if r, err := runDocker(nil, environ, "", "info", "--format", "{{.Name}}"); err == nil && r.Exit == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the appliance's API never answered: %v %s", err, r)
+		}
+	}
+
+	// The seed's command, verbatim: nginx comes from the mirror.
+	if r := docker("run", "-d", "-p", "80:80", "--name", "hi-there", "nginx"); r.Exit != 0 {
+		t.Fatalf("docker run -d -p 80:80 --name hi-there nginx: %s", r)
+	}
+	defer docker("rm", "-f", "hi-there")
+	if r := docker("ps", "--format", "{{.Names}} {{.Ports}}"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "hi-there 0.0.0.0:80->80/tcp" {
+		t.Errorf("docker ps: %s", r)
+	}
+	ip := strings.TrimSpace(docker("inspect", "--format", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}", "hi-there").Stdout)
+	if !strings.HasPrefix(ip, "172.16.") || !strings.HasSuffix(ip, " 172.16.0.1") {
+		t.Errorf("the container's address and gateway: %q", ip)
+	}
+	// The published port, on the endpoint's public address.
+	web := "http://127.0.0.1:" + strconv.Itoa(ports["web"]) + "/"
+	var body string
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		resp, err := http.Get(web)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if body = string(b); body == page {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s (the published port 80): %v %q", web, err, body)
+		}
+	}
+
+	// Outbound: a container on the bridge network reaches a server
+	// beyond the endpoint VM.
+	bb := "10.0.2.101:5000/library/busybox:latest"
+	if err := fixture.Push(context.Background(), env.registry.Addr, "library/busybox", "latest", env.bbImage); err != nil {
+		t.Fatal(err)
+	}
+	if r := docker("run", "--rm", bb, "wget", "-q", "-O", "-", "http://10.0.2.102:8080/"); r.Exit != 0 || r.Stdout != outbound {
+		t.Errorf("outbound from the bridge network: %s", r)
+	}
+
+	if r := docker("rm", "-f", "hi-there"); r.Exit != 0 {
+		t.Fatalf("docker rm -f: %s", r)
+	}
+	_, finder := vs.Login(t)
+	if _, err := finder.VirtualMachine(ctx, name+"-hi-there"); err == nil {
+		t.Error("the container's VM outlived docker rm -f")
+	}
+	b, _ := os.ReadFile(host.ConsolePath(name))
+	if !strings.Contains(string(b), "bridge leg up") {
+		t.Errorf("the endpoint's console lacks the bridge leg:\n%s", b)
+	}
+}
