@@ -97,9 +97,13 @@ func run(args []string) error {
 }
 
 // applianceModules are the endpoint VM's drivers, loaded in this order by
-// its /init: the vSphere devices (PVSCSI and SCSI disks, vmxnet3, fw_cfg)
-// and the ACPI power button with the event device it reports through.
-var applianceModules = append(append([]string(nil), kernel.VSphereModules...), "evdev", "button")
+// its /init: the vSphere devices (PVSCSI and SCSI disks, vmxnet3, fw_cfg),
+// the ACPI power button with the event device it reports through, and
+// what the bridge leg's masquerade needs besides nf_tables (the nat chain
+// type, the masq expression, NAT and conntrack; k.Modules adds their
+// dependencies).
+var applianceModules = append(append([]string(nil), kernel.VSphereModules...), "evdev", "button",
+	"nf_conntrack", "nf_nat", "nft_chain_nat", "nft_masq")
 
 // applianceInitramfs writes the appliance's initramfs into dir.
 func applianceInitramfs(dir string, k *kernel.Kernel, initBin, vchd, vicMachine string) (string, error) {

@@ -4,7 +4,8 @@
 //
 //  1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts, /run and /tmp;
 //  2. loads the drivers in /lib/modules/modules.order (vmxnet3, PVSCSI and
-//     SCSI disks, fw_cfg, the ACPI power button and evdev);
+//     SCSI disks, fw_cfg, the ACPI power button and evdev, nf_tables with
+//     conntrack and the NAT modules);
 //  3. reads the VCH's config, the guestinfo.vice keys vic-machine create
 //     --target wrote into the VM's extraConfig, through the VMware backdoor
 //     (on ESXi) or a QEMU fw_cfg item (tether/guestinfo.ForVM), walking the
@@ -14,6 +15,9 @@
 //     configures the public, client and management NICs, found by the
 //     fixed MACs create gave them: a static address, gateway and routes,
 //     or DHCP; the hostname (the VCH's name), /etc/resolv.conf, /etc/hosts;
+//     then the bridge leg (bridge.go): the NIC with the bridge MAC gets the
+//     bridge network's gateway, with IPv4 forwarding and a masquerade of
+//     the bridge range (nftables table ip vch-nat) for the containers;
 //  5. writes the Docker API's TLS files and the appliance's settings
 //     (machine/vchconfig.Appliance: root /var/lib/vch on the initramfs's
 //     tmpfs, the API on :2376 (:2375 with --no-tls), the serial

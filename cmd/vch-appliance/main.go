@@ -96,6 +96,9 @@ func boot(ctx context.Context, log *zap.Logger, level zap.AtomicLevel) ([]string
 	if err != nil {
 		return nil, err
 	}
+	if err := setupLeg(c, legWait, log); err != nil {
+		return nil, err
+	}
 	if err := writeFiles("/", c, l); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func sample() *Config {
 			BaseImageSize: 8 << 30},
 		TLS: TLS{CACert: EncodePEM([]byte("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n")), ServerCert: EncodePEM([]byte("cert")),
 			ServerKey: EncodePEM([]byte("-----BEGIN EC PRIVATE KEY-----\nk3y\n")), NoTLSVerify: true, CNames: []string{"vch02.example.com"}},
-		Network: Network{Bridge: PortGroup{Name: "DC0_DVPG0", ID: "dvportgroup-11"},
+		Network: Network{Bridge: PortGroup{Name: "DC0_DVPG0", ID: "dvportgroup-11"}, BridgeMAC: "00:50:56:01:02:05",
 			Public:     EndpointNetwork{Name: "VM Network", ID: "network-7", IP: "10.0.0.5/24", Gateway: "10.0.0.1", MAC: "00:50:56:01:02:03"},
 			Client:     EndpointNetwork{Name: "client", ID: "network-8", Gateway: "10.3.0.0/16,10.4.0.0/16:10.1.0.1", MAC: "00:50:56:01:02:04"},
 			DNS:        []string{"10.0.0.2"},
@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	if kv["guestinfo.vice.network.container.0.dns.1"] != "10.0.0.3" || kv["guestinfo.vice.storage.volume.count"] != "2" ||
-		kv["guestinfo.vice.network.public.mac"] != "00:50:56:01:02:03" || kv["guestinfo.vice.network.dns.0"] != "10.0.0.2" ||
+		kv["guestinfo.vice.network.public.mac"] != "00:50:56:01:02:03" || kv["guestinfo.vice.network.bridgemac"] != "00:50:56:01:02:05" || kv["guestinfo.vice.network.dns.0"] != "10.0.0.2" ||
 		kv["guestinfo.vice.tls.notlsverify"] != "true" || kv["guestinfo.vice.secret.serverkey"] == "" {
 		t.Errorf("layout differs from the documented one: %v", Keys(kv))
 	}

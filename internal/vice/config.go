@@ -141,6 +141,10 @@ type Network struct {
 	Client      EndpointNetwork `vice:"client"`
 	Management  EndpointNetwork `vice:"management"`
 	BridgeRange string          `vice:"bridgerange"`
+	// BridgeMAC is the fixed MAC of the endpoint's NIC on the bridge port
+	// group (its leg there: the bridge network's gateway and NAT), how
+	// the appliance finds that NIC; "" in configs of older vic-machines.
+	BridgeMAC string `vice:"bridgemac"`
 	// DNS are the endpoint VM's DNS servers (--dns-server); none: those
 	// DHCP gives.
 	DNS []string `vice:"dns"`

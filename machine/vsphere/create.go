@@ -353,8 +353,8 @@ func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions,
 		if err != nil {
 			return types.VirtualMachineConfigSpec{}, fmt.Errorf("NIC on %s: %w", n.GetInventoryPath(), err)
 		}
-		// The appliance finds its public, client and management NICs
-		// by these fixed MACs (the bridge NIC's is vSphere's choice).
+		// The appliance finds its public, client, management and bridge
+		// NICs by these fixed MACs.
 		if mac, ok := p.macs[p.netNames[i]]; ok {
 			card := nic.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
 			card.AddressType = string(types.VirtualEthernetCardMacTypeManual)

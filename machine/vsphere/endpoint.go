@@ -44,7 +44,9 @@ func newStaticMAC() (string, error) {
 
 // planEndpointNetworks fills the public, client and management networks'
 // addressing and gives each distinct port group's NIC a fixed MAC;
-// networks on one port group share the NIC, its MAC and its address.
+// networks on one port group share the NIC, its MAC and its address. The
+// NIC on the bridge port group (a port group of its own) gets a MAC of its
+// own too, recorded as n.BridgeMAC. The MACs returned are by port group.
 func planEndpointNetworks(n *vice.Network, addr map[string]NetworkAddressing, dns []string) (map[string]string, error) {
 	nets := []struct {
 		flag string
@@ -86,18 +88,24 @@ func planEndpointNetworks(n *vice.Network, addr map[string]NetworkAddressing, dn
 	for _, x := range nets {
 		x.e.IP = ips[x.e.Name]
 		if _, ok := macs[x.e.Name]; !ok {
-			mac, err := newStaticMAC()
+			mac, err := unusedMAC(macs)
 			if err != nil {
 				return nil, err
-			}
-			for used(macs, mac) {
-				if mac, err = newStaticMAC(); err != nil {
-					return nil, err
-				}
 			}
 			macs[x.e.Name] = mac
 		}
 		x.e.MAC = macs[x.e.Name]
+	}
+	if n.Bridge.Name != "" {
+		if _, ok := macs[n.Bridge.Name]; ok {
+			return nil, fmt.Errorf("--bridge-network %s is also an endpoint network: the bridge needs a port group of its own", n.Bridge.Name)
+		}
+		mac, err := unusedMAC(macs)
+		if err != nil {
+			return nil, err
+		}
+		macs[n.Bridge.Name] = mac
+		n.BridgeMAC = mac
 	}
 	for _, d := range dns {
 		if a, err := netip.ParseAddr(d); err != nil || !a.Is4() {
@@ -106,6 +114,16 @@ func planEndpointNetworks(n *vice.Network, addr map[string]NetworkAddressing, dn
 	}
 	n.DNS = dns
 	return macs, nil
+}
+
+// unusedMAC draws a static MAC that none of macs has.
+func unusedMAC(macs map[string]string) (string, error) {
+	for {
+		mac, err := newStaticMAC()
+		if err != nil || !used(macs, mac) {
+			return mac, err
+		}
+	}
 }
 
 func used(macs map[string]string, mac string) bool {

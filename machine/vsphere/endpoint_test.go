@@ -44,8 +44,9 @@ func TestCreateEndpointNetworksAndTLS(t *testing.T) {
 	}
 	n := found.Config.Network
 	mac := regexp.MustCompile(`^00:50:56:[0-3][0-9a-f]:[0-9a-f]{2}:[0-9a-f]{2}$`)
-	if !mac.MatchString(n.Public.MAC) || !mac.MatchString(n.Client.MAC) || n.Public.MAC == n.Client.MAC || n.Management.MAC != n.Public.MAC {
-		t.Errorf("MACs: public %q client %q management %q", n.Public.MAC, n.Client.MAC, n.Management.MAC)
+	if !mac.MatchString(n.Public.MAC) || !mac.MatchString(n.Client.MAC) || n.Public.MAC == n.Client.MAC || n.Management.MAC != n.Public.MAC ||
+		!mac.MatchString(n.BridgeMAC) || n.BridgeMAC == n.Public.MAC || n.BridgeMAC == n.Client.MAC {
+		t.Errorf("MACs: public %q client %q management %q bridge %q", n.Public.MAC, n.Client.MAC, n.Management.MAC, n.BridgeMAC)
 	}
 	if n.Public.IP != "10.0.0.5/24" || n.Public.Gateway != "10.0.0.1" || n.Management.IP != "10.0.0.5/24" || n.Client.IP != "10.2.0.5/16" ||
 		n.Client.Gateway != "10.3.0.0/16,10.4.0.0/16:10.2.0.1" || strings.Join(n.DNS, " ") != "10.0.0.2 10.0.0.3" {
@@ -59,15 +60,19 @@ func TestCreateEndpointNetworksAndTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	macs := map[string]string{}
+	macs := map[string]string{} // manual MAC -> the NIC's port group key (distributed port groups)
 	for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
 		c := d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
-		if c.AddressType == string(types.VirtualEthernetCardMacTypeManual) {
-			macs[c.MacAddress] = c.AddressType
+		if c.AddressType != string(types.VirtualEthernetCardMacTypeManual) {
+			continue
+		}
+		macs[c.MacAddress] = ""
+		if b, ok := c.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok {
+			macs[c.MacAddress] = b.Port.PortgroupKey
 		}
 	}
-	if len(macs) != 2 || macs[n.Public.MAC] == "" || macs[n.Client.MAC] == "" {
-		t.Errorf("manual MACs on the endpoint VM: %v", macs)
+	if _, ok := macs[n.Public.MAC]; len(macs) != 3 || !ok || macs[n.Client.MAC] == "" || macs[n.BridgeMAC] != n.Bridge.ID || n.Bridge.ID == "" {
+		t.Errorf("manual MACs on the endpoint VM (port group keys): %v; bridge %+v", macs, n.Bridge)
 	}
 
 	// TLS: the client's files in the cert path, the server's in the config.
@@ -125,6 +130,26 @@ func TestCreateEndpointNetworksAndTLS(t *testing.T) {
 	}
 	if v2.Config.TLS.CACert != tc.CACert || v2.Config.DockerHost() != "" || v2.Config.Network.Public.IP != "" || !mac.MatchString(v2.Config.Network.Public.MAC) {
 		t.Errorf("second VCH: %+v", v2.Config.Network)
+	}
+}
+
+// Each distinct port group gets one MAC: networks on one port group share
+// it, the bridge's NIC has its own, and a bridge that is also an endpoint
+// network is refused.
+func TestPlanEndpointMACs(t *testing.T) {
+	n := vice.Network{Bridge: vice.PortGroup{Name: "bridge-pg"}, Public: vice.EndpointNetwork{Name: "VM Network"},
+		Client: vice.EndpointNetwork{Name: "client-pg"}, Management: vice.EndpointNetwork{Name: "VM Network"}}
+	macs, err := planEndpointNetworks(&n, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(macs) != 3 || macs["bridge-pg"] != n.BridgeMAC || macs["VM Network"] != n.Public.MAC || macs["client-pg"] != n.Client.MAC ||
+		n.Management.MAC != n.Public.MAC || n.BridgeMAC == n.Public.MAC || n.BridgeMAC == n.Client.MAC || n.Public.MAC == n.Client.MAC {
+		t.Errorf("MACs %v, network %+v", macs, n)
+	}
+	clash := vice.Network{Bridge: vice.PortGroup{Name: "VM Network"}, Public: vice.EndpointNetwork{Name: "VM Network"}}
+	if _, err := planEndpointNetworks(&clash, nil, nil); err == nil || clash.BridgeMAC != "" {
+		t.Errorf("bridge on the public port group: %v, bridge MAC %q", err, clash.BridgeMAC)
 	}
 }
 

@@ -89,3 +89,26 @@ func join(s []string) string {
 	}
 	return out
 }
+
+// The bridge's subnet is the configured range if it is /16 or smaller,
+// else its first /16 (the default range gives 172.16.0.0/16); the gateway
+// is its .1.
+func TestBridgeSubnet(t *testing.T) {
+	for _, c := range []struct {
+		rng    netip.Prefix
+		subnet string
+		gw     string
+	}{
+		{netip.Prefix{}, "172.16.0.0/16", "172.16.0.1"},
+		{DefaultBridgeRange, "172.16.0.0/16", "172.16.0.1"},
+		{netip.MustParsePrefix("10.0.0.0/8"), "10.0.0.0/16", "10.0.0.1"},
+		{netip.MustParsePrefix("192.168.77.0/24"), "192.168.77.0/24", "192.168.77.1"},
+		{netip.MustParsePrefix("10.20.5.9/16"), "10.20.0.0/16", "10.20.0.1"},
+		{netip.MustParsePrefix("172.24.0.0/13"), "172.24.0.0/16", "172.24.0.1"},
+	} {
+		subnet, gw := BridgeSubnet(c.rng)
+		if subnet.String() != c.subnet || gw.String() != c.gw {
+			t.Errorf("BridgeSubnet(%v) = %v, %v; want %s, %s", c.rng, subnet, gw, c.subnet, c.gw)
+		}
+	}
+}

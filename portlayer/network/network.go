@@ -45,6 +45,23 @@ import (
 // DefaultBridgeRange is where bridge networks' subnets come from.
 var DefaultBridgeRange = netip.MustParsePrefix("172.16.0.0/12")
 
+// BridgeSubnet is the bridge network's subnet and gateway for the
+// configured bridge range rng (zero: DefaultBridgeRange): the range
+// itself if it is a /16 or smaller, else its first /16; the gateway is
+// the subnet's first address (.1). On vSphere the VCH's endpoint VM holds
+// the gateway on the bridge port group, and vchd's network provider hands
+// out the subnet's addresses: both take them from here.
+func BridgeSubnet(rng netip.Prefix) (subnet netip.Prefix, gw netip.Addr) {
+	if !rng.IsValid() {
+		rng = DefaultBridgeRange
+	}
+	subnet = rng.Masked()
+	if subnet.Bits() < 16 {
+		subnet = netip.PrefixFrom(subnet.Addr(), 16)
+	}
+	return subnet, subnet.Addr().Next()
+}
+
 // MaxEndpoints is how many networks one container can be on: one NIC per
 // network, and the virtio-mmio slot budget of a VM leaves room for four
 // (docs/architecture.md).

@@ -211,17 +211,12 @@ func token(pg string) string {
 }
 
 func (p *Provider) bridgeNetwork() network.Network {
-	subnet := p.cfg.BridgeRange
-	if !subnet.IsValid() {
-		subnet = network.DefaultBridgeRange
-	}
-	subnet = subnet.Masked()
-	if subnet.Bits() < 16 {
-		subnet = network.SubnetsOf(subnet, 16)[0]
-	}
+	// The appliance (cmd/vch-appliance) puts the gateway on the endpoint
+	// VM's bridge NIC from the same function.
+	subnet, gw := network.BridgeSubnet(p.cfg.BridgeRange)
 	return network.Network{
 		ID: network.NewID(), Name: network.BridgeName, Driver: "bridge",
-		Subnet: subnet, Gateway: subnet.Addr().Next(), Bridge: p.cfg.BridgePortGroup,
+		Subnet: subnet, Gateway: gw, Bridge: p.cfg.BridgePortGroup,
 		Created: time.Now().UTC(),
 	}
 }
