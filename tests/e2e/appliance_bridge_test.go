@@ -180,8 +180,21 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	}
 
 	// The seed's command, verbatim: nginx comes from the mirror.
-	if r := docker("run", "-d", "-p", "80:80", "--name", "hi-there", "nginx"); r.Exit != 0 {
+	start := time.Now()
+	r := docker("run", "-d", "-p", "80:80", "--name", "hi-there", "nginx")
+	if r.Exit != 0 {
 		t.Fatalf("docker run -d -p 80:80 --name hi-there nginx: %s", r)
+	}
+	ran := time.Since(start)
+	id := strings.TrimSpace(r.Stdout)
+	_, finder := vs.Login(t)
+	// Container VMs are named by the container's short ID (no
+	// --container-name-convention).
+	if len(id) != 64 {
+		t.Fatalf("docker run -d printed %q", id)
+	}
+	if _, err := finder.VirtualMachine(ctx, id[:12]); err != nil {
+		t.Fatalf("the container's VM %s: %v", id[:12], err)
 	}
 	defer docker("rm", "-f", "hi-there")
 	if r := docker("ps", "--format", "{{.Names}} {{.Ports}}"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "hi-there 0.0.0.0:80->80/tcp" {
@@ -207,6 +220,7 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 			t.Fatalf("GET %s (the published port 80): %v %q", web, err, body)
 		}
 	}
+	t.Logf("docker run -d (pull from the mirror, image disks, VM boot) took %s; the page answered %s after the run began", ran.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	// Outbound: a container on the bridge network reaches a server
 	// beyond the endpoint VM.
@@ -214,15 +228,16 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if err := fixture.Push(context.Background(), env.registry.Addr, "library/busybox", "latest", env.bbImage); err != nil {
 		t.Fatal(err)
 	}
+	start = time.Now()
 	if r := docker("run", "--rm", bb, "wget", "-q", "-O", "-", "http://10.0.2.102:8080/"); r.Exit != 0 || r.Stdout != outbound {
 		t.Errorf("outbound from the bridge network: %s", r)
 	}
+	t.Logf("docker run --rm busybox wget (outbound through the endpoint) took %s", time.Since(start).Round(time.Millisecond))
 
 	if r := docker("rm", "-f", "hi-there"); r.Exit != 0 {
 		t.Fatalf("docker rm -f: %s", r)
 	}
-	_, finder := vs.Login(t)
-	if _, err := finder.VirtualMachine(ctx, name+"-hi-there"); err == nil {
+	if _, err := finder.VirtualMachine(ctx, id[:12]); err == nil {
 		t.Error("the container's VM outlived docker rm -f")
 	}
 	b, _ := os.ReadFile(host.ConsolePath(name))
