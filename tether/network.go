@@ -1,17 +1,16 @@
 package tether
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/vchproject/vch/internal/guestos"
 	"github.com/vchproject/vch/tether/proto"
 )
 
@@ -51,7 +50,7 @@ func setupNIC(nic proto.Interface, log *zap.Logger) error {
 	var link netlink.Link
 	deadline := time.Now().Add(deviceTimeout)
 	for {
-		link, err = linkByMAC(mac)
+		link, err = guestos.LinkByMAC(mac)
 		if err != nil {
 			return err
 		}
@@ -117,20 +116,6 @@ func setupNIC(nic proto.Interface, log *zap.Logger) error {
 	return nil
 }
 
-// linkByMAC returns the link with that hardware address, or nil.
-func linkByMAC(mac net.HardwareAddr) (netlink.Link, error) {
-	links, err := retryDump(netlink.LinkList)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range links {
-		if strings.EqualFold(l.Attrs().HardwareAddr.String(), mac.String()) {
-			return l, nil
-		}
-	}
-	return nil, nil
-}
-
 // configureNIC answers proto.ReqNIC: a spare NIC (present since boot) gets
 // an address and comes up, or loses its addresses and goes down.
 func configureNIC(r proto.NICRequest, log *zap.Logger) error {
@@ -143,14 +128,14 @@ func configureNIC(r proto.NICRequest, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	link, err := linkByMAC(mac)
+	link, err := guestos.LinkByMAC(mac)
 	if err != nil {
 		return err
 	}
 	if link == nil {
 		return fmt.Errorf("no NIC with MAC %s", nic.MAC)
 	}
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
+	addrs, err := guestos.RetryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
 	if err != nil {
 		return err
 	}
@@ -167,19 +152,4 @@ func configureNIC(r proto.NICRequest, log *zap.Logger) error {
 	}
 	log.Debug("NIC parked", zap.String("name", link.Attrs().Name), zap.String("mac", nic.MAC))
 	return nil
-}
-
-// retryDump runs a netlink dump again while the kernel reports it was
-// interrupted by a concurrent change (netlink.ErrDumpInterrupted: "results
-// may be incomplete or inconsistent"), as happens while another NIC of the
-// VM changes state.
-func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
-	var err error
-	for i := 0; i < 10; i++ {
-		var out []T
-		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
-		}
-	}
-	return nil, err
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/vchproject/vch/internal/guestos"
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/portlayer/network"
 )
@@ -29,10 +30,12 @@ import (
 //   - containers reach the outside with the endpoint's address.
 //
 // The NAT is one nftables table of its own, ip vch-nat: a postrouting nat
-// chain with one rule, "ip saddr RANGE oifname != LEG masquerade", where
-// RANGE is the whole configured bridge range (user-defined networks are
-// carved from it). Forwarding is not filtered (no filter chain: policy
-// accept).
+// chain with "ip saddr RANGE oifname != LEG masquerade" for each RANGE,
+// the configured bridge range and, if vchd carves user-defined networks
+// from elsewhere, that range (network.UserNetworkRange); and a forward
+// filter chain with "ip saddr RANGE ip daddr RANGE2 drop" for each pair,
+// which keeps networks apart. The legs on user-defined networks are
+// vchd's (vsnetwork hot-adds them to this VM as the networks are made).
 
 // natTable is the appliance's nftables table (family ip).
 const natTable = "vch-nat"
@@ -51,7 +54,10 @@ const ipForward = "/proc/sys/net/ipv4/ip_forward"
 type legPlan struct {
 	mac  net.HardwareAddr
 	addr netip.Prefix // the gateway with the subnet's length: 172.16.0.1/16
-	nat  netip.Prefix // the bridge range, masqueraded: 172.16.0.0/12
+	// nats are the ranges masqueraded and kept apart: the bridge range
+	// (172.16.0.0/12) and, when vchd takes user-defined networks from
+	// elsewhere, that range too (network.UserNetworkRange).
+	nats []netip.Prefix
 }
 
 // planLeg reads the bridge leg's MAC, address and NAT range from the
@@ -74,7 +80,11 @@ func planLeg(c *vice.Config) (p legPlan, ok bool, err error) {
 		return legPlan{}, false, fmt.Errorf("the bridge range %s: an IPv4 CIDR with room for a gateway and containers is needed", rng)
 	}
 	subnet, gw := network.BridgeSubnet(rng)
-	return legPlan{mac: p.mac, addr: netip.PrefixFrom(gw, subnet.Bits()), nat: rng.Masked()}, true, nil
+	nats := []netip.Prefix{rng.Masked()}
+	if u := network.UserNetworkRange(rng); !u.Overlaps(rng) {
+		nats = append(nats, u)
+	}
+	return legPlan{mac: p.mac, addr: netip.PrefixFrom(gw, subnet.Bits()), nats: nats}, true, nil
 }
 
 // setupLeg brings the bridge leg up (see above): NAT and forwarding
@@ -91,13 +101,13 @@ func setupLeg(c *vice.Config, wait time.Duration, log *zap.Logger) error {
 		log.Warn("the config records no MAC for the bridge NIC (made by an older vic-machine): no bridge leg, so containers on the bridge network have no gateway, NAT or published ports")
 		return nil
 	}
-	link, err := waitLink(p.mac, wait)
+	link, err := guestos.WaitLink(p.mac, wait)
 	if err != nil {
 		log.Warn("no bridge leg: containers on the bridge network have no gateway, NAT or published ports", zap.Error(err))
 		return nil
 	}
 	name := link.Attrs().Name
-	if err := writeNAT(name, p.nat); err != nil {
+	if err := writeNAT(name, p.nats); err != nil {
 		return fmt.Errorf("bridge leg on %s: NAT: %w", name, err)
 	}
 	if err := os.WriteFile(ipForward, []byte("1\n"), 0o644); err != nil {
@@ -110,13 +120,17 @@ func setupLeg(c *vice.Config, wait time.Duration, log *zap.Logger) error {
 		return fmt.Errorf("bridge leg on %s: up: %w", name, err)
 	}
 	log.Info("bridge leg up", zap.String("nic", name), zap.String("mac", p.mac.String()), zap.String("address", p.addr.String()),
-		zap.String("masquerade", p.nat.String()))
+		zap.Any("masquerade", p.nats))
 	return nil
 }
 
-// writeNAT replaces the NAT table with the masquerade rule for rng
-// leaving by any interface but leg, in one netlink transaction.
-func writeNAT(leg string, rng netip.Prefix) error {
+// writeNAT replaces the NAT table, in one netlink transaction: the
+// masquerade of each range leaving by any interface but leg, and a
+// forward chain that drops packets from one range to any of them. The
+// endpoint never forwards between two containers of one network (they
+// share the port group), so what it would forward there goes from one
+// network to another, which docker keeps apart.
+func writeNAT(leg string, ranges []netip.Prefix) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
@@ -135,25 +149,43 @@ func writeNAT(leg string, rng netip.Prefix) error {
 	accept := nftables.ChainPolicyAccept
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
-	c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: masqueradeRule(leg, rng)})
+	fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	for _, rng := range ranges {
+		c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: masqueradeRule(leg, rng)})
+		for _, to := range ranges {
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: isolationRule(rng, to)})
+		}
+	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables table ip %s: %w", natTable, err)
 	}
 	return nil
 }
 
+// matchRange loads the IPv4 address at offset (12 source, 16
+// destination) and compares it with rng.
+func matchRange(offset uint32, rng netip.Prefix) []expr.Any {
+	rng = rng.Masked()
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: net.CIDRMask(rng.Bits(), 32), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: rng.Addr().AsSlice()},
+	}
+}
+
+// isolationRule is "ip saddr from ip daddr to drop".
+func isolationRule(from, to netip.Prefix) []expr.Any {
+	return append(append(matchRange(12, from), matchRange(16, to)...), &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
 // masqueradeRule is "ip saddr rng oifname != leg masquerade".
 func masqueradeRule(leg string, rng netip.Prefix) []expr.Any {
-	rng = rng.Masked()
-	mask := net.CIDRMask(rng.Bits(), 32)
 	ifname := make([]byte, unix.IFNAMSIZ)
 	copy(ifname, leg)
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}, // IPv4 source
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: rng.Addr().AsSlice()},
+	return append(matchRange(12, rng),
 		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname},
 		&expr.Masq{},
-	}
+	)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -31,7 +32,7 @@ func TestPlanLeg(t *testing.T) {
 	}{
 		{name: "default range", mac: "00:50:56:01:02:05", ok: true, addr: "172.16.0.1/16", nat: "172.16.0.0/12"},
 		{name: "large range", mac: "00:50:56:01:02:05", rng: "10.0.0.0/8", ok: true, addr: "10.0.0.1/16", nat: "10.0.0.0/8"},
-		{name: "small range", mac: "00:50:56:01:02:05", rng: "192.168.7.0/24", ok: true, addr: "192.168.7.1/24", nat: "192.168.7.0/24"},
+		{name: "small range", mac: "00:50:56:01:02:05", rng: "192.168.7.0/24", ok: true, addr: "192.168.7.1/24", nat: "[192.168.7.0/24 172.16.0.0/12]"},
 		{name: "no MAC", rng: "10.0.0.0/8"},
 		{name: "bad MAC", mac: "00:50:56", fails: true},
 		{name: "bad range", mac: "00:50:56:01:02:05", rng: "10.0.0.0", fails: true},
@@ -43,10 +44,40 @@ func TestPlanLeg(t *testing.T) {
 			if (err != nil) != c.fails || ok != c.ok {
 				t.Fatalf("ok %v, err %v", ok, err)
 			}
-			if ok && (p.addr.String() != c.addr || p.nat.String() != c.nat || p.mac.String() != c.mac) {
+			if ok && (p.addr.String() != c.addr || natString(p.nats) != c.nat || p.mac.String() != c.mac) {
 				t.Errorf("plan %+v, want address %s, NAT %s, MAC %s", p, c.addr, c.nat, c.mac)
 			}
 		})
+	}
+}
+
+func natString(nats []netip.Prefix) string {
+	if len(nats) == 1 {
+		return nats[0].String()
+	}
+	return fmt.Sprint(nats)
+}
+
+// The isolation rule drops what goes from one range to another.
+func TestIsolationRule(t *testing.T) {
+	r := isolationRule(netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("10.50.0.0/16"))
+	if len(r) != 7 {
+		t.Fatalf("rule %#v", r)
+	}
+	src, _ := r[0].(*expr.Payload)
+	srcNet, _ := r[2].(*expr.Cmp)
+	dst, _ := r[3].(*expr.Payload)
+	mask, _ := r[4].(*expr.Bitwise)
+	dstNet, _ := r[5].(*expr.Cmp)
+	v, _ := r[6].(*expr.Verdict)
+	if src == nil || src.Offset != 12 || srcNet == nil || !bytes.Equal(srcNet.Data, []byte{172, 16, 0, 0}) {
+		t.Errorf("source match %#v %#v", r[0], r[2])
+	}
+	if dst == nil || dst.Offset != 16 || mask == nil || !bytes.Equal(mask.Mask, []byte{255, 255, 0, 0}) || dstNet == nil || !bytes.Equal(dstNet.Data, []byte{10, 50, 0, 0}) {
+		t.Errorf("destination match %#v %#v %#v", r[3], r[4], r[5])
+	}
+	if v == nil || v.Kind != expr.VerdictDrop {
+		t.Errorf("verdict %#v", r[6])
 	}
 }
 

@@ -127,7 +127,8 @@ func settings(c *vice.Config, l lease) vchconfig.Appliance {
 	a := vchconfig.Appliance{
 		Root: root, APIAddr: fmt.Sprintf(":%d", vice.APIPort),
 		NoTLS: c.TLS.NoTLS, NoTLSVerify: c.TLS.NoTLSVerify, TLSCNames: c.TLS.CNames,
-		Serial: fmt.Sprintf(":%d", vice.SerialPort),
+		Serial:   fmt.Sprintf(":%d", vice.SerialPort),
+		Endpoint: true,
 	}
 	if c.TLS.NoTLS {
 		a.APIAddr = fmt.Sprintf(":%d", vice.APIPortNoTLS)

@@ -130,14 +130,14 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := vchconfig.Appliance{Root: "/var/lib/vch", APIAddr: ":2376", CACert: "/etc/vch/tls/ca.pem", ServerCert: "/etc/vch/tls/server-cert.pem",
-		ServerKey: "/etc/vch/tls/server-key.pem", Serial: ":2377", SerialAddr: "10.0.2.15:2377"}
+		ServerKey: "/etc/vch/tls/server-key.pem", Serial: ":2377", SerialAddr: "10.0.2.15:2377", Endpoint: true}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("settings\n%+v\nwant\n%+v", a, want)
 	}
 	// vchd turns them and the guestinfo into its config.
 	cfg, err := vchconfig.FromVice(&vice.Config{Name: "vch1", Target: "t:443", Network: vice.Network{Bridge: vice.PortGroup{Name: "b"}},
 		Storage: vice.Storage{Image: vice.Datastore{Datastore: "ds"}}}, a)
-	if err != nil || cfg.APIAddr != ":2376" || cfg.VSphere.SerialAddr != "10.0.2.15:2377" || cfg.ServerKey != want.ServerKey {
+	if err != nil || cfg.APIAddr != ":2376" || cfg.VSphere.SerialAddr != "10.0.2.15:2377" || cfg.ServerKey != want.ServerKey || cfg.VSphere.EndpointVM != "vch1" {
 		t.Errorf("vchd config %+v %v", cfg, err)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/internal/guestos"
 	"github.com/vchproject/vch/internal/vice"
 )
 
@@ -40,7 +41,7 @@ func setupNetwork(ctx context.Context, c *vice.Config, log *zap.Logger) (lease, 
 	}
 	var dhcpDNS []netip.Addr
 	for _, p := range plans {
-		link, err := waitLink(p.mac, nicTimeout)
+		link, err := guestos.WaitLink(p.mac, nicTimeout)
 		if err != nil {
 			return l, fmt.Errorf("network %s: %w", strings.Join(p.networks, ", "), err)
 		}
@@ -88,26 +89,6 @@ func setupNetwork(ctx context.Context, c *vice.Config, log *zap.Logger) (lease, 
 
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-// waitLink waits for the link with that MAC.
-func waitLink(mac net.HardwareAddr, timeout time.Duration) (netlink.Link, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		links, err := netlink.LinkList()
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return nil, err
-		}
-		for _, l := range links {
-			if strings.EqualFold(l.Attrs().HardwareAddr.String(), mac.String()) {
-				return l, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no NIC with MAC %s appeared within %s", mac, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // dhcpResult is an address and routes from a lease.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vchproject/vch/internal/guestos"
 	"github.com/vchproject/vch/machine/vchconfig"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
@@ -280,6 +281,9 @@ func vsphereNetworkConfig(cfg *vchconfig.Config, s *vsession.Session) (vsnetwork
 		Session: s, VCH: cfg.Name, BridgePortGroup: vs.BridgePortGroup,
 		State: "[" + vs.ImageDatastore + "] " + cfg.Name,
 	}
+	if vs.EndpointVM != "" {
+		nc.Endpoint, nc.Legs = vs.EndpointVM, endpointLegs{}
+	}
 	if vs.BridgePortGroup == "" {
 		return nc, fmt.Errorf("the vsphere network provider needs vsphere.bridgePortGroup")
 	}
@@ -300,3 +304,16 @@ func vsphereNetworkConfig(cfg *vchconfig.Config, s *vsession.Session) (vsnetwork
 	}
 	return nc, nil
 }
+
+// endpointLegs configures the endpoint VM's own NICs on user-defined
+// networks (vsnetwork.Legs): vchd runs in that VM.
+type endpointLegs struct{}
+
+// legWait is how long a hot-added NIC may take to appear in the guest.
+const legWait = time.Minute
+
+func (endpointLegs) Up(_ context.Context, mac string, addr netip.Prefix) error {
+	return guestos.AddrUp(mac, addr, legWait)
+}
+
+func (endpointLegs) Down(_ context.Context, mac string) error { return guestos.AddrsDown(mac) }

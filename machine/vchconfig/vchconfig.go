@@ -180,6 +180,10 @@ type VSphere struct {
 	// Backing, for govmomi's simulator only, backs each container VM
 	// with a docker container (RUN.container: image and arguments).
 	Backing []string `json:"simBacking,omitempty"`
+	// EndpointVM names the VM vchd runs in (the VCH's endpoint VM, on the
+	// appliance): it gets a NIC on each user-defined network's port group
+	// as the network's gateway. "": vchd runs elsewhere, no such NICs.
+	EndpointVM string `json:"endpointVM,omitempty"`
 }
 
 // Limits are the VCH-wide resource settings of VIC's resource pool. Zero

@@ -35,6 +35,9 @@ type Appliance struct {
 	// VIC's vSPC on 2377); SerialAddr what the VMs dial, if not Serial.
 	Serial     string `json:"serial,omitempty"`
 	SerialAddr string `json:"serialAddr,omitempty"`
+	// Endpoint: vchd runs in the endpoint VM itself (the appliance), so
+	// it may hot-add NICs to that VM and configure them (vsphere.endpointVM).
+	Endpoint bool `json:"endpoint,omitempty"`
 	// SimBacking, for govmomi's simulator only, backs each container VM
 	// with a docker container (vsphere.simBacking).
 	SimBacking []string `json:"simBacking,omitempty"`
@@ -64,6 +67,7 @@ type Appliance struct {
 //	(appliance) registryCAFile        registry.caFile (registry.ca written out)
 //	(appliance) serial, serialAddr    vsphere.serial, vsphere.serialAddr
 //	(appliance) simBacking            vsphere.simBacking (simulator only)
+//	(appliance) endpoint              vsphere.endpointVM = name
 func FromVice(v *vice.Config, a Appliance) (*Config, error) {
 	if v == nil || v.Name == "" {
 		return nil, fmt.Errorf("vsphere VCH config: no VCH name")
@@ -106,6 +110,9 @@ func FromVice(v *vice.Config, a Appliance) (*Config, error) {
 			SerialAddr:      a.SerialAddr,
 			Backing:         a.SimBacking,
 		},
+	}
+	if a.Endpoint {
+		c.VSphere.EndpointVM = v.Name
 	}
 	for _, s := range v.Storage.Volumes {
 		c.VolumeStores = append(c.VolumeStores, VolumeStore{Label: s.Label, Path: s.Location().DSPath()})

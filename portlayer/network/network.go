@@ -62,6 +62,17 @@ func BridgeSubnet(rng netip.Prefix) (subnet netip.Prefix, gw netip.Addr) {
 	return subnet, subnet.Addr().Next()
 }
 
+// UserNetworkRange is where a VCH whose bridge range is rng takes its
+// user-defined networks' /16s from on vSphere: rng when it holds more
+// than the bridge's own /16, else DefaultBridgeRange. The endpoint VM
+// masquerades and isolates both ranges.
+func UserNetworkRange(rng netip.Prefix) netip.Prefix {
+	if rng.IsValid() && rng.Addr().Is4() && rng.Bits() < 16 {
+		return rng.Masked()
+	}
+	return DefaultBridgeRange
+}
+
 // MaxEndpoints is how many networks one container can be on: one NIC per
 // network, and the virtio-mmio slot budget of a VM leaves room for four
 // (docs/architecture.md).

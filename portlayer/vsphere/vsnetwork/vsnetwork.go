@@ -80,6 +80,12 @@ type Config struct {
 	// other names to; nil: /etc/resolv.conf's.
 	DNSUpstreams []string
 	Logger       *zap.Logger
+	// Endpoint is the name of the VM vchd runs in, the VCH's endpoint
+	// VM, which gets a NIC on each user-defined network's port group as
+	// that network's gateway (legs.go); "": vchd runs elsewhere and makes
+	// no legs. Legs configures those NICs in the guest (nil: not at all).
+	Endpoint string
+	Legs     Legs
 }
 
 // Provider implements network.Provider on port groups.
@@ -162,6 +168,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	p.rebind()
 	for _, n := range p.book.Networks() {
+		if err := p.addLeg(ctx, n); err != nil {
+			p.log.Error("the endpoint's leg on a user-defined network: its containers have no gateway", zap.String("network", n.Name), zap.Error(err))
+		}
 		p.serveDNS(n)
 	}
 	return p, nil
@@ -340,7 +349,7 @@ func (p *Provider) CreateNetwork(ctx context.Context, spec network.NetworkSpec) 
 	defer p.mu.Unlock()
 	id := network.NewID()
 	pgName := p.userPortGroup(id)
-	n, err := p.book.CreateNetwork(spec, id, pgName, network.SubnetsOf(network.DefaultBridgeRange, 16))
+	n, err := p.book.CreateNetwork(spec, id, pgName, network.SubnetsOf(network.UserNetworkRange(p.cfg.BridgeRange), 16))
 	if err != nil {
 		return n, err
 	}
@@ -350,13 +359,23 @@ func (p *Provider) CreateNetwork(ctx context.Context, spec network.NetworkSpec) 
 		}
 		return network.Network{}, fmt.Errorf("network %s: %w", spec.Name, err)
 	}
-	if err := p.save(ctx); err != nil {
+	undo := func() {
+		if err := p.removeLeg(ctx, n); err != nil {
+			p.log.Warn("undo the endpoint's leg", zap.String("network", n.Name), zap.Error(err))
+		}
 		if derr := p.destroyPortGroup(ctx, pgName); derr != nil {
 			p.log.Warn("undo port group", zap.String("name", pgName), zap.Error(derr))
 		}
 		if _, rerr := p.book.RemoveNetwork(id); rerr != nil {
 			p.log.Warn("undo network booking", zap.Error(rerr))
 		}
+	}
+	if err := p.addLeg(ctx, n); err != nil {
+		undo()
+		return network.Network{}, fmt.Errorf("network %s: %w", spec.Name, err)
+	}
+	if err := p.save(ctx); err != nil {
+		undo()
 		return network.Network{}, err
 	}
 	p.serveDNS(n)
@@ -419,7 +438,15 @@ func (p *Provider) RemoveNetwork(ctx context.Context, nameOrID string) error {
 	if _, err := p.book.RemoveNetwork(n.ID); err != nil {
 		return err
 	}
-	if err := p.destroyPortGroup(ctx, n.Bridge); err != nil {
+	err = p.removeLeg(ctx, n)
+	if err == nil {
+		if err = p.destroyPortGroup(ctx, n.Bridge); err != nil {
+			if lerr := p.addLeg(ctx, n); lerr != nil {
+				p.log.Warn("restore the endpoint's leg", zap.String("network", n.Name), zap.Error(lerr))
+			}
+		}
+	}
+	if err != nil {
 		restored, lerr := network.LoadBook(st)
 		if lerr == nil {
 			p.book = restored

@@ -2,15 +2,18 @@ package vsnetwork_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/errdefs"
@@ -256,5 +259,143 @@ func TestDNSOnGateways(t *testing.T) {
 	}
 	if _, err := ask("127.79.0.2", "127.79.0.1", "db"); err == nil {
 		t.Fatal("the removed network's DNS still answers")
+	}
+}
+
+// legRecorder records what the provider asks of the endpoint's guest;
+// failUp makes Up fail.
+type legRecorder struct {
+	ups, downs []string // "MAC ADDR", "MAC"
+	failUp     bool
+}
+
+func (l *legRecorder) Up(_ context.Context, mac string, addr netip.Prefix) error {
+	if l.failUp {
+		return errors.New("no NIC with that MAC appeared")
+	}
+	l.ups = append(l.ups, mac+" "+addr.String())
+	return nil
+}
+
+func (l *legRecorder) Down(_ context.Context, mac string) error {
+	l.downs = append(l.downs, mac)
+	return nil
+}
+
+// endpointNICs lists the endpoint VM's NICs as "MAC PORTGROUP-KEY".
+func endpointNICs(t *testing.T, s *vsession.Session, name string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	vm, err := s.Finder.VirtualMachine(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices, err := vm.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+		c := d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+		key := ""
+		if b, ok := c.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok {
+			key = b.Port.PortgroupKey
+		}
+		out[c.MacAddress] = key
+	}
+	return out
+}
+
+// The endpoint VM is each user-defined network's gateway: making the
+// network hot-adds a NIC on its port group to the endpoint VM (a fixed
+// MAC of VMware's static range) and has the guest give it the gateway
+// address; a restarted provider brings the leg up again without a second
+// NIC; removing the network takes the leg down and removes the NIC before
+// the port group goes. A leg that does not come up fails the create and
+// leaves nothing behind.
+func TestEndpointLegs(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	s := sim.Session(t)
+	cfg := config(t, s)
+	cfg.Endpoint = cfg.VCH
+	legs := &legRecorder{}
+	cfg.Legs = legs
+	folders, err := s.Datacenter.Folders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{Name: cfg.Endpoint, GuestId: "otherGuest",
+		Files: &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"}}, s.Pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, cfg)
+	n, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.Finder.Network(ctx, n.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nics := endpointNICs(t, s, cfg.Endpoint)
+	var mac string
+	for m, pg := range nics {
+		if pg == ref.Reference().Value {
+			mac = m
+		}
+	}
+	if len(nics) != 1 || !regexp.MustCompile(`^00:50:56:[0-3][0-9a-f](:[0-9a-f]{2}){2}$`).MatchString(mac) {
+		t.Fatalf("the endpoint's NICs %v: want one on %s (%s) with a static VMware MAC", nics, n.Bridge, ref.Reference().Value)
+	}
+	gw := netip.PrefixFrom(n.Gateway, n.Subnet.Bits()).String()
+	if len(legs.ups) != 1 || legs.ups[0] != mac+" "+gw {
+		t.Fatalf("legs brought up %q, want %q", legs.ups, mac+" "+gw)
+	}
+
+	// A restarted vchd: the leg comes up again, on the same NIC.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Session = sim.Session(t)
+	p = open(t, cfg)
+	if got := endpointNICs(t, s, cfg.Endpoint); len(got) != 1 || got[mac] == "" {
+		t.Fatalf("after a restart the endpoint has NICs %v", got)
+	}
+	if len(legs.ups) != 2 || legs.ups[1] != mac+" "+gw {
+		t.Fatalf("after a restart legs brought up %q", legs.ups)
+	}
+
+	if err := p.RemoveNetwork(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if len(legs.downs) != 1 || legs.downs[0] != mac {
+		t.Fatalf("legs taken down %q, want %s", legs.downs, mac)
+	}
+	if got := endpointNICs(t, s, cfg.Endpoint); len(got) != 0 {
+		t.Fatalf("after network rm the endpoint has NICs %v", got)
+	}
+	if _, err := s.Finder.Network(ctx, n.Bridge); err == nil {
+		t.Fatalf("port group %s outlived its network", n.Bridge)
+	}
+
+	// A leg that does not come up: no network, no NIC, no port group.
+	legs.failUp = true
+	if _, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "broken"}); err == nil || !strings.Contains(err.Error(), "no NIC with that MAC appeared") {
+		t.Fatalf("create with a failing leg: %v", err)
+	}
+	if _, err := p.Network(ctx, "broken"); !errdefs.IsNotFound(err) {
+		t.Fatalf("the failed network is listed: %v", err)
+	}
+	if got := endpointNICs(t, s, cfg.Endpoint); len(got) != 0 {
+		t.Fatalf("after a failed create the endpoint has NICs %v", got)
+	}
+	nets, err := s.Finder.NetworkList(ctx, cfg.VCH+"-*")
+	if err == nil && len(nets) > 0 {
+		t.Fatalf("a failed create left port groups %v", nets)
 	}
 }
