@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/internal/vice"
@@ -44,7 +46,11 @@ import (
 // published with -p on the bridge network answers on the endpoint's public
 // address with the container's page; a container on the bridge network
 // connects out through the endpoint (forwarding and NAT); docker ps shows
-// the binding; docker rm -f removes the container's VM.
+// the binding; a committed image runs; docker rm -f removes the
+// container's VM. A user-defined network (docker network create) gets a
+// NIC hot-added to the endpoint VM as its gateway: its containers find
+// each other by name, reach the outside, cannot reach the bridge
+// network's containers, and publish ports; network rm removes the NIC.
 func TestApplianceBridgeNetwork(t *testing.T) {
 	const user, pass, name = "administrator@vsphere.local", "Br1dge-s3cret", "appl-bridge"
 	dir := t.TempDir()
@@ -234,14 +240,97 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	}
 	t.Logf("docker run --rm busybox wget (outbound through the endpoint) took %s", time.Since(start).Round(time.Millisecond))
 
+	// A committed image runs: its layer disk under the new container's
+	// writable layer, booted.
+	if r := docker("run", "--name", "maker", bb, "sh", "-c", "echo committed > /marker"); r.Exit != 0 {
+		t.Fatalf("docker run maker: %s", r)
+	}
+	if r := docker("commit", "maker", "made:1"); r.Exit != 0 {
+		t.Fatalf("docker commit: %s", r)
+	}
+	if r := docker("run", "--rm", "made:1", "cat", "/marker"); r.Exit != 0 || r.Stdout != "committed\n" {
+		t.Errorf("run of the committed image: %s", r)
+	}
+	if r := docker("rm", "maker"); r.Exit != 0 {
+		t.Errorf("docker rm maker: %s", r)
+	}
+
+	// A user-defined network: a port group of its own, whose gateway is
+	// a NIC hot-added to the endpoint VM. Its containers reach each
+	// other by name (the network's DNS on that gateway), reach the
+	// outside, and not the bridge network's containers.
+	hiThere, _, _ := strings.Cut(ip, " ")
+	nics := endpointNICCount(t, ctx, finder, name)
+	if r := docker("network", "create", "app"); r.Exit != 0 {
+		t.Fatalf("docker network create app: %s", r)
+	}
+	if got := endpointNICCount(t, ctx, finder, name); got != nics+1 {
+		t.Errorf("the endpoint VM has %d NICs after network create, want %d", got, nics+1)
+	}
+	if r := docker("run", "-d", "--network", "app", "--name", "web", "nginx"); r.Exit != 0 {
+		t.Fatalf("docker run --network app --name web nginx: %s", r)
+	}
+	defer docker("rm", "-f", "web")
+	if r := docker("run", "--rm", "--network", "app", bb, "wget", "-q", "-O", "-", "http://web/"); r.Exit != 0 || r.Stdout != page {
+		t.Errorf("web by name from the same network: %s", r)
+	}
+	if r := docker("run", "--rm", "--network", "app", bb, "wget", "-q", "-O", "-", "http://10.0.2.102:8080/"); r.Exit != 0 || r.Stdout != outbound {
+		t.Errorf("outbound from the user-defined network: %s", r)
+	}
+	if r := docker("run", "--rm", "--network", "app", bb, "wget", "-q", "-T", "5", "-O", "-", "http://"+hiThere+"/"); r.Exit == 0 {
+		t.Errorf("a container on network app reached hi-there on the bridge network (%s): %s", hiThere, r)
+	}
+
 	if r := docker("rm", "-f", "hi-there"); r.Exit != 0 {
 		t.Fatalf("docker rm -f: %s", r)
 	}
 	if _, err := finder.VirtualMachine(ctx, id[:12]); err == nil {
 		t.Error("the container's VM outlived docker rm -f")
 	}
-	b, _ := os.ReadFile(host.ConsolePath(name))
-	if !strings.Contains(string(b), "bridge leg up") {
-		t.Errorf("the endpoint's console lacks the bridge leg:\n%s", b)
+	// A port published from the user-defined network.
+	if r := docker("run", "-d", "--network", "app", "-p", "80:80", "--name", "web2", "nginx"); r.Exit != 0 {
+		t.Fatalf("docker run --network app -p 80:80 nginx: %s", r)
 	}
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		resp, err := http.Get(web)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if body = string(b); body == page {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s (port 80 published from network app): %v %q", web, err, body)
+		}
+	}
+	if r := docker("rm", "-f", "web", "web2"); r.Exit != 0 {
+		t.Fatalf("docker rm -f web web2: %s", r)
+	}
+	if r := docker("network", "rm", "app"); r.Exit != 0 {
+		t.Fatalf("docker network rm app: %s", r)
+	}
+	if got := endpointNICCount(t, ctx, finder, name); got != nics {
+		t.Errorf("the endpoint VM has %d NICs after network rm, want %d", got, nics)
+	}
+	b, _ := os.ReadFile(host.ConsolePath(name))
+	for _, want := range []string{"bridge leg up", "endpoint leg up"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the endpoint's console lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// endpointNICCount is how many NICs the endpoint VM has on the simulator.
+func endpointNICCount(t *testing.T, ctx context.Context, finder *find.Finder, vm string) int {
+	t.Helper()
+	ref, err := finder.VirtualMachine(ctx, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices, err := ref.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(devices.SelectByType((*types.VirtualEthernetCard)(nil)))
 }
