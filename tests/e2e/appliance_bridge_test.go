@@ -46,7 +46,9 @@ import (
 // published with -p on the bridge network answers on the endpoint's public
 // address with the container's page; a container on the bridge network
 // connects out through the endpoint (forwarding and NAT); docker ps shows
-// the binding; a committed image runs; docker rm -f removes the
+// the binding; a committed image runs; the seed's volume workflow
+// (volume create --opt Capacity=1G, cp into a running container's
+// volume, read back from another) works; docker rm -f removes the
 // container's VM. A user-defined network (docker network create) gets a
 // NIC hot-added to the endpoint VM as its gateway: its containers find
 // each other by name, reach the outside, cannot reach the bridge
@@ -253,6 +255,31 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	}
 	if r := docker("rm", "maker"); r.Exit != 0 {
 		t.Errorf("docker rm maker: %s", r)
+	}
+
+	// The seed's volume workflow: a 1G VMDK volume, docker cp into a
+	// running container's mount of it, read back by another container.
+	if r := docker("volume", "create", "--opt", "VolumeStore=default", "--opt", "Capacity=1G", "--name", "hello1"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "hello1" {
+		t.Fatalf("docker volume create: %s", r)
+	}
+	if r := docker("run", "-d", "-v", "hello1:/stuff", "--name", "truck", bb, "sleep", "600"); r.Exit != 0 {
+		t.Fatalf("docker run -d -v hello1:/stuff --name truck busybox: %s", r)
+	}
+	local := filepath.Join(dir, "local-file")
+	if err := os.WriteFile(local, []byte("carried by the truck\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := docker("cp", local, "truck:/stuff/dest-file"); r.Exit != 0 {
+		t.Errorf("docker cp ./local-file truck:/stuff/dest-file: %s", r)
+	}
+	if r := docker("rm", "-f", "truck"); r.Exit != 0 {
+		t.Fatalf("docker rm -f truck: %s", r)
+	}
+	if r := docker("run", "--rm", "-v", "hello1:/stuff", bb, "cat", "/stuff/dest-file"); r.Exit != 0 || r.Stdout != "carried by the truck\n" {
+		t.Errorf("the file on the volume, from another container: %s", r)
+	}
+	if r := docker("volume", "rm", "hello1"); r.Exit != 0 {
+		t.Errorf("docker volume rm hello1: %s", r)
 	}
 
 	// A user-defined network: a port group of its own, whose gateway is
