@@ -53,6 +53,7 @@ import (
 // NIC hot-added to the endpoint VM as its gateway: its containers find
 // each other by name, reach the outside, cannot reach the bridge
 // network's containers, and publish ports; network rm removes the NIC.
+// Last, docker-compose up -d --scale web=2 and down on the appliance.
 func TestApplianceBridgeNetwork(t *testing.T) {
 	const user, pass, name = "administrator@vsphere.local", "Br1dge-s3cret", "appl-bridge"
 	dir := t.TempDir()
@@ -339,6 +340,48 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	}
 	if got := endpointNICCount(t, ctx, finder, name); got != nics {
 		t.Errorf("the endpoint VM has %d NICs after network rm, want %d", got, nics)
+	}
+
+	// docker-compose up -d --scale: the project's network is a
+	// user-defined one (a leg of its own), its two web containers answer
+	// by the service's name; down removes them and the network's NIC.
+	project := filepath.Join(dir, "project")
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, "docker-compose.yml"), []byte("version: \"2.4\"\nservices:\n  web:\n    image: nginx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compose := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command("docker-compose", append([]string{"-p", "applweb"}, args...)...)
+		cmd.Dir, cmd.Env = project, append(environ, "COMPOSE_TLS_VERSION=TLSv1_2", "COMPOSE_INTERACTIVE_NO_CLI=1")
+		out, err := cmd.Output()
+		r := result{Stdout: string(out)}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Exit, r.Stderr = ee.ExitCode(), string(ee.Stderr)
+		} else if err != nil {
+			t.Fatalf("docker-compose %s: %v", strings.Join(args, " "), err)
+		}
+		return r
+	}
+	if r := compose("up", "-d", "--scale", "web=2"); r.Exit != 0 {
+		t.Fatalf("docker-compose up -d --scale web=2: %s", r)
+	}
+	if r := compose("ps", "-q", "web"); r.Exit != 0 || len(strings.Fields(r.Stdout)) != 2 {
+		t.Errorf("docker-compose ps -q web: %s", r)
+	}
+	if got := endpointNICCount(t, ctx, finder, name); got != nics+1 {
+		t.Errorf("the endpoint VM has %d NICs with the compose project up, want %d", got, nics+1)
+	}
+	if r := docker("run", "--rm", "--network", "applweb_default", bb, "wget", "-q", "-O", "-", "http://web/"); r.Exit != 0 || r.Stdout != page {
+		t.Errorf("the compose service by name: %s", r)
+	}
+	if r := compose("down"); r.Exit != 0 {
+		t.Errorf("docker-compose down: %s", r)
+	}
+	if got := endpointNICCount(t, ctx, finder, name); got != nics {
+		t.Errorf("the endpoint VM has %d NICs after compose down, want %d", got, nics)
 	}
 	b, _ := os.ReadFile(host.ConsolePath(name))
 	for _, want := range []string{"bridge leg up", "endpoint leg up"} {
