@@ -756,6 +756,11 @@ func (p *Provider) detachVolumes(ctx context.Context, c *vm) error {
 	if err != nil {
 		return err
 	}
+	// ConfigSpec asks for a removed disk's file to be destroyed; a
+	// volume's disk is only let go of.
+	for _, ch := range changes {
+		ch.GetVirtualDeviceConfigSpec().FileOperation = ""
+	}
 	return p.reconfigure(ctx, c, types.VirtualMachineConfigSpec{DeviceChange: changes})
 }
 

@@ -83,7 +83,7 @@ func TestSerialPortsAndDisks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vols, err := vsvolume.New(ctx, sess, []volume.Store{{Label: volume.DefaultStore, Path: "[LocalDS_0] vsserial/volumes"}}, zaptest.NewLogger(t))
+	vols, err := vsvolume.New(ctx, sess, []volume.Store{{Label: volume.DefaultStore, Path: "[LocalDS_0] vsserial-vols"}}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +182,22 @@ func TestSerialPortsAndDisks(t *testing.T) {
 	}
 	if err := p.Remove(ctx, id); err != nil {
 		t.Fatal(err)
+	}
+	// The volumes' disks outlive the container's VM.
+	for _, n := range []string{"zeta", "alpha"} {
+		disk, err := vols.Disk(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dp object.DatastorePath
+		dp.FromString(disk)
+		ds, err := sess.Finder.Datastore(ctx, dp.Datastore)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ds.Stat(ctx, dp.Path); err != nil {
+			t.Errorf("volume %s's disk %s after the container's rm: %v", n, disk, err)
+		}
 	}
 	for _, n := range []string{"zeta", "alpha"} {
 		if err := vols.Remove(ctx, n); err != nil {
