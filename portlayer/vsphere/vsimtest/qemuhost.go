@@ -104,6 +104,14 @@ type guest struct {
 	killed    bool
 	suspended bool
 	logPath   string
+
+	// The NICs its QEMU has, and its monitor; only the host's watch
+	// goroutine touches these (nics.go).
+	nics    []runNIC
+	hotSeq  int    // the last hot-added NIC's number
+	qmpPath string // the monitor's socket
+	qmp     *qmpClient
+	deleted <-chan qmpEvent // DEVICE_DELETED events of qmp
 }
 
 // QEMUHostOptions change how a QEMUHost runs its VMs, for tests that
@@ -309,17 +317,22 @@ func (h *QEMUHost) poll() error {
 		h.sync(ctx, m.Self, m.Name, m.Runtime.PowerState, boot)
 	}
 	h.mu.Lock()
-	var gone []*guest
+	var gone, running []*guest
 	for ref, g := range h.vms {
 		if !seen[ref] {
 			gone = append(gone, g)
 			delete(h.vms, ref)
+			continue
+		}
+		if g.cmd != nil && !g.suspended && !g.killed {
+			running = append(running, g)
 		}
 	}
 	h.mu.Unlock()
 	for _, g := range gone {
 		h.kill(g)
 	}
+	h.followNICs(ctx, running)
 	return nil
 }
 
@@ -386,6 +399,10 @@ func (h *QEMUHost) kill(g *guest) {
 		_ = g.cmd.Process.Kill()
 	}
 	<-g.exited
+	if g.qmp != nil {
+		g.qmp.Close()
+		g.qmp = nil
+	}
 }
 
 // powerOff powers the VM off, as ESXi does when its guest ends; a VM
@@ -439,7 +456,8 @@ func (h *QEMUHost) start(ctx context.Context, ref types.ManagedObjectReference, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("VM %s: start QEMU: %w", name, err)
 	}
-	g := &guest{name: name, ref: ref, boot: boot, cmd: cmd, exited: make(chan struct{}), logPath: logPath}
+	g := &guest{name: name, ref: ref, boot: boot, cmd: cmd, exited: make(chan struct{}), logPath: logPath,
+		nics: bootNICs(m.Config.Hardware.Device), qmpPath: filepath.Join(dir, qmpSocket)}
 	h.mu.Lock()
 	h.boots[name]++
 	h.mu.Unlock()
@@ -557,8 +575,13 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 	if cpus <= 0 {
 		cpus = 1
 	}
+	qmp := filepath.Join(dir, qmpSocket)
+	if len(qmp) >= maxUnixPath {
+		return nil, fmt.Errorf("monitor socket %s: path too long for a unix socket", qmp)
+	}
 	args := []string{"-accel", h.accel, "-M", "pc", "-m", strconv.Itoa(int(mem)), "-smp", strconv.Itoa(int(cpus)),
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"}
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-qmp", "unix:" + escape(qmp) + ",server=on,wait=off"}
 	devs := object.VirtualDeviceList(cfg.Hardware.Device)
 
 	// The CD-ROM, booted from.
