@@ -56,7 +56,19 @@ import (
 //   - the VM's memory and vCPUs; -no-reboot;
 //   - a VM without serial ports gets COM1 on a file, console.log in its
 //     directory of the host's (ConsolePath), where ESXi would show the
-//     VGA console.
+//     VGA console;
+//   - a QMP monitor, qmp.sock in its directory of the host's.
+//
+// While a VM runs, its NICs follow its configuration, as ESXi's do on a
+// reconfigure (nics.go): every poll reads the running VMs' devices and
+// compares their vmxnet3 NICs (device key, MAC, port group) with what
+// each QEMU has. A NIC added is hot-added over the monitor (netdev_add
+// on its port group's switch or user-mode network, then device_add
+// vmxnet3 with its MAC: an ACPI PCI hot-plug on machine pc; ids hotnetN
+// and hotnicN, apart from the command line's net0, net1, …); a NIC
+// removed is hot-removed (device_del, and netdev_del once the guest has
+// ejected it, DEVICE_DELETED, or after ejectWait without). Failures are
+// logged, not retried.
 //
 // QEMU ends (killed, and with SIGKILL if the test process dies) when the
 // VM is powered off or destroyed, or the host is closed; when the guest
