@@ -158,9 +158,8 @@ func (q *qmpClient) Execute(ctx context.Context, command string, args, result an
 	if err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = q.conn.SetWriteDeadline(dl)
-	}
+	dl, _ := ctx.Deadline() // zero: none
+	_ = q.conn.SetWriteDeadline(dl)
 	if _, err := q.conn.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("%s: %w", command, err)
 	}
