@@ -56,7 +56,19 @@ import (
 //   - the VM's memory and vCPUs; -no-reboot;
 //   - a VM without serial ports gets COM1 on a file, console.log in its
 //     directory of the host's (ConsolePath), where ESXi would show the
-//     VGA console.
+//     VGA console;
+//   - a QMP monitor, qmp.sock in its directory of the host's.
+//
+// While a VM runs, its NICs follow its configuration, as ESXi's do on a
+// reconfigure (nics.go): every poll reads the running VMs' devices and
+// compares their vmxnet3 NICs (device key, MAC, port group) with what
+// each QEMU has. A NIC added is hot-added over the monitor (netdev_add
+// on its port group's switch or user-mode network, then device_add
+// vmxnet3 with its MAC: an ACPI PCI hot-plug on machine pc; ids hotnetN
+// and hotnicN, apart from the command line's net0, net1, …); a NIC
+// removed is hot-removed (device_del, and netdev_del once the guest has
+// ejected it, DEVICE_DELETED, or after ejectWait without). Failures are
+// logged, not retried.
 //
 // QEMU ends (killed, and with SIGKILL if the test process dies) when the
 // VM is powered off or destroyed, or the host is closed; when the guest
@@ -104,6 +116,14 @@ type guest struct {
 	killed    bool
 	suspended bool
 	logPath   string
+
+	// The NICs its QEMU has, and its monitor; only the host's watch
+	// goroutine touches these (nics.go).
+	nics    []runNIC
+	hotSeq  int    // the last hot-added NIC's number
+	qmpPath string // the monitor's socket
+	qmp     *qmpClient
+	deleted <-chan qmpEvent // DEVICE_DELETED events of qmp
 }
 
 // QEMUHostOptions change how a QEMUHost runs its VMs, for tests that
@@ -309,17 +329,22 @@ func (h *QEMUHost) poll() error {
 		h.sync(ctx, m.Self, m.Name, m.Runtime.PowerState, boot)
 	}
 	h.mu.Lock()
-	var gone []*guest
+	var gone, running []*guest
 	for ref, g := range h.vms {
 		if !seen[ref] {
 			gone = append(gone, g)
 			delete(h.vms, ref)
+			continue
+		}
+		if g.cmd != nil && !g.suspended && !g.killed {
+			running = append(running, g)
 		}
 	}
 	h.mu.Unlock()
 	for _, g := range gone {
 		h.kill(g)
 	}
+	h.followNICs(ctx, running)
 	return nil
 }
 
@@ -386,6 +411,10 @@ func (h *QEMUHost) kill(g *guest) {
 		_ = g.cmd.Process.Kill()
 	}
 	<-g.exited
+	if g.qmp != nil {
+		g.qmp.Close()
+		g.qmp = nil
+	}
 }
 
 // powerOff powers the VM off, as ESXi does when its guest ends; a VM
@@ -439,7 +468,8 @@ func (h *QEMUHost) start(ctx context.Context, ref types.ManagedObjectReference, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("VM %s: start QEMU: %w", name, err)
 	}
-	g := &guest{name: name, ref: ref, boot: boot, cmd: cmd, exited: make(chan struct{}), logPath: logPath}
+	g := &guest{name: name, ref: ref, boot: boot, cmd: cmd, exited: make(chan struct{}), logPath: logPath,
+		nics: bootNICs(m.Config.Hardware.Device), qmpPath: filepath.Join(dir, qmpSocket)}
 	h.mu.Lock()
 	h.boots[name]++
 	h.mu.Unlock()
@@ -557,8 +587,13 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 	if cpus <= 0 {
 		cpus = 1
 	}
+	qmp := filepath.Join(dir, qmpSocket)
+	if len(qmp) >= maxUnixPath {
+		return nil, fmt.Errorf("monitor socket %s: path too long for a unix socket", qmp)
+	}
 	args := []string{"-accel", h.accel, "-M", "pc", "-m", strconv.Itoa(int(mem)), "-smp", strconv.Itoa(int(cpus)),
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"}
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-qmp", "unix:" + escape(qmp) + ",server=on,wait=off"}
 	devs := object.VirtualDeviceList(cfg.Hardware.Device)
 
 	// The CD-ROM, booted from.

@@ -43,7 +43,7 @@ func flatDisk(t *testing.T, dir, name string, capacity int64, content string) {
 // routed by SerialRoute), the vmxnet3 NICs with their MACs (one on its
 // port group's switch, one on the user network UserNets gives its port
 // group), guestinfo as a fw_cfg JSON file (as the Guestinfo hook
-// changed it), memory and vCPUs.
+// changed it), memory and vCPUs, a QMP monitor in the VM's directory.
 func TestQEMUArgs(t *testing.T) {
 	ds := t.TempDir()
 	h := &QEMUHost{log: zaptest.NewLogger(t), dir: t.TempDir(), accel: "tcg", ds: map[string]string{"ds1": ds}, switches: map[string]*portSwitch{},
@@ -123,7 +123,7 @@ func TestQEMUArgs(t *testing.T) {
 	overlay := filepath.Join(h.dir, "overlays", "_ds1_writable_c1_c1.vmdk.qcow2")
 	gi := filepath.Join(vmDir, "guestinfo.json")
 	for _, want := range []string{
-		"-accel tcg -M pc -m 384 -smp 2 -nodefaults -no-user-config -display none -no-reboot",
+		"-accel tcg -M pc -m 384 -smp 2 -nodefaults -no-user-config -display none -no-reboot -qmp unix:" + filepath.Join(vmDir, qmpSocket) + ",server=on,wait=off",
 		"-drive file=" + filepath.Join(ds, "bootstrap.iso") + ",media=cdrom,if=ide,index=2,readonly=on -boot d",
 		"-device pvscsi,id=pvscsi0",
 		"-drive file=" + filepath.Join(ds, "volumes/data/data-flat.vmdk") + ",format=raw,if=none,id=pvscsi0-1 -device scsi-hd,bus=pvscsi0.0,scsi-id=1,lun=0,drive=pvscsi0-1",
