@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"time"
 
@@ -294,6 +295,9 @@ func (t *tether) vsphereNetwork(src guestinfo.Source, apply nicSetup) error {
 		return fmt.Errorf("network: %w", err)
 	}
 	t.cfg.Interfaces = ifs
+	if ns := nicNameServers(ifs); len(ns) > 0 {
+		t.cfg.DNS = ns
+	}
 	if apply == nil {
 		t.log.Debug("NICs left as the VM's backing made them", zap.Int("nics", len(ifs)))
 		return nil
@@ -447,10 +451,12 @@ func runVSphere(t *tether, src guestinfo.Source, vb vsphereBoot) {
 		t.log.Warn("root baseline (docker diff will fail)", zap.Error(err))
 	}
 	if !t.cfg.Maintenance {
-		if err := t.vsphereIdentity(); err != nil {
+		// The NICs first: their networks' name servers go into
+		// resolv.conf.
+		if err := t.vsphereNetwork(src, vb.applyNICs); err != nil {
 			t.fail(err, execspec.ExitStartFailed)
 		}
-		if err := t.vsphereNetwork(src, vb.applyNICs); err != nil {
+		if err := t.vsphereIdentity(); err != nil {
 			t.fail(err, execspec.ExitStartFailed)
 		}
 	}
@@ -475,4 +481,21 @@ func runVSphere(t *tether, src guestinfo.Source, vb vsphereBoot) {
 	}
 	t.log.Debug("main process done", zap.Int("exitCode", code))
 	t.powerOff()
+}
+
+// nicNameServers are the name servers the NICs' networks offer (the DNS
+// of a user-defined network or the bridge on the endpoint's leg, which
+// answers container names and forwards the rest to the container's --dns),
+// once each, as the QEMU provider's resolv.conf has them; none: the
+// container's own (--dns) stay.
+func nicNameServers(ifs []proto.Interface) []string {
+	var out []string
+	for _, i := range ifs {
+		for _, d := range i.DNS {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }

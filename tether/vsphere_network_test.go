@@ -69,6 +69,27 @@ func TestVSphereNetworkFromGuestinfo(t *testing.T) {
 		t.Fatalf("bad NICs: %v, applied %+v", err, applied)
 	}
 
+	// The networks' name servers become the container's (resolv.conf),
+	// once each, replacing its own; without any, its own stay.
+	two := base64.RawURLEncoding.EncodeToString([]byte(`[{"MAC":"02:42:ac:11:00:02","Address":"172.17.0.2/16","Gateway":"172.17.0.1","DNS":["172.17.0.1"]},` +
+		`{"MAC":"02:42:ac:12:00:02","Address":"172.18.0.2/16","DNS":["172.18.0.1","172.17.0.1"]}]`))
+	tt = newTether()
+	tt.cfg.DNS = []string{"10.0.0.53"}
+	if err := tt.vsphereNetwork(src(map[string]string{proto.GuestinfoNICs: two}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(tt.cfg.DNS, []string{"172.17.0.1", "172.18.0.1"}) {
+		t.Fatalf("name servers %v, want the networks'", tt.cfg.DNS)
+	}
+	tt = newTether()
+	tt.cfg.DNS = []string{"10.0.0.53"}
+	if err := tt.vsphereNetwork(src(map[string]string{proto.GuestinfoNICs: nics}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(tt.cfg.DNS, []string{"10.0.0.53"}) {
+		t.Fatalf("name servers %v, want the container's own", tt.cfg.DNS)
+	}
+
 	boom := errors.New("no link")
 	if err := newTether().vsphereNetwork(src(map[string]string{proto.GuestinfoNICs: nics}), func([]proto.Interface, *zap.Logger) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("a failed setup: %v", err)

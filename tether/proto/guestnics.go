@@ -17,7 +17,8 @@ import (
 //	[{"MAC":"02:42:ac:10:00:02","Address":"172.16.0.2/16",
 //	  "Gateway":"172.16.0.1","Address6":"","Gateway6":"","MTU":0,...}]
 //
-// Other fields (Network, Bridge, DNS) are the host's and are ignored.
+// DNS are the name servers the NIC's network offers; other fields
+// (Network, Bridge) are the host's and are ignored.
 const GuestinfoNICs = "guestinfo.vch.nics"
 
 // guestNIC is what the tether reads of one NIC in GuestinfoNICs.
@@ -63,7 +64,8 @@ type GuestFirewall struct {
 }
 
 // ParseGuestNICs decodes a GuestinfoNICs value into the interfaces the
-// tether configures (by MAC: address, gateway, MTU), checking each field.
+// tether configures (by MAC: address, gateway, MTU, name servers),
+// checking each field.
 // An empty value is no NICs.
 func ParseGuestNICs(raw string) ([]Interface, error) {
 	if raw == "" {
@@ -106,6 +108,12 @@ func ParseGuestNICs(raw string) ([]Interface, error) {
 			return nil, bad("MTU", fmt.Sprint(n.MTU), errors.New("negative"))
 		}
 		gi := Interface{MAC: mac.String(), Address: n.Address, Gateway: n.Gateway, Address6: n.Address6, Gateway6: n.Gateway6, MTU: n.MTU}
+		for _, d := range n.DNS {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return nil, bad("name server", d, err)
+			}
+			gi.DNS = append(gi.DNS, d)
+		}
 		if n.Firewall != "" {
 			fw, err := n.firewall()
 			if err != nil {

@@ -213,6 +213,9 @@ type Interface struct {
 	// Firewall, if set, is enforced by the guest on this NIC (a vSphere
 	// container network).
 	Firewall *GuestFirewall `json:"firewall,omitempty"`
+	// DNS are the name servers the NIC's network offers (on vSphere the
+	// tether's resolv.conf; a QEMU VM's comes with Config.DNS).
+	DNS []string `json:"dns,omitempty"`
 }
 
 // VolumeSerialPrefix starts the serial of every volume disk.
