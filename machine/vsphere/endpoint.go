@@ -150,6 +150,24 @@ func used(macs map[string]string, mac string) bool {
 	return false
 }
 
+// CAKeyFile is the CA's key in create's --cert-path: configure signs new
+// server certificates with it.
+const CAKeyFile = "ca-key.pem"
+
+// serverNames are the server certificate's names: the VCH's name, the
+// --tls-cname names and the endpoint's static addresses.
+func serverNames(name string, n vice.Network, cnames []string) certs.Options {
+	var ips []net.IP
+	seen := map[string]bool{}
+	for _, e := range []vice.EndpointNetwork{n.Public, n.Client, n.Management} {
+		if e.IP != "" && !seen[e.IP] {
+			seen[e.IP] = true
+			ips = append(ips, netip.MustParsePrefix(e.IP).Addr().AsSlice())
+		}
+	}
+	return certs.Options{CommonName: name, DNSNames: append([]string{name}, cnames...), IPs: ips}
+}
+
 // planTLS makes (or reuses) the certificates in o.CertPath and returns
 // what the endpoint needs of them, and whether this call made the folder
 // (to be removed again if create fails).
@@ -166,14 +184,7 @@ func planTLS(name string, n vice.Network, o EndpointTLS) (vice.TLS, bool, error)
 		if _, err := os.Stat(o.CertPath); errors.Is(err, os.ErrNotExist) {
 			made = true
 		}
-		var ips []net.IP
-		dnsNames := append([]string{name}, o.CNames...)
-		for _, e := range []vice.EndpointNetwork{n.Public, n.Client, n.Management} {
-			if e.IP != "" {
-				ips = append(ips, netip.MustParsePrefix(e.IP).Addr().AsSlice())
-			}
-		}
-		if err := certs.Generate(o.CertPath, filepath.Join(o.CertPath, "ca-key.pem"), certs.Options{CommonName: name, DNSNames: dnsNames, IPs: ips}); err != nil {
+		if err := certs.Generate(o.CertPath, filepath.Join(o.CertPath, CAKeyFile), serverNames(name, n, o.CNames)); err != nil {
 			if made {
 				os.RemoveAll(o.CertPath)
 			}
