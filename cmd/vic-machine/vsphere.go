@@ -685,25 +685,13 @@ func configureVSphere(ctx context.Context, args []string) error {
 			fmt.Printf("Completed successfully: VCH %s reconfigured\n", v.Name())
 		}
 		if res.NewServerCert {
-			fmt.Printf("New server certificate for %s, signed by the VCH's CA in %s\n", strings.Join(serverCertNames(v.Config), ", "), o.CertPath)
+			fmt.Printf("New server certificate for %s, signed by the VCH's CA in %s\n", strings.Join(vsphere.ServerCertNames(v.Config), ", "), o.CertPath)
 		}
 		if v.Config.DockerHost() != oldHost || (v.Config.DockerHost() == "" && !slices.Equal(oldNames, v.Config.TLS.CNames)) {
 			printDockerEnv(v.Config, o.CertPath)
 		}
 		return nil
 	})
-}
-
-// serverCertNames are the names a client may reach the VCH by that the
-// server certificate holds.
-func serverCertNames(c *vice.Config) []string {
-	names := append([]string{c.Name}, c.TLS.CNames...)
-	for _, e := range []vice.EndpointNetwork{c.Network.Public, c.Network.Client, c.Network.Management} {
-		if ip, _, ok := strings.Cut(e.IP, "/"); ok && !slices.Contains(names, ip) {
-			names = append(names, ip)
-		}
-	}
-	return names
 }
 
 // merge applies the flags given to an allocation.

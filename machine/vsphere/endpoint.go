@@ -168,6 +168,17 @@ func serverNames(name string, n vice.Network, cnames []string) certs.Options {
 	return certs.Options{CommonName: name, DNSNames: append([]string{name}, cnames...), IPs: ips}
 }
 
+// ServerCertNames are the names and addresses the VCH's server
+// certificate is for (besides localhost and the loopback addresses).
+func ServerCertNames(c *vice.Config) []string {
+	o := serverNames(c.Name, c.Network, c.TLS.CNames)
+	names := o.DNSNames
+	for _, ip := range o.IPs {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
 // planTLS makes (or reuses) the certificates in o.CertPath and returns
 // what the endpoint needs of them, and whether this call made the folder
 // (to be removed again if create fails).
