@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -562,10 +563,74 @@ func configureVSphere(ctx context.Context, args []string) error {
 	opsUser := fs.String("ops-user", "", "vSphere user the VCH acts as")
 	opsPass := fs.String("ops-password", "", "password of the ops user")
 	debug := fs.Bool("debug", false, "debug logging in the VCH (--debug=false turns it off)")
+	ips, gateways := map[string]*string{}, map[string]*string{}
+	for _, n := range []string{"public", "client", "management"} {
+		ips[n] = fs.String(n+"-network-ip", "", "the endpoint's static address on the "+n+" network, IP/MASK (--"+n+"-network-ip= goes back to DHCP)")
+		gw := "default gateway of the endpoint"
+		if n != "public" {
+			gw = "DEST[,DEST…]:GATEWAY: routes from the " + n + " network to those CIDRs"
+		}
+		gateways[n] = fs.String(n+"-network-gateway", "", gw+" (--"+n+"-network-gateway= drops it)")
+	}
+	var dns, cnames, insecure, registryCAs, whitelist, mirrors stringList
+	fs.Var(&dns, "dns-server", "replaces the endpoint's DNS servers (repeatable; --dns-server= : those of DHCP)")
+	fs.Var(&cnames, "tls-cname", "replaces the extra server certificate names (repeatable; --tls-cname= : none); a new server certificate is signed")
+	certPath := fs.String("cert-path", "", "the folder create wrote the VCH's certificates to, with its CA key (default ./NAME): signs the new server certificate when the names or static addresses change")
+	fs.Var(&insecure, "insecure-registry", "replaces the insecure registries: host[:port] or CIDR (repeatable; --insecure-registry= : none)")
+	fs.Var(&registryCAs, "registry-ca", "replaces the trusted registry CAs: PEM file (repeatable; --registry-ca= : only the system's)")
+	fs.Var(&whitelist, "whitelist-registry", "replaces the registry whitelist: host[:port], CIDR or *.domain (repeatable; --whitelist-registry= : none)")
+	fs.Var(&mirrors, "registry-mirror", "replaces the Docker Hub mirrors: http[s]://host[:port] (repeatable; --registry-mirror= : none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := vsphere.ConfigureOptions{AddVolumeStores: vstores}
+	o := vsphere.ConfigureOptions{AddVolumeStores: vstores, CertPath: *certPath}
+	if o.CertPath == "" {
+		o.CertPath = n.name
+	}
+	if abs, err := filepath.Abs(o.CertPath); err == nil {
+		o.CertPath = abs
+	}
+	// A list flag given replaces the list; an empty value (--dns-server=)
+	// clears it.
+	nonEmpty := func(l stringList) []string {
+		out := []string{}
+		for _, v := range l {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "dns-server":
+			o.DNS = nonEmpty(dns)
+		case "tls-cname":
+			o.CNames = nonEmpty(cnames)
+		case "insecure-registry":
+			o.Insecure = nonEmpty(insecure)
+		case "whitelist-registry":
+			o.Whitelist = nonEmpty(whitelist)
+		case "registry-mirror":
+			o.Mirrors = nonEmpty(mirrors)
+		case "registry-ca":
+			o.RegistryCAs = nonEmpty(registryCAs)
+		}
+		for _, net := range []string{"public", "client", "management"} {
+			if f.Name == net+"-network-ip" || f.Name == net+"-network-gateway" {
+				if o.Addressing == nil {
+					o.Addressing = map[string]vsphere.AddressingChange{}
+				}
+				a := o.Addressing[net]
+				if f.Name == net+"-network-ip" {
+					a.IP = ips[net]
+				} else {
+					a.Gateway = gateways[net]
+				}
+				o.Addressing[net] = a
+			}
+		}
+	})
 	var err error
 	if o.AddContainerNetworks, err = cn.value(); err != nil {
 		return err
@@ -602,15 +667,29 @@ func configureVSphere(ctx context.Context, args []string) error {
 		if set["debug"] {
 			o.Debug = debug
 		}
-		changed, err := s.Configure(ctx, v, o)
+		oldHost, oldNames := v.Config.DockerHost(), v.Config.TLS.CNames
+		res, err := s.Configure(ctx, v, o)
 		if err != nil {
 			return err
 		}
-		if !changed {
+		if !res.Changed {
 			fmt.Printf("VCH %s: nothing to change\n", v.Name())
 			return nil
 		}
-		fmt.Printf("Completed successfully: VCH %s reconfigured\n", v.Name())
+		switch {
+		case res.Restarted:
+			fmt.Printf("Completed successfully: VCH %s reconfigured; endpoint VM %s restarted (powered off and on) to read the new settings, containers kept running\n", v.Name(), v.ID)
+		case res.NeedsBoot:
+			fmt.Printf("Completed successfully: VCH %s reconfigured; its endpoint VM %s is %s and reads the new settings when powered on\n", v.Name(), v.ID, v.PowerState)
+		default:
+			fmt.Printf("Completed successfully: VCH %s reconfigured\n", v.Name())
+		}
+		if res.NewServerCert {
+			fmt.Printf("New server certificate for %s, signed by the VCH's CA in %s\n", strings.Join(vsphere.ServerCertNames(v.Config), ", "), o.CertPath)
+		}
+		if v.Config.DockerHost() != oldHost || (v.Config.DockerHost() == "" && !slices.Equal(oldNames, v.Config.TLS.CNames)) {
+			printDockerEnv(v.Config, o.CertPath)
+		}
 		return nil
 	})
 }

@@ -152,9 +152,41 @@ func TestVSphereCLI(t *testing.T) {
 			t.Errorf("inspect lacks %q:\n%s", want, out)
 		}
 	}
+	// configure: new addresses, DNS, names and registries; a new server
+	// certificate from the CA in --cert-path; the endpoint VM restarts;
+	// the new DOCKER_HOST. Bad values and a missing CA: one line.
+	c.fails(`--public-network-ip "10.0.1.5": give the endpoint's IPv4 address with its mask`, append([]string{"configure", "--name", "vch02", "--public-network-ip", "10.0.1.5"}, base...)...)
+	c.fails("give the folder create wrote VCH vch02's certificates to", append([]string{"configure", "--name", "vch02", "--tls-cname", "new.example.com"}, base...)...)
+	c.fails("--registry-mirror", append([]string{"configure", "--name", "vch02", "--registry-mirror", "mirror.local", "--cert-path", certPath}, base...)...)
+	out = c.ok("configure", "--name", "vch02", "--public-network-ip", "10.0.1.5/24", "--public-network-gateway", "10.0.1.1", "--client-network-ip", "10.5.0.9/24",
+		"--dns-server", "10.0.1.53", "--dns-server", "10.0.1.54", "--tls-cname", "new.example.com", "--insecure-registry", "reg.local:5000",
+		"--registry-mirror", "https://mirror.local", "--cert-path", certPath)
+	if !regexp.MustCompile(`^Completed successfully: VCH vch02 reconfigured; endpoint VM vm-\d+ restarted \(powered off and on\) to read the new settings, containers kept running\n` +
+		`New server certificate for vch02, new.example.com, 10.0.1.5, 10.5.0.9, signed by the VCH's CA in ` + regexp.QuoteMeta(certPath) + `\n` +
+		`export DOCKER_HOST=tcp://10.5.0.9:2376\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=` + regexp.QuoteMeta(certPath) + `\n$`).MatchString(out) {
+		t.Errorf("configure of the endpoint printed %q", out)
+	}
+	out = c.ok("inspect", "--name", "vch02")
+	for _, want := range []string{"Docker endpoint: tcp://10.5.0.9:2376", "Public network: VM Network (10.0.1.5/24, gateway 10.0.1.1, MAC 00:50:56:",
+		"Client network: DC0_DVPG1 (10.5.0.9/24, gateway 10.6.0.0/16:10.5.0.1, MAC", "DNS servers: 10.0.1.53, 10.0.1.54", "Insecure registries: reg.local:5000",
+		"Registry mirrors: https://mirror.local", "Endpoint VM: poweredOn"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect after configure lacks %q:\n%s", want, out)
+		}
+	}
+	if out = c.ok("configure", "--name", "vch02", "--registry-mirror=", "--dns-server", "10.0.1.53", "--dns-server", "10.0.1.54"); !strings.Contains(out, "restarted") || strings.Contains(out, "DOCKER_HOST") {
+		t.Errorf("configure --registry-mirror=: %q", out)
+	}
+	if out = c.ok("inspect", "--name", "vch02"); strings.Contains(out, "mirror.local") {
+		t.Errorf("--registry-mirror= left the mirror:\n%s", out)
+	}
+	if out = c.ok("configure", "--name", "vch02", "--dns-server", "10.0.1.53", "--dns-server", "10.0.1.54"); out != "VCH vch02: nothing to change\n" {
+		t.Errorf("configure with the same DNS servers: %q", out)
+	}
+
 	line := strings.TrimSpace(c.ok("inspect", "config", "--name", "vch02"))
 	for _, want := range []string{"--container-network-firewall 'VM Network:published'", "--client-network DC0_DVPG1", "--base-image-size 4096M", "--debug", "--cpu 2000 ",
-		"--public-network-ip 10.0.0.5/24 --public-network-gateway 10.0.0.1 --client-network-ip 10.5.0.5/24 --client-network-gateway 10.6.0.0/16:10.5.0.1 --dns-server 10.0.0.2 --tls-cname vch02.example.com"} {
+		"--public-network-ip 10.0.1.5/24 --public-network-gateway 10.0.1.1 --client-network-ip 10.5.0.9/24 --client-network-gateway 10.6.0.0/16:10.5.0.1 --dns-server 10.0.1.53 --dns-server 10.0.1.54 --tls-cname new.example.com --insecure-registry reg.local:5000"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("inspect config lacks %q: %s", want, line)
 		}

@@ -76,19 +76,7 @@ func Generate(certDir, caKeyPath string, o Options) error {
 		return err
 	}
 
-	dns := append([]string{"localhost"}, o.DNSNames...)
-	ips := append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, o.IPs...)
-	server := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: o.CommonName, Organization: []string{"vch"}},
-		NotBefore:    now,
-		NotAfter:     now.Add(o.Validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-	}
-	if err := issue(certDir, ServerCert, ServerKey, server, caCert, caKey); err != nil {
+	if err := issue(certDir, ServerCert, ServerKey, serverTemplate(o, now), caCert, caKey); err != nil {
 		return err
 	}
 	client := &x509.Certificate{
@@ -100,6 +88,63 @@ func Generate(certDir, caKeyPath string, o Options) error {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	return issue(certDir, ClientCert, ClientKey, client, caCert, caKey)
+}
+
+// serverTemplate is the server certificate of o, valid from now.
+func serverTemplate(o Options, now time.Time) *x509.Certificate {
+	dns := append([]string{"localhost"}, o.DNSNames...)
+	ips := append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, o.IPs...)
+	return &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: o.CommonName, Organization: []string{"vch"}},
+		NotBefore:    now,
+		NotAfter:     now.Add(o.Validity),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     dns,
+		IPAddresses:  ips,
+	}
+}
+
+// IssueServer makes a new server certificate for o signed by the CA of
+// Generate (caPEM, the PEM of certDir's ca.pem, and the PEM of its key)
+// and returns the certificate and its key, PEM; it writes nothing.
+func IssueServer(caPEM, caKeyPEM []byte, o Options) (certPEM, keyPEM []byte, err error) {
+	if o.Validity == 0 {
+		o.Validity = 2 * 365 * 24 * time.Hour
+	}
+	b, _ := pem.Decode(caPEM)
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, nil, fmt.Errorf("CA certificate: no PEM certificate")
+	}
+	caCert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	k, _ := pem.Decode(caKeyPEM)
+	if k == nil {
+		return nil, nil, fmt.Errorf("CA key: no PEM key")
+	}
+	caKey, err := x509.ParseECPrivateKey(k.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CA key: %w", err)
+	}
+	if !caKey.PublicKey.Equal(caCert.PublicKey) {
+		return nil, nil, fmt.Errorf("the CA key is not the key of CA %q", caCert.Subject.CommonName)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, serverTemplate(o, time.Now().Add(-time.Hour)), caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server certificate: %w", err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
 }
 
 func issue(dir, certName, keyName string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {

@@ -3,8 +3,10 @@ package certs
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +54,37 @@ func TestGenerateMakesAChainDockerAccepts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(certDir, "ca-key.pem")); err == nil {
 		t.Fatal("CA key leaked into the client cert dir")
+	}
+}
+
+// IssueServer signs a server certificate for new names with the CA of
+// Generate; a key that is not the CA's is refused.
+func TestIssueServerWithTheCA(t *testing.T) {
+	dir := t.TempDir()
+	certDir := filepath.Join(dir, "certs")
+	if err := Generate(certDir, filepath.Join(dir, "ca-key.pem"), Options{CommonName: "vch1"}); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(filepath.Join(certDir, CA))
+	caKey, _ := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
+	certPEM, keyPEM, err := IssueServer(caPEM, caKey, Options{CommonName: "vch1", DNSNames: []string{"vch1", "new.example"}, IPs: []net.IP{net.ParseIP("10.1.2.3")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(kp.Certificate[0])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	for _, h := range []string{"new.example", "10.1.2.3", "vch1", "localhost"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: h}); err != nil {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+	otherKey, _ := os.ReadFile(filepath.Join(certDir, ServerKey))
+	if _, _, err := IssueServer(caPEM, otherKey, Options{CommonName: "vch1"}); err == nil || !strings.Contains(err.Error(), "not the key of CA") {
+		t.Errorf("a key that is not the CA's: %v", err)
 	}
 }

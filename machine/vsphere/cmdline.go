@@ -11,7 +11,9 @@ import (
 
 // CommandLine is the create command that makes a VCH like c on the same
 // target, non-default options only. Passwords are left out: give
-// --user/--password (and --ops-password with --ops-user) when running it.
+// --user/--password (and --ops-password with --ops-user) when running it,
+// and --registry-ca with the registry CAs' files (the config keeps their
+// certificates, not the files).
 // loginUser is the user vic-machine logged in as: an ops user equal to it
 // was the default and is not printed.
 func CommandLine(c *vice.Config, loginUser string) []string {
@@ -44,7 +46,9 @@ func CommandLine(c *vice.Config, loginUser string) []string {
 		flag string
 		n    vice.EndpointNetwork
 	}{{"public", n.Public}, {"client", n.Client}, {"management", n.Management}} {
-		if e.n.IP != "" && (e.flag == "public" || e.n.Name != n.Public.Name) {
+		// An address is the port group's: given once, and again with a
+		// gateway (create wants the address beside it).
+		if e.n.IP != "" && (e.flag == "public" || e.n.Name != n.Public.Name || e.n.Gateway != "") {
 			add("--"+e.flag+"-network-ip", e.n.IP)
 		}
 		if e.n.Gateway != "" {
@@ -62,6 +66,15 @@ func CommandLine(c *vice.Config, loginUser string) []string {
 	}
 	if c.TLS.NoTLSVerify {
 		args = append(args, "--no-tlsverify")
+	}
+	for _, r := range c.Registry.Insecure {
+		add("--insecure-registry", r)
+	}
+	for _, r := range c.Registry.Whitelist {
+		add("--whitelist-registry", r)
+	}
+	for _, r := range c.Registry.Mirrors {
+		add("--registry-mirror", r)
 	}
 	for _, cn := range n.Containers {
 		pg := cn.PortGroup.Name

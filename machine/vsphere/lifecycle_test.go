@@ -39,14 +39,14 @@ func TestConfigure(t *testing.T) {
 		return got
 	}
 	pass, debug := "new-secret", true
-	changed, err := s.Configure(ctx, find(), ConfigureOptions{
+	res, err := s.Configure(ctx, find(), ConfigureOptions{
 		CPU:                  &vice.Allocation{Limit: 3000, Reservation: 1000, Shares: "low"},
 		AddVolumeStores:      []string{"LocalDS_0/fast/store:fast"},
 		AddContainerNetworks: []vice.ContainerNetwork{{PortGroup: vice.PortGroup{Name: "VM Network"}, Alias: "public"}},
 		OpsPassword:          &pass, Debug: &debug,
 	})
-	if err != nil || !changed {
-		t.Fatalf("configure: %v %v", changed, err)
+	if err != nil || !res.Changed || !res.Restarted {
+		t.Fatalf("configure: %+v %v", res, err)
 	}
 	got := find()
 	c := got.Config
@@ -64,8 +64,8 @@ func TestConfigure(t *testing.T) {
 	if !contains(inventory(t, s), "file [LocalDS_0] fast/store/volumes") {
 		t.Error("new volume store folder not made")
 	}
-	if changed, err := s.Configure(ctx, find(), ConfigureOptions{Debug: &debug}); err != nil || changed {
-		t.Errorf("configure with nothing new: %v %v", changed, err)
+	if res, err := s.Configure(ctx, find(), ConfigureOptions{Debug: &debug}); err != nil || res.Changed || res.Restarted {
+		t.Errorf("configure with nothing new: %+v %v", res, err)
 	}
 
 	before := inventory(t, s)

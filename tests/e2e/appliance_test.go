@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net"
 	"os"
@@ -49,21 +51,79 @@ func TestApplianceServesDocker(t *testing.T) {
 	vs := simproc.Start(t, sim, user, pass)
 	// A static public address, as the user gave it.
 	t.Run("static", func(t *testing.T) {
-		bootAppliance(t, vs, sim, iso, "appl-static", "DC0_DVPG0", true, "--public-network-ip", "10.0.2.15/24",
+		bootAppliance(t, vs, sim, iso, "appl-static", "DC0_DVPG0", true, nil, "--public-network-ip", "10.0.2.15/24",
 			"--public-network-gateway", "10.0.2.2", "--dns-server", "10.0.2.3")
 	})
 	// DHCP: QEMU's user network hands out 10.0.2.15/24, router 10.0.2.2
 	// and DNS 10.0.2.3; the client certificate still verifies the
 	// server at 127.0.0.1 (the loopback names every server certificate).
 	t.Run("dhcp", func(t *testing.T) {
-		bootAppliance(t, vs, sim, iso, "appl-dhcp", "DC0_DVPG1", false)
+		bootAppliance(t, vs, sim, iso, "appl-dhcp", "DC0_DVPG1", false, nil)
 	})
+}
+
+// TestApplianceAfterConfigure: a VCH created with DHCP, then changed by
+// vic-machine configure --target to a static public address with a
+// gateway and DNS server, an extra certificate name and a registry
+// mirror; configure restarts the (simulated) endpoint VM and prints the
+// new DOCKER_HOST. The appliance booted from the new guestinfo sets up
+// the static address, serves a certificate that verifies for the new
+// name (signed by the VCH's CA, whose client certificate docker uses),
+// and docker info lists the mirror.
+func TestApplianceAfterConfigure(t *testing.T) {
+	const user, pass = "administrator@vsphere.local", "Appl-s3cret"
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "appliance.iso")
+	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
+	if out, err := exec.Command(bin("mkiso"), "appliance", "-o", iso, "-init", bin("vch-appliance"), "-vchd", bin("appliance/vchd"),
+		"-vic-machine", bin("appliance/vic-machine"), "-kernel-dir", kernel.DefaultDir()).CombinedOutput(); err != nil {
+		t.Fatalf("mkiso appliance: %v\n%s", err, out)
+	}
+	sim := filepath.Join(dir, "vcsim")
+	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
+		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
+	}
+	vs := simproc.Start(t, sim, user, pass)
+	const mirror = "https://mirror.example.com"
+	bootAppliance(t, vs, sim, iso, "appl-conf", "DC0_DVPG0", true, &applianceConfigure{
+		args: []string{"--public-network-ip", "10.0.2.15/24", "--public-network-gateway", "10.0.2.2", "--dns-server", "10.0.2.3",
+			"--tls-cname", "appl.example.com", "--registry-mirror", mirror},
+		check: func(t *testing.T, port int, certPath string, docker func(args ...string) string) {
+			kp, err := tls.LoadX509KeyPair(filepath.Join(certPath, "cert.pem"), filepath.Join(certPath, "key.pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ca, err := os.ReadFile(filepath.Join(certPath, "ca.pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(ca)
+			conn, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port), &tls.Config{RootCAs: pool, ServerName: "appl.example.com", Certificates: []tls.Certificate{kp}})
+			if err != nil {
+				t.Errorf("the appliance's certificate for appl.example.com: %v", err)
+			} else {
+				conn.Close()
+			}
+			if got := docker("info", "--format", "{{json .RegistryConfig.Mirrors}}"); !strings.Contains(got, mirror) {
+				t.Errorf("docker info mirrors after configure: %s", got)
+			}
+		},
+	})
+}
+
+// applianceConfigure is a vic-machine configure run between create and
+// the appliance's boot, and what to check once the API answers.
+type applianceConfigure struct {
+	args  []string
+	check func(t *testing.T, port int, certPath string, docker func(args ...string) string)
 }
 
 // bootAppliance creates the VCH name with the built vic-machine on the
 // simulator vs (with extra create flags) and boots iso as its endpoint
-// VM under QEMU, as TestApplianceServesDocker says.
-func bootAppliance(t *testing.T, vs *simproc.Sim, sim, iso, name, bridge string, static bool, extra ...string) {
+// VM under QEMU, as TestApplianceServesDocker says; conf, if not nil, is
+// run between create (then with DHCP) and the boot.
+func bootAppliance(t *testing.T, vs *simproc.Sim, sim, iso, name, bridge string, static bool, conf *applianceConfigure, extra ...string) {
 	dir := t.TempDir()
 	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
 	certs := filepath.Join(dir, "certs")
@@ -77,11 +137,23 @@ func bootAppliance(t *testing.T, vs *simproc.Sim, sim, iso, name, bridge string,
 	}
 	exports := parseExports(string(out))
 	wantHost := "tcp://10.0.2.15:2376"
-	if !static {
+	if !static || conf != nil {
 		wantHost = "tcp://ADDRESS:2376"
 	}
 	if exports["DOCKER_HOST"] != wantHost || exports["DOCKER_CERT_PATH"] != certs || exports["DOCKER_TLS_VERIFY"] != "1" {
 		t.Fatalf("create printed\n%s", out)
+	}
+	if conf != nil {
+		cmd := exec.Command(bin("vic-machine"), append([]string{"configure", "--name", name, "--cert-path", certs, "--target", vs.Target(), "--thumbprint", vs.Thumbprint}, conf.args...)...)
+		cmd.Env = create.Env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("vic-machine configure: %v\n%s", err, out)
+		}
+		exports = parseExports(string(out))
+		if !strings.Contains(string(out), "restarted (powered off and on)") || exports["DOCKER_HOST"] != "tcp://10.0.2.15:2376" || exports["DOCKER_CERT_PATH"] != certs {
+			t.Fatalf("configure printed\n%s", out)
+		}
 	}
 
 	// The endpoint VM's guestinfo, with the target as the guest reaches it.
@@ -174,6 +246,9 @@ func bootAppliance(t *testing.T, vs *simproc.Sim, sim, iso, name, bridge string,
 			t.Fatalf("docker %s: %v %s", strings.Join(args, " "), err, r)
 		}
 		return strings.TrimSpace(r.Stdout)
+	}
+	if conf != nil && conf.check != nil {
+		conf.check(t, port, certs, must)
 	}
 	if got := must("network", "ls", "--format", "{{.Name}} {{.Driver}}"); got != "bridge bridge" {
 		t.Errorf("network ls: %q", got)
