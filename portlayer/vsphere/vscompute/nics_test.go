@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/vmware/govmomi/object"
@@ -87,7 +88,10 @@ func TestNICsOnPortGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := proto.Interface{MAC: ep.MAC, Address: ep.Address.String(), Gateway: nics[0].Gateway.String()}
-	if len(ifs) != 1 || ifs[0] != want || !nics[0].Gateway.IsValid() {
+	for _, d := range nics[0].DNS {
+		want.DNS = append(want.DNS, d.String())
+	}
+	if len(ifs) != 1 || !reflect.DeepEqual(ifs[0], want) || !nics[0].Gateway.IsValid() || len(want.DNS) == 0 {
 		t.Fatalf("the tether's interfaces %+v, want %+v", ifs, want)
 	}
 
