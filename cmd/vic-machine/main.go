@@ -162,6 +162,18 @@ type stringList []string
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
+// nonEmpty is the list without empty values: a replacing list flag given
+// only as --flag= clears the list (an empty, non-nil slice).
+func (s stringList) nonEmpty() []string {
+	out := []string{}
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // configure changes registry settings, volume stores and the debug level
 // of an existing VCH and restarts its vchd; the container VMs keep running.
 func configure(ctx context.Context, args []string) error {
@@ -191,16 +203,7 @@ func configure(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// An empty value (--whitelist-registry=) clears a list.
-	nonEmpty := func(l stringList) []string {
-		out := []string{}
-		for _, v := range l {
-			if v != "" {
-				out = append(out, v)
-			}
-		}
-		return out
-	}
-	insecure, whitelist, mirrors, bindAllow = nonEmpty(insecure), nonEmpty(whitelist), nonEmpty(mirrors), nonEmpty(bindAllow)
+	insecure, whitelist, mirrors, bindAllow = insecure.nonEmpty(), whitelist.nonEmpty(), mirrors.nonEmpty(), bindAllow.nonEmpty()
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "debug":

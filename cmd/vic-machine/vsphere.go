@@ -592,29 +592,20 @@ func configureVSphere(ctx context.Context, args []string) error {
 	}
 	// A list flag given replaces the list; an empty value (--dns-server=)
 	// clears it.
-	nonEmpty := func(l stringList) []string {
-		out := []string{}
-		for _, v := range l {
-			if v != "" {
-				out = append(out, v)
-			}
-		}
-		return out
-	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "dns-server":
-			o.DNS = nonEmpty(dns)
+			o.DNS = dns.nonEmpty()
 		case "tls-cname":
-			o.CNames = nonEmpty(cnames)
+			o.CNames = cnames.nonEmpty()
 		case "insecure-registry":
-			o.Insecure = nonEmpty(insecure)
+			o.Insecure = insecure.nonEmpty()
 		case "whitelist-registry":
-			o.Whitelist = nonEmpty(whitelist)
+			o.Whitelist = whitelist.nonEmpty()
 		case "registry-mirror":
-			o.Mirrors = nonEmpty(mirrors)
+			o.Mirrors = mirrors.nonEmpty()
 		case "registry-ca":
-			o.RegistryCAs = nonEmpty(registryCAs)
+			o.RegistryCAs = registryCAs.nonEmpty()
 		}
 		for _, net := range []string{"public", "client", "management"} {
 			if f.Name == net+"-network-ip" || f.Name == net+"-network-gateway" {

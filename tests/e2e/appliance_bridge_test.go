@@ -58,14 +58,9 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	const user, pass, name = "administrator@vsphere.local", "Br1dge-s3cret", "appl-bridge"
 	dir := t.TempDir()
 	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
-	appliance, bootstrap := filepath.Join(dir, "appliance.iso"), filepath.Join(dir, "bootstrap.iso")
-	for _, args := range [][]string{
-		{"appliance", "-o", appliance, "-init", bin("vch-appliance"), "-vchd", bin("appliance/vchd"), "-vic-machine", bin("appliance/vic-machine"), "-kernel-dir", kernel.DefaultDir()},
-		{"bootstrap", "-o", bootstrap, "-tether", bin("tether"), "-kernel-dir", kernel.DefaultDir()},
-	} {
-		if out, err := exec.Command(bin("mkiso"), args...).CombinedOutput(); err != nil {
-			t.Fatalf("mkiso %s: %v\n%s", args[0], err, out)
-		}
+	appliance, bootstrap := applianceISO(t, dir), filepath.Join(dir, "bootstrap.iso")
+	if out, err := exec.Command(bin("mkiso"), "bootstrap", "-o", bootstrap, "-tether", bin("tether"), "-kernel-dir", kernel.DefaultDir()).CombinedOutput(); err != nil {
+		t.Fatalf("mkiso bootstrap: %v\n%s", err, out)
 	}
 	const page = "hello from nginx on the bridge network of a vSphere VCH\n"
 	ngx, err := fixture.NginxImage(fixture.DebRoot, demoNginxConf, map[string][]byte{"index.html": []byte(page)})
@@ -76,10 +71,7 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if err := fixture.Push(context.Background(), env.registry.Addr, "library/nginx", "latest", ngx); err != nil {
 		t.Fatal(err)
 	}
-	sim := filepath.Join(dir, "vcsim")
-	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
-		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
-	}
+	sim := buildVcsim(t, dir)
 	vs := simproc.Start(t, sim, user, pass)
 	_, simPort, _ := net.SplitHostPort(vs.Host)
 
@@ -215,20 +207,7 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	}
 	// The published port, on the endpoint's public address.
 	web := "http://127.0.0.1:" + strconv.Itoa(ports["web"]) + "/"
-	var body string
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
-		resp, err := http.Get(web)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if body = string(b); body == page {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s (the published port 80): %v %q", web, err, body)
-		}
-	}
+	waitPage(t, web, page, "the published port 80")
 	t.Logf("docker run -d (pull from the mirror, image disks, VM boot) took %s; the page answered %s after the run began", ran.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	// Outbound: a container on the bridge network reaches a server
@@ -319,19 +298,7 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if r := docker("run", "-d", "--network", "app", "-p", "80:80", "--name", "web2", "nginx"); r.Exit != 0 {
 		t.Fatalf("docker run --network app -p 80:80 nginx: %s", r)
 	}
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
-		resp, err := http.Get(web)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if body = string(b); body == page {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s (port 80 published from network app): %v %q", web, err, body)
-		}
-	}
+	waitPage(t, web, page, "port 80 published from network app")
 	if r := docker("rm", "-f", "web", "web2"); r.Exit != 0 {
 		t.Fatalf("docker rm -f web web2: %s", r)
 	}
@@ -403,4 +370,24 @@ func endpointNICCount(t *testing.T, ctx context.Context, finder *find.Finder, vm
 		t.Fatal(err)
 	}
 	return len(devices.SelectByType((*types.VirtualEthernetCard)(nil)))
+}
+
+// waitPage GETs url (from the test's loopback) until it answers want, for
+// up to three minutes; what names the port in the failure.
+func waitPage(t *testing.T, url, want, what string) {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if body = string(b); body == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s (%s): %v %q", url, what, err, body)
+		}
+	}
 }

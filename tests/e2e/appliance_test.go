@@ -38,16 +38,7 @@ import (
 func TestApplianceServesDocker(t *testing.T) {
 	const user, pass = "administrator@vsphere.local", "Appl-s3cret"
 	dir := t.TempDir()
-	iso := filepath.Join(dir, "appliance.iso")
-	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
-	if out, err := exec.Command(bin("mkiso"), "appliance", "-o", iso, "-init", bin("vch-appliance"), "-vchd", bin("appliance/vchd"),
-		"-vic-machine", bin("appliance/vic-machine"), "-kernel-dir", kernel.DefaultDir()).CombinedOutput(); err != nil {
-		t.Fatalf("mkiso appliance: %v\n%s", err, out)
-	}
-	sim := filepath.Join(dir, "vcsim")
-	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
-		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
-	}
+	iso, sim := applianceISO(t, dir), buildVcsim(t, dir)
 	vs := simproc.Start(t, sim, user, pass)
 	// A static public address, as the user gave it.
 	t.Run("static", func(t *testing.T) {
@@ -73,16 +64,7 @@ func TestApplianceServesDocker(t *testing.T) {
 func TestApplianceAfterConfigure(t *testing.T) {
 	const user, pass = "administrator@vsphere.local", "Appl-s3cret"
 	dir := t.TempDir()
-	iso := filepath.Join(dir, "appliance.iso")
-	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
-	if out, err := exec.Command(bin("mkiso"), "appliance", "-o", iso, "-init", bin("vch-appliance"), "-vchd", bin("appliance/vchd"),
-		"-vic-machine", bin("appliance/vic-machine"), "-kernel-dir", kernel.DefaultDir()).CombinedOutput(); err != nil {
-		t.Fatalf("mkiso appliance: %v\n%s", err, out)
-	}
-	sim := filepath.Join(dir, "vcsim")
-	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
-		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
-	}
+	iso, sim := applianceISO(t, dir), buildVcsim(t, dir)
 	vs := simproc.Start(t, sim, user, pass)
 	const mirror = "https://mirror.example.com"
 	bootAppliance(t, vs, sim, iso, "appl-conf", "DC0_DVPG0", true, &applianceConfigure{
@@ -290,4 +272,27 @@ func bootAppliance(t *testing.T, vs *simproc.Sim, sim, iso, name, bridge string,
 	if !t.Failed() {
 		t.Logf("console of the appliance:\n%s", b)
 	}
+}
+
+// applianceISO builds appliance.iso in dir from bin/ (vch-appliance as
+// /init, the static vchd and vic-machine, the fetched kernel).
+func applianceISO(t *testing.T, dir string) string {
+	t.Helper()
+	iso := filepath.Join(dir, "appliance.iso")
+	bin := func(p string) string { return filepath.Join(env.repo, "bin", p) }
+	if out, err := exec.Command(bin("mkiso"), "appliance", "-o", iso, "-init", bin("vch-appliance"), "-vchd", bin("appliance/vchd"),
+		"-vic-machine", bin("appliance/vic-machine"), "-kernel-dir", kernel.DefaultDir()).CombinedOutput(); err != nil {
+		t.Fatalf("mkiso appliance: %v\n%s", err, out)
+	}
+	return iso
+}
+
+// buildVcsim builds tests/vcsim into dir.
+func buildVcsim(t *testing.T, dir string) string {
+	t.Helper()
+	sim := filepath.Join(dir, "vcsim")
+	if out, err := exec.Command("go", "build", "-o", sim, filepath.Join(env.repo, "tests", "vcsim")).CombinedOutput(); err != nil {
+		t.Fatalf("build tests/vcsim: %v\n%s", err, out)
+	}
+	return sim
 }
