@@ -46,7 +46,9 @@ import (
 // published with -p on the bridge network answers on the endpoint's public
 // address with the container's page; a container on the bridge network
 // connects out through the endpoint (forwarding and NAT); docker ps shows
-// the binding; a committed image runs; the seed's volume workflow
+// the binding; configure restarts the endpoint VM and the new vchd
+// finds the running container and serves its port again; a committed
+// image runs; the seed's volume workflow
 // (volume create --opt Capacity=1G, cp into a running container's
 // volume, read back from another) works; docker rm -f removes the
 // container's VM. A user-defined network (docker network create) gets a
@@ -172,11 +174,9 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 		}
 		return r
 	}
-	for deadline := time.Now().Add(15 * time.Minute); ; time.Sleep(2 * time.Second) {
-		if r, err := runDocker(nil, environ, "", "info", "--format", "{{.Name}}"); err == nil && r.Exit == 0 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the appliance's API never answered: %v %s", err, r)
+	for deadline := time.Now().Add(15 * time.Minute); !apiAnswers(environ); time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatal("the appliance's API never answered")
 		}
 	}
 
@@ -209,6 +209,27 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	web := "http://127.0.0.1:" + strconv.Itoa(ports["web"]) + "/"
 	waitPage(t, web, page, "the published port 80")
 	t.Logf("docker run -d (pull from the mirror, image disks, VM boot) took %s; the page answered %s after the run began", ran.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+
+	// configure restarts the endpoint VM (--debug is read at boot): the
+	// new vchd finds hi-there running from its VM, its serial ports
+	// reconnect, and the published port answers again.
+	conf := exec.Command(bin("vic-machine"), "configure", "--name", name, "--debug", "--cert-path", certs, "--target", vs.Target(), "--thumbprint", vs.Thumbprint)
+	conf.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
+	if out, err := conf.CombinedOutput(); err != nil {
+		t.Fatalf("vic-machine configure --debug: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Minute); host.Boots(name) < 2 || !apiAnswers(environ); time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the endpoint VM did not come back after configure (%d boots)", host.Boots(name))
+		}
+	}
+	if r := docker("ps", "--format", "{{.Names}} {{.Status}}"); r.Exit != 0 || !strings.HasPrefix(strings.TrimSpace(r.Stdout), "hi-there Up") {
+		t.Errorf("docker ps after the endpoint's restart: %s", r)
+	}
+	waitPage(t, web, page, "the published port 80, after the endpoint's restart")
+	if r := docker("logs", "hi-there"); r.Exit != 0 {
+		t.Errorf("docker logs hi-there after the endpoint's restart: %s", r)
+	}
 
 	// Outbound: a container on the bridge network reaches a server
 	// beyond the endpoint VM.
@@ -390,4 +411,10 @@ func waitPage(t *testing.T, url, want, what string) {
 			t.Fatalf("GET %s (%s): %v %q", url, what, err, body)
 		}
 	}
+}
+
+// apiAnswers tells whether docker info succeeds with environ.
+func apiAnswers(environ []string) bool {
+	r, err := runDocker(nil, environ, "", "info", "--format", "{{.Name}}")
+	return err == nil && r.Exit == 0
 }
