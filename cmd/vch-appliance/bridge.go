@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -113,11 +112,10 @@ func setupLeg(c *vice.Config, wait time.Duration, log *zap.Logger) error {
 	if err := os.WriteFile(ipForward, []byte("1\n"), 0o644); err != nil {
 		return fmt.Errorf("bridge leg on %s: IPv4 forwarding: %w", name, err)
 	}
-	if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipNet(p.addr)}); err != nil {
-		return fmt.Errorf("bridge leg on %s: address %s: %w", name, p.addr, err)
-	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return fmt.Errorf("bridge leg on %s: up: %w", name, err)
+	// The address and the link up, as vchd's legs on user-defined
+	// networks get them (the NIC is there already: no wait).
+	if err := guestos.AddrUp(p.mac.String(), p.addr, 0); err != nil {
+		return fmt.Errorf("bridge leg: %w", err)
 	}
 	log.Info("bridge leg up", zap.String("nic", name), zap.String("mac", p.mac.String()), zap.String("address", p.addr.String()),
 		zap.Any("masquerade", p.nats))
