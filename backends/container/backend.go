@@ -63,9 +63,12 @@ type Backend struct {
 
 	rmu        sync.Mutex
 	restarting map[string]*pendingRestart // containers waiting out a restart back-off
-	watching   map[string]*watchState     // containers with a running monitor (one each)
-	delays     map[string]time.Duration   // last back-off per container
-	delayFn    func(prev, ranFor time.Duration) time.Duration
+	// restartMarks counts the changes of each container's restarting
+	// mark (readAroundRestarts).
+	restartMarks map[string]uint64
+	watching     map[string]*watchState   // containers with a running monitor (one each)
+	delays       map[string]time.Duration // last back-off per container
+	delayFn      func(prev, ranFor time.Duration) time.Duration
 
 	ctx    context.Context // lives until Close; parent of background work
 	cancel context.CancelFunc
@@ -79,7 +82,7 @@ var _ containerrouter.Backend = (*Backend)(nil)
 // policy asks for it, and watches the running ones.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	b := &Backend{cfg: cfg, pl: cfg.Compute, net: cfg.Network, log: cfg.Logger, now: cfg.Now, index: names.NewIndex(),
-		restarting: map[string]*pendingRestart{}, watching: map[string]*watchState{}, delays: map[string]time.Duration{}, delayFn: restartDelay}
+		restarting: map[string]*pendingRestart{}, restartMarks: map[string]uint64{}, watching: map[string]*watchState{}, delays: map[string]time.Duration{}, delayFn: restartDelay}
 	if b.log == nil {
 		b.log = zap.NewNop()
 	}

@@ -17,11 +17,16 @@ const Driver = "vch"
 
 // ContainerInspect answers docker inspect in docker's shape.
 func (b *Backend) ContainerInspect(ctx context.Context, name string, size bool) (*container.InspectResponse, error) {
-	c, m, err := b.lookup(ctx, name)
+	var c compute.Container
+	var m *Meta
+	restarting, err := b.readAroundRestarts(func() (err error) {
+		c, m, err = b.lookup(ctx, name)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	resp := inspectResponse(c, m, b.isRestarting(c.Spec.ID))
+	resp := inspectResponse(c, m, restarting(c.Spec.ID))
 	resp.ExecIDs = b.execs.running(c.Spec.ID)
 	if _, ok := probeOf(m.Config.Healthcheck); ok {
 		resp.State.Health = b.health(c.Spec.ID)

@@ -36,7 +36,11 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 	if err != nil {
 		return nil, err
 	}
-	all, err := b.pl.List(ctx)
+	var all []compute.Container
+	restarting, err := b.readAroundRestarts(func() (err error) {
+		all, err = b.pl.List(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +52,7 @@ func (b *Backend) Containers(ctx context.Context, cfg containerrouter.ListConfig
 			b.log.Warn("ps: unreadable meta", zap.String("id", c.Spec.ID), zap.Error(err))
 			continue
 		}
-		d := deriveState(c.Status, m, b.isRestarting(c.Spec.ID))
+		d := deriveState(c.Status, m, restarting(c.Spec.ID))
 		var health string
 		if _, ok := probeOf(m.Config.Healthcheck); ok {
 			health = string(container.Starting)

@@ -246,3 +246,38 @@ func TestRestartPolicyAfterVCHDRestartRunsInBackground(t *testing.T) {
 		t.Fatalf("no-policy container: %+v", st)
 	}
 }
+
+// TestReadAroundRestarts: a read that a whole restart (mark, new count,
+// start, clear) happened during is done again; a read during which a mark
+// was only set or only cleared shows the container restarting.
+func TestReadAroundRestarts(t *testing.T) {
+	b := &Backend{restarting: map[string]*pendingRestart{}, restartMarks: map[string]uint64{}}
+	reads := 0
+	restarting, err := b.readAroundRestarts(func() error {
+		reads++
+		if reads == 1 {
+			b.clearRestarting("c1", b.setRestarting("c1"))
+		}
+		return nil
+	})
+	if err != nil || reads != 2 || restarting("c1") {
+		t.Fatalf("straddled restart: reads %d, restarting %v, %v", reads, restarting("c1"), err)
+	}
+	reads = 0
+	var p *pendingRestart
+	restarting, _ = b.readAroundRestarts(func() error {
+		reads++
+		p = b.setRestarting("c1")
+		return nil
+	})
+	if reads != 1 || !restarting("c1") || restarting("c2") {
+		t.Fatalf("mark set during the read: reads %d, restarting %v", reads, restarting("c1"))
+	}
+	restarting, _ = b.readAroundRestarts(func() error {
+		b.clearRestarting("c1", p)
+		return nil
+	})
+	if !restarting("c1") {
+		t.Fatal("mark cleared during the read: not restarting")
+	}
+}

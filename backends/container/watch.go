@@ -182,6 +182,7 @@ func (b *Backend) setRestarting(id string) *pendingRestart {
 	defer b.rmu.Unlock()
 	p := &pendingRestart{cancel: make(chan struct{})}
 	b.restarting[id] = p
+	b.restartMarks[id]++
 	return p
 }
 
@@ -191,6 +192,7 @@ func (b *Backend) clearRestarting(id string, p *pendingRestart) bool {
 	defer b.rmu.Unlock()
 	if b.restarting[id] == p {
 		delete(b.restarting, id)
+		b.restartMarks[id]++
 	}
 	return p.done
 }
@@ -210,6 +212,59 @@ func (b *Backend) isRestarting(id string) bool {
 	return ok
 }
 
+// restartView is the restart marks at one moment: which containers were
+// marked restarting, and how often each mark has changed.
+type restartView struct {
+	on      map[string]bool
+	changes map[string]uint64
+}
+
+func (b *Backend) restartView() restartView {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	v := restartView{on: make(map[string]bool, len(b.restarting)), changes: make(map[string]uint64, len(b.restartMarks))}
+	for id := range b.restarting {
+		v.on[id] = true
+	}
+	for id, n := range b.restartMarks {
+		v.changes[id] = n
+	}
+	return v
+}
+
+// maxRereads bounds readAroundRestarts' retries.
+const maxRereads = 100
+
+// readAroundRestarts calls read, a read of the port layer's state, between
+// two looks at the restart marks, and reports which containers are to show
+// as restarting in what read saw. A restart marks its container before the
+// count changes and clears the mark after the next start has returned, so
+// a container marked at either look was read either exited (restarting) or
+// running again (running wins in deriveState). A container whose mark was
+// both set and cleared between the looks may have been read between its
+// new count and its start, exited with the count of a run that has begun:
+// read is done again then. Without this, inspect could report "exited"
+// with the new RestartCount while the container already runs again.
+func (b *Backend) readAroundRestarts(read func() error) (func(id string) bool, error) {
+	for try := 0; ; try++ {
+		before := b.restartView()
+		if err := read(); err != nil {
+			return nil, err
+		}
+		after := b.restartView()
+		straddled := false
+		for id, n := range after.changes {
+			if n-before.changes[id] >= 2 {
+				straddled = true
+				break
+			}
+		}
+		if !straddled || try == maxRereads {
+			return func(id string) bool { return before.on[id] || after.on[id] }, nil
+		}
+	}
+}
+
 // cancelRestart stops a pending restart of id; it reports whether there
 // was one.
 func (b *Backend) cancelRestart(id string) bool {
@@ -220,6 +275,7 @@ func (b *Backend) cancelRestart(id string) bool {
 		return false
 	}
 	delete(b.restarting, id)
+	b.restartMarks[id]++
 	if !p.done {
 		p.done = true
 		close(p.cancel)
