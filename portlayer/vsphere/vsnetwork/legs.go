@@ -11,6 +11,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap"
 
+	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 )
@@ -35,12 +36,29 @@ type Legs interface {
 	Down(ctx context.Context, mac string) error
 }
 
-// legMAC is the endpoint NIC's MAC on a user-defined network: VMware's
-// static range (00:50:56:00:00:00-00:50:56:3f:ff:ff), from the VCH's name
-// and the network's ID.
-func legMAC(vch, networkID string) string {
-	sum := sha256.Sum256([]byte("vch leg\x00" + vch + "\x00" + networkID))
+// legMAC is a candidate MAC for the endpoint's NIC on a user-defined
+// network: VMware's static range (00:50:56:00:00:00-00:50:56:3f:ff:ff),
+// from the VCH's name, the network's ID and try (0 first; the next try
+// when the MAC is already one of the endpoint's).
+func legMAC(vch, networkID string, try int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("vch leg\x00%s\x00%s\x00%d", vch, networkID, try)))
 	return fmt.Sprintf("00:50:56:%02x:%02x:%02x", sum[0]&0x3f, sum[1], sum[2])
+}
+
+// freeLegMAC is the first candidate MAC no NIC of the endpoint has.
+func freeLegMAC(devices object.VirtualDeviceList, vch, networkID string) (string, error) {
+	taken := map[string]bool{}
+	for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+		if c, ok := d.(types.BaseVirtualEthernetCard); ok {
+			taken[strings.ToLower(c.GetVirtualEthernetCard().MacAddress)] = true
+		}
+	}
+	for try := 0; try < 64; try++ {
+		if mac := legMAC(vch, networkID, try); !taken[mac] {
+			return mac, nil
+		}
+	}
+	return "", fmt.Errorf("no free MAC for the endpoint's leg on network %s", networkID)
 }
 
 // endpointVM is the VM vchd runs in.
@@ -52,35 +70,54 @@ func (p *Provider) endpointVM(ctx context.Context) (*object.VirtualMachine, erro
 	return vm, nil
 }
 
-// legCard finds the endpoint VM's NIC with mac (nil: none).
-func legCard(devices object.VirtualDeviceList, mac string) types.BaseVirtualDevice {
+// legCard finds the endpoint VM's NIC on the distributed port group
+// whose key is pgKey, and its MAC (nil: none). A network's leg is the
+// endpoint's one NIC on the network's port group.
+func legCard(devices object.VirtualDeviceList, pgKey string) (types.BaseVirtualDevice, string) {
 	for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
-		if c, ok := d.(types.BaseVirtualEthernetCard); ok && strings.EqualFold(c.GetVirtualEthernetCard().MacAddress, mac) {
-			return d
+		c, ok := d.(types.BaseVirtualEthernetCard)
+		if !ok {
+			continue
+		}
+		card := c.GetVirtualEthernetCard()
+		if b, ok := card.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok && b.Port.PortgroupKey == pgKey {
+			return d, strings.ToLower(card.MacAddress)
 		}
 	}
-	return nil
+	return nil, ""
+}
+
+// endpointDevices is the endpoint VM and its devices.
+func (p *Provider) endpointDevices(ctx context.Context) (*object.VirtualMachine, object.VirtualDeviceList, error) {
+	vm, err := p.endpointVM(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	devices, err := vm.Device(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the endpoint VM's devices: %w", vsession.Classify(err))
+	}
+	return vm, devices, nil
 }
 
 // addLeg gives the endpoint VM its NIC on n's port group, unless it has
 // it, and the gateway address in the guest. Nothing happens without an
-// endpoint (a vchd that runs elsewhere). Call with p.mu held.
+// endpoint (a vchd that runs elsewhere).
 func (p *Provider) addLeg(ctx context.Context, n network.Network) error {
 	if p.cfg.Endpoint == "" || !n.UserDefined || n.Container {
 		return nil
 	}
-	vm, err := p.endpointVM(ctx)
+	vm, devices, err := p.endpointDevices(ctx)
 	if err != nil {
 		return err
 	}
-	mac := legMAC(p.cfg.VCH, n.ID)
-	devices, err := vm.Device(ctx)
+	ref, err := p.portGroup(ctx, n.Bridge)
 	if err != nil {
-		return fmt.Errorf("the endpoint VM's devices: %w", vsession.Classify(err))
+		return err
 	}
-	if legCard(devices, mac) == nil {
-		ref, err := p.portGroup(ctx, n.Bridge)
-		if err != nil {
+	dev, mac := legCard(devices, ref.Reference().Value)
+	if dev == nil {
+		if mac, err = freeLegMAC(devices, p.cfg.VCH, n.ID); err != nil {
 			return err
 		}
 		backing, err := ref.EthernetCardBackingInfo(ctx)
@@ -109,29 +146,31 @@ func (p *Provider) addLeg(ctx context.Context, n network.Network) error {
 }
 
 // removeLeg takes the leg's address off and removes the endpoint VM's
-// NIC on n's port group (so the port group can be destroyed). A NIC
-// already gone is fine. Call with p.mu held.
+// NIC on n's port group (so the port group can be destroyed). A NIC or
+// port group already gone is fine.
 func (p *Provider) removeLeg(ctx context.Context, n network.Network) error {
 	if p.cfg.Endpoint == "" || !n.UserDefined || n.Container {
 		return nil
 	}
-	mac := legMAC(p.cfg.VCH, n.ID)
+	vm, devices, err := p.endpointDevices(ctx)
+	if err != nil {
+		return err
+	}
+	ref, err := p.portGroup(ctx, n.Bridge)
+	if errdefs.IsNotFound(err) {
+		return nil // no port group, so no NIC on it
+	}
+	if err != nil {
+		return err
+	}
+	dev, mac := legCard(devices, ref.Reference().Value)
+	if dev == nil {
+		return nil
+	}
 	if p.cfg.Legs != nil {
 		if err := p.cfg.Legs.Down(ctx, mac); err != nil {
 			p.log.Warn("take the endpoint's leg down", zap.String("network", n.Name), zap.Error(err))
 		}
-	}
-	vm, err := p.endpointVM(ctx)
-	if err != nil {
-		return err
-	}
-	devices, err := vm.Device(ctx)
-	if err != nil {
-		return fmt.Errorf("the endpoint VM's devices: %w", vsession.Classify(err))
-	}
-	dev := legCard(devices, mac)
-	if dev == nil {
-		return nil
 	}
 	if err := p.reconfigureEndpoint(ctx, vm, dev, types.VirtualDeviceConfigSpecOperationRemove); err != nil {
 		return fmt.Errorf("remove the endpoint's NIC on %s: %w", n.Bridge, err)

@@ -96,6 +96,12 @@ type Provider struct {
 	ds    *object.Datastore
 	state string // path of the book on ds
 
+	// cmu serializes network creates and removes, which hold it across
+	// their slow vSphere work (port group, the endpoint's leg) and take
+	// mu only to read and change the book, so DNS answers, joins and
+	// lists never wait for a hot-added NIC. Take cmu before mu.
+	cmu sync.Mutex
+
 	mu     sync.Mutex
 	book   *network.Book
 	fwd    map[string]*portproxy.Proxy
@@ -342,21 +348,27 @@ func (p *Provider) switchOf(ctx context.Context) (*object.DistributedVirtualSwit
 
 func (p *Provider) userPortGroup(id string) string { return p.cfg.VCH + "-" + id[:12] }
 
-// CreateNetwork books the network, then makes its port group; a failed
-// port group undoes the booking.
+// CreateNetwork checks and places the network on a copy of the book,
+// makes its port group and the endpoint's leg on it without holding mu,
+// then books it (creates and removes are serialized by cmu, so the
+// booking places it as the trial did). A failure undoes what was made.
 func (p *Provider) CreateNetwork(ctx context.Context, spec network.NetworkSpec) (network.Network, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
 	id := network.NewID()
 	pgName := p.userPortGroup(id)
-	n, err := p.book.CreateNetwork(spec, id, pgName, network.SubnetsOf(network.UserNetworkRange(p.cfg.BridgeRange), 16))
+	ranges := network.SubnetsOf(network.UserNetworkRange(p.cfg.BridgeRange), 16)
+	p.mu.Lock()
+	trial, err := network.LoadBook(p.book.State())
+	var n network.Network
+	if err == nil {
+		n, err = trial.CreateNetwork(spec, id, pgName, ranges)
+	}
+	p.mu.Unlock()
 	if err != nil {
 		return n, err
 	}
 	if err := p.makePortGroup(ctx, pgName); err != nil {
-		if _, rerr := p.book.RemoveNetwork(id); rerr != nil {
-			p.log.Warn("undo network booking", zap.Error(rerr))
-		}
 		return network.Network{}, fmt.Errorf("network %s: %w", spec.Name, err)
 	}
 	undo := func() {
@@ -366,20 +378,31 @@ func (p *Provider) CreateNetwork(ctx context.Context, spec network.NetworkSpec) 
 		if derr := p.destroyPortGroup(ctx, pgName); derr != nil {
 			p.log.Warn("undo port group", zap.String("name", pgName), zap.Error(derr))
 		}
-		if _, rerr := p.book.RemoveNetwork(id); rerr != nil {
-			p.log.Warn("undo network booking", zap.Error(rerr))
-		}
 	}
 	if err := p.addLeg(ctx, n); err != nil {
 		undo()
 		return network.Network{}, fmt.Errorf("network %s: %w", spec.Name, err)
 	}
-	if err := p.save(ctx); err != nil {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	booked, err := p.book.CreateNetwork(spec, id, pgName, ranges)
+	if err == nil && (booked.Subnet != n.Subnet || booked.Gateway != n.Gateway) {
+		_, _ = p.book.RemoveNetwork(id)
+		err = fmt.Errorf("network %s: its subnet changed while its port group was made (%s, then %s)", spec.Name, n.Subnet, booked.Subnet)
+	}
+	if err == nil {
+		if err = p.save(ctx); err != nil {
+			if _, rerr := p.book.RemoveNetwork(id); rerr != nil {
+				p.log.Warn("undo network booking", zap.Error(rerr))
+			}
+		}
+	}
+	if err != nil {
 		undo()
 		return network.Network{}, err
 	}
-	p.serveDNS(n)
-	return n, nil
+	p.serveDNS(booked)
+	return booked, nil
 }
 
 func (p *Provider) makePortGroup(ctx context.Context, name string) error {
@@ -427,6 +450,8 @@ func (p *Provider) RemoveNetwork(ctx context.Context, nameOrID string) error {
 			stop.Close() // unlocked: its handlers take p.mu
 		}
 	}()
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, err := p.book.Network(nameOrID)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/vmware/govmomi/vim25/types"
@@ -267,9 +268,15 @@ func TestDNSOnGateways(t *testing.T) {
 type legRecorder struct {
 	ups, downs []string // "MAC ADDR", "MAC"
 	failUp     bool
+	// hold, when set, makes Up say so on entered and wait for it to close.
+	hold, entered chan struct{}
 }
 
 func (l *legRecorder) Up(_ context.Context, mac string, addr netip.Prefix) error {
+	if l.hold != nil {
+		l.entered <- struct{}{}
+		<-l.hold
+	}
 	if l.failUp {
 		return errors.New("no NIC with that MAC appeared")
 	}
@@ -381,6 +388,48 @@ func TestEndpointLegs(t *testing.T) {
 	}
 	if _, err := s.Finder.Network(ctx, n.Bridge); err == nil {
 		t.Fatalf("port group %s outlived its network", n.Bridge)
+	}
+
+	// While a leg comes up (a hot-added NIC appearing in the guest),
+	// the provider goes on answering: lists, lookups, DNS.
+	legs.hold, legs.entered = make(chan struct{}), make(chan struct{})
+	created := make(chan error, 1)
+	go func() {
+		_, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "slow"})
+		created <- err
+	}()
+	<-legs.entered
+	answered := make(chan error, 1)
+	go func() {
+		_, err := p.Networks(ctx)
+		if err == nil {
+			_, err = p.Resolve(ctx, netip.MustParseAddr("172.16.0.5"), "nobody")
+			if errdefs.IsNotFound(err) {
+				err = nil
+			}
+		}
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute): // a hang, not a timing check
+		close(legs.hold) // so the create and the cleanup end
+		<-created
+		t.Fatal("the provider did not answer while a leg came up")
+	}
+	if _, err := p.Network(ctx, "slow"); !errdefs.IsNotFound(err) {
+		t.Fatalf("a network whose leg is not up is listed: %v", err)
+	}
+	close(legs.hold)
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	legs.hold = nil
+	if err := p.RemoveNetwork(ctx, "slow"); err != nil {
+		t.Fatal(err)
 	}
 
 	// A leg that does not come up: no network, no NIC, no port group.
