@@ -105,20 +105,23 @@ func controllersOf(devs []types.BaseVirtualDevice) map[string]bool {
 // diffDisks compares the disks a QEMU has with the ones its VM's
 // configuration wants: add are the wanted disks it lacks, remove the
 // indexes (in have) of its disks no longer wanted. Disks being removed
-// already count as gone; a wanted disk at the unit of one still being
-// removed waits (it is in neither list) until that one is gone.
+// already count as gone. While one is still being removed (its node not
+// yet closed) no disk is added: the new one may be at its unit, or a
+// child of it, whose image QEMU cannot open beside the old node's write
+// lock.
 func diffDisks(have []runDisk, want []vmDisk) (add []vmDisk, remove []int) {
+	busy := false
+	for _, h := range have {
+		busy = busy || (!h.Removing.IsZero() && !h.Broken)
+	}
 	kept := make([]bool, len(have))
 	for _, w := range want {
-		found, busy := false, false
+		found := false
 		for i, h := range have {
 			if !kept[i] && h.Removing.IsZero() && h.same(w) {
 				kept[i], found = true, true
 				break
 			}
-		}
-		for _, h := range have {
-			busy = busy || (!found && !h.Removing.IsZero() && !h.Broken && h.Ctrl == w.Ctrl && h.Unit == w.Unit)
 		}
 		if !found && !busy {
 			add = append(add, w)

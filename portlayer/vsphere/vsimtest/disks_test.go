@@ -26,7 +26,7 @@ func scsiDisk(key, ctrl, unit int32, b *types.VirtualDiskFlatVer2BackingInfo) *t
 // controller, unit and file; disks on other controllers or without a
 // flat backing are not the host's; the boot disks are the command line's
 // disk-pvscsiN-U; a disk replaced at its unit is a removal and an
-// addition; a disk wanted at the unit of one still being removed waits.
+// addition; while a disk is still being removed no disk is added.
 func TestDiffDisks(t *testing.T) {
 	devs := []types.BaseVirtualDevice{
 		pvscsi(1000), pvscsi(1001),
@@ -63,12 +63,18 @@ func TestDiffDisks(t *testing.T) {
 	if len(add) != 1 || !add[0].same(next) || !reflect.DeepEqual(rm, []int{2}) {
 		t.Fatalf("replace: add %+v, remove %v", add, rm)
 	}
-	// While the old one's removal is under way, the new one waits; a
-	// disk at another unit does not.
+	// While the old one's removal is under way, the new one waits, and
+	// so does a disk at another unit (it may be a child of the old one);
+	// removals go on.
 	have[2].Removing = time.Now()
 	other := vmDisk{Key: 2006, Ctrl: "pvscsi1", Unit: 2, File: "[ds1] e/e.vmdk"}
-	if add, rm := diffDisks(have, append(same, next, other)); len(add) != 1 || !add[0].same(other) || len(rm) != 0 {
-		t.Fatalf("unit busy: add %+v, remove %v", add, rm)
+	if add, rm := diffDisks(have, append(same[:1], next, other)); len(add) != 0 || !reflect.DeepEqual(rm, []int{1}) {
+		t.Fatalf("removal under way: add %+v, remove %v", add, rm)
+	}
+	// A broken disk being removed holds nothing up.
+	have[2].Broken = true
+	if add, rm := diffDisks(have, append(same, next)); len(add) != 1 || !add[0].same(next) || len(rm) != 0 {
+		t.Fatalf("broken removal: add %+v, remove %v", add, rm)
 	}
 }
 
