@@ -23,8 +23,8 @@ import (
 
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
-	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
 	"github.com/vchproject/vch/portlayer/vsphere/vsstorage"
 	"github.com/vchproject/vch/tests/fixture"
@@ -273,7 +273,8 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if err := fixture.Push(context.Background(), env.registry.Addr, "library/layered", "latest", layered); err != nil {
 		t.Fatal(err)
 	}
-	if r := docker("run", "--rm", "10.0.2.101:5000/library/layered", "sh", "-c", "cat /added.txt; ls /etc; test -x /bin/busybox && echo busybox"); r.Exit != 0 ||
+	if r := docker("run", "--rm", "10.0.2.101:5000/library/layered", "sh", "-c",
+		"cat /added.txt; test -e /etc/group && echo group; test -e /etc/passwd && echo passwd; test -x /bin/busybox && echo busybox"); r.Exit != 0 ||
 		r.Stdout != "from layer 2\npasswd\nbusybox\n" {
 		t.Errorf("a container of the three-layer image: %s", r)
 	}
