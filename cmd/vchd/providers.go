@@ -23,6 +23,7 @@ import (
 	"github.com/vchproject/vch/portlayer/volume"
 	volumelocal "github.com/vchproject/vch/portlayer/volume/local"
 	"github.com/vchproject/vch/portlayer/vsphere/vscompute"
+	"github.com/vchproject/vch/portlayer/vsphere/vsdisk"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsnetwork"
 	"github.com/vchproject/vch/portlayer/vsphere/vsstorage"
@@ -64,10 +65,20 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		if err != nil {
 			return nil, err
 		}
-		return vsstorage.New(ctx, vsstorage.Config{
+		sc := vsstorage.Config{
 			Session: s, Folder: "[" + vs.ImageDatastore + "] " + vs.ImageFolder,
 			Staging: staging, Logger: env.Log.Named("vsstorage"),
-		})
+		}
+		if vs.EndpointVM != "" {
+			// vchd runs in the endpoint VM: each layer is written
+			// into a disk of its own attached to that VM.
+			if sc.Writer, err = vsdisk.New(vsdisk.Config{Session: s, VM: vs.EndpointVM, Guest: vsdisk.LinuxGuest{},
+				Logger: env.Log.Named("vsdisk")}); err != nil {
+				return nil, err
+			}
+			sc.LayerCapacity = cfg.BaseImageSize
+		}
+		return vsstorage.New(ctx, sc)
 	})
 	r.Volumes("local", func(ctx context.Context, env *registry.Env) (volume.Provider, error) {
 		return volumelocal.New(volumeStores(cfg), env.Log.Named("volumes"))

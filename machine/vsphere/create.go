@@ -362,6 +362,13 @@ func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions,
 		}
 		devices = append(devices, nic)
 	}
+	// A PVSCSI controller, empty: vchd attaches each image layer's disk
+	// to its own VM there while it writes the layer (vsdisk).
+	scsi, err := devices.CreateSCSIController("pvscsi")
+	if err != nil {
+		return types.VirtualMachineConfigSpec{}, fmt.Errorf("endpoint PVSCSI controller: %w", err)
+	}
+	devices = append(devices, scsi)
 	change, err := devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, fmt.Errorf("endpoint devices: %w", err)

@@ -98,8 +98,10 @@ func TestConfigure(t *testing.T) {
 	}
 }
 
-// upgrade records the new version under a snapshot; --rollback restores
-// the old one; both refuse when there is nothing to do.
+// upgrade records the new version under a snapshot (and gives an
+// endpoint VM without one the PVSCSI controller for layer disks);
+// --rollback restores the old one; both refuse when there is nothing to
+// do.
 func TestUpgradeRollback(t *testing.T) {
 	sm := newSim(t)
 	s := sm.connect(t)
@@ -144,10 +146,29 @@ func TestUpgradeRollback(t *testing.T) {
 	if err := s.Rollback(ctx, find()); !errors.Is(err, ErrNoUpgrade) {
 		t.Errorf("rollback without upgrade: %v", err)
 	}
+	// The endpoint VM has the PVSCSI controller vchd writes image layers
+	// through; one made before create gave it one gets it at upgrade.
+	scsi := func(v *VCH) []types.BaseVirtualDevice {
+		t.Helper()
+		devices, err := v.VM.Device(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return devices.SelectByType((*types.ParaVirtualSCSIController)(nil))
+	}
+	if c := scsi(created); len(c) != 1 {
+		t.Fatalf("a new endpoint VM's PVSCSI controllers: %d", len(c))
+	}
+	if err := created.VM.RemoveDevice(ctx, false, scsi(created)...); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Upgrade(ctx, find(), "v0.0.2", false, UpgradeISOs{Appliance: newISO("appliance-v2"), Bootstrap: newISO("bootstrap-v2")}); err != nil {
 		t.Fatal(err)
 	}
 	got := find()
+	if c := scsi(got); len(c) != 1 {
+		t.Errorf("PVSCSI controllers after upgrade: %d", len(c))
+	}
 	if got.Config.Version != "v0.0.2" || got.Config.PreviousVersion != "v0.0.1-test" || got.PowerState != "poweredOn" {
 		t.Errorf("after upgrade: %s (was %s), %s", got.Config.Version, got.Config.PreviousVersion, got.PowerState)
 	}

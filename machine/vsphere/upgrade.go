@@ -70,6 +70,9 @@ func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force boo
 	c.PreviousISO = c.ISO
 	uploaded, err := s.upgradeISOs(ctx, v, &c, isos)
 	if err == nil {
+		err = s.endpointSCSI(ctx, v)
+	}
+	if err == nil {
 		err = s.writeConfig(ctx, v, &c)
 	}
 	if err == nil {
@@ -156,6 +159,27 @@ func (s *Session) applianceCD(ctx context.Context, v *VCH, iso string) error {
 	}
 	if err := v.VM.EditDevice(ctx, devices.InsertIso(cd, iso)); err != nil {
 		return fmt.Errorf("put %s in the endpoint's CD-ROM: %w", iso, err)
+	}
+	return nil
+}
+
+// endpointSCSI gives the endpoint VM the PVSCSI controller vchd attaches
+// image layer disks to while it writes them, if it has none (a VCH made
+// before create gave it one).
+func (s *Session) endpointSCSI(ctx context.Context, v *VCH) error {
+	devices, err := v.VM.Device(ctx)
+	if err != nil {
+		return fmt.Errorf("devices of endpoint VM: %w", err)
+	}
+	if len(devices.SelectByType((*types.ParaVirtualSCSIController)(nil))) > 0 {
+		return nil
+	}
+	c, err := devices.CreateSCSIController("pvscsi")
+	if err != nil {
+		return fmt.Errorf("PVSCSI controller: %w", err)
+	}
+	if err := v.VM.AddDevice(ctx, c); err != nil {
+		return fmt.Errorf("add a PVSCSI controller to endpoint VM %s: %w", v.ID, err)
 	}
 	return nil
 }

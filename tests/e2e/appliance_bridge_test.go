@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,8 +23,10 @@ import (
 
 	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/portlayer/qemu/kernel"
+	"github.com/vchproject/vch/portlayer/storage"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
+	"github.com/vchproject/vch/portlayer/vsphere/vsstorage"
 	"github.com/vchproject/vch/tests/fixture"
 	"github.com/vchproject/vch/tests/vcsim/simproc"
 )
@@ -48,7 +52,10 @@ import (
 // connects out through the endpoint (forwarding and NAT); docker ps shows
 // the binding; configure restarts the endpoint VM and the new vchd
 // finds the running container and serves its port again; a committed
-// image runs; the seed's volume workflow
+// image runs; the image layers are child disks written by the endpoint
+// VM, each with its own diff (a container of busybox + a layer adding a
+// file + a layer deleting one sees the right files; the top layer's
+// delta file is small); the seed's volume workflow
 // (volume create --opt Capacity=1G, cp into a running container's
 // volume, read back from another) works; docker rm -f removes the
 // container's VM. A user-defined network (docker network create) gets a
@@ -258,6 +265,21 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 		t.Errorf("docker rm maker: %s", r)
 	}
 
+	// Image layers are a chain of disks, each written by the endpoint
+	// VM with its own diff: busybox, a layer that adds a file, a layer
+	// that deletes one of busybox's. A container of the image sees the
+	// chain's files; the top layer's disk holds only its diff.
+	layered := layeredImage(t)
+	if err := fixture.Push(context.Background(), env.registry.Addr, "library/layered", "latest", layered); err != nil {
+		t.Fatal(err)
+	}
+	if r := docker("run", "--rm", "10.0.2.101:5000/library/layered", "sh", "-c",
+		"cat /added.txt; test -e /etc/group && echo group; test -e /etc/passwd && echo passwd; test -x /bin/busybox && echo busybox"); r.Exit != 0 ||
+		r.Stdout != "from layer 2\npasswd\nbusybox\n" {
+		t.Errorf("a container of the three-layer image: %s", r)
+	}
+	checkLayerDisks(t, ctx, host, layered)
+
 	// The seed's volume workflow: a 1G VMDK volume, docker cp into a
 	// running container's mount of it, read back by another container.
 	if r := docker("volume", "create", "--opt", "VolumeStore=default", "--opt", "Capacity=1G", "--name", "hello1"); r.Exit != 0 || strings.TrimSpace(r.Stdout) != "hello1" {
@@ -377,6 +399,76 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 			t.Errorf("the endpoint's console lacks %q:\n%s", want, b)
 		}
 	}
+}
+
+// layeredImage is busybox, a layer that adds /added.txt, and a layer that
+// deletes /etc/group (a whiteout).
+func layeredImage(t *testing.T) *fixture.Image {
+	t.Helper()
+	add, err := fixture.BuildLayer([]fixture.Entry{{Path: "added.txt", Data: []byte("from layer 2\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := fixture.BuildLayer([]fixture.Entry{{Path: "etc/.wh.group"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := fixture.WithLayer(env.bbImage, fixture.ImageConfig{Cmd: []string{"sh"}}, add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := fixture.WithLayer(two, fixture.ImageConfig{Cmd: []string{"sh"}}, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// checkLayerDisks finds the image's layer disks on the datastore (by
+// chain ID, under the VCH's image folder): the base's flat extent holds
+// busybox; every other layer is a child whose delta file (the QEMUHost's
+// qcow2 beside its descriptor) is small, and its flat extent empty.
+func checkLayerDisks(t *testing.T, ctx context.Context, host *vsimtest.QEMUHost, img *fixture.Image) {
+	t.Helper()
+	var sl storage.Image
+	for _, l := range img.Layers {
+		sl.Layers = append(sl.Layers, storage.Layer{DiffID: l.DiffID})
+	}
+	chains := vsstorage.ChainIDs(sl)
+	root, err := host.HostPath(ctx, "[LocalDS_0] ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]int64{} // file name → bytes allocated
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		for _, c := range chains {
+			if filepath.Base(filepath.Dir(p)) == c {
+				st, err := os.Stat(p)
+				if err != nil {
+					return err
+				}
+				files[d.Name()] = st.Sys().(*syscall.Stat_t).Blocks * 512
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, ok := files[chains[0]+"-flat.vmdk"]
+	if !ok || base < 1<<20 {
+		t.Errorf("the base layer's extent: %d bytes allocated (%v)", base, files)
+	}
+	for _, c := range chains[1:] {
+		delta, ok := files[c+"-delta.qcow2"]
+		if !ok || delta >= 1<<20 || delta >= base || files[c+"-flat.vmdk"] != 0 {
+			t.Errorf("layer %s: delta file %d bytes allocated, flat extent %d (base %d; %v)", c, delta, files[c+"-flat.vmdk"], base, files)
+		}
+	}
+	t.Logf("layer disks, bytes allocated: base %d, then %d and %d", base, files[chains[1]+"-delta.qcow2"], files[chains[2]+"-delta.qcow2"])
 }
 
 // endpointNICCount is how many NICs the endpoint VM has on the simulator.

@@ -111,6 +111,14 @@ func (s *Store) unpack(ctx context.Context, layers []storage.Layer, report func(
 	return size, nil
 }
 
+// ApplyLayer applies one stored layer of an image to the directory root:
+// its diff over what root holds, whiteouts included, checking the diff
+// ID. The vSphere image store writes each layer into its own disk with
+// it.
+func (s *Store) ApplyLayer(ctx context.Context, root string, l storage.Layer) error {
+	return s.applyLayer(ctx, root, l, func(storage.Progress) {})
+}
+
 // applyLayer extracts one stored layer blob into root, checking its diff ID.
 func (s *Store) applyLayer(ctx context.Context, root string, l storage.Layer, report func(storage.Progress)) error {
 	id := shortID(digest.Digest(l.Digest))

@@ -128,10 +128,10 @@ func diffNICs(have []runNIC, want []vmNIC) (add []vmNIC, remove []int) {
 	return add, remove
 }
 
-// followNICs brings the NICs of the running guests' QEMUs in line with
-// their VMs' configurations; what fails is logged (and, for a monitor
-// not up yet, tried at the next poll).
-func (h *QEMUHost) followNICs(ctx context.Context, running []*guest) {
+// followDevices brings the NICs and disks of the running guests' QEMUs
+// in line with their VMs' configurations; what fails is logged (and, for
+// a monitor not up yet, tried at the next poll).
+func (h *QEMUHost) followDevices(ctx context.Context, running []*guest) {
 	var live []*guest
 	for _, g := range running {
 		select {
@@ -164,6 +164,7 @@ func (h *QEMUHost) followNICs(ctx context.Context, running []*guest) {
 			continue // destroyed meanwhile: the next poll ends its QEMU
 		}
 		h.syncNICs(ctx, g, nicsOf(devs))
+		h.syncDisks(ctx, g, disksOf(devs))
 	}
 }
 
@@ -178,16 +179,9 @@ func (h *QEMUHost) syncNICs(ctx context.Context, g *guest, want []vmNIC) {
 		return
 	}
 	log := h.log.With(zap.String("vm", g.name))
-	if g.qmp == nil {
-		cctx, cancel := context.WithTimeout(ctx, qmpTimeout)
-		q, err := dialQMP(cctx, g.qmpPath)
-		cancel()
-		if err != nil {
-			log.Info("NICs changed, QEMU's monitor not reached yet", zap.Error(err))
-			return
-		}
-		g.qmp = q
-		g.deleted, _ = q.Subscribe("DEVICE_DELETED") // for the guest's life
+	if err := h.monitor(ctx, g); err != nil {
+		log.Info("NICs changed, QEMU's monitor not reached yet", zap.Error(err))
+		return
 	}
 	h.reapNICs(ctx, g, log)
 	add, remove = diffNICs(g.nics, want) // the reaped ones are gone

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,10 +37,14 @@ import (
 //     as an IDE CD-ROM, booted from;
 //   - a PVSCSI controller as -device pvscsi, each of its disks a scsi-hd
 //     with scsi-id = the disk's unit number: a child disk (a backing with
-//     a Parent: the container's writable layer) as a qcow2 overlay, in the
-//     host's temporary directory, on the parent's raw flat extent (kept
-//     for the host's life, so a second boot sees the first one's writes);
-//     any other disk (a volume) as its own flat extent, raw;
+//     a Parent: the container's writable layer, an image layer) as its
+//     delta file, a qcow2 beside its descriptor on the datastore
+//     (NAME-delta.qcow2, made at its first attach and kept with the disk,
+//     so a second boot, or another VM, sees the first one's writes) whose
+//     backing file is its parent's image, resolved the same way: the
+//     parent's own delta file if it is a child itself (a chain of any
+//     length), else its raw flat extent; any other disk (a base layer, a
+//     volume) as its own flat extent, raw;
 //   - serial ports by unit number as COM1, COM2, …: tcp:// URIs as client
 //     sockets that reconnect every second, file backings as files
 //     (appended to: a second boot keeps the first one's console);
@@ -68,7 +71,11 @@ import (
 // and hotnicN, apart from the command line's net0, net1, …); a NIC
 // removed is hot-removed (device_del, and netdev_del once the guest has
 // ejected it, DEVICE_DELETED, or after ejectWait without). Failures are
-// logged, not retried.
+// logged, not retried. Disks on the PVSCSI controllers follow the
+// configuration the same way (disks.go): a disk added is hot-added
+// (blockdev-add, device_add scsi-hd at its unit), a disk removed is
+// hot-removed (device_del, blockdev-del); its delta or flat file stays
+// unless the reconfigure destroyed it.
 //
 // QEMU ends (killed, and with SIGKILL if the test process dies) when the
 // VM is powered off or destroyed, or the host is closed; when the guest
@@ -124,6 +131,12 @@ type guest struct {
 	qmpPath string // the monitor's socket
 	qmp     *qmpClient
 	deleted <-chan qmpEvent // DEVICE_DELETED events of qmp
+
+	// The disks its QEMU has on its PVSCSI controllers (ctrls, by QEMU
+	// id), likewise (disks.go).
+	disks   []runDisk
+	diskSeq int // the last hot-added disk's number
+	ctrls   map[string]bool
 }
 
 // QEMUHostOptions change how a QEMUHost runs its VMs, for tests that
@@ -344,7 +357,7 @@ func (h *QEMUHost) poll() error {
 	for _, g := range gone {
 		h.kill(g)
 	}
-	h.followNICs(ctx, running)
+	h.followDevices(ctx, running)
 	return nil
 }
 
@@ -469,7 +482,8 @@ func (h *QEMUHost) start(ctx context.Context, ref types.ManagedObjectReference, 
 		return nil, fmt.Errorf("VM %s: start QEMU: %w", name, err)
 	}
 	g := &guest{name: name, ref: ref, boot: boot, cmd: cmd, exited: make(chan struct{}), logPath: logPath,
-		nics: bootNICs(m.Config.Hardware.Device), qmpPath: filepath.Join(dir, qmpSocket)}
+		nics: bootNICs(m.Config.Hardware.Device), qmpPath: filepath.Join(dir, qmpSocket),
+		disks: bootDisks(m.Config.Hardware.Device), ctrls: controllersOf(m.Config.Hardware.Device)}
 	h.mu.Lock()
 	h.boots[name]++
 	h.mu.Unlock()
@@ -539,13 +553,44 @@ func (h *QEMUHost) flatExtent(ctx context.Context, disk string) (path string, ca
 	return filepath.Join(filepath.Dir(desc), d.Extent[0].Info), d.Capacity(), nil
 }
 
-// diskFile is the file QEMU opens for a disk, and its format.
+// deltaFile is the host file holding a child disk's own writes: a qcow2
+// beside its descriptor (where ESXi keeps a delta disk's extent,
+// NAME-delta.vmdk), whose backing file is its parent's image. It is made
+// the first time the child is attached and kept with the disk's folder,
+// so the disk's content outlives the VM it was attached to, and a child
+// of this child finds it: a disk with a delta file is a child, whatever
+// the backing that names it says.
+func deltaFile(desc string) string { return strings.TrimSuffix(desc, ".vmdk") + "-delta.qcow2" }
+
+// diskFile is the file QEMU opens for a disk, and its format: a child
+// disk's delta file (qcow2 over its parent's image, resolved the same way
+// down the chain), any other disk's flat extent (raw).
 func (h *QEMUHost) diskFile(ctx context.Context, b *types.VirtualDiskFlatVer2BackingInfo) (string, string, error) {
-	if b.Parent == nil {
-		extent, capacity, err := h.flatExtent(ctx, b.FileName)
-		if err != nil {
-			return "", "", err
-		}
+	return h.diskImage(ctx, b.FileName, b.Parent, 0)
+}
+
+// maxChain bounds a chain of child disks (ESXi allows 255 links).
+const maxChain = 255
+
+// diskImage resolves the disk at the datastore path disk, whose parent
+// (if the backing names one) is parent.
+func (h *QEMUHost) diskImage(ctx context.Context, disk string, parent *types.VirtualDiskFlatVer2BackingInfo, depth int) (string, string, error) {
+	if depth > maxChain {
+		return "", "", fmt.Errorf("disk %s: a chain of more than %d disks", disk, maxChain)
+	}
+	desc, err := h.HostPath(ctx, disk)
+	if err != nil {
+		return "", "", err
+	}
+	delta := deltaFile(desc)
+	if _, err := os.Stat(delta); err == nil {
+		return delta, "qcow2", nil
+	}
+	extent, capacity, err := h.flatExtent(ctx, disk)
+	if err != nil {
+		return "", "", err
+	}
+	if parent == nil {
 		// The simulator makes an empty extent; ESXi's would have the
 		// disk's size.
 		if st, err := os.Stat(extent); err != nil {
@@ -557,24 +602,24 @@ func (h *QEMUHost) diskFile(ctx context.Context, b *types.VirtualDiskFlatVer2Bac
 		}
 		return extent, "raw", nil
 	}
-	parent, _, err := h.flatExtent(ctx, b.Parent.FileName)
+	base, format, err := h.diskImage(ctx, parent.FileName, parent.Parent, depth+1)
 	if err != nil {
-		return "", "", fmt.Errorf("parent of %s: %w", b.FileName, err)
+		return "", "", fmt.Errorf("parent of %s: %w", disk, err)
 	}
-	overlay := filepath.Join(h.dir, "overlays", unsafeChars.ReplaceAllString(b.FileName, "_")+".qcow2")
-	if _, err := os.Stat(overlay); err == nil {
-		return overlay, "qcow2", nil
+	// Made under another name and renamed: a half-made delta file is
+	// never taken for the disk's content.
+	tmp := delta + ".tmp"
+	_ = os.Remove(tmp)
+	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", format, "-b", base, tmp, strconv.FormatInt(capacity, 10)).CombinedOutput(); err != nil {
+		_ = os.Remove(tmp)
+		return "", "", fmt.Errorf("delta of %s on %s: %v: %s", disk, base, err, out)
 	}
-	if err := os.MkdirAll(filepath.Dir(overlay), 0o700); err != nil {
+	if err := os.Rename(tmp, delta); err != nil {
+		_ = os.Remove(tmp)
 		return "", "", err
 	}
-	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", parent, overlay).CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("overlay of %s on %s: %v: %s", b.FileName, parent, err, out)
-	}
-	return overlay, "qcow2", nil
+	return delta, "qcow2", nil
 }
-
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // args is QEMU's command line for a VM's configuration; dir holds its
 // guestinfo file.
@@ -637,7 +682,7 @@ func (h *QEMUHost) args(ctx context.Context, cfg *types.VirtualMachineConfigInfo
 			}
 			id := fmt.Sprintf("%s-%d", ctrl, *disk.UnitNumber)
 			args = append(args, "-drive", "file="+escape(file)+",format="+format+",if=none,id="+id,
-				"-device", fmt.Sprintf("scsi-hd,bus=%s.0,scsi-id=%d,lun=0,drive=%s", ctrl, *disk.UnitNumber, id))
+				"-device", fmt.Sprintf("scsi-hd,bus=%s.0,scsi-id=%d,lun=0,drive=%s,id=%s", ctrl, *disk.UnitNumber, id, bootDiskDevice(id)))
 		}
 	}
 

@@ -36,8 +36,8 @@ func flatDisk(t *testing.T, dir, name string, capacity int64, content string) {
 
 // TestQEMUArgs: a VM's configuration becomes QEMU's command line as an
 // ESXi host would run it: the ISO (booted from), the PVSCSI controller
-// with the writable layer as a qcow2 overlay on its parent's flat extent
-// at its unit and the volume's flat extent raw (grown to the disk's
+// with the writable layer as a qcow2 delta file beside its descriptor on
+// its parent's flat extent at its unit and the volume's flat extent raw (grown to the disk's
 // capacity) at its unit, the serial ports by unit number (COM1 the
 // console file, COM2 and COM3 reconnecting client sockets, one of them
 // routed by SerialRoute), the vmxnet3 NICs with their MACs (one on its
@@ -120,14 +120,14 @@ func TestQEMUArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	overlay := filepath.Join(h.dir, "overlays", "_ds1_writable_c1_c1.vmdk.qcow2")
+	overlay := filepath.Join(ds, "writable", "c1", "c1-delta.qcow2")
 	gi := filepath.Join(vmDir, "guestinfo.json")
 	for _, want := range []string{
 		"-accel tcg -M pc -m 384 -smp 2 -nodefaults -no-user-config -display none -no-reboot -qmp unix:" + filepath.Join(vmDir, qmpSocket) + ",server=on,wait=off",
 		"-drive file=" + filepath.Join(ds, "bootstrap.iso") + ",media=cdrom,if=ide,index=2,readonly=on -boot d",
 		"-device pvscsi,id=pvscsi0",
-		"-drive file=" + filepath.Join(ds, "volumes/data/data-flat.vmdk") + ",format=raw,if=none,id=pvscsi0-1 -device scsi-hd,bus=pvscsi0.0,scsi-id=1,lun=0,drive=pvscsi0-1",
-		"-drive file=" + overlay + ",format=qcow2,if=none,id=pvscsi0-0 -device scsi-hd,bus=pvscsi0.0,scsi-id=0,lun=0,drive=pvscsi0-0",
+		"-drive file=" + filepath.Join(ds, "volumes/data/data-flat.vmdk") + ",format=raw,if=none,id=pvscsi0-1 -device scsi-hd,bus=pvscsi0.0,scsi-id=1,lun=0,drive=pvscsi0-1,id=disk-pvscsi0-1",
+		"-drive file=" + overlay + ",format=qcow2,if=none,id=pvscsi0-0 -device scsi-hd,bus=pvscsi0.0,scsi-id=0,lun=0,drive=pvscsi0-0,id=disk-pvscsi0-0",
 		"-chardev file,id=serial0,path=" + filepath.Join(ds, "vm1/console.log") + ",append=on -device isa-serial,chardev=serial0,index=0",
 		"-chardev socket,id=serial1,host=127.0.0.1,port=7001,server=off,reconnect=1 -device isa-serial,chardev=serial1,index=1",
 		"-chardev socket,id=serial2,host=127.0.0.1,port=7377,server=off,reconnect=1 -device isa-serial,chardev=serial2,index=2",
@@ -196,5 +196,101 @@ func TestQEMUArgsConsole(t *testing.T) {
 	want := "-chardev file,id=console,path=" + filepath.Join(vmDir, "console.log") + ",append=on -device isa-serial,chardev=console,index=0"
 	if line := strings.Join(args, " "); !strings.Contains(line, want) {
 		t.Errorf("QEMU's arguments lack %q:\n%s", want, line)
+	}
+}
+
+// qemuImgInfo is what qemu-img info tells of an image.
+type qemuImgInfo struct {
+	Format        string `json:"format"`
+	VirtualSize   int64  `json:"virtual-size"`
+	Backing       string `json:"backing-filename"`
+	BackingFormat string `json:"backing-filename-format"`
+}
+
+func imgInfo(t *testing.T, file string) qemuImgInfo {
+	t.Helper()
+	out, err := exec.Command("qemu-img", "info", "-U", "--output=json", file).Output()
+	if err != nil {
+		t.Fatalf("qemu-img info %s: %v", file, err)
+	}
+	var qi qemuImgInfo
+	if err := json.Unmarshal(out, &qi); err != nil {
+		t.Fatal(err)
+	}
+	return qi
+}
+
+func childBacking(file string, parent *types.VirtualDiskFlatVer2BackingInfo) *types.VirtualDiskFlatVer2BackingInfo {
+	return &types.VirtualDiskFlatVer2BackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: file}, DiskMode: "persistent", Parent: parent}
+}
+
+// TestDiskChain: a chain of child disks resolves down to its base: the
+// base (no parent) is its flat extent, raw, grown to its capacity; a
+// child's delta file beside its descriptor is a qcow2 of the child's
+// capacity over its parent's image; a child of a child is a qcow2 over
+// the parent's delta file, whether the backing names only the parent (the
+// parent's delta file says it is a child) or the whole chain (a parent
+// without a delta file yet gets one first). A disk with a delta file is
+// that file on every later attach, parent named or not.
+func TestDiskChain(t *testing.T) {
+	ds := t.TempDir()
+	h := &QEMUHost{log: zaptest.NewLogger(t), dir: t.TempDir(), ds: map[string]string{"ds1": ds}}
+	const capacity = 16 << 20
+	for _, n := range []string{"l0", "l1", "l2", "l3", "rw"} {
+		flatDisk(t, filepath.Join(ds, "images", n), n, capacity, "")
+	}
+	ctx := context.Background()
+	l0 := childBacking("[ds1] images/l0/l0.vmdk", nil)
+	file, format, err := h.diskFile(ctx, l0)
+	if err != nil || file != filepath.Join(ds, "images/l0/l0-flat.vmdk") || format != "raw" {
+		t.Fatalf("base: %s %s %v", file, format, err)
+	}
+	if st, err := os.Stat(file); err != nil || st.Size() != capacity {
+		t.Fatalf("base extent %v %v, want %d bytes", st, err, capacity)
+	}
+	// l1 over l0, named alone.
+	l1 := childBacking("[ds1] images/l1/l1.vmdk", childBacking(l0.FileName, nil))
+	file, format, err = h.diskFile(ctx, l1)
+	if err != nil || file != filepath.Join(ds, "images/l1/l1-delta.qcow2") || format != "qcow2" {
+		t.Fatalf("l1: %s %s %v", file, format, err)
+	}
+	if qi := imgInfo(t, file); qi.Format != "qcow2" || qi.VirtualSize != capacity || qi.Backing != filepath.Join(ds, "images/l0/l0-flat.vmdk") || qi.BackingFormat != "raw" {
+		t.Fatalf("l1's delta: %+v", qi)
+	}
+	// l2 over l1, the backing naming l1 only (as a device with a parent
+	// does): l1's delta file makes it a child.
+	l2 := childBacking("[ds1] images/l2/l2.vmdk", childBacking(l1.FileName, nil))
+	file, _, err = h.diskFile(ctx, l2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qi := imgInfo(t, file); qi.Backing != filepath.Join(ds, "images/l1/l1-delta.qcow2") || qi.BackingFormat != "qcow2" {
+		t.Fatalf("l2's delta: %+v", qi)
+	}
+	// rw over l3 over l2, the whole chain named: l3 gets its delta file
+	// on the way.
+	rw := childBacking("[ds1] images/rw/rw.vmdk", childBacking("[ds1] images/l3/l3.vmdk", childBacking(l2.FileName, childBacking(l1.FileName, l0))))
+	file, _, err = h.diskFile(ctx, rw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qi := imgInfo(t, file); qi.Backing != filepath.Join(ds, "images/l3/l3-delta.qcow2") || qi.BackingFormat != "qcow2" {
+		t.Fatalf("rw's delta: %+v", qi)
+	}
+	if qi := imgInfo(t, filepath.Join(ds, "images/l3/l3-delta.qcow2")); qi.Backing != filepath.Join(ds, "images/l2/l2-delta.qcow2") {
+		t.Fatalf("l3's delta: %+v", qi)
+	}
+	// Attached again, without a parent named: the delta file, kept.
+	before, _ := os.Stat(filepath.Join(ds, "images/l2/l2-delta.qcow2"))
+	file, format, err = h.diskFile(ctx, childBacking(l2.FileName, nil))
+	if err != nil || file != filepath.Join(ds, "images/l2/l2-delta.qcow2") || format != "qcow2" {
+		t.Fatalf("l2 again: %s %s %v", file, format, err)
+	}
+	if after, err := os.Stat(file); err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatal("l2's delta file was remade")
+	}
+	// No half-made files are left.
+	if tmps, _ := filepath.Glob(filepath.Join(ds, "images", "*", "*.tmp")); len(tmps) != 0 {
+		t.Fatalf("left behind: %v", tmps)
 	}
 }

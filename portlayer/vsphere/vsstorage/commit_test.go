@@ -30,36 +30,7 @@ func TestCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	for _, h := range []*tar.Header{
-		{Name: "root/", Typeflag: tar.TypeDir, Mode: 0o700},
-		{Name: "root/added", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tw.Write([]byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/.wh.group", Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	img, err := s.Commit(ctx, storage.CommitOptions{Parent: parent.ID, Layer: &layer, Config: func(diffID string) ([]byte, error) {
-		var c ocispec.Image
-		if err := json.Unmarshal(parent.Config, &c); err != nil {
-			return nil, err
-		}
-		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, digest.Digest(diffID))
-		return json.Marshal(c)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := commitOver(t, s, parent)
 	chains := vsstorage.ChainIDs(img)
 	parentTop := vsstorage.ChainIDs(parent)[0]
 	if len(chains) != 2 || chains[0] != parentTop {
@@ -93,4 +64,42 @@ func TestCommit(t *testing.T) {
 	if got := s.Layers(); len(got) != 1 || got[parentTop] != "" {
 		t.Fatalf("layers after removing the committed image: %v", got)
 	}
+}
+
+// commitOver commits, over the image parent, a layer that adds
+// /root/added and whites out /etc/group.
+func commitOver(t *testing.T, s *vsstorage.Store, parent storage.Image) storage.Image {
+	t.Helper()
+	ctx := context.Background()
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	for _, h := range []*tar.Header{
+		{Name: "root/", Typeflag: tar.TypeDir, Mode: 0o700},
+		{Name: "root/added", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tw.Write([]byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/.wh.group", Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Commit(ctx, storage.CommitOptions{Parent: parent.ID, Layer: &layer, Config: func(diffID string) ([]byte, error) {
+		var c ocispec.Image
+		if err := json.Unmarshal(parent.Config, &c); err != nil {
+			return nil, err
+		}
+		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, digest.Digest(diffID))
+		return json.Marshal(c)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

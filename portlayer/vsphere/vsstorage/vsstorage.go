@@ -16,16 +16,35 @@
 // a restart the chain is read back from the datastore, and layers no
 // image or writable layer references are removed.
 //
-// What the govmomi simulator can show, and what it cannot: the simulator
-// has no child (delta) disks and runs no VM that could write a layer into
-// one, so each disk is made with CreateVirtualDisk as a flat VMDK (a
-// descriptor plus a raw -flat extent) and the parent link is the record's.
-// The top layer of every pulled image gets the image's whole root
-// filesystem (the ext4 the staging store builds) uploaded as its flat
-// extent, which is a valid monolithic-flat VMDK on ESXi too; intermediate
-// layers' extents stay empty. On ESXi the layers would be delta disks each
-// holding only its own diff, written by the endpoint VM; that path is
-// untested here (no ESXi).
+// How a layer's disk is written. With a LayerWriter (Config.Writer: vchd
+// in the endpoint VM), each layer is written into a disk of its own,
+// bottom first, as VIC did: the base layer into a new disk of
+// Config.LayerCapacity formatted ext4, every other layer into a child
+// (delta) disk of its parent layer's disk, which shows the parent's
+// files; the writer attaches the disk to the endpoint VM, mounts it and
+// has the staging store apply the layer's diff (whiteouts deleting what
+// the parents have), then detaches it keeping the file. So a layer's
+// disk holds only its diff, a layer shared by two images is written
+// once, and a commit is one child disk of the parent image's top layer.
+// The records say delta. A layer left from the other way (below) is
+// remade when nothing sits on it, and refused while a writable layer
+// does.
+//
+// Without a writer (tests that run the store in their own process,
+// where no VM of the store's could attach a disk), each disk is made with
+// CreateVirtualDisk as a flat VMDK (a descriptor plus a raw -flat extent)
+// and the parent link is the record's alone: the top layer of every
+// pulled image gets the image's whole root filesystem (the ext4 the
+// staging store builds) uploaded as its flat extent, a valid
+// monolithic-flat VMDK on ESXi too; intermediate layers' extents stay
+// empty.
+//
+// Either way a container's writable layer is a child disk of its
+// image's top layer, made by the container VM's reconfigure. The
+// simulator has no child disks of its own; tests run them with
+// vsimtest.QEMUHost, which keeps a child's writes in a qcow2 beside its
+// descriptor over its parent's chain. Untested here (no ESXi): ESXi's
+// own delta disks.
 package vsstorage
 
 import (
@@ -65,6 +84,32 @@ type Staging interface {
 	storage.Store
 }
 
+// LayerWriter writes image layers into disks of the image datastore. It
+// is declared here, its consumer; cmd/vchd gives the endpoint VM's
+// implementation (vsdisk), which attaches each disk to the VM vchd runs
+// in.
+type LayerWriter interface {
+	// WriteLayer creates the disk at the datastore path disk: a child
+	// (delta) disk of the disk at parent, which it sees through, or, with
+	// parent "", a new disk of capacityKB formatted ext4. It mounts the
+	// disk, calls fill with the mounted directory, then syncs, unmounts
+	// and detaches it, keeping its file. When it fails, nothing of the
+	// disk is left behind.
+	WriteLayer(ctx context.Context, disk, parent string, capacityKB int64, fill func(ctx context.Context, dir string) error) error
+}
+
+// LayerApplier applies one layer of an image it holds to a directory: its
+// diff, whiteouts included, over what the directory has (the staging
+// store, local.Store.ApplyLayer).
+type LayerApplier interface {
+	ApplyLayer(ctx context.Context, dir string, l storage.Layer) error
+}
+
+// DefaultLayerCapacity is the capacity of a base layer's disk, and so of
+// every child of it: the image's layers and a container's writable
+// layer (VIC's default base image size).
+const DefaultLayerCapacity = 8 << 30
+
 // Config places the store.
 type Config struct {
 	Session *vsession.Session
@@ -74,6 +119,14 @@ type Config struct {
 	Folder  string
 	Staging Staging
 	Logger  *zap.Logger
+	// Writer, if set, writes every layer into its own disk, a child of
+	// its parent layer's (the staging store must then be a
+	// LayerApplier); unset, the top layer gets the flattened root
+	// filesystem (see the package comment).
+	Writer LayerWriter
+	// LayerCapacity is the capacity in bytes of a base layer's disk when
+	// Writer is set; 0 is DefaultLayerCapacity.
+	LayerCapacity int64
 }
 
 // Store implements storage.Store with layers on a datastore.
@@ -99,7 +152,16 @@ type record struct {
 	Parent  string `json:"parent,omitempty"` // parent's chain ID, hex
 	Content bool   `json:"content"`          // the flat extent holds the root filesystem up to this layer
 	Size    int64  `json:"size,omitempty"`   // bytes of that content
+	// Delta: the disk holds this layer's diff only, written by the
+	// Writer: a child disk of the parent's, or (no parent) a disk of its
+	// own formatted ext4 with the base layer. The root filesystem up to
+	// this layer is the whole chain.
+	Delta bool `json:"delta,omitempty"`
 }
+
+// complete tells whether the layer's disk shows the root filesystem up to
+// it, so a writable layer can be its child.
+func (r record) complete() bool { return r.Content || r.Delta }
 
 // writableRecord is a writable layer's writable.json.
 type writableRecord struct {
@@ -118,6 +180,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Writer != nil {
+		if _, ok := cfg.Staging.(LayerApplier); !ok {
+			return nil, errdefs.InvalidParameter(fmt.Sprintf("vsphere image store: a layer writer needs a staging store that applies layers (%T does not)", cfg.Staging))
+		}
+	}
+	if cfg.LayerCapacity <= 0 {
+		cfg.LayerCapacity = DefaultLayerCapacity
 	}
 	var dp object.DatastorePath
 	if !dp.FromString(cfg.Folder) || strings.Trim(dp.Path, "/") == "" {
@@ -374,7 +444,7 @@ func flatExtent(disk string) string { return strings.TrimSuffix(disk, ".vmdk") +
 // flat extent. Callers hold s.mu.
 func (s *Store) ensureLayer(ctx context.Context, rec record, content string) error {
 	have, ok := s.layers[rec.Chain]
-	if ok && (content == "" || have.Content) {
+	if ok && (content == "" || have.complete()) {
 		return nil
 	}
 	dir := path.Join(s.images, rec.Chain)
@@ -423,16 +493,20 @@ func (s *Store) ensureLayer(ctx context.Context, rec record, content string) err
 	return nil
 }
 
-// ensureImage puts the image's whole chain on the datastore, the root
-// filesystem in its top layer, and returns the top layer's chain ID.
+// ensureImage puts the image's whole chain on the datastore, and returns
+// the top layer's chain ID: with a Writer each layer's diff in its own
+// disk (ensureDeltas), else the root filesystem in its top layer.
 func (s *Store) ensureImage(ctx context.Context, img storage.Image) (string, error) {
 	chains := ChainIDs(img)
 	if len(chains) == 0 {
 		return "", errdefs.NotImplemented(fmt.Sprintf("image %s has no layers; the vsphere image store needs one", img.ID))
 	}
+	if s.cfg.Writer != nil {
+		return s.ensureDeltas(ctx, img, chains)
+	}
 	top := chains[len(chains)-1]
 	s.mu.Lock()
-	done := s.layers[top].Content
+	done := s.layers[top].complete()
 	s.mu.Unlock()
 	content := ""
 	if !done {
@@ -460,6 +534,94 @@ func (s *Store) ensureImage(ctx context.Context, img storage.Image) (string, err
 	return top, nil
 }
 
+// ensureDeltas writes the image's layers that are not on the datastore,
+// bottom first, each into a disk of its own through the Writer: the base
+// layer a new disk, every other a child of its parent layer's disk; the
+// Writer fills it with the layer's diff applied by the staging store. The
+// record comes last; a layer whose write failed leaves no folder. A layer
+// of the flattened kind (written before there was a Writer) is remade
+// when no writable layer sits on it, and refused while one does.
+func (s *Store) ensureDeltas(ctx context.Context, img storage.Image, chains []string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range chains {
+		rec := record{Chain: c, DiffID: img.Layers[i].DiffID, Delta: true}
+		if i > 0 {
+			rec.Parent = chains[i-1]
+		}
+		if have, ok := s.layers[c]; ok {
+			if have.Delta {
+				continue
+			}
+			if w := s.writableOn(c); w != "" {
+				return "", errdefs.FailedPrecondition(fmt.Sprintf("image %s: layer %s holds a flattened root filesystem and container %s's writable layer is its child; it cannot become a child disk until that container is removed", img.ID, c, w))
+			}
+			if err := s.removeLayer(ctx, c); err != nil {
+				return "", fmt.Errorf("image %s: remake layer %s: %w", img.ID, c, err)
+			}
+		}
+		if err := s.writeDelta(ctx, rec, img.Layers[i]); err != nil {
+			return "", fmt.Errorf("image %s: %w", img.ID, err)
+		}
+	}
+	return chains[len(chains)-1], nil
+}
+
+// writableOn names a container whose writable layer's chain includes the
+// layer chain ("" if none). Callers hold s.mu.
+func (s *Store) writableOn(chain string) string {
+	for id, w := range s.rw {
+		for c := w.Parent; c != ""; c = s.layers[c].Parent {
+			if c == chain {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+// writeDelta makes one layer's folder, disk (through the Writer) and
+// record. Callers hold s.mu.
+func (s *Store) writeDelta(ctx context.Context, rec record, l storage.Layer) error {
+	dir := path.Join(s.images, rec.Chain)
+	err := s.mkdir(ctx, dir, false)
+	if errdefs.IsAlreadyExists(err) {
+		// A folder without a record: an interrupted create of this
+		// process's (the open deletes older ones).
+		if err = s.deleteFolder(ctx, dir); err == nil {
+			err = s.mkdir(ctx, dir, false)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", rec.Chain, err)
+	}
+	parent := ""
+	if rec.Parent != "" {
+		parent = s.LayerDisk(rec.Parent)
+	}
+	applier := s.cfg.Staging.(LayerApplier)
+	fill := func(ctx context.Context, mnt string) error { return applier.ApplyLayer(ctx, mnt, l) }
+	undo := func() {
+		if err := s.deleteFolder(context.WithoutCancel(ctx), dir); err != nil {
+			s.log.Warn("folder of a layer not written not deleted; the next open removes it", zap.String("layer", rec.Chain), zap.Error(err))
+		}
+	}
+	if err := s.cfg.Writer.WriteLayer(ctx, s.LayerDisk(rec.Chain), parent, s.cfg.LayerCapacity/1024, fill); err != nil {
+		undo()
+		return fmt.Errorf("layer %s: write: %w", rec.Chain, err)
+	}
+	if err := s.writeJSON(ctx, path.Join(dir, recordName), rec); err != nil {
+		if derr := s.ds.NewFileManager(s.s.Datacenter, true).DeleteVirtualDisk(context.WithoutCancel(ctx), s.layerDisk(rec.Chain)); derr != nil {
+			s.log.Warn("disk of a layer without a record not deleted", zap.String("layer", rec.Chain), zap.Error(derr))
+		}
+		undo()
+		return fmt.Errorf("layer %s: %w", rec.Chain, err)
+	}
+	s.layers[rec.Chain] = rec
+	s.log.Info("layer written", zap.String("layer", rec.Chain), zap.String("parent", rec.Parent), zap.String("diffID", rec.DiffID))
+	return nil
+}
+
 // Pull pulls into the staging store, then writes the layer chain.
 func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) (storage.Image, error) {
 	img, err := s.cfg.Staging.Pull(ctx, ref, opts)
@@ -474,7 +636,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 
 // Commit stores the image docker commit makes: the staging store keeps
 // it (blobs, config, its flattened root filesystem) and the new layer
-// goes on the datastore as the child of the parent image's top layer,
+// goes on the datastore as the child of the parent image's top layer:
+// with a Writer a child disk holding only the commit's diff, else a disk
 // holding the image's root filesystem as a pulled image's top layer does.
 // A staging store that cannot commit makes it NotImplemented.
 func (s *Store) Commit(ctx context.Context, opts storage.CommitOptions) (storage.Image, error) {
