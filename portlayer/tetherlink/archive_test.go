@@ -62,6 +62,13 @@ func archiveTether(t *testing.T, conn net.Conn, refuse string) {
 // ("" accepts).
 func archiveClientTo(t *testing.T, refuse string) *ssh.Client {
 	t.Helper()
+	return clientTo(t, func(t *testing.T, conn net.Conn) { archiveTether(t, conn, refuse) })
+}
+
+// clientTo returns an SSH client of the tether stand-in serve runs on the
+// other end of a loopback connection.
+func clientTo(t *testing.T, serve func(*testing.T, net.Conn)) *ssh.Client {
+	t.Helper()
 	// A loopback connection, not net.Pipe: both ends of an SSH handshake
 	// write their version before reading.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,7 +84,7 @@ func archiveClientTo(t *testing.T, refuse string) *ssh.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	archiveTether(t, b, refuse)
+	serve(t, b)
 	cc, chans, reqs, err := ssh.NewClientConn(a, "tether", &ssh.ClientConfig{User: "vch", HostKeyCallback: ssh.InsecureIgnoreHostKey()})
 	if err != nil {
 		t.Fatal(err)

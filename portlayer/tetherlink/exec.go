@@ -70,13 +70,11 @@ func Exec(ctx context.Context, client *ssh.Client, id string, cfg compute.ExecCo
 			}
 		}()
 	}
-	select {
-	case <-x.started:
-		return x, nil
-	case <-x.reqsDone:
-	case <-ctx.Done():
+	if started, err := x.awaitStart(ctx); err != nil {
 		ch.Close()
-		return nil, ctx.Err()
+		return nil, err
+	} else if started {
+		return x, nil
 	}
 	// No start: the tether told why, or the VM went away.
 	x.outputs.Wait()
@@ -109,6 +107,26 @@ type execSession struct {
 
 	pid  int             // set before started closes
 	exit *proto.ExecExit // set before reqsDone closes
+}
+
+// awaitStart waits for the tether's start report or the channel's end,
+// and tells whether the process started. A quick process may have
+// started, run and ended before this looks, so both are ready then: the
+// start counts (requests closes started before reqsDone).
+func (x *execSession) awaitStart(ctx context.Context) (bool, error) {
+	select {
+	case <-x.started:
+		return true, nil
+	case <-x.reqsDone:
+		select {
+		case <-x.started:
+			return true, nil
+		default:
+			return false, nil
+		}
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 func (x *execSession) requests(reqs <-chan *ssh.Request) {
