@@ -2,9 +2,6 @@ package vsimtest
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +9,8 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/vchproject/vch/internal/qmp/qmptest"
 )
 
 func vmxnet3(key int32, mac string, backing types.BaseVirtualDeviceBackingInfo) *types.VirtualVmxnet3 {
@@ -81,101 +80,7 @@ func TestDiffNICs(t *testing.T) {
 // extra arguments; it is killed when t ends.
 func startQEMU(t *testing.T, extra ...string) (sock string) {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Fatalf("needs qemu-system-x86_64: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "vch-qmp-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock = filepath.Join(dir, qmpSocket)
-	args := append([]string{"-M", "pc", "-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none", "-S",
-		"-qmp", "unix:" + sock + ",server=on,wait=off"}, extra...)
-	cmd := exec.Command("qemu-system-x86_64", args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("QEMU's output:\n%s", out.String())
-		}
-		_ = os.RemoveAll(dir)
-	})
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return sock
-		}
-		if i == 300 {
-			t.Fatalf("no monitor socket after 30s; QEMU's output:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// TestQMP: the QMP client against a real QEMU: the greeting and
-// capabilities negotiation, a command's return value and error, events
-// apart from the replies around them (cont's RESUME, stop's STOP), an
-// HMP command, and the connection's end when QEMU quits.
-func TestQMP(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sock := startQEMU(t)
-	q, err := dialQMP(ctx, sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	var st struct {
-		Running bool   `json:"running"`
-		Status  string `json:"status"`
-	}
-	if err := q.Execute(ctx, "query-status", nil, &st); err != nil || st.Running || st.Status != "prelaunch" {
-		t.Fatalf("query-status %+v %v", st, err)
-	}
-	if err := q.Execute(ctx, "no-such-command", nil, nil); err == nil || !strings.Contains(err.Error(), "CommandNotFound") {
-		t.Fatalf("an unknown command: %v", err)
-	}
-	resumed, cancelResumed := q.Subscribe("RESUME")
-	defer cancelResumed()
-	stopped, cancelStopped := q.Subscribe("STOP")
-	defer cancelStopped()
-	if err := q.Execute(ctx, "cont", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Execute(ctx, "stop", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range []<-chan qmpEvent{resumed, stopped} {
-		select {
-		case ev := <-ch:
-			if ev.Name != "RESUME" && ev.Name != "STOP" {
-				t.Fatalf("event %+v", ev)
-			}
-		case <-ctx.Done():
-			t.Fatal("no RESUME and STOP events")
-		}
-	}
-	if err := q.Execute(ctx, "query-status", nil, &st); err != nil || st.Running || st.Status != "paused" {
-		t.Fatalf("query-status after stop %+v %v", st, err)
-	}
-	if out, err := q.HMP(ctx, "info status"); err != nil || !strings.Contains(out, "paused") {
-		t.Fatalf("HMP info status: %q %v", out, err)
-	}
-	if err := q.Execute(ctx, "quit", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-q.Done():
-	case <-ctx.Done():
-		t.Fatal("the connection outlived QEMU")
-	}
-	if err := q.Execute(ctx, "query-status", nil, nil); err == nil {
-		t.Fatal("a command after QEMU quit")
-	}
+	return qmptest.Start(t, extra...)
 }
 
 // pciDevices lists the ids (qdev_id) of the devices on QEMU's PCI buses by
