@@ -15,10 +15,9 @@ import (
 	"github.com/vchproject/vch/tether/proto"
 )
 
-// archiveTether serves one SSH connection on conn as a tether's archive
-// side would: refuse (if set) rejects every ChanArchive open with that
-// message; otherwise the open is accepted and answered with a stat reply.
-func archiveTether(t *testing.T, conn net.Conn, refuse string) {
+// serveTether serves one SSH connection on conn as a tether would, with
+// a host key of its own, handing each channel open to handle in turn.
+func serveTether(t *testing.T, conn net.Conn, handle func(ssh.NewChannel)) {
 	t.Helper()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -38,24 +37,34 @@ func archiveTether(t *testing.T, conn net.Conn, refuse string) {
 		defer sc.Close()
 		go ssh.DiscardRequests(reqs)
 		for nc := range chans {
-			if nc.ChannelType() != proto.ChanArchive || refuse != "" {
-				msg := refuse
-				if msg == "" {
-					msg = "unknown channel"
-				}
-				_ = nc.Reject(ssh.ConnectionFailed, msg)
-				continue
-			}
-			ch, creqs, err := nc.Accept()
-			if err != nil {
-				return
-			}
-			go ssh.DiscardRequests(creqs)
-			b, _ := json.Marshal(proto.ArchiveReply{Stat: &proto.PathStat{Name: "served"}})
-			_, _ = ch.SendRequest(proto.ReqArchiveReply, false, b)
-			_ = ch.Close()
+			handle(nc)
 		}
 	}()
+}
+
+// archiveTether is a tether's archive side: refuse (if set) rejects every
+// ChanArchive open with that message; otherwise the open is accepted and
+// answered with a stat reply.
+func archiveTether(t *testing.T, conn net.Conn, refuse string) {
+	t.Helper()
+	serveTether(t, conn, func(nc ssh.NewChannel) {
+		if nc.ChannelType() != proto.ChanArchive || refuse != "" {
+			msg := refuse
+			if msg == "" {
+				msg = "unknown channel"
+			}
+			_ = nc.Reject(ssh.ConnectionFailed, msg)
+			return
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			return
+		}
+		go ssh.DiscardRequests(creqs)
+		b, _ := json.Marshal(proto.ArchiveReply{Stat: &proto.PathStat{Name: "served"}})
+		_, _ = ch.SendRequest(proto.ReqArchiveReply, false, b)
+		_ = ch.Close()
+	})
 }
 
 // archiveClientTo returns a client of a tether that refuses with refuse

@@ -3,8 +3,6 @@ package tetherlink
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"net"
 	"sync"
@@ -22,38 +20,20 @@ import (
 // follow without waiting for the host.
 func quickExecTether(t *testing.T, conn net.Conn) {
 	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &ssh.ServerConfig{NoClientAuth: true}
-	cfg.AddHostKey(signer)
-	go func() {
-		sc, chans, reqs, err := ssh.NewServerConn(conn, cfg)
+	serveTether(t, conn, func(nc ssh.NewChannel) {
+		ch, creqs, err := nc.Accept()
 		if err != nil {
 			return
 		}
-		defer sc.Close()
-		go ssh.DiscardRequests(reqs)
-		for nc := range chans {
-			ch, creqs, err := nc.Accept()
-			if err != nil {
-				return
-			}
-			go ssh.DiscardRequests(creqs)
-			started, _ := json.Marshal(proto.ExecStarted{Pid: 42})
-			_, _ = ch.SendRequest(proto.ReqExecStarted, false, started)
-			_, _ = ch.Write([]byte("out\n"))
-			exit, _ := json.Marshal(proto.ExecExit{ExitCode: 0})
-			_, _ = ch.SendRequest(proto.ReqExecExit, false, exit)
-			_ = ch.CloseWrite()
-			_ = ch.Close()
-		}
-	}()
+		go ssh.DiscardRequests(creqs)
+		started, _ := json.Marshal(proto.ExecStarted{Pid: 42})
+		_, _ = ch.SendRequest(proto.ReqExecStarted, false, started)
+		_, _ = ch.Write([]byte("out\n"))
+		exit, _ := json.Marshal(proto.ExecExit{ExitCode: 0})
+		_, _ = ch.SendRequest(proto.ReqExecExit, false, exit)
+		_ = ch.CloseWrite()
+		_ = ch.Close()
+	})
 }
 
 // TestExecOfAQuickProcess: a process that started, ran and ended before
