@@ -228,6 +228,7 @@ func (b *Backend) removeOnly(ctx context.Context, id string) error {
 	}
 	b.leave(ctx, id)
 	b.diedRuns.forget(id)
+	b.forgetRestarts(id)
 	b.stopHealth(id, true)
 	b.samples.swap(id, nil)
 	b.event(id, m, events.ActionDestroy, nil)

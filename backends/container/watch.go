@@ -212,6 +212,15 @@ func (b *Backend) isRestarting(id string) bool {
 	return ok
 }
 
+// forgetRestarts drops a removed container's back-off and mark count, so
+// the maps (copied by every ps) hold only containers that exist.
+func (b *Backend) forgetRestarts(id string) {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	delete(b.delays, id)
+	delete(b.restartMarks, id)
+}
+
 // restartView is the restart marks at one moment: which containers were
 // marked restarting, and how often each mark has changed.
 type restartView struct {
