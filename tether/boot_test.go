@@ -124,7 +124,7 @@ func TestBootControlChannel(t *testing.T) {
 
 	// First host session: wait for the process, then go away.
 	c := v.dialControl(t)
-	st := waitRunning(t, c)
+	st := v.waitRunning(t, c)
 	if st.Pid <= 1 {
 		t.Fatalf("state %+v", st)
 	}
@@ -138,7 +138,7 @@ func TestBootControlChannel(t *testing.T) {
 
 	// Second session on a new connection: the tether started over.
 	c = v.dialControl(t)
-	if st2 := waitRunning(t, c); st2.Pid != st.Pid {
+	if st2 := v.waitRunning(t, c); st2.Pid != st.Pid {
 		t.Fatalf("pid changed across sessions: %+v then %+v", st, st2)
 	}
 	if ok, reply := request(t, c, proto.ReqSignal, proto.SignalRequest{Signal: int(syscall.SIGTERM)}); !ok {
@@ -158,13 +158,13 @@ func TestBootSIGKILL(t *testing.T) {
 	v := newVM(t, "sh", "-c", `trap "" TERM; echo ready; while true; do sleep 1; done`)
 	v.start(t)
 	c := v.dialControl(t)
-	waitRunning(t, c)
+	v.waitRunning(t, c)
 	// Running is not enough: the shell must have installed its trap.
 	v.waitOutput(t, "ready\n")
 	if ok, reply := request(t, c, proto.ReqSignal, proto.SignalRequest{Signal: int(syscall.SIGTERM)}); !ok {
 		t.Fatalf("SIGTERM refused: %s", reply)
 	}
-	if st := waitRunning(t, c); st.Exited {
+	if st := v.waitRunning(t, c); st.Exited {
 		t.Fatalf("SIGTERM ended a process that ignores it: %+v", st)
 	}
 	if ok, reply := request(t, c, proto.ReqSignal, proto.SignalRequest{Signal: int(syscall.SIGKILL)}); !ok {
@@ -177,11 +177,22 @@ func TestBootSIGKILL(t *testing.T) {
 }
 
 // waitRunning asks for the state until the process runs (the host may
-// connect before the tether has started it).
-func waitRunning(t *testing.T, c *ssh.Client) proto.StateReply {
+// connect before the tether has started it), for vmBound at most.
+func (v *vm) waitRunning(t *testing.T, c *ssh.Client) proto.StateReply {
 	t.Helper()
+	// A guest that stops answering would block SendRequest: closing the
+	// client after the bound makes it return an error.
+	deadline := time.Now().Add(vmBound)
+	watchdog := time.AfterFunc(vmBound, func() { c.Close() })
+	defer watchdog.Stop()
 	for {
-		ok, reply := request(t, c, proto.ReqState, nil)
+		ok, reply, err := c.SendRequest(proto.ReqState, true, nil)
+		if err != nil {
+			if time.Now().After(deadline) {
+				v.fatalHung(t, "waiting for the process to run: state request: %v", err)
+			}
+			t.Fatalf("state request: %v\nconsole:\n%s", err, v.consoleText())
+		}
 		if !ok {
 			t.Fatalf("state refused: %s", reply)
 		}
@@ -194,6 +205,9 @@ func waitRunning(t *testing.T, c *ssh.Client) proto.StateReply {
 		}
 		if st.Running {
 			return st
+		}
+		if time.Now().After(deadline) {
+			v.fatalHung(t, "waiting for the process to run: last state %+v", st)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -289,11 +290,33 @@ func (v *vm) start(t *testing.T) {
 	t.Cleanup(func() { v.cmd.Process.Kill() })
 }
 
+// vmBound bounds every wait on a guest. It is generous (a TCG boot on a
+// loaded 2-core machine takes tens of seconds) and only turns a hang into a
+// failure that shows the console; it says nothing about speed.
+const vmBound = 5 * time.Minute
+
+// fatalHung kills QEMU and fails the test with the guest console: what the
+// test waited for did not happen within vmBound.
+func (v *vm) fatalHung(t *testing.T, format string, args ...any) {
+	t.Helper()
+	_ = v.cmd.Process.Kill()
+	select {
+	case <-v.done:
+	case <-time.After(30 * time.Second):
+	}
+	t.Fatalf("%s: nothing after %v, QEMU killed\nconsole:\n%s", fmt.Sprintf(format, args...), vmBound, v.consoleText())
+}
+
 // wait waits for QEMU to exit and returns the decoded log.
 func (v *vm) wait(t *testing.T) *runLog {
 	t.Helper()
-	if err := <-v.done; err != nil {
-		t.Fatalf("qemu: %v\nconsole:\n%s", err, v.consoleText())
+	select {
+	case err := <-v.done:
+		if err != nil {
+			t.Fatalf("qemu: %v\nconsole:\n%s", err, v.consoleText())
+		}
+	case <-time.After(vmBound):
+		v.fatalHung(t, "waiting for QEMU to exit")
 	}
 	wall := time.Since(v.started)
 	l := readLog(t, v.logFile)
@@ -402,22 +425,34 @@ func (v *vm) dialControl(t *testing.T) *ssh.Client {
 	t.Helper()
 	var c net.Conn
 	var err error
+	deadline := time.Now().Add(vmBound)
 	for {
 		// QEMU creates the socket shortly after it starts.
 		if c, err = net.Dial("unix", v.ctlSock); err == nil {
 			break
 		}
+		if time.Now().After(deadline) {
+			v.fatalHung(t, "control socket %s: %v", v.ctlSock, err)
+		}
 		select {
 		case err := <-v.done:
-			t.Fatalf("qemu exited before the control socket was up: %v", err)
+			t.Fatalf("qemu exited before the control socket was up: %v\nconsole:\n%s", err, v.consoleText())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	t.Cleanup(func() { c.Close() })
+	// The handshake and the SSH handshake get a deadline: a guest that never
+	// answers fails the test instead of blocking it. Cleared once connected.
+	if err := c.SetDeadline(time.Now().Add(vmBound)); err != nil {
+		t.Fatal(err)
+	}
 	br := bufio.NewReader(c)
 	readUntil := func(want string) {
 		for {
 			l, err := br.ReadString('\n')
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				v.fatalHung(t, "control: waiting for %q", want)
+			}
 			if err != nil {
 				t.Fatalf("control: waiting for %q: %v\nconsole:\n%s", want, err, v.consoleText())
 			}
@@ -438,7 +473,10 @@ func (v *vm) dialControl(t *testing.T) *ssh.Client {
 	cc, chans, reqs, err := ssh.NewClientConn(&readerConn{Conn: c, r: br}, "tether",
 		&ssh.ClientConfig{User: "vch", HostKeyCallback: ssh.FixedHostKey(v.g.hostPub)})
 	if err != nil {
-		t.Fatalf("control ssh: %v", err)
+		t.Fatalf("control ssh: %v\nconsole:\n%s", err, v.consoleText())
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
 	}
 	return ssh.NewClient(cc, chans, reqs)
 }

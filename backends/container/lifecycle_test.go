@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,11 +188,9 @@ func TestAutoRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for e.pl.Waiters(e.inspect("quick").ID) == 0 {
-		runtime.Gosched()
-	}
+	eventually(t, "the removed-wait registered", func() bool { return e.pl.Waiters(e.inspect("quick").ID) > 0 })
 	e.start("quick")
-	if r := <-ch; r.Err != nil || r.StatusCode != 4 {
+	if r := recv(t, ch, "wait removed"); r.Err != nil || r.StatusCode != 4 {
 		t.Fatalf("wait removed %+v", r)
 	}
 	if _, err := e.b.ContainerInspect(ctx, "quick", false); !errdefs.IsNotFound(err) {
@@ -233,20 +230,16 @@ func TestAutoRemove(t *testing.T) {
 	up := e.create("up", container.Config{Cmd: []string{"sleep"}}, rm)
 	e.start("up")
 	e.restart()
-	for e.pl.Waiters(up) == 0 {
-		runtime.Gosched()
-	}
+	eventually(t, "New watching the running container", func() bool { return e.pl.Waiters(up) > 0 })
 	ch, err = e.b.ContainerWait(ctx, "up", container.WaitConditionRemoved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for e.pl.Waiters(up) < 2 { // the watcher and this wait
-		runtime.Gosched()
-	}
+	eventually(t, "the watcher and this wait registered", func() bool { return e.pl.Waiters(up) >= 2 })
 	if err := e.b.ContainerStop(ctx, "up", nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	if r := <-ch; r.StatusCode != 143 {
+	if r := recv(t, ch, "wait removed after restart"); r.StatusCode != 143 {
 		t.Fatalf("wait removed after restart %+v", r)
 	}
 	if _, err := e.pl.Inspect(ctx, up); !errdefs.IsNotFound(err) {

@@ -94,19 +94,6 @@ func TestValidateRestartAndCancel(t *testing.T) {
 	}
 }
 
-// eventually polls cond; the bound only catches a hang, it is no timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never happened: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestRestartPolicy(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -40,11 +39,9 @@ func TestAttachBeforeStart(t *testing.T) {
 	go func() {
 		done <- e.b.ContainerAttach(ctx, "ab", containerrouter.AttachConfig{UseStdout: true, UseStderr: true, Stream: true, Streams: s.fn})
 	}()
-	for e.pl.Pending(id) == 0 {
-		runtime.Gosched()
-	}
+	eventually(t, "attach waiting for the start", func() bool { return e.pl.Pending(id) > 0 })
 	e.start("ab")
-	if err := <-done; err != nil {
+	if err := recv(t, done, "attach to return"); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut := demux(t, s.bytes())
@@ -92,13 +89,11 @@ func TestAttachStdinAndDetach(t *testing.T) {
 	if _, err := pw.Write([]byte("hi\n")); err != nil {
 		t.Fatal(err)
 	}
-	for string(s.bytes()) != "hi\n" {
-		runtime.Gosched()
-	}
+	eventually(t, "tty echo of hi", func() bool { return string(s.bytes()) == "hi\n" })
 	if _, err := pw.Write([]byte{16, 17}); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
+	if err := recv(t, done, "attach to return on ctrl-p ctrl-q"); err != nil {
 		t.Fatal(err)
 	}
 	if !s.tty || string(s.bytes()) != "hi\n" {

@@ -17,7 +17,8 @@ import (
 
 // Paths on the appliance.
 const (
-	// root is vchd's state directory (on the initramfs's tmpfs).
+	// root is vchd's state directory: the data disk's mount point (the
+	// initramfs's tmpfs on an endpoint VM without one).
 	root = "/var/lib/vch"
 	// tlsDir holds the API's CA, certificate and key.
 	tlsDir = "/etc/vch/tls"

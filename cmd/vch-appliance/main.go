@@ -34,9 +34,13 @@ func main() {
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT, syscall.SIGPWR)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	env, err := boot(ctx, log, level)
+	env, unmountData, err := boot(ctx, log, level)
 	if err != nil {
 		log.Error("boot failed: powering off", zap.Error(err))
+		unix.Sync()
+		if unmountData != nil {
+			_ = unmountData()
+		}
 		guestos.PowerOff(log)
 	}
 
@@ -55,20 +59,39 @@ func main() {
 	s.run(shutdown)
 	cancel()
 	unix.Sync()
+	if unmountData != nil {
+		if err := unmountData(); err != nil {
+			log.Warn("data disk", zap.Error(err))
+		}
+	}
 	log.Info("powering off")
 	guestos.PowerOff(log)
 }
 
 // boot runs the steps before vchd, in order, and returns vchd's
-// environment.
-func boot(ctx context.Context, log *zap.Logger, level zap.AtomicLevel) ([]string, error) {
+// environment and the data disk's unmount (nil: no data disk mounted).
+func boot(ctx context.Context, log *zap.Logger, level zap.AtomicLevel) (env []string, unmountData func() error, err error) {
 	start := time.Now()
 	if err := mountAll(); err != nil {
-		return nil, fmt.Errorf("mounts: %w", err)
+		return nil, nil, fmt.Errorf("mounts: %w", err)
 	}
 	if err := loadModules(log); err != nil {
-		return nil, fmt.Errorf("modules: %w", err)
+		return nil, nil, fmt.Errorf("modules: %w", err)
 	}
+	// The kernel starts /init without a PATH; the data disk's mkfs.ext4
+	// is in /bin.
+	if err := os.Setenv("PATH", "/bin"); err != nil {
+		return nil, nil, fmt.Errorf("PATH: %w", err)
+	}
+	unmountData = mountDataDisk(ctx, log)
+	env, err = configure(ctx, log, level, start)
+	return env, unmountData, err
+}
+
+// configure reads the VCH's config and sets the appliance up by it: the
+// hostname, the network, the files vchd reads; it returns vchd's
+// environment.
+func configure(ctx context.Context, log *zap.Logger, level zap.AtomicLevel, start time.Time) ([]string, error) {
 	src, err := guestinfo.ForVM(guestinfo.FwCfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("guestinfo: %w", err)

@@ -57,7 +57,13 @@ func newRegistry(cfg *vchconfig.Config) *registry.Registry {
 		if err != nil {
 			return nil, err
 		}
-		staging, err := local.New(filepath.Join(cfg.Root, "images"), env.Log.Named("storage"), local.WithRegistryPolicy(policy))
+		opts := []local.Option{local.WithRegistryPolicy(policy)}
+		if vs.EndpointVM != "" {
+			// Each layer goes into a disk of its own (below): the
+			// staging store builds no flattened root filesystem.
+			opts = append(opts, local.WithLayersOnly())
+		}
+		staging, err := local.New(filepath.Join(cfg.Root, "images"), env.Log.Named("storage"), opts...)
 		if err != nil {
 			return nil, err
 		}

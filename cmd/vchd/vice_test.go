@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -124,21 +123,7 @@ func TestVSphereVCHFromVicMachine(t *testing.T) {
 		}
 		return out
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := cli("version"); err == nil {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("vchd ended: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("vchd's API never answered over TLS")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitAPI(t, cli, done)
 
 	if out := must("info", "--format", "{{.Name}} {{.DefaultRuntime}}"); !strings.HasSuffix(out, " vsphere") {
 		t.Errorf("docker info %q", out)

@@ -127,21 +127,7 @@ func startVSphereVCH(t *testing.T, name, convention string) (*vsimtest.Sim, func
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := cli("version"); err == nil {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("vchd ended: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("vchd's API never answered")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitAPI(t, cli, done)
 	return sim, cli
 }
 
@@ -255,5 +241,30 @@ func TestVSphereContainerThroughDockerCLI(t *testing.T) {
 	}
 	if out := must("ps", "-a", "-q"); out != "" {
 		t.Fatalf("ps -a after rm %q", out)
+	}
+}
+
+// waitAPI waits up to two minutes for the in-process vchd that will send
+// its end to done to answer docker version through cli. A vchd that ended
+// meanwhile fails the test, and its end goes back to done for the
+// cleanup that waits for it.
+func waitAPI(t *testing.T, cli func(...string) (string, error), done chan error) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := cli("version")
+		if err == nil {
+			return
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("vchd ended: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vchd's API never answered: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -16,6 +16,22 @@ const (
 	SerialPort   = 2377
 )
 
+// The endpoint VM's data disk: vchd's state (its root, /var/lib/vch: the
+// image index, tags, container logs, engine ID) on a thin VMDK in the
+// endpoint VM's folder, so that it outlives the endpoint's power cycles
+// (configure, upgrade, an HA restart). vic-machine create (and upgrade,
+// for a VCH made before) puts it on the endpoint's PVSCSI controller at
+// DataDiskUnit; vchd's layer writer never attaches a layer disk there;
+// the appliance finds it at that SCSI target, formats it when it is
+// blank and mounts it on vchd's root.
+const (
+	DataDiskUnit int32 = 0
+	// DataDiskKB is its size, 8 GiB.
+	DataDiskKB int64 = 8 << 20
+	// DataDiskLabel is its ext4 file system's label.
+	DataDiskLabel = "vch-data"
+)
+
 // ParseGateway reads an EndpointNetwork's Gateway: IP (a default route),
 // or DEST[,DEST…]:IP (routes to the CIDRs DEST through IP).
 func ParseGateway(s string) (dests []netip.Prefix, gw netip.Addr, err error) {

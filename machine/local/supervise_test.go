@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vchproject/vch/internal/testwait"
 	"github.com/vchproject/vch/machine/vchconfig"
 )
 
@@ -56,13 +57,7 @@ func pidsOf(root string) []int {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never happened: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Eventually(t, 30*time.Second, 10*time.Millisecond, what, cond)
 }
 
 // The supervisor restarts a vchd killed by a signal, and stops it (and

@@ -81,6 +81,7 @@ type planned struct {
 	netRefs   map[string]types.ManagedObjectReference
 	// containerRefs are the container networks' port groups.
 	containerRefs []types.ManagedObjectReference
+	bridge        types.ManagedObjectReference // the bridge port group
 	uuid          string
 	endpoint      types.VirtualMachineConfigSpec
 	imageDir      string // folder under imageDS
@@ -209,6 +210,7 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 		}
 	}
 	bridgeRef := p.netRefs[o.Bridge]
+	p.bridge = bridgeRef
 	if s.IsVC && bridgeRef.Type != "DistributedVirtualPortgroup" {
 		return nil, fmt.Errorf("--bridge-network %s is a %s, not a distributed port group: on vCenter the bridge must be a distributed port group, so container VMs on every host reach it", o.Bridge, bridgeRef.Type)
 	}
@@ -340,8 +342,8 @@ func (s *Session) plan(ctx context.Context, o CreateOptions) (*planned, error) {
 	return p, nil
 }
 
-// endpointSpec is the endpoint VM: its NICs on the VCH's port groups and
-// the config in extraConfig.
+// endpointSpec is the endpoint VM: its NICs on the VCH's port groups, its
+// data disk and the config in extraConfig.
 func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions, kv map[string]string) (types.VirtualMachineConfigSpec, error) {
 	var devices object.VirtualDeviceList
 	for i, n := range p.nets {
@@ -362,13 +364,15 @@ func (s *Session) endpointSpec(ctx context.Context, p *planned, o CreateOptions,
 		}
 		devices = append(devices, nic)
 	}
-	// A PVSCSI controller, empty: vchd attaches each image layer's disk
-	// to its own VM there while it writes the layer (vsdisk).
+	// A PVSCSI controller with the data disk (datadisk.go) at its unit
+	// 0: vchd attaches each image layer's disk to its own VM there, at
+	// other units, while it writes the layer (vsdisk).
 	scsi, err := devices.CreateSCSIController("pvscsi")
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, fmt.Errorf("endpoint PVSCSI controller: %w", err)
 	}
 	devices = append(devices, scsi)
+	devices = append(devices, newDataDisk(devices, scsi.(types.BaseVirtualController)))
 	change, err := devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, fmt.Errorf("endpoint devices: %w", err)

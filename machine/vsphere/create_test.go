@@ -177,6 +177,19 @@ func TestCreateListDelete(t *testing.T) {
 	if len(cds) != 1 || cds[0].GetVirtualDevice().Backing.(*types.VirtualCdromIsoBackingInfo).FileName != c.ISO.Appliance {
 		t.Errorf("endpoint VM CD-ROMs: %v", cds)
 	}
+	// The data disk: thin, 8 GiB, in the VM's folder, at unit 0 of the
+	// PVSCSI controller (the one unit vchd's layer writer never takes).
+	scsi := devices.SelectByType((*types.ParaVirtualSCSIController)(nil))
+	disks := devices.SelectByType((*types.VirtualDisk)(nil))
+	if len(scsi) != 1 || len(disks) != 1 {
+		t.Fatalf("endpoint VM: %d PVSCSI controllers, %d disks", len(scsi), len(disks))
+	}
+	data := disks[0].(*types.VirtualDisk)
+	dataFile := data.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	if data.ControllerKey != scsi[0].GetVirtualDevice().Key || *data.UnitNumber != vice.DataDiskUnit || data.CapacityInKB != 8<<20 ||
+		dataFile.FileName != "[LocalDS_0] vch02/vch02.vmdk" || dataFile.ThinProvisioned == nil || !*dataFile.ThinProvisioned {
+		t.Errorf("the data disk: %s, %d KB, thin %v, on controller %d unit %d", dataFile.FileName, data.CapacityInKB, dataFile.ThinProvisioned, data.ControllerKey, *data.UnitNumber)
+	}
 	for k, val := range got.ExtraConfig {
 		if strings.Contains(val, "0ps-pass") {
 			t.Errorf("%s holds the ops password in clear", k)
@@ -195,7 +208,7 @@ func TestCreateListDelete(t *testing.T) {
 		t.Errorf("endpoint VM is %s", got.PowerState)
 	}
 	_, added := diff(before, inventory(t, s))
-	for _, want := range []string{"entity ResourcePool vch02", "entity VirtualMachine vch02", "file [LocalDS_0] vch02/appliance.iso", "file [LocalDS_0] vch02/bootstrap.iso", "file [LocalDS_0] vch/VIC/" + filepath.Base(filepath.Dir(c.Storage.Image.Path)) + "/images",
+	for _, want := range []string{"entity ResourcePool vch02", "entity VirtualMachine vch02", "file [LocalDS_0] vch02/appliance.iso", "file [LocalDS_0] vch02/bootstrap.iso", "file [LocalDS_0] vch02/vch02.vmdk", "file [LocalDS_0] vch/VIC/" + filepath.Base(filepath.Dir(c.Storage.Image.Path)) + "/images",
 		"file [LocalDS_0] vols/volumes", "role " + OpsRole, "permission ops@vsphere.local on " + got.Pool.Value} {
 		if !contains(added, want) {
 			t.Errorf("create did not make %q; it made %q", want, added)

@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -159,7 +160,45 @@ func TestUpgradeRollback(t *testing.T) {
 	if c := scsi(created); len(c) != 1 {
 		t.Fatalf("a new endpoint VM's PVSCSI controllers: %d", len(c))
 	}
+	// ... and its data disk at unit 0 of that controller; one made
+	// before create gave it one gets it at upgrade, once.
+	dataDisks := func(v *VCH) []string {
+		t.Helper()
+		devices, err := v.VM.Device(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+			out = append(out, fmt.Sprintf("%s at %d", d.GetVirtualDevice().Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName, *d.GetVirtualDevice().UnitNumber))
+		}
+		return out
+	}
+	const dataDisk = "[LocalDS_0] up/up.vmdk at 0"
+	removeDataDisk := func(v *VCH) {
+		t.Helper()
+		devices, err := v.VM.Device(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.VM.RemoveDevice(ctx, false, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := dataDisks(created); len(d) != 1 || d[0] != dataDisk {
+		t.Fatalf("a new endpoint VM's disks: %q", d)
+	}
+	if err := waitTask(ctx, created.VM.PowerOff); err != nil {
+		t.Fatal(err)
+	}
+	removeDataDisk(created)
+	if _, err := ds0(t, s).Stat(ctx, "up/up.vmdk"); err == nil {
+		t.Fatal("the data disk's file outlived its removal")
+	}
 	if err := created.VM.RemoveDevice(ctx, false, scsi(created)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitTask(ctx, created.VM.PowerOn); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Upgrade(ctx, find(), "v0.0.2", false, UpgradeISOs{Appliance: newISO("appliance-v2"), Bootstrap: newISO("bootstrap-v2")}); err != nil {
@@ -168,6 +207,21 @@ func TestUpgradeRollback(t *testing.T) {
 	got := find()
 	if c := scsi(got); len(c) != 1 {
 		t.Errorf("PVSCSI controllers after upgrade: %d", len(c))
+	}
+	if d := dataDisks(got); len(d) != 1 || d[0] != dataDisk {
+		t.Errorf("the endpoint VM's disks after upgrade: %q", d)
+	}
+	if err := waitTask(ctx, got.VM.PowerOff); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := s.endpointDataDisk(ctx, got); err != nil || added != nil {
+		t.Errorf("a second data disk step added %v (%v)", added, err)
+	}
+	if err := waitTask(ctx, got.VM.PowerOn); err != nil {
+		t.Fatal(err)
+	}
+	if d := dataDisks(got); len(d) != 1 || d[0] != dataDisk {
+		t.Errorf("the endpoint VM's disks after a second data disk step: %q", d)
 	}
 	if got.Config.Version != "v0.0.2" || got.Config.PreviousVersion != "v0.0.1-test" || got.PowerState != "poweredOn" {
 		t.Errorf("after upgrade: %s (was %s), %s", got.Config.Version, got.Config.PreviousVersion, got.PowerState)
@@ -202,7 +256,25 @@ func TestUpgradeRollback(t *testing.T) {
 	if snap, _ := got.VM.FindSnapshot(ctx, "vch-upgrade from v0.0.1-test"); snap != nil {
 		t.Error("rollback kept the snapshot")
 	}
-	// A power-on that fails after the new version was written reverts.
+	// The simulator's revert keeps the data disk the upgrade added (a real
+	// one drops the device, and rollback deletes its file then: see
+	// TestRollbackRemovesOrphanDataDisk): a disk still attached keeps its
+	// file.
+	if d := dataDisks(got); len(d) != 1 || d[0] != dataDisk {
+		t.Errorf("the endpoint VM's disks after rollback: %q", d)
+	}
+	if _, err := ds0(t, s).Stat(ctx, "up/up.vmdk"); err != nil {
+		t.Errorf("rollback deleted the file of the data disk still attached: %v", err)
+	}
+	// A power-on that fails after the new version was written reverts,
+	// and removes the data disk the upgrade added, with its file.
+	if err := waitTask(ctx, got.VM.PowerOff); err != nil {
+		t.Fatal(err)
+	}
+	removeDataDisk(got)
+	if err := waitTask(ctx, got.VM.PowerOn); err != nil {
+		t.Fatal(err)
+	}
 	// Only the first power-on fails: the exclusion filter counts under its
 	// own lock (the simulator's MaxCount is read racily).
 	var mu sync.Mutex
@@ -223,13 +295,26 @@ func TestUpgradeRollback(t *testing.T) {
 	if got = find(); got.Config.Version != "v0.0.1-test" || got.PowerState != "poweredOn" || got.Config.ISO != created.Config.ISO || cdrom(got) != created.Config.ISO.Appliance {
 		t.Errorf("after a failed upgrade: %s, %s, ISOs %+v, CD-ROM %q", got.Config.Version, got.PowerState, got.Config.ISO, cdrom(got))
 	}
-	ds, err := s.Finder.Datastore(ctx, "LocalDS_0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := ds0(t, s)
 	if _, err := ds.Stat(ctx, "up/appliance-v0.0.3.iso"); err == nil {
 		t.Error("a failed upgrade left its uploaded ISO")
 	}
+	if d := dataDisks(got); len(d) != 0 {
+		t.Errorf("the endpoint VM's disks after a failed upgrade: %q", d)
+	}
+	if _, err := ds.Stat(ctx, "up/up.vmdk"); err == nil {
+		t.Error("a failed upgrade left the data disk's file")
+	}
+}
+
+// ds0 is the simulator's datastore LocalDS_0.
+func ds0(t *testing.T, s *Session) *object.Datastore {
+	t.Helper()
+	ds, err := s.Finder.Datastore(ctxT(t), "LocalDS_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }
 
 // update firewall --allow/--deny toggles the vSPC ruleset on every host
@@ -310,4 +395,48 @@ func dsFile(t *testing.T, s *Session, file string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A disk at the data disk's unit whose file is not in the endpoint VM's
+// folder (a layer disk an older vchd left attached) is not taken for the
+// data disk: upgrade's data disk step refuses, naming it, and adds
+// nothing.
+func TestDataDiskUnitTaken(t *testing.T) {
+	sm := newSim(t)
+	s := sm.connect(t)
+	ctx := ctxT(t)
+	v, err := s.Create(ctx, baseOptions("taken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitTask(ctx, v.VM.PowerOff); err != nil {
+		t.Fatal(err)
+	}
+	devices, err := v.VM.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.VM.RemoveDevice(ctx, false, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
+		t.Fatal(err)
+	}
+	if err := object.NewFileManager(s.Client).MakeDirectory(ctx, "[LocalDS_0] layers", s.Datacenter, true); err != nil {
+		t.Fatal(err)
+	}
+	ctrl := devices.PickController((*types.ParaVirtualSCSIController)(nil))
+	layer := devices.CreateDisk(ctrl, types.ManagedObjectReference{}, "[LocalDS_0] layers/l1.vmdk")
+	unit := vice.DataDiskUnit
+	layer.UnitNumber, layer.CapacityInKB = &unit, 1024
+	if err := v.VM.AddDevice(ctx, layer); err != nil {
+		t.Fatal(err)
+	}
+	added, err := s.endpointDataDisk(ctx, v)
+	if err == nil || added != nil || !strings.Contains(err.Error(), "[LocalDS_0] layers/l1.vmdk") {
+		t.Fatalf("data disk step over a layer disk at unit %d: added %v, %v", unit, added, err)
+	}
+	if devices, err = v.VM.Device(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := devices.SelectByType((*types.VirtualDisk)(nil)); len(d) != 1 {
+		t.Errorf("the endpoint VM's disks: %d", len(d))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 
+	"github.com/vmware/govmomi/fault"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -35,8 +36,11 @@ type UpgradeISOs struct {
 // a snapshot "vch-upgrade from OLD", uploads the new ISOs beside the old
 // ones (appliance-VERSION.iso, bootstrap-VERSION.iso: the old files stay,
 // since the snapshot's CD-ROM and the containers made before still boot
-// them), puts the new appliance in the endpoint's CD-ROM, records the new
-// version and ISOs (and the old ones for rollback), and powers it on. A
+// them), puts the new appliance in the endpoint's CD-ROM, gives the
+// endpoint its data disk if it has none (a VCH made before create gave it
+// one: vchd's state on tmpfs is lost with this power off, the data disk
+// keeps it from now on), records the new version and ISOs (and the old
+// ones for rollback), and powers it on. A
 // failure reverts to the snapshot and removes what it uploaded. force
 // upgrades even when the versions are equal.
 func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force bool, isos UpgradeISOs) error {
@@ -68,9 +72,21 @@ func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force boo
 	old := v.Config
 	c.PreviousVersion, c.Version = c.Version, version
 	c.PreviousISO = c.ISO
-	uploaded, err := s.upgradeISOs(ctx, v, &c, isos)
+	var u undoStack
+	var err error
+	if c.Ops.GrantPerms {
+		err = s.upgradeOpsGrants(ctx, &c, &u)
+	}
+	var uploaded []string
+	if err == nil {
+		uploaded, err = s.upgradeISOs(ctx, v, &c, isos)
+	}
 	if err == nil {
 		err = s.endpointSCSI(ctx, v)
+	}
+	var added *types.VirtualDisk
+	if err == nil {
+		added, err = s.endpointDataDisk(ctx, v)
 	}
 	if err == nil {
 		err = s.writeConfig(ctx, v, &c)
@@ -79,6 +95,18 @@ func (s *Session) Upgrade(ctx context.Context, v *VCH, version string, force boo
 		err = waitTask(ctx, v.VM.PowerOn)
 	}
 	if err != nil {
+		// A data disk this upgrade added goes with its file first (a
+		// revert would leave its file behind, or, on the simulator, the
+		// disk too). added is set whenever AddDevice succeeded, even if
+		// reading the disk back failed: the disk is found again here.
+		if added != nil {
+			if derr := s.removeDataDisk(context.WithoutCancel(ctx), v); derr != nil {
+				s.log.Warn("the data disk this upgrade added not removed", zap.String("vch", c.Name), zap.Error(derr))
+			}
+		}
+		if uerr := u.run(ctx, s.log); uerr != nil {
+			s.log.Warn("the ops grants this upgrade added not all taken back", zap.String("vch", c.Name), zap.Error(uerr))
+		}
 		rerr := s.revert(ctx, v, old, snapName)
 		s.removeFiles(context.WithoutCancel(ctx), uploaded)
 		if rerr != nil {
@@ -231,10 +259,72 @@ func (s *Session) Rollback(ctx context.Context, v *VCH) error {
 	if c.PreviousISO != (vice.ISO{}) {
 		c.ISO, c.PreviousISO = c.PreviousISO, vice.ISO{}
 	}
+	// The data disk's file before the revert: if the upgrade added the
+	// disk, the snapshot predates it and the revert drops the device but
+	// not its file (vSphere keeps a disk's file that no snapshot owns).
+	before, err := s.dataDiskFile(ctx, v)
+	if err != nil {
+		return fmt.Errorf("roll back VCH %s: %w", c.Name, err)
+	}
 	if err := s.revert(ctx, v, &c, snapName); err != nil {
 		return fmt.Errorf("roll back VCH %s: %w", c.Name, err)
 	}
 	v.Config = &c
+	if err := s.removeOrphanDataDisk(ctx, v, before); err != nil {
+		return fmt.Errorf("rolled back VCH %s, but the data disk the upgrade added stays: %w", c.Name, err)
+	}
+	return nil
+}
+
+// dataDiskFile is the file of the endpoint VM's data disk, "" if it has
+// none.
+func (s *Session) dataDiskFile(ctx context.Context, v *VCH) (string, error) {
+	devices, err := v.VM.Device(ctx)
+	if err != nil {
+		return "", fmt.Errorf("devices of endpoint VM: %w", err)
+	}
+	d, err := dataDiskOf(devices)
+	if err != nil || d == nil {
+		return "", err
+	}
+	return diskFile(d), nil
+}
+
+// orphanDataDisk is the data disk file to delete after a rollback's
+// revert: before, the data disk's file when the rollback began, if the VM
+// (devices, after the revert) has no data disk any more — the upgrade
+// added it after the snapshot, so its file is a base disk no snapshot
+// owns; "" when there is none to delete. A data disk that is still there
+// under another file name is the same disk (a revert and the snapshot's
+// consolidation rename its delta files): never deleted.
+func orphanDataDisk(before string, devices object.VirtualDeviceList) (string, error) {
+	if before == "" {
+		return "", nil
+	}
+	d, err := dataDiskOf(devices)
+	if err != nil || d != nil {
+		return "", err
+	}
+	return before, nil
+}
+
+// removeOrphanDataDisk deletes the data disk file before (see
+// dataDiskFile) if the endpoint VM no longer has it (orphanDataDisk).
+func (s *Session) removeOrphanDataDisk(ctx context.Context, v *VCH, before string) error {
+	devices, err := v.VM.Device(ctx)
+	if err != nil {
+		return fmt.Errorf("devices of endpoint VM: %w", err)
+	}
+	file, err := orphanDataDisk(before, devices)
+	if err != nil || file == "" {
+		return err
+	}
+	if err := waitTask(ctx, func(ctx context.Context) (*object.Task, error) {
+		return object.NewVirtualDiskManager(s.Client).DeleteVirtualDisk(ctx, file, s.Datacenter)
+	}); err != nil && !fault.Is(err, &types.FileNotFound{}) {
+		return fmt.Errorf("delete %s: %w", file, err)
+	}
+	s.log.Info("data disk the rolled back upgrade added removed", zap.String("file", file))
 	return nil
 }
 

@@ -78,8 +78,12 @@ type Reader interface {
 	List(ctx context.Context) ([]Image, error)
 }
 
-// RootFS gives the path of the read-only ext4 disk holding an image's
-// unpacked root filesystem, building it on first use.
+// RootFS names the read-only disk holding an image's root filesystem (an
+// ext4 file system), making it on first use. The name is the provider's:
+// a host path for the local store, a datastore path
+// ("[ds] …/<chain>.vmdk", the top of the image's layer disk chain) for
+// the vSphere store; only the compute provider of the same platform
+// opens it.
 type RootFS interface {
 	RootFS(ctx context.Context, id string) (path string, err error)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,7 +52,9 @@ import (
 // address with the container's page; a container on the bridge network
 // connects out through the endpoint (forwarding and NAT); docker ps shows
 // the binding; configure restarts the endpoint VM and the new vchd
-// finds the running container and serves its port again; a committed
+// finds the running container and serves its port again, and, its state
+// being on the endpoint's data disk, still lists the images pulled and
+// shows the logs of a container that ran before the restart; a committed
 // image runs; the image layers are child disks written by the endpoint
 // VM, each with its own diff (a container of busybox + a layer adding a
 // file + a layer deleting one sees the right files; the top layer's
@@ -217,9 +220,38 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	waitPage(t, web, page, "the published port 80")
 	t.Logf("docker run -d (pull from the mirror, image disks, VM boot) took %s; the page answered %s after the run began", ran.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
+	// A container that printed and exited, of a second image (busybox,
+	// from the registry by its address), before the endpoint's restart.
+	bb := "10.0.2.101:5000/library/busybox:latest"
+	if err := fixture.Push(context.Background(), env.registry.Addr, "library/busybox", "latest", env.bbImage); err != nil {
+		t.Fatal(err)
+	}
+	const printed = "printed before the endpoint's restart\n"
+	if r := docker("run", "--name", "printer", bb, "echo", strings.TrimSpace(printed)); r.Exit != 0 || r.Stdout != printed {
+		t.Fatalf("docker run --name printer busybox echo: %s", r)
+	}
+	images := func() []string {
+		t.Helper()
+		r := docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+		if r.Exit != 0 {
+			t.Fatalf("docker images: %s", r)
+		}
+		l := strings.Fields(r.Stdout)
+		slices.Sort(l)
+		return l
+	}
+	imagesBefore := images()
+	for _, want := range []string{"nginx:latest", bb} {
+		if !slices.Contains(imagesBefore, want) {
+			t.Fatalf("docker images before the endpoint's restart: %q, no %s", imagesBefore, want)
+		}
+	}
+
 	// configure restarts the endpoint VM (--debug is read at boot): the
 	// new vchd finds hi-there running from its VM, its serial ports
-	// reconnect, and the published port answers again.
+	// reconnect, and the published port answers again. vchd's state is
+	// on the endpoint's data disk: the images pulled and the logs of the
+	// containers are still there.
 	conf := exec.Command(bin("vic-machine"), "configure", "--name", name, "--debug", "--cert-path", certs, "--target", vs.Target(), "--thumbprint", vs.Thumbprint)
 	conf.Env = append(os.Environ(), "VIC_MACHINE_PASSWORD="+pass)
 	if out, err := conf.CombinedOutput(); err != nil {
@@ -237,13 +269,22 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if r := docker("logs", "hi-there"); r.Exit != 0 {
 		t.Errorf("docker logs hi-there after the endpoint's restart: %s", r)
 	}
+	if got := images(); !slices.Equal(got, imagesBefore) {
+		t.Errorf("docker images after the endpoint's restart: %q, before it: %q", got, imagesBefore)
+	}
+	if r := docker("logs", "printer"); r.Exit != 0 || r.Stdout != printed {
+		t.Errorf("docker logs printer after the endpoint's restart: %s", r)
+	}
+	if r := docker("rm", "printer"); r.Exit != 0 {
+		t.Errorf("docker rm printer: %s", r)
+	}
+	b, _ := os.ReadFile(host.ConsolePath(name))
+	if !strings.Contains(string(b), "data disk mounted") || strings.Contains(string(b), "NO DATA DISK") {
+		t.Errorf("the endpoint's console does not show the data disk mounted:\n%s", b)
+	}
 
 	// Outbound: a container on the bridge network reaches a server
 	// beyond the endpoint VM.
-	bb := "10.0.2.101:5000/library/busybox:latest"
-	if err := fixture.Push(context.Background(), env.registry.Addr, "library/busybox", "latest", env.bbImage); err != nil {
-		t.Fatal(err)
-	}
 	start = time.Now()
 	if r := docker("run", "--rm", bb, "wget", "-q", "-O", "-", "http://10.0.2.102:8080/"); r.Exit != 0 || r.Stdout != outbound {
 		t.Errorf("outbound from the bridge network: %s", r)
@@ -365,7 +406,7 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	compose := func(args ...string) result {
 		t.Helper()
 		cmd := exec.Command("docker-compose", append([]string{"-p", "applweb"}, args...)...)
-		cmd.Dir, cmd.Env = project, append(environ, "COMPOSE_TLS_VERSION=TLSv1_2", "COMPOSE_INTERACTIVE_NO_CLI=1")
+		cmd.Dir, cmd.Env = project, append(environ, composeEnv...)
 		out, err := cmd.Output()
 		r := result{Stdout: string(out)}
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -393,7 +434,7 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if got := endpointNICCount(t, ctx, finder, name); got != nics {
 		t.Errorf("the endpoint VM has %d NICs after compose down, want %d", got, nics)
 	}
-	b, _ := os.ReadFile(host.ConsolePath(name))
+	b, _ = os.ReadFile(host.ConsolePath(name))
 	for _, want := range []string{"bridge leg up", "endpoint leg up"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the endpoint's console lacks %q:\n%s", want, b)

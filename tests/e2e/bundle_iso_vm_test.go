@@ -165,25 +165,43 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 		t.Fatal(err)
 	}
 	qdone := make(chan error, 1)
-	go func() { qdone <- q.Wait() }()
+	qexited := make(chan struct{}) // closed once QEMU has exited (qdone is read again below)
+	go func() {
+		err := q.Wait()
+		close(qexited)
+		qdone <- err
+	}()
 	defer func() {
 		cancel()
 		<-qdone
 	}()
+	// A QEMU that exits (at start, or killed when ctx ends) never connects
+	// its serial ports: closing the listeners ends a wait in Accept.
+	// Connections already accepted are not affected.
+	go func() {
+		<-qexited
+		logLn.Close()
+		ctlLn.Close()
+	}()
 	consoleText := func() string { b, _ := os.ReadFile(console); return string(b) }
 
-	accept := func(ln net.Listener) net.Conn {
+	accept := func(ln net.Listener, what string) net.Conn {
 		t.Helper()
 		c, err := ln.Accept()
 		if err != nil {
-			t.Fatal(err)
+			select {
+			case <-qexited:
+				t.Fatalf("%s: QEMU exited before connecting (%v): %s\nconsole:\n%s", what, err, qout.String(), consoleText())
+			default:
+				t.Fatalf("%s: %v", what, err)
+			}
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
 
 	// The log port.
-	lc := accept(logLn)
+	lc := accept(logLn, "log port")
 	if err := probeForHello(lc, proto.SerialHello(id, proto.PortLog, token)); err != nil {
 		t.Fatalf("log port: %v\nconsole:\n%s", err, consoleText())
 	}
@@ -312,8 +330,14 @@ func bootstrapISORunsAContainer(t *testing.T, iso string) {
 	default:
 		ctlLn.Close()
 	}
-	if s := <-state; !strings.HasPrefix(s, "true ") || !strings.Contains(s, `"running":true`) || strings.Contains(s, "; ") {
-		t.Errorf("control state request: %s", s)
+	var st string
+	select {
+	case st = <-state:
+	case <-time.After(3 * time.Minute): // its own waits are bounded; this catches a hang only
+		t.Fatalf("the control session never ended\nconsole:\n%s", consoleText())
+	}
+	if !strings.HasPrefix(st, "true ") || !strings.Contains(st, `"running":true`) || strings.Contains(st, "; ") {
+		t.Errorf("control state request: %s", st)
 	}
 	select {
 	case err := <-qdone:

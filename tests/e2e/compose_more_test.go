@@ -21,7 +21,8 @@ import (
 
 // composeFollow starts a following compose command (logs -f, events) and
 // returns a function that polls its output for a line matching want. The
-// command is killed when the test ends.
+// command, with the Compose v2 plugin the docker CLI runs, is killed when
+// the test ends.
 func (c composeCLI) follow(t *testing.T, args ...string) (has func(want func(line string) bool) bool, wait func(what string, want func(line string) bool)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -33,6 +34,7 @@ func (c composeCLI) follow(t *testing.T, args ...string) (has func(want func(lin
 		cmd = exec.CommandContext(ctx, "docker", append([]string{"compose"}, append(base, args...)...)...)
 	}
 	cmd.Dir, cmd.Env = c.dir, c.environ()
+	killGroupOnCancel(cmd)
 	pr, pw := io.Pipe()
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = pw, &errb

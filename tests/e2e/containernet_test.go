@@ -57,17 +57,18 @@ func TestContainerNetworks(t *testing.T) {
 		t.Helper()
 		return strings.TrimSpace(v.must(t, "inspect", "-f", `{{(index .NetworkSettings.Networks "`+net+`").IPAddress}}`, name))
 	}
-	// up waits until the container serves port 80 to itself.
+	// up waits until the container serves ports 80 and 8081 (started
+	// second) to itself.
 	up := func(t *testing.T, name string) {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			r := v.docker(t, "exec", name, "wget", "-q", "-O-", "http://127.0.0.1:80/")
-			if r.Exit == 0 && strings.Contains(r.Stdout, "hello-") {
+			r := v.docker(t, "exec", name, "sh", "-c", "wget -q -O- http://127.0.0.1:80/ && wget -q -O- http://127.0.0.1:8081/")
+			if r.Exit == 0 && strings.Count(r.Stdout, "hello-") == 2 {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s does not serve port 80 to itself: %s", name, r)
+				t.Fatalf("%s does not serve ports 80 and 8081 to itself: %s", name, r)
 			}
 			time.Sleep(300 * time.Millisecond)
 		}

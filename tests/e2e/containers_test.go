@@ -114,8 +114,10 @@ func TestDetachedPsInspectLogsStop(t *testing.T) {
 func TestStopTimeoutEscalatesToKill(t *testing.T) {
 	img := pulled(t)
 	name := uniqueName(t)
-	mustDocker(t, "run", "-d", "--name", name, img, "sh", "-c", `trap "" TERM; while true; do sleep 1; done`)
+	mustDocker(t, "run", "-d", "--name", name, img, "sh", "-c", `trap "" TERM; echo trapped; while true; do sleep 1; done`)
 	defer docker(t, "rm", "-f", name)
+	// run -d returns once sh has started, maybe before the trap is set.
+	waitFor(t, func() bool { return strings.Contains(docker(t, "logs", name).Stdout, "trapped") })
 	mustDocker(t, "stop", "-t", "2", name)
 	if st := inspect(t, name); st.State.ExitCode != 137 {
 		t.Fatalf("stop of a TERM-ignoring container: exit %d, want 137", st.State.ExitCode)

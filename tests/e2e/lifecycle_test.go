@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,36 +10,34 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vchproject/vch/machine/certs"
 )
 
-// vchCLI is the docker CLI for a VCH other than the suite's.
+// vchCLI is the docker CLI for a VCH other than the suite's (bounded as
+// runDocker bounds it).
 func vchCLI(t *testing.T, host, certs string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command("docker", args...)
-	e := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DOCKER_") {
-			e = append(e, kv)
-		}
-	}
-	cmd.Env = append(e, "DOCKER_HOST="+host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+certs, "DOCKER_CONFIG="+env.config)
-	var o, eb strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &eb
-	err := cmd.Run()
-	r := result{Stdout: o.String(), Stderr: eb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Exit = ee.ExitCode()
-	} else if err != nil {
+	r, err := runDocker(nil, vchEnviron(host, certs), "", args...)
+	if err != nil {
 		t.Fatalf("docker %v: %v", args, err)
 	}
 	return r
 }
 
-// vm runs bin/vic-machine with args and returns stdout, stderr, exit code.
+// vmLimit bounds one vic-machine command: generous (create waits for vchd
+// and its first VM under TCG), it only turns a hang into a failure.
+const vmLimit = 10 * time.Minute
+
+// vm runs bin/vic-machine with args and returns stdout, stderr, exit code
+// (-1, with a note on stderr, if it could not run or was killed after
+// vmLimit).
 func vm(args ...string) (string, string, int) {
-	cmd := exec.Command(filepath.Join(env.repo, "bin", "vic-machine"), args...)
+	ctx, cancel := context.WithTimeout(context.Background(), vmLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(env.repo, "bin", "vic-machine"), args...)
+	cmd.WaitDelay = waitDelay
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -47,6 +46,10 @@ func vm(args ...string) (string, string, int) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		code = -1
+		fmt.Fprintf(&e, "\n(vic-machine: %v)", err)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(&e, "\n(vic-machine %v killed after %v)", args, vmLimit)
 	}
 	return o.String(), e.String(), code
 }
@@ -358,21 +361,11 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command("docker", "create", "--name", fmt.Sprintf("burst-%d", i), env.busybox, "true")
-			e := []string{}
-			for _, kv := range os.Environ() {
-				if !strings.HasPrefix(kv, "DOCKER_") {
-					e = append(e, kv)
-				}
-			}
-			cmd.Env = append(e, "DOCKER_HOST="+ex["DOCKER_HOST"], "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+ex["DOCKER_CERT_PATH"], "DOCKER_CONFIG="+env.config)
-			var o, eb strings.Builder
-			cmd.Stdout, cmd.Stderr = &o, &eb
-			err := cmd.Run()
-			results[i] = result{Stdout: o.String(), Stderr: eb.String()}
+			r, err := runDocker(nil, vchEnviron(ex["DOCKER_HOST"], ex["DOCKER_CERT_PATH"]), "", "create", "--name", fmt.Sprintf("burst-%d", i), env.busybox, "true")
 			if err != nil {
-				results[i].Exit = 1
+				r.Exit, r.Stderr = -1, r.Stderr+err.Error()
 			}
+			results[i] = r
 		}()
 	}
 	poll(t, "the first containers of the burst", func() bool {
@@ -380,7 +373,7 @@ func TestSupervisedVCHDKillDuringCreates(t *testing.T) {
 		return r.Exit == 0 && len(strings.Fields(r.Stdout)) >= 2
 	})
 	old := signalVCHD(t, root, syscall.SIGKILL)
-	wg.Wait()
+	wg.Wait() // each create is bounded by runDocker
 	poll(t, "the supervisor to bring vchd back", func() bool { return cli("version").Exit == 0 })
 	if now := pidOf(t, filepath.Join(root, "vchd.pid")); now == old {
 		t.Fatalf("vchd pid unchanged (%d)", now)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,14 +147,18 @@ func freePort() (int, error) {
 }
 
 // dockerEnv is the environment a user has after pasting the export lines.
-func dockerEnv() []string {
+func dockerEnv() []string { return vchEnviron(env.host, env.certs) }
+
+// vchEnviron is the docker CLI's environment for the VCH at host, with
+// the client certificates in certs.
+func vchEnviron(host, certs string) []string {
 	e := []string{}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DOCKER_") {
 			e = append(e, kv)
 		}
 	}
-	return append(e, "DOCKER_HOST="+env.host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+env.certs, "DOCKER_CONFIG="+env.config)
+	return append(e, "DOCKER_HOST="+host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+certs, "DOCKER_CONFIG="+env.config)
 }
 
 // result of one docker CLI run.
@@ -182,14 +187,35 @@ func dockerIn(t *testing.T, stdin string, args ...string) result {
 	return r
 }
 
+// waitDelay is how long a command's Wait waits for its output pipes once
+// the process has ended (or was killed): a child that inherited them (a
+// CLI plugin) cannot keep Wait from returning.
+const waitDelay = 10 * time.Second
+
+// killGroupOnCancel runs cmd (made by exec.CommandContext) in its own
+// process group and has the context's end kill the whole group: a CLI
+// plugin the docker CLI started (Compose v2) stays in the CLI's group and
+// outlives a kill of the CLI alone, holding its output pipes. waitDelay
+// bounds Wait should anything still hold them.
+func killGroupOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = waitDelay
+}
+
+// dockerLimit bounds one docker CLI command of runDocker.
+const dockerLimit = 3 * time.Minute
+
 // runDocker runs the docker CLI (after the prefix argv, e.g. nsenter's)
-// with environ and stdin, bounded by 3 minutes. A non-zero exit is in the
-// result; err is for a CLI that could not run at all.
+// with environ and stdin, bounded by dockerLimit. A non-zero exit is in
+// the result (-1 if killed, with a note on stderr); err is for a CLI that
+// could not run at all.
 func runDocker(prefix, environ []string, stdin string, args ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), dockerLimit)
 	defer cancel()
 	argv := append(append(append([]string{}, prefix...), "docker"), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.WaitDelay = waitDelay
 	cmd.Env = environ
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -198,6 +224,9 @@ func runDocker(prefix, environ []string, stdin string, args ...string) (result, 
 	}
 	err := cmd.Run()
 	r := result{Stdout: out.String(), Stderr: errb.String()}
+	if ctx.Err() != nil {
+		r.Stderr += fmt.Sprintf("\n(docker %v killed after %v)", args, dockerLimit)
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.Exit = ee.ExitCode()
 		err = nil

@@ -131,15 +131,7 @@ func (v *netVCH) vicMachine(args ...string) (string, error) {
 func (v *netVCH) nsenter() []string { return []string{"nsenter", "--net=" + v.ns.Path, "--"} }
 
 // environ is the docker CLI's environment for v.
-func (v *netVCH) environ() []string {
-	e := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DOCKER_") {
-			e = append(e, kv)
-		}
-	}
-	return append(e, "DOCKER_HOST="+v.host, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH="+v.certs, "DOCKER_CONFIG="+env.config)
-}
+func (v *netVCH) environ() []string { return vchEnviron(v.host, v.certs) }
 
 // docker runs the docker CLI inside the namespace.
 func (v *netVCH) docker(t testing.TB, args ...string) result {

@@ -130,6 +130,7 @@ func startVSphereVCH(t *testing.T, o vsphereOptions) *vsphereVCH {
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup, which waits for the end
 			b, _ := os.ReadFile(logf.Name())
 			t.Fatalf("vchd ended: %v\n%s", err, b)
 		case <-time.After(200 * time.Millisecond):

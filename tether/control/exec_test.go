@@ -186,14 +186,9 @@ func openExec(t *testing.T, client *ssh.Client, spec proto.ExecSpec) *execSessio
 // finish waits for the exit status and the end of both streams.
 func (s *execSession) finish(t *testing.T) proto.ExecExit {
 	t.Helper()
-	var ex proto.ExecExit
-	select {
-	case ex = <-s.exit:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit status")
-	}
-	<-s.outDone
-	<-s.errDon
+	ex := recv(t, s.exit, "exec exit status")
+	recv(t, s.outDone, "end of the exec's stdout")
+	recv(t, s.errDon, "end of the exec's stderr")
 	return ex
 }
 
@@ -237,7 +232,7 @@ func TestExecChannel(t *testing.T) {
 	t.Run("streams and exit by EOF", func(t *testing.T) {
 		spec := proto.ExecSpec{Args: []string{"cat"}, Env: []string{"A=1"}, User: "app:staff", WorkingDir: "/w", OpenStdin: true}
 		s := openExec(t, client, spec)
-		if st := <-s.started; st.Pid != 77 {
+		if st := recv(t, s.started, "exec started"); st.Pid != 77 {
 			t.Fatalf("started %+v", st)
 		}
 		io.WriteString(s.ch, "hello\n")
@@ -280,7 +275,7 @@ func TestExecChannel(t *testing.T) {
 
 	t.Run("signal", func(t *testing.T) {
 		s := openExec(t, client, proto.ExecSpec{Args: []string{"cat"}, OpenStdin: true})
-		<-s.started
+		recv(t, s.started, "exec started")
 		b, _ := json.Marshal(proto.SignalRequest{Signal: 15})
 		if ok, err := s.ch.SendRequest(proto.ReqExecSignal, true, b); !ok {
 			t.Fatalf("signal refused: %v", err)

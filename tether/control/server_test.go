@@ -72,6 +72,11 @@ func (f *fakeProc) Stdin() (io.WriteCloser, bool, error) {
 // pinning pub.
 func dialHost(t *testing.T, c net.Conn, pub ssh.PublicKey) *ssh.Client {
 	t.Helper()
+	// The handshake, ours and SSH's, has a deadline: a server that never
+	// answers fails the test instead of blocking it. Cleared once connected.
+	if err := c.SetDeadline(time.Now().Add(testBound)); err != nil {
+		t.Fatal(err)
+	}
 	br := bufio.NewReader(c)
 	stopNudge := make(chan struct{})
 	nudged := proto.Nudge(c, stopNudge)
@@ -102,6 +107,9 @@ func dialHost(t *testing.T, c net.Conn, pub ssh.PublicKey) *ssh.Client {
 		User: "vch", HostKeyCallback: ssh.FixedHostKey(pub), Timeout: 0,
 	})
 	if err != nil {
+		t.Fatalf("ssh handshake: %v", err)
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	return ssh.NewClient(cc, chans, reqs)
@@ -121,6 +129,7 @@ type pipePort struct {
 	guest net.Conn
 	ready chan struct{} // closed when a host attaches
 	gone  chan struct{} // closed when the guest has seen the host go
+	down  chan struct{} // closed when the port goes away: writes fail
 }
 
 // socketPair is a buffered, connected pair (net.Pipe is unbuffered, and
@@ -144,7 +153,7 @@ func socketPair(t *testing.T) (net.Conn, net.Conn) {
 }
 
 func newPipePort() *pipePort {
-	p := &pipePort{ready: make(chan struct{}), gone: make(chan struct{})}
+	p := &pipePort{ready: make(chan struct{}), gone: make(chan struct{}), down: make(chan struct{})}
 	close(p.gone)
 	return p
 }
@@ -154,7 +163,7 @@ func (p *pipePort) attach(t *testing.T) net.Conn {
 	p.mu.Lock()
 	gone := p.gone
 	p.mu.Unlock()
-	<-gone // the guest must have read EOF from the earlier host
+	recv(t, gone, "the guest reading EOF from the earlier host")
 	p.mu.Lock()
 	p.guest = g
 	p.gone = make(chan struct{})
@@ -194,7 +203,13 @@ func (p *pipePort) Write(b []byte) (int, error) {
 		c, ready := p.guest, p.ready
 		p.mu.Unlock()
 		if c == nil {
-			<-ready // a write blocks until a host is connected
+			// A write blocks until a host is connected, or until the
+			// port goes away.
+			select {
+			case <-ready:
+			case <-p.down:
+				return 0, io.ErrClosedPipe
+			}
 			continue
 		}
 		return c.Write(b)
@@ -302,7 +317,7 @@ func TestServe(t *testing.T) {
 				t.Fatalf("stdin EOF request: %v %v", ok, err)
 			}
 			ch.CloseWrite()
-			<-proc.stdin.closed
+			recv(t, proc.stdin.closed, "the process's stdin closed by the stdin EOF request")
 			if got := proc.stdin.data.String(); got != "bare\nhello\n" {
 				t.Fatalf("stdin got %q", got)
 			}
@@ -317,7 +332,12 @@ func TestServe(t *testing.T) {
 		client.Close()
 		h.Close()
 	}
-	<-served
+	// A late write of the last session (a channel close still in
+	// flight when the guest read the host's EOF) waits for a next host,
+	// as on a virtio-serial port, and holds the SSH transport that the
+	// session's end closes. No host comes: the port goes away.
+	close(port.down)
+	recv(t, served, "Serve's end after the context's")
 	proc.mu.Lock()
 	defer proc.mu.Unlock()
 	if len(proc.signals) != 2 || proc.signals[0] != 15 || proc.size != [2]uint16{24, 80} {
@@ -398,7 +418,7 @@ func TestServeHostReturnsUnnoticed(t *testing.T) {
 		cancel()
 		g.Close()
 		h.Close()
-		<-served
+		recv(t, served, "Serve's end after the context's")
 	}()
 
 	first := &detachable{Conn: h}
@@ -413,6 +433,10 @@ func TestServeHostReturnsUnnoticed(t *testing.T) {
 		t.Fatal(err)
 	}
 	c1.Close()
+	// c1's reader may have passed detachable's check before gone was
+	// set: its read of h ends at the deadline, and only then may the
+	// deadline go (else it would take the guest's answers to c2).
+	c1.Wait()
 	if err := h.SetReadDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
 	}

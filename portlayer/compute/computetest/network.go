@@ -88,6 +88,9 @@ func RunNetwork(t *testing.T, factory NetFactory, image string, opts ...Option) 
 			if why, ok := s.without[tc.name]; ok {
 				t.Skip("not supported by this provider yet: " + why)
 			}
+			if why, ok := s.optOut[tc.name]; ok {
+				t.Skip("provider opted out of " + tc.name + ": " + why)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			r := &Recorder{calls: map[string][]string{}}

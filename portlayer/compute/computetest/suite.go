@@ -37,6 +37,20 @@ func WithoutProcess(reason string, names ...string) Option {
 	}
 }
 
+// Without names the cases a provider cannot pass by design (not a gap
+// to close): each is skipped with "provider opted out of NAME: reason",
+// so the reason shows in every -v run.
+func Without(reason string, names ...string) Option {
+	return func(s *suite) {
+		if s.optOut == nil {
+			s.optOut = map[string]string{}
+		}
+		for _, n := range names {
+			s.optOut[n] = reason
+		}
+	}
+}
+
 // WithTimeout bounds each subtest (default 5 minutes), so a hung provider
 // fails instead of blocking the test binary.
 func WithTimeout(d time.Duration) Option { return func(s *suite) { s.timeout = d } }
@@ -49,6 +63,7 @@ type suite struct {
 	timeout time.Duration
 	volume  string            // see WithVolume
 	without map[string]string // case name -> reason (see WithoutProcess)
+	optOut  map[string]string // case name -> reason (see Without)
 }
 
 // Run runs the conformance suite against the providers factory makes.
@@ -100,6 +115,9 @@ func Run(t *testing.T, factory Factory, image string, opts ...Option) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.skip {
 				t.Skip("provider opted out of " + tc.name)
+			}
+			if why, ok := s.optOut[tc.name]; ok {
+				t.Skip("provider opted out of " + tc.name + ": " + why)
 			}
 			if why, ok := s.without[tc.name]; ok {
 				t.Skip("not supported by this provider yet: " + why)

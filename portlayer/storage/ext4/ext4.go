@@ -67,11 +67,25 @@ func Make(ctx context.Context, path string, size int64, fromDir, label string) (
 // tables are marked zeroed, not written. An image layer's base disk is
 // formatted so, then filled once and only read after.
 func Format(ctx context.Context, dev, label string) error {
+	return format(ctx, dev, label, false)
+}
+
+// FormatJournaled is Format with a journal: a file system written all
+// along and mounted at every boot (the endpoint VM's data disk), which a
+// power cut must leave consistent.
+func FormatJournaled(ctx context.Context, dev, label string) error {
+	return format(ctx, dev, label, true)
+}
+
+func format(ctx context.Context, dev, label string, journal bool) error {
 	extended := "assume_storage_prezeroed=1,nodiscard"
 	if !prezeroedSupported(ctx) {
 		extended = "lazy_itable_init=1,lazy_journal_init=1,nodiscard"
 	}
-	args := []string{"-q", "-F", "-t", "ext4", "-m", "0", "-E", extended, "-O", "^has_journal"}
+	args := []string{"-q", "-F", "-t", "ext4", "-m", "0", "-E", extended}
+	if !journal {
+		args = append(args, "-O", "^has_journal")
+	}
 	if label != "" {
 		args = append(args, "-L", label)
 	}

@@ -133,7 +133,7 @@ func (s *Store) Commit(ctx context.Context, opts storage.CommitOptions) (storage
 	}
 	release4 := s.hold(held...)
 	defer release4()
-	unpacked, err := s.unpack(ctx, layers, nil)
+	unpacked, err := s.prepare(ctx, layers, nil)
 	if err != nil {
 		return storage.Image{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -106,7 +105,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		return storage.Image{}, err
 	}
 	if old, err := s.Get(ctx, id); err == nil && old.ManifestDigest == manifestDesc.Digest.String() {
-		if _, err := os.Stat(s.rootfsPath(chainID(layers))); err == nil {
+		if s.prepared(layers) {
 			s.addSource(id, reference.Domain(named), reference.Path(named))
 			return old, nil // up to date: docker prints no layer lines
 		}
@@ -116,7 +115,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) 
 		return storage.Image{}, err
 	}
 	unpackStart := time.Now()
-	size, err := s.unpack(ctx, layers, report)
+	size, err := s.prepare(ctx, layers, report)
 	if err != nil {
 		return storage.Image{}, err
 	}

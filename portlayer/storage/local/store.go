@@ -34,6 +34,10 @@ type Store struct {
 	// verified holds the chain IDs whose root filesystem disk this
 	// process has built or checked against its seal.
 	verified sync.Map
+	// measured holds, with WithLayersOnly, the size of each layer blob
+	// this process has read through and checked against a diff ID (by
+	// "blob-digest diff-ID").
+	measured sync.Map
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -45,6 +49,9 @@ type options struct {
 	plainHTTP func(host string) bool
 	policy    RegistryPolicy
 	stall     time.Duration
+	// layersOnly: pulls and commits build no flattened root filesystem
+	// (see WithLayersOnly).
+	layersOnly bool
 }
 
 // DefaultStallTimeout is how long a registry may keep a pull or push
@@ -58,6 +65,15 @@ func WithStallTimeout(d time.Duration) Option { return func(o *options) { o.stal
 // WithPlainHTTP decides which registry hosts are spoken to in plain HTTP
 // (default: hosts on loopback).
 func WithPlainHTTP(f func(host string) bool) Option { return func(o *options) { o.plainHTTP = f } }
+
+// WithLayersOnly makes pulls and commits keep the layers' blobs without
+// building the image's flattened root filesystem disk: for a consumer
+// that applies the layers itself (ApplyLayer), as the vSphere image store
+// does into a disk per layer. Each new layer is still read through once,
+// to check its diff ID and measure it, and an image's size is then the
+// sum of its layers' files (as docker counts it) rather than the
+// flattened tree's. RootFS still builds the disk when asked.
+func WithLayersOnly() Option { return func(o *options) { o.layersOnly = true } }
 
 // New opens (creating if needed) a store rooted at root.
 func New(root string, log *zap.Logger, opts ...Option) (*Store, error) {

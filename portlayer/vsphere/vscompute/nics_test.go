@@ -125,14 +125,16 @@ func decodeKey(t *testing.T, ctx context.Context, vm *object.VirtualMachine, key
 	return nil
 }
 
-// TestConformanceNetwork runs the compute suite's network cases; those
-// that need the process to exit on its own wait for the tether.
+// TestConformanceNetwork runs the compute suite's network cases; the
+// plain simulator's VMs run no process, so the cases that need one to
+// exit or fail on its own run in package backed (TestConformanceNetwork
+// there, on docker-backed VMs with a tether).
 func TestConformanceNetwork(t *testing.T) {
 	f := open(t)
 	computetest.RunNetwork(t, func(t *testing.T, na compute.NetworkAttacher) compute.Provider {
 		p := f(t).(*vscompute.Provider)
 		return p.WithNetwork(na)
-	}, "sha256:00", computetest.WithoutProcess("the vSphere tether transport is not built", "DetachAfterExit", "DetachAfterStartFailure", "AttachFailureFailsStart"))
+	}, "sha256:00", computetest.WithoutProcess("needs a process in the VM: this run has no docker-backed VMs; see package backed (TestConformanceNetwork there)", "DetachAfterExit", "DetachAfterStartFailure", "AttachFailureFailsStart"))
 }
 
 // TestOpenDetachesLostRuns: a VM that was powered off while no vchd ran

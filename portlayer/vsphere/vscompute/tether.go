@@ -262,7 +262,8 @@ func (p *Provider) awaitTether(ctx context.Context, id string, events <-chan tev
 }
 
 // recordExit records the exit the tether reported, if the run is still
-// recorded as running.
+// recorded as running, after telling networking that the run ended (so
+// Detach comes before Wait sees the exit, as on a kill).
 func (p *Provider) recordExit(id string, ev tevent) {
 	unlock := p.lockRec(id)
 	defer unlock()
@@ -272,6 +273,7 @@ func (p *Provider) recordExit(id string, ev tevent) {
 	if err != nil || !c.rec.Running || ev.At.Before(c.rec.StartedAt) {
 		return
 	}
+	p.detach(ctx, id)
 	c.rec.Running, c.rec.Exited, c.rec.ExitCode = false, true, ev.ExitCode
 	c.rec.FinishedAt = ev.At.UTC()
 	c.rec.Boot = append(c.rec.Boot, compute.Step{Name: "process-exited", At: c.rec.FinishedAt})

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/errdefs"
@@ -371,5 +374,63 @@ func TestVolumeHeldByOneRunningVM(t *testing.T) {
 	}
 	if err := p.Start(ctx, second); err != nil {
 		t.Fatalf("second start once the first is off: %v", err)
+	}
+}
+
+// failingPowerOn is a container VM whose PowerOnVM_Task is accepted and
+// then ends in an InsufficientResourcesFault (the VM stays off), as when
+// vCenter admits the call but the host cannot give the VM its memory.
+type failingPowerOn struct {
+	*simulator.VirtualMachine
+}
+
+func (vm *failingPowerOn) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
+	task := simulator.CreateTask(req.This, "powerOn", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, &types.InsufficientResourcesFault{}
+	})
+	return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: task.Run(ctx)}}
+}
+
+// TestPowerOnTaskFails: a power-on task that fails (not the call: the
+// task, see TestPowerOnFault for a fault at call time) fails Start with
+// the same class, Unavailable; the run is recorded as exited with the
+// fault, the VM is off, and the container starts once the host has room.
+func TestPowerOnTaskFails(t *testing.T) {
+	ctx := context.Background()
+	sim := vsimtest.Shared(t)
+	p := open(t)(t)
+	id := hexID('e')
+	if err := p.Create(ctx, spec(id, "fault-poweron-task")); err != nil {
+		t.Fatal(err)
+	}
+	vmo, err := sim.Session(t).Finder.VirtualMachine(ctx, "fault-poweron-task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := sim.Model.Map().Get(vmo.Reference()).(*simulator.VirtualMachine)
+	sim.Model.Map().Put(&failingPowerOn{VirtualMachine: orig})
+	err = p.Start(ctx, id)
+	sim.Model.Map().Put(orig)
+	if !errdefs.IsUnavailable(err) || !strings.Contains(err.Error(), "power on") {
+		t.Fatalf("start whose power-on task fails: %v, want Unavailable naming the power on", err)
+	}
+	c, err := p.Inspect(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status.State != compute.StateExited || c.Status.Error == "" {
+		t.Fatalf("status after a failed power-on task: %+v, want exited with the error", c.Status)
+	}
+	if state, err := vmo.PowerState(ctx); err != nil || state != types.VirtualMachinePowerStatePoweredOff {
+		t.Fatalf("VM after a failed power-on task: %s %v, want poweredOff", state, err)
+	}
+	if err := p.Start(ctx, id); err != nil {
+		t.Fatalf("start once the host has room: %v", err)
+	}
+	if err := p.Kill(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Remove(ctx, id); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,7 +7,8 @@
 // One WriteLayer, in order (one at a time: the attaches are serialised):
 //
 //  1. reconfigure the endpoint VM to add a disk on its PVSCSI controller
-//     at a free unit: a child disk of the parent layer's disk (the backing
+//     at a free unit, never vice.DataDiskUnit (the endpoint's data disk,
+//     vchd's own state, is there): a child disk of the parent layer's disk (the backing
 //     names it as Parent, file operation create), or for a base layer a
 //     new thin disk of the capacity asked;
 //  2. in the guest, find the new block device by its SCSI address: the
@@ -23,7 +24,9 @@
 //
 // A failure after step 1 unmounts, deletes the guest's device and removes
 // the disk with its file (file operation destroy), so nothing of it is
-// left; a failed step 1 deletes whatever file it may have made.
+// left; a failed step 1 deletes whatever file it may have made. Every
+// detach and removal names the device WriteLayer added (found by its
+// file), so no other disk of the VM is ever taken away.
 package vsdisk
 
 import (
@@ -36,6 +39,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 )
 
@@ -182,9 +186,11 @@ func newDisk(devices object.VirtualDeviceList, disk, parent string, capacityKB i
 		return nil, errdefs.FailedPrecondition("the endpoint VM has no PVSCSI controller to attach layer disks to (vic-machine create gives it one)")
 	}
 	dev := devices.CreateDisk(ctrl, types.ManagedObjectReference{}, disk)
-	if dev.UnitNumber == nil || *dev.UnitNumber < 0 {
+	unit := freeUnit(devices, ctrl)
+	if unit < 0 {
 		return nil, errdefs.Unavailable("the endpoint VM's PVSCSI controller has no free unit")
 	}
+	dev.UnitNumber = &unit
 	b := dev.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
 	b.DiskMode = string(types.VirtualDiskModePersistent)
 	b.Datastore = nil
@@ -197,6 +203,34 @@ func newDisk(devices object.VirtualDeviceList, disk, parent string, capacityKB i
 		dev.CapacityInKB = capacityKB
 	}
 	return dev, nil
+}
+
+// maxUnits is how many units freeUnit looks at on a controller (as many
+// as govmomi's own choice does).
+const maxUnits = 30
+
+// freeUnit is the lowest unit of ctrl that no device of devices has, but
+// the controller's own unit and the data disk's (vice.DataDiskUnit, kept
+// for it even on an endpoint VM that has no data disk yet, so a layer
+// disk is never where the appliance looks for its state); -1 if none is
+// free.
+func freeUnit(devices object.VirtualDeviceList, ctrl types.BaseVirtualController) int32 {
+	used := map[int32]bool{vice.DataDiskUnit: true}
+	if sc, ok := ctrl.(types.BaseVirtualSCSIController); ok {
+		used[sc.GetVirtualSCSIController().ScsiCtlrUnitNumber] = true
+	}
+	key := ctrl.GetVirtualController().Key
+	for _, d := range devices {
+		if v := d.GetVirtualDevice(); v.ControllerKey == key && v.UnitNumber != nil {
+			used[*v.UnitNumber] = true
+		}
+	}
+	for u := int32(0); u < maxUnits; u++ {
+		if !used[u] {
+			return u
+		}
+	}
+	return -1
 }
 
 // attached finds the disk device whose file is disk.

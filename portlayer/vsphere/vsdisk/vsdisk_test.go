@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vchproject/vch/errdefs"
+	"github.com/vchproject/vch/internal/vice"
 	"github.com/vchproject/vch/portlayer/vsphere/vsdisk"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsimtest"
@@ -140,7 +141,8 @@ func (f fixture) exists(t *testing.T, disk string) bool {
 }
 
 // TestWriteLayers: a base layer's disk is added to the endpoint VM as a
-// new disk of the capacity asked on its PVSCSI controller, formatted,
+// new disk of the capacity asked on its PVSCSI controller (at unit 1: unit
+// 0 is the data disk's, even on a VM without one), formatted,
 // mounted, filled, unmounted, released in the guest and removed from the
 // VM with its file kept; a child layer's disk is added with the base as
 // its parent backing (at the unit the base had: it is free again), and
@@ -168,7 +170,7 @@ func TestWriteLayers(t *testing.T) {
 		t.Fatalf("guest steps %q, want %q", strings.Join(g.steps, " "), want)
 	}
 	b := g.atUnit.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
-	if b.FileName != base || b.Parent != nil || g.atUnit.CapacityInKB != 64<<10 || *g.atUnit.UnitNumber != 0 {
+	if b.FileName != base || b.Parent != nil || g.atUnit.CapacityInKB != 64<<10 || *g.atUnit.UnitNumber != 1 {
 		t.Fatalf("the base's device: %s parent %v, %d KB at unit %d", b.FileName, b.Parent, g.atUnit.CapacityInKB, *g.atUnit.UnitNumber)
 	}
 	if len(filled) != 1 || filled[0] != g.dir {
@@ -186,7 +188,7 @@ func TestWriteLayers(t *testing.T) {
 		t.Fatalf("guest steps %q, want %q", strings.Join(g.steps, " "), want)
 	}
 	b = g.atUnit.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
-	if b.FileName != child || b.Parent == nil || b.Parent.FileName != base || *g.atUnit.UnitNumber != 0 {
+	if b.FileName != child || b.Parent == nil || b.Parent.FileName != base || *g.atUnit.UnitNumber != 1 {
 		t.Fatalf("the child's device: %s parent %+v at unit %d", b.FileName, b.Parent, *g.atUnit.UnitNumber)
 	}
 	if d := f.disks(t); len(d) != 0 || !f.exists(t, child) || !f.exists(t, base) {
@@ -244,5 +246,75 @@ func TestNoController(t *testing.T) {
 	}
 	if len(g.steps) != 0 || f.exists(t, disk) {
 		t.Fatalf("steps %v", g.steps)
+	}
+}
+
+// dataDisk gives the fixture's VM a data disk at vice.DataDiskUnit, as
+// vic-machine create does, and returns its file.
+func (f fixture) dataDisk(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	devices, err := f.vm.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl := devices.PickController((*types.ParaVirtualSCSIController)(nil))
+	disk := devices.CreateDisk(ctrl, types.ManagedObjectReference{}, "")
+	unit := vice.DataDiskUnit
+	disk.UnitNumber, disk.CapacityInKB = &unit, 1024
+	if err := f.vm.AddDevice(ctx, disk); err != nil {
+		t.Fatal(err)
+	}
+	d := f.disks(t)
+	if len(d) != 1 {
+		t.Fatalf("the VM's disks after adding the data disk: %v", d)
+	}
+	return d[0].(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName
+}
+
+// TestDataDiskKept: on an endpoint VM with its data disk at unit 0, layer
+// disks go to another unit, and neither a write nor a failed one (whose
+// disk is removed with its file) detaches the data disk or deletes its
+// file.
+func TestDataDiskKept(t *testing.T) {
+	ctx := context.Background()
+	f := endpoint(t, true)
+	data := f.dataDisk(t)
+	g := &guestLog{t: t, vm: f.vm, dir: t.TempDir()}
+	w, err := vsdisk.New(vsdisk.Config{Session: f.s, VM: f.vm.Name(), Guest: g, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := func(when string) {
+		t.Helper()
+		d := f.disks(t)
+		if len(d) != 1 || *d[0].GetVirtualDevice().UnitNumber != vice.DataDiskUnit ||
+			d[0].(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName != data || !f.exists(t, data) {
+			t.Fatalf("%s: the VM's disks %v, the data disk's file there: %v", when, d, f.exists(t, data))
+		}
+	}
+	good, bad := f.folder+"/good/good.vmdk", f.folder+"/bad/bad.vmdk"
+	for _, d := range []string{good, bad} {
+		if err := object.NewFileManager(f.s.Client).MakeDirectory(ctx, d[:strings.LastIndex(d, "/")], f.s.Datacenter, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteLayer(ctx, good, "", 64<<10, func(context.Context, string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if u := *g.atUnit.UnitNumber; u == vice.DataDiskUnit {
+		t.Fatalf("a layer disk at the data disk's unit %d", u)
+	}
+	kept("after a layer write")
+	boom := errors.New("apply failed")
+	if err := w.WriteLayer(ctx, bad, "", 64<<10, func(context.Context, string) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("WriteLayer: %v", err)
+	}
+	if u := *g.atUnit.UnitNumber; u == vice.DataDiskUnit {
+		t.Fatalf("a layer disk at the data disk's unit %d", u)
+	}
+	kept("after a failed layer write")
+	if f.exists(t, bad) || !f.exists(t, good) {
+		t.Fatalf("layer files: the failed one left %v, the good one kept %v", f.exists(t, bad), f.exists(t, good))
 	}
 }

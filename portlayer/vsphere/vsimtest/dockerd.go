@@ -88,6 +88,7 @@ func StartDockerd(t *testing.T) *Dockerd {
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup, which waits for the end
 			b, _ := os.ReadFile(log.Name())
 			t.Fatalf("dockerd ended: %v\n%s", err, lastLines(string(b), 20))
 		case <-time.After(200 * time.Millisecond):

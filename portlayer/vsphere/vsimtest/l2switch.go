@@ -22,10 +22,11 @@ type portSwitch struct {
 	ln   net.Listener
 	log  *zap.Logger
 
-	mu    sync.Mutex
-	ports map[*switchPort]bool
-	macs  map[[6]byte]*switchPort
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	ports  map[*switchPort]bool
+	macs   map[[6]byte]*switchPort
+	closed bool // a connection accepted after Close is not a port
+	wg     sync.WaitGroup
 }
 
 type switchPort struct {
@@ -62,9 +63,14 @@ func (s *portSwitch) accept() {
 		}
 		p := &switchPort{conn: c, out: make(chan []byte, portQueue)}
 		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = c.Close()
+			return
+		}
 		s.ports[p] = true
-		s.mu.Unlock()
 		s.wg.Add(2)
+		s.mu.Unlock()
 		go s.read(p)
 		go s.write(p)
 	}
@@ -161,6 +167,7 @@ func (s *portSwitch) drop(p *switchPort) {
 func (s *portSwitch) Close() error {
 	err := s.ln.Close()
 	s.mu.Lock()
+	s.closed = true
 	for p := range s.ports {
 		_ = p.conn.Close()
 	}

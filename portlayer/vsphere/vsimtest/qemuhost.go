@@ -430,8 +430,24 @@ func (h *QEMUHost) kill(g *guest) {
 	}
 }
 
-// powerOff powers the VM off, as ESXi does when its guest ends; a VM
-// that is off already is no error.
+// powerOffBoot powers the VM off, as ESXi does when its guest ends, if
+// it still runs the boot whose guest ended: a VM that vchd powered off
+// and on again meanwhile (a maintenance boot right after the run's exit)
+// runs a new boot, which the next poll starts a QEMU for.
+func (h *QEMUHost) powerOffBoot(ref types.ManagedObjectReference, name string, boot time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var m mo.VirtualMachine
+	if err := object.NewVirtualMachine(h.sess.Client, ref).Properties(ctx, ref, []string{"summary.runtime.bootTime"}, &m); err == nil {
+		if now := m.Summary.Runtime.BootTime; now != nil && !now.Equal(boot) {
+			h.log.Info("the VM was booted again meanwhile: not powered off", zap.String("vm", name))
+			return
+		}
+	}
+	h.powerOff(ref, name)
+}
+
+// powerOff powers the VM off; a VM that is off already is no error.
 func (h *QEMUHost) powerOff(ref types.ManagedObjectReference, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -495,7 +511,7 @@ func (h *QEMUHost) start(ctx context.Context, ref types.ManagedObjectReference, 
 		h.mu.Unlock()
 		if !killed {
 			h.log.Info("QEMU ended: powering the VM off", zap.String("vm", name), zap.NamedError("exit", err))
-			h.powerOff(ref, name)
+			h.powerOffBoot(ref, name, boot)
 		}
 		close(g.exited)
 	}()

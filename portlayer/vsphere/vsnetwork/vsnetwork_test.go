@@ -398,7 +398,11 @@ func TestEndpointLegs(t *testing.T) {
 		_, err := p.CreateNetwork(ctx, network.NetworkSpec{Name: "slow"})
 		created <- err
 	}()
-	<-legs.entered
+	select {
+	case <-legs.entered:
+	case err := <-created:
+		t.Fatalf("network create ended before its leg came up: %v", err)
+	}
 	answered := make(chan error, 1)
 	go func() {
 		_, err := p.Networks(ctx)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vchproject/vch/errdefs"
 	"github.com/vchproject/vch/portlayer/storage"
+	"github.com/vchproject/vch/portlayer/storage/ext4"
 	"github.com/vchproject/vch/portlayer/vsphere/vsession"
 	"github.com/vchproject/vch/portlayer/vsphere/vsstorage"
 )
@@ -41,6 +42,16 @@ type treeWriter struct {
 	calls  []writeCall
 	seq    int
 	failOn string // a fill on a disk whose path contains this fails
+	// hold, when set, makes a write say so on entered after its fill
+	// (the layer applied, the disk not yet let go of) and wait for hold
+	// to close.
+	hold, entered chan struct{}
+	holdOn        string // if set, only a write of a disk whose path contains it is held
+	// dsDir, when set (the datastore's host directory), makes each
+	// written disk's flat extent an ext4 file system of the tree the disk
+	// stands for, so what reads the image's top layer disk sees the
+	// image's files.
+	dsDir string
 }
 
 type writeCall struct {
@@ -80,6 +91,10 @@ func (w *treeWriter) WriteLayer(ctx context.Context, disk, parent string, kb int
 	}
 	before := listTree(w.t, tree)
 	err = fill(ctx, tree)
+	if w.hold != nil && strings.Contains(disk, w.holdOn) {
+		w.entered <- struct{}{}
+		<-w.hold
+	}
 	if err == nil && w.failOn != "" && strings.Contains(disk, w.failOn) {
 		err = errors.New("injected failure")
 	}
@@ -107,9 +122,27 @@ func (w *treeWriter) WriteLayer(ctx context.Context, disk, parent string, kb int
 		}
 	}
 	sort.Strings(diff)
+	if w.dsDir != "" {
+		if err := w.makeExt4(ctx, disk, tree); err != nil {
+			return err
+		}
+	}
 	w.trees[disk] = tree
 	w.calls = append(w.calls, writeCall{Disk: disk, Parent: parent, KB: kb, Diff: diff})
 	return nil
+}
+
+func (w *treeWriter) makeExt4(ctx context.Context, disk, tree string) error {
+	var dp object.DatastorePath
+	if !dp.FromString(disk) {
+		return fmt.Errorf("disk %q is no datastore path", disk)
+	}
+	flat := filepath.Join(w.dsDir, strings.TrimSuffix(dp.Path, ".vmdk")+"-flat.vmdk")
+	tmp := flat + ".new"
+	if err := ext4.Make(ctx, tmp, 256<<20, tree, ""); err != nil {
+		return err
+	}
+	return os.Rename(tmp, flat)
 }
 
 func (w *treeWriter) Calls() []writeCall {
@@ -147,6 +180,14 @@ func listTree(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// newDeltaStore is a store with a treeWriter of testCapacity.
+func newDeltaStore(t *testing.T) (env, *treeWriter, *vsstorage.Store) {
+	t.Helper()
+	e := newEnv(t)
+	w := newTreeWriter(t, e.sess)
+	return e, w, e.openWith(t, w, testCapacity)
+}
+
 func (e env) openWith(t *testing.T, w vsstorage.LayerWriter, capacity int64) *vsstorage.Store {
 	t.Helper()
 	s, err := vsstorage.New(context.Background(), vsstorage.Config{Session: e.sess, Folder: e.folder, Staging: e.staging, Logger: zaptest.NewLogger(t),
@@ -177,9 +218,7 @@ const testCapacity = 64 << 20
 // the images go, and its removal frees it.
 func TestDeltaLayers(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	w := newTreeWriter(t, e.sess)
-	s := e.openWith(t, w, testCapacity)
+	e, w, s := newDeltaStore(t)
 	_, bbRef, twoRef := pushTwo(t)
 	bb, err := s.Pull(ctx, bbRef, storage.PullOptions{})
 	if err != nil {
@@ -268,9 +307,7 @@ func TestDeltaLayers(t *testing.T) {
 // writes only that layer.
 func TestDeltaWriteFails(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	w := newTreeWriter(t, e.sess)
-	s := e.openWith(t, w, testCapacity)
+	e, w, s := newDeltaStore(t)
 	_, bbRef, twoRef := pushTwo(t)
 	bb, err := s.Pull(ctx, bbRef, storage.PullOptions{})
 	if err != nil {
@@ -341,9 +378,7 @@ func TestFlatLayerBecomesDelta(t *testing.T) {
 // removing the committed image frees it and keeps the parent's.
 func TestDeltaCommit(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	w := newTreeWriter(t, e.sess)
-	s := e.openWith(t, w, testCapacity)
+	_, w, s := newDeltaStore(t)
 	_, bbRef, _ := pushTwo(t)
 	parent, err := s.Pull(ctx, bbRef, storage.PullOptions{})
 	if err != nil {

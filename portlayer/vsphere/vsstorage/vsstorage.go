@@ -9,12 +9,14 @@
 //
 // <chain> is the layer's OCI chain ID (hex), so a layer shared by two
 // images is one folder. Pulls, pushes, logins and the blobs stay with a
-// staging store on the endpoint VM (the local store, which also builds the
-// flattened ext4 root filesystem); this package owns what lives on the
-// datastore. A record is written last and removed first: a folder without
-// one is an interrupted create and is deleted when the store opens. After
-// a restart the chain is read back from the datastore, and layers no
-// image or writable layer references are removed.
+// staging store on the endpoint VM (the local store; without a Writer it
+// also builds the flattened ext4 root filesystem); this package owns what
+// lives on the datastore. A record is written last and removed first: a
+// folder without one is an interrupted create and is deleted when the
+// store opens. After a restart the chain is read back from the datastore,
+// and layers no image or writable layer references are removed, unless
+// the staging store lists no image at all (lost or new: then nothing
+// tells the layers unused, and they stay).
 //
 // How a layer's disk is written. With a LayerWriter (Config.Writer: vchd
 // in the endpoint VM), each layer is written into a disk of its own,
@@ -100,7 +102,8 @@ type LayerWriter interface {
 
 // LayerApplier applies one layer of an image it holds to a directory: its
 // diff, whiteouts included, over what the directory has (the staging
-// store, local.Store.ApplyLayer).
+// store, local.Store.ApplyLayer; cmd/vchd opens it local.WithLayersOnly,
+// so pulls build no flattened root filesystem beside the layer disks).
 type LayerApplier interface {
 	ApplyLayer(ctx context.Context, dir string, l storage.Layer) error
 }
@@ -138,9 +141,17 @@ type Store struct {
 	writable string
 	log      *zap.Logger
 
-	mu     sync.Mutex // serializes datastore changes; guards layers, rw
+	// wmu serializes the Writer's layer writes; mu is not held while
+	// one runs (about two seconds a layer), so lists, container creates
+	// on images already written and removals do not wait for it.
+	wmu    sync.Mutex
+	mu     sync.Mutex // serializes the other datastore changes; guards layers, rw, busy
 	layers map[string]record
-	rw     map[string]writableRecord // by container ID
+	// busy counts, per chain, the image writes (ensureDeltas) that need
+	// it: gc keeps them, so no layer goes while a child is written on it
+	// (the image can leave the staging store meanwhile: docker rmi).
+	busy map[string]int
+	rw   map[string]writableRecord // by container ID
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -201,7 +212,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg: cfg, s: cfg.Session, ds: ds, log: cfg.Logger,
 		images: folder, writable: path.Join(path.Dir(folder), "writable"),
-		layers: map[string]record{}, rw: map[string]writableRecord{},
+		layers: map[string]record{}, rw: map[string]writableRecord{}, busy: map[string]int{},
 	}
 	for _, f := range []string{s.images, s.writable} {
 		if err := s.mkdir(ctx, f, true); err != nil && !errdefs.IsAlreadyExists(err) {
@@ -210,6 +221,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
+	}
+	imgs, err := cfg.Staging.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	if len(imgs) == 0 && len(s.layers) > 0 {
+		// A staging store that lost its images (or is new) must not
+		// make the layers on the datastore look unused.
+		s.log.Warn("the staging store lists no image; the layers on the datastore are kept", zap.Int("layers", len(s.layers)))
+		return s, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -382,6 +403,9 @@ func (s *Store) gc(ctx context.Context) error {
 		return err
 	}
 	used := map[string]bool{}
+	for c := range s.busy {
+		used[c] = true
+	}
 	for _, img := range imgs {
 		for _, c := range ChainIDs(img) {
 			used[c] = true
@@ -496,13 +520,13 @@ func (s *Store) ensureLayer(ctx context.Context, rec record, content string) err
 // ensureImage puts the image's whole chain on the datastore, and returns
 // the top layer's chain ID: with a Writer each layer's diff in its own
 // disk (ensureDeltas), else the root filesystem in its top layer.
-func (s *Store) ensureImage(ctx context.Context, img storage.Image) (string, error) {
+func (s *Store) ensureImage(ctx context.Context, img storage.Image, pr *layerProgress) (string, error) {
 	chains := ChainIDs(img)
 	if len(chains) == 0 {
 		return "", errdefs.NotImplemented(fmt.Sprintf("image %s has no layers; the vsphere image store needs one", img.ID))
 	}
 	if s.cfg.Writer != nil {
-		return s.ensureDeltas(ctx, img, chains)
+		return s.ensureDeltas(ctx, img, chains, pr)
 	}
 	top := chains[len(chains)-1]
 	s.mu.Lock()
@@ -540,31 +564,83 @@ func (s *Store) ensureImage(ctx context.Context, img storage.Image) (string, err
 // Writer fills it with the layer's diff applied by the staging store. The
 // record comes last; a layer whose write failed leaves no folder. A layer
 // of the flattened kind (written before there was a Writer) is remade
-// when no writable layer sits on it, and refused while one does.
-func (s *Store) ensureDeltas(ctx context.Context, img storage.Image, chains []string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// when no writable layer sits on it, and refused while one does. Writes
+// take turns on wmu; an image whose layers are all written returns at
+// once. pr (may be nil) hears each layer's progress.
+func (s *Store) ensureDeltas(ctx context.Context, img storage.Image, chains []string, pr *layerProgress) (string, error) {
+	top := chains[len(chains)-1]
+	if s.written(chains) {
+		for _, l := range img.Layers {
+			pr.done(l)
+		}
+		return top, nil
+	}
+	s.hold(chains, 1)
+	defer s.hold(chains, -1)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	for i, c := range chains {
 		rec := record{Chain: c, DiffID: img.Layers[i].DiffID, Delta: true}
 		if i > 0 {
 			rec.Parent = chains[i-1]
 		}
-		if have, ok := s.layers[c]; ok {
-			if have.Delta {
-				continue
-			}
-			if w := s.writableOn(c); w != "" {
-				return "", errdefs.FailedPrecondition(fmt.Sprintf("image %s: layer %s holds a flattened root filesystem and container %s's writable layer is its child; it cannot become a child disk until that container is removed", img.ID, c, w))
-			}
-			if err := s.removeLayer(ctx, c); err != nil {
-				return "", fmt.Errorf("image %s: remake layer %s: %w", img.ID, c, err)
-			}
+		if err := s.makeRoomFor(ctx, img.ID, c); err != nil {
+			return "", err
 		}
+		if s.written(chains[i : i+1]) {
+			pr.done(img.Layers[i])
+			continue
+		}
+		pr.extracting(img.Layers[i])
 		if err := s.writeDelta(ctx, rec, img.Layers[i]); err != nil {
 			return "", fmt.Errorf("image %s: %w", img.ID, err)
 		}
+		pr.written(img.Layers[i])
 	}
-	return chains[len(chains)-1], nil
+	return top, nil
+}
+
+// hold adds n to the busy count of each chain.
+func (s *Store) hold(chains []string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range chains {
+		if s.busy[c] += n; s.busy[c] <= 0 {
+			delete(s.busy, c)
+		}
+	}
+}
+
+// written tells whether every layer of chains is on the datastore as a
+// delta disk.
+func (s *Store) written(chains []string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range chains {
+		if !s.layers[c].Delta {
+			return false
+		}
+	}
+	return true
+}
+
+// makeRoomFor removes layer c if it is of the flattened kind, so that it
+// can be written as a delta, and refuses while a container's writable
+// layer sits on it.
+func (s *Store) makeRoomFor(ctx context.Context, image, c string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have, ok := s.layers[c]
+	if !ok || have.Delta {
+		return nil
+	}
+	if w := s.writableOn(c); w != "" {
+		return errdefs.FailedPrecondition(fmt.Sprintf("image %s: layer %s holds a flattened root filesystem and container %s's writable layer is its child; it cannot become a child disk until that container is removed", image, c, w))
+	}
+	if err := s.removeLayer(ctx, c); err != nil {
+		return fmt.Errorf("image %s: remake layer %s: %w", image, c, err)
+	}
+	return nil
 }
 
 // writableOn names a container whose writable layer's chain includes the
@@ -581,7 +657,8 @@ func (s *Store) writableOn(chain string) string {
 }
 
 // writeDelta makes one layer's folder, disk (through the Writer) and
-// record. Callers hold s.mu.
+// record. Callers hold s.wmu, not s.mu: until its record is in s.layers
+// nothing else looks at the layer's folder.
 func (s *Store) writeDelta(ctx context.Context, rec record, l storage.Layer) error {
 	dir := path.Join(s.images, rec.Chain)
 	err := s.mkdir(ctx, dir, false)
@@ -617,21 +694,90 @@ func (s *Store) writeDelta(ctx context.Context, rec record, l storage.Layer) err
 		undo()
 		return fmt.Errorf("layer %s: %w", rec.Chain, err)
 	}
+	s.mu.Lock()
 	s.layers[rec.Chain] = rec
+	s.mu.Unlock()
 	s.log.Info("layer written", zap.String("layer", rec.Chain), zap.String("parent", rec.Parent), zap.String("diffID", rec.DiffID))
 	return nil
 }
 
-// Pull pulls into the staging store, then writes the layer chain.
+// Pull pulls into the staging store, then writes the layer chain. With a
+// Writer, a layer's "Extracting" and "Pull complete" are its disk's
+// write, not the staging store's check of it.
 func (s *Store) Pull(ctx context.Context, ref string, opts storage.PullOptions) (storage.Image, error) {
+	var pr *layerProgress
+	if s.cfg.Writer != nil && opts.Progress != nil {
+		pr = &layerProgress{report: opts.Progress, seen: map[string]bool{}, exists: map[string]bool{}}
+		opts.Progress = pr.staging
+	}
 	img, err := s.cfg.Staging.Pull(ctx, ref, opts)
 	if err != nil {
 		return img, err
 	}
-	if _, err := s.ensureImage(ctx, img); err != nil {
+	if _, err := s.ensureImage(ctx, img, pr); err != nil {
 		return storage.Image{}, err
 	}
 	return img, nil
+}
+
+// layerProgress reports a pull's layer writes in docker's progress texts.
+// A nil *layerProgress reports nothing.
+type layerProgress struct {
+	report func(storage.Progress)
+	mu     sync.Mutex
+	seen   map[string]bool // layers the staging store reported on
+	exists map[string]bool // those it reported "Already exists"
+}
+
+// staging passes the staging store's progress on but for its
+// "Extracting" and "Pull complete", which the layer writes report.
+func (p *layerProgress) staging(sp storage.Progress) {
+	switch sp.Status {
+	case "Extracting", "Pull complete":
+		return
+	}
+	p.mu.Lock()
+	p.seen[sp.ID] = true
+	if sp.Status == "Already exists" {
+		p.exists[sp.ID] = true
+	}
+	p.mu.Unlock()
+	p.report(sp)
+}
+
+func shortID(l storage.Layer) string {
+	_, hex, _ := strings.Cut(l.Digest, ":")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return hex
+}
+
+func (p *layerProgress) extracting(l storage.Layer) {
+	if p != nil {
+		p.report(storage.Progress{ID: shortID(l), Status: "Extracting"})
+	}
+}
+
+func (p *layerProgress) written(l storage.Layer) {
+	if p != nil {
+		p.report(storage.Progress{ID: shortID(l), Status: "Pull complete"})
+	}
+}
+
+// done reports a layer found on the datastore: complete if the pull
+// showed its line, unless that line says it exists already (a pull that
+// is up to date shows no layer lines, as docker's).
+func (p *layerProgress) done(l storage.Layer) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	open := p.seen[shortID(l)] && !p.exists[shortID(l)]
+	p.mu.Unlock()
+	if open {
+		p.written(l)
+	}
 }
 
 // Commit stores the image docker commit makes: the staging store keeps
@@ -649,7 +795,7 @@ func (s *Store) Commit(ctx context.Context, opts storage.CommitOptions) (storage
 	if err != nil {
 		return storage.Image{}, err
 	}
-	if _, err := s.ensureImage(ctx, img); err != nil {
+	if _, err := s.ensureImage(ctx, img, nil); err != nil {
 		// Nothing may refer to an image whose layer is not on the
 		// datastore: take it back out of the staging store.
 		if rerr := s.cfg.Staging.Remove(context.WithoutCancel(ctx), img.ID); rerr != nil {
@@ -689,7 +835,7 @@ func (s *Store) RootFS(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	top, err := s.ensureImage(ctx, img)
+	top, err := s.ensureImage(ctx, img, nil)
 	if err != nil {
 		return "", err
 	}
@@ -749,12 +895,17 @@ func (s *Store) Writable(ctx context.Context, container, imageID string) (string
 	if err != nil {
 		return "", err
 	}
-	top, err := s.ensureImage(ctx, img)
+	top, err := s.ensureImage(ctx, img, nil)
 	if err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.layers[top].complete() {
+		// The image went (docker rmi) and gc took its layers between
+		// ensureImage and here.
+		return "", errdefs.NotFound("No such image: " + img.ID)
+	}
 	if w, ok := s.rw[container]; ok {
 		if w.Image != img.ID {
 			return "", errdefs.New(errdefs.ErrAlreadyExists, fmt.Sprintf("container %s already has a writable layer of image %s", container, w.Image))

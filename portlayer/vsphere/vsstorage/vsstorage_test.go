@@ -77,7 +77,9 @@ type env struct {
 func newEnv(t *testing.T) env {
 	sim := vsimtest.Shared(t)
 	sess := sim.Session(t)
-	staging, err := local.New(t.TempDir(), zaptest.NewLogger(t))
+	// Layers only, as cmd/vchd opens it: the flattened root filesystem,
+	// which only a store without a Writer uploads, is built on demand.
+	staging, err := local.New(t.TempDir(), zaptest.NewLogger(t), local.WithLayersOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +100,19 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Store {
 		e := newEnv(t)
 		return onHost{Store: e.open(t), t: t, dir: dsDir(t, e.sess)}
+	})
+}
+
+// The suite again, with a layer writer: every layer a disk of its own
+// written by applying the layer (whiteouts, hostile entries and all) into
+// the tree its disk stands for, the image's top layer disk carrying that
+// tree as ext4 for the suite's checks.
+func TestConformanceWithWriter(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		e := newEnv(t)
+		w := newTreeWriter(t, e.sess)
+		w.dsDir = dsDir(t, e.sess)
+		return onHost{Store: e.openWith(t, w, testCapacity), t: t, dir: w.dsDir}
 	})
 }
 
@@ -218,6 +233,35 @@ func TestRecoveredAfterRestart(t *testing.T) {
 	root, err := third.RootFS(ctx, bb.ID)
 	if err != nil || root != third.LayerDisk(vsstorage.ChainIDs(bb)[0]) {
 		t.Fatalf("busybox's rootfs %q %v", root, err)
+	}
+}
+
+// A store opened over a staging store that lists no image (lost, or new)
+// keeps the layers on the datastore: it cannot tell them unused.
+func TestEmptyStagingKeepsLayers(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s := e.open(t)
+	_, bbRef, twoRef := pushTwo(t)
+	for _, ref := range []string{bbRef, twoRef} {
+		if _, err := s.Pull(ctx, ref, storage.PullOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.Layers()
+	lost, err := local.New(t.TempDir(), zaptest.NewLogger(t), local.WithLayersOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.staging = lost
+	again := e.open(t)
+	if got := again.Layers(); len(got) != 2 || fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("after an open over an empty staging store %v, want %v", got, before)
+	}
+	for c := range before {
+		if _, err := os.Stat(layerFiles(t, e, c)); err != nil {
+			t.Fatalf("layer %s: %v", c, err)
+		}
 	}
 }
 

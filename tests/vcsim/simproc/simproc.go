@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/property"
@@ -18,6 +19,13 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
+)
+
+// Bounds on waiting for the vcsim process: generous, they only turn a hang
+// (on a loaded CI machine) into a failure or a kill.
+const (
+	readyBound = 2 * time.Minute  // from start to its address line
+	stopBound  = 30 * time.Second // from closing its stdin to its exit
 )
 
 // Sim is a running vcsim process.
@@ -44,12 +52,40 @@ func Start(t testing.TB, bin, user, pass string) *Sim {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("vcsim: %v", err)
+	// Closing stdin asks vcsim to stop; one that does not within stopBound
+	// is killed, so a stuck simulator cannot hold the test binary.
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(stopBound):
+			t.Logf("vcsim did not stop within %v of its stdin closing: killed", stopBound)
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	type result struct {
+		line string
+		err  error
 	}
-	host, tp, _ := strings.Cut(strings.TrimSpace(line), " ")
+	ready := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		ready <- result{line, err}
+	}()
+	var r result
+	select {
+	case r = <-ready:
+	case <-time.After(readyBound):
+		_ = cmd.Process.Kill()
+		t.Fatalf("vcsim printed no address within %v: killed", readyBound)
+	}
+	if r.err != nil {
+		t.Fatalf("vcsim: %v", r.err)
+	}
+	host, tp, _ := strings.Cut(strings.TrimSpace(r.line), " ")
 	return &Sim{Host: host, Thumbprint: tp, User: user, Pass: pass}
 }
 

@@ -94,5 +94,29 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { _ = p.Close() })
 		return p
 	}
-	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", computetest.WithTimeout(5*time.Minute))
+	computetest.Run(t, factory, "sha256:0000000000000000000000000000000000000000000000000000000000000000", computetest.WithTimeout(5*time.Minute),
+		computetest.Without("a VMDK volume has one writer: a second running VM is refused with ErrVolumeInUse "+
+			"(vscompute's TestVolumeHeldByOneRunningVM covers it)", "VolumeShared"))
+}
+
+// TestConformanceNetwork runs the compute suite's network cases, with no
+// opt-outs, on docker-backed VMs whose tether runs the process: the
+// process exits on its own, a missing command fails the start, and a
+// failing Attach fails it before the VM is on.
+func TestConformanceNetwork(t *testing.T) {
+	d := vsimtest.StartDockerd(t)
+	tetherImage(t, d, "vch-tether:net")
+	sim := vsimtest.External(t)
+	computetest.RunNetwork(t, func(t *testing.T, na compute.NetworkAttacher) compute.Provider {
+		p, err := vscompute.New(vscompute.Config{
+			Session: sim.Session(t), VCH: "net" + strconv.FormatInt(vchSeq.Add(1), 10), Datastore: "LocalDS_0", Logger: zaptest.NewLogger(t),
+			Backing: []string{"vch-tether:net", "/tether"},
+			Serial:  freeAddr(t), LogDir: t.TempDir(), Network: na,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}, "sha256:0000000000000000000000000000000000000000000000000000000000000000")
 }

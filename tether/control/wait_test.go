@@ -1,0 +1,20 @@
+package control
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vchproject/vch/internal/testwait"
+)
+
+// testBound bounds every wait of these tests on the server. It only turns a
+// hang into a failure (a loaded 2-core CI machine is slow, not stuck); it
+// is no timing assertion.
+const testBound = time.Minute
+
+// recv receives from ch, failing the test with what if nothing comes (or
+// ch is not closed) within testBound.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	return testwait.Recv(t, ch, testBound, what)
+}
