@@ -288,10 +288,28 @@ func (h *hub) readLog(id string, c net.Conn) error {
 		return err
 	}
 	defer f.Close()
+	if err := appendRecords(c, f, func(ev tevent) { h.event(id, ev) }); err != nil {
+		return fmt.Errorf("container %s: log: %w", id, err)
+	}
+	return nil
+}
+
+// syncWriter is a log file.
+type syncWriter interface {
+	io.Writer
+	Sync() error
+}
+
+// appendRecords copies the whole records read from r to log and hands
+// each event record to event, until r ends. The log is synced before an
+// exit (or a failed start) is handed on, and at the end: once a
+// container's exit is known, its output survives the VCH's power-off (vic-machine configure and
+// upgrade power the endpoint VM off hard).
+func appendRecords(r io.Reader, log syncWriter, event func(tevent)) error {
 	var pending []byte
 	buf := make([]byte, 64<<10)
 	for {
-		n, rerr := c.Read(buf)
+		n, rerr := r.Read(buf)
 		pending = append(pending, buf[:n]...)
 		i := 0
 		for i < len(pending) {
@@ -303,19 +321,29 @@ func (h *hub) readLog(id string, c net.Conn) error {
 				i++ // not a record boundary
 				continue
 			}
-			if _, err := f.Write(pending[i : i+m]); err != nil {
-				return fmt.Errorf("container %s: log: %w", id, err)
-			}
-			if rec.Kind == proto.KindEvent {
-				var ev proto.Event
-				if json.Unmarshal(rec.Data, &ev) == nil {
-					h.event(id, tevent{Event: ev, At: rec.Time})
-				}
+			if _, err := log.Write(pending[i : i+m]); err != nil {
+				return err
 			}
 			i += m
+			if rec.Kind != proto.KindEvent {
+				continue
+			}
+			var ev proto.Event
+			if json.Unmarshal(rec.Data, &ev) != nil {
+				continue
+			}
+			if ev.Name == proto.EventExited || ev.Name == proto.EventError {
+				if err := log.Sync(); err != nil {
+					return err
+				}
+			}
+			event(tevent{Event: ev, At: rec.Time})
 		}
 		pending = append(pending[:0], pending[i:]...)
 		if rerr != nil {
+			if err := log.Sync(); err != nil {
+				return err
+			}
 			if errors.Is(rerr, io.EOF) {
 				return nil
 			}
