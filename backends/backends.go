@@ -27,6 +27,7 @@ import (
 	networkrouter "github.com/vchproject/vch/daemon/router/network"
 	systemrouter "github.com/vchproject/vch/daemon/router/system"
 	volumerouter "github.com/vchproject/vch/daemon/router/volume"
+	"github.com/vchproject/vch/internal/atomicfile"
 	"github.com/vchproject/vch/portlayer/compute"
 	"github.com/vchproject/vch/portlayer/network"
 	"github.com/vchproject/vch/portlayer/storage"
@@ -211,12 +212,15 @@ func (b *Backends) Close() {
 }
 
 // loadEngineID returns the VCH's stable ID, creating it on first use.
+// The file is written whole (an endpoint VM powered off hard right after
+// its first boot leaves it absent, never empty); an empty one is
+// replaced.
 func loadEngineID(path string) (string, error) {
 	b, err := os.ReadFile(path)
-	if err == nil {
-		return strings.TrimSpace(string(b)), nil
+	if id := strings.TrimSpace(string(b)); err == nil && id != "" {
+		return id, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("backends: engine id: %w", err)
 	}
 	var raw [16]byte
@@ -225,7 +229,7 @@ func loadEngineID(path string) (string, error) {
 	}
 	h := hex.EncodeToString(raw[:])
 	id := strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-")
-	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("backends: engine id: %w", err)
 	}
 	return id, nil

@@ -3,6 +3,8 @@ package backends
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -78,5 +80,29 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := New(Config{Compute: fake.New(), Images: fakestore.New()}); err == nil {
 		t.Fatal("New without Root succeeded")
+	}
+}
+
+// TestLoadEngineID: the ID is made once and read back; an empty file (a
+// power-off between the file's creation and its write, before the ID
+// was written whole) gets a new ID rather than an empty one.
+func TestLoadEngineID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engine-id")
+	id, err := loadEngineID(path)
+	if err != nil || len(id) != 36 {
+		t.Fatalf("first loadEngineID: %q, %v", id, err)
+	}
+	if again, err := loadEngineID(path); err != nil || again != id {
+		t.Errorf("second loadEngineID: %q, %v, want %q", again, err, id)
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := loadEngineID(path)
+	if err != nil || len(fresh) != 36 {
+		t.Fatalf("loadEngineID over an empty file: %q, %v", fresh, err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != fresh+"\n" {
+		t.Errorf("the file after it: %q, %v", b, err)
 	}
 }
