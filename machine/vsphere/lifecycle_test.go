@@ -175,23 +175,10 @@ func TestUpgradeRollback(t *testing.T) {
 		return out
 	}
 	const dataDisk = "[LocalDS_0] up/up.vmdk at 0"
-	removeDataDisk := func(v *VCH) {
-		t.Helper()
-		devices, err := v.VM.Device(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := v.VM.RemoveDevice(ctx, false, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if d := dataDisks(created); len(d) != 1 || d[0] != dataDisk {
 		t.Fatalf("a new endpoint VM's disks: %q", d)
 	}
-	if err := waitTask(ctx, created.VM.PowerOff); err != nil {
-		t.Fatal(err)
-	}
-	removeDataDisk(created)
+	removeDisks(t, s, created, false)
 	if _, err := ds0(t, s).Stat(ctx, "up/up.vmdk"); err == nil {
 		t.Fatal("the data disk's file outlived its removal")
 	}
@@ -268,10 +255,7 @@ func TestUpgradeRollback(t *testing.T) {
 	}
 	// A power-on that fails after the new version was written reverts,
 	// and removes the data disk the upgrade added, with its file.
-	if err := waitTask(ctx, got.VM.PowerOff); err != nil {
-		t.Fatal(err)
-	}
-	removeDataDisk(got)
+	removeDisks(t, s, got, false)
 	if err := waitTask(ctx, got.VM.PowerOn); err != nil {
 		t.Fatal(err)
 	}
@@ -315,6 +299,24 @@ func ds0(t *testing.T, s *Session) *object.Datastore {
 		t.Fatal(err)
 	}
 	return ds
+}
+
+// removeDisks powers v's endpoint VM off (when on) and removes its disks,
+// their files kept or deleted; it returns the devices the VM had.
+func removeDisks(t *testing.T, s *Session, v *VCH, keepFiles bool) object.VirtualDeviceList {
+	t.Helper()
+	ctx := ctxT(t)
+	if err := s.powerOff(ctx, v.VM); err != nil {
+		t.Fatal(err)
+	}
+	devices, err := v.VM.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.VM.RemoveDevice(ctx, keepFiles, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
+		t.Fatal(err)
+	}
+	return devices
 }
 
 // update firewall --allow/--deny toggles the vSPC ruleset on every host
@@ -409,16 +411,7 @@ func TestDataDiskUnitTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitTask(ctx, v.VM.PowerOff); err != nil {
-		t.Fatal(err)
-	}
-	devices, err := v.VM.Device(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.VM.RemoveDevice(ctx, false, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
-		t.Fatal(err)
-	}
+	devices := removeDisks(t, s, v, false)
 	if err := object.NewFileManager(s.Client).MakeDirectory(ctx, "[LocalDS_0] layers", s.Datacenter, true); err != nil {
 		t.Fatal(err)
 	}

@@ -191,16 +191,7 @@ func TestRollbackRemovesOrphanDataDisk(t *testing.T) {
 	if _, err := ds.Stat(ctx, "orphan/orphan.vmdk"); err != nil {
 		t.Fatalf("the attached data disk's file was deleted: %v", err)
 	}
-	if err := waitTask(ctx, v.VM.PowerOff); err != nil {
-		t.Fatal(err)
-	}
-	devices, err := v.VM.Device(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.VM.RemoveDevice(ctx, true, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
-		t.Fatal(err)
-	}
+	removeDisks(t, s, v, true)
 	if _, err := ds.Stat(ctx, "orphan/orphan.vmdk"); err != nil {
 		t.Fatalf("removing the device keeping its file lost the file: %v", err)
 	}
@@ -251,20 +242,7 @@ func TestUpgradeDataDiskReadBackFails(t *testing.T) {
 				return !reconfigured
 			}})
 	}
-	removeDisk := func() {
-		t.Helper()
-		if err := s.powerOff(ctx, v.VM); err != nil {
-			t.Fatal(err)
-		}
-		devices, err := v.VM.Device(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := v.VM.RemoveDevice(ctx, false, devices.SelectByType((*types.VirtualDisk)(nil))...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	removeDisk()
+	removeDisks(t, s, v, false)
 	failReadAfterAdd()
 	added, err := s.endpointDataDisk(ctx, v)
 	sm.service.ClearFaultRules()
@@ -275,7 +253,7 @@ func TestUpgradeDataDiskReadBackFails(t *testing.T) {
 		t.Fatalf("the disk was not added: %q (%v)", f, err)
 	}
 
-	removeDisk()
+	removeDisks(t, s, v, false)
 	if err := waitTask(ctx, v.VM.PowerOn); err != nil {
 		t.Fatal(err)
 	}
