@@ -54,11 +54,12 @@ import (
 // the binding; configure restarts the endpoint VM and the new vchd
 // finds the running container and serves its port again, and, its state
 // being on the endpoint's data disk, still lists the images pulled and
-// shows the logs of a container that ran before the restart; a committed
-// image runs; the image layers are child disks written by the endpoint
-// VM, each with its own diff (a container of busybox + a layer adding a
-// file + a layer deleting one sees the right files; the top layer's
-// delta file is small); the seed's volume workflow
+// shows the logs of a container that ran before the restart; that
+// container, committed, gives an image that runs; the image layers are
+// child disks written by the endpoint VM, each with its own diff (a
+// container of busybox + a layer adding a file + a layer deleting one
+// sees the right files; the top layer's delta file is small); the
+// seed's volume workflow
 // (volume create --opt Capacity=1G, cp into a running container's
 // volume, read back from another) works; docker rm -f removes the
 // container's VM. A user-defined network (docker network create) gets a
@@ -226,8 +227,10 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if err := fixture.Push(context.Background(), env.registry.Addr, "library/busybox", "latest", env.bbImage); err != nil {
 		t.Fatal(err)
 	}
+	// It also leaves a file in its writable layer, committed after the
+	// restart below.
 	const printed = "printed before the endpoint's restart\n"
-	if r := docker("run", "--name", "printer", bb, "echo", strings.TrimSpace(printed)); r.Exit != 0 || r.Stdout != printed {
+	if r := docker("run", "--name", "printer", bb, "sh", "-c", `echo committed > /marker; echo "$1"`, "sh", strings.TrimSpace(printed)); r.Exit != 0 || r.Stdout != printed {
 		t.Fatalf("docker run --name printer busybox echo: %s", r)
 	}
 	images := func() []string {
@@ -275,9 +278,6 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if r := docker("logs", "printer"); r.Exit != 0 || r.Stdout != printed {
 		t.Errorf("docker logs printer after the endpoint's restart: %s", r)
 	}
-	if r := docker("rm", "printer"); r.Exit != 0 {
-		t.Errorf("docker rm printer: %s", r)
-	}
 	b, _ := os.ReadFile(host.ConsolePath(name))
 	if !strings.Contains(string(b), "data disk mounted") || strings.Contains(string(b), "NO DATA DISK") {
 		t.Errorf("the endpoint's console does not show the data disk mounted:\n%s", b)
@@ -291,19 +291,17 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	}
 	t.Logf("docker run --rm busybox wget (outbound through the endpoint) took %s", time.Since(start).Round(time.Millisecond))
 
-	// A committed image runs: its layer disk under the new container's
-	// writable layer, booted.
-	if r := docker("run", "--name", "maker", bb, "sh", "-c", "echo committed > /marker"); r.Exit != 0 {
-		t.Fatalf("docker run maker: %s", r)
-	}
-	if r := docker("commit", "maker", "made:1"); r.Exit != 0 {
-		t.Fatalf("docker commit: %s", r)
+	// A committed image runs: the writable layer of a container that
+	// ended before the endpoint's restart becomes a layer disk, under
+	// the new container's writable layer, booted.
+	if r := docker("commit", "printer", "made:1"); r.Exit != 0 {
+		t.Fatalf("docker commit printer: %s", r)
 	}
 	if r := docker("run", "--rm", "made:1", "cat", "/marker"); r.Exit != 0 || r.Stdout != "committed\n" {
 		t.Errorf("run of the committed image: %s", r)
 	}
-	if r := docker("rm", "maker"); r.Exit != 0 {
-		t.Errorf("docker rm maker: %s", r)
+	if r := docker("rm", "printer"); r.Exit != 0 {
+		t.Errorf("docker rm printer: %s", r)
 	}
 
 	// Image layers are a chain of disks, each written by the endpoint
@@ -362,7 +360,11 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 		t.Fatalf("docker run --network app --name web nginx: %s", r)
 	}
 	defer docker("rm", "-f", "web")
-	if r := docker("run", "--rm", "--network", "app", bb, "wget", "-q", "-O", "-", "http://web/"); r.Exit != 0 || r.Stdout != page {
+	// web's nginx may still be starting when the first check asks
+	// (docker run -d returns once the process has started): it asks up
+	// to 10 times.
+	if r := docker("run", "--rm", "--network", "app", bb, "sh", "-c",
+		"for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://web/ && exit; sleep 1; done; exit 1"); r.Exit != 0 || r.Stdout != page {
 		t.Errorf("web by name from the same network: %s", r)
 	}
 	if r := docker("run", "--rm", "--network", "app", bb, "wget", "-q", "-O", "-", "http://10.0.2.102:8080/"); r.Exit != 0 || r.Stdout != outbound {
@@ -425,7 +427,8 @@ func TestApplianceBridgeNetwork(t *testing.T) {
 	if got := endpointNICCount(t, ctx, finder, name); got != nics+1 {
 		t.Errorf("the endpoint VM has %d NICs with the compose project up, want %d", got, nics+1)
 	}
-	if r := docker("run", "--rm", "--network", "applweb_default", bb, "wget", "-q", "-O", "-", "http://web/"); r.Exit != 0 || r.Stdout != page {
+	if r := docker("run", "--rm", "--network", "applweb_default", bb, "sh", "-c",
+		"for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://web/ && exit; sleep 1; done; exit 1"); r.Exit != 0 || r.Stdout != page {
 		t.Errorf("the compose service by name: %s", r)
 	}
 	if r := compose("down"); r.Exit != 0 {

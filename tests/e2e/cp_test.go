@@ -322,11 +322,12 @@ func TestContainerSizes(t *testing.T) {
 	}
 }
 
-// TestCpLargeFileStreams: 500 MB in and out of a running container
-// arrive intact, and vchd's peak memory does not grow by anything near
-// the file's size (it streams, it does not hold the file).
+// TestCpLargeFileStreams: 300 MB in and out of a running container
+// arrive intact, and vchd's peak memory grows by less than half the
+// file's size (it streams, it does not hold the file; a vchd that held
+// it would grow by all of it).
 func TestCpLargeFileStreams(t *testing.T) {
-	const size = 500 << 20
+	const size = 300 << 20
 	name, _ := runningContainer(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "blob")
@@ -372,9 +373,11 @@ func TestCpLargeFileStreams(t *testing.T) {
 	if r := dockerLong(t, "cp", src, name+":/tmp/blob"); r.Exit != 0 {
 		t.Fatalf("cp in: %s", r)
 	}
-	if grew := peak() - before; grew > slack {
-		t.Errorf("vchd's peak memory grew by %d MB copying 500 MB in", grew>>20)
+	grew := peak() - before
+	if grew > slack {
+		t.Errorf("vchd's peak memory grew by %d MB copying %d MB in", grew>>20, size>>20)
 	}
+	t.Logf("vchd's peak memory grew by %d MB copying %d MB in", grew>>20, size>>20)
 	if got := mustDocker(t, "exec", name, "md5sum", "/tmp/blob"); !strings.HasPrefix(got, sum+" ") {
 		t.Fatalf("in the container: %q, want %s", got, sum)
 	}
@@ -383,9 +386,11 @@ func TestCpLargeFileStreams(t *testing.T) {
 	if r := dockerLong(t, "cp", name+":/tmp/blob", out); r.Exit != 0 {
 		t.Fatalf("cp out: %s", r)
 	}
-	if grew := peak() - before; grew > slack {
-		t.Errorf("vchd's peak memory grew by %d MB copying 500 MB out", grew>>20)
+	grew = peak() - before
+	if grew > slack {
+		t.Errorf("vchd's peak memory grew by %d MB copying %d MB out", grew>>20, size>>20)
 	}
+	t.Logf("vchd's peak memory grew by %d MB copying %d MB out", grew>>20, size>>20)
 	g, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
