@@ -70,7 +70,10 @@ type hub struct {
 	// sessions of a container that is not running): their log port gets
 	// proto.BootMaintenance.
 	maint map[string]bool
-	wg    sync.WaitGroup
+	// logConns counts each container's open log connections (more than
+	// one is logged: the file gets two writers).
+	logConns map[string]int
+	wg       sync.WaitGroup
 	// accepted and probes count the connections accepted and the probe
 	// lines written (for tests).
 	accepted, probes atomic.Int64
@@ -93,7 +96,7 @@ func startHub(p *Provider) (*hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serial concentrator: listen on %s: %w", p.cfg.Serial, err)
 	}
-	h := &hub{p: p, ln: ln, log: p.log.Named("serial"), ctl: map[string]*ctlSlot{}, subs: map[string][]chan tevent{}, conns: map[net.Conn]bool{}, maint: map[string]bool{}}
+	h := &hub{p: p, ln: ln, log: p.log.Named("serial"), ctl: map[string]*ctlSlot{}, subs: map[string][]chan tevent{}, conns: map[net.Conn]bool{}, maint: map[string]bool{}, logConns: map[string]int{}}
 	h.wg.Add(1)
 	go h.accept()
 	return h, nil
@@ -288,7 +291,34 @@ func (h *hub) readLog(id string, c net.Conn) error {
 		return err
 	}
 	defer f.Close()
-	if err := appendRecords(c, f, func(ev tevent) { h.event(id, ev) }); err != nil {
+	h.mu.Lock()
+	h.logConns[id]++
+	others := h.logConns[id] - 1
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if h.logConns[id]--; h.logConns[id] <= 0 {
+			delete(h.logConns, id)
+		}
+		h.mu.Unlock()
+	}()
+	if others > 0 {
+		h.log.Warn("a second log connection of one container", zap.String("id", id), zap.Int("open", others+1))
+	}
+	var poweredOff bool
+	skipped, err := appendRecords(c, f, func(ev tevent) {
+		poweredOff = poweredOff || ev.Name == proto.EventPowerOff
+		h.event(id, ev)
+	})
+	if skipped > 0 {
+		h.log.Warn("bytes between log records skipped", zap.String("id", id), zap.Int("bytes", skipped))
+	}
+	if !poweredOff {
+		// A connection lost while the VM runs: what the tether writes
+		// until its port is connected again is lost.
+		h.log.Info("log connection ended before the VM's power-off", zap.String("id", id), zap.Error(err))
+	}
+	if err != nil {
 		return fmt.Errorf("container %s: log: %w", id, err)
 	}
 	return nil
@@ -304,8 +334,9 @@ type syncWriter interface {
 // each event record to event, until r ends. The log is synced before an
 // exit (or a failed start) is handed on, and at the end: once a
 // container's exit is known, its output survives the VCH's power-off (vic-machine configure and
-// upgrade power the endpoint VM off hard).
-func appendRecords(r io.Reader, log syncWriter, event func(tevent)) error {
+// upgrade power the endpoint VM off hard). It returns how many bytes it
+// skipped that were not whole records (a tether's hello lines, or damage).
+func appendRecords(r io.Reader, log syncWriter, event func(tevent)) (skipped int, err error) {
 	var pending []byte
 	buf := make([]byte, 64<<10)
 	for {
@@ -319,10 +350,11 @@ func appendRecords(r io.Reader, log syncWriter, event func(tevent)) error {
 			}
 			if err != nil {
 				i++ // not a record boundary
+				skipped++
 				continue
 			}
 			if _, err := log.Write(pending[i : i+m]); err != nil {
-				return err
+				return skipped, err
 			}
 			i += m
 			if rec.Kind != proto.KindEvent {
@@ -334,7 +366,7 @@ func appendRecords(r io.Reader, log syncWriter, event func(tevent)) error {
 			}
 			if ev.Name == proto.EventExited || ev.Name == proto.EventError {
 				if err := log.Sync(); err != nil {
-					return err
+					return skipped, err
 				}
 			}
 			event(tevent{Event: ev, At: rec.Time})
@@ -342,12 +374,12 @@ func appendRecords(r io.Reader, log syncWriter, event func(tevent)) error {
 		pending = append(pending[:0], pending[i:]...)
 		if rerr != nil {
 			if err := log.Sync(); err != nil {
-				return err
+				return skipped, err
 			}
 			if errors.Is(rerr, io.EOF) {
-				return nil
+				return skipped, nil
 			}
-			return rerr
+			return skipped, rerr
 		}
 	}
 }

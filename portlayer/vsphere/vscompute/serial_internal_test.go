@@ -50,7 +50,11 @@ func eventRecord(t *testing.T, ev proto.Event) []byte {
 // reads are whole in the log; an event is handed on after its record is
 // written.
 func TestAppendRecordsSyncsBeforeExit(t *testing.T) {
+	// A hello line (answered to a probe) between records is skipped and
+	// counted.
+	const hello = "vch-serial-hello abc log token\n"
 	var stream []byte
+	stream = append(stream, hello...)
 	stream = append(stream, eventRecord(t, proto.Event{Name: proto.EventStarted, Pid: 7})...)
 	stream = append(stream, proto.EncodeRecord(proto.KindStdout, time.Unix(2, 0), []byte("hello"))...)
 	stream = append(stream, eventRecord(t, proto.Event{Name: proto.EventExited, ExitCode: 3})...)
@@ -59,8 +63,12 @@ func TestAppendRecordsSyncsBeforeExit(t *testing.T) {
 	var ops []string
 	event := func(ev tevent) { ops = append(ops, "event "+ev.Name) }
 	// One byte per read: every record arrives in pieces.
-	if err := appendRecords(iotest.OneByteReader(bytes.NewReader(stream)), opLog{ops: &ops}, event); err != nil {
+	skipped, err := appendRecords(iotest.OneByteReader(bytes.NewReader(stream)), opLog{ops: &ops}, event)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if skipped != len(hello) {
+		t.Errorf("skipped %d bytes, want the hello's %d", skipped, len(hello))
 	}
 	want := []string{
 		`write 3 {"name":"process-started","pid":7}`, "event process-started",
@@ -76,7 +84,7 @@ func TestAppendRecordsSyncsBeforeExit(t *testing.T) {
 	// A failed start is synced as an exit is.
 	ops = nil
 	failed := eventRecord(t, proto.Event{Name: proto.EventError, Error: "no such file"})
-	if err := appendRecords(bytes.NewReader(failed), opLog{ops: &ops}, event); err != nil {
+	if _, err := appendRecords(bytes.NewReader(failed), opLog{ops: &ops}, event); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{`write 3 {"name":"error","error":"no such file"}`, "sync", "event error", "sync"}; !slices.Equal(ops, want) {
@@ -88,7 +96,7 @@ func TestAppendRecordsSyncsBeforeExit(t *testing.T) {
 	ops = nil
 	broken := errors.New("I/O error")
 	exit := eventRecord(t, proto.Event{Name: proto.EventExited})
-	if err := appendRecords(bytes.NewReader(exit), opLog{ops: &ops, syncErr: broken}, event); !errors.Is(err, broken) {
+	if _, err := appendRecords(bytes.NewReader(exit), opLog{ops: &ops, syncErr: broken}, event); !errors.Is(err, broken) {
 		t.Errorf("appendRecords with a failing sync: %v, want %v", err, broken)
 	}
 	if slices.Contains(ops, "event process-exited") {
