@@ -311,7 +311,7 @@ func (h *hub) readLog(id string, c net.Conn) error {
 		h.event(id, ev)
 	})
 	if skipped > 0 {
-		h.log.Warn("bytes between log records skipped", zap.String("id", id), zap.Int("bytes", skipped))
+		h.log.Debug("bytes between log records skipped", zap.String("id", id), zap.Int("bytes", skipped))
 	}
 	if !poweredOff {
 		// A connection lost while the VM runs: what the tether writes
@@ -333,9 +333,10 @@ type syncWriter interface {
 // appendRecords copies the whole records read from r to log and hands
 // each event record to event, until r ends. The log is synced before an
 // exit (or a failed start) is handed on, and at the end: once a
-// container's exit is known, its output survives the VCH's power-off (vic-machine configure and
-// upgrade power the endpoint VM off hard). It returns how many bytes it
-// skipped that were not whole records (a tether's hello lines, or damage).
+// container's exit is known, its output survives the VCH's power-off
+// (vic-machine configure and upgrade power the endpoint VM off hard). It
+// returns how many bytes it skipped that were not whole records (hello
+// lines the tether answered to late probes, or damage).
 func appendRecords(r io.Reader, log syncWriter, event func(tevent)) (skipped int, err error) {
 	var pending []byte
 	buf := make([]byte, 64<<10)
